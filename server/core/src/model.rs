@@ -1,0 +1,230 @@
+//! The domain types Confab stores and serves. They are shared with the WASM client, so this
+//! module has no server-only dependencies.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest message content accepted, in bytes. A single message larger than this is almost
+/// certainly a mistake (or an attack) and would make every page that shows it slow.
+pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
+/// Longest session title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest message type slug.
+pub const MAX_TYPE_CHARS: usize = 32;
+/// Longest model name.
+pub const MAX_MODEL_CHARS: usize = 128;
+/// Longest client-chosen idempotency key.
+pub const MAX_CLIENT_ID_CHARS: usize = 128;
+/// Page size bounds for every list.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 200;
+
+/// Clamps a requested page size into `1..=MAX_PAGE`, defaulting when absent.
+pub fn clamp_limit(limit: Option<i64>) -> usize {
+    match limit {
+        None => DEFAULT_PAGE,
+        Some(n) if n < 1 => 1,
+        Some(n) => (n as usize).min(MAX_PAGE),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    Admin,
+    User,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Admin => "admin",
+            UserRole::User => "user",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(UserRole::Admin),
+            "user" => Some(UserRole::User),
+            _ => None,
+        }
+    }
+}
+
+/// A user as the API shows it (never with the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: UserRole,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token's public face: the secret is shown once at creation and never stored in clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A chat session (a conversation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub title: String,
+    pub is_active: bool,
+    pub pinned: bool,
+    pub archived: bool,
+    pub message_count: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// A session with the aggregates the detail view shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: Session,
+    pub models: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::System, Role::User, Role::Assistant, Role::Tool];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    #[default]
+    Complete,
+    Streaming,
+    Partial,
+    Error,
+}
+
+impl MessageStatus {
+    pub const ALL: [MessageStatus; 4] = [
+        MessageStatus::Complete,
+        MessageStatus::Streaming,
+        MessageStatus::Partial,
+        MessageStatus::Error,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Complete => "complete",
+            MessageStatus::Streaming => "streaming",
+            MessageStatus::Partial => "partial",
+            MessageStatus::Error => "error",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        MessageStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// The message types the UI offers; any other short slug is accepted too.
+pub const KNOWN_MESSAGE_TYPES: &[&str] = &[
+    "chat",
+    "code_review",
+    "code",
+    "explain",
+    "summarize",
+    "translate",
+    "brainstorm",
+];
+pub const DEFAULT_MESSAGE_TYPE: &str = "chat";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub session_id: String,
+    pub parent_id: Option<String>,
+    pub role: Role,
+    pub content: String,
+    #[serde(rename = "type")]
+    pub message_type: String,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub status: MessageStatus,
+    pub client_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of a cursor-paginated list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// One search result. `snippet` is HTML: escaped text with `<mark>` around the hits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub message_id: String,
+    pub session_id: String,
+    pub session_title: String,
+    pub role: Role,
+    #[serde(rename = "type")]
+    pub message_type: String,
+    pub snippet: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_clamped() {
+        assert_eq!(clamp_limit(None), DEFAULT_PAGE);
+        assert_eq!(clamp_limit(Some(0)), 1);
+        assert_eq!(clamp_limit(Some(-5)), 1);
+        assert_eq!(clamp_limit(Some(10_000)), MAX_PAGE);
+        assert_eq!(clamp_limit(Some(20)), 20);
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("wizard"), None);
+    }
+}

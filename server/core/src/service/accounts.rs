@@ -1,0 +1,178 @@
+//! Accounts: sign-up, sign-in and API tokens.
+
+use super::{ServiceError, ServiceResult, Services, SignupPolicy};
+use crate::auth::password::{self, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use crate::auth::tokens::{generate_secret, hash_secret};
+use crate::ids::new_id;
+use crate::model::{ApiToken, User};
+use crate::store::{NewUser, StoreError};
+
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// A token just created: the secret is in here and nowhere else.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedToken {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn normalize_email(email: &str) -> ServiceResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.chars().count() <= MAX_EMAIL_CHARS
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(ServiceError::invalid(
+            "invalid_email",
+            "enter a valid email address",
+        ))
+    }
+}
+
+fn check_password(password: &str) -> ServiceResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ServiceError::invalid(
+            "weak_password",
+            format!("the password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ServiceError::invalid(
+            "invalid_password",
+            format!("the password is longer than {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+impl Services {
+    /// Creates an account. The first account becomes the admin; later ones follow the policy.
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+    ) -> ServiceResult<User> {
+        let email = normalize_email(email)?;
+        check_password(password)?;
+        let name = match name.map(str::trim).filter(|name| !name.is_empty()) {
+            Some(name) if name.chars().count() > MAX_NAME_CHARS => {
+                return Err(ServiceError::invalid(
+                    "invalid_name",
+                    format!("the name is longer than {MAX_NAME_CHARS} characters"),
+                ))
+            }
+            Some(name) => name.to_owned(),
+            None => email.split('@').next().unwrap_or_default().to_owned(),
+        };
+        if self.config().signup == SignupPolicy::Closed && self.store().count_users().await? > 0 {
+            return Err(ServiceError::Forbidden(
+                "sign-up is closed on this instance; ask an administrator for an account".into(),
+            ));
+        }
+        let password_hash = password::hash(password.to_owned()).await?;
+        let created = self
+            .store()
+            .create_user(NewUser {
+                email,
+                name,
+                password_hash: Some(password_hash),
+            })
+            .await;
+        match created {
+            Ok(user) => {
+                tracing::info!(user = %user.id, role = user.role.as_str(), "account created");
+                Ok(user)
+            }
+            Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(
+                "an account with this email exists already".into(),
+            )),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Checks an email and password. Unknown emails take as long as wrong passwords, and
+    /// repeated failures per email and per client address are limited.
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
+        let email = email.trim().to_lowercase();
+        let limiter = &self.inner.login_limiter;
+        let keys = [format!("email:{email}"), format!("client:{client}")];
+        if let Some(retry_after_secs) = keys.iter().filter_map(|key| limiter.blocked_for(key)).max()
+        {
+            return Err(ServiceError::TooManyRequests { retry_after_secs });
+        }
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(ServiceError::BadCredentials);
+        }
+        let credentials = self.store().credentials_by_email(&email).await?;
+        let stored_hash = credentials
+            .as_ref()
+            .and_then(|found| found.password_hash.clone());
+        let ok = password::verify(password.to_owned(), stored_hash).await?;
+        match credentials {
+            Some(found) if ok => {
+                keys.iter().for_each(|key| limiter.reset(key));
+                Ok(found.user)
+            }
+            _ => {
+                keys.iter().for_each(|key| limiter.record_failure(key));
+                Err(ServiceError::BadCredentials)
+            }
+        }
+    }
+
+    pub async fn user_for_token(&self, secret: &str) -> ServiceResult<User> {
+        if secret.is_empty() || secret.len() > 200 {
+            return Err(ServiceError::Unauthorized);
+        }
+        self.store()
+            .user_by_token_hash(&hash_secret(secret))
+            .await?
+            .ok_or(ServiceError::Unauthorized)
+    }
+
+    pub async fn create_token(&self, user: &User, name: &str) -> ServiceResult<CreatedToken> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS {
+            return Err(ServiceError::invalid(
+                "invalid_name",
+                format!("the token name needs 1 to {MAX_TOKEN_NAME_CHARS} characters"),
+            ));
+        }
+        let secret = generate_secret();
+        let token = self
+            .store()
+            .create_token(&user.id, &new_id(), name, &hash_secret(&secret))
+            .await?;
+        Ok(CreatedToken {
+            id: token.id,
+            name: token.name,
+            token: secret,
+            created_at: token.created_at,
+        })
+    }
+
+    pub async fn list_tokens(&self, user: &User) -> ServiceResult<Vec<ApiToken>> {
+        Ok(self.store().list_tokens(&user.id).await?)
+    }
+
+    pub async fn delete_token(&self, user: &User, id: &str) -> ServiceResult<()> {
+        if self.store().delete_token(&user.id, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Chat sessions, messages and search.
+
+use chrono::{DateTime, Utc};
+
+use super::validate;
+use super::{ServiceError, ServiceResult, Services};
+use crate::api::{
+    MessageListInput, NewMessageInput, SearchInput, SessionListInput, SessionPatchInput,
+};
+use crate::ids::new_id;
+use crate::model::{
+    clamp_limit, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, User,
+    DEFAULT_MESSAGE_TYPE,
+};
+use crate::store::search_query;
+use crate::store::{
+    Appended, MessageQuery, NewMessage, NewSession, SearchQuery, SessionPatch, SessionQuery,
+};
+
+const MAX_QUERY_CHARS: usize = 500;
+
+fn parse_role(text: &str) -> ServiceResult<Role> {
+    Role::parse(text.trim()).ok_or_else(|| {
+        ServiceError::invalid(
+            "invalid_role",
+            format!(
+                "role must be one of system, user, assistant, tool (got {:?})",
+                truncate(text, 20)
+            ),
+        )
+    })
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+fn parse_time(field: &'static str, text: &str) -> ServiceResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            ServiceError::invalid("invalid_time", format!("{field} must be an RFC 3339 time"))
+        })
+}
+
+impl Services {
+    pub async fn create_session(&self, user: &User, title: Option<&str>) -> ServiceResult<Session> {
+        let title = match title {
+            Some(title) => validate::title(title)?,
+            None => "New chat".to_owned(),
+        };
+        Ok(self
+            .store()
+            .create_session(NewSession {
+                id: new_id(),
+                user_id: user.id.clone(),
+                title,
+                source_id: None,
+                created_at: Utc::now(),
+            })
+            .await?)
+    }
+
+    pub async fn get_session(&self, user: &User, id: &str) -> ServiceResult<SessionDetail> {
+        validate::existing_id(id)?;
+        self.store()
+            .get_session(&user.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn list_sessions(
+        &self,
+        user: &User,
+        input: SessionListInput,
+    ) -> ServiceResult<Page<Session>> {
+        let title_contains = input
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty())
+            .map(|q| truncate(&q, MAX_QUERY_CHARS));
+        Ok(self
+            .store()
+            .list_sessions(
+                &user.id,
+                SessionQuery {
+                    limit: clamp_limit(input.limit),
+                    cursor: input.cursor.filter(|cursor| !cursor.is_empty()),
+                    archived: input.archived,
+                    pinned: input.pinned,
+                    title_contains,
+                },
+            )
+            .await?)
+    }
+
+    pub async fn update_session(
+        &self,
+        user: &User,
+        id: &str,
+        input: SessionPatchInput,
+    ) -> ServiceResult<Session> {
+        validate::existing_id(id)?;
+        let patch = SessionPatch {
+            title: input.title.as_deref().map(validate::title).transpose()?,
+            is_active: input.is_active,
+            pinned: input.pinned,
+            archived: input.archived,
+        };
+        self.store()
+            .update_session(&user.id, id, patch, Utc::now())
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn delete_session(&self, user: &User, id: &str) -> ServiceResult<()> {
+        validate::existing_id(id)?;
+        if self.store().delete_session(&user.id, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    pub async fn clear_session(&self, user: &User, id: &str) -> ServiceResult<()> {
+        validate::existing_id(id)?;
+        if self.store().clear_session(&user.id, id, Utc::now()).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    /// Saves a message. Without a session id a session is created, titled from the content.
+    /// A repeated client id returns the first message (`created = false`), never a duplicate.
+    pub async fn append_message(
+        &self,
+        user: &User,
+        input: NewMessageInput,
+    ) -> ServiceResult<Appended> {
+        self.append_with_status(user, input, MessageStatus::Complete)
+            .await
+    }
+
+    pub async fn append_with_status(
+        &self,
+        user: &User,
+        input: NewMessageInput,
+        status: MessageStatus,
+    ) -> ServiceResult<Appended> {
+        let role = parse_role(&input.role)?;
+        validate::content(&input.content)?;
+        let message_type = match input.message_type.as_deref() {
+            Some(slug) => validate::message_type(slug)?,
+            None => DEFAULT_MESSAGE_TYPE.to_owned(),
+        };
+        let model = input.model.as_deref().map(validate::model).transpose()?;
+        let client_id = input
+            .client_id
+            .as_deref()
+            .map(validate::client_id)
+            .transpose()?;
+        let prompt_tokens = validate::tokens("promptTokens", input.prompt_tokens)?;
+        let completion_tokens = validate::tokens("completionTokens", input.completion_tokens)?;
+        let latency_ms = validate::tokens("latencyMs", input.latency_ms)?;
+        if let Some(parent_id) = &input.parent_id {
+            validate::id("parentId", parent_id)?;
+        }
+        let now = Utc::now();
+        let (session_id, new_session) = match input.session_id {
+            Some(session_id) => {
+                validate::existing_id(&session_id)?;
+                (session_id, None)
+            }
+            None => {
+                let session = NewSession {
+                    id: new_id(),
+                    user_id: user.id.clone(),
+                    title: validate::title_from_content(&input.content),
+                    source_id: None,
+                    created_at: now,
+                };
+                (session.id.clone(), Some(session))
+            }
+        };
+        let message = NewMessage {
+            id: new_id(),
+            user_id: user.id.clone(),
+            session_id,
+            parent_id: input.parent_id,
+            role,
+            content: input.content,
+            message_type,
+            model,
+            prompt_tokens,
+            completion_tokens,
+            latency_ms,
+            status,
+            client_id,
+            source_id: None,
+            created_at: now,
+        };
+        match self.store().append_message(message, new_session).await {
+            Err(crate::store::StoreError::Conflict(detail)) if detail.contains("parent") => {
+                Err(ServiceError::invalid(
+                    "invalid_parent",
+                    "parentId is not a message of this session",
+                ))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn list_messages(
+        &self,
+        user: &User,
+        input: MessageListInput,
+    ) -> ServiceResult<Page<Message>> {
+        validate::existing_id(&input.session_id)?;
+        let before = input.before.filter(|before| !before.is_empty());
+        if let Some(before) = &before {
+            if !crate::ids::is_valid_id(before) {
+                return Err(ServiceError::invalid(
+                    "invalid_cursor",
+                    "before is not a message id",
+                ));
+            }
+        }
+        let query = MessageQuery {
+            limit: clamp_limit(input.limit),
+            before,
+            message_type: input
+                .message_type
+                .as_deref()
+                .map(validate::message_type)
+                .transpose()?,
+            role: input.role.as_deref().map(parse_role).transpose()?,
+        };
+        Ok(self
+            .store()
+            .list_messages(&user.id, &input.session_id, query)
+            .await?)
+    }
+
+    pub async fn get_message(&self, user: &User, id: &str) -> ServiceResult<Message> {
+        validate::existing_id(id)?;
+        self.store()
+            .get_message(&user.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn search(&self, user: &User, input: SearchInput) -> ServiceResult<Page<SearchHit>> {
+        if input.q.chars().count() > MAX_QUERY_CHARS {
+            return Err(ServiceError::invalid(
+                "query_too_long",
+                format!("the search text is longer than {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let (terms, prefix_last) = search_query::terms(&input.q);
+        let offset = match input.cursor.as_deref().filter(|cursor| !cursor.is_empty()) {
+            Some(cursor) => crate::store::cursor::decode_offset(cursor)?,
+            None => 0,
+        };
+        if let Some(session_id) = &input.session_id {
+            validate::existing_id(session_id)?;
+        }
+        let query = SearchQuery {
+            terms,
+            prefix_last,
+            limit: clamp_limit(input.limit),
+            offset,
+            message_type: input
+                .message_type
+                .as_deref()
+                .map(validate::message_type)
+                .transpose()?,
+            role: input.role.as_deref().map(parse_role).transpose()?,
+            model: input.model.as_deref().map(validate::model).transpose()?,
+            session_id: input.session_id,
+            from: input
+                .from
+                .as_deref()
+                .map(|text| parse_time("from", text))
+                .transpose()?,
+            to: input
+                .to
+                .as_deref()
+                .map(|text| parse_time("to", text))
+                .transpose()?,
+        };
+        Ok(self.store().search(&user.id, query).await?)
+    }
+}

@@ -1,0 +1,80 @@
+//! Opaque pagination cursors. Clients must not build them, so they are base64 of a small
+//! key that each list decodes and checks.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use super::StoreError;
+
+/// Position in the session list: last activity (ms) and id, the list's sort key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCursor {
+    pub activity_ms: i64,
+    pub id: String,
+}
+
+impl SessionCursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("s:{}:{}", self.activity_ms, self.id))
+    }
+
+    pub fn decode(text: &str) -> Result<Self, StoreError> {
+        let raw = decode_raw(text)?;
+        let rest = raw.strip_prefix("s:").ok_or(StoreError::InvalidCursor)?;
+        let (millis, id) = rest.split_once(':').ok_or(StoreError::InvalidCursor)?;
+        let activity_ms = millis.parse().map_err(|_| StoreError::InvalidCursor)?;
+        if id.is_empty() || id.len() > 64 {
+            return Err(StoreError::InvalidCursor);
+        }
+        Ok(SessionCursor {
+            activity_ms,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Position in search results: an offset into the ranked list.
+pub fn encode_offset(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+pub fn decode_offset(text: &str) -> Result<usize, StoreError> {
+    let raw = decode_raw(text)?;
+    raw.strip_prefix("o:")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n <= 100_000)
+        .ok_or(StoreError::InvalidCursor)
+}
+
+fn decode_raw(text: &str) -> Result<String, StoreError> {
+    if text.len() > 256 {
+        return Err(StoreError::InvalidCursor);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cursor_round_trips() {
+        let cursor = SessionCursor {
+            activity_ms: 1_700_000_000_123,
+            id: "0190-abc".into(),
+        };
+        assert_eq!(SessionCursor::decode(&cursor.encode()).unwrap(), cursor);
+    }
+
+    #[test]
+    fn garbage_cursors_are_rejected() {
+        for bad in ["", "%%%", "bm90IGEgY3Vyc29y", &encode_offset(3)] {
+            assert!(SessionCursor::decode(bad).is_err(), "{bad}");
+        }
+        assert!(decode_offset("zzz").is_err());
+        assert_eq!(decode_offset(&encode_offset(40)).unwrap(), 40);
+    }
+}

@@ -1,0 +1,254 @@
+//! Storage behind one trait. Each backend lives in its own module and is chosen once at
+//! start-up from the database URL; everything above this layer holds an `Arc<dyn Store>`.
+//!
+//! The trait speaks in domain terms. Every method that touches a user's data takes the user id,
+//! and a session or message of another user is simply "not found".
+
+pub mod cursor;
+pub mod search_query;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    ApiToken, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, User, UserRole,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (an email already registered, for instance).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The thing named does not exist (or belongs to someone else).
+    #[error("not found")]
+    NotFound,
+    /// A cursor that this store did not hand out.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user with the secret needed to check a password.
+#[derive(Clone, Debug)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+}
+
+/// What `list_sessions` may filter on.
+#[derive(Clone, Debug, Default)]
+pub struct SessionQuery {
+    pub limit: usize,
+    pub cursor: Option<String>,
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    /// Case-insensitive substring of the title.
+    pub title_contains: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SessionPatch {
+    pub title: Option<String>,
+    pub is_active: Option<bool>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MessageQuery {
+    pub limit: usize,
+    /// Only messages older than this message id.
+    pub before: Option<String>,
+    pub message_type: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// A message to append. The store assigns nothing: ids and times come from the service so that
+/// every backend stores the same values.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub parent_id: Option<String>,
+    pub role: Role,
+    pub content: String,
+    pub message_type: String,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub status: MessageStatus,
+    pub client_id: Option<String>,
+    /// Where an imported message came from, so a second import adds nothing.
+    pub source_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A session to create together with its first message.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub source_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The outcome of an append: `created` is false when the client id was seen before and the
+/// first message is returned instead.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub message: Message,
+    pub session: Session,
+    pub created: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// The user's words, already reduced to plain terms (see `search_query`).
+    pub terms: Vec<String>,
+    /// Whether the last term is matched as a prefix (search as you type).
+    pub prefix_last: bool,
+    pub limit: usize,
+    pub offset: usize,
+    pub message_type: Option<String>,
+    pub role: Option<Role>,
+    pub model: Option<String>,
+    pub session_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One conversation to import: created with its messages in one go, skipped when its source id
+/// was imported before (new messages of an updated conversation are still added).
+#[derive(Clone, Debug)]
+pub struct ImportSession {
+    pub session: NewSession,
+    pub pinned: bool,
+    pub archived: bool,
+    /// In parent-before-child order.
+    pub messages: Vec<NewMessage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub sessions: usize,
+    pub messages: usize,
+    pub skipped_messages: usize,
+}
+
+/// A stored sign-in (tower-sessions record), keyed by a hash of its id.
+#[derive(Clone, Debug)]
+pub struct AuthSessionRecord {
+    /// The signed-in user, so that deleting the user ends their sign-ins.
+    pub user_id: Option<String>,
+    pub data: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the store can serve requests.
+    async fn health(&self) -> StoreResult<()>;
+
+    // Users. The first account created becomes the admin, decided atomically by the store.
+    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Deletes the user and everything they own.
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+
+    // Sign-in sessions.
+    async fn save_auth_session(&self, key: &str, record: AuthSessionRecord) -> StoreResult<()>;
+    async fn load_auth_session(&self, key: &str) -> StoreResult<Option<AuthSessionRecord>>;
+    async fn delete_auth_session(&self, key: &str) -> StoreResult<()>;
+    async fn delete_expired_auth_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // API tokens, looked up by the hash of their secret.
+    async fn create_token(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        secret_hash: &str,
+    ) -> StoreResult<ApiToken>;
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>>;
+    async fn delete_token(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>>;
+
+    // Chat sessions.
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session>;
+    async fn get_session(&self, user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>>;
+    async fn list_sessions(&self, user_id: &str, query: SessionQuery)
+        -> StoreResult<Page<Session>>;
+    async fn update_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: SessionPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    async fn clear_session(&self, user_id: &str, id: &str, now: DateTime<Utc>)
+        -> StoreResult<bool>;
+
+    // Messages.
+    /// Appends a message, creating `new_session` first when given. A repeated
+    /// `(user, client_id)` returns the stored message with `created = false`.
+    /// Fails with `NotFound` when the session (or parent) is not the user's.
+    async fn append_message(
+        &self,
+        message: NewMessage,
+        new_session: Option<NewSession>,
+    ) -> StoreResult<Appended>;
+    async fn list_messages(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        query: MessageQuery,
+    ) -> StoreResult<Page<Message>>;
+    /// Every message of a session, oldest first (export).
+    async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>>;
+    async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;
+
+    // Search, ranked best first.
+    async fn search(&self, user_id: &str, query: SearchQuery) -> StoreResult<Page<SearchHit>>;
+
+    // Import (idempotent by source id).
+    async fn import_sessions(
+        &self,
+        user_id: &str,
+        sessions: Vec<ImportSession>,
+    ) -> StoreResult<ImportCounts>;
+
+    /// Bytes the store occupies on disk, when it knows.
+    async fn size_bytes(&self) -> StoreResult<Option<u64>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Role a new account gets: the first one administers the instance.
+pub fn role_for_new_user(existing_users: i64) -> UserRole {
+    if existing_users == 0 {
+        UserRole::Admin
+    } else {
+        UserRole::User
+    }
+}

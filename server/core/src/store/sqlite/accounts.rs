@@ -1,0 +1,162 @@
+//! Users, sign-in sessions and API tokens.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{self, from_ms, to_ms, TOKEN_COLUMNS, USER_COLUMNS};
+use super::sql_error;
+use crate::model::{ApiToken, User};
+use crate::store::{role_for_new_user, AuthSessionRecord, NewUser, StoreResult, UserCredentials};
+
+pub fn create_user(
+    conn: &Connection,
+    id: &str,
+    new: &NewUser,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
+    let existing: i64 = conn
+        .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+        .map_err(sql_error)?;
+    let role = role_for_new_user(existing);
+    conn.prepare_cached(
+        "INSERT INTO users (id, email, name, role, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            id,
+            new.email,
+            new.name,
+            role.as_str(),
+            new.password_hash,
+            to_ms(now)
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(User {
+        id: id.to_owned(),
+        email: new.email.clone(),
+        name: new.name.clone(),
+        role,
+        created_at: from_ms(to_ms(now)),
+    })
+}
+
+pub fn user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
+    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+        .and_then(|mut query| query.query_row([id], rows::user).optional())
+        .map_err(sql_error)
+}
+
+pub fn credentials_by_email(
+    conn: &Connection,
+    email: &str,
+) -> StoreResult<Option<UserCredentials>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_row([email], |row| {
+                Ok(UserCredentials {
+                    user: rows::user(row)?,
+                    password_hash: row.get(5)?,
+                })
+            })
+            .optional()
+    })
+    .map_err(sql_error)
+}
+
+pub fn save_auth_session(
+    conn: &Connection,
+    key: &str,
+    record: &AuthSessionRecord,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO auth_sessions (key, user_id, data, expires_at)
+         VALUES (?1, (SELECT id FROM users WHERE id = ?2), ?3, ?4)
+         ON CONFLICT(key) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
+             expires_at = excluded.expires_at",
+    )
+    .and_then(|mut upsert| {
+        upsert.execute(params![
+            key,
+            record.user_id,
+            record.data,
+            to_ms(record.expires_at)
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+pub fn load_auth_session(
+    conn: &Connection,
+    key: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<AuthSessionRecord>> {
+    conn.prepare_cached(
+        "SELECT user_id, data, expires_at FROM auth_sessions WHERE key = ?1 AND expires_at > ?2",
+    )
+    .and_then(|mut query| {
+        query
+            .query_row(params![key, to_ms(now)], |row| {
+                Ok(AuthSessionRecord {
+                    user_id: row.get(0)?,
+                    data: row.get(1)?,
+                    expires_at: from_ms(row.get(2)?),
+                })
+            })
+            .optional()
+    })
+    .map_err(sql_error)
+}
+
+pub fn create_token(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    name: &str,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<ApiToken> {
+    conn.execute(
+        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, user_id, name, secret_hash, to_ms(now)],
+    )
+    .map_err(sql_error)?;
+    Ok(ApiToken {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        created_at: from_ms(to_ms(now)),
+        last_used_at: None,
+    })
+}
+
+pub fn list_tokens(conn: &Connection, user_id: &str) -> StoreResult<Vec<ApiToken>> {
+    let mut query = conn
+        .prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY created_at, id"
+        ))
+        .map_err(sql_error)?;
+    let tokens = query
+        .query_map([user_id], rows::token)
+        .and_then(Iterator::collect)
+        .map_err(sql_error);
+    tokens
+}
+
+pub fn user_by_token_hash(conn: &Connection, secret_hash: &str) -> StoreResult<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.secret_hash = ?1",
+        USER_COLUMNS
+            .split(", ")
+            .map(|column| format!("u.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .and_then(|mut query| query.query_row([secret_hash], rows::user).optional())
+    .map_err(sql_error)
+}

@@ -1,0 +1,355 @@
+//! Chat sessions and their messages.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
+
+use super::rows::{self, to_ms, MESSAGE_COLUMNS, SESSION_COLUMNS};
+use super::sql_error;
+use crate::model::{Message, Page, Session, SessionDetail};
+use crate::store::cursor::SessionCursor;
+use crate::store::{
+    Appended, MessageQuery, NewMessage, NewSession, SessionPatch, SessionQuery, StoreError,
+    StoreResult,
+};
+
+pub fn create_session(conn: &Connection, new: &NewSession) -> StoreResult<Session> {
+    let created = to_ms(new.created_at);
+    conn.prepare_cached(
+        "INSERT INTO chat_sessions (id, user_id, title, source_id, created_at, updated_at, activity_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![new.id, new.user_id, new.title, new.source_id, created])
+    })
+    .map_err(sql_error)?;
+    session_by_id(conn, &new.user_id, &new.id)?.ok_or(StoreError::NotFound)
+}
+
+pub fn session_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = ?1 AND user_id = ?2"
+    ))
+    .and_then(|mut query| query.query_row([id, user_id], rows::session).optional())
+    .map_err(sql_error)
+}
+
+pub fn session_detail(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<SessionDetail>> {
+    let Some(session) = session_by_id(conn, user_id, id)? else {
+        return Ok(None);
+    };
+    let mut query = conn
+        .prepare_cached(
+            "SELECT DISTINCT model FROM messages WHERE session_id = ?1 AND model IS NOT NULL
+             ORDER BY model",
+        )
+        .map_err(sql_error)?;
+    let models = query
+        .query_map([id], |row| row.get(0))
+        .and_then(Iterator::collect)
+        .map_err(sql_error)?;
+    Ok(Some(SessionDetail { session, models }))
+}
+
+pub fn list_sessions(
+    conn: &Connection,
+    user_id: &str,
+    query: &SessionQuery,
+) -> StoreResult<Page<Session>> {
+    let mut sql = format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE user_id = ?");
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(user_id.to_owned())];
+    if let Some(cursor) = &query.cursor {
+        let cursor = SessionCursor::decode(cursor)?;
+        sql.push_str(" AND (activity_at, id) < (?, ?)");
+        args.push(Box::new(cursor.activity_ms));
+        args.push(Box::new(cursor.id));
+    }
+    if let Some(archived) = query.archived {
+        sql.push_str(" AND archived = ?");
+        args.push(Box::new(archived));
+    }
+    if let Some(pinned) = query.pinned {
+        sql.push_str(" AND pinned = ?");
+        args.push(Box::new(pinned));
+    }
+    if let Some(text) = &query.title_contains {
+        sql.push_str(" AND title LIKE ? ESCAPE '\\'");
+        args.push(Box::new(format!("%{}%", escape_like(text))));
+    }
+    sql.push_str(" ORDER BY activity_at DESC, id DESC LIMIT ?");
+    args.push(Box::new(query.limit as i64 + 1));
+
+    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut found: Vec<(Session, i64)> = statement
+        .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+            Ok((rows::session(row)?, row.get(11)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_error)?;
+    let next_cursor = if found.len() > query.limit {
+        found.truncate(query.limit);
+        found.last().map(|(session, activity_ms)| {
+            SessionCursor {
+                activity_ms: *activity_ms,
+                id: session.id.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(Page {
+        items: found.into_iter().map(|(session, _)| session).collect(),
+        next_cursor,
+    })
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub fn update_session(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    patch: &SessionPatch,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE chat_sessions SET
+                title = coalesce(?3, title),
+                is_active = coalesce(?4, is_active),
+                pinned = coalesce(?5, pinned),
+                archived = coalesce(?6, archived),
+                updated_at = ?7
+             WHERE id = ?1 AND user_id = ?2",
+        )
+        .and_then(|mut update| {
+            update.execute(params![
+                id,
+                user_id,
+                patch.title,
+                patch.is_active,
+                patch.pinned,
+                patch.archived,
+                to_ms(now)
+            ])
+        })
+        .map_err(sql_error)?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    session_by_id(conn, user_id, id)
+}
+
+pub fn delete_session(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+    let changed = conn
+        .execute(
+            "DELETE FROM chat_sessions WHERE id = ?1 AND user_id = ?2",
+            [id, user_id],
+        )
+        .map_err(sql_error)?;
+    Ok(changed > 0)
+}
+
+pub fn clear_session(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    if session_by_id(conn, user_id, id)?.is_none() {
+        return Ok(false);
+    }
+    conn.execute("DELETE FROM messages WHERE session_id = ?1", [id])
+        .map_err(sql_error)?;
+    conn.execute(
+        "UPDATE chat_sessions SET message_count = 0, prompt_tokens = 0, completion_tokens = 0,
+             last_message_at = NULL, updated_at = ?2
+         WHERE id = ?1",
+        params![id, to_ms(now)],
+    )
+    .map_err(sql_error)?;
+    Ok(true)
+}
+
+fn message_by_client_id(
+    conn: &Connection,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ?1 AND client_id = ?2"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_row([user_id, client_id], rows::message)
+            .optional()
+    })
+    .map_err(sql_error)
+}
+
+pub fn message_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND user_id = ?2"
+    ))
+    .and_then(|mut query| query.query_row([id, user_id], rows::message).optional())
+    .map_err(sql_error)
+}
+
+/// Inserts one message and moves the session's counters, in the caller's transaction.
+pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()> {
+    let created = to_ms(message.created_at);
+    conn.prepare_cached(
+        "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
+             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![
+            message.id,
+            message.session_id,
+            message.user_id,
+            message.parent_id,
+            message.role.as_str(),
+            message.content,
+            message.message_type,
+            message.model,
+            message.prompt_tokens,
+            message.completion_tokens,
+            message.latency_ms,
+            message.status.as_str(),
+            message.client_id,
+            message.source_id,
+            created,
+        ])
+    })
+    .map_err(sql_error)?;
+    conn.prepare_cached(
+        "UPDATE chat_sessions SET
+             message_count = message_count + 1,
+             prompt_tokens = prompt_tokens + coalesce(?2, 0),
+             completion_tokens = completion_tokens + coalesce(?3, 0),
+             last_message_at = max(coalesce(last_message_at, ?4), ?4),
+             activity_at = max(activity_at, ?4),
+             updated_at = max(updated_at, ?4)
+         WHERE id = ?1",
+    )
+    .and_then(|mut update| {
+        update.execute(params![
+            message.session_id,
+            message.prompt_tokens,
+            message.completion_tokens,
+            created
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+pub fn append_message(
+    conn: &Connection,
+    message: &NewMessage,
+    new_session: Option<&NewSession>,
+) -> StoreResult<Appended> {
+    if let Some(client_id) = &message.client_id {
+        if let Some(existing) = message_by_client_id(conn, &message.user_id, client_id)? {
+            let session = session_by_id(conn, &message.user_id, &existing.session_id)?
+                .ok_or(StoreError::NotFound)?;
+            return Ok(Appended {
+                message: existing,
+                session,
+                created: false,
+            });
+        }
+    }
+    if let Some(new_session) = new_session {
+        create_session(conn, new_session)?;
+    } else if session_by_id(conn, &message.user_id, &message.session_id)?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    if let Some(parent_id) = &message.parent_id {
+        let parent = message_by_id(conn, &message.user_id, parent_id)?;
+        if parent.is_none_or(|parent| parent.session_id != message.session_id) {
+            return Err(StoreError::Conflict(
+                "the parent message is not in this session".into(),
+            ));
+        }
+    }
+    insert_message(conn, message)?;
+    let stored = message_by_id(conn, &message.user_id, &message.id)?.ok_or(StoreError::NotFound)?;
+    let session =
+        session_by_id(conn, &message.user_id, &message.session_id)?.ok_or(StoreError::NotFound)?;
+    Ok(Appended {
+        message: stored,
+        session,
+        created: true,
+    })
+}
+
+pub fn list_messages(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    query: &MessageQuery,
+) -> StoreResult<Option<Page<Message>>> {
+    if session_by_id(conn, user_id, session_id)?.is_none() {
+        return Ok(None);
+    }
+    let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?");
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(session_id.to_owned())];
+    if let Some(before) = &query.before {
+        sql.push_str(" AND id < ?");
+        args.push(Box::new(before.clone()));
+    }
+    if let Some(message_type) = &query.message_type {
+        sql.push_str(" AND type = ?");
+        args.push(Box::new(message_type.clone()));
+    }
+    if let Some(role) = query.role {
+        sql.push_str(" AND role = ?");
+        args.push(Box::new(role.as_str()));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(Box::new(query.limit as i64 + 1));
+    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut found: Vec<Message> = statement
+        .query_map(rusqlite::params_from_iter(args.iter()), rows::message)
+        .and_then(Iterator::collect)
+        .map_err(sql_error)?;
+    let next_cursor = if found.len() > query.limit {
+        found.truncate(query.limit);
+        found.last().map(|message| message.id.clone())
+    } else {
+        None
+    };
+    found.reverse();
+    Ok(Some(Page {
+        items: found,
+        next_cursor,
+    }))
+}
+
+pub fn all_messages(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+) -> StoreResult<Vec<Message>> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 AND user_id = ?2
+             ORDER BY id"
+        ))
+        .map_err(sql_error)?;
+    let messages = statement
+        .query_map([session_id, user_id], rows::message)
+        .and_then(Iterator::collect)
+        .map_err(sql_error);
+    messages
+}

@@ -1,0 +1,132 @@
+//! Versioned schema migrations, applied in order at start-up. The version lives in SQLite's
+//! `user_version`; each step runs in its own transaction with the version bump.
+
+use rusqlite::Connection;
+
+use super::sql_error;
+use crate::store::StoreResult;
+
+/// Each entry moves the schema from version `index` to `index + 1`. Never edit a released step:
+/// add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, sign-ins, tokens, sessions, messages and the full-text index.
+    r#"
+    CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL COLLATE NOCASE UNIQUE,
+        name          TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        password_hash TEXT,
+        created_at    INTEGER NOT NULL
+    );
+
+    CREATE TABLE auth_sessions (
+        key        TEXT PRIMARY KEY,
+        user_id    TEXT REFERENCES users(id) ON DELETE CASCADE,
+        data       BLOB NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX auth_sessions_expiry ON auth_sessions(expires_at);
+    CREATE INDEX auth_sessions_user ON auth_sessions(user_id);
+
+    CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        secret_hash  TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER
+    );
+    CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at);
+
+    CREATE TABLE chat_sessions (
+        id                TEXT PRIMARY KEY,
+        user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        title             TEXT NOT NULL,
+        is_active         INTEGER NOT NULL DEFAULT 1,
+        pinned            INTEGER NOT NULL DEFAULT 0,
+        archived          INTEGER NOT NULL DEFAULT 0,
+        message_count     INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        source_id         TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        last_message_at   INTEGER,
+        -- max(created_at, last_message_at): the sort key of the session list
+        activity_at       INTEGER NOT NULL
+    );
+    CREATE INDEX chat_sessions_recent ON chat_sessions(user_id, activity_at DESC, id DESC);
+    CREATE UNIQUE INDEX chat_sessions_source ON chat_sessions(user_id, source_id)
+        WHERE source_id IS NOT NULL;
+
+    CREATE TABLE messages (
+        seq               INTEGER PRIMARY KEY,
+        id                TEXT NOT NULL UNIQUE,
+        session_id        TEXT NOT NULL REFERENCES chat_sessions(id) ON DELETE CASCADE,
+        user_id           TEXT NOT NULL,
+        parent_id         TEXT,
+        role              TEXT NOT NULL,
+        content           TEXT NOT NULL,
+        type              TEXT NOT NULL,
+        model             TEXT,
+        prompt_tokens     INTEGER,
+        completion_tokens INTEGER,
+        latency_ms        INTEGER,
+        status            TEXT NOT NULL,
+        client_id         TEXT,
+        source_id         TEXT,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE INDEX messages_session ON messages(session_id, id);
+    CREATE UNIQUE INDEX messages_client ON messages(user_id, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_source ON messages(user_id, source_id)
+        WHERE source_id IS NOT NULL;
+
+    -- External-content index: the text lives once, in messages. The triggers keep it current
+    -- inside the same transaction as the write.
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='seq',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+    END;
+    "#,
+];
+
+/// The schema version this build expects.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to the latest version. Refuses a database newer than this build.
+pub fn run(conn: &mut Connection) -> StoreResult<i64> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(sql_error)?;
+    if current > latest_version() {
+        return Err(crate::store::StoreError::Backend(format!(
+            "the database is at schema version {current}, newer than this build ({})",
+            latest_version()
+        )));
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let target = index as i64 + 1;
+        let tx = conn.transaction().map_err(sql_error)?;
+        tx.execute_batch(step).map_err(sql_error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {target}"))
+            .map_err(sql_error)?;
+        tx.commit().map_err(sql_error)?;
+        tracing::info!(version = target, "applied database migration");
+    }
+    Ok(latest_version())
+}

@@ -1,0 +1,379 @@
+//! The embedded SQLite backend: one file under the data directory, WAL journal, foreign keys
+//! on, FTS5 full-text index kept current by triggers in the same transaction as each write.
+//! Writes go through a single group-committing writer thread; reads use a pool.
+
+mod accounts;
+mod chat;
+mod import;
+mod migrations;
+mod readers;
+mod rows;
+mod search;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use self::readers::Readers;
+use self::writer::Writer;
+use super::{
+    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
+    NewUser, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
+    UserCredentials,
+};
+use crate::ids::new_id;
+use crate::model::{ApiToken, Message, Page, SearchHit, Session, SessionDetail, User};
+
+pub use search::CANDIDATES as SEARCH_CANDIDATES;
+
+/// How hard each commit pushes data to disk. `Normal` (the default) survives a crash of Confab
+/// itself; `Full` also survives power loss, at the cost of an fsync per group commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    #[default]
+    Normal,
+    Full,
+}
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub durability: Durability,
+    pub readers: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            durability: Durability::Normal,
+            readers: 4,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        if failure.code == rusqlite::ErrorCode::ConstraintViolation {
+            let detail = message.clone().unwrap_or_default();
+            if detail.contains("UNIQUE") || detail.contains("PRIMARY KEY") {
+                return StoreError::Conflict(detail);
+            }
+            if detail.contains("FOREIGN KEY") {
+                return StoreError::NotFound;
+            }
+        }
+    }
+    StoreError::Backend(error.to_string())
+}
+
+/// Settings every connection needs.
+pub(crate) fn configure_connection(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -32000;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 268435456;",
+    )
+    .map_err(sql_error)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `options.path` and migrates it.
+    pub fn open(options: SqliteOptions) -> StoreResult<SqliteStore> {
+        if let Some(parent) = options.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Backend(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let mut conn = Connection::open(&options.path).map_err(sql_error)?;
+        let synchronous = match options.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"
+        ))
+        .map_err(sql_error)?;
+        configure_connection(&conn)?;
+        let version = migrations::run(&mut conn)?;
+        tracing::info!(path = %options.path.display(), schema = version, "opened sqlite store");
+        Ok(SqliteStore {
+            path: options.path.clone(),
+            writer: Writer::start(conn)?,
+            readers: Readers::new(options.path, options.readers.max(1)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.readers.read(work).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn health(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| accounts::create_user(conn, &new_id(), &new, now))
+            .await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.read(move |conn| accounts::user_by_id(conn, &id)).await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+        let email = email.to_owned();
+        self.read(move |conn| accounts::credentials_by_email(conn, &email))
+            .await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| {
+                conn.execute("DELETE FROM users WHERE id = ?1", [&id])
+                    .map(|changed| changed > 0)
+                    .map_err(sql_error)
+            })
+            .await
+    }
+
+    async fn save_auth_session(&self, key: &str, record: AuthSessionRecord) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.writer
+            .write(move |conn| accounts::save_auth_session(conn, &key, &record))
+            .await
+    }
+
+    async fn load_auth_session(&self, key: &str) -> StoreResult<Option<AuthSessionRecord>> {
+        let key = key.to_owned();
+        let now = Utc::now();
+        self.read(move |conn| accounts::load_auth_session(conn, &key, now))
+            .await
+    }
+
+    async fn delete_auth_session(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.writer
+            .write(move |conn| {
+                conn.execute("DELETE FROM auth_sessions WHERE key = ?1", [&key])
+                    .map(|_| ())
+                    .map_err(sql_error)
+            })
+            .await
+    }
+
+    async fn delete_expired_auth_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM auth_sessions WHERE expires_at <= ?1",
+                    [rows::to_ms(now)],
+                )
+                .map(|changed| changed as u64)
+                .map_err(sql_error)
+            })
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        secret_hash: &str,
+    ) -> StoreResult<ApiToken> {
+        let (user_id, id, name, secret_hash) = (
+            user_id.to_owned(),
+            id.to_owned(),
+            name.to_owned(),
+            secret_hash.to_owned(),
+        );
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| {
+                accounts::create_token(conn, &user_id, &id, &name, &secret_hash, now)
+            })
+            .await
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| accounts::list_tokens(conn, &user_id))
+            .await
+    }
+
+    async fn delete_token(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| {
+                conn.execute(
+                    "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2",
+                    [&id, &user_id],
+                )
+                .map(|changed| changed > 0)
+                .map_err(sql_error)
+            })
+            .await
+    }
+
+    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>> {
+        let secret_hash = secret_hash.to_owned();
+        self.read(move |conn| accounts::user_by_token_hash(conn, &secret_hash))
+            .await
+    }
+
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session> {
+        self.writer
+            .write(move |conn| chat::create_session(conn, &new))
+            .await
+    }
+
+    async fn get_session(&self, user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.read(move |conn| chat::session_detail(conn, &user_id, &id))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        query: SessionQuery,
+    ) -> StoreResult<Page<Session>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| chat::list_sessions(conn, &user_id, &query))
+            .await
+    }
+
+    async fn update_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: SessionPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| chat::update_session(conn, &user_id, &id, &patch, now))
+            .await
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| chat::delete_session(conn, &user_id, &id))
+            .await
+    }
+
+    async fn clear_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| chat::clear_session(conn, &user_id, &id, now))
+            .await
+    }
+
+    async fn append_message(
+        &self,
+        message: NewMessage,
+        new_session: Option<NewSession>,
+    ) -> StoreResult<Appended> {
+        self.writer
+            .write(move |conn| chat::append_message(conn, &message, new_session.as_ref()))
+            .await
+    }
+
+    async fn list_messages(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        query: MessageQuery,
+    ) -> StoreResult<Page<Message>> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.read(move |conn| chat::list_messages(conn, &user_id, &session_id, &query))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
+        let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
+        self.read(move |conn| chat::all_messages(conn, &user_id, &session_id))
+            .await
+    }
+
+    async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.read(move |conn| chat::message_by_id(conn, &user_id, &id))
+            .await
+    }
+
+    async fn search(&self, user_id: &str, query: SearchQuery) -> StoreResult<Page<SearchHit>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| search::search(conn, &user_id, &query))
+            .await
+    }
+
+    async fn import_sessions(
+        &self,
+        _user_id: &str,
+        sessions: Vec<ImportSession>,
+    ) -> StoreResult<ImportCounts> {
+        self.writer
+            .write(move |conn| import::import_sessions(conn, &sessions))
+            .await
+    }
+
+    async fn size_bytes(&self) -> StoreResult<Option<u64>> {
+        let mut total = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.path.clone().into_os_string();
+            path.push(suffix);
+            if let Ok(meta) = std::fs::metadata(&path) {
+                total += meta.len();
+            }
+        }
+        Ok(Some(total))
+    }
+}

@@ -1,0 +1,196 @@
+//! Full-text search over a user's messages with FTS5.
+//!
+//! Ranking every hit with bm25 costs about 4 µs a hit, so a word found in 2% of a million
+//! messages would take 80 ms. Instead the newest `CANDIDATES` hits (FTS5 walks its doclists in
+//! rowid order, newest first, cheaply) are ranked with bm25 and the rest are not: for a common
+//! word the best matches among recent messages come first, for a rare word every hit is ranked.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, ToSql};
+
+use super::rows::{from_ms, to_ms};
+use super::sql_error;
+use crate::model::{Page, Role, SearchHit};
+use crate::store::cursor::encode_offset;
+use crate::store::{SearchQuery, StoreResult};
+
+/// How many of the newest hits are ranked.
+pub const CANDIDATES: usize = 1000;
+
+const MARK_START: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+/// Words of context in a snippet.
+const SNIPPET_TOKENS: i64 = 24;
+
+/// The FTS5 expression for plain terms: each quoted (so it is never syntax), all required.
+pub fn match_expression(terms: &[String], prefix_last: bool) -> String {
+    let mut parts: Vec<String> = terms
+        .iter()
+        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+        .collect();
+    if prefix_last {
+        if let Some(last) = parts.last_mut() {
+            last.push('*');
+        }
+    }
+    parts.join(" ")
+}
+
+pub fn search(
+    conn: &Connection,
+    user_id: &str,
+    query: &SearchQuery,
+) -> StoreResult<Page<SearchHit>> {
+    if query.terms.is_empty() || query.offset >= CANDIDATES {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    }
+    let expression = match_expression(&query.terms, query.prefix_last);
+    let mut filters = String::new();
+    let mut args: Vec<Box<dyn ToSql>> =
+        vec![Box::new(expression.clone()), Box::new(user_id.to_owned())];
+    if let Some(message_type) = &query.message_type {
+        filters.push_str(" AND m.type = ?");
+        args.push(Box::new(message_type.clone()));
+    }
+    if let Some(role) = query.role {
+        filters.push_str(" AND m.role = ?");
+        args.push(Box::new(role.as_str()));
+    }
+    if let Some(model) = &query.model {
+        filters.push_str(" AND m.model = ?");
+        args.push(Box::new(model.clone()));
+    }
+    if let Some(session_id) = &query.session_id {
+        filters.push_str(" AND m.session_id = ?");
+        args.push(Box::new(session_id.clone()));
+    }
+    if let Some(from) = query.from {
+        filters.push_str(" AND m.created_at >= ?");
+        args.push(Box::new(to_ms(from)));
+    }
+    if let Some(to) = query.to {
+        filters.push_str(" AND m.created_at < ?");
+        args.push(Box::new(to_ms(to)));
+    }
+    args.push(Box::new(CANDIDATES as i64));
+    args.push(Box::new(query.limit as i64 + 1));
+    args.push(Box::new(query.offset as i64));
+    let sql = format!(
+        "WITH candidates AS (
+             SELECT f.rowid AS seq, bm25(messages_fts) AS score
+             FROM messages_fts f JOIN messages m ON m.seq = f.rowid
+             WHERE messages_fts MATCH ? AND m.user_id = ?{filters}
+             ORDER BY f.rowid DESC LIMIT ?
+         )
+         SELECT m.seq, m.id, m.session_id, s.title, m.role, m.type, m.created_at
+         FROM candidates c
+         JOIN messages m ON m.seq = c.seq
+         JOIN chat_sessions s ON s.id = m.session_id
+         ORDER BY c.score, c.seq DESC
+         LIMIT ? OFFSET ?"
+    );
+    let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let mut hits: Vec<(i64, SearchHit)> = statement
+        .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+            let role: String = row.get(4)?;
+            Ok((
+                row.get(0)?,
+                SearchHit {
+                    message_id: row.get(1)?,
+                    session_id: row.get(2)?,
+                    session_title: row.get(3)?,
+                    role: Role::parse(&role).unwrap_or(Role::User),
+                    message_type: row.get(5)?,
+                    snippet: String::new(),
+                    created_at: from_ms(row.get(6)?),
+                },
+            ))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_error)?;
+    let next_cursor = if hits.len() > query.limit {
+        hits.truncate(query.limit);
+        Some(encode_offset(query.offset + query.limit))
+    } else {
+        None
+    };
+    let mut snippets = snippets(conn, &expression, hits.iter().map(|(seq, _)| *seq))?;
+    let items = hits
+        .into_iter()
+        .map(|(seq, mut hit)| {
+            hit.snippet = snippets.remove(&seq).unwrap_or_default();
+            hit
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
+}
+
+/// Highlighted snippets for the given rows only (snippet() is far costlier than the match).
+fn snippets(
+    conn: &Connection,
+    expression: &str,
+    seqs: impl Iterator<Item = i64>,
+) -> StoreResult<HashMap<i64, String>> {
+    let seqs: Vec<i64> = seqs.collect();
+    if seqs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders = vec!["?"; seqs.len()].join(",");
+    let sql = format!(
+        "SELECT rowid, snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS})
+         FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({placeholders})"
+    );
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(expression.to_owned())];
+    args.extend(seqs.into_iter().map(|seq| Box::new(seq) as Box<dyn ToSql>));
+    let mut statement = conn.prepare(&sql).map_err(sql_error)?;
+    let found = statement
+        .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+            Ok((row.get(0)?, highlight(&row.get::<_, String>(1)?)))
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql_error);
+    found
+}
+
+/// Escapes a snippet for HTML and turns the hit markers into `<mark>` tags.
+pub fn highlight(snippet: &str) -> String {
+    let mut html = String::with_capacity(snippet.len() + 32);
+    for character in snippet.chars() {
+        match character {
+            MARK_START => html.push_str("<mark>"),
+            MARK_END => html.push_str("</mark>"),
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            other => html.push(other),
+        }
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_escaped_and_marked() {
+        let raw = format!("a <script> {MARK_START}word{MARK_END} & \"more\"");
+        assert_eq!(
+            highlight(&raw),
+            "a &lt;script&gt; <mark>word</mark> &amp; &quot;more&quot;"
+        );
+    }
+
+    #[test]
+    fn expressions_quote_every_term() {
+        let terms = vec!["near".to_string(), "rust".to_string()];
+        assert_eq!(match_expression(&terms, false), "\"near\" \"rust\"");
+        assert_eq!(match_expression(&terms, true), "\"near\" \"rust\"*");
+    }
+}
