@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod chat;
 pub mod error;
 pub mod export;
+pub mod import;
 mod validate;
 
 use std::sync::Arc;
