@@ -87,6 +87,8 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_message_at: Option<DateTime<Utc>>,
+    /// The last message of the branch the user is on (branches share their earlier messages).
+    pub active_leaf_id: Option<String>,
 }
 
 /// A session with the aggregates the detail view shows.

@@ -106,6 +106,7 @@ impl Services {
             is_active: input.is_active,
             pinned: input.pinned,
             archived: input.archived,
+            active_leaf_id: None,
         };
         self.store()
             .update_session(&user.id, id, patch, Utc::now())

@@ -350,6 +350,10 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
         },
         pinned: session.pinned,
         archived: session.archived,
+        active_leaf_id: session
+            .active_leaf_id
+            .as_ref()
+            .and_then(|leaf| id_map.get(leaf).cloned()),
         messages: converted,
     })
 }

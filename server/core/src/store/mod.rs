@@ -67,6 +67,7 @@ pub struct SessionPatch {
     pub is_active: Option<bool>,
     pub pinned: Option<bool>,
     pub archived: Option<bool>,
+    pub active_leaf_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -142,6 +143,8 @@ pub struct ImportSession {
     pub session: NewSession,
     pub pinned: bool,
     pub archived: bool,
+    /// The message ending the active branch, when the source says which one it is.
+    pub active_leaf_id: Option<String>,
     /// In parent-before-child order.
     pub messages: Vec<NewMessage>,
 }

@@ -85,7 +85,7 @@ pub fn list_sessions(
     let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
     let mut found: Vec<(Session, i64)> = statement
         .query_map(rusqlite::params_from_iter(args.iter()), |row| {
-            Ok((rows::session(row)?, row.get(11)?))
+            Ok((rows::session(row)?, row.get(12)?))
         })
         .and_then(Iterator::collect)
         .map_err(sql_error)?;
@@ -127,6 +127,7 @@ pub fn update_session(
                 is_active = coalesce(?4, is_active),
                 pinned = coalesce(?5, pinned),
                 archived = coalesce(?6, archived),
+                active_leaf_id = coalesce(?8, active_leaf_id),
                 updated_at = ?7
              WHERE id = ?1 AND user_id = ?2",
         )
@@ -138,7 +139,8 @@ pub fn update_session(
                 patch.is_active,
                 patch.pinned,
                 patch.archived,
-                to_ms(now)
+                to_ms(now),
+                patch.active_leaf_id,
             ])
         })
         .map_err(sql_error)?;

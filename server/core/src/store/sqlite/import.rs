@@ -1,7 +1,7 @@
 //! Bulk import in the writer's transaction. Ids are derived from source ids by the service, so
 //! a row that exists already was imported before and is skipped.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::chat::{create_session, insert_message};
 use super::sql_error;
@@ -28,11 +28,7 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
                 "UPDATE chat_sessions SET pinned = ?2, archived = ?3 WHERE id = ?1",
             )
             .and_then(|mut update| {
-                update.execute(rusqlite::params![
-                    session.id,
-                    import.pinned,
-                    import.archived
-                ])
+                update.execute(params![session.id, import.pinned, import.archived])
             })
             .map_err(sql_error)?;
             counts.sessions += 1;
@@ -44,6 +40,11 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
             }
             insert_message(conn, message)?;
             counts.messages += 1;
+        }
+        if let Some(leaf) = &import.active_leaf_id {
+            conn.prepare_cached("UPDATE chat_sessions SET active_leaf_id = ?2 WHERE id = ?1")
+                .and_then(|mut update| update.execute([&session.id, leaf]))
+                .map_err(sql_error)?;
         }
     }
     Ok(counts)

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
         prompt_tokens     INTEGER NOT NULL DEFAULT 0,
         completion_tokens INTEGER NOT NULL DEFAULT 0,
         source_id         TEXT,
+        active_leaf_id    TEXT,
         created_at        INTEGER NOT NULL,
         updated_at        INTEGER NOT NULL,
         last_message_at   INTEGER,

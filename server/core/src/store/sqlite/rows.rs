@@ -46,7 +46,7 @@ pub fn token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 pub const SESSION_COLUMNS: &str = "id, title, is_active, pinned, archived, message_count, \
-     prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, activity_at";
+     prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, active_leaf_id, activity_at";
 
 pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -61,6 +61,7 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
         created_at: from_ms(row.get(8)?),
         updated_at: from_ms(row.get(9)?),
         last_message_at: row.get::<_, Option<i64>>(10)?.map(from_ms),
+        active_leaf_id: row.get(11)?,
     })
 }
 
