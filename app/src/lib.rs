@@ -1,1 +1,50 @@
+//! Confab's user interface: Leptos components rendered on the server and hydrated in the
+//! browser, reaching the data through server functions.
 
+pub mod components;
+pub mod pages;
+pub mod server_fns;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    components::auth::provide_auth();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/confab.css"/>
+        <Title text="Confab"/>
+        <Router>
+            <components::header::Header/>
+            <main class="main">
+                <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
+                    <Route path=path!("/") view=pages::home::HomePage/>
+                    <Route path=path!("/c/:id") view=pages::chat::ChatPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,1 +1,106 @@
-fn main() {}
+//! `confab`: serve the app, or import a file from the command line.
+
+use clap::Parser;
+use confab::config::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await,
+        Command::Import { file, user } => import(cli.config, file, user).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("confab: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: confab::config::Config) -> Result<(), String> {
+    let store = confab::store::open(&config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.addr))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    tracing::info!("Confab is running at http://{address}/");
+    println!("Confab is running at http://{address}/");
+    confab::serve(listener, store, config, shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn import(
+    config: confab::config::Config,
+    file: std::path::PathBuf,
+    email: String,
+) -> Result<(), String> {
+    let store = confab::store::open(&config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let services = confab::services(store.clone(), &config);
+    let credentials = store
+        .credentials_by_email(&email.trim().to_lowercase())
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or_else(|| format!("no account with the email {email}"))?;
+    let size = std::fs::metadata(&file)
+        .map_err(|error| format!("{}: {error}", file.display()))?
+        .len();
+    if size > config.max_import_bytes as u64 {
+        return Err(format!(
+            "{} is larger than the import limit of {} bytes",
+            file.display(),
+            config.max_import_bytes
+        ));
+    }
+    let bytes = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+    let report = services
+        .import_bytes(&credentials.user, &bytes)
+        .await
+        .map_err(|error| error.to_string())?;
+    println!(
+        "imported {} sessions and {} messages ({} already there, {} errors)",
+        report.sessions,
+        report.messages,
+        report.skipped,
+        report.errors.len()
+    );
+    for problem in report.errors {
+        println!("  skipped {:?}: {}", problem.title, problem.reason);
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -11,3 +11,27 @@ pub use current_user::CurrentUser;
 
 /// The key under which a sign-in session holds the user id.
 pub const SESSION_USER_KEY: &str = "user_id";
+
+use crate::model::User;
+use crate::service::ServiceError;
+
+/// Starts a signed-in session for `user` under a fresh id (so a session id planted before
+/// sign-in is worthless: no session fixation).
+pub async fn sign_in(session: &tower_sessions::Session, user: &User) -> Result<(), ServiceError> {
+    session
+        .cycle_id()
+        .await
+        .map_err(|error| ServiceError::Internal(format!("session: {error}")))?;
+    session
+        .insert(SESSION_USER_KEY, &user.id)
+        .await
+        .map_err(|error| ServiceError::Internal(format!("session: {error}")))
+}
+
+/// Ends the signed-in session and deletes its record.
+pub async fn sign_out(session: &tower_sessions::Session) -> Result<(), ServiceError> {
+    session
+        .flush()
+        .await
+        .map_err(|error| ServiceError::Internal(format!("session: {error}")))
+}

@@ -1,0 +1,93 @@
+//! Who is signed in, shared through context, and the sign-in / sign-up forms.
+
+use confab_core::model::User;
+use leptos::prelude::*;
+
+use crate::server_fns::{current_user, SignIn, SignOut, SignUp};
+
+/// The sign-in state every component can read.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub user: Resource<Result<Option<User>, ServerFnError>>,
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+}
+
+pub fn provide_auth() {
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let user = Resource::new(
+        move || {
+            (
+                sign_in.version().get(),
+                sign_up.version().get(),
+                sign_out.version().get(),
+            )
+        },
+        |_| current_user(),
+    );
+    provide_context(Auth {
+        user,
+        sign_in,
+        sign_up,
+        sign_out,
+    });
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+fn error_text(result: Option<Result<User, ServerFnError>>) -> Option<String> {
+    match result {
+        Some(Err(error)) => Some(
+            error
+                .to_string()
+                .trim_start_matches("error running server function: ")
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// Sign in or create an account. Works as plain HTML forms before the WASM loads.
+#[component]
+pub fn AuthPanel() -> impl IntoView {
+    let auth = use_auth();
+    let creating = RwSignal::new(false);
+    let sign_in_error = move || error_text(auth.sign_in.value().get());
+    let sign_up_error = move || error_text(auth.sign_up.value().get());
+    view! {
+        <section class="auth-panel" aria-labelledby="auth-title">
+            <h1 id="auth-title" class="auth-title">"Welcome to Confab"</h1>
+            <p class="auth-lede">"Every conversation saved the moment it exists, found again in milliseconds."</p>
+            <div class="auth-tabs" role="tablist">
+                <button role="tab" class="tab" aria-selected=move || (!creating.get()).to_string()
+                    on:click=move |_| creating.set(false)>"Sign in"</button>
+                <button role="tab" class="tab" aria-selected=move || creating.get().to_string()
+                    on:click=move |_| creating.set(true)>"Create account"</button>
+            </div>
+            <Show
+                when=move || creating.get()
+                fallback=move || view! {
+                    <ActionForm action=auth.sign_in attr:class="auth-form" attr:aria-label="Sign in">
+                        <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
+                        <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
+                        <p class="form-error" role="alert">{sign_in_error}</p>
+                        <button type="submit" class="primary">"Sign in"</button>
+                    </ActionForm>
+                }
+            >
+                <ActionForm action=auth.sign_up attr:class="auth-form" attr:aria-label="Create account">
+                    <label>"Name"<input type="text" name="name" autocomplete="name" placeholder="Optional"/></label>
+                    <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
+                    <label>"Password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>
+                    <p class="form-error" role="alert">{sign_up_error}</p>
+                    <button type="submit" class="primary">"Create account"</button>
+                </ActionForm>
+            </Show>
+        </section>
+    }
+}

@@ -1,0 +1,57 @@
+//! Sign-up, sign-in, sign-out and the current user.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use confab_core::api::{LoginInput, SignupInput, UserEnvelope};
+use confab_core::auth::{sign_in, sign_out, CurrentUser};
+use tower_sessions::Session;
+
+use crate::http::{ApiJson, ApiResult, ClientAddr};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/signup", post(signup))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/me", get(me))
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    session: Session,
+    ApiJson(input): ApiJson<SignupInput>,
+) -> ApiResult<impl IntoResponse> {
+    let user = state
+        .services
+        .signup(&input.email, &input.password, input.name.as_deref())
+        .await?;
+    sign_in(&session, &user).await?;
+    Ok((StatusCode::CREATED, Json(UserEnvelope { user })))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    session: Session,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> ApiResult<Json<UserEnvelope>> {
+    let user = state
+        .services
+        .login(&input.email, &input.password, &client)
+        .await?;
+    sign_in(&session, &user).await?;
+    Ok(Json(UserEnvelope { user }))
+}
+
+async fn logout(session: Session) -> ApiResult<StatusCode> {
+    sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(CurrentUser(user): CurrentUser) -> Json<UserEnvelope> {
+    Json(UserEnvelope { user })
+}

@@ -1,0 +1,25 @@
+//! The REST API (see shared/API.md): thin adapters from HTTP to the service layer. Each module
+//! exports its own `router()`; they are merged here.
+
+mod auth;
+mod export;
+mod messages;
+mod ops;
+mod search;
+mod sessions;
+mod tokens;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(tokens::router())
+        .merge(sessions::router())
+        .merge(messages::router())
+        .merge(search::router())
+        .merge(export::router(state.config.max_import_bytes))
+        .merge(ops::router())
+}

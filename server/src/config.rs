@@ -1,0 +1,132 @@
+//! Every option Confab reads, in one place. Defaults live here; each can be set by a
+//! `CONFAB_*` environment variable or the flag of the same name (flags win).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "confab",
+    version,
+    about = "Confab: a self-hosted AI chat that never loses a message"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the web server (the default).
+    Serve,
+    /// Import a conversation file (Confab, ChatGPT, Open WebUI, LibreChat) into an account.
+    Import {
+        /// The file to import.
+        file: PathBuf,
+        /// Email of the account that receives the conversations.
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Signup {
+    /// Anyone may create an account.
+    #[default]
+    Open,
+    /// Only the first (admin) account can be created by signing up.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSync {
+    /// Survives a crash of Confab; the last commits may be lost on power failure.
+    #[default]
+    Normal,
+    /// Every group commit is synced to disk.
+    Full,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CONFAB_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+
+    /// Directory of the embedded database (used when no database URL is given).
+    #[arg(long, env = "CONFAB_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Another store: `mongodb://...`, or `sqlite:PATH` for an explicit SQLite file.
+    #[arg(long, env = "CONFAB_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Who may create accounts once the first (admin) account exists.
+    #[arg(long, env = "CONFAB_SIGNUP", value_enum, default_value_t = Signup::Open, global = true)]
+    pub signup: Signup,
+
+    /// The address users reach Confab at; `https://...` makes sign-in cookies Secure.
+    #[arg(long, env = "CONFAB_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "CONFAB_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Largest import file accepted, in bytes.
+    #[arg(long, env = "CONFAB_MAX_IMPORT_BYTES", default_value_t = 512 * 1024 * 1024, global = true)]
+    pub max_import_bytes: usize,
+
+    /// How hard the embedded store pushes each commit to disk.
+    #[arg(long, env = "CONFAB_SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Normal, global = true)]
+    pub sqlite_sync: SqliteSync,
+
+    /// Failed sign-ins allowed per email and per client address in 5 minutes.
+    #[arg(
+        long,
+        env = "CONFAB_LOGIN_ATTEMPTS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_attempts: u32,
+
+    /// Where the compiled site (WASM, JS, CSS, public files) is served from.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: PathBuf,
+
+    /// Log filter, e.g. `info` or `confab=debug,tower_http=debug`.
+    #[arg(long, env = "CONFAB_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+impl Config {
+    /// Whether sign-in cookies must only travel over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// Settings for tests and tools: a store under `data_dir`, everything else default.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let cli = Cli::parse_from(["confab"]);
+        Config {
+            data_dir: data_dir.into(),
+            ..cli.config
+        }
+    }
+}

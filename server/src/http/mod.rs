@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by the REST API and the pages: the error type, body and query
+//! extractors that answer in the API's error shape, CSRF protection and metrics.
+
+pub mod csrf;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{ApiJson, ApiQuery, ClientAddr, OptionalJson};

@@ -1,0 +1,159 @@
+//! The Confab server: the Axum host of the Leptos app and the REST API.
+//!
+//! `launch` takes a bound listener, so tests start the real server on port 0.
+
+pub mod api;
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{middleware, Extension, Router};
+use confab_core::auth::session_store::StoreSessionStore;
+use confab_core::service::error::error_response;
+use confab_core::service::{ServiceConfig, Services, SignupPolicy};
+use confab_core::store::DynStore;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::{Config, Signup};
+use crate::http::metrics::Metrics;
+use crate::state::AppState;
+
+/// Name of the sign-in cookie.
+pub const SESSION_COOKIE: &str = "confab_session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] confab_core::store::StoreError),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub fn services(store: DynStore, config: &Config) -> Services {
+    Services::new(
+        store,
+        ServiceConfig {
+            signup: match config.signup {
+                Signup::Open => SignupPolicy::Open,
+                Signup::Closed => SignupPolicy::Closed,
+            },
+            login_attempts: config.login_attempts,
+            ..ServiceConfig::default()
+        },
+    )
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(option_env!("LEPTOS_OUTPUT_NAME").unwrap_or("confab"))
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .build()
+}
+
+/// The whole application: REST API, server functions, pages and static files.
+pub fn router(services: Services, config: Arc<Config>) -> Router {
+    let leptos_options = leptos_options(&config);
+    let state = AppState {
+        services: services.clone(),
+        metrics: Arc::new(Metrics::default()),
+        leptos_options: leptos_options.clone(),
+        config: config.clone(),
+    };
+    let sessions = SessionManagerLayer::new(StoreSessionStore::new(services.store().clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
+
+    let routes = generate_route_list(app::App);
+    let page_services = services.clone();
+    Router::new()
+        .merge(api::router(&state))
+        .route("/api/{*rest}", any(api_not_found))
+        .route("/rpc/{*fn_name}", post(server_function))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(page_services.clone()),
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn(http::csrf::protect))
+        .layer(sessions)
+        .layer(middleware::from_fn(http::metrics::track))
+        .layer(Extension(state.metrics.clone()))
+        .layer(Extension(services))
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn server_function(State(state): State<AppState>, request: Request) -> impl IntoResponse {
+    let services = state.services.clone();
+    leptos_axum::handle_server_fns_with_context(move || provide_context(services.clone()), request)
+        .await
+}
+
+async fn api_not_found() -> Response {
+    error_response(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such API route",
+    )
+}
+
+/// Serves Confab on `listener` until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    store: DynStore,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), LaunchError> {
+    let services = services(store.clone(), &config);
+    spawn_session_sweeper(store);
+    let app = router(services, Arc::new(config));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// Expired sign-ins are deleted hourly so the table does not grow without bound.
+fn spawn_session_sweeper(store: DynStore) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            match store.delete_expired_auth_sessions(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "deleted expired sign-ins"),
+                Err(error) => tracing::warn!(%error, "could not delete expired sign-ins"),
+            }
+        }
+    });
+}

@@ -1,0 +1,47 @@
+//! Chooses the storage backend once, at start-up, from the configuration.
+
+use std::sync::Arc;
+
+use confab_core::store::sqlite::{Durability, SqliteOptions, SqliteStore};
+use confab_core::store::{DynStore, StoreError};
+
+use crate::config::{Config, SqliteSync};
+
+pub async fn open(config: &Config) -> Result<DynStore, StoreError> {
+    match config.database_url.as_deref().map(str::trim) {
+        Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
+            open_mongo(url).await
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            open_sqlite(config, path.into()).await
+        }
+        Some(other) if !other.is_empty() => Err(StoreError::Backend(format!(
+            "unsupported database URL {other:?}: use mongodb://... or sqlite:PATH"
+        ))),
+        _ => open_sqlite(config, config.data_dir.join("confab.db")).await,
+    }
+}
+
+async fn open_sqlite(config: &Config, path: std::path::PathBuf) -> Result<DynStore, StoreError> {
+    let durability = match config.sqlite_sync {
+        SqliteSync::Normal => Durability::Normal,
+        SqliteSync::Full => Durability::Full,
+    };
+    let options = SqliteOptions {
+        durability,
+        ..SqliteOptions::new(path)
+    };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
+        .await
+        .map_err(|error| StoreError::Backend(error.to_string()))??;
+    Ok(Arc::new(store))
+}
+
+async fn open_mongo(_url: &str) -> Result<DynStore, StoreError> {
+    Err(StoreError::Backend(
+        "this build has no MongoDB backend yet".into(),
+    ))
+}

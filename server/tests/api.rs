@@ -1,0 +1,844 @@
+//! The REST API, told as stories of what clients do, against the real server with a fresh
+//! database each time.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{error_code, TestApp};
+
+#[tokio::test]
+async fn signing_up_signing_in_and_out() {
+    let app = TestApp::spawn().await;
+    let browser = app.client();
+    let response = browser.signup("Ada@Example.com", "a good password").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP: not Secure ({cookie})"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(
+        body["user"]["role"], "admin",
+        "the first user administers the instance"
+    );
+
+    let me: Value = browser.get("/api/auth/me").await.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "ada@example.com");
+
+    assert_eq!(
+        browser.post("/api/auth/logout", json!({})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        browser.get("/api/auth/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let wrong = browser.login("ada@example.com", "wrong password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong_body: Value = wrong.json().await.unwrap();
+    let unknown = browser.login("nobody@example.com", "a good password").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown_body: Value = unknown.json().await.unwrap();
+    assert_eq!(
+        wrong_body, unknown_body,
+        "the same answer for an unknown email"
+    );
+
+    assert_eq!(
+        browser
+            .login("ADA@example.com", "a good password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(browser.get("/api/auth/me").await.status(), StatusCode::OK);
+
+    let second = app.client();
+    let response = second.signup("bob@example.com", "a good password").await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "user");
+    let again = app
+        .client()
+        .signup("bob@example.com", "a good password")
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let weak = app.client().signup("carol@example.com", "short").await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(weak).await, "weak_password");
+}
+
+#[tokio::test]
+async fn sign_in_cookies_are_secure_behind_https() {
+    let app =
+        TestApp::spawn_with(|config| config.public_url = Some("https://chat.example.com".into()))
+            .await;
+    let response = app
+        .client()
+        .signup("ada@example.com", "a good password")
+        .await;
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn closed_signup_admits_only_the_first_account() {
+    let app = TestApp::spawn_with(|config| config.signup = confab::config::Signup::Closed).await;
+    assert_eq!(
+        app.client()
+            .signup("admin@example.com", "a good password")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let refused = app
+        .client()
+        .signup("later@example.com", "a good password")
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_limited() {
+    let app = TestApp::spawn_with(|config| config.login_attempts = 3).await;
+    app.user("ada@example.com").await;
+    let attacker = app.client();
+    for _ in 0..3 {
+        assert_eq!(
+            attacker
+                .login("ada@example.com", "guess guess")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let blocked = attacker.login("ada@example.com", "a good password").await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn every_private_route_needs_authentication() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    let id = "01900000-0000-7000-8000-000000000000";
+    let routes: Vec<(Method, String)> = vec![
+        (Method::GET, "/api/auth/me".into()),
+        (Method::GET, "/api/tokens".into()),
+        (Method::POST, "/api/tokens".into()),
+        (Method::DELETE, format!("/api/tokens/{id}")),
+        (Method::GET, "/api/chat/sessions".into()),
+        (Method::POST, "/api/chat/sessions".into()),
+        (Method::GET, format!("/api/chat/sessions/{id}")),
+        (Method::PUT, format!("/api/chat/sessions/{id}")),
+        (Method::DELETE, format!("/api/chat/sessions/{id}")),
+        (Method::DELETE, format!("/api/chat/sessions/{id}/messages")),
+        (Method::GET, format!("/api/chat/sessions/{id}/export")),
+        (Method::GET, format!("/api/chat/messages?sessionId={id}")),
+        (Method::POST, "/api/chat/messages".into()),
+        (Method::GET, "/api/chat/search?q=x".into()),
+        (Method::GET, "/api/export".into()),
+        (Method::POST, "/api/import".into()),
+    ];
+    for (method, path) in routes {
+        let response = anonymous
+            .request(method.clone(), &path)
+            .json(&json!({"role": "user", "content": "x", "name": "x", "title": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            error_code(response).await,
+            "unauthorized",
+            "{method} {path}"
+        );
+    }
+    assert_eq!(anonymous.get("/api/health").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn api_tokens_authenticate_scripts() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let response = ada
+        .post("/api/tokens", json!({ "name": "backup script" }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let secret = created["token"].as_str().unwrap().to_owned();
+
+    let listed: Value = ada.get("/api/tokens").await.json().await.unwrap();
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 1);
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once only"
+    );
+
+    let mut script = app.client();
+    script.token = Some(secret.clone());
+    let me: Value = script.get("/api/auth/me").await.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "ada@example.com");
+    // Bearer writes need no CSRF proof, even from another origin.
+    let write = script
+        .request(Method::POST, "/api/chat/messages")
+        .header("Origin", "https://elsewhere.example")
+        .json(&json!({ "role": "user", "content": "from a script" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), StatusCode::CREATED);
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        ada.delete(&format!("/api/tokens/{id}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        script.get("/api/auth/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    script.token = Some("cfb_not-a-real-token".into());
+    assert_eq!(
+        script.get("/api/auth/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn cookie_writes_from_another_site_are_refused() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let forged = ada
+        .http
+        .post(format!("{}/api/chat/sessions", ada.base))
+        .header("Origin", "https://evil.example")
+        .json(&json!({ "title": "forged" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let no_origin = ada
+        .http
+        .post(format!("{}/api/chat/sessions", ada.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+    let sessions: Value = ada.get("/api/chat/sessions").await.json().await.unwrap();
+    assert!(
+        sessions["sessions"].as_array().unwrap().is_empty(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_from_first_message_to_deletion() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+
+    let first = ada
+        .message(None, "user", "Plan a trip to Lisbon\nwith details")
+        .await;
+    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["session"]["title"], "Plan a trip to Lisbon");
+    assert_eq!(first["message"]["type"], "chat");
+    assert_eq!(first["message"]["status"], "complete");
+
+    let reply = ada
+        .post(
+            "/api/chat/messages",
+            json!({
+                "sessionId": session_id, "role": "assistant", "content": "Day one: Alfama.",
+                "model": "llama3.1", "promptTokens": 10, "completionTokens": 20,
+                "parentId": first["message"]["id"], "type": "chat"
+            }),
+        )
+        .await;
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let reply: Value = reply.json().await.unwrap();
+    assert_eq!(reply["message"]["parentId"], first["message"]["id"]);
+
+    let detail: Value = ada
+        .get(&format!("/api/chat/sessions/{session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["messageCount"], 2);
+    assert_eq!(detail["promptTokens"], 10);
+    assert_eq!(detail["completionTokens"], 20);
+    assert_eq!(detail["models"], json!(["llama3.1"]));
+    assert!(detail["lastMessageAt"].is_string());
+
+    let messages: Value = ada
+        .get(&format!("/api/chat/messages?sessionId={session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = messages["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["Plan a trip to Lisbon\nwith details", "Day one: Alfama."]
+    );
+    assert!(messages["nextCursor"].is_null());
+
+    let renamed = ada
+        .put(
+            &format!("/api/chat/sessions/{session_id}"),
+            json!({ "title": "Lisbon", "pinned": true, "archived": false, "isActive": true }),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let renamed: Value = renamed.json().await.unwrap();
+    assert_eq!(renamed["title"], "Lisbon");
+    assert_eq!(renamed["pinned"], true);
+
+    let pinned: Value = ada
+        .get("/api/chat/sessions?pinned=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pinned["sessions"].as_array().unwrap().len(), 1);
+    let archived: Value = ada
+        .get("/api/chat/sessions?archived=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(archived["sessions"].as_array().unwrap().is_empty());
+
+    assert_eq!(
+        ada.delete(&format!("/api/chat/sessions/{session_id}/messages"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let cleared: Value = ada
+        .get(&format!("/api/chat/sessions/{session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["messageCount"], 0);
+
+    ada.message(Some(&session_id), "user", "again").await;
+    assert_eq!(
+        ada.delete(&format!("/api/chat/sessions/{session_id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        ada.get(&format!("/api/chat/sessions/{session_id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let gone = ada
+        .get(&format!("/api/chat/messages?sessionId={session_id}"))
+        .await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "its messages went with it"
+    );
+    let message_id = reply["message"]["id"].as_str().unwrap();
+    let search: Value = ada
+        .get("/api/chat/search?q=Alfama")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        search["results"].as_array().unwrap().is_empty(),
+        "and left the search index ({message_id})"
+    );
+}
+
+#[tokio::test]
+async fn another_users_things_are_not_found() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let first = ada.message(None, "user", "ada's secret").await;
+    let session_id = first["session"]["id"].as_str().unwrap();
+    let message_id = first["message"]["id"].as_str().unwrap();
+
+    for response in [
+        bob.get(&format!("/api/chat/sessions/{session_id}")).await,
+        bob.put(
+            &format!("/api/chat/sessions/{session_id}"),
+            json!({ "title": "mine" }),
+        )
+        .await,
+        bob.delete(&format!("/api/chat/sessions/{session_id}"))
+            .await,
+        bob.delete(&format!("/api/chat/sessions/{session_id}/messages"))
+            .await,
+        bob.get(&format!("/api/chat/sessions/{session_id}/export"))
+            .await,
+        bob.get(&format!("/api/chat/messages?sessionId={session_id}"))
+            .await,
+        bob.post(
+            "/api/chat/messages",
+            json!({ "sessionId": session_id, "role": "user", "content": "intrusion" }),
+        )
+        .await,
+    ] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error_code(response).await, "not_found");
+    }
+    let reply_to_foreign = bob
+        .post(
+            "/api/chat/messages",
+            json!({ "role": "user", "content": "reply", "parentId": message_id }),
+        )
+        .await;
+    assert_eq!(reply_to_foreign.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let search: Value = bob
+        .get("/api/chat/search?q=secret")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(search["results"].as_array().unwrap().is_empty());
+    let still: Value = ada
+        .get(&format!("/api/chat/sessions/{session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["messageCount"], 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let first = ada.message(None, "user", "hello").await;
+    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+
+    let malformed = ada
+        .request(Method::POST, "/api/chat/messages")
+        .header("content-type", "application/json")
+        .body("{\"role\": \"user\", \"content\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(malformed).await, "malformed_json");
+
+    let wrong_shape = ada
+        .post("/api/chat/messages", json!({ "role": 5, "content": [] }))
+        .await;
+    assert_eq!(wrong_shape.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let huge = ada
+        .post(
+            "/api/chat/messages",
+            json!({ "sessionId": session_id, "role": "user", "content": "x".repeat(100 * 1024) }),
+        )
+        .await;
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(huge).await, "body_too_large");
+
+    let cases = [
+        (
+            json!({ "sessionId": session_id, "role": "wizard", "content": "hi" }),
+            "invalid_role",
+        ),
+        (
+            json!({ "sessionId": session_id, "role": "user", "content": "   " }),
+            "empty_content",
+        ),
+        (
+            json!({ "sessionId": session_id, "role": "user", "content": "hi", "type": "Not A Slug!" }),
+            "invalid_type",
+        ),
+        (
+            json!({ "sessionId": session_id, "role": "user", "content": "hi", "promptTokens": -1 }),
+            "invalid_tokens",
+        ),
+        (
+            json!({ "sessionId": session_id, "role": "user", "content": "hi", "parentId": "nope" }),
+            "invalid_id",
+        ),
+        (
+            json!({ "sessionId": session_id, "role": "user", "content": "hi", "clientId": "" }),
+            "invalid_client_id",
+        ),
+    ];
+    for (body, code) in cases {
+        let response = ada.post("/api/chat/messages", body.clone()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        assert_eq!(error_code(response).await, code, "{body}");
+    }
+    let bad_id = ada.get("/api/chat/sessions/not-an-id").await;
+    assert_eq!(bad_id.status(), StatusCode::NOT_FOUND);
+    let bad_session = ada
+        .post(
+            "/api/chat/messages",
+            json!({ "sessionId": "not-an-id", "role": "user", "content": "hi" }),
+        )
+        .await;
+    assert_eq!(bad_session.status(), StatusCode::NOT_FOUND);
+    let missing_param = ada.get("/api/chat/messages").await;
+    assert_eq!(missing_param.status(), StatusCode::BAD_REQUEST);
+    let bad_limit = ada
+        .get(&format!(
+            "/api/chat/messages?sessionId={session_id}&limit=abc"
+        ))
+        .await;
+    assert_eq!(bad_limit.status(), StatusCode::BAD_REQUEST);
+    let bad_cursor = ada.get("/api/chat/sessions?cursor=%%%").await;
+    assert_eq!(bad_cursor.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let empty_title = ada
+        .put(
+            &format!("/api/chat/sessions/{session_id}"),
+            json!({ "title": "" }),
+        )
+        .await;
+    assert_eq!(empty_title.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let no_route = ada.get("/api/nothing/here").await;
+    assert_eq!(no_route.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(no_route).await, "not_found");
+
+    let detail: Value = ada
+        .get(&format!("/api/chat/sessions/{session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["messageCount"], 1,
+        "nothing was saved by the refused requests"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_client_id_saves_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let body = json!({ "role": "user", "content": "retry me", "clientId": "tab-1:42" });
+    let first = ada.post("/api/chat/messages", body.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let second = ada.post("/api/chat/messages", body).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first["message"]["id"], second["message"]["id"]);
+    let sessions: Value = ada.get("/api/chat/sessions").await.json().await.unwrap();
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions["sessions"][0]["messageCount"], 1);
+}
+
+#[tokio::test]
+async fn lists_are_cursor_paginated_with_clamped_limits() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    for n in 0..5 {
+        ada.session(&format!("chat {n}")).await;
+    }
+    let mut titles = Vec::new();
+    let mut path = "/api/chat/sessions?limit=2".to_owned();
+    loop {
+        let page: Value = ada.get(&path).await.json().await.unwrap();
+        titles.extend(
+            page["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["title"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/chat/sessions?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(titles, ["chat 4", "chat 3", "chat 2", "chat 1", "chat 0"]);
+    let clamped: Value = ada
+        .get("/api/chat/sessions?limit=100000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clamped["sessions"].as_array().unwrap().len(), 5);
+    let zero: Value = ada
+        .get("/api/chat/sessions?limit=0")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(zero["sessions"].as_array().unwrap().len(), 1);
+
+    let session = ada.session("long").await;
+    let id = session["id"].as_str().unwrap();
+    for n in 0..7 {
+        ada.message(Some(id), "user", &format!("line {n}")).await;
+    }
+    let latest: Value = ada
+        .get(&format!("/api/chat/messages?sessionId={id}&limit=3"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = latest["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["line 4", "line 5", "line 6"],
+        "the newest page, in chronological order"
+    );
+    let before = latest["nextCursor"].as_str().unwrap();
+    let earlier: Value = ada
+        .get(&format!(
+            "/api/chat/messages?sessionId={id}&limit=3&before={before}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = earlier["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["line 1", "line 2", "line 3"]);
+}
+
+#[tokio::test]
+async fn search_finds_ranks_filters_and_survives_hostile_text() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let one = ada
+        .message(None, "user", "My sourdough starter smells of acetone")
+        .await;
+    let sid = one["session"]["id"].as_str().unwrap().to_owned();
+    ada.post("/api/chat/messages", json!({ "sessionId": sid, "role": "assistant", "content": "Sourdough starters smell of acetone when hungry: feed the sourdough starter more often. Sourdough loves routine.", "type": "explain", "model": "mistral" })).await;
+    ada.message(
+        None,
+        "user",
+        "Unrelated: a <script>alert(1)</script> about quasar physics",
+    )
+    .await;
+
+    let found: Value = ada
+        .get("/api/chat/search?q=sourdough")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(
+        results[0]["role"], "assistant",
+        "more occurrences rank first"
+    );
+    assert_eq!(results[0]["type"], "explain");
+    assert_eq!(
+        results[0]["sessionTitle"],
+        "My sourdough starter smells of acetone"
+    );
+    assert!(results[0]["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("<mark>Sourdough</mark>"));
+
+    let quasar: Value = ada
+        .get("/api/chat/search?q=quasar")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let snippet = quasar["results"][0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("&lt;script&gt;"), "{snippet}");
+    assert!(!snippet.contains("<script>"), "{snippet}");
+
+    let typed: Value = ada
+        .get("/api/chat/search?q=sourdough&type=explain")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(typed["results"].as_array().unwrap().len(), 1);
+    let by_model: Value = ada
+        .get("/api/chat/search?q=acetone&model=mistral&role=assistant")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_model["results"].as_array().unwrap().len(), 1);
+
+    for hostile in [
+        "%22",
+        "sourdough*",
+        "NEAR(sourdough%20starter",
+        "(((",
+        "AND%20OR%20NOT",
+        "%22unbalanced",
+        "-",
+        "*",
+        "sourdough%22%20OR%20%221",
+    ] {
+        let response = ada.get(&format!("/api/chat/search?q={hostile}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{hostile}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["results"].is_array(), "{hostile}");
+    }
+    let missing = ada.get("/api/chat/search").await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    let bad_time = ada.get("/api/chat/search?q=x&from=yesterday").await;
+    assert_eq!(bad_time.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn export_and_import_round_trip() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let first = ada.message(None, "user", "Export this conversation").await;
+    let sid = first["session"]["id"].as_str().unwrap().to_owned();
+    ada.post("/api/chat/messages", json!({ "sessionId": sid, "role": "assistant", "content": "```python\nprint('hi')\n```", "model": "qwen2", "parentId": first["message"]["id"] })).await;
+
+    let json_export = ada
+        .get(&format!("/api/chat/sessions/{sid}/export?format=json"))
+        .await;
+    assert_eq!(json_export.status(), StatusCode::OK);
+    assert!(json_export.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("export-this-conversation.json"));
+    let document: Value = json_export.json().await.unwrap();
+    assert_eq!(
+        document["sessions"][0]["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let markdown = ada
+        .get(&format!("/api/chat/sessions/{sid}/export?format=markdown"))
+        .await;
+    assert_eq!(markdown.status(), StatusCode::OK);
+    let text = markdown.text().await.unwrap();
+    assert!(text.starts_with("# Export this conversation"), "{text}");
+    assert!(text.contains("## Assistant (qwen2)"), "{text}");
+    assert!(text.contains("```python"), "{text}");
+    let bad_format = ada
+        .get(&format!("/api/chat/sessions/{sid}/export?format=pdf"))
+        .await;
+    assert_eq!(bad_format.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let account = ada.get("/api/export").await;
+    assert_eq!(account.status(), StatusCode::OK);
+    let backup: Value = account
+        .json()
+        .await
+        .expect("the streamed export is one JSON document");
+    assert_eq!(backup["format"], "confab");
+    assert_eq!(backup["sessions"].as_array().unwrap().len(), 1);
+
+    let bob = app.user("bob@example.com").await;
+    let imported = bob.post("/api/import", backup.clone()).await;
+    assert_eq!(imported.status(), StatusCode::OK);
+    let report: Value = imported.json().await.unwrap();
+    assert_eq!(report["sessions"], 1);
+    assert_eq!(report["messages"], 2);
+    let again: Value = bob.post("/api/import", backup).await.json().await.unwrap();
+    assert_eq!(again["messages"], 0, "re-importing adds nothing");
+    assert_eq!(again["skipped"], 2);
+
+    let bobs: Value = bob.get("/api/chat/sessions").await.json().await.unwrap();
+    assert_eq!(bobs["sessions"][0]["title"], "Export this conversation");
+    assert_eq!(bobs["sessions"][0]["messageCount"], 2);
+
+    let not_json = bob
+        .request(Method::POST, "/api/import")
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = bob
+        .post("/api/import", json!({ "something": "else" }))
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let too_big = bob
+        .post(
+            "/api/import",
+            json!({ "format": "confab", "padding": "x".repeat(300 * 1024) }),
+        )
+        .await;
+    assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    let health: Value = anonymous.get("/api/health").await.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let metrics = anonymous.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            "confab_http_requests_total{method=\"GET\",route=\"/api/health\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("confab_store_size_bytes"), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_first_page_renders_on_the_server() {
+    let app = TestApp::spawn().await;
+    let page = app.client().get("/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Welcome to Confab"), "{html}");
+    assert!(
+        html.contains("name=\"email\""),
+        "the sign-in form works before the WASM loads"
+    );
+    let missing = app.client().get("/no/such/page").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
