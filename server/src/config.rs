@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use confab_core::provider::ProviderSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,6 +100,47 @@ pub struct Config {
     )]
     pub login_attempts: u32,
 
+    /// The default model provider: any OpenAI-compatible endpoint (Ollama's by default).
+    #[arg(
+        long,
+        env = "CONFAB_OPENAI_BASE_URL",
+        default_value = "http://127.0.0.1:11434/v1",
+        global = true
+    )]
+    pub openai_base_url: String,
+
+    /// API key of the default provider (not needed by Ollama).
+    #[arg(
+        long,
+        env = "CONFAB_OPENAI_API_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub openai_api_key: Option<String>,
+
+    /// Model used when a request names none.
+    #[arg(
+        long,
+        env = "CONFAB_DEFAULT_MODEL",
+        default_value = "llama3.2",
+        global = true
+    )]
+    pub default_model: String,
+
+    /// More providers, `name=base_url` separated by commas; each one's key is read from
+    /// `CONFAB_PROVIDER_<NAME>_API_KEY`. Their models are addressed as `name/model`.
+    #[arg(long, env = "CONFAB_PROVIDERS", global = true)]
+    pub providers: Option<String>,
+
+    /// Tokens of conversation history sent to the model with each message.
+    #[arg(
+        long,
+        env = "CONFAB_CONTEXT_TOKENS",
+        default_value_t = 8192,
+        global = true
+    )]
+    pub context_tokens: i64,
+
     /// Where the compiled site (WASM, JS, CSS, public files) is served from.
     #[arg(
         long,
@@ -119,6 +161,51 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// The configured model providers, the default first.
+    pub fn provider_settings(&self) -> Result<Vec<ProviderSettings>, String> {
+        let mut settings = vec![ProviderSettings {
+            name: "default".into(),
+            base_url: self.openai_base_url.clone(),
+            api_key: self.openai_api_key.clone().filter(|key| !key.is_empty()),
+            default_model: self.default_model.clone(),
+        }];
+        for entry in self
+            .providers
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+        {
+            let (name, url) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("CONFAB_PROVIDERS entry {entry:?} is not name=base_url"))?;
+            let name = name.trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "provider name {name:?} must be letters, digits, - or _"
+                ));
+            }
+            let key_variable = format!(
+                "CONFAB_PROVIDER_{}_API_KEY",
+                name.to_ascii_uppercase().replace('-', "_")
+            );
+            settings.push(ProviderSettings {
+                name: name.to_owned(),
+                base_url: url.trim().to_owned(),
+                api_key: std::env::var(key_variable)
+                    .ok()
+                    .filter(|key| !key.is_empty()),
+                default_model: self.default_model.clone(),
+            });
+        }
+        Ok(settings)
     }
 
     /// Settings for tests and tools: a store under `data_dir`, everything else default.

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{middleware, Extension, Router};
 use confab_core::auth::session_store::StoreSessionStore;
+use confab_core::provider::Providers;
 use confab_core::service::error::error_response;
 use confab_core::service::{ServiceConfig, Services, SignupPolicy};
 use confab_core::store::DynStore;
@@ -41,10 +42,13 @@ pub enum LaunchError {
     Store(#[from] confab_core::store::StoreError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
-pub fn services(store: DynStore, config: &Config) -> Services {
-    Services::new(
+pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchError> {
+    let providers = Providers::new(config.provider_settings().map_err(LaunchError::Config)?);
+    Ok(Services::with_providers(
         store,
         ServiceConfig {
             signup: match config.signup {
@@ -52,9 +56,11 @@ pub fn services(store: DynStore, config: &Config) -> Services {
                 Signup::Closed => SignupPolicy::Closed,
             },
             login_attempts: config.login_attempts,
+            context_tokens: config.context_tokens.max(256),
             ..ServiceConfig::default()
         },
-    )
+        providers,
+    ))
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {
@@ -131,15 +137,19 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    let services = services(store.clone(), &config);
+    let services = services(store.clone(), &config)?;
     spawn_session_sweeper(store);
-    let app = router(services, Arc::new(config));
+    let app = router(services.clone(), Arc::new(config));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    // Replies whose client left are still being read from the provider: save them first.
+    if !services.finish_replies(Duration::from_secs(60)).await {
+        tracing::warn!("some replies were still streaming after 60 s and were not saved");
+    }
     Ok(())
 }
 

@@ -48,7 +48,7 @@ async fn import(
     let store = confab::store::open(&config)
         .await
         .map_err(|error| error.to_string())?;
-    let services = confab::services(store.clone(), &config);
+    let services = confab::services(store.clone(), &config).map_err(|error| error.to_string())?;
     let credentials = store
         .credentials_by_email(&email.trim().to_lowercase())
         .await

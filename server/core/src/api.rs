@@ -39,6 +39,9 @@ pub struct SessionPatchInput {
     pub pinned: Option<bool>,
     #[serde(default)]
     pub archived: Option<bool>,
+    /// Switches the active branch to the one ending at this message.
+    #[serde(default)]
+    pub active_leaf_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -144,4 +147,61 @@ pub struct ImportReport {
 pub struct ImportProblem {
     pub title: String,
     pub reason: String,
+}
+
+/// `POST /api/chat`: a user message and the reply it asks for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatInput {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub content: String,
+    #[serde(default, rename = "type")]
+    pub message_type: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Edit: the user message this one replaces. The new message becomes its sibling (same
+    /// parent), and the reply continues from it; the original branch is kept.
+    #[serde(default)]
+    pub edit_of: Option<String>,
+}
+
+/// `POST /api/chat/regenerate`: another reply to the same user message.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegenerateInput {
+    /// The reply to regenerate, or the user message to answer again.
+    pub message_id: String,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// What a chat reply stream reports, in order: the saved user message, deltas, then done or
+/// error. The SSE route and the UI consume the same events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum ChatEvent {
+    /// The user message is saved (and the session, when this message created it).
+    Message {
+        message: Message,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<Session>,
+    },
+    Delta {
+        text: String,
+    },
+    /// The reply is complete and saved.
+    Done {
+        message: Message,
+    },
+    /// The reply failed; what had arrived is saved with status `error`.
+    Error {
+        code: String,
+        error: String,
+        message: Option<Message>,
+    },
 }

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod model;
+#[cfg(feature = "server")]
+pub mod provider;
 
 #[cfg(feature = "server")]
 pub mod auth;

@@ -2,8 +2,10 @@
 //! exports its own `router()`; they are merged here.
 
 mod auth;
+mod chat;
 mod export;
 mod messages;
+mod openai;
 mod ops;
 mod search;
 mod sessions;
@@ -17,6 +19,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(tokens::router())
+        .merge(chat::router())
+        .merge(openai::router())
         .merge(sessions::router())
         .merge(messages::router())
         .merge(search::router())

@@ -15,7 +15,8 @@ pub struct TestApp {
     pub address: String,
     pub store: DynStore,
     _data: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// One client with its own cookie jar (one browser).
@@ -43,7 +44,7 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let server_store = Arc::clone(&store);
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
@@ -55,7 +56,28 @@ impl TestApp {
             address,
             store,
             _data: data,
-            _stop: stop,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// The server with the fake model provider as its default provider.
+    pub async fn spawn_with_provider(provider_url: &str) -> TestApp {
+        let url = provider_url.to_owned();
+        Self::spawn_with(move |config| {
+            config.openai_base_url = url;
+            config.default_model = "fake-model".into();
+        })
+        .await
+    }
+
+    /// Stops the server as SIGTERM would, and waits until it has finished.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
         }
     }
 

@@ -19,6 +19,17 @@ use crate::store::{
 
 const MAX_QUERY_CHARS: usize = 500;
 
+/// Where a new message hangs in the session's tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParentChoice {
+    /// Under this message (a branch when it already has children).
+    Message(String),
+    /// At the root (editing a first message).
+    Root,
+    /// Under the end of the session's active branch.
+    ActiveLeaf,
+}
+
 fn parse_role(text: &str) -> ServiceResult<Role> {
     Role::parse(text.trim()).ok_or_else(|| {
         ServiceError::invalid(
@@ -108,6 +119,23 @@ impl Services {
             archived: input.archived,
             active_leaf_id: None,
         };
+        let patch = match input.active_leaf_id {
+            Some(leaf) => {
+                validate::existing_id(&leaf)?;
+                let message = self.store().get_message(&user.id, &leaf).await?;
+                if message.is_none_or(|message| message.session_id != id) {
+                    return Err(ServiceError::invalid(
+                        "invalid_branch",
+                        "activeLeafId is not a message of this session",
+                    ));
+                }
+                SessionPatch {
+                    active_leaf_id: Some(leaf),
+                    ..patch
+                }
+            }
+            None => patch,
+        };
         self.store()
             .update_session(&user.id, id, patch, Utc::now())
             .await?
@@ -133,20 +161,27 @@ impl Services {
     }
 
     /// Saves a message. Without a session id a session is created, titled from the content.
-    /// A repeated client id returns the first message (`created = false`), never a duplicate.
+    /// Without a parent the message continues the session's active branch; either way it
+    /// becomes the end of the active branch. A repeated client id returns the first message
+    /// (`created = false`), never a duplicate.
     pub async fn append_message(
         &self,
         user: &User,
         input: NewMessageInput,
     ) -> ServiceResult<Appended> {
-        self.append_with_status(user, input, MessageStatus::Complete)
+        let parent = match input.parent_id.clone() {
+            Some(parent) => ParentChoice::Message(parent),
+            None => ParentChoice::ActiveLeaf,
+        };
+        self.append_under(user, input, parent, MessageStatus::Complete)
             .await
     }
 
-    pub async fn append_with_status(
+    pub(crate) async fn append_under(
         &self,
         user: &User,
         input: NewMessageInput,
+        parent: ParentChoice,
         status: MessageStatus,
     ) -> ServiceResult<Appended> {
         let role = parse_role(&input.role)?;
@@ -164,13 +199,26 @@ impl Services {
         let prompt_tokens = validate::tokens("promptTokens", input.prompt_tokens)?;
         let completion_tokens = validate::tokens("completionTokens", input.completion_tokens)?;
         let latency_ms = validate::tokens("latencyMs", input.latency_ms)?;
-        if let Some(parent_id) = &input.parent_id {
-            validate::id("parentId", parent_id)?;
+        if let ParentChoice::Message(parent_id) = &parent {
+            validate::id("parentId", parent_id.as_str())?;
         }
         let now = Utc::now();
+        let follow_active = parent == ParentChoice::ActiveLeaf;
+        let mut parent_id = match parent {
+            ParentChoice::Message(parent_id) => Some(parent_id),
+            ParentChoice::Root | ParentChoice::ActiveLeaf => None,
+        };
         let (session_id, new_session) = match input.session_id {
             Some(session_id) => {
                 validate::existing_id(&session_id)?;
+                if follow_active {
+                    let session = self
+                        .store()
+                        .get_session(&user.id, &session_id)
+                        .await?
+                        .ok_or(ServiceError::NotFound)?;
+                    parent_id = session.session.active_leaf_id;
+                }
                 (session_id, None)
             }
             None => {
@@ -188,7 +236,7 @@ impl Services {
             id: new_id(),
             user_id: user.id.clone(),
             session_id,
-            parent_id: input.parent_id,
+            parent_id,
             role,
             content: input.content,
             message_type,
@@ -292,4 +340,53 @@ impl Services {
         };
         Ok(self.store().search(&user.id, query).await?)
     }
+
+    /// The active branch of a session, root first (what the next reply uses as context).
+    pub async fn active_branch(
+        &self,
+        user: &User,
+        session_id: &str,
+    ) -> ServiceResult<Vec<Message>> {
+        let detail = self.get_session(user, session_id).await?;
+        let messages = self.store().all_messages(&user.id, session_id).await?;
+        let Some(leaf) = detail.session.active_leaf_id else {
+            return Ok(Vec::new());
+        };
+        Ok(branch_to(&messages, &leaf))
+    }
+
+    /// The messages that share `id`'s parent (itself included), oldest first.
+    pub async fn siblings(&self, user: &User, id: &str) -> ServiceResult<Vec<Message>> {
+        let message = self.get_message(user, id).await?;
+        let messages = self
+            .store()
+            .all_messages(&user.id, &message.session_id)
+            .await?;
+        Ok(messages
+            .into_iter()
+            .filter(|other| other.parent_id == message.parent_id)
+            .collect())
+    }
+}
+
+/// The path from the root to `leaf`, root first. Stops on a cycle in stored data.
+pub fn branch_to(messages: &[Message], leaf: &str) -> Vec<Message> {
+    let by_id: std::collections::HashMap<&str, &Message> = messages
+        .iter()
+        .map(|message| (message.id.as_str(), message))
+        .collect();
+    let mut branch = Vec::new();
+    let mut cursor = by_id.get(leaf).copied();
+    while let Some(message) = cursor {
+        if branch.len() > messages.len() {
+            break;
+        }
+        branch.push(message.clone());
+        cursor = message
+            .parent_id
+            .as_deref()
+            .and_then(|parent| by_id.get(parent).copied());
+    }
+    branch.reverse();
+    branch
 }

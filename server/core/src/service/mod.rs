@@ -6,6 +6,7 @@ pub mod chat;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod reply;
 mod validate;
 
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use std::time::Duration;
 
 pub use error::ServiceError;
 
+use tokio_util::task::TaskTracker;
+
 use crate::auth::rate_limit::RateLimiter;
+use crate::provider::Providers;
 use crate::store::DynStore;
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -42,6 +46,8 @@ pub struct ServiceConfig {
     /// Failed sign-ins allowed per email (and per client address) in `login_window`.
     pub login_attempts: u32,
     pub login_window: Duration,
+    /// Tokens of conversation history sent to the model with each message.
+    pub context_tokens: i64,
 }
 
 impl Default for ServiceConfig {
@@ -50,6 +56,7 @@ impl Default for ServiceConfig {
             signup: SignupPolicy::Open,
             login_attempts: 10,
             login_window: Duration::from_secs(300),
+            context_tokens: 8192,
         }
     }
 }
@@ -64,18 +71,47 @@ struct Inner {
     store: DynStore,
     config: ServiceConfig,
     login_limiter: RateLimiter,
+    providers: Arc<Providers>,
+    /// Replies still being read from a provider; shutdown waits for them.
+    replies: TaskTracker,
 }
 
 impl Services {
     pub fn new(store: DynStore, config: ServiceConfig) -> Services {
+        Self::with_providers(store, config, Providers::new(Vec::new()))
+    }
+
+    pub fn with_providers(
+        store: DynStore,
+        config: ServiceConfig,
+        providers: Providers,
+    ) -> Services {
         let login_limiter = RateLimiter::new(config.login_attempts, config.login_window);
         Services {
             inner: Arc::new(Inner {
                 store,
                 config,
                 login_limiter,
+                providers: Arc::new(providers),
+                replies: TaskTracker::new(),
             }),
         }
+    }
+
+    pub fn providers(&self) -> &Arc<Providers> {
+        &self.inner.providers
+    }
+
+    pub(crate) fn replies(&self) -> &TaskTracker {
+        &self.inner.replies
+    }
+
+    /// Waits (up to `limit`) for replies still streaming, so a shutdown saves them.
+    pub async fn finish_replies(&self, limit: Duration) -> bool {
+        self.inner.replies.close();
+        tokio::time::timeout(limit, self.inner.replies.wait())
+            .await
+            .is_ok()
     }
 
     pub fn store(&self) -> &DynStore {

@@ -5,7 +5,9 @@
 //! and a session or message of another user is simply "not found".
 
 pub mod cursor;
+pub mod mongo;
 pub mod search_query;
+pub mod snippet;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -213,7 +215,8 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<bool>;
 
     // Messages.
-    /// Appends a message, creating `new_session` first when given. A repeated
+    /// Appends a message, creating `new_session` first when given; the message becomes the
+    /// session's active leaf (the end of the branch the user is on). A repeated
     /// `(user, client_id)` returns the stored message with `created = false`.
     /// Fails with `NotFound` when the session (or parent) is not the user's.
     async fn append_message(

@@ -173,7 +173,7 @@ pub fn clear_session(
         .map_err(sql_error)?;
     conn.execute(
         "UPDATE chat_sessions SET message_count = 0, prompt_tokens = 0, completion_tokens = 0,
-             last_message_at = NULL, updated_at = ?2
+             last_message_at = NULL, active_leaf_id = NULL, updated_at = ?2
          WHERE id = ?1",
         params![id, to_ms(now)],
     )
@@ -240,7 +240,8 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
              completion_tokens = completion_tokens + coalesce(?3, 0),
              last_message_at = max(coalesce(last_message_at, ?4), ?4),
              activity_at = max(activity_at, ?4),
-             updated_at = max(updated_at, ?4)
+             updated_at = max(updated_at, ?4),
+             active_leaf_id = ?5
          WHERE id = ?1",
     )
     .and_then(|mut update| {
@@ -248,7 +249,8 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
             message.session_id,
             message.prompt_tokens,
             message.completion_tokens,
-            created
+            created,
+            message.id
         ])
     })
     .map_err(sql_error)?;

@@ -1,0 +1,534 @@
+//! Benchmarks a release build of Confab over HTTP: seeds a realistic dataset through the API
+//! (import and messages), then measures latency percentiles of the hot requests, sustained
+//! appends with concurrent clients, memory and database size. Prints a Markdown table.
+
+mod text;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use crate::text::TextGenerator;
+
+const RARE_WORD: &str = "zanzibarite";
+const COMMON_WORD: &str = "quantum";
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark a running Confab over HTTP")]
+struct Options {
+    /// The confab binary to start (with a fresh data directory) ...
+    #[arg(long, default_value = "target/release/confab")]
+    server: PathBuf,
+    /// ... or the URL of a Confab that is already running.
+    #[arg(long)]
+    url: Option<String>,
+    /// Extra environment for the started server, e.g. CONFAB_DATABASE_URL=mongodb://...
+    #[arg(long = "server-env")]
+    server_env: Vec<String>,
+    /// Sessions to create.
+    #[arg(long, default_value_t = 15_000)]
+    sessions: usize,
+    /// Messages in all (one session gets `long_session` of them).
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: usize,
+    #[arg(long, default_value_t = 10_000)]
+    long_session: usize,
+    /// Requests per latency measurement.
+    #[arg(long, default_value_t = 1_000)]
+    samples: usize,
+    /// Concurrent clients for the sustained append test, and its duration in seconds.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// A label for the table (e.g. "SQLite").
+    #[arg(long, default_value = "SQLite")]
+    label: String,
+}
+
+struct Server {
+    child: Option<Child>,
+    url: String,
+    _data: Option<PathBuf>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(data) = &self._data {
+            let _ = std::fs::remove_dir_all(data);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or(3999)
+}
+
+fn start_server(options: &Options) -> Result<Server, String> {
+    if let Some(url) = &options.url {
+        return Ok(Server {
+            child: None,
+            url: url.trim_end_matches('/').to_owned(),
+            _data: None,
+        });
+    }
+    let port = free_port();
+    let data = std::env::temp_dir().join(format!("confab-bench-{}", std::process::id()));
+    let mut command = Command::new(&options.server);
+    command
+        .arg("serve")
+        .env("CONFAB_ADDR", format!("127.0.0.1:{port}"))
+        .env("CONFAB_DATA_DIR", &data)
+        .env("CONFAB_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for pair in &options.server_env {
+        if let Some((key, value)) = pair.split_once('=') {
+            command.env(key, value);
+        }
+    }
+    let child = command
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", options.server.display()))?;
+    Ok(Server {
+        child: Some(child),
+        url: format!("http://127.0.0.1:{port}"),
+        _data: Some(data),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+struct Row {
+    what: String,
+    p50: f64,
+    p99: f64,
+    target: String,
+}
+
+async fn measure<F, Fut>(samples: usize, mut request: F) -> Result<(f64, f64), String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    // Warm up caches and connections first; they are not what we measure.
+    for i in 0..samples.min(50) {
+        request(i).await?;
+    }
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let started = Instant::now();
+        request(i).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok((percentile(&times, 0.50), percentile(&times, 0.99)))
+}
+
+async fn check(response: Result<reqwest::Response, reqwest::Error>) -> Result<Value, String> {
+    let response = response.map_err(|error| error.to_string())?;
+    let status = response.status();
+    let body = response.text().await.map_err(|error| error.to_string())?;
+    if !status.is_success() {
+        return Err(format!(
+            "HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        ));
+    }
+    Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn rss_kib(server: &Server) -> Option<u64> {
+    let pid = server.child.as_ref()?.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    if let Err(error) = run(options).await {
+        eprintln!("bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> Result<(), String> {
+    let server = start_server(&options)?;
+    let base = server.url.clone();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|error| error.to_string())?;
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/api/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An account and an API token; everything after uses the token.
+    let email = format!("bench-{}@example.com", std::process::id());
+    check(
+        http.post(format!("{base}/api/auth/signup"))
+            .header("Origin", &base)
+            .json(&json!({"email": email, "password": "benchmark password"}))
+            .send()
+            .await,
+    )
+    .await?;
+    let token = check(
+        http.post(format!("{base}/api/tokens"))
+            .header("Origin", &base)
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await,
+    )
+    .await?;
+    let token = token["token"].as_str().ok_or("no token")?.to_owned();
+    let api = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .default_headers({
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().map_err(|_| "bad token")?,
+            );
+            headers
+        })
+        .build()
+        .map_err(|error| error.to_string())?;
+
+    let seeded = Instant::now();
+    let long_session_title = seed(&api, &base, &options).await?;
+    let seed_seconds = seeded.elapsed().as_secs_f64();
+    eprintln!("seeded {} messages in {} sessions in {seed_seconds:.1}s ({:.0} messages/s through the import API)", options.messages, options.sessions, options.messages as f64 / seed_seconds);
+
+    let sessions = check(
+        api.get(format!("{base}/api/chat/sessions?q={}", long_session_title))
+            .send()
+            .await,
+    )
+    .await?;
+    let long_id = sessions["sessions"][0]["id"]
+        .as_str()
+        .ok_or("long session not found")?
+        .to_owned();
+    let append_session = check(
+        api.post(format!("{base}/api/chat/sessions"))
+            .json(&json!({"title": "appends"}))
+            .send()
+            .await,
+    )
+    .await?;
+    let append_id = append_session["id"]
+        .as_str()
+        .ok_or("no session id")?
+        .to_owned();
+
+    let mut rows = Vec::new();
+    let samples = options.samples;
+    let (p50, p99) = measure(samples, |_| {
+        let api = api.clone();
+        let url = format!("{base}/api/chat/sessions");
+        async move { check(api.get(url).send().await).await.map(|_| ()) }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!("first page of sessions ({} sessions)", options.sessions),
+        p50,
+        p99,
+        target: "p99 ≤ 5 ms".into(),
+    });
+    let (p50, p99) = measure(samples, |_| {
+        let api = api.clone();
+        let url = format!("{base}/api/chat/messages?sessionId={long_id}&limit=50");
+        async move { check(api.get(url).send().await).await.map(|_| ()) }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!(
+            "latest 50 messages of a {}-message session",
+            options.long_session
+        ),
+        p50,
+        p99,
+        target: "p99 ≤ 10 ms".into(),
+    });
+    let (p50, p99) = measure(samples, |i| {
+        let api = api.clone();
+        let url = format!("{base}/api/chat/messages");
+        let body = json!({"sessionId": append_id, "role": "user", "content": format!("append number {i}: a short message about nothing")});
+        async move { check(api.post(url).json(&body).send().await).await.map(|_| ()) }
+    }).await?;
+    rows.push(Row {
+        what: "append one message".into(),
+        p50,
+        p99,
+        target: "p99 ≤ 5 ms".into(),
+    });
+    let (p50, p99) = measure(samples, |_| {
+        let api = api.clone();
+        let url = format!("{base}/api/chat/search?q={RARE_WORD}");
+        async move { check(api.get(url).send().await).await.map(|_| ()) }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!("search, rare word ({} messages)", options.messages),
+        p50,
+        p99,
+        target: "p99 ≤ 5 ms".into(),
+    });
+    let (p50, p99) = measure(samples, |_| {
+        let api = api.clone();
+        let url = format!("{base}/api/chat/search?q={COMMON_WORD}");
+        async move { check(api.get(url).send().await).await.map(|_| ()) }
+    })
+    .await?;
+    rows.push(Row {
+        what: "search, word in 2% of messages".into(),
+        p50,
+        p99,
+        target: "p99 ≤ 50 ms".into(),
+    });
+
+    let rate = sustained_appends(
+        &api,
+        &base,
+        options.clients,
+        Duration::from_secs(options.seconds),
+    )
+    .await?;
+    let rss = rss_kib(&server);
+    let metrics = api
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map_err(|error| error.to_string())?
+        .text()
+        .await
+        .unwrap_or_default();
+    let db_bytes = metrics
+        .lines()
+        .find(|line| line.starts_with("confab_store_size_bytes "))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse::<f64>().ok());
+
+    println!(
+        "### {} ({})\n",
+        options.label,
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    println!("| measurement | p50 (ms) | p99 (ms) | target | met |");
+    println!("|---|---:|---:|---|---|");
+    for row in &rows {
+        let limit: f64 = row
+            .target
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(f64::MAX);
+        let met = if row.p99 <= limit { "yes" } else { "no" };
+        println!(
+            "| {} | {:.2} | {:.2} | {} | {met} |",
+            row.what, row.p50, row.p99, row.target
+        );
+    }
+    println!(
+        "| sustained appends, {} clients, {} s | {:.0} messages/s | | ≥ 5,000/s | {} |",
+        options.clients,
+        options.seconds,
+        rate,
+        if rate >= 5000.0 { "yes" } else { "no" }
+    );
+    println!(
+        "| seeding through POST /api/import | {:.0} messages/s | | | |",
+        options.messages as f64 / seed_seconds
+    );
+    if let Some(rss) = rss {
+        println!(
+            "| server memory (RSS) | {:.0} MiB | | | |",
+            rss as f64 / 1024.0
+        );
+    }
+    if let Some(bytes) = db_bytes {
+        println!(
+            "| database size | {:.0} MiB | | | |",
+            bytes / (1024.0 * 1024.0)
+        );
+    }
+    Ok(())
+}
+
+/// Creates the sessions and messages through `POST /api/import` in chunks. Returns the title of
+/// the long session.
+async fn seed(api: &reqwest::Client, base: &str, options: &Options) -> Result<String, String> {
+    let mut text = TextGenerator::new(0x5eed);
+    let long_title = "the-long-session".to_owned();
+    let others = options.sessions.saturating_sub(1).max(1);
+    let per_session = options.messages.saturating_sub(options.long_session) / others;
+    let mut extra = options.messages.saturating_sub(options.long_session) % others;
+    let start = chrono::Utc::now() - chrono::Duration::days(365);
+    let mut message_number: u64 = 0;
+    let mut chunk: Vec<Value> = Vec::new();
+    let mut chunk_messages = 0;
+    let models = [
+        "llama3.1:8b",
+        "qwen2.5-coder",
+        "mistral-nemo",
+        "gpt-4o-mini",
+    ];
+    let types = [
+        "chat",
+        "chat",
+        "chat",
+        "code_review",
+        "explain",
+        "summarize",
+    ];
+    for session_number in 0..options.sessions {
+        let (title, count) = if session_number == 0 {
+            (long_title.clone(), options.long_session)
+        } else {
+            let bonus = usize::from(extra > 0);
+            extra = extra.saturating_sub(1);
+            (
+                text.sentence().chars().take(60).collect::<String>(),
+                per_session + bonus,
+            )
+        };
+        let created = start + chrono::Duration::seconds(session_number as i64 * 600);
+        let mut messages = Vec::with_capacity(count);
+        let mut parent: Option<String> = None;
+        for position in 0..count {
+            message_number += 1;
+            let mut content = text.message();
+            if message_number % 50 == 0 {
+                content.push_str(&format!(" The {COMMON_WORD} answer."));
+            }
+            if message_number % 50_000 == 7 {
+                content.push_str(&format!(" A {RARE_WORD} appears."));
+            }
+            let id = format!("bench-{message_number:09}");
+            let assistant = position % 2 == 1;
+            messages.push(json!({
+                "id": id, "sessionId": format!("s{session_number}"), "parentId": parent,
+                "role": if assistant { "assistant" } else { "user" },
+                "content": content,
+                "type": types[(message_number % types.len() as u64) as usize],
+                "model": if assistant { Some(models[(message_number % 4) as usize]) } else { None },
+                "promptTokens": if assistant { Some(120) } else { None },
+                "completionTokens": if assistant { Some(300) } else { None },
+                "latencyMs": null, "status": "complete", "clientId": null,
+                "createdAt": (created + chrono::Duration::seconds(position as i64 * 20)).to_rfc3339(),
+            }));
+            parent = Some(id);
+        }
+        chunk_messages += messages.len();
+        chunk.push(json!({
+            "id": format!("s{session_number}"), "title": title, "isActive": true, "pinned": false,
+            "archived": false, "messageCount": count, "promptTokens": 0, "completionTokens": 0,
+            "createdAt": created.to_rfc3339(), "updatedAt": created.to_rfc3339(), "lastMessageAt": null,
+            "messages": messages,
+        }));
+        if chunk_messages >= 20_000 || session_number + 1 == options.sessions {
+            let document = json!({ "format": "confab", "version": 1, "exportedAt": chrono::Utc::now().to_rfc3339(), "sessions": std::mem::take(&mut chunk) });
+            let report = check(
+                api.post(format!("{base}/api/import"))
+                    .json(&document)
+                    .send()
+                    .await,
+            )
+            .await?;
+            if report["errors"]
+                .as_array()
+                .is_some_and(|errors| !errors.is_empty())
+            {
+                return Err(format!("import reported errors: {}", report["errors"]));
+            }
+            chunk_messages = 0;
+            eprint!("\rseeded {message_number} messages");
+        }
+    }
+    eprintln!();
+    Ok(long_title)
+}
+
+async fn sustained_appends(
+    api: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    duration: Duration,
+) -> Result<f64, String> {
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut sessions = Vec::new();
+    for n in 0..clients {
+        let session = check(
+            api.post(format!("{base}/api/chat/sessions"))
+                .json(&json!({"title": format!("load {n}")}))
+                .send()
+                .await,
+        )
+        .await?;
+        sessions.push(session["id"].as_str().ok_or("no id")?.to_owned());
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for session in sessions {
+        let (api, url, done, failed) = (
+            api.clone(),
+            format!("{base}/api/chat/messages"),
+            done.clone(),
+            failed.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                n += 1;
+                let body = json!({"sessionId": session, "role": "user", "content": format!("load message {n} with a little text to index")});
+                match api.post(&url).json(&body).send().await {
+                    Ok(response) if response.status().is_success() => { done.fetch_add(1, Ordering::Relaxed); }
+                    _ => { failed.fetch_add(1, Ordering::Relaxed); }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let failures = failed.load(Ordering::Relaxed);
+    if failures > 0 {
+        return Err(format!("{failures} appends failed under load"));
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / elapsed)
+}

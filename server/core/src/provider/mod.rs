@@ -1,0 +1,189 @@
+//! Model providers: any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI, …) through
+//! async-openai. Several named providers may be configured; one is the default.
+
+mod stream;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_openai::config::OpenAIConfig;
+use async_openai::Client;
+use serde::{Deserialize, Serialize};
+
+pub use stream::{ChatTurn, ReplyEvent, ReplyStream};
+
+/// How long the list of models is reused before asking the providers again.
+const MODELS_TTL: Duration = Duration::from_secs(30);
+/// Longest wait for a provider to start answering.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A provider's settings. The API key is never logged.
+#[derive(Clone)]
+pub struct ProviderSettings {
+    pub name: String,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub default_model: String,
+}
+
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ProviderSettings")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<secret>"))
+            .field("default_model", &self.default_model)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the model provider at {url} could not be reached: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the model provider at {url} answered with an error: {detail}")]
+    Upstream { url: String, detail: String },
+    #[error("the reply stream from {url} broke off: {detail}")]
+    Interrupted { url: String, detail: String },
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+}
+
+/// A model one of the providers offers. `id` is what to send back as `model`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub id: String,
+    pub provider: String,
+    pub default: bool,
+}
+
+/// Errors from listing models, per provider, so one provider down does not hide the others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelList {
+    pub models: Vec<ModelInfo>,
+    pub errors: Vec<String>,
+}
+
+pub struct Provider {
+    pub settings: ProviderSettings,
+    client: Client<OpenAIConfig>,
+}
+
+impl Provider {
+    fn new(settings: ProviderSettings) -> Provider {
+        let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
+        if let Some(key) = &settings.api_key {
+            config = config.with_api_key(key);
+        }
+        Provider {
+            client: Client::with_config(config),
+            settings,
+        }
+    }
+
+    pub fn client(&self) -> &Client<OpenAIConfig> {
+        &self.client
+    }
+}
+
+pub struct Providers {
+    providers: Vec<Provider>,
+    models: Mutex<Option<(Instant, ModelList)>>,
+}
+
+impl Providers {
+    /// The first provider is the default.
+    pub fn new(settings: Vec<ProviderSettings>) -> Providers {
+        Providers {
+            providers: settings.into_iter().map(Provider::new).collect(),
+            models: Mutex::new(None),
+        }
+    }
+
+    pub fn default_provider(&self) -> Option<&Provider> {
+        self.providers.first()
+    }
+
+    /// Finds the provider and model name for a requested model: `provider/model` picks a named
+    /// provider, anything else goes to the default provider; no model means its default model.
+    pub fn resolve(&self, requested: Option<&str>) -> Result<(usize, String), ProviderError> {
+        let default = self
+            .default_provider()
+            .ok_or_else(|| ProviderError::UnknownProvider("(none configured)".into()))?;
+        let Some(requested) = requested.map(str::trim).filter(|model| !model.is_empty()) else {
+            return Ok((0, default.settings.default_model.clone()));
+        };
+        if let Some((name, model)) = requested.split_once('/') {
+            let named = self
+                .providers
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(_, p)| p.settings.name == name);
+            if let Some((index, _)) = named {
+                return Ok((index, model.to_owned()));
+            }
+        }
+        Ok((0, requested.to_owned()))
+    }
+
+    /// The provider `resolve` chose.
+    pub fn provider(&self, index: usize) -> Option<&Provider> {
+        self.providers.get(index)
+    }
+
+    /// The models every provider lists, cached briefly.
+    pub async fn models(&self) -> ModelList {
+        if let Ok(cache) = self.models.lock() {
+            if let Some((at, list)) = cache.as_ref() {
+                if at.elapsed() < MODELS_TTL {
+                    return list.clone();
+                }
+            }
+        }
+        let mut list = ModelList {
+            models: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (index, provider) in self.providers.iter().enumerate() {
+            let listed =
+                tokio::time::timeout(CONNECT_TIMEOUT, provider.client.models().list()).await;
+            match listed {
+                Ok(Ok(response)) => {
+                    for model in response.data {
+                        let id = if index == 0 {
+                            model.id.clone()
+                        } else {
+                            format!("{}/{}", provider.settings.name, model.id)
+                        };
+                        list.models.push(ModelInfo {
+                            default: index == 0 && model.id == provider.settings.default_model,
+                            id,
+                            provider: provider.settings.name.clone(),
+                        });
+                    }
+                }
+                Ok(Err(error)) => list
+                    .errors
+                    .push(stream::classify(&provider.settings.base_url, error).to_string()),
+                Err(_) => list.errors.push(
+                    ProviderError::Unreachable {
+                        url: provider.settings.base_url.clone(),
+                        detail: format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+                    }
+                    .to_string(),
+                ),
+            }
+        }
+        // Only a complete answer is cached: a provider that was down is asked again next time.
+        if list.errors.is_empty() {
+            if let Ok(mut cache) = self.models.lock() {
+                *cache = Some((Instant::now(), list.clone()));
+            }
+        }
+        list
+    }
+}

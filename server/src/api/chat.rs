@@ -1,0 +1,102 @@
+//! Chatting with a model over Server-Sent Events, regenerating, branches, and the model list.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use confab_core::api::{ChatEvent, ChatInput, RegenerateInput};
+use confab_core::auth::CurrentUser;
+use futures::Stream;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::http::{ApiJson, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat", post(chat))
+        .route("/api/chat/regenerate", post(regenerate))
+        .route("/api/chat/sessions/{id}/branch", get(branch))
+        .route("/api/chat/messages/{id}/siblings", get(siblings))
+        .route("/api/models", get(models))
+}
+
+/// One SSE event per `ChatEvent`: `message`, `delta`, `done` or `error`.
+fn sse_event(event: ChatEvent) -> Event {
+    let (name, data) = match event {
+        ChatEvent::Message { message, session } => {
+            ("message", json!({ "message": message, "session": session }))
+        }
+        ChatEvent::Delta { text } => ("delta", json!({ "text": text })),
+        ChatEvent::Done { message } => ("done", json!({ "message": message })),
+        ChatEvent::Error {
+            code,
+            error,
+            message,
+        } => (
+            "error",
+            json!({ "error": { "code": code, "message": error }, "message": message }),
+        ),
+    };
+    Event::default().event(name).data(data.to_string())
+}
+
+fn into_sse(
+    receiver: mpsc::Receiver<ChatEvent>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|event| (Ok(sse_event(event)), receiver))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn chat(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<ChatInput>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let receiver = state.services.chat(&user, input).await?;
+    Ok(into_sse(receiver))
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<RegenerateInput>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let receiver = state.services.regenerate(&user, input).await?;
+    Ok(into_sse(receiver))
+}
+
+async fn branch(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let messages = state.services.active_branch(&user, &id).await?;
+    Ok(Json(json!({ "messages": messages })))
+}
+
+async fn siblings(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let messages = state.services.siblings(&user, &id).await?;
+    Ok(Json(json!({ "messages": messages })))
+}
+
+/// The models the providers offer; a provider that is down is named with what failed.
+async fn models(
+    State(state): State<AppState>,
+    CurrentUser(_user): CurrentUser,
+) -> Json<serde_json::Value> {
+    let list = state.services.providers().models().await;
+    Json(json!({ "models": list.models, "errors": list.errors }))
+}

@@ -1,0 +1,242 @@
+//! An OpenAI-compatible endpoint that records: any OpenAI SDK pointed at Confab's `/v1` with a
+//! Confab API token works unchanged, and its conversations appear in Confab. The request goes
+//! to the configured provider; the exchange is saved as a session (continued when the request
+//! names one with `X-Confab-Session` or `metadata.session_id`).
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use confab_core::api::ChatEvent;
+use confab_core::auth::CurrentUser;
+use confab_core::model::Role;
+use confab_core::provider::ChatTurn;
+use confab_core::service::ServiceError;
+use serde_json::{json, Value};
+
+use crate::http::{ApiJson, ApiResult};
+use crate::state::AppState;
+
+pub const SESSION_HEADER: &str = "x-confab-session";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .route("/v1/models", get(models))
+}
+
+/// OpenAI's error shape, which its SDKs parse.
+fn openai_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": { "message": message, "type": "invalid_request_error", "code": code } }))).into_response()
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        // Content parts: keep the text ones.
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| part["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Response> {
+    let messages = request["messages"].as_array().ok_or_else(|| {
+        openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_messages",
+            "messages must be an array",
+        )
+    })?;
+    messages
+        .iter()
+        .map(|message| {
+            let role = message["role"].as_str().unwrap_or_default();
+            let role = match role {
+                "developer" => Role::System,
+                other => Role::parse(other).ok_or_else(|| {
+                    openai_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_role",
+                        &format!("unknown role {other:?}"),
+                    )
+                })?,
+            };
+            Ok(ChatTurn {
+                role,
+                content: text_of(&message["content"]),
+            })
+        })
+        .collect()
+}
+
+async fn completions(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<Value>,
+) -> Response {
+    let turns = match turns_of(&request) {
+        Ok(turns) => turns,
+        Err(response) => return response,
+    };
+    let session_id = headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            request["metadata"]["session_id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .filter(|id| !id.is_empty());
+    let stream = request["stream"].as_bool().unwrap_or(false);
+    let include_usage = request["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false);
+    let recorded = match state
+        .services
+        .record_completion(&user, session_id, request["model"].as_str(), turns)
+        .await
+    {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            let status =
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let message = if matches!(error, ServiceError::Internal(_)) {
+                "internal error".to_owned()
+            } else {
+                error.to_string()
+            };
+            return openai_error(status, error.code(), &message);
+        }
+    };
+    let session_header = HeaderValue::from_str(&recorded.session.id).ok();
+    let model = recorded.model.clone();
+    let mut response = if stream {
+        streamed(recorded.events, model, include_usage).into_response()
+    } else {
+        collected(recorded.events, model).await
+    };
+    if let Some(value) = session_header {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    response
+}
+
+fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> Value {
+    json!({
+        "id": id, "object": "chat.completion.chunk", "created": chrono::Utc::now().timestamp(), "model": model,
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }]
+    })
+}
+
+fn streamed(
+    receiver: tokio::sync::mpsc::Receiver<ChatEvent>,
+    model: String,
+    include_usage: bool,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let id = format!("chatcmpl-{}", confab_core::ids::new_id());
+    let stream = futures::stream::unfold((receiver, false), move |(mut receiver, finished)| {
+        let (id, model) = (id.clone(), model.clone());
+        async move {
+            if finished {
+                return None;
+            }
+            let events: Vec<Value> = match receiver.recv().await {
+                None => return None,
+                Some(ChatEvent::Message { .. }) => vec![chunk(
+                    &id,
+                    &model,
+                    json!({ "role": "assistant", "content": "" }),
+                    None,
+                )],
+                Some(ChatEvent::Delta { text }) => {
+                    vec![chunk(&id, &model, json!({ "content": text }), None)]
+                }
+                Some(ChatEvent::Done { message }) => {
+                    let mut events = vec![chunk(&id, &model, json!({}), Some("stop"))];
+                    if include_usage {
+                        let (prompt, completion) = (
+                            message.prompt_tokens.unwrap_or(0),
+                            message.completion_tokens.unwrap_or(0),
+                        );
+                        events.push(json!({
+                            "id": id, "object": "chat.completion.chunk", "created": chrono::Utc::now().timestamp(), "model": model,
+                            "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
+                        }));
+                    }
+                    let mut events: Vec<Result<Event, Infallible>> = events
+                        .into_iter()
+                        .map(|event| Ok(Event::default().data(event.to_string())))
+                        .collect();
+                    events.push(Ok(Event::default().data("[DONE]")));
+                    return Some((futures::stream::iter(events), (receiver, true)));
+                }
+                Some(ChatEvent::Error { code, error, .. }) => {
+                    let event = Event::default().data(json!({ "error": { "message": error, "type": "server_error", "code": code } }).to_string());
+                    return Some((futures::stream::iter(vec![Ok(event)]), (receiver, true)));
+                }
+            };
+            let events: Vec<Result<Event, Infallible>> = events
+                .into_iter()
+                .map(|event| Ok(Event::default().data(event.to_string())))
+                .collect();
+            Some((futures::stream::iter(events), (receiver, false)))
+        }
+    });
+    Sse::new(futures::StreamExt::flatten(stream))
+}
+
+async fn collected(
+    mut receiver: tokio::sync::mpsc::Receiver<ChatEvent>,
+    model: String,
+) -> Response {
+    while let Some(event) = receiver.recv().await {
+        match event {
+            ChatEvent::Done { message } => {
+                let (prompt, completion) = (
+                    message.prompt_tokens.unwrap_or(0),
+                    message.completion_tokens.unwrap_or(0),
+                );
+                return Json(json!({
+                    "id": format!("chatcmpl-{}", message.id), "object": "chat.completion",
+                    "created": message.created_at.timestamp(), "model": model,
+                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": message.content }, "finish_reason": "stop" }],
+                    "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
+                }))
+                .into_response();
+            }
+            ChatEvent::Error { code, error, .. } => {
+                return openai_error(StatusCode::BAD_GATEWAY, &code, &error)
+            }
+            ChatEvent::Message { .. } | ChatEvent::Delta { .. } => {}
+        }
+    }
+    openai_error(
+        StatusCode::BAD_GATEWAY,
+        "no_reply",
+        "the reply ended without an answer",
+    )
+}
+
+/// The provider's models, in OpenAI's list shape.
+async fn models(
+    State(state): State<AppState>,
+    CurrentUser(_user): CurrentUser,
+) -> ApiResult<Json<Value>> {
+    let list = state.services.providers().models().await;
+    let data: Vec<Value> = list
+        .models
+        .iter()
+        .map(|model| json!({ "id": model.id, "object": "model", "created": 0, "owned_by": model.provider }))
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}

@@ -1,0 +1,69 @@
+//! The official `openai` Python package, pointed at Confab, works unchanged and its
+//! conversation appears in Confab.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::TestApp;
+
+#[tokio::test]
+async fn the_python_openai_sdk_works_unchanged() {
+    let provider = fake_openai::spawn().await;
+    let app = TestApp::spawn_with_provider(&provider).await;
+    let ada = app.user("ada@example.com").await;
+    let token: Value = ada
+        .post("/api/tokens", json!({ "name": "python" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_sdk.py");
+    let base = app.address.clone();
+    let secret = token["token"].as_str().unwrap().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(base)
+            .arg(secret)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the SDK script failed (is the `openai` package installed? `.ci/install-tools test` installs it):\n{stderr}"
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    assert_eq!(result["plain"], "Echo: hello from python");
+    assert_eq!(result["streamed"], "Echo: stream this");
+    assert!(result["streamUsage"].as_i64().unwrap() > 0);
+    assert!(result["models"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("fake-model")));
+
+    let session = result["session"].as_str().unwrap();
+    let page: Value = ada
+        .get(&format!("/api/chat/messages?sessionId={session}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        [
+            "hello from python",
+            "Echo: hello from python",
+            "stream this",
+            "Echo: stream this"
+        ]
+    );
+}
