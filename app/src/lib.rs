@@ -8,7 +8,7 @@ pub mod server_fns;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -38,12 +38,14 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/confab.css"/>
         <Title text="Confab"/>
+        // Whole pages are rendered before they are sent (SsrMode::Async): readable at once,
+        // without waiting for the WASM, and usable with JavaScript off.
         <Router>
             <components::header::Header/>
             <main class="main">
                 <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
-                    <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/c/:id") view=pages::chat::ChatPage/>
+                    <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>
