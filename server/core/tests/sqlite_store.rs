@@ -30,7 +30,15 @@ stories!(
     login_is_rate_limited,
     sessions_and_messages,
     pagination,
-    search
+    search,
+    search_ranking_and_snippets,
+    session_title_filter,
+    concurrent_appends_store_once,
+    first_account_race,
+    deleting_a_user_removes_everything,
+    auth_session_records,
+    import_counters_and_branches,
+    provider_identities,
 );
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! `Store`, login rate limiting and the `CurrentUser` extractor.
 
 pub mod current_user;
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod session_store;

@@ -1,6 +1,7 @@
 //! Accounts: sign-up, sign-in and API tokens.
 
 use super::{ServiceError, ServiceResult, Services, SignupPolicy};
+use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{self, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
@@ -65,6 +66,7 @@ impl Services {
         password: &str,
         name: Option<&str>,
     ) -> ServiceResult<User> {
+        self.local_accounts_enabled()?;
         let email = normalize_email(email)?;
         check_password(password)?;
         let name = match name.map(str::trim).filter(|name| !name.is_empty()) {
@@ -106,6 +108,7 @@ impl Services {
     /// Checks an email and password. Unknown emails take as long as wrong passwords, and
     /// repeated failures per email and per client address are limited.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
+        self.local_accounts_enabled()?;
         let email = email.trim().to_lowercase();
         let limiter = &self.inner.login_limiter;
         let keys = [format!("email:{email}"), format!("client:{client}")];
@@ -133,14 +136,116 @@ impl Services {
         }
     }
 
+    fn local_accounts_enabled(&self) -> ServiceResult<()> {
+        if self.config().local_accounts {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "this instance signs in through its identity providers only".into(),
+            ))
+        }
+    }
+
+    /// Signs in someone a provider vouched for. Their first sign-in creates the account; a
+    /// later one finds it by the provider's subject. An existing account with the same email is
+    /// linked only when the provider says the email is verified.
+    pub async fn external_sign_in(&self, identity: ExternalIdentity) -> ServiceResult<User> {
+        let store = self.store();
+        if let Some(user) = store
+            .user_by_identity(&identity.provider, &identity.subject)
+            .await?
+        {
+            return Ok(user);
+        }
+        let email = identity
+            .email
+            .as_deref()
+            .map(normalize_email)
+            .transpose()?
+            .ok_or_else(|| {
+                ServiceError::Forbidden("the provider did not share an email address".into())
+            })?;
+        let domains = &self.config().allowed_email_domains;
+        let domain = email.rsplit('@').next().unwrap_or_default();
+        if !domains.is_empty()
+            && !domains
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(domain))
+        {
+            return Err(ServiceError::Forbidden(format!(
+                "accounts of {domain} may not sign in here"
+            )));
+        }
+        if let Some(existing) = store.credentials_by_email(&email).await? {
+            if !identity.email_verified {
+                return Err(ServiceError::Conflict(
+                    "an account with this email exists; the provider has not verified the email, so it cannot be linked".into(),
+                ));
+            }
+            store
+                .link_identity(
+                    &existing.user.id,
+                    &identity.provider,
+                    &identity.subject,
+                    Some(&email),
+                )
+                .await?;
+            tracing::info!(user = %existing.user.id, provider = %identity.provider, "linked a provider account");
+            return Ok(existing.user);
+        }
+        if self.config().signup == SignupPolicy::Closed && store.count_users().await? > 0 {
+            return Err(ServiceError::Forbidden(
+                "sign-up is closed on this instance; ask an administrator for an account".into(),
+            ));
+        }
+        let name = identity
+            .name
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| name.chars().take(MAX_NAME_CHARS).collect())
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+        let user = match store
+            .create_user(NewUser {
+                email: email.clone(),
+                name,
+                password_hash: None,
+            })
+            .await
+        {
+            Ok(user) => user,
+            Err(StoreError::Conflict(_)) => {
+                return Err(ServiceError::Conflict(
+                    "an account with this email was created meanwhile; try again".into(),
+                ))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        store
+            .link_identity(
+                &user.id,
+                &identity.provider,
+                &identity.subject,
+                Some(&email),
+            )
+            .await?;
+        tracing::info!(user = %user.id, provider = %identity.provider, "account created through a provider");
+        Ok(user)
+    }
+
     pub async fn user_for_token(&self, secret: &str) -> ServiceResult<User> {
         if secret.is_empty() || secret.len() > 200 {
             return Err(ServiceError::Unauthorized);
         }
-        self.store()
-            .user_by_token_hash(&hash_secret(secret))
+        let hash = hash_secret(secret);
+        if let Some(user) = self.inner.token_cache.get(&hash) {
+            return Ok(user);
+        }
+        let user = self
+            .store()
+            .user_by_token_hash(&hash)
             .await?
-            .ok_or(ServiceError::Unauthorized)
+            .ok_or(ServiceError::Unauthorized)?;
+        self.inner.token_cache.put(hash, user.clone());
+        Ok(user)
     }
 
     pub async fn create_token(&self, user: &User, name: &str) -> ServiceResult<CreatedToken> {
@@ -170,9 +275,47 @@ impl Services {
 
     pub async fn delete_token(&self, user: &User, id: &str) -> ServiceResult<()> {
         if self.store().delete_token(&user.id, id).await? {
+            // The cache is keyed by secret hash, which we no longer know: drop the user's.
+            self.inner.token_cache.forget_user(&user.id);
             Ok(())
         } else {
             Err(ServiceError::NotFound)
+        }
+    }
+}
+
+/// API tokens seen in the last few seconds. A token deleted on this node stops working at once;
+/// on another node of the same database, within `TOKEN_CACHE_TTL`.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (User, std::time::Instant)>>,
+}
+
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const TOKEN_CACHE_SIZE: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<User> {
+        let entries = self.entries.lock().ok()?;
+        let (user, at) = entries.get(hash)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| user.clone())
+    }
+
+    fn put(&self, hash: String, user: User) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= TOKEN_CACHE_SIZE {
+                entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+                if entries.len() >= TOKEN_CACHE_SIZE {
+                    entries.clear();
+                }
+            }
+            entries.insert(hash, (user, std::time::Instant::now()));
+        }
+    }
+
+    fn forget_user(&self, user_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (user, _)| user.id != user_id);
         }
     }
 }

@@ -16,6 +16,7 @@ pub use error::ServiceError;
 
 use tokio_util::task::TaskTracker;
 
+use crate::auth::oidc::ExternalAuth;
 use crate::auth::rate_limit::RateLimiter;
 use crate::provider::Providers;
 use crate::store::DynStore;
@@ -48,6 +49,10 @@ pub struct ServiceConfig {
     pub login_window: Duration,
     /// Tokens of conversation history sent to the model with each message.
     pub context_tokens: i64,
+    /// Whether email + password accounts may sign up and sign in.
+    pub local_accounts: bool,
+    /// When not empty, only emails of these domains may sign in through a provider.
+    pub allowed_email_domains: Vec<String>,
 }
 
 impl Default for ServiceConfig {
@@ -57,6 +62,8 @@ impl Default for ServiceConfig {
             login_attempts: 10,
             login_window: Duration::from_secs(300),
             context_tokens: 8192,
+            local_accounts: true,
+            allowed_email_domains: Vec::new(),
         }
     }
 }
@@ -74,6 +81,9 @@ struct Inner {
     providers: Arc<Providers>,
     /// Replies still being read from a provider; shutdown waits for them.
     replies: TaskTracker,
+    /// Recently seen API tokens, so scripts that send many requests cost one lookup.
+    token_cache: accounts::TokenCache,
+    external_auth: ExternalAuth,
 }
 
 impl Services {
@@ -86,6 +96,16 @@ impl Services {
         config: ServiceConfig,
         providers: Providers,
     ) -> Services {
+        Self::with_parts(store, config, providers, ExternalAuth::new(Vec::new(), ""))
+    }
+
+    /// Everything configured: model providers and sign-in providers.
+    pub fn with_parts(
+        store: DynStore,
+        config: ServiceConfig,
+        providers: Providers,
+        external_auth: ExternalAuth,
+    ) -> Services {
         let login_limiter = RateLimiter::new(config.login_attempts, config.login_window);
         Services {
             inner: Arc::new(Inner {
@@ -94,8 +114,14 @@ impl Services {
                 login_limiter,
                 providers: Arc::new(providers),
                 replies: TaskTracker::new(),
+                token_cache: accounts::TokenCache::default(),
+                external_auth,
             }),
         }
+    }
+
+    pub fn external_auth(&self) -> &ExternalAuth {
+        &self.inner.external_auth
     }
 
     pub fn providers(&self) -> &Arc<Providers> {

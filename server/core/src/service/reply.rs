@@ -344,59 +344,6 @@ impl Services {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Utc;
-
-    fn message(id: &str, parent: Option<&str>, role: Role, content: &str) -> Message {
-        Message {
-            id: id.into(),
-            session_id: "s".into(),
-            parent_id: parent.map(str::to_owned),
-            role,
-            content: content.into(),
-            message_type: "chat".into(),
-            model: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            latency_ms: None,
-            status: MessageStatus::Complete,
-            client_id: None,
-            created_at: Utc::now(),
-        }
-    }
-
-    #[test]
-    fn context_follows_the_branch_and_the_budget() {
-        let messages = vec![
-            message("1", None, Role::System, "be brief"),
-            message("2", Some("1"), Role::User, "first question"),
-            message("3", Some("2"), Role::Assistant, "first answer"),
-            message("4", Some("2"), Role::Assistant, "regenerated answer"),
-            message("5", Some("4"), Role::User, "second question"),
-        ];
-        let turns = context_for(&messages, "5", 10_000);
-        let contents: Vec<&str> = turns.iter().map(|turn| turn.content.as_str()).collect();
-        assert_eq!(
-            contents,
-            [
-                "be brief",
-                "first question",
-                "regenerated answer",
-                "second question"
-            ]
-        );
-        let tight = context_for(&messages, "5", 12);
-        let contents: Vec<&str> = tight.iter().map(|turn| turn.content.as_str()).collect();
-        assert_eq!(
-            contents,
-            ["be brief", "second question"],
-            "the system prompt and the newest message stay"
-        );
-    }
-}
-
 /// A chat completion requested through the OpenAI-compatible endpoint.
 pub struct RecordedExchange {
     pub session: crate::model::Session,
@@ -488,5 +435,58 @@ impl Services {
             model,
             events,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn message(id: &str, parent: Option<&str>, role: Role, content: &str) -> Message {
+        Message {
+            id: id.into(),
+            session_id: "s".into(),
+            parent_id: parent.map(str::to_owned),
+            role,
+            content: content.into(),
+            message_type: "chat".into(),
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            latency_ms: None,
+            status: MessageStatus::Complete,
+            client_id: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn context_follows_the_branch_and_the_budget() {
+        let messages = vec![
+            message("1", None, Role::System, "be brief"),
+            message("2", Some("1"), Role::User, "first question"),
+            message("3", Some("2"), Role::Assistant, "first answer"),
+            message("4", Some("2"), Role::Assistant, "regenerated answer"),
+            message("5", Some("4"), Role::User, "second question"),
+        ];
+        let turns = context_for(&messages, "5", 10_000);
+        let contents: Vec<&str> = turns.iter().map(|turn| turn.content.as_str()).collect();
+        assert_eq!(
+            contents,
+            [
+                "be brief",
+                "first question",
+                "regenerated answer",
+                "second question"
+            ]
+        );
+        let tight = context_for(&messages, "5", 12);
+        let contents: Vec<&str> = tight.iter().map(|turn| turn.content.as_str()).collect();
+        assert_eq!(
+            contents,
+            ["be brief", "second question"],
+            "the system prompt and the newest message stay"
+        );
     }
 }

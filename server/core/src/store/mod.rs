@@ -180,6 +180,17 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the user and everything they own.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 
+    // Accounts at OAuth / OpenID Connect providers.
+    async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>>;
+    /// Links the provider's account to `user_id`; linking the same one again changes nothing.
+    async fn link_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> StoreResult<()>;
+
     // Sign-in sessions.
     async fn save_auth_session(&self, key: &str, record: AuthSessionRecord) -> StoreResult<()>;
     async fn load_auth_session(&self, key: &str) -> StoreResult<Option<AuthSessionRecord>>;

@@ -875,23 +875,22 @@ async fn collect_export(services: &Services, user: &User) -> String {
         .collect()
 }
 
-/// Everything but ids and export time, in a stable order.
-fn comparable(
-    document: &ExportDocument,
-) -> Vec<(
+/// A message as the round trip must keep it: role, content, type, model, status, whether it has
+/// a parent, and its time.
+type ComparableMessage = (
+    Role,
     String,
+    String,
+    Option<String>,
+    MessageStatus,
     bool,
-    bool,
-    Vec<(
-        Role,
-        String,
-        String,
-        Option<String>,
-        MessageStatus,
-        bool,
-        String,
-    )>,
-)> {
+    String,
+);
+/// A session as the round trip must keep it: title, pinned, archived and its messages.
+type ComparableSession = (String, bool, bool, Vec<ComparableMessage>);
+
+/// Everything but ids and export time, in a stable order.
+fn comparable(document: &ExportDocument) -> Vec<ComparableSession> {
     let mut sessions: Vec<_> = document
         .sessions
         .iter()
@@ -921,4 +920,762 @@ fn comparable(
         .collect();
     sessions.sort_by(|a, b| a.0.cmp(&b.0));
     sessions
+}
+
+// Stories added with the MongoDB backend. Both backends run them: `mongo_store.rs` on MongoDB
+// and, until `sqlite_store.rs` lists them, on SQLite as well (hence `allow(dead_code)` here).
+
+async fn search_for(
+    services: &Services,
+    user: &User,
+    q: &str,
+) -> Vec<confab_core::model::SearchHit> {
+    services
+        .search(
+            user,
+            SearchInput {
+                q: q.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("search {q:?}: {error:?}"))
+        .items
+}
+
+/// Ranking weighs rare words over common ones, every word is required, and snippets are cut,
+/// centred and marked the same way on every backend.
+pub async fn search_ranking_and_snippets(store: DynStore) {
+    let services = services(store);
+    let ada = user(&services, "ada@example.com").await;
+    let first = services
+        .append_message(&ada, message(None, "user", "the cat sat on the mat"))
+        .await
+        .unwrap();
+    let sid = first.session.id.clone();
+    let say = |content: String| {
+        let services = &services;
+        let ada = &ada;
+        let sid = sid.clone();
+        async move {
+            services
+                .append_message(ada, message(Some(&sid), "user", &content))
+                .await
+                .unwrap()
+                .message
+        }
+    };
+    for filler in [
+        "the dog ate the bone",
+        "the sun rose over the hill",
+        "the end of the story",
+        "the river ran to the sea",
+        "the bird sang in the tree",
+    ] {
+        say(filler.into()).await;
+    }
+    let common = say("the the the the borrow".into()).await;
+    let rare = say("borrow borrow the fox jumps".into()).await;
+
+    // "the" is in every message, "borrow" in two: the message with more of the rare word wins,
+    // though the other has more words of the query.
+    let ranked = search_for(&services, &ada, "the borrow").await;
+    let order: Vec<&str> = ranked.iter().map(|hit| hit.message_id.as_str()).collect();
+    assert_eq!(order, [rare.id.as_str(), common.id.as_str()]);
+    assert_eq!(
+        ranked[0].snippet,
+        "<mark>borrow</mark> <mark>borrow</mark> <mark>the</mark> fox jumps"
+    );
+    assert!(
+        search_for(&services, &ada, "borrow zebra").await.is_empty(),
+        "every word is required"
+    );
+
+    // A long message: 24 words around the hit, cut on both sides.
+    let words: Vec<String> = (0..60).map(|n| format!("w{n}")).collect();
+    let long = say(words.join(" ").replace("w30 ", "needle ")).await;
+    let hits = search_for(&services, &ada, "needle").await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message_id, long.id);
+    let expected: Vec<String> = (19..43)
+        .map(|n| {
+            if n == 30 {
+                "<mark>needle</mark>".to_owned()
+            } else {
+                format!("w{n}")
+            }
+        })
+        .collect();
+    assert_eq!(hits[0].snippet, format!("…{}…", expected.join(" ")));
+
+    // A window that starts a sentence is preferred, and the tail of the text is kept.
+    let sentences = say(format!(
+        "{}. Then a haystack: {} and finally.",
+        (0..30)
+            .map(|n| format!("a{n}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        "hay hay hay straw straw hay hay straw haystack needlework"
+    ))
+    .await;
+    let hits = search_for(&services, &ada, "haystack").await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message_id, sentences.id);
+    assert_eq!(
+        hits[0].snippet,
+        "…Then a <mark>haystack</mark>: hay hay hay straw straw hay hay straw \
+         <mark>haystack</mark> needlework and finally."
+    );
+
+    // Two words far apart: the window with both wins over one with either.
+    let apart = say(format!(
+        "alpha {} omega {} alpha omega",
+        (0..40)
+            .map(|n| format!("x{n}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        (0..10)
+            .map(|n| format!("y{n}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    ))
+    .await;
+    let hits = search_for(&services, &ada, "omega alpha").await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].message_id, apart.id);
+    assert!(
+        hits[0]
+            .snippet
+            .ends_with("y9 <mark>alpha</mark> <mark>omega</mark>"),
+        "{}",
+        hits[0].snippet
+    );
+
+    // Accents are folded both ways, and the last word is a prefix while typing.
+    let accented = say("Mon Résumé pour le café".into()).await;
+    for q in ["resume", "RÉSUMÉ", "cafe", "caf", "résu"] {
+        let hits = search_for(&services, &ada, q).await;
+        assert_eq!(hits.len(), 1, "{q}");
+        assert_eq!(hits[0].message_id, accented.id, "{q}");
+    }
+    assert_eq!(
+        search_for(&services, &ada, "resume").await[0].snippet,
+        "Mon <mark>Résumé</mark> pour le café"
+    );
+    assert!(search_for(&services, &ada, "resume ").await[0]
+        .snippet
+        .contains("<mark>Résumé</mark>"));
+    assert!(
+        search_for(&services, &ada, "caf ").await.is_empty(),
+        "a finished word is not a prefix"
+    );
+}
+
+/// Titles are filtered by a literal, case-insensitive substring.
+pub async fn session_title_filter(store: DynStore) {
+    let services = services(store);
+    let ada = user(&services, "ada@example.com").await;
+    for title in [
+        "Plan a.b (draft)",
+        "abc",
+        "Ünïcode tïtle",
+        "back\\slash [x]",
+        "50% off",
+    ] {
+        services.create_session(&ada, Some(title)).await.unwrap();
+    }
+    let titles = |q: &'static str| {
+        let services = &services;
+        let ada = &ada;
+        async move {
+            let mut found: Vec<String> = services
+                .list_sessions(
+                    ada,
+                    SessionListInput {
+                        q: Some(q.into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|session| session.title)
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(titles("a.b").await, ["Plan a.b (draft)"], "a dot is a dot");
+    assert_eq!(titles("(DRAFT)").await, ["Plan a.b (draft)"]);
+    assert_eq!(titles("ABC").await, ["abc"]);
+    assert_eq!(titles("\\s").await, ["back\\slash [x]"]);
+    assert_eq!(titles("[x]").await, ["back\\slash [x]"]);
+    assert_eq!(titles("0%").await, ["50% off"]);
+    assert_eq!(titles("tïtle").await, ["Ünïcode tïtle"]);
+    assert!(titles(".*").await.is_empty());
+    assert!(titles("^abc$").await.is_empty());
+}
+
+/// The same client id sent many times at once stores one message (and one new session).
+pub async fn concurrent_appends_store_once(store: DynStore) {
+    let services = services(store);
+    let ada = user(&services, "ada@example.com").await;
+    let keyed = |client_id: &str, session: Option<&str>| {
+        let mut input = message(session, "user", "sent from a flaky network");
+        input.client_id = Some(client_id.into());
+        input
+    };
+    let results = futures::future::join_all(
+        (0..8).map(|_| services.append_message(&ada, keyed("retry-1", None))),
+    )
+    .await;
+    let appended: Vec<_> = results
+        .into_iter()
+        .map(|result| result.expect("every retry succeeds"))
+        .collect();
+    assert_eq!(appended.iter().filter(|a| a.created).count(), 1);
+    assert!(appended
+        .iter()
+        .all(|a| a.message.id == appended[0].message.id));
+    assert!(appended
+        .iter()
+        .all(|a| a.session.id == appended[0].session.id));
+    let sessions = services
+        .list_sessions(&ada, SessionListInput::default())
+        .await
+        .unwrap();
+    assert_eq!(sessions.items.len(), 1, "no stray session is left");
+    assert_eq!(sessions.items[0].message_count, 1);
+
+    let sid = appended[0].session.id.clone();
+    let results = futures::future::join_all(
+        (0..8).map(|_| services.append_message(&ada, keyed("retry-2", Some(&sid)))),
+    )
+    .await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|result| result.as_ref().expect("append").created)
+            .count(),
+        1
+    );
+    let detail = services.get_session(&ada, &sid).await.unwrap();
+    assert_eq!(detail.session.message_count, 2);
+}
+
+/// However many accounts are created at once on an empty instance, one becomes the admin.
+pub async fn first_account_race(store: DynStore) {
+    let services = services(store.clone());
+    let emails: Vec<String> = (0..6).map(|n| format!("racer{n}@example.com")).collect();
+    let users = futures::future::join_all(
+        emails
+            .iter()
+            .map(|email| services.signup(email, "a good password", None)),
+    )
+    .await;
+    let roles: Vec<UserRole> = users
+        .into_iter()
+        .map(|user| user.expect("signup").role)
+        .collect();
+    assert_eq!(
+        roles
+            .iter()
+            .filter(|role| **role == UserRole::Admin)
+            .count(),
+        1
+    );
+    assert_eq!(store.count_users().await.unwrap(), 6);
+}
+
+/// Deleting a user deletes everything they own and nothing of anyone else's.
+pub async fn deleting_a_user_removes_everything(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let mut ids = Vec::new();
+    for who in [&ada, &bob] {
+        let first = services
+            .append_message(who, message(None, "user", "shared secret words"))
+            .await
+            .unwrap();
+        let mut reply = message(Some(&first.session.id), "assistant", "more secret words");
+        reply.parent_id = Some(first.message.id.clone());
+        let reply = services.append_message(who, reply).await.unwrap();
+        ids.push((first.session.id, first.message.id, reply.message.id));
+    }
+    let token = services.create_token(&bob, "script").await.unwrap();
+    store
+        .save_auth_session(
+            "bob-sign-in",
+            AuthSessionRecord {
+                user_id: Some(bob.id.clone()),
+                data: b"{}".to_vec(),
+                expires_at: Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+
+    assert!(store.delete_user(&bob.id).await.unwrap());
+    assert!(!store.delete_user(&bob.id).await.unwrap(), "already gone");
+    assert!(store.user_by_id(&bob.id).await.unwrap().is_none());
+    assert!(store
+        .credentials_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(services.user_for_token(&token.token).await.is_err());
+    assert!(store.list_tokens(&bob.id).await.unwrap().is_empty());
+    assert!(store
+        .load_auth_session("bob-sign-in")
+        .await
+        .unwrap()
+        .is_none());
+    let (bob_session, bob_first, bob_reply) = &ids[1];
+    assert!(store
+        .get_session(&bob.id, bob_session)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_message(&bob.id, bob_first)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_message(&bob.id, bob_reply)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .all_messages(&bob.id, bob_session)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(services
+        .list_sessions(&bob, SessionListInput::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(search_for(&services, &bob, "secret").await.is_empty());
+    // A deleted account owns nothing new either.
+    assert!(services.create_session(&bob, Some("ghost")).await.is_err());
+
+    // Ada keeps everything.
+    let (ada_session, ada_first, _) = &ids[0];
+    assert_eq!(
+        store
+            .get_session(&ada.id, ada_session)
+            .await
+            .unwrap()
+            .expect("ada's session")
+            .session
+            .message_count,
+        2
+    );
+    assert!(store
+        .get_message(&ada.id, ada_first)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(search_for(&services, &ada, "secret").await.len(), 2);
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+/// Sign-in records: replaced on save, hidden once expired, and never tied to a missing user.
+pub async fn auth_session_records(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let record = |user_id: Option<&str>, data: &[u8]| AuthSessionRecord {
+        user_id: user_id.map(str::to_owned),
+        data: data.to_vec(),
+        expires_at: later,
+    };
+    store
+        .save_auth_session("k", record(Some(&ada.id), b"one"))
+        .await
+        .unwrap();
+    store
+        .save_auth_session("k", record(Some(&ada.id), b"\x00two\xff"))
+        .await
+        .unwrap();
+    let loaded = store.load_auth_session("k").await.unwrap().expect("saved");
+    assert_eq!(loaded.data, b"\x00two\xff");
+    assert_eq!(loaded.user_id.as_deref(), Some(ada.id.as_str()));
+    assert_eq!(loaded.expires_at.timestamp(), later.timestamp());
+
+    store
+        .save_auth_session("anonymous", record(None, b"{}"))
+        .await
+        .unwrap();
+    assert!(store
+        .load_auth_session("anonymous")
+        .await
+        .unwrap()
+        .is_some());
+    store
+        .save_auth_session("ghost", record(Some("no-such-user"), b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .load_auth_session("ghost")
+            .await
+            .unwrap()
+            .expect("saved")
+            .user_id,
+        None
+    );
+
+    store.delete_auth_session("k").await.unwrap();
+    assert!(store.load_auth_session("k").await.unwrap().is_none());
+    store.delete_auth_session("never-saved").await.unwrap();
+
+    let expired = AuthSessionRecord {
+        expires_at: Utc::now() - chrono::Duration::minutes(1),
+        ..record(Some(&ada.id), b"{}")
+    };
+    store.save_auth_session("old", expired).await.unwrap();
+    assert!(store.load_auth_session("old").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .delete_expired_auth_sessions(Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store
+        .load_auth_session("anonymous")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// Imports: counters follow what was added, the active branch is kept, re-imports add only
+/// what is new, and clearing then writing again counts from zero.
+pub async fn import_counters_and_branches(store: DynStore) {
+    use confab_core::store::{ImportSession, NewMessage, NewSession, SessionPatch};
+
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let start = chrono::DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let session_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:conversation");
+    let new_message = |n: u16, parent: Option<String>, tokens: Option<i64>| NewMessage {
+        id: confab_core::ids::derived_id(
+            start + chrono::Duration::minutes(n.into()),
+            n,
+            &ada.id,
+            &format!("test:message:{n}"),
+        ),
+        user_id: ada.id.clone(),
+        session_id: session_id.clone(),
+        parent_id: parent,
+        role: if n.is_multiple_of(2) {
+            Role::User
+        } else {
+            Role::Assistant
+        },
+        content: format!("imported message {n}"),
+        message_type: "chat".into(),
+        model: tokens.map(|_| "imported-model".to_owned()),
+        prompt_tokens: tokens,
+        completion_tokens: tokens.map(|t| t * 2),
+        latency_ms: None,
+        status: MessageStatus::Complete,
+        client_id: None,
+        source_id: Some(format!("test:message:{n}")),
+        created_at: start + chrono::Duration::minutes(n.into()),
+    };
+    let first = new_message(0, None, None);
+    let second = new_message(1, Some(first.id.clone()), Some(10));
+    let branch = new_message(2, Some(first.id.clone()), Some(5));
+    let conversation = |messages: Vec<NewMessage>, leaf: &str| ImportSession {
+        session: NewSession {
+            id: session_id.clone(),
+            user_id: ada.id.clone(),
+            title: "Imported".into(),
+            source_id: Some("test:conversation".into()),
+            created_at: start,
+        },
+        pinned: false,
+        archived: true,
+        active_leaf_id: Some(leaf.to_owned()),
+        messages,
+    };
+
+    let counts = store
+        .import_sessions(
+            &ada.id,
+            vec![conversation(
+                vec![first.clone(), second.clone()],
+                &second.id,
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts.sessions, counts.messages, counts.skipped_messages),
+        (1, 2, 0)
+    );
+    let detail = store
+        .get_session(&ada.id, &session_id)
+        .await
+        .unwrap()
+        .expect("imported");
+    assert_eq!(detail.session.message_count, 2);
+    assert_eq!(detail.session.prompt_tokens, 10);
+    assert_eq!(detail.session.completion_tokens, 20);
+    assert!(detail.session.archived && !detail.session.pinned);
+    assert_eq!(detail.session.last_message_at, Some(second.created_at));
+    assert_eq!(
+        detail.session.active_leaf_id.as_deref(),
+        Some(second.id.as_str())
+    );
+    assert_eq!(detail.models, ["imported-model"]);
+
+    // The source grew a branch: only it is added, and the active leaf moves to it.
+    let counts = store
+        .import_sessions(
+            &ada.id,
+            vec![conversation(
+                vec![first.clone(), second.clone(), branch.clone()],
+                &branch.id,
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts.sessions, counts.messages, counts.skipped_messages),
+        (0, 1, 2)
+    );
+    let detail = store
+        .get_session(&ada.id, &session_id)
+        .await
+        .unwrap()
+        .expect("imported");
+    assert_eq!(detail.session.message_count, 3);
+    assert_eq!(detail.session.prompt_tokens, 15);
+    assert_eq!(
+        detail.session.active_leaf_id.as_deref(),
+        Some(branch.id.as_str())
+    );
+    let stored = store.all_messages(&ada.id, &session_id).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        [first.id.clone(), second.id.clone(), branch.id.clone()]
+    );
+    assert_eq!(stored[2].parent_id.as_deref(), Some(first.id.as_str()));
+    assert_eq!(stored[1].created_at, second.created_at);
+
+    // The source now dates the conversation differently, so its derived id changed: it is
+    // still the same conversation (same source id), and its new message joins it.
+    let moved_id = confab_core::ids::derived_id(
+        start + chrono::Duration::hours(1),
+        0,
+        &ada.id,
+        "test:conversation",
+    );
+    let mut moved = conversation(
+        vec![first.clone(), new_message(3, Some(branch.id.clone()), None)],
+        &branch.id,
+    );
+    moved.session.id = moved_id.clone();
+    let counts = store.import_sessions(&ada.id, vec![moved]).await.unwrap();
+    assert_eq!(
+        (counts.sessions, counts.messages, counts.skipped_messages),
+        (0, 1, 1)
+    );
+    assert!(store
+        .get_session(&ada.id, &moved_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .all_messages(&ada.id, &session_id)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        store
+            .get_session(&ada.id, &session_id)
+            .await
+            .unwrap()
+            .expect("imported")
+            .session
+            .message_count,
+        4
+    );
+
+    // Switching branches by hand.
+    let switched = store
+        .update_session(
+            &ada.id,
+            &session_id,
+            SessionPatch {
+                active_leaf_id: Some(second.id.clone()),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .expect("own session");
+    assert_eq!(switched.active_leaf_id.as_deref(), Some(second.id.as_str()));
+    assert!(switched.archived, "a patch changes only what it names");
+
+    // Clearing resets the counters; new messages count from zero.
+    services.clear_session(&ada, &session_id).await.unwrap();
+    let cleared = services.get_session(&ada, &session_id).await.unwrap();
+    assert_eq!(
+        (
+            cleared.session.message_count,
+            cleared.session.prompt_tokens,
+            cleared.session.completion_tokens
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(cleared.session.last_message_at, None);
+    assert_eq!(
+        cleared.session.active_leaf_id, None,
+        "no branch is left to be on"
+    );
+    assert!(cleared.models.is_empty());
+    let mut again = message(Some(&session_id), "assistant", "after clearing");
+    again.prompt_tokens = Some(3);
+    let again = services.append_message(&ada, again).await.unwrap();
+    assert_eq!(again.session.message_count, 1);
+    assert_eq!(again.session.prompt_tokens, 3);
+    assert_eq!(
+        again.session.last_message_at,
+        Some(again.message.created_at)
+    );
+    assert_eq!(
+        again.session.active_leaf_id.as_deref(),
+        Some(again.message.id.as_str()),
+        "a new message ends the branch the user is on"
+    );
+}
+
+/// Sign-in through an OAuth / OpenID Connect provider: the first sign-in creates the account,
+/// later ones find it; an existing account is linked only through a verified email.
+pub async fn provider_identities(store: DynStore) {
+    use confab_core::auth::oidc::ExternalIdentity;
+    let services = services(store.clone());
+    let identity = |subject: &str, email: &str, verified: bool| ExternalIdentity {
+        provider: "idp".into(),
+        subject: subject.into(),
+        email: Some(email.into()),
+        email_verified: verified,
+        name: Some("Grace".into()),
+    };
+    let grace = services
+        .external_sign_in(identity("sub-1", "Grace@Example.com", true))
+        .await
+        .unwrap();
+    assert_eq!(grace.email, "grace@example.com");
+    assert_eq!(
+        grace.role,
+        UserRole::Admin,
+        "the first account, however it is made"
+    );
+    assert!(
+        services
+            .login("grace@example.com", "", "test")
+            .await
+            .is_err(),
+        "no password to guess"
+    );
+    let again = services
+        .external_sign_in(identity("sub-1", "changed@example.com", false))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.id, grace.id,
+        "found by subject, whatever the email says now"
+    );
+
+    let ada = user(&services, "ada@example.com").await;
+    let unverified = services
+        .external_sign_in(identity("sub-2", "ada@example.com", false))
+        .await;
+    assert!(
+        matches!(unverified, Err(ServiceError::Conflict(_))),
+        "{unverified:?}"
+    );
+    let linked = services
+        .external_sign_in(identity("sub-2", "ada@example.com", true))
+        .await
+        .unwrap();
+    assert_eq!(linked.id, ada.id);
+    assert_eq!(
+        store
+            .user_by_identity("idp", "sub-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ada.id
+    );
+    store
+        .link_identity(&ada.id, "idp", "sub-2", None)
+        .await
+        .expect("linking twice changes nothing");
+
+    let restricted = Services::new(
+        store.clone(),
+        ServiceConfig {
+            allowed_email_domains: vec!["example.org".into()],
+            ..ServiceConfig::default()
+        },
+    );
+    let outsider = restricted
+        .external_sign_in(identity("sub-3", "eve@example.net", true))
+        .await;
+    assert!(
+        matches!(outsider, Err(ServiceError::Forbidden(_))),
+        "{outsider:?}"
+    );
+    let insider = restricted
+        .external_sign_in(identity("sub-4", "bob@Example.org", true))
+        .await
+        .unwrap();
+    assert_eq!(insider.email, "bob@example.org");
+
+    assert!(store.delete_user(&ada.id).await.unwrap());
+    assert!(
+        store
+            .user_by_identity("idp", "sub-2")
+            .await
+            .unwrap()
+            .is_none(),
+        "identities go with their user"
+    );
+
+    let password_only = Services::new(
+        store,
+        ServiceConfig {
+            local_accounts: false,
+            ..ServiceConfig::default()
+        },
+    );
+    assert!(matches!(
+        password_only
+            .login("grace@example.com", "whatever pass", "x")
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(matches!(
+        password_only
+            .signup("new@example.com", "a good password", None)
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
 }

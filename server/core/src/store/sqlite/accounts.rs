@@ -160,3 +160,39 @@ pub fn user_by_token_hash(conn: &Connection, secret_hash: &str) -> StoreResult<O
     .and_then(|mut query| query.query_row([secret_hash], rows::user).optional())
     .map_err(sql_error)
 }
+
+pub fn user_by_identity(
+    conn: &Connection,
+    provider: &str,
+    subject: &str,
+) -> StoreResult<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {} FROM identities i JOIN users u ON u.id = i.user_id
+         WHERE i.provider = ?1 AND i.subject = ?2",
+        USER_COLUMNS
+            .split(", ")
+            .map(|column| format!("u.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .and_then(|mut query| query.query_row([provider, subject], rows::user).optional())
+    .map_err(sql_error)
+}
+
+pub fn link_identity(
+    conn: &Connection,
+    user_id: &str,
+    provider: &str,
+    subject: &str,
+    email: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO identities (provider, subject, user_id, email, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(provider, subject) DO NOTHING",
+        params![provider, subject, user_id, email, to_ms(now)],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}

@@ -1,51 +1,188 @@
 //! Bulk import in the writer's transaction. Ids are derived from source ids by the service, so
 //! a row that exists already was imported before and is skipped.
+//!
+//! Written for speed, since an import is tens of thousands of rows in one go:
+//! - The messages of a batch go in with a few multi-row `INSERT … VALUES (…), (…)` statements
+//!   rather than one statement per row. The full-text index is still kept by its trigger, in
+//!   the same transaction, but FTS5 writes its pending terms to disk at the start of every
+//!   statement (its savepoint hook), so a statement per row cost a flush per row. Measured
+//!   with `examples/import_bench.rs` (100,000 messages, release build, 2 cores): about 19,000
+//!   messages/s with a statement per row, 37,000 to 50,000 with 1,000 rows per statement
+//!   (and 78,000 with no full-text index at all).
+//! - "Already there?" is answered by `ON CONFLICT DO NOTHING` instead of a lookup per row.
+//! - The sessions' counters move once per batch, from what was actually inserted.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
-use super::chat::{create_session, insert_message};
+use super::rows::to_ms;
 use super::sql_error;
-use crate::store::{ImportCounts, ImportSession, StoreResult};
-
-fn exists(conn: &Connection, sql: &str, id: &str) -> StoreResult<bool> {
-    conn.prepare_cached(sql)
-        .and_then(|mut query| query.query_row([id], |_| Ok(())).optional())
-        .map(|found| found.is_some())
-        .map_err(sql_error)
-}
+use crate::store::{ImportCounts, ImportSession, NewMessage, StoreError, StoreResult};
 
 pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreResult<ImportCounts> {
     let mut counts = ImportCounts::default();
+    // Every row inserted below gets a larger rowid: the writer is the only one writing.
+    let before: i64 = conn
+        .query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |row| {
+            row.get(0)
+        })
+        .map_err(sql_error)?;
+
+    let mut session_ids = Vec::with_capacity(sessions.len());
     for import in sessions {
-        let session = &import.session;
-        if !exists(
-            conn,
-            "SELECT 1 FROM chat_sessions WHERE id = ?1",
-            &session.id,
-        )? {
-            create_session(conn, session)?;
-            conn.prepare_cached(
-                "UPDATE chat_sessions SET pinned = ?2, archived = ?3 WHERE id = ?1",
-            )
-            .and_then(|mut update| {
-                update.execute(params![session.id, import.pinned, import.archived])
-            })
-            .map_err(sql_error)?;
+        let (id, created) = insert_session(conn, import)?;
+        if created {
             counts.sessions += 1;
         }
+        session_ids.push(id);
+    }
+
+    let mut pending: Vec<(&NewMessage, &str)> = Vec::with_capacity(ROWS_PER_STATEMENT);
+    let mut attempted = 0;
+    let mut inserted = 0;
+    for (import, session_id) in sessions.iter().zip(&session_ids) {
         for message in &import.messages {
-            if exists(conn, "SELECT 1 FROM messages WHERE id = ?1", &message.id)? {
-                counts.skipped_messages += 1;
-                continue;
+            attempted += 1;
+            pending.push((message, session_id));
+            if pending.len() == ROWS_PER_STATEMENT {
+                inserted += insert_messages(conn, &pending)?;
+                pending.clear();
             }
-            insert_message(conn, message)?;
-            counts.messages += 1;
         }
+    }
+    inserted += insert_messages(conn, &pending)?;
+    counts.messages = inserted;
+    counts.skipped_messages = attempted - inserted;
+
+    if inserted > 0 {
+        conn.prepare_cached(
+            "UPDATE chat_sessions SET
+                 message_count = message_count + added.count,
+                 prompt_tokens = prompt_tokens + added.prompt,
+                 completion_tokens = completion_tokens + added.completion,
+                 last_message_at = max(coalesce(last_message_at, added.latest), added.latest),
+                 activity_at = max(activity_at, added.latest),
+                 updated_at = max(updated_at, added.latest)
+             FROM (SELECT session_id, count(*) AS count,
+                          coalesce(sum(prompt_tokens), 0) AS prompt,
+                          coalesce(sum(completion_tokens), 0) AS completion,
+                          max(created_at) AS latest
+                   FROM messages WHERE seq > ?1 GROUP BY session_id) AS added
+             WHERE chat_sessions.id = added.session_id",
+        )
+        .and_then(|mut update| update.execute([before]))
+        .map_err(sql_error)?;
+    }
+
+    let mut set_leaf = conn
+        .prepare_cached("UPDATE chat_sessions SET active_leaf_id = ?2 WHERE id = ?1")
+        .map_err(sql_error)?;
+    for (import, session_id) in sessions.iter().zip(&session_ids) {
         if let Some(leaf) = &import.active_leaf_id {
-            conn.prepare_cached("UPDATE chat_sessions SET active_leaf_id = ?2 WHERE id = ?1")
-                .and_then(|mut update| update.execute([&session.id, leaf]))
-                .map_err(sql_error)?;
+            set_leaf.execute([session_id, leaf]).map_err(sql_error)?;
         }
     }
     Ok(counts)
+}
+
+/// Creates the session unless it exists, and returns its id and whether it was created. A
+/// session imported before under another id (its source's creation time changed) is found by
+/// its source id, so that new messages join it.
+fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(String, bool)> {
+    let session = &import.session;
+    let created = conn
+        .prepare_cached(
+            "INSERT INTO chat_sessions
+                 (id, user_id, title, pinned, archived, source_id, created_at, updated_at, activity_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)
+             ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                session.id,
+                session.user_id,
+                session.title,
+                import.pinned,
+                import.archived,
+                session.source_id,
+                to_ms(session.created_at),
+            ])
+        })
+        .map_err(sql_error)?;
+    if created == 1 {
+        return Ok((session.id.clone(), true));
+    }
+    conn.prepare_cached(
+        "SELECT id FROM chat_sessions
+         WHERE user_id = ?1 AND (id = ?2 OR source_id = ?3)
+         ORDER BY id = ?2 DESC LIMIT 1",
+    )
+    .and_then(|mut query| {
+        query
+            .query_row(
+                params![session.user_id, session.id, session.source_id],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+    })
+    .map_err(sql_error)?
+    // The id belongs to another user's session: derived ids make this all but impossible,
+    // and messages must never be attached to someone else's session.
+    .map(|id| (id, false))
+    .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))
+}
+
+/// Rows per insert statement: 15 parameters each, well under SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Inserts messages (in order) with one statement and returns how many were new.
+fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
+             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at)
+         VALUES {} ON CONFLICT DO NOTHING",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    );
+    let times: Vec<i64> = rows
+        .iter()
+        .map(|(message, _)| to_ms(message.created_at))
+        .collect();
+    let labels: Vec<[&str; 2]> = rows
+        .iter()
+        .map(|(message, _)| [message.role.as_str(), message.status.as_str()])
+        .collect();
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * 15);
+    for (((message, session_id), created_at), [role, status]) in
+        rows.iter().zip(&times).zip(&labels)
+    {
+        values.extend_from_slice(&[
+            &message.id as &dyn ToSql,
+            session_id,
+            &message.user_id,
+            &message.parent_id,
+            role,
+            &message.content,
+            &message.message_type,
+            &message.model,
+            &message.prompt_tokens,
+            &message.completion_tokens,
+            &message.latency_ms,
+            status,
+            &message.client_id,
+            &message.source_id,
+            created_at,
+        ]);
+    }
+    // The full-size statement is reused; the shorter last one of a batch is not worth a
+    // place in the statement cache.
+    if rows.len() == ROWS_PER_STATEMENT {
+        conn.prepare_cached(&sql)
+            .and_then(|mut statement| statement.execute(&values[..]))
+    } else {
+        conn.prepare(&sql)
+            .and_then(|mut statement| statement.execute(&values[..]))
+    }
+    .map_err(sql_error)
 }

@@ -102,6 +102,18 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
     END;
     "#,
+    // 2: accounts at OAuth / OpenID Connect providers, linked to users.
+    r#"
+    CREATE TABLE identities (
+        provider   TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        email      TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, subject)
+    );
+    CREATE INDEX identities_user ON identities(user_id);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -176,6 +176,30 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        let (provider, subject) = (provider.to_owned(), subject.to_owned());
+        self.read(move |conn| accounts::user_by_identity(conn, &provider, &subject))
+            .await
+    }
+
+    async fn link_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> StoreResult<()> {
+        let (user_id, provider, subject) =
+            (user_id.to_owned(), provider.to_owned(), subject.to_owned());
+        let email = email.map(str::to_owned);
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| {
+                accounts::link_identity(conn, &user_id, &provider, &subject, email.as_deref(), now)
+            })
+            .await
+    }
+
     async fn save_auth_session(&self, key: &str, record: AuthSessionRecord) -> StoreResult<()> {
         let key = key.to_owned();
         self.writer

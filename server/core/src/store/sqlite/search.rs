@@ -13,15 +13,11 @@ use super::rows::{from_ms, to_ms};
 use super::sql_error;
 use crate::model::{Page, Role, SearchHit};
 use crate::store::cursor::encode_offset;
+use crate::store::snippet::{highlight, SNIPPET_TOKENS};
 use crate::store::{SearchQuery, StoreResult};
 
 /// How many of the newest hits are ranked.
 pub const CANDIDATES: usize = 1000;
-
-const MARK_START: char = '\u{E000}';
-const MARK_END: char = '\u{E001}';
-/// Words of context in a snippet.
-const SNIPPET_TOKENS: i64 = 24;
 
 /// The FTS5 expression for plain terms: each quoted (so it is never syntax), all required.
 pub fn match_expression(terms: &[String], prefix_last: bool) -> String {
@@ -156,36 +152,9 @@ fn snippets(
     found
 }
 
-/// Escapes a snippet for HTML and turns the hit markers into `<mark>` tags.
-pub fn highlight(snippet: &str) -> String {
-    let mut html = String::with_capacity(snippet.len() + 32);
-    for character in snippet.chars() {
-        match character {
-            MARK_START => html.push_str("<mark>"),
-            MARK_END => html.push_str("</mark>"),
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            other => html.push(other),
-        }
-    }
-    html
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snippets_are_escaped_and_marked() {
-        let raw = format!("a <script> {MARK_START}word{MARK_END} & \"more\"");
-        assert_eq!(
-            highlight(&raw),
-            "a &lt;script&gt; <mark>word</mark> &amp; &quot;more&quot;"
-        );
-    }
 
     #[test]
     fn expressions_quote_every_term() {

@@ -1,0 +1,497 @@
+//! Chat sessions and their messages.
+//!
+//! Every filter on `chat_sessions` and `messages` names the owner (`user_id`): it is how a
+//! session or message of another user stays "not found", and on a cluster sharded by user id
+//! it routes each query to the one shard that holds the user's data.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::ReturnDocument;
+
+use super::accounts::user_exists;
+use super::documents::{to_bson_time, without_terms, IdOnly, MessageDoc, SessionDoc};
+use super::errors::{db_error, is_duplicate_key};
+use super::terms::regex_escape;
+use super::Collections;
+use crate::model::{Message, Page, Session, SessionDetail};
+use crate::store::cursor::SessionCursor;
+use crate::store::{
+    Appended, MessageQuery, NewMessage, NewSession, SessionPatch, SessionQuery, StoreError,
+    StoreResult,
+};
+
+pub async fn create_session(collections: &Collections, new: &NewSession) -> StoreResult<Session> {
+    // Stands in for the SQLite backend's foreign key on the owner.
+    if !user_exists(collections, &new.user_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    insert_session(collections, SessionDoc::new(new, false, false)).await
+}
+
+pub async fn insert_session(
+    collections: &Collections,
+    document: SessionDoc,
+) -> StoreResult<Session> {
+    collections
+        .chat_sessions
+        .insert_one(&document)
+        .await
+        .map_err(db_error)?;
+    Ok(document.into_session())
+}
+
+pub async fn session_by_id(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<Session>> {
+    Ok(collections
+        .chat_sessions
+        .find_one(doc! { "_id": id, "user_id": user_id })
+        .await
+        .map_err(db_error)?
+        .map(SessionDoc::into_session))
+}
+
+async fn session_exists(collections: &Collections, user_id: &str, id: &str) -> StoreResult<bool> {
+    Ok(collections
+        .chat_sessions
+        .clone_with_type::<IdOnly>()
+        .find_one(doc! { "_id": id, "user_id": user_id })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .is_some())
+}
+
+pub async fn session_detail(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<SessionDetail>> {
+    let Some(session) = session_by_id(collections, user_id, id).await? else {
+        return Ok(None);
+    };
+    let values = collections
+        .messages
+        .distinct(
+            "model",
+            doc! { "user_id": user_id, "session_id": id, "model": { "$ne": Bson::Null } },
+        )
+        .await
+        .map_err(db_error)?;
+    let mut models: Vec<String> = values
+        .into_iter()
+        .filter_map(|value| match value {
+            Bson::String(model) => Some(model),
+            _ => None,
+        })
+        .collect();
+    models.sort();
+    Ok(Some(SessionDetail { session, models }))
+}
+
+pub async fn list_sessions(
+    collections: &Collections,
+    user_id: &str,
+    query: &SessionQuery,
+) -> StoreResult<Page<Session>> {
+    let mut filter = doc! { "user_id": user_id };
+    if let Some(cursor) = &query.cursor {
+        let cursor = SessionCursor::decode(cursor)?;
+        let activity = mongodb::bson::DateTime::from_millis(cursor.activity_ms);
+        filter.insert(
+            "$or",
+            vec![
+                doc! { "activity_at": { "$lt": activity } },
+                doc! { "activity_at": activity, "_id": { "$lt": cursor.id } },
+            ],
+        );
+    }
+    if let Some(archived) = query.archived {
+        filter.insert("archived", archived);
+    }
+    if let Some(pinned) = query.pinned {
+        filter.insert("pinned", pinned);
+    }
+    if let Some(text) = &query.title_contains {
+        filter.insert(
+            "title",
+            doc! { "$regex": regex_escape(text), "$options": "i" },
+        );
+    }
+    let mut found: Vec<SessionDoc> = collections
+        .chat_sessions
+        .find(filter)
+        .sort(doc! { "activity_at": -1, "_id": -1 })
+        .limit(query.limit as i64 + 1)
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    let next_cursor = if found.len() > query.limit {
+        found.truncate(query.limit);
+        found.last().map(|session| {
+            SessionCursor {
+                activity_ms: session.activity_at.timestamp_millis(),
+                id: session.id.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(Page {
+        items: found.into_iter().map(SessionDoc::into_session).collect(),
+        next_cursor,
+    })
+}
+
+pub async fn update_session(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    patch: &SessionPatch,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let mut set = doc! { "updated_at": to_bson_time(now) };
+    if let Some(title) = &patch.title {
+        set.insert("title", title);
+    }
+    if let Some(is_active) = patch.is_active {
+        set.insert("is_active", is_active);
+    }
+    if let Some(pinned) = patch.pinned {
+        set.insert("pinned", pinned);
+    }
+    if let Some(archived) = patch.archived {
+        set.insert("archived", archived);
+    }
+    if let Some(leaf) = &patch.active_leaf_id {
+        set.insert("active_leaf_id", leaf);
+    }
+    Ok(collections
+        .chat_sessions
+        .find_one_and_update(doc! { "_id": id, "user_id": user_id }, doc! { "$set": set })
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(db_error)?
+        .map(SessionDoc::into_session))
+}
+
+/// Messages first, then the session, then the messages again: a failure half-way leaves the
+/// session (so deleting it again works), and an append that raced with the delete leaves no
+/// message behind.
+pub async fn delete_session(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
+    if !session_exists(collections, user_id, id).await? {
+        return Ok(false);
+    }
+    let messages = doc! { "user_id": user_id, "session_id": id };
+    collections
+        .messages
+        .delete_many(messages.clone())
+        .await
+        .map_err(db_error)?;
+    let deleted = collections
+        .chat_sessions
+        .delete_one(doc! { "_id": id, "user_id": user_id })
+        .await
+        .map_err(db_error)?;
+    collections
+        .messages
+        .delete_many(messages)
+        .await
+        .map_err(db_error)?;
+    Ok(deleted.deleted_count > 0)
+}
+
+pub async fn clear_session(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    if !session_exists(collections, user_id, id).await? {
+        return Ok(false);
+    }
+    // Messages before counters: a failure in between shows counters too high for a moment,
+    // never a message that the counters do not know about.
+    collections
+        .messages
+        .delete_many(doc! { "user_id": user_id, "session_id": id })
+        .await
+        .map_err(db_error)?;
+    let updated = collections
+        .chat_sessions
+        .update_one(
+            doc! { "_id": id, "user_id": user_id },
+            doc! {
+                "$set": {
+                    "message_count": 0_i64,
+                    "prompt_tokens": 0_i64,
+                    "completion_tokens": 0_i64,
+                    "word_count": 0_i64,
+                    "updated_at": to_bson_time(now),
+                },
+                "$unset": { "last_message_at": "", "active_leaf_id": "" },
+            },
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(updated.matched_count > 0)
+}
+
+async fn find_message(
+    collections: &Collections,
+    filter: Document,
+) -> StoreResult<Option<MessageDoc>> {
+    collections
+        .messages
+        .find_one(filter)
+        .projection(without_terms())
+        .await
+        .map_err(db_error)
+}
+
+/// A message is shown only while its session exists: without transactions a message can
+/// outlive its session for a moment (see `delete_session`), and must not be visible then.
+pub async fn message_by_id(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<Message>> {
+    let Some(found) = find_message(collections, doc! { "_id": id, "user_id": user_id }).await?
+    else {
+        return Ok(None);
+    };
+    if !session_exists(collections, user_id, &found.session_id).await? {
+        return Ok(None);
+    }
+    found.into_message().map(Some)
+}
+
+/// The message stored under `(user, client id)` with its session, if both exist. A message
+/// whose session is gone is an orphan of an interrupted delete: it is removed, as the SQLite
+/// backend's cascade would have removed it.
+async fn by_client_id(
+    collections: &Collections,
+    user_id: &str,
+    client_key: &str,
+) -> StoreResult<Option<(MessageDoc, Session)>> {
+    let filter = doc! { "user_id": user_id, "client_key": client_key };
+    let Some(existing) = find_message(collections, filter).await? else {
+        return Ok(None);
+    };
+    match session_by_id(collections, user_id, &existing.session_id).await? {
+        Some(session) => Ok(Some((existing, session))),
+        None => {
+            tracing::warn!(message = %existing.id, "removing a message whose session is gone");
+            collections
+                .messages
+                .delete_one(doc! { "_id": &existing.id, "user_id": user_id })
+                .await
+                .map_err(db_error)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Removes a session this append created, if it is still empty (best effort: an empty
+/// "New chat" left behind by a failure is harmless).
+async fn discard_new_session(collections: &Collections, session: &NewSession) {
+    let result = collections
+        .chat_sessions
+        .delete_one(
+            doc! { "_id": &session.id, "user_id": &session.user_id, "message_count": 0_i64 },
+        )
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, session = %session.id, "could not remove an unused new session");
+    }
+}
+
+fn existing_appended(found: (MessageDoc, Session)) -> StoreResult<Appended> {
+    let (message, session) = found;
+    Ok(Appended {
+        message: message.into_message()?,
+        session,
+        created: false,
+    })
+}
+
+/// Appends without a transaction, in this order: a known client id answers at once; the new
+/// session (if any) is inserted; the message is inserted, where the unique index on
+/// `(user_id, client_key)` settles a race between two appends with the same client id; then
+/// the session's counters move with `$inc`/`$max`, and its active leaf becomes the message, in
+/// one update that also returns the session.
+pub async fn append_message(
+    collections: &Collections,
+    message: &NewMessage,
+    new_session: Option<&NewSession>,
+) -> StoreResult<Appended> {
+    let document = MessageDoc::new(message);
+    let user_id = message.user_id.as_str();
+    if message.client_id.is_some() {
+        if let Some(found) = by_client_id(collections, user_id, &document.client_key).await? {
+            return existing_appended(found);
+        }
+    }
+    match new_session {
+        Some(_) => {
+            if !user_exists(collections, user_id).await? {
+                return Err(StoreError::NotFound);
+            }
+        }
+        None => {
+            if !session_exists(collections, user_id, &message.session_id).await? {
+                return Err(StoreError::NotFound);
+            }
+        }
+    }
+    // Checked before a new session is inserted, so that a refusal leaves nothing behind.
+    if let Some(parent_id) = &message.parent_id {
+        let parent =
+            find_message(collections, doc! { "_id": parent_id, "user_id": user_id }).await?;
+        if parent.is_none_or(|parent| parent.session_id != message.session_id) {
+            return Err(StoreError::Conflict(
+                "the parent message is not in this session".into(),
+            ));
+        }
+    }
+    if let Some(new) = new_session {
+        insert_session(collections, SessionDoc::new(new, false, false)).await?;
+    }
+    if let Err(error) = collections.messages.insert_one(&document).await {
+        let duplicate = is_duplicate_key(&error);
+        if duplicate && message.client_id.is_some() {
+            if let Some(found) = by_client_id(collections, user_id, &document.client_key).await? {
+                if let Some(new) = new_session {
+                    discard_new_session(collections, new).await;
+                }
+                return existing_appended(found);
+            }
+        }
+        // After any other failure the message may still have been stored (a lost reply), and
+        // then its session must stay; the session is removed only while nothing refers to it.
+        if let Some(new) = new_session {
+            let orphaned = collections
+                .messages
+                .count_documents(doc! { "user_id": user_id, "session_id": &new.id })
+                .await
+                .is_ok_and(|count| count == 0);
+            if orphaned {
+                discard_new_session(collections, new).await;
+            }
+        }
+        return Err(db_error(error));
+    }
+    let created = document.created_at;
+    let updated = collections
+        .chat_sessions
+        .find_one_and_update(
+            doc! { "_id": &message.session_id, "user_id": user_id },
+            doc! {
+                "$inc": {
+                    "message_count": 1_i64,
+                    "prompt_tokens": message.prompt_tokens.unwrap_or(0),
+                    "completion_tokens": message.completion_tokens.unwrap_or(0),
+                    "word_count": document.word_count,
+                },
+                "$max": {
+                    "last_message_at": created,
+                    "activity_at": created,
+                    "updated_at": created,
+                },
+                // The new message ends the branch the user is on.
+                "$set": { "active_leaf_id": &document.id },
+            },
+        )
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(db_error)?;
+    let Some(session) = updated else {
+        // The session was deleted between our check and now: the message must go too.
+        collections
+            .messages
+            .delete_one(doc! { "_id": &document.id, "user_id": user_id })
+            .await
+            .map_err(db_error)?;
+        return Err(StoreError::NotFound);
+    };
+    Ok(Appended {
+        message: document.into_message()?,
+        session: session.into_session(),
+        created: true,
+    })
+}
+
+pub async fn list_messages(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+    query: &MessageQuery,
+) -> StoreResult<Option<Page<Message>>> {
+    if !session_exists(collections, user_id, session_id).await? {
+        return Ok(None);
+    }
+    let mut filter = doc! { "user_id": user_id, "session_id": session_id };
+    if let Some(before) = &query.before {
+        filter.insert("_id", doc! { "$lt": before });
+    }
+    if let Some(message_type) = &query.message_type {
+        filter.insert("type", message_type);
+    }
+    if let Some(role) = query.role {
+        filter.insert("role", role.as_str());
+    }
+    let mut found: Vec<MessageDoc> = collections
+        .messages
+        .find(filter)
+        .projection(without_terms())
+        .sort(doc! { "_id": -1 })
+        .limit(query.limit as i64 + 1)
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    let next_cursor = if found.len() > query.limit {
+        found.truncate(query.limit);
+        found.last().map(|message| message.id.clone())
+    } else {
+        None
+    };
+    found.reverse();
+    let items = found
+        .into_iter()
+        .map(MessageDoc::into_message)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Some(Page { items, next_cursor }))
+}
+
+pub async fn all_messages(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+) -> StoreResult<Vec<Message>> {
+    if !session_exists(collections, user_id, session_id).await? {
+        return Ok(Vec::new());
+    }
+    let found: Vec<MessageDoc> = collections
+        .messages
+        .find(doc! { "user_id": user_id, "session_id": session_id })
+        .projection(without_terms())
+        .sort(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    found.into_iter().map(MessageDoc::into_message).collect()
+}

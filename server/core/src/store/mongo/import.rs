@@ -1,0 +1,214 @@
+//! Bulk import. Ids are derived from source ids by the service, so a row that exists already
+//! was imported before and is skipped, like the SQLite backend's `ON CONFLICT DO NOTHING`.
+//!
+//! An import is tens of thousands of rows, so it is written in few round trips: the sessions
+//! in one unordered batch (one that a unique index refuses exists already: by id, or by source
+//! id when the source gave it another id since), then every message in one unordered batch
+//! (one refused was imported before), then one counter update per session, by what was
+//! actually inserted. An import cut short has imported part of the file; running it again adds
+//! the rest and counts each message once.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use mongodb::Collection;
+use serde::Serialize;
+
+use super::accounts::user_exists;
+use super::documents::{IdOnly, MessageDoc, SessionDoc};
+use super::errors::{db_error, insert_many_outcome};
+use super::Collections;
+use crate::store::{ImportCounts, ImportSession, StoreError, StoreResult};
+
+pub async fn import_sessions(
+    collections: &Collections,
+    sessions: &[ImportSession],
+) -> StoreResult<ImportCounts> {
+    let mut counts = ImportCounts::default();
+    // Stands in for the SQLite backend's foreign key on the owner.
+    let owners: HashSet<&str> = sessions
+        .iter()
+        .map(|import| import.session.user_id.as_str())
+        .collect();
+    for owner in owners {
+        if !user_exists(collections, owner).await? {
+            return Err(StoreError::NotFound);
+        }
+    }
+
+    let session_ids = insert_sessions(collections, sessions, &mut counts).await?;
+    let mut documents = Vec::new();
+    let mut conversation_of = Vec::new();
+    for (index, (import, session_id)) in sessions.iter().zip(&session_ids).enumerate() {
+        for message in &import.messages {
+            let mut document = MessageDoc::new(message);
+            document.session_id = session_id.clone();
+            documents.push(document);
+            conversation_of.push(index);
+        }
+    }
+    let (added, failure) = insert_batch(&collections.messages, &documents).await;
+    let (failure, failed) = match failure {
+        Some(Failure::Unknown(error)) => return Err(error),
+        Some(Failure::Partly { error, failed }) => (Some(error), failed),
+        None => (None, 0),
+    };
+    counts.messages += added.len();
+    counts.skipped_messages += documents.len() - added.len() - failed;
+
+    let mut added_to: HashMap<usize, Vec<&MessageDoc>> = HashMap::new();
+    for position in added {
+        added_to
+            .entry(conversation_of[position])
+            .or_default()
+            .push(&documents[position]);
+    }
+    for (index, (import, session_id)) in sessions.iter().zip(&session_ids).enumerate() {
+        let added = added_to.remove(&index).unwrap_or_default();
+        move_counters(collections, import, session_id, &added).await?;
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(counts),
+    }
+}
+
+/// Why an `insert_many` did not insert everything, beyond unique-index refusals.
+enum Failure {
+    /// Which documents were stored is unknown (a lost connection, a write concern error).
+    Unknown(StoreError),
+    /// `failed` documents failed for another reason.
+    Partly { error: StoreError, failed: usize },
+}
+
+/// Inserts `documents` in one unordered batch. Returns the positions of those inserted; a
+/// document refused by a unique index is neither inserted nor a failure.
+async fn insert_batch<T: Serialize + Send + Sync>(
+    collection: &Collection<T>,
+    documents: &[T],
+) -> (Vec<usize>, Option<Failure>) {
+    if documents.is_empty() {
+        return (Vec::new(), None);
+    }
+    let all = 0..documents.len();
+    let Err(error) = collection.insert_many(documents).ordered(false).await else {
+        return (all.collect(), None);
+    };
+    let Some(outcome) = insert_many_outcome(&error) else {
+        return (Vec::new(), Some(Failure::Unknown(db_error(error))));
+    };
+    let refused: HashSet<usize> = outcome
+        .duplicates
+        .iter()
+        .chain(&outcome.failed)
+        .copied()
+        .collect();
+    let inserted = all.filter(|position| !refused.contains(position)).collect();
+    let failure = (!outcome.failed.is_empty()).then(|| Failure::Partly {
+        error: db_error(error),
+        failed: outcome.failed.len(),
+    });
+    (inserted, failure)
+}
+
+/// The id of the session each conversation's messages go to, inserting the new sessions.
+async fn insert_sessions(
+    collections: &Collections,
+    sessions: &[ImportSession],
+    counts: &mut ImportCounts,
+) -> StoreResult<Vec<String>> {
+    let documents: Vec<SessionDoc> = sessions
+        .iter()
+        .map(|import| SessionDoc::new(&import.session, import.pinned, import.archived))
+        .collect();
+    let (inserted, failure) = insert_batch(&collections.chat_sessions, &documents).await;
+    match failure {
+        Some(Failure::Unknown(error)) | Some(Failure::Partly { error, .. }) => return Err(error),
+        None => {}
+    }
+    counts.sessions += inserted.len();
+    let inserted: HashSet<usize> = inserted.into_iter().collect();
+    let mut ids = Vec::with_capacity(sessions.len());
+    for (position, import) in sessions.iter().enumerate() {
+        if inserted.contains(&position) {
+            ids.push(import.session.id.clone());
+        } else {
+            ids.push(existing_session(collections, import).await?);
+        }
+    }
+    Ok(ids)
+}
+
+/// The session a conversation imported before went to: the one with its id, or else the one
+/// with its source id.
+async fn existing_session(
+    collections: &Collections,
+    import: &ImportSession,
+) -> StoreResult<String> {
+    let session = &import.session;
+    let mut same = vec![doc! { "_id": &session.id }];
+    if let Some(source_id) = &session.source_id {
+        same.push(doc! { "source_id": source_id });
+    }
+    let found: Vec<IdOnly> = collections
+        .chat_sessions
+        .clone_with_type::<IdOnly>()
+        .find(doc! { "user_id": &session.user_id, "$or": same })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    found
+        .iter()
+        .find(|found| found.id == session.id)
+        .or_else(|| found.first())
+        .map(|found| found.id.clone())
+        // The id belongs to another user's session: derived ids make this all but impossible,
+        // and messages must never be attached to someone else's session.
+        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))
+}
+
+async fn move_counters(
+    collections: &Collections,
+    import: &ImportSession,
+    session_id: &str,
+    added: &[&MessageDoc],
+) -> StoreResult<()> {
+    let mut update = Document::new();
+    if let Some(latest) = added.iter().map(|message| message.created_at).max() {
+        let prompt: i64 = added.iter().filter_map(|m| m.prompt_tokens).sum();
+        let completion: i64 = added.iter().filter_map(|m| m.completion_tokens).sum();
+        let words: i64 = added.iter().map(|m| m.word_count).sum();
+        update.insert(
+            "$inc",
+            doc! {
+                "message_count": added.len() as i64,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "word_count": words,
+            },
+        );
+        update.insert(
+            "$max",
+            doc! { "last_message_at": latest, "activity_at": latest, "updated_at": latest },
+        );
+    }
+    if let Some(leaf) = &import.active_leaf_id {
+        update.insert("$set", doc! { "active_leaf_id": leaf });
+    }
+    if update.is_empty() {
+        return Ok(());
+    }
+    collections
+        .chat_sessions
+        .update_one(
+            doc! { "_id": session_id, "user_id": &import.session.user_id },
+            update,
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

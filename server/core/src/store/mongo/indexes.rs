@@ -1,0 +1,129 @@
+//! Every index the queries need, created at connect time. `createIndexes` with the same name
+//! and definition is a no-op, so connecting again (or from several app nodes at once) is safe;
+//! an index whose definition changed under the same name fails loudly instead of silently
+//! keeping the old one.
+//!
+//! Only unique indexes and plain (multikey) indexes are used: FerretDB 1.x implements neither
+//! partial indexes (`partialFilterExpression`) nor TTL indexes (`expireAfterSeconds`), so the
+//! "unique where present" rules use derived key fields (see `documents::client_key`) and
+//! expired sign-ins are removed by `delete_expired_auth_sessions`.
+
+use mongodb::bson::{doc, Document};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+use super::errors::db_error;
+use super::Collections;
+use crate::store::{StoreError, StoreResult};
+
+fn index(keys: Document, name: &str, unique: bool) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(
+            IndexOptions::builder()
+                .name(name.to_owned())
+                .unique(unique.then_some(true))
+                .build(),
+        )
+        .build()
+}
+
+/// One `createIndexes` command per index: FerretDB 1.24 drops the connection (a panic on its
+/// side) when one command names two or more indexes that all exist already, which is exactly
+/// what every connect after the first sends.
+async fn create<T: Send + Sync>(
+    collection: &Collection<T>,
+    indexes: Vec<IndexModel>,
+) -> StoreResult<()> {
+    for model in indexes {
+        collection.create_index(model).await.map_err(|error| {
+            let detail = db_error(error);
+            StoreError::Backend(format!(
+                "cannot create the indexes of {}: {detail}",
+                collection.name()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn ensure(collections: &Collections) -> StoreResult<()> {
+    create(
+        &collections.users,
+        vec![
+            index(doc! { "email_key": 1 }, "users_email", true),
+            index(doc! { "admin_slot": 1 }, "users_admin_slot", true),
+        ],
+    )
+    .await?;
+    create(
+        &collections.identities,
+        vec![index(doc! { "user_id": 1 }, "identities_user", false)],
+    )
+    .await?;
+    create(
+        &collections.auth_sessions,
+        vec![
+            index(doc! { "expires_at": 1 }, "auth_sessions_expiry", false),
+            index(doc! { "user_id": 1 }, "auth_sessions_user", false),
+        ],
+    )
+    .await?;
+    create(
+        &collections.api_tokens,
+        vec![
+            index(doc! { "secret_hash": 1 }, "api_tokens_secret", true),
+            index(
+                doc! { "user_id": 1, "created_at": 1, "_id": 1 },
+                "api_tokens_user",
+                false,
+            ),
+        ],
+    )
+    .await?;
+    create(
+        &collections.chat_sessions,
+        vec![
+            index(
+                doc! { "user_id": 1, "activity_at": -1, "_id": -1 },
+                "chat_sessions_recent",
+                false,
+            ),
+            index(
+                doc! { "user_id": 1, "source_key": 1 },
+                "chat_sessions_source",
+                true,
+            ),
+        ],
+    )
+    .await?;
+    create(
+        &collections.messages,
+        vec![
+            index(
+                doc! { "session_id": 1, "_id": 1 },
+                "messages_session",
+                false,
+            ),
+            // Also serves every per-user sweep (`user_id` is its prefix).
+            index(
+                doc! { "user_id": 1, "client_key": 1 },
+                "messages_client",
+                true,
+            ),
+            index(
+                doc! { "user_id": 1, "source_key": 1 },
+                "messages_source",
+                true,
+            ),
+            // Multikey on the terms array: an exact term is an index lookup, newest first.
+            index(
+                doc! { "user_id": 1, "terms": 1, "_id": -1 },
+                "messages_terms",
+                false,
+            ),
+        ],
+    )
+    .await?;
+    Ok(())
+}

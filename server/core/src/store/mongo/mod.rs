@@ -1,0 +1,313 @@
+//! The MongoDB backend (any server speaking the MongoDB wire protocol: MongoDB itself as a
+//! replica set or sharded cluster, or FerretDB, which the tests run against).
+//!
+//! Collections: `users`, `auth_sessions`, `api_tokens`, `chat_sessions`, `messages`, in the
+//! database named in the URL path (`confab` when none is given).
+//!
+//! # Without transactions
+//!
+//! No operation uses a multi-document transaction (FerretDB 1.x has none, and a sharded
+//! cluster makes them costly). Each operation instead orders its single-document writes so
+//! that a failure at any point leaves nothing an acknowledged message depends on, and readers
+//! never see a half-done write as data:
+//!
+//! - A message is written before the counters of its session move, so a failure between the
+//!   two can leave counters one message short, never a counted message that does not exist.
+//! - A repeated `client_id` is caught by a unique index, not by a read: two concurrent appends
+//!   with the same client id store one message; the loser removes the session it created for
+//!   it (only while that session is still empty) and answers with the winner's message.
+//! - Deleting walks from the leaves up (messages, then their session; a user's sign-ins and
+//!   tokens, then their chats, then the user) and sweeps again after the parent is gone, so a
+//!   retried delete finishes the job and a concurrent append cannot leave a visible orphan.
+//!   Reads of messages also check that their session exists, so an orphan is never shown.
+//! - The first account is the admin because it holds a slot in a unique index
+//!   (`documents::FIRST_ADMIN_SLOT`), not because a count said so.
+//!
+//! What does not hold: a concurrent `clear_session` and append on the same session may leave
+//! its counters off until the next clear; an import interrupted half-way has imported part of
+//! a conversation (running it again adds the rest, as imports are idempotent).
+
+mod accounts;
+mod chat;
+mod documents;
+mod errors;
+mod import;
+mod indexes;
+mod search;
+mod snippet;
+mod terms;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mongodb::bson::doc;
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
+
+use self::documents::{
+    as_u64, AuthSessionDoc, IdentityDoc, MessageDoc, SessionDoc, TokenDoc, UserDoc,
+};
+use self::errors::db_error;
+use super::{
+    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
+    NewUser, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
+    UserCredentials,
+};
+use crate::model::{ApiToken, Message, Page, SearchHit, Session, SessionDetail, User};
+
+/// The database used when the URL names none.
+pub const DEFAULT_DATABASE: &str = "confab";
+
+/// Typed handles on the five collections.
+#[derive(Clone)]
+pub(crate) struct Collections {
+    users: Collection<UserDoc>,
+    identities: Collection<IdentityDoc>,
+    auth_sessions: Collection<AuthSessionDoc>,
+    api_tokens: Collection<TokenDoc>,
+    chat_sessions: Collection<SessionDoc>,
+    messages: Collection<MessageDoc>,
+}
+
+pub struct MongoStore {
+    database: Database,
+    collections: Collections,
+}
+
+impl MongoStore {
+    /// Connects to `url` (`mongodb://...` or `mongodb+srv://...`, with any driver options in
+    /// its query string) and creates the indexes that are missing.
+    pub async fn connect(url: &str) -> StoreResult<MongoStore> {
+        // The driver's messages never quote the URL, which may hold a password.
+        let mut options = ClientOptions::parse(url)
+            .await
+            .map_err(|error| StoreError::Backend(format!("invalid MongoDB URL: {error}")))?;
+        if options.app_name.is_none() {
+            options.app_name = Some("confab".to_owned());
+        }
+        let name = options
+            .default_database
+            .clone()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        let client = Client::with_options(options).map_err(db_error)?;
+        let database = client.database(&name);
+        let collections = Collections {
+            users: database.collection("users"),
+            identities: database.collection("identities"),
+            auth_sessions: database.collection("auth_sessions"),
+            api_tokens: database.collection("api_tokens"),
+            chat_sessions: database.collection("chat_sessions"),
+            messages: database.collection("messages"),
+        };
+        indexes::ensure(&collections).await?;
+        tracing::info!(database = %name, "connected to the MongoDB store");
+        Ok(MongoStore {
+            database,
+            collections,
+        })
+    }
+
+    /// The database this store uses (for operations tooling and tests, which drop it).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn health(&self) -> StoreResult<()> {
+        self.database
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        accounts::create_user(&self.collections, &new, Utc::now()).await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        accounts::user_by_id(&self.collections, id).await
+    }
+
+    async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
+        accounts::credentials_by_email(&self.collections, email).await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        let count = self
+            .collections
+            .users
+            .count_documents(doc! {})
+            .await
+            .map_err(db_error)?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        accounts::delete_user(&self.collections, id).await
+    }
+
+    async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        accounts::user_by_identity(&self.collections, provider, subject).await
+    }
+
+    async fn link_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+        subject: &str,
+        email: Option<&str>,
+    ) -> StoreResult<()> {
+        accounts::link_identity(&self.collections, user_id, provider, subject, email).await
+    }
+
+    async fn save_auth_session(&self, key: &str, record: AuthSessionRecord) -> StoreResult<()> {
+        accounts::save_auth_session(&self.collections, key, record).await
+    }
+
+    async fn load_auth_session(&self, key: &str) -> StoreResult<Option<AuthSessionRecord>> {
+        accounts::load_auth_session(&self.collections, key, Utc::now()).await
+    }
+
+    async fn delete_auth_session(&self, key: &str) -> StoreResult<()> {
+        self.collections
+            .auth_sessions
+            .delete_one(doc! { "_id": key })
+            .await
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    async fn delete_expired_auth_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        accounts::delete_expired_auth_sessions(&self.collections, now).await
+    }
+
+    async fn create_token(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        secret_hash: &str,
+    ) -> StoreResult<ApiToken> {
+        accounts::create_token(
+            &self.collections,
+            user_id,
+            id,
+            name,
+            secret_hash,
+            Utc::now(),
+        )
+        .await
+    }
+
+    async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
+        accounts::list_tokens(&self.collections, user_id).await
+    }
+
+    async fn delete_token(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let deleted = self
+            .collections
+            .api_tokens
+            .delete_one(doc! { "_id": id, "user_id": user_id })
+            .await
+            .map_err(db_error)?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>> {
+        accounts::user_by_token_hash(&self.collections, secret_hash).await
+    }
+
+    async fn create_session(&self, new: NewSession) -> StoreResult<Session> {
+        chat::create_session(&self.collections, &new).await
+    }
+
+    async fn get_session(&self, user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>> {
+        chat::session_detail(&self.collections, user_id, id).await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        query: SessionQuery,
+    ) -> StoreResult<Page<Session>> {
+        chat::list_sessions(&self.collections, user_id, &query).await
+    }
+
+    async fn update_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: SessionPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        chat::update_session(&self.collections, user_id, id, &patch, now).await
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        chat::delete_session(&self.collections, user_id, id).await
+    }
+
+    async fn clear_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        chat::clear_session(&self.collections, user_id, id, now).await
+    }
+
+    async fn append_message(
+        &self,
+        message: NewMessage,
+        new_session: Option<NewSession>,
+    ) -> StoreResult<Appended> {
+        chat::append_message(&self.collections, &message, new_session.as_ref()).await
+    }
+
+    async fn list_messages(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        query: MessageQuery,
+    ) -> StoreResult<Page<Message>> {
+        chat::list_messages(&self.collections, user_id, session_id, &query)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
+        chat::all_messages(&self.collections, user_id, session_id).await
+    }
+
+    async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        chat::message_by_id(&self.collections, user_id, id).await
+    }
+
+    async fn search(&self, user_id: &str, query: SearchQuery) -> StoreResult<Page<SearchHit>> {
+        search::search(&self.collections, user_id, &query).await
+    }
+
+    async fn import_sessions(
+        &self,
+        _user_id: &str,
+        sessions: Vec<ImportSession>,
+    ) -> StoreResult<ImportCounts> {
+        import::import_sessions(&self.collections, &sessions).await
+    }
+
+    async fn size_bytes(&self) -> StoreResult<Option<u64>> {
+        // Not every deployment lets the application run dbStats; the size is then unknown.
+        match self.database.run_command(doc! { "dbStats": 1 }).await {
+            Ok(stats) => Ok(as_u64(stats.get("totalSize")).or_else(|| {
+                Some(as_u64(stats.get("storageSize"))? + as_u64(stats.get("indexSize"))?)
+            })),
+            Err(error) => {
+                tracing::debug!(%error, "dbStats failed; the store size is unknown");
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Full-text search over a user's messages, ranked and cut into snippets in Rust.
+//!
+//! FerretDB has no `$text`, and MongoDB's text search ranks differently from SQLite's FTS5,
+//! so neither is used. Each message stores its distinct terms (`terms`, indexed together with
+//! the owner); a query requires every term as an array element (the last one, while the user
+//! is still typing it, as an anchored prefix regex on the array). As on SQLite, only the newest
+//! `SEARCH_CANDIDATES` matching messages are ranked: with FTS5's bm25 (k1 = 1.2, b = 0.75),
+//! best first, newest first among equals. Where FTS5 takes the number of rows, their average
+//! length and each term's document frequency from its whole table, this takes them from the
+//! user's own messages: the same thing on a single-user instance.
+//! Snippets follow FTS5's `snippet()` (see `snippet`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, Document};
+use serde::Deserialize;
+
+use super::documents::{as_u64, from_bson_time, to_bson_time};
+use super::errors::db_error;
+use super::snippet::{snippet, Instance};
+use super::terms::{fold, regex_escape, tokens, Token};
+use super::Collections;
+use crate::model::{Page, Role, SearchHit};
+use crate::store::cursor::encode_offset;
+use crate::store::sqlite::SEARCH_CANDIDATES;
+use crate::store::{SearchQuery, StoreResult};
+
+const K1: f64 = 1.2;
+const B: f64 = 0.75;
+
+/// A query term: matched whole, or as the start of a word.
+struct Phrase {
+    term: String,
+    prefix: bool,
+}
+
+impl Phrase {
+    fn matches(&self, token: &Token) -> bool {
+        if self.prefix {
+            token.term.starts_with(&self.term)
+        } else {
+            token.term == self.term
+        }
+    }
+
+    fn filter(&self) -> Document {
+        if self.prefix {
+            doc! { "terms": { "$regex": format!("^{}", regex_escape(&self.term)) } }
+        } else {
+            doc! { "terms": &self.term }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Candidate {
+    #[serde(rename = "_id")]
+    id: String,
+    session_id: String,
+    role: String,
+    #[serde(rename = "type")]
+    message_type: String,
+    content: String,
+    created_at: bson::DateTime,
+}
+
+#[derive(Deserialize)]
+struct Title {
+    #[serde(rename = "_id")]
+    id: String,
+    title: String,
+}
+
+fn empty() -> Page<SearchHit> {
+    Page {
+        items: Vec::new(),
+        next_cursor: None,
+    }
+}
+
+/// Where each phrase occurs in `tokens`, sorted by position.
+fn instances(tokens: &[Token], phrases: &[Phrase]) -> Vec<Instance> {
+    let mut found = Vec::new();
+    for (position, token) in tokens.iter().enumerate() {
+        for (phrase, candidate) in phrases.iter().enumerate() {
+            if candidate.matches(token) {
+                found.push(Instance { position, phrase });
+            }
+        }
+    }
+    found
+}
+
+/// FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), at least 1e-6 so that a very common term still
+/// counts a little.
+fn idf(total: u64, with_term: u64) -> f64 {
+    let (total, with_term) = (total as f64, with_term as f64);
+    let idf = ((total - with_term + 0.5) / (with_term + 0.5)).ln();
+    if idf > 0.0 {
+        idf
+    } else {
+        1e-6
+    }
+}
+
+pub async fn search(
+    collections: &Collections,
+    user_id: &str,
+    query: &SearchQuery,
+) -> StoreResult<Page<SearchHit>> {
+    if query.terms.is_empty() || query.offset >= SEARCH_CANDIDATES {
+        return Ok(empty());
+    }
+    let last = query.terms.len() - 1;
+    let phrases: Vec<Phrase> = query
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(index, term)| Phrase {
+            term: fold(term),
+            prefix: query.prefix_last && index == last,
+        })
+        .collect();
+    if phrases.iter().any(|phrase| phrase.term.is_empty()) {
+        // A "word" made only of accents: nothing is indexed under it.
+        return Ok(empty());
+    }
+
+    let mut filter = doc! {
+        "user_id": user_id,
+        "$and": phrases.iter().map(Phrase::filter).collect::<Vec<_>>(),
+    };
+    if let Some(message_type) = &query.message_type {
+        filter.insert("type", message_type);
+    }
+    if let Some(role) = query.role {
+        filter.insert("role", role.as_str());
+    }
+    if let Some(model) = &query.model {
+        filter.insert("model", model);
+    }
+    if let Some(session_id) = &query.session_id {
+        filter.insert("session_id", session_id);
+    }
+    let mut created = Document::new();
+    if let Some(from) = query.from {
+        created.insert("$gte", to_bson_time(from));
+    }
+    if let Some(to) = query.to {
+        created.insert("$lt", to_bson_time(to));
+    }
+    if !created.is_empty() {
+        filter.insert("created_at", created);
+    }
+
+    let candidates = async {
+        collections
+            .messages
+            .clone_with_type::<Candidate>()
+            .find(filter)
+            .projection(doc! {
+                "session_id": 1, "role": 1, "type": 1, "content": 1, "created_at": 1,
+            })
+            .sort(doc! { "_id": -1 })
+            .limit(SEARCH_CANDIDATES as i64)
+            .await
+            .map_err(db_error)?
+            .try_collect::<Vec<Candidate>>()
+            .await
+            .map_err(db_error)
+    };
+    let (candidates, statistics) =
+        futures::try_join!(candidates, statistics(collections, user_id, &phrases))?;
+
+    let ranked = rank(candidates, &phrases, &statistics);
+    let mut page: Vec<Candidate> = ranked
+        .into_iter()
+        .skip(query.offset)
+        .take(query.limit + 1)
+        .collect();
+    let next_cursor = if page.len() > query.limit {
+        page.truncate(query.limit);
+        Some(encode_offset(query.offset + query.limit))
+    } else {
+        None
+    };
+    let titles = session_titles(collections, user_id, &page).await?;
+    let items = page
+        .into_iter()
+        .filter_map(|candidate| {
+            // A message whose session is gone is the leftover of an interrupted delete.
+            let title = titles.get(&candidate.session_id)?.clone();
+            let tokens = tokens(&candidate.content);
+            let found = instances(&tokens, &phrases);
+            Some(SearchHit {
+                snippet: snippet(&candidate.content, &tokens, &found, phrases.len()),
+                message_id: candidate.id,
+                session_id: candidate.session_id,
+                session_title: title,
+                role: Role::parse(&candidate.role).unwrap_or(Role::User),
+                message_type: candidate.message_type,
+                created_at: created_at(candidate.created_at),
+            })
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
+}
+
+fn created_at(time: bson::DateTime) -> DateTime<Utc> {
+    from_bson_time(time)
+}
+
+/// What bm25 needs to know about the whole collection, as FTS5 knows it about its table: the
+/// number of messages, the average length of one, and in how many messages each phrase occurs.
+/// Kept to the user's own messages (their sessions hold the counts).
+struct Statistics {
+    average_length: Option<f64>,
+    weights: Vec<f64>,
+}
+
+async fn sum_over_sessions(
+    collections: &Collections,
+    user_id: &str,
+    field: &str,
+) -> StoreResult<u64> {
+    // One accumulator per pipeline: FerretDB 1.24 returns 0 for every accumulator of a
+    // `$group` after the first.
+    let pipeline = vec![
+        doc! { "$match": { "user_id": user_id } },
+        doc! { "$group": { "_id": Bson::Null, "total": { "$sum": format!("${field}") } } },
+    ];
+    let groups: Vec<Document> = collections
+        .chat_sessions
+        .aggregate(pipeline)
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(groups
+        .first()
+        .and_then(|group| as_u64(group.get("total")))
+        .unwrap_or(0))
+}
+
+async fn statistics(
+    collections: &Collections,
+    user_id: &str,
+    phrases: &[Phrase],
+) -> StoreResult<Statistics> {
+    let with_each = try_join_all(phrases.iter().map(|phrase| {
+        let mut filter = phrase.filter();
+        filter.insert("user_id", user_id);
+        async move {
+            collections
+                .messages
+                .count_documents(filter)
+                .await
+                .map_err(db_error)
+        }
+    }));
+    let (messages, words, with_each) = futures::try_join!(
+        sum_over_sessions(collections, user_id, "message_count"),
+        sum_over_sessions(collections, user_id, "word_count"),
+        with_each,
+    )?;
+    // The counters are kept without transactions and may be off by a little; never below
+    // what the counts just saw.
+    let total = with_each.iter().copied().fold(messages, u64::max);
+    Ok(Statistics {
+        average_length: (messages > 0 && words > 0).then(|| words as f64 / messages as f64),
+        weights: with_each
+            .into_iter()
+            .map(|with_term| idf(total, with_term))
+            .collect(),
+    })
+}
+
+/// Candidates (newest first) by bm25, best first; a candidate that does not hold every
+/// phrase after all (its stored terms are stale) is dropped. The arithmetic is FTS5's
+/// `fts5Bm25Function`, operation for operation, so that equal inputs give equal scores.
+fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics) -> Vec<Candidate> {
+    let measured: Vec<(Vec<f64>, f64)> = candidates
+        .iter()
+        .map(|candidate| {
+            let tokens = tokens(&candidate.content);
+            let frequencies = phrases
+                .iter()
+                .map(|phrase| tokens.iter().filter(|token| phrase.matches(token)).count() as f64)
+                .collect();
+            (frequencies, tokens.len() as f64)
+        })
+        .collect();
+    let average = statistics.average_length.unwrap_or_else(|| {
+        let total: f64 = measured.iter().map(|(_, length)| length).sum();
+        total / measured.len().max(1) as f64
+    });
+    let mut scored: Vec<(f64, Candidate)> = candidates
+        .into_iter()
+        .zip(measured)
+        .filter(|(_, (frequencies, _))| frequencies.iter().all(|count| *count > 0.0))
+        .map(|(candidate, (frequencies, length))| {
+            let mut score = 0.0;
+            for (frequency, idf) in frequencies.iter().zip(&statistics.weights) {
+                score += idf
+                    * ((frequency * (K1 + 1.0))
+                        / (frequency + K1 * (1.0 - B + B * length / average)));
+            }
+            (score, candidate)
+        })
+        .collect();
+    // Stable: equal scores keep the newest first.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().map(|(_, candidate)| candidate).collect()
+}
+
+async fn session_titles(
+    collections: &Collections,
+    user_id: &str,
+    page: &[Candidate],
+) -> StoreResult<HashMap<String, String>> {
+    if page.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut ids: Vec<&str> = page.iter().map(|c| c.session_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let titles: Vec<Title> = collections
+        .chat_sessions
+        .clone_with_type::<Title>()
+        .find(doc! { "_id": { "$in": ids }, "user_id": user_id })
+        .projection(doc! { "title": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(titles.into_iter().map(|t| (t.id, t.title)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idf_matches_fts5() {
+        assert!((idf(10, 1) - (9.5f64 / 1.5).ln()).abs() < 1e-12);
+        assert_eq!(
+            idf(10, 9),
+            1e-6,
+            "a term in most messages weighs almost nothing"
+        );
+    }
+
+    #[test]
+    fn phrases_match_whole_words_or_prefixes() {
+        let token = Token {
+            start: 0,
+            end: 8,
+            term: "zucchini".into(),
+        };
+        let exact = Phrase {
+            term: "zucch".into(),
+            prefix: false,
+        };
+        let prefix = Phrase {
+            term: "zucch".into(),
+            prefix: true,
+        };
+        assert!(!exact.matches(&token));
+        assert!(prefix.matches(&token));
+        assert_eq!(prefix.filter(), doc! { "terms": { "$regex": "^zucch" } });
+    }
+}

@@ -1,0 +1,351 @@
+//! The conformance suite on the MongoDB backend, each story in a fresh database that is
+//! dropped afterwards. Needs a server speaking the MongoDB wire protocol:
+//!
+//! ```sh
+//! export CONFAB_TEST_MONGODB_URL="$(.ci/ferretdb start /tmp/confab-ferretdb)"
+//! (cd server/core && cargo test --test mongo_store)
+//! .ci/ferretdb stop /tmp/confab-ferretdb
+//! ```
+
+mod conformance;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use confab_core::store::mongo::MongoStore;
+use confab_core::store::DynStore;
+
+const URL_VARIABLE: &str = "CONFAB_TEST_MONGODB_URL";
+
+/// The server under test. Unset is a failure, never a silent pass.
+fn server_url() -> String {
+    match std::env::var(URL_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => panic!(
+            "{URL_VARIABLE} is not set: these tests need a MongoDB-compatible server. Run them \
+             with FerretDB from the repository root:\n\
+             \n    export {URL_VARIABLE}=\"$(.ci/ferretdb start /tmp/confab-ferretdb)\"\
+             \n    (cd server/core && cargo test --test mongo_store)\
+             \n    .ci/ferretdb stop /tmp/confab-ferretdb\n\
+             \nor point {URL_VARIABLE} at any MongoDB deployment (mongodb://host:port/)."
+        ),
+    }
+}
+
+/// `url` with its database path replaced by `database`, options kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (scheme, rest) = url
+        .split_once("://")
+        .unwrap_or_else(|| panic!("{URL_VARIABLE} is not a mongodb:// URL"));
+    let (address, options) = match rest.split_once('?') {
+        Some((address, options)) => (address, Some(options)),
+        None => (rest, None),
+    };
+    let hosts = address.split_once('/').map_or(address, |(hosts, _)| hosts);
+    match options {
+        Some(options) => format!("{scheme}://{hosts}/{database}?{options}"),
+        None => format!("{scheme}://{hosts}/{database}"),
+    }
+}
+
+/// A database name no other run uses (names stay well under the 63-character limit).
+fn unique_database(story: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or_default();
+    let story: String = story.chars().take(30).collect();
+    format!(
+        "ct_{story}_{}_{nanos:x}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn fresh(story: &str) -> Arc<MongoStore> {
+    let url = with_database(&server_url(), &unique_database(story));
+    Arc::new(
+        MongoStore::connect(&url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {URL_VARIABLE}: {error}")),
+    )
+}
+
+/// Runs `story` and drops the stores' databases whatever its outcome, then reports it.
+async fn run<F, Fut>(stores: Vec<Arc<MongoStore>>, story: F)
+where
+    F: FnOnce(Vec<DynStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let handles: Vec<DynStore> = stores
+        .iter()
+        .map(|store| Arc::clone(store) as DynStore)
+        .collect();
+    let outcome = tokio::spawn(story(handles)).await;
+    for store in &stores {
+        if let Err(error) = store.database().drop().await {
+            eprintln!("could not drop {}: {error}", store.database().name());
+        }
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+macro_rules! stories {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let store = fresh(stringify!($name)).await;
+            run(vec![store], |mut stores| async move {
+                let store = stores.remove(0);
+                conformance::$name(store).await;
+            })
+            .await;
+        }
+    )*};
+}
+
+stories!(
+    accounts_and_tokens,
+    closed_signup,
+    login_is_rate_limited,
+    sessions_and_messages,
+    pagination,
+    search,
+    search_ranking_and_snippets,
+    session_title_filter,
+    concurrent_appends_store_once,
+    first_account_race,
+    deleting_a_user_removes_everything,
+    auth_session_records,
+    import_counters_and_branches,
+    provider_identities,
+);
+
+#[tokio::test]
+async fn export_and_import() {
+    let source = fresh("export_source").await;
+    let target = fresh("export_target").await;
+    run(vec![source, target], |mut stores| async move {
+        let target = stores.remove(1);
+        let source = stores.remove(0);
+        conformance::export_and_import(source, target).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reconnecting_keeps_data_and_indexes() {
+    let database = unique_database("reconnect");
+    let url = with_database(&server_url(), &database);
+    let first = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    run(vec![first], |_| async move {
+        {
+            let store: DynStore = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+            conformance::services(store)
+                .signup("keep@example.com", "a good password", None)
+                .await
+                .expect("signup");
+        }
+        // Connecting again creates the same indexes: a no-op, not an error.
+        let store: DynStore = Arc::new(MongoStore::connect(&url).await.expect("reconnect"));
+        assert_eq!(store.count_users().await.expect("count"), 1);
+        assert!(store.size_bytes().await.expect("size").is_some());
+        store.health().await.expect("health");
+    })
+    .await;
+}
+
+#[test]
+fn database_names_replace_the_url_path() {
+    assert_eq!(
+        with_database("mongodb://127.0.0.1:27018/", "x"),
+        "mongodb://127.0.0.1:27018/x"
+    );
+    assert_eq!(
+        with_database("mongodb://u:p@a:1,b:2/confab?replicaSet=rs0", "x"),
+        "mongodb://u:p@a:1,b:2/x?replicaSet=rs0"
+    );
+    assert_eq!(
+        with_database("mongodb://a:1?w=majority", "x"),
+        "mongodb://a:1/x?w=majority"
+    );
+}
+
+/// Search on MongoDB answers what SQLite answers: the same hits, in the same order, with the
+/// same snippets, over a corpus of mixed text (punctuation, accents, other scripts, long and
+/// short messages, several sentences).
+#[tokio::test]
+async fn search_matches_sqlite() {
+    use confab_core::api::{NewMessageInput, SearchInput};
+    use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
+
+    const WORDS: &[&str] = &[
+        "borrow",
+        "checker",
+        "Rust's",
+        "café",
+        "naïve",
+        "Résumé",
+        "x86_64",
+        "C++",
+        "e-mail",
+        "<tag>",
+        "&amp;",
+        "don't",
+        "well-known",
+        "3.14",
+        "über",
+        "Straße",
+        "άλφα",
+        "日本語",
+        "lifetime",
+        "LIFETIMES",
+        "the",
+        "a",
+        "of",
+        "borrowed",
+        "borrowing",
+        "checkers",
+        "cafe",
+        "resume",
+        "zucchini",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "lazy",
+        "dog",
+        "\"quoted\"",
+        "(paren)",
+        "end.",
+        "colon:",
+        "new\nline",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |bound: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % bound
+    };
+    let corpus: Vec<String> = (0..70)
+        .map(|_| {
+            let length = 2 + next(70);
+            let mut text = String::new();
+            for n in 0..length {
+                if n > 0 {
+                    text.push_str([" ", " ", " ", ", ", ". ", ": ", "\n"][next(7)]);
+                }
+                text.push_str(WORDS[next(WORDS.len())]);
+            }
+            text
+        })
+        .collect();
+    let queries = [
+        "borrow",
+        "borrow checker",
+        "the borrow",
+        "cafe",
+        "CAFÉ",
+        "resume",
+        "naive",
+        "rust",
+        "rust s",
+        "x86",
+        "x86 64",
+        "c",
+        "amp",
+        "tag",
+        "don",
+        "well known",
+        "3 14",
+        "uber",
+        "straße",
+        "αλφα",
+        "日本語",
+        "lifetime",
+        "lifetimes",
+        "borrowed borrowing",
+        "zucch",
+        "qu",
+        "the a of",
+        "quoted paren",
+        "end colon",
+        "new line",
+        "nothing here",
+    ];
+
+    let mongo = fresh("search_parity").await;
+    run(vec![mongo], move |mut stores| async move {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sqlite: DynStore = Arc::new(
+            SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db"))).expect("open"),
+        );
+        let backends = [
+            conformance::services(stores.remove(0)),
+            conformance::services(sqlite),
+        ];
+        let mut answers: Vec<Vec<Vec<(String, String)>>> = Vec::new();
+        for services in &backends {
+            let user = services
+                .signup("ada@example.com", "a good password", None)
+                .await
+                .expect("signup");
+            let mut contents = std::collections::HashMap::new();
+            let mut session = None;
+            for (n, text) in corpus.iter().enumerate() {
+                let appended = services
+                    .append_message(
+                        &user,
+                        NewMessageInput {
+                            session_id: session.clone(),
+                            role: if n % 3 == 0 { "user" } else { "assistant" }.into(),
+                            content: text.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("append");
+                // A few sessions, so that titles differ too.
+                session = (n % 20 != 19).then(|| appended.session.id.clone());
+                contents.insert(appended.message.id, format!("#{n}"));
+            }
+            let mut per_query = Vec::new();
+            for q in queries {
+                for typed in [q.to_owned(), format!("{q} ")] {
+                    let page = services
+                        .search(
+                            &user,
+                            SearchInput {
+                                q: typed,
+                                limit: Some(200),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .expect("search");
+                    per_query.push(
+                        page.items
+                            .into_iter()
+                            .map(|hit| (contents[&hit.message_id].clone(), hit.snippet))
+                            .collect(),
+                    );
+                }
+            }
+            answers.push(per_query);
+        }
+        let mut compared = 0;
+        for (index, (mongo, sqlite)) in answers[0].iter().zip(&answers[1]).enumerate() {
+            let q = queries[index / 2];
+            assert_eq!(mongo, sqlite, "query {q:?} (typing: {})", index % 2 == 0);
+            compared += mongo.len();
+        }
+        assert!(compared > 200, "the corpus gives many hits ({compared})");
+    })
+    .await;
+}
