@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::provider::ProviderSettings;
 
 #[derive(Debug, Parser)]
@@ -141,6 +142,28 @@ pub struct Config {
     )]
     pub context_tokens: i64,
 
+    /// Whether email + password accounts may sign up and sign in (`false`: providers only).
+    #[arg(long, env = "CONFAB_LOCAL_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub local_accounts: bool,
+
+    /// OpenID Connect providers to offer, by short name, separated by commas. Each reads
+    /// `CONFAB_OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, and optionally `_SCOPES`
+    /// (default `openid email profile`) and `_DISPLAY_NAME`.
+    #[arg(long, env = "CONFAB_OIDC_PROVIDERS", global = true)]
+    pub oidc_providers: Option<String>,
+
+    /// GitHub sign-in: the OAuth app's client id (its secret in `CONFAB_GITHUB_CLIENT_SECRET`).
+    #[arg(long, env = "CONFAB_GITHUB_CLIENT_ID", global = true)]
+    pub github_client_id: Option<String>,
+
+    /// Only emails of these domains (comma-separated) may sign in through a provider.
+    #[arg(long, env = "CONFAB_ALLOWED_EMAIL_DOMAINS", global = true)]
+    pub allowed_email_domains: Option<String>,
+
+    /// Sign-in providers given in code (tests, embedding), offered after the configured ones.
+    #[arg(skip)]
+    pub extra_sign_in_providers: Vec<ProviderConfig>,
+
     /// Where the compiled site (WASM, JS, CSS, public files) is served from.
     #[arg(
         long,
@@ -206,6 +229,77 @@ impl Config {
             });
         }
         Ok(settings)
+    }
+
+    /// The configured sign-in providers (OpenID Connect ones, then GitHub).
+    pub fn sign_in_providers(&self) -> Result<Vec<ProviderConfig>, String> {
+        let variable = |name: &str, field: &str| {
+            std::env::var(format!(
+                "CONFAB_OIDC_{}_{field}",
+                name.to_ascii_uppercase().replace('-', "_")
+            ))
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+        };
+        let mut providers = Vec::new();
+        for name in self
+            .oidc_providers
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "sign-in provider name {name:?} must be letters, digits, - or _"
+                ));
+            }
+            let required = |field: &str| {
+                variable(name, field).ok_or_else(|| {
+                    format!(
+                        "CONFAB_OIDC_{}_{field} is not set",
+                        name.to_ascii_uppercase()
+                    )
+                })
+            };
+            providers.push(ProviderConfig {
+                name: name.to_owned(),
+                display_name: variable(name, "DISPLAY_NAME").unwrap_or_else(|| name.to_owned()),
+                kind: ProviderKind::Oidc {
+                    issuer: required("ISSUER")?,
+                },
+                client_id: required("CLIENT_ID")?,
+                client_secret: variable(name, "CLIENT_SECRET"),
+                scopes: variable(name, "SCOPES")
+                    .unwrap_or_else(|| "openid email profile".into())
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        }
+        if let Some(client_id) = self.github_client_id.as_deref().filter(|id| !id.is_empty()) {
+            providers.push(ProviderConfig {
+                name: "github".into(),
+                display_name: "GitHub".into(),
+                kind: ProviderKind::Github,
+                client_id: client_id.to_owned(),
+                client_secret: std::env::var("CONFAB_GITHUB_CLIENT_SECRET").ok(),
+                scopes: vec!["read:user".into(), "user:email".into()],
+            });
+        }
+        providers.extend(self.extra_sign_in_providers.iter().cloned());
+        Ok(providers)
+    }
+
+    /// The address browsers use, for the providers' redirects.
+    pub fn public_base(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
     }
 
     /// Settings for tests and tools: a store under `data_dir`, everything else default.

@@ -16,6 +16,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{middleware, Extension, Router};
+use confab_core::auth::oidc::ExternalAuth;
 use confab_core::auth::session_store::StoreSessionStore;
 use confab_core::provider::Providers;
 use confab_core::service::error::error_response;
@@ -48,7 +49,11 @@ pub enum LaunchError {
 
 pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchError> {
     let providers = Providers::new(config.provider_settings().map_err(LaunchError::Config)?);
-    Ok(Services::with_providers(
+    let sign_in = ExternalAuth::new(
+        config.sign_in_providers().map_err(LaunchError::Config)?,
+        &config.public_base(),
+    );
+    Ok(Services::with_parts(
         store,
         ServiceConfig {
             signup: match config.signup {
@@ -57,9 +62,19 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
             },
             login_attempts: config.login_attempts,
             context_tokens: config.context_tokens.max(256),
+            local_accounts: config.local_accounts,
+            allowed_email_domains: config
+                .allowed_email_domains
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(|domain| domain.trim().to_ascii_lowercase())
+                .filter(|domain| !domain.is_empty())
+                .collect(),
             ..ServiceConfig::default()
         },
         providers,
+        sign_in,
     ))
 }
 

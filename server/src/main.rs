@@ -54,21 +54,34 @@ async fn import(
         .await
         .map_err(|error| error.to_string())?
         .ok_or_else(|| format!("no account with the email {email}"))?;
-    let size = std::fs::metadata(&file)
-        .map_err(|error| format!("{}: {error}", file.display()))?
-        .len();
-    if size > config.max_import_bytes as u64 {
-        return Err(format!(
-            "{} is larger than the import limit of {} bytes",
-            file.display(),
-            config.max_import_bytes
-        ));
-    }
-    let bytes = std::fs::read(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+    let opened =
+        std::fs::File::open(&file).map_err(|error| format!("{}: {error}", file.display()))?;
+    let total = opened.metadata().map(|meta| meta.len()).unwrap_or(0).max(1);
+    let options = confab_core::service::import::ImportOptions {
+        max_bytes: config.max_import_bytes as u64,
+    };
     let report = services
-        .import_bytes(&credentials.user, &bytes)
+        .import_reader_with(
+            &credentials.user,
+            std::io::BufReader::new(opened),
+            options,
+            move |progress| {
+                // A one-line progress bar on stderr, redrawn after every batch.
+                let done = (progress.bytes_read as f64 / total as f64).clamp(0.0, 1.0);
+                let filled = (done * 30.0) as usize;
+                eprint!(
+                    "\r[{}{}] {:>3.0}%  {} conversations, {} messages",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    done * 100.0,
+                    progress.conversations,
+                    progress.messages
+                );
+            },
+        )
         .await
         .map_err(|error| error.to_string())?;
+    eprintln!();
     println!(
         "imported {} sessions and {} messages ({} already there, {} errors)",
         report.sessions,

@@ -9,8 +9,10 @@ use axum::{Json, Router};
 use confab_core::api::ImportReport;
 use confab_core::auth::CurrentUser;
 use confab_core::service::export::ExportFormat;
+use confab_core::service::import::ImportOptions;
 use futures::StreamExt;
 use serde::Deserialize;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::http::{ApiError, ApiQuery, ApiResult};
 use crate::state::AppState;
@@ -19,6 +21,7 @@ pub fn router(max_import_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/api/chat/sessions/{id}/export", get(export_session))
         .route("/api/export", get(export_account))
+        // The import enforces its own limit while streaming (`max_import_bytes`).
         .route(
             "/api/import",
             post(import).layer(DefaultBodyLimit::max(max_import_bytes)),
@@ -77,20 +80,31 @@ async fn export_account(State(state): State<AppState>, CurrentUser(user): Curren
         .into_response()
 }
 
+/// Imports the request body as it arrives: the file is parsed a conversation at a time, so a
+/// large export never sits in memory whole. Over the size limit answers 413.
 async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<ImportReport>> {
-    let body = body.map_err(|rejection| ApiError::Request {
-        status: rejection.status(),
-        code: if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "unreadable_body"
-        },
-        message: rejection.body_text(),
-    })?;
-    let report = state.services.import_bytes(&user, &body).await?;
-    Ok(Json(report))
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let options = ImportOptions {
+        max_bytes: state.config.max_import_bytes as u64,
+    };
+    match state
+        .services
+        .import_reader_with(&user, reader, options, |_| {})
+        .await
+    {
+        Ok(report) => Ok(Json(report)),
+        Err(error) if error.code() == "too_large" => Err(ApiError::Request {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            message: error.to_string(),
+        }),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod chat;
 mod export;
 mod messages;
+mod oauth;
 mod openai;
 mod ops;
 mod search;
@@ -21,6 +22,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(chat::router())
         .merge(openai::router())
+        .merge(oauth::router())
         .merge(sessions::router())
         .merge(messages::router())
         .merge(search::router())

@@ -36,11 +36,13 @@ impl TestApp {
         let mut config = Config::for_data_dir(data.path());
         config.max_body_bytes = 64 * 1024;
         config.max_import_bytes = 256 * 1024;
-        configure(&mut config);
-        let store = confab::store::open(&config).await.expect("open store");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        // The real address, so configuration that depends on it (redirect URLs) is right.
+        config.addr = listener.local_addr().expect("address");
+        configure(&mut config);
+        let store = confab::store::open(&config).await.expect("open store");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let server_store = Arc::clone(&store);

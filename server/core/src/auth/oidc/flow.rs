@@ -127,6 +127,7 @@ impl ExternalAuth {
             authorization_endpoint: field("authorization_endpoint")?,
             token_endpoint: field("token_endpoint")?,
             jwks_uri: field("jwks_uri")?,
+            userinfo_endpoint: document["userinfo_endpoint"].as_str().map(str::to_owned),
         };
         // The issuer in the document must be the one configured (OpenID Connect Discovery §4.3).
         if found.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
@@ -265,7 +266,16 @@ impl ExternalAuth {
                         &pending.nonce,
                     );
                 }
-                let claims = claims?;
+                let mut claims = claims?;
+                if claims.email.is_none() {
+                    // Providers may keep profile claims out of the ID token and serve them from
+                    // the UserInfo endpoint (OpenID Connect Core §5.3).
+                    if let Some(endpoint) = &found.userinfo_endpoint {
+                        claims = self
+                            .userinfo(endpoint, answer.access_token().secret(), claims)
+                            .await?;
+                    }
+                }
                 let email_verified = claims.email_is_verified();
                 Ok(ExternalIdentity {
                     provider: name.to_owned(),
@@ -292,6 +302,45 @@ impl ExternalAuth {
                     .await
             }
         }
+    }
+}
+
+impl ExternalAuth {
+    /// The UserInfo claims, merged into the verified ID token's. The subject must match.
+    async fn userinfo(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+        verified: id_token::Claims,
+    ) -> Result<id_token::Claims, FlowError> {
+        let info: serde_json::Value = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .map_err(|error| FlowError::Unreachable(format!("{endpoint}: {error}")))?
+            .error_for_status()
+            .map_err(|error| FlowError::Protocol(format!("{endpoint}: {error}")))?
+            .json()
+            .await
+            .map_err(|error| FlowError::Protocol(format!("{endpoint}: {error}")))?;
+        if info["sub"].as_str() != Some(verified.sub.as_str()) {
+            return Err(FlowError::InvalidToken(
+                "the UserInfo subject differs from the ID token's".into(),
+            ));
+        }
+        Ok(id_token::Claims {
+            email: info["email"].as_str().map(str::to_owned),
+            email_verified: Some(info["email_verified"].clone()),
+            name: verified
+                .name
+                .or_else(|| info["name"].as_str().map(str::to_owned)),
+            preferred_username: verified
+                .preferred_username
+                .or_else(|| info["preferred_username"].as_str().map(str::to_owned)),
+            ..verified
+        })
     }
 }
 

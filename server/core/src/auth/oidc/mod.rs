@@ -95,6 +95,7 @@ struct Discovery {
     authorization_endpoint: String,
     token_endpoint: String,
     jwks_uri: String,
+    userinfo_endpoint: Option<String>,
 }
 
 /// The configured providers and what was learnt about them.

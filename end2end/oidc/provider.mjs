@@ -1,0 +1,47 @@
+// A real OpenID Connect provider for Confab's sign-in tests: the certified `oidc-provider`
+// package with one client (`confab`) and accounts made up on the spot (any login name works;
+// names starting with "unverified" get an unverified email).
+//
+// Usage: node oidc/provider.mjs PORT REDIRECT_URI[,REDIRECT_URI...]
+// Prints the issuer URL once it listens.
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2]);
+const redirectUris = (process.argv[3] ?? '').split(',').filter(Boolean);
+if (!port || redirectUris.length === 0) {
+  console.error('usage: node oidc/provider.mjs PORT REDIRECT_URI[,...]');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: 'confab',
+    client_secret: 'confab-test-secret',
+    redirect_uris: redirectUris,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  pkce: { required: () => true },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  cookies: { keys: ['confab-oidc-test-cookie-key'] },
+  features: { devInteractions: { enabled: true } },
+  async findAccount(_ctx, id) {
+    const login = String(id).toLowerCase();
+    return {
+      accountId: login,
+      async claims() {
+        return {
+          sub: login,
+          email: login.includes('@') ? login : `${login}@example.com`,
+          email_verified: !login.startsWith('unverified'),
+          name: login.split('@')[0],
+        };
+      },
+    };
+  },
+});
+// Quiet: the tests read only the first line.
+provider.on('server_error', (_ctx, error) => console.error('server_error', error));
+provider.listen(port, '127.0.0.1', () => console.log(issuer));
