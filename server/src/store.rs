@@ -40,8 +40,8 @@ async fn open_sqlite(config: &Config, path: std::path::PathBuf) -> Result<DynSto
     Ok(Arc::new(store))
 }
 
-async fn open_mongo(_url: &str) -> Result<DynStore, StoreError> {
-    Err(StoreError::Backend(
-        "this build has no MongoDB backend yet".into(),
-    ))
+async fn open_mongo(url: &str) -> Result<DynStore, StoreError> {
+    let store = confab_core::store::mongo::MongoStore::connect(url).await?;
+    tracing::info!("opened MongoDB store");
+    Ok(Arc::new(store))
 }
