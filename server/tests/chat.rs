@@ -112,6 +112,7 @@ async fn a_reply_streams_in_and_both_sides_are_saved() {
         done["completionTokens"], 4,
         "from the provider's usage chunk"
     );
+    assert_eq!(done["usageEstimated"], false);
     assert_eq!(done["promptTokens"], 10);
     assert!(done["parentId"] == events[0].1["message"]["id"]);
 
@@ -311,6 +312,7 @@ async fn provider_errors_are_reported_clearly() {
     let done = &events.last().unwrap().1["message"];
     assert_eq!(done["status"], "complete");
     assert!(done["completionTokens"].as_i64().unwrap() > 0);
+    assert_eq!(done["usageEstimated"], true, "estimated, and marked so");
 
     // Nobody listening at the provider's address.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -94,6 +94,9 @@ pub struct NewMessageInput {
     pub parent_id: Option<String>,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The token counts are estimates.
+    #[serde(default)]
+    pub usage_estimated: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

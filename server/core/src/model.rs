@@ -185,6 +185,9 @@ pub struct Message {
     pub status: MessageStatus,
     pub client_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The token counts are estimates: the provider reported no usage.
+    #[serde(default)]
+    pub usage_estimated: bool,
 }
 
 /// One page of a cursor-paginated list.

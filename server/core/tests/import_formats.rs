@@ -1069,6 +1069,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         client_id: None,
         source_id: Some(key.to_owned()),
         created_at: time,
+        usage_estimated: false,
     };
     let session = |id: &str, messages: Vec<NewMessage>| ImportSession {
         session: NewSession {

@@ -63,3 +63,60 @@ async fn reopening_keeps_data_and_schema() {
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
+
+/// Messages are indexed once per group commit; appends and deletes racing in the same batch
+/// must leave the full-text index exactly matching the table (FTS5's own integrity check).
+#[tokio::test]
+async fn the_search_index_stays_exact_under_concurrent_writes() {
+    use confab_core::api::{NewMessageInput, SearchInput};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    let services = conformance::services(store);
+    let user = services
+        .signup("race@example.com", "a good password", None)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let (services, user) = (services.clone(), user.clone());
+        tasks.push(tokio::spawn(async move {
+            let input = NewMessageInput {
+                role: "user".into(),
+                content: format!("racing word{n} and common"),
+                ..Default::default()
+            };
+            let appended = services.append_message(&user, input).await.unwrap();
+            if n % 2 == 0 {
+                services
+                    .delete_session(&user, &appended.session.id)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let found = services
+        .search(
+            &user,
+            SearchInput {
+                q: "common".into(),
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 20, "only the kept messages are found");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .expect("the index matches the table");
+    let pending: i64 = conn
+        .query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(pending, 0, "nothing is left unindexed after a commit");
+}

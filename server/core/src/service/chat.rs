@@ -248,6 +248,7 @@ impl Services {
             client_id,
             source_id: None,
             created_at: now,
+            usage_estimated: input.usage_estimated,
         };
         match self.store().append_message(message, new_session).await {
             Err(crate::store::StoreError::Conflict(detail)) if detail.contains("parent") => {

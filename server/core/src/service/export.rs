@@ -338,6 +338,7 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             client_id: None,
             source_id: Some(format!("confab:{}", message.id)),
             created_at: message.created_at,
+            usage_estimated: message.usage_estimated,
         });
     }
     Ok(ImportSession {

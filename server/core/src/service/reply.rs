@@ -330,8 +330,8 @@ impl Services {
             latency_ms: Some(latency_ms),
             parent_id: None,
             client_id: None,
+            usage_estimated: estimated,
         };
-        let _ = estimated; // recorded once messages carry the flag (see usage_estimated)
         Ok(self
             .append_under(
                 user,
@@ -458,6 +458,7 @@ mod tests {
             status: MessageStatus::Complete,
             client_id: None,
             created_at: Utc::now(),
+            usage_estimated: false,
         }
     }
 

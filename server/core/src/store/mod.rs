@@ -98,6 +98,8 @@ pub struct NewMessage {
     pub latency_ms: Option<i64>,
     pub status: MessageStatus,
     pub client_id: Option<String>,
+    /// The token counts are estimates (the provider reported no usage).
+    pub usage_estimated: bool,
     /// Where an imported message came from, so a second import adds nothing.
     pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,

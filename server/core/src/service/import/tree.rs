@@ -288,6 +288,7 @@ pub(super) fn convert(
             client_id: None,
             source_id: Some(format!("{session_source}/{}", nodes[node].key)),
             created_at: times[node].unwrap_or(importer.now),
+            usage_estimated: false,
         });
     }
 

@@ -244,6 +244,8 @@ pub struct MessageDoc {
     pub source_id: Option<String>,
     pub source_key: String,
     pub created_at: bson::DateTime,
+    #[serde(default)]
+    pub usage_estimated: bool,
     /// The distinct search terms of `content` (see `terms`): what search matches on. Reads
     /// leave it out (`WITHOUT_TERMS`), it can be as large as the content.
     #[serde(default)]
@@ -279,6 +281,7 @@ impl MessageDoc {
             source_id: message.source_id.clone(),
             source_key: source_key(message.source_id.as_deref(), &message.id),
             created_at: to_bson_time(message.created_at),
+            usage_estimated: message.usage_estimated,
             word_count: i64::try_from(words.len()).unwrap_or(i64::MAX),
             terms: terms::distinct_terms(words),
         }
@@ -300,6 +303,7 @@ impl MessageDoc {
             latency_ms: self.latency_ms,
             client_id: self.client_id,
             created_at: from_bson_time(self.created_at),
+            usage_estimated: self.usage_estimated,
         })
     }
 }

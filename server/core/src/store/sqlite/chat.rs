@@ -210,8 +210,9 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
     let created = to_ms(message.created_at);
     conn.prepare_cached(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
-             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
+             usage_estimated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -230,6 +231,7 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
             message.client_id,
             message.source_id,
             created,
+            message.usage_estimated,
         ])
     })
     .map_err(sql_error)?;

@@ -114,6 +114,38 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX identities_user ON identities(user_id);
     "#,
+    // 3: replies whose provider sent no usage carry estimated token counts, marked as such.
+    r#"
+    ALTER TABLE messages ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 4: new messages are indexed once per group commit instead of once per row. FTS5 flushes
+    // its pending terms at the start of every statement, so a trigger per row cost a flush per
+    // message; now a row only notes itself in fts_pending, and the writer indexes all pending
+    // rows with one statement just before each commit (same transaction, so search is never
+    // behind what is committed).
+    r#"
+    CREATE TABLE fts_pending (seq INTEGER PRIMARY KEY);
+    DROP TRIGGER messages_fts_insert;
+    DROP TRIGGER messages_fts_delete;
+    DROP TRIGGER messages_fts_update;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO fts_pending(seq) VALUES (new.seq);
+    END;
+    -- A row still pending was never indexed: it only leaves the queue.
+    CREATE TRIGGER messages_fts_delete_pending AFTER DELETE ON messages
+    WHEN EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+        DELETE FROM fts_pending WHERE seq = old.seq;
+    END;
+    CREATE TRIGGER messages_fts_delete BEFORE DELETE ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
+    END;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -66,7 +66,7 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 pub const MESSAGE_COLUMNS: &str = "id, session_id, parent_id, role, content, type, model, \
-     prompt_tokens, completion_tokens, latency_ms, status, client_id, created_at";
+     prompt_tokens, completion_tokens, latency_ms, status, client_id, created_at, usage_estimated";
 
 pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     let role: String = row.get(3)?;
@@ -85,5 +85,6 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         status: MessageStatus::parse(&status).ok_or_else(|| bad_value(10, "status"))?,
         client_id: row.get(11)?,
         created_at: from_ms(row.get(12)?),
+        usage_estimated: row.get(13)?,
     })
 }

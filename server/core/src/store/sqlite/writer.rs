@@ -107,6 +107,16 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
             Err(_) => tracing::error!("a write job panicked; its changes were rolled back"),
         }
     }
+    // Index the messages this batch added, in the same transaction (see migration 4).
+    if let Err(error) = index_pending(conn) {
+        tracing::error!(%error, "indexing new messages failed; the batch is rolled back");
+        let _ = conn.execute_batch("ROLLBACK");
+        let error = StoreError::Backend(format!("indexing failed: {error}"));
+        for reply in replies {
+            reply(Some(&error));
+        }
+        return;
+    }
     let commit_error = conn.execute_batch("COMMIT").err().map(sql_error);
     if let Some(error) = &commit_error {
         tracing::error!(%error, "group commit failed");
@@ -115,4 +125,21 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
     for reply in replies {
         reply(commit_error.as_ref());
     }
+}
+
+/// Adds the rows noted in `fts_pending` to the full-text index with one statement.
+fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
+    let pending: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM fts_pending)")?
+        .query_row([], |row| row.get(0))?;
+    if pending {
+        conn.prepare_cached(
+            "INSERT INTO messages_fts(rowid, content)
+             SELECT m.seq, m.content FROM fts_pending p JOIN messages m ON m.seq = p.seq",
+        )?
+        .execute([])?;
+        conn.prepare_cached("DELETE FROM fts_pending")?
+            .execute([])?;
+    }
+    Ok(())
 }
