@@ -1070,6 +1070,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         source_id: Some(key.to_owned()),
         created_at: time,
         usage_estimated: false,
+        follow_active_leaf: false,
     };
     let session = |id: &str, messages: Vec<NewMessage>| ImportSession {
         session: NewSession {

@@ -204,21 +204,13 @@ impl Services {
         }
         let now = Utc::now();
         let follow_active = parent == ParentChoice::ActiveLeaf;
-        let mut parent_id = match parent {
+        let parent_id = match parent {
             ParentChoice::Message(parent_id) => Some(parent_id),
             ParentChoice::Root | ParentChoice::ActiveLeaf => None,
         };
         let (session_id, new_session) = match input.session_id {
             Some(session_id) => {
                 validate::existing_id(&session_id)?;
-                if follow_active {
-                    let session = self
-                        .store()
-                        .get_session(&user.id, &session_id)
-                        .await?
-                        .ok_or(ServiceError::NotFound)?;
-                    parent_id = session.session.active_leaf_id;
-                }
                 (session_id, None)
             }
             None => {
@@ -249,6 +241,7 @@ impl Services {
             source_id: None,
             created_at: now,
             usage_estimated: input.usage_estimated,
+            follow_active_leaf: follow_active,
         };
         match self.store().append_message(message, new_session).await {
             Err(crate::store::StoreError::Conflict(detail)) if detail.contains("parent") => {

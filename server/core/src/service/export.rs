@@ -339,6 +339,7 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             source_id: Some(format!("confab:{}", message.id)),
             created_at: message.created_at,
             usage_estimated: message.usage_estimated,
+            follow_active_leaf: false,
         });
     }
     Ok(ImportSession {

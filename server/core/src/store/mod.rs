@@ -100,6 +100,9 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// The token counts are estimates (the provider reported no usage).
     pub usage_estimated: bool,
+    /// Without a `parent_id`: hang the message under the session's active leaf (decided in the
+    /// store, with the write, so an append costs no extra round trip).
+    pub follow_active_leaf: bool,
     /// Where an imported message came from, so a second import adds nothing.
     pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -1391,6 +1391,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
         source_id: Some(format!("test:message:{n}")),
         created_at: start + chrono::Duration::minutes(n.into()),
         usage_estimated: false,
+        follow_active_leaf: false,
     };
     let first = new_message(0, None, None);
     let second = new_message(1, Some(first.id.clone()), Some(10));

@@ -289,6 +289,7 @@ pub(super) fn convert(
             source_id: Some(format!("{session_source}/{}", nodes[node].key)),
             created_at: times[node].unwrap_or(importer.now),
             usage_estimated: false,
+            follow_active_leaf: false,
         });
     }
 

@@ -54,6 +54,27 @@ pub async fn session_by_id(
         .map(SessionDoc::into_session))
 }
 
+/// The session's active leaf; `None` when the session is not the user's.
+async fn active_leaf(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<Option<String>>> {
+    #[derive(serde::Deserialize)]
+    struct Leaf {
+        #[serde(default)]
+        active_leaf_id: Option<String>,
+    }
+    Ok(collections
+        .chat_sessions
+        .clone_with_type::<Leaf>()
+        .find_one(doc! { "_id": id, "user_id": user_id })
+        .projection(doc! { "_id": 0, "active_leaf_id": 1 })
+        .await
+        .map_err(db_error)?
+        .map(|found| found.active_leaf_id))
+}
+
 async fn session_exists(collections: &Collections, user_id: &str, id: &str) -> StoreResult<bool> {
     Ok(collections
         .chat_sessions
@@ -335,10 +356,12 @@ pub async fn append_message(
     message: &NewMessage,
     new_session: Option<&NewSession>,
 ) -> StoreResult<Appended> {
-    let document = MessageDoc::new(message);
-    let user_id = message.user_id.as_str();
+    let mut message = std::borrow::Cow::Borrowed(message);
+    let user_id = message.user_id.clone();
+    let user_id = user_id.as_str();
     if message.client_id.is_some() {
-        if let Some(found) = by_client_id(collections, user_id, &document.client_key).await? {
+        let client_key = MessageDoc::new(&message).client_key;
+        if let Some(found) = by_client_id(collections, user_id, &client_key).await? {
             return existing_appended(found);
         }
     }
@@ -349,11 +372,16 @@ pub async fn append_message(
             }
         }
         None => {
-            if !session_exists(collections, user_id, &message.session_id).await? {
+            let Some(leaf) = active_leaf(collections, user_id, &message.session_id).await? else {
                 return Err(StoreError::NotFound);
+            };
+            if message.follow_active_leaf && message.parent_id.is_none() && leaf.is_some() {
+                message.to_mut().parent_id = leaf;
             }
         }
     }
+    let message = message.as_ref();
+    let document = MessageDoc::new(message);
     // Checked before a new session is inserted, so that a refusal leaves nothing behind.
     if let Some(parent_id) = &message.parent_id {
         let parent =

@@ -275,11 +275,28 @@ pub fn append_message(
             });
         }
     }
+    let mut message = std::borrow::Cow::Borrowed(message);
     if let Some(new_session) = new_session {
         create_session(conn, new_session)?;
-    } else if session_by_id(conn, &message.user_id, &message.session_id)?.is_none() {
-        return Err(StoreError::NotFound);
+    } else {
+        let leaf: Option<Option<String>> = conn
+            .prepare_cached(
+                "SELECT active_leaf_id FROM chat_sessions WHERE id = ?1 AND user_id = ?2",
+            )
+            .and_then(|mut query| {
+                query
+                    .query_row([&message.session_id, &message.user_id], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(sql_error)?;
+        let Some(leaf) = leaf else {
+            return Err(StoreError::NotFound);
+        };
+        if message.follow_active_leaf && message.parent_id.is_none() && leaf.is_some() {
+            message.to_mut().parent_id = leaf;
+        }
     }
+    let message = message.as_ref();
     if let Some(parent_id) = &message.parent_id {
         let parent = message_by_id(conn, &message.user_id, parent_id)?;
         if parent.is_none_or(|parent| parent.session_id != message.session_id) {
