@@ -1,9 +1,14 @@
 //! Confab's user interface: Leptos components rendered on the server and hydrated in the
 //! browser, reaching the data through server functions.
 
+#![recursion_limit = "512"]
+
+pub mod client;
 pub mod components;
+pub mod markdown;
 pub mod pages;
 pub mod server_fns;
+pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -35,19 +40,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::auth::provide_auth();
+    state::provide_state(components::auth::use_auth());
     view! {
         <Stylesheet id="leptos" href="/pkg/confab.css"/>
         <Title text="Confab"/>
         // Whole pages are rendered before they are sent (SsrMode::Async): readable at once,
         // without waiting for the WASM, and usable with JavaScript off.
         <Router>
+            <components::workspace::Shortcuts/>
             <components::header::Header/>
             <main class="main">
                 <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
                     <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/new") view=pages::home::NewChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
+                    <Route path=path!("/import") view=pages::import::ImportPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            <components::toasts::ToastRegion/>
         </Router>
     }
 }

@@ -1,16 +1,51 @@
 //! Server functions: the UI's way to the service layer. Each is a thin adapter, exactly like
 //! the REST handlers; the rules live in `confab_core::service`.
 
-use confab_core::model::{Message, Page, Session, SessionDetail, User};
+use confab_core::model::{Message, Page, SearchHit, Session, User};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A session with the latest page of its messages.
+/// A message on the active branch, with the ids of its alternatives (itself included,
+/// oldest first) so the UI can offer "‹ 1/2 ›".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub message: Message,
+    pub siblings: Vec<String>,
+}
+
+impl MessageView {
+    /// A message whose alternatives are not known yet (the next load fills them in).
+    pub fn single(message: Message) -> MessageView {
+        let siblings = vec![message.id.clone()];
+        MessageView { message, siblings }
+    }
+}
+
+/// A session with the latest page of its active branch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
-    pub detail: SessionDetail,
-    pub messages: Page<Message>,
+    pub session: Session,
+    pub messages: Vec<MessageView>,
+    /// The `before` cursor for the page above this one; None at the start of the branch.
+    pub earlier: Option<String>,
 }
+
+/// The models the providers offer, and what failed while asking them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelChoices {
+    pub models: Vec<ModelChoice>,
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    pub id: String,
+    pub provider: String,
+    pub default: bool,
+}
+
+/// How many messages of a branch one load brings.
+pub const MESSAGE_PAGE: usize = 50;
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -116,17 +151,31 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn list_sessions(cursor: Option<String>) -> Result<Page<Session>, ServerFnError> {
+pub async fn list_sessions(
+    cursor: Option<String>,
+    archived: bool,
+) -> Result<Page<Session>, ServerFnError> {
     let user = server::user().await?;
     server::services()?
         .list_sessions(
             &user,
             confab_core::api::SessionListInput {
                 cursor,
+                archived: Some(archived),
                 ..Default::default()
             },
         )
         .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn get_session(id: String) -> Result<Session, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .get_session(&user, &id)
+        .await
+        .map(|detail| detail.session)
         .map_err(server::to_error)
 }
 
@@ -140,26 +189,191 @@ pub async fn create_session(title: Option<String>) -> Result<Session, ServerFnEr
 }
 
 #[server(prefix = "/rpc")]
+pub async fn update_session(
+    id: String,
+    title: Option<String>,
+    pinned: Option<bool>,
+    archived: Option<bool>,
+) -> Result<Session, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .update_session(
+            &user,
+            &id,
+            confab_core::api::SessionPatchInput {
+                title,
+                pinned,
+                archived,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn delete_session(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .delete_session(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn clear_session(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .clear_session(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+/// A page of the session's active branch (root first), optionally only one message type.
+/// Branches are a tree; the page is cut from the path to the active leaf, so paging and the
+/// sibling counts agree with what the next reply uses as context.
+#[server(prefix = "/rpc")]
 pub async fn load_conversation(
     session_id: String,
     before: Option<String>,
+    message_type: Option<String>,
 ) -> Result<SessionView, ServerFnError> {
+    use confab_core::service::{chat::branch_to, ServiceError};
     let user = server::user().await?;
     let services = server::services()?;
     let detail = services
         .get_session(&user, &session_id)
         .await
         .map_err(server::to_error)?;
-    let messages = services
-        .list_messages(
+    let all = services
+        .store()
+        .all_messages(&user.id, &session_id)
+        .await
+        .map_err(|error| server::to_error(ServiceError::from(error)))?;
+    let threaded = detail.session.active_leaf_id.is_some();
+    let branch = match &detail.session.active_leaf_id {
+        Some(leaf) => branch_to(&all, leaf),
+        None => all.clone(),
+    };
+    let mut views: Vec<MessageView> = branch
+        .into_iter()
+        .filter(|message| {
+            message_type
+                .as_deref()
+                .is_none_or(|wanted| wanted.is_empty() || message.message_type == wanted)
+        })
+        .map(|message| {
+            let siblings = if threaded {
+                all.iter()
+                    .filter(|other| {
+                        other.parent_id == message.parent_id && other.role == message.role
+                    })
+                    .map(|other| other.id.clone())
+                    .collect()
+            } else {
+                vec![message.id.clone()]
+            };
+            MessageView { message, siblings }
+        })
+        .collect();
+    if let Some(before) = before.filter(|before| !before.is_empty()) {
+        let end = views
+            .iter()
+            .position(|view| view.message.id == before)
+            .unwrap_or(0);
+        views.truncate(end);
+    }
+    let start = views.len().saturating_sub(MESSAGE_PAGE);
+    let messages = views.split_off(start);
+    let earlier = (start > 0)
+        .then(|| messages.first().map(|view| view.message.id.clone()))
+        .flatten();
+    Ok(SessionView {
+        session: detail.session,
+        messages,
+        earlier,
+    })
+}
+
+/// Makes the branch through `message_id` the active one: its newest descendant becomes the
+/// session's active leaf.
+#[server(prefix = "/rpc")]
+pub async fn switch_branch(session_id: String, message_id: String) -> Result<(), ServerFnError> {
+    use confab_core::service::ServiceError;
+    let user = server::user().await?;
+    let services = server::services()?;
+    let all = services
+        .store()
+        .all_messages(&user.id, &session_id)
+        .await
+        .map_err(|error| server::to_error(ServiceError::from(error)))?;
+    if !all.iter().any(|message| message.id == message_id) {
+        return Err(server::to_error(ServiceError::NotFound));
+    }
+    let mut leaf = message_id;
+    // Bounded by the number of messages, so a cycle in stored data cannot hang the request.
+    for _ in 0..all.len() {
+        let newest_child = all
+            .iter()
+            .filter(|message| message.parent_id.as_deref() == Some(leaf.as_str()))
+            .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        match newest_child {
+            Some(child) => leaf = child.id.clone(),
+            None => break,
+        }
+    }
+    services
+        .update_session(
             &user,
-            confab_core::api::MessageListInput {
-                session_id,
-                before,
+            &session_id,
+            confab_core::api::SessionPatchInput {
+                active_leaf_id: Some(leaf),
                 ..Default::default()
             },
         )
         .await
-        .map_err(server::to_error)?;
-    Ok(SessionView { detail, messages })
+        .map(|_| ())
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn search_messages(
+    q: String,
+    message_type: Option<String>,
+) -> Result<Vec<SearchHit>, ServerFnError> {
+    if q.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let user = server::user().await?;
+    server::services()?
+        .search(
+            &user,
+            confab_core::api::SearchInput {
+                q,
+                message_type: message_type.filter(|slug| !slug.is_empty()),
+                limit: Some(20),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|page| page.items)
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
+    server::user().await?;
+    let list = server::services()?.providers().models().await;
+    Ok(ModelChoices {
+        models: list
+            .models
+            .into_iter()
+            .map(|model| ModelChoice {
+                id: model.id,
+                provider: model.provider,
+                default: model.default,
+            })
+            .collect(),
+        errors: list.errors,
+    })
 }

@@ -1,9 +1,10 @@
-//! The top bar: the product name and who is signed in.
+//! The top bar: the product name, the search box, and who is signed in.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::auth::use_auth;
+use super::search::SearchBox;
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -14,6 +15,7 @@ pub fn Header() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || {
                     auth.user.get().and_then(Result::ok).flatten().map(|user| view! {
+                        <SearchBox/>
                         <div class="account">
                             <span class="account-email" title=user.email.clone()>{user.name.clone()}</span>
                             <ActionForm action=auth.sign_out attr:class="inline-form">

@@ -1,45 +1,374 @@
-//! A session's messages, oldest at the top.
+//! The open conversation's messages, oldest at the top: Markdown, model and usage, copy,
+//! edit, regenerate, and "‹ 1/2 ›" between the alternatives of a message.
 
-use confab_core::model::{Message, Role};
+use std::time::Duration;
+
+use confab_core::model::{MessageStatus, Role};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::client;
+use crate::markdown;
+use crate::server_fns::{load_conversation, switch_branch, MessageView};
+use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Outgoing};
+
+/// The scrolling list of messages plus the reply being streamed.
 #[component]
-pub fn MessageList(messages: Vec<Message>) -> impl IntoView {
-    if messages.is_empty() {
-        return view! { <p class="empty-state">"No messages in this conversation yet."</p> }
-            .into_any();
-    }
+pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
+    let chat = use_chat();
+    let toasts = use_toasts();
+    let query = use_query_map();
+    let scroller = NodeRef::<leptos::html::Div>::new();
+    let loading_earlier = RwSignal::new(false);
+    let revealed = StoredValue::new(None::<String>);
+
+    // Follow the conversation down as it grows, except when earlier pages are added above,
+    // and go to the message a search result pointed at.
+    Effect::new(move |_| {
+        let _ = chat.messages.with(Vec::len);
+        let _ = chat
+            .live
+            .with(|live| live.as_ref().map(|live| live.text.len()));
+        let target = query.read().get("m");
+        let Some(element) = scroller.get() else {
+            return;
+        };
+        if loading_earlier.get_untracked() {
+            return;
+        }
+        if let Some(target) = target {
+            if revealed.get_value().as_deref() != Some(target.as_str()) {
+                let id = format!("m-{target}");
+                client::after(Duration::from_millis(30), move || {
+                    if client::reveal(&id) {
+                        revealed.set_value(Some(target));
+                    }
+                });
+                return;
+            }
+            if !chat.streaming() {
+                return;
+            }
+        }
+        element.set_scroll_top(element.scroll_height());
+    });
+
+    let load_earlier = move || {
+        let Some(before) = chat.earlier.get_untracked() else {
+            return;
+        };
+        let Some(session_id) = chat.session_id() else {
+            return;
+        };
+        if loading_earlier.get_untracked() {
+            return;
+        }
+        loading_earlier.set(true);
+        let filter = filter.get_untracked();
+        spawn_local(async move {
+            let height = scroller
+                .get_untracked()
+                .map(|element| element.scroll_height());
+            match load_conversation(
+                session_id,
+                Some(before),
+                (!filter.is_empty()).then_some(filter),
+            )
+            .await
+            {
+                Ok(page) => {
+                    chat.messages.update(|list| {
+                        let mut older = page.messages;
+                        older.append(list);
+                        *list = older;
+                    });
+                    chat.earlier.set(page.earlier);
+                    // Keep the message the reader was looking at in place.
+                    client::after(Duration::from_millis(0), move || {
+                        if let (Some(element), Some(height)) = (scroller.get_untracked(), height) {
+                            element.set_scroll_top(
+                                element.scroll_top() + element.scroll_height() - height,
+                            );
+                        }
+                        loading_earlier.set(false);
+                    });
+                }
+                Err(error) => {
+                    toasts.error(format!(
+                        "Could not load earlier messages: {}",
+                        error_text(&error)
+                    ));
+                    loading_earlier.set(false);
+                }
+            }
+        });
+    };
+    let on_scroll = move |_| {
+        if let Some(element) = scroller.get_untracked() {
+            if element.scroll_top() < 40 && chat.earlier.with_untracked(Option::is_some) {
+                load_earlier();
+            }
+        }
+    };
+    // Copy buttons inside rendered Markdown are plain HTML: one listener serves them all.
+    let on_click = move |event: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(target) = event.target() {
+            if let Some(code) = client::code_for_copy_button(&target) {
+                client::copy(&code);
+                toasts.info("Code copied");
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
+    let visible = move || {
+        let live = chat.live.get();
+        let session = chat.session_id();
+        let mut list = chat.messages.get();
+        if let Some(live) = live.filter(|live| live.session_id == session) {
+            if let Some(cut) = live.cut_from {
+                if let Some(position) = list.iter().position(|view| view.message.id == cut) {
+                    list.truncate(position);
+                }
+            }
+        }
+        list
+    };
     view! {
-        <ol class="message-list">
-            {messages.into_iter().map(|message| view! { <MessageItem message/> }).collect_view()}
-        </ol>
+        <div class="scroller" node_ref=scroller on:scroll=on_scroll>
+            <div class="message-column">
+                <Show when=move || chat.earlier.with(Option::is_some)>
+                    <button type="button" class="ghost load-earlier" on:click=move |_| load_earlier()>
+                        {move || if loading_earlier.get() { "Loading…" } else { "Load earlier messages" }}
+                    </button>
+                </Show>
+                <Show when=move || chat.messages.with(Vec::is_empty) && !chat.streaming()>
+                    <div class="empty-conversation">
+                        <p class="muted">{move || if filter.with(String::is_empty) {
+                            "No messages yet. Say hello below."
+                        } else {
+                            "No messages of this type."
+                        }}</p>
+                    </div>
+                </Show>
+                <ol class="message-list" aria-label="Messages" on:click=on_click>
+                    <For
+                        each=visible
+                        key=|view| (view.message.id.clone(), view.message.content.len(), view.siblings.len(), view.message.status.as_str())
+                        let:view
+                    >
+                        <MessageItem view/>
+                    </For>
+                    <LiveMessages/>
+                </ol>
+            </div>
+        </div>
     }
-    .into_any()
+}
+
+fn author(role: Role, model: Option<&str>) -> String {
+    match role {
+        Role::User => "You".to_owned(),
+        Role::Assistant => model.unwrap_or("Assistant").to_owned(),
+        Role::System => "System".to_owned(),
+        Role::Tool => "Tool".to_owned(),
+    }
 }
 
 #[component]
-fn MessageItem(message: Message) -> impl IntoView {
-    let role_class = format!("message message-{}", message.role.as_str());
-    let who = match message.role {
-        Role::User => "You".to_owned(),
-        Role::Assistant => message.model.clone().unwrap_or_else(|| "Assistant".into()),
-        Role::System => "System".to_owned(),
-        Role::Tool => "Tool".to_owned(),
-    };
-    let tokens = match (message.prompt_tokens, message.completion_tokens) {
+fn MessageItem(view: MessageView) -> impl IntoView {
+    let chat = use_chat();
+    let stores = use_stores();
+    let toasts = use_toasts();
+    let navigate = use_navigate();
+    let message = view.message.clone();
+    let id = message.id.clone();
+    let role = message.role;
+    let editing = RwSignal::new(false);
+    let edit_text = RwSignal::new(message.content.clone());
+    let html = markdown::render(&message.content);
+    let usage = match (message.prompt_tokens, message.completion_tokens) {
         (Some(prompt), Some(completion)) => Some(format!("{prompt} → {completion} tokens")),
         _ => None,
     };
+    let latency = message
+        .latency_ms
+        .map(|ms| format!("{:.1} s", ms as f64 / 1000.0));
+    let status = match message.status {
+        MessageStatus::Error => Some("failed"),
+        MessageStatus::Partial => Some("partial"),
+        MessageStatus::Streaming => Some("unfinished"),
+        MessageStatus::Complete => None,
+    };
+    let position = view
+        .siblings
+        .iter()
+        .position(|other| *other == id)
+        .unwrap_or(0);
+    let count = view.siblings.len();
+    let previous = position
+        .checked_sub(1)
+        .and_then(|index| view.siblings.get(index).cloned());
+    let next = view.siblings.get(position + 1).cloned();
+    let switch_to = move |target: Option<String>| {
+        let Some(target) = target else { return };
+        let Some(session_id) = chat.session_id() else {
+            return;
+        };
+        spawn_local(async move {
+            match switch_branch(session_id, target).await {
+                Ok(()) => chat.reload.update(|n| *n += 1),
+                Err(error) => {
+                    toasts.error(format!("Could not switch versions: {}", error_text(&error)))
+                }
+            }
+        });
+    };
+    let content = message.content.clone();
+    let copy = move |_| {
+        client::copy(&content);
+        toasts.info("Message copied");
+    };
+    let regenerate = {
+        let id = id.clone();
+        let navigate = navigate.clone();
+        move |_| {
+            if let Some(session_id) = chat.session_id() {
+                start_reply(
+                    stores,
+                    Outgoing::Regenerate {
+                        session_id,
+                        reply: id.clone(),
+                    },
+                    navigate.clone(),
+                );
+            }
+        }
+    };
+    let save_edit = {
+        let id = id.clone();
+        move || {
+            let content = edit_text.get_untracked();
+            if content.trim().is_empty() {
+                return;
+            }
+            if let Some(session_id) = chat.session_id() {
+                editing.set(false);
+                start_reply(
+                    stores,
+                    Outgoing::Edit {
+                        session_id,
+                        original: id.clone(),
+                        content,
+                    },
+                    navigate.clone(),
+                );
+            }
+        }
+    };
+    let save_on_click = save_edit.clone();
     view! {
-        <li class=role_class>
+        <li class=format!("message message-{}", role.as_str()) id=format!("m-{id}") data-type=message.message_type.clone()>
             <div class="message-head">
-                <span class="message-author">{who}</span>
-                <span class="message-type">{message.message_type.clone()}</span>
+                <span class="message-author">{author(role, message.model.as_deref())}</span>
+                <span class="chip">{message.message_type.clone()}</span>
                 <time datetime=message.created_at.to_rfc3339()>{message.created_at.format("%b %e, %H:%M").to_string()}</time>
-                {tokens.map(|tokens| view! { <span class="message-tokens">{tokens}</span> })}
+                {status.map(|status| view! { <span class="chip chip-warn">{status}</span> })}
             </div>
-            // Text, never HTML: whatever a message contains is shown as written.
-            <div class="message-body">{message.content.clone()}</div>
+            <Show when=move || editing.get() fallback=move || view! {
+                <div class="message-body markdown" inner_html=html.clone()></div>
+            }>
+                <div class="edit-box">
+                    <textarea aria-label="Edit message" rows="3" prop:value=move || edit_text.get()
+                        on:input=move |event| edit_text.set(event_target_value(&event))></textarea>
+                    <div class="edit-actions">
+                        <button type="button" class="primary" on:click={
+                            let save = save_on_click.clone();
+                            move |_| save()
+                        }>"Save and send"</button>
+                        <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    </div>
+                </div>
+            </Show>
+            <div class="message-foot">
+                {(role == Role::Assistant).then(|| view! {
+                    <span class="message-meta">
+                        {[message.model.clone(), usage.clone(), latency.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")}
+                    </span>
+                })}
+                {(count > 1).then(|| {
+                    let previous_target = previous.clone();
+                    let next_target = next.clone();
+                    view! {
+                        <span class="versions" aria-label="Versions">
+                            <button type="button" class="ghost icon" aria-label="Previous version"
+                                disabled=previous.is_none() on:click=move |_| switch_to(previous_target.clone())>"‹"</button>
+                            <span class="version-count">{format!("{}/{}", position + 1, count)}</span>
+                            <button type="button" class="ghost icon" aria-label="Next version"
+                                disabled=next.is_none() on:click=move |_| switch_to(next_target.clone())>"›"</button>
+                        </span>
+                    }
+                })}
+                <span class="message-actions">
+                    <button type="button" class="ghost small" on:click=copy>"Copy"</button>
+                    {(role == Role::User).then(|| view! {
+                        <button type="button" class="ghost small" on:click=move |_| editing.set(true)
+                            disabled=move || chat.streaming()>"Edit"</button>
+                    })}
+                    {(role == Role::Assistant).then(|| view! {
+                        <button type="button" class="ghost small" on:click=regenerate
+                            disabled=move || chat.streaming()>"Regenerate"</button>
+                    })}
+                </span>
+            </div>
         </li>
+    }
+}
+
+/// The user's message before the server confirms it, and the reply as it streams in.
+#[component]
+fn LiveMessages() -> impl IntoView {
+    let chat = use_chat();
+    move || {
+        let live = chat.live.get()?;
+        let session = chat.session_id();
+        // A first message creates its session: show it on the new page as well.
+        if live.session_id.is_some() && live.session_id != session {
+            return None;
+        }
+        let already_listed = live.user_saved.as_ref().is_some_and(|saved| {
+            chat.messages
+                .with(|list| list.iter().any(|view| view.message.id == saved.id))
+        });
+        let user = live
+            .user_text
+            .clone()
+            .filter(|_| !already_listed)
+            .map(|text| {
+                let pending = live.user_saved.is_none();
+                view! {
+                    <li class="message message-user" class:pending=pending>
+                        <div class="message-head">
+                            <span class="message-author">"You"</span>
+                            <span class="chip">{live.user_type.clone()}</span>
+                            {pending.then_some(view! { <span class="muted">"Sending…"</span> })}
+                        </div>
+                        <div class="message-body markdown" inner_html=markdown::render(&text)></div>
+                    </li>
+                }
+            });
+        let reply_html = markdown::render(&live.text);
+        Some(view! {
+            {user}
+            <li class="message message-assistant streaming" aria-busy="true">
+                <div class="message-head">
+                    <span class="message-author">{live.model.clone().unwrap_or_else(|| "Assistant".into())}</span>
+                    <span class="typing" aria-label="Writing">"●●●"</span>
+                </div>
+                <div class="message-body markdown" inner_html=reply_html></div>
+            </li>
+        })
     }
 }

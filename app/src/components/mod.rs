@@ -1,6 +1,11 @@
 //! Components shared by the pages.
 
 pub mod auth;
+pub mod composer;
+pub mod conversation_head;
 pub mod header;
 pub mod message_list;
+pub mod search;
 pub mod session_list;
+pub mod toasts;
+pub mod workspace;

@@ -1,49 +1,191 @@
-//! The list of the user's sessions, newest activity first.
+//! The sessions: a sidebar grouped by recent activity (loading more on scroll), and a
+//! `<select>` that replaces it on narrow screens.
 
+use chrono::{Duration, Utc};
 use confab_core::model::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::server_fns::list_sessions;
+use crate::state::{activity, error_text, use_sessions, use_toasts};
+
+/// The id in `/c/{id}`, if the page shows a session.
+pub fn current_session_id() -> Memo<Option<String>> {
+    let location = use_location();
+    Memo::new(move |_| {
+        location
+            .pathname
+            .get()
+            .strip_prefix("/c/")
+            .map(|id| id.trim_end_matches('/').to_owned())
+            .filter(|id| !id.is_empty())
+    })
+}
+
+fn group_label(session: &Session) -> &'static str {
+    if session.pinned {
+        return "Pinned";
+    }
+    // UTC on both sides, so the server's page and the browser's agree.
+    let today = Utc::now().date_naive();
+    let day = activity(session).date_naive();
+    if day >= today {
+        "Today"
+    } else if day == today - Duration::days(1) {
+        "Yesterday"
+    } else if day >= today - Duration::days(7) {
+        "Previous 7 days"
+    } else {
+        "Older"
+    }
+}
+
+const GROUPS: [&str; 5] = ["Pinned", "Today", "Yesterday", "Previous 7 days", "Older"];
 
 #[component]
-pub fn SessionList(#[prop(optional, into)] current: Signal<Option<String>>) -> impl IntoView {
-    let sessions = Resource::new(|| (), |_| list_sessions(None));
+pub fn SessionSidebar() -> impl IntoView {
+    let store = use_sessions();
+    let toasts = use_toasts();
+    let current = current_session_id();
+    let navigate = use_navigate();
+    let new_chat = move |_| navigate("/new", Default::default());
+    let on_scroll = move |event: leptos::ev::Event| {
+        let element: web_sys::Element = event_target(&event);
+        if element.scroll_top() + element.client_height() >= element.scroll_height() - 80 {
+            store.load_more(toasts);
+        }
+    };
     view! {
-        <nav class="sidebar" aria-label="Conversations">
-            <h2 class="sidebar-title">"Conversations"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || sessions.get().map(|result| match result {
-                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                    Ok(page) if page.items.is_empty() => view! {
-                        <p class="empty-state">"No conversations yet."</p>
-                    }.into_any(),
-                    Ok(page) => view! {
-                        <ul class="session-list">
-                            {page.items.into_iter().map(|session| view! { <SessionItem session current/> }).collect_view()}
-                        </ul>
-                    }.into_any(),
+        <nav class="sidebar" aria-label="Conversations" on:scroll=on_scroll>
+            <div class="sidebar-top">
+                <button type="button" class="primary new-chat" on:click=new_chat
+                    title="New chat (Ctrl+Shift+O)">"+ New chat"</button>
+            </div>
+            <h2 class="sidebar-title">
+                {move || if store.archived.get() { "Archived" } else { "Conversations" }}
+            </h2>
+            <Transition fallback=|| view! { <p class="muted sidebar-note">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match store.first_page.await {
+                        Err(error) => view! {
+                            <p class="form-error sidebar-note" role="alert">{error_text(&error)}</p>
+                        }.into_any(),
+                        Ok(page) => {
+                            store.seed(&page);
+                            view! { <SessionGroups current/> }.into_any()
+                        }
+                    }
                 })}
             </Transition>
+            <Show when=move || store.next_cursor.with(Option::is_some)>
+                <button type="button" class="ghost load-more" on:click=move |_| store.load_more(toasts)>
+                    {move || if store.loading_more.get() { "Loading…" } else { "Load more" }}
+                </button>
+            </Show>
+            <div class="sidebar-foot">
+                <button type="button" class="ghost small" aria-pressed=move || store.archived.get().to_string()
+                    on:click=move |_| store.archived.update(|archived| *archived = !*archived)>
+                    {move || if store.archived.get() { "Back to conversations" } else { "Show archived" }}
+                </button>
+                <a class="ghost-link small" href="/api/export" download rel="external">"Download backup"</a>
+                <A href="/import" attr:class="ghost-link small">"Import"</A>
+            </div>
         </nav>
     }
 }
 
 #[component]
-fn SessionItem(session: Session, current: Signal<Option<String>>) -> impl IntoView {
+fn SessionGroups(current: Memo<Option<String>>) -> impl IntoView {
+    let store = use_sessions();
+    move || {
+        let sessions = store.visible();
+        if sessions.is_empty() {
+            let text = if store.archived.get() {
+                "No archived conversations."
+            } else {
+                "No conversations yet."
+            };
+            return view! { <p class="empty-state">{text}</p> }.into_any();
+        }
+        GROUPS
+            .iter()
+            .filter_map(|label| {
+                let members: Vec<Session> = sessions
+                    .iter()
+                    .filter(|session| group_label(session) == *label)
+                    .cloned()
+                    .collect();
+                (!members.is_empty()).then(|| view! {
+                    <section class="session-group">
+                        <h3 class="group-title">{*label}</h3>
+                        <ul class="session-list">
+                            {members.into_iter().map(|session| view! { <SessionItem session current/> }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })
+            .collect_view()
+            .into_any()
+    }
+}
+
+#[component]
+fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView {
     let id = session.id.clone();
     let is_current = move || current.get().as_deref() == Some(id.as_str());
-    let when = session
-        .last_message_at
-        .unwrap_or(session.created_at)
-        .format("%b %e, %H:%M")
-        .to_string();
+    let current_id = session.id.clone();
+    let aria_current =
+        move || (current.get().as_deref() == Some(current_id.as_str())).then_some("page");
+    let when = activity(&session).format("%b %e, %H:%M").to_string();
+    let count = session.message_count;
     view! {
         <li class="session-item" class:current=is_current>
-            <A href=format!("/c/{}", session.id)>
-                <span class="session-title">{session.title.clone()}</span>
-                <span class="session-meta">{format!("{} messages · {when}", session.message_count)}</span>
+            <A href=format!("/c/{}", session.id)
+                attr:aria-current=aria_current>
+                <span class="session-title">
+                    {session.pinned.then_some(view! { <span class="pin" aria-label="Pinned">"📌 "</span> })}
+                    {session.title.clone()}
+                </span>
+                <span class="session-meta">{format!("{count} messages · {when}")}</span>
             </A>
         </li>
+    }
+}
+
+/// The session list as a dropdown, for phones (the sidebar is hidden there).
+#[component]
+pub fn SessionSelect() -> impl IntoView {
+    let store = use_sessions();
+    let current = current_session_id();
+    let navigate = use_navigate();
+    let on_change = move |event: leptos::ev::Event| {
+        let value = event_target_value(&event);
+        if value == "new" {
+            navigate("/new", Default::default());
+        } else if !value.is_empty() {
+            navigate(&format!("/c/{value}"), Default::default());
+        }
+    };
+    view! {
+        <div class="session-select-row">
+            <Transition fallback=|| ()>
+                {move || { let on_change = on_change.clone(); Suspend::new(async move {
+                    if let Ok(page) = store.first_page.await {
+                        store.seed(&page);
+                    }
+                    view! {
+                        <select class="session-select" aria-label="Conversation" on:change=on_change.clone()>
+                            <option value="" selected=move || current.get().is_none()>"Choose a conversation…"</option>
+                            <option value="new">"+ New chat"</option>
+                            {move || store.visible().into_iter().map(|session| {
+                                let id = session.id.clone();
+                                let selected = move || current.get().as_deref() == Some(id.as_str());
+                                view! { <option value=session.id.clone() selected=selected>{session.title.clone()}</option> }
+                            }).collect_view()}
+                        </select>
+                    }
+                })}}
+            </Transition>
+        </div>
     }
 }

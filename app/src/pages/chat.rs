@@ -1,55 +1,59 @@
-//! `/c/{id}`: one conversation.
+//! `/c/{id}`: one conversation. `?m={message}` scrolls to a message (from search).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::auth::{use_auth, AuthPanel};
+use crate::client;
+use crate::components::composer::Composer;
+use crate::components::conversation_head::ConversationHead;
 use crate::components::message_list::MessageList;
-use crate::components::session_list::SessionList;
+use crate::components::workspace::{SignedIn, Workspace};
+use crate::pages::home::LAST_SESSION_KEY;
 use crate::server_fns::load_conversation;
+use crate::state::{error_text, use_chat};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let auth = use_auth();
+    let chat = use_chat();
     let params = use_params_map();
-    let session_id = Signal::derive(move || params.read().get("id"));
-    let view_data = Resource::new(
-        move || session_id.get(),
-        |id| async move {
-            match id {
-                Some(id) => load_conversation(id, None).await.map(Some),
-                None => Ok(None),
-            }
-        },
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let filter = RwSignal::new(String::new());
+    let conversation = Resource::new(
+        move || (id.get(), filter.get(), chat.reload.get()),
+        |(id, filter, _)| load_conversation(id, None, (!filter.is_empty()).then_some(filter)),
     );
+    Effect::new(move |_| client::remember(LAST_SESSION_KEY, &id.get()));
     view! {
-        <Transition fallback=|| view! { <p class="muted center">"Loading…"</p> }>
-            {move || auth.user.get().map(|user| match user {
-                Ok(Some(_)) => view! {
-                    <div class="workspace">
-                        <SessionList current=session_id/>
-                        <section class="conversation">
-                            <Transition fallback=|| view! { <p class="muted">"Loading messages…"</p> }>
-                                {move || view_data.get().map(|data| match data {
-                                    Ok(Some(data)) => view! {
-                                        <Title text=format!("{} · Confab", data.detail.session.title)/>
-                                        <header class="conversation-head">
-                                            <h1>{data.detail.session.title.clone()}</h1>
-                                            <p class="muted">{format!("{} messages", data.detail.session.message_count)}</p>
-                                        </header>
-                                        <MessageList messages=data.messages.items/>
-                                    }.into_any(),
-                                    Ok(None) => ().into_any(),
-                                    Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                                })}
-                            </Transition>
-                        </section>
-                    </div>
-                }.into_any(),
-                Ok(None) => view! { <AuthPanel/> }.into_any(),
-                Err(error) => view! { <p class="form-error center">{error.to_string()}</p> }.into_any(),
-            })}
-        </Transition>
+        <SignedIn>
+            <Workspace>
+                <Transition fallback=|| view! { <div class="scroller"><p class="muted center">"Loading messages…"</p></div> }>
+                    {move || Suspend::new(async move {
+                        match conversation.await {
+                            Ok(data) => {
+                                let title = format!("{} · Confab", data.session.title);
+                                chat.session.set(Some(data.session));
+                                chat.messages.set(data.messages);
+                                chat.earlier.set(data.earlier);
+                                view! {
+                                    <Title text=title/>
+                                    {view! { <ConversationHead filter/> }.into_any()}
+                                    {view! { <MessageList filter/> }.into_any()}
+                                }.into_any()
+                            }
+                            Err(error) => view! {
+                                <div class="scroller">
+                                    <div class="load-error" role="alert">
+                                        <h1>"This conversation could not be opened"</h1>
+                                        <p class="muted">{error_text(&error)}</p>
+                                    </div>
+                                </div>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <Composer session_id=Signal::derive(move || Some(id.get()))/>
+            </Workspace>
+        </SignedIn>
     }
 }

@@ -1,28 +1,69 @@
-//! `/`: the sign-in forms, or the list of conversations once signed in.
+//! `/` opens the last conversation (or the most recent one); `/new` and an empty account show
+//! a fresh composer whose first message creates the conversation.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
 
-use crate::components::auth::{use_auth, AuthPanel};
-use crate::components::session_list::SessionList;
+use crate::client;
+use crate::components::composer::Composer;
+use crate::components::workspace::{SignedIn, Workspace};
+use crate::state::{use_chat, use_sessions};
+
+pub const LAST_SESSION_KEY: &str = "confab.lastSession";
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let auth = use_auth();
+    let sessions = use_sessions();
+    let navigate = use_navigate();
+    // Restores where the user was (browser only: the choice lives in localStorage).
+    Effect::new(move |_| {
+        if sessions.first_page.get().is_none() {
+            return;
+        }
+        let visible = sessions.visible();
+        let remembered = client::recall(LAST_SESSION_KEY)
+            .filter(|id| visible.iter().any(|session| &session.id == id));
+        if let Some(id) = remembered.or_else(|| visible.first().map(|session| session.id.clone())) {
+            navigate(
+                &format!("/c/{id}"),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    });
+    view! { <NewChat/> }
+}
+
+#[component]
+pub fn NewChatPage() -> impl IntoView {
+    view! { <NewChat/> }
+}
+
+#[component]
+fn NewChat() -> impl IntoView {
+    let chat = use_chat();
+    chat.session.set(None);
+    chat.messages.set(Vec::new());
+    chat.earlier.set(None);
     view! {
-        <Transition fallback=|| view! { <p class="muted center">"Loading…"</p> }>
-            {move || auth.user.get().map(|user| match user {
-                Ok(Some(_)) => view! {
-                    <div class="workspace">
-                        <SessionList/>
-                        <section class="conversation placeholder">
-                            <h1>"Pick a conversation"</h1>
-                            <p class="muted">"Or start one from any client of the API; it appears here at once."</p>
-                        </section>
+        <SignedIn>
+            <Workspace>
+                <div class="scroller">
+                    <div class="message-column">
+                        <Show when=move || !chat.streaming() fallback=|| view! { <p class="muted center">"Starting the conversation…"</p> }>
+                            <div class="welcome">
+                                <h1>"Start a new conversation"</h1>
+                                <p class="muted">"Ask anything. Every message is saved the moment it is sent, and the reply streams in as it is written."</p>
+                                <p class="muted small">"Shortcuts: Ctrl+Shift+O new chat · Ctrl+K or / search · Enter send · Shift+Enter new line"</p>
+                            </div>
+                        </Show>
                     </div>
-                }.into_any(),
-                Ok(None) => view! { <AuthPanel/> }.into_any(),
-                Err(error) => view! { <p class="form-error center">{error.to_string()}</p> }.into_any(),
-            })}
-        </Transition>
+                </div>
+                <Composer session_id=Signal::derive(|| None::<String>)/>
+            </Workspace>
+        </SignedIn>
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod chat;
 pub mod home;
+pub mod import;
 pub mod not_found;

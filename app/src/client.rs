@@ -1,0 +1,332 @@
+//! What only a browser can do: stream a reply from `/api/chat` (a server function cannot
+//! stream), upload an import, remember things in localStorage, copy, scroll. On the server
+//! these are never called from a render path; their stubs do nothing.
+
+use std::time::Duration;
+
+/// How a streamed request ended before its last event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamError {
+    /// The Stop button: the server keeps and saves the reply anyway.
+    Aborted,
+    /// Network or HTTP failure, with a sentence for the user.
+    Failed(String),
+}
+
+/// Runs `action` after `delay` (browser only).
+pub fn after(delay: Duration, action: impl FnOnce() + 'static) {
+    #[cfg(feature = "hydrate")]
+    leptos::prelude::set_timeout(action, delay);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (delay, action);
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::StreamError;
+    use std::cell::RefCell;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    thread_local! {
+        static CURRENT_ABORT: RefCell<Option<web_sys::AbortController>> = const { RefCell::new(None) };
+    }
+
+    fn describe(error: JsValue) -> String {
+        error
+            .dyn_ref::<js_sys::Error>()
+            .map(|error| String::from(error.message()))
+            .or_else(|| error.as_string())
+            .unwrap_or_else(|| "the request failed".into())
+    }
+
+    fn is_abort(error: &JsValue) -> bool {
+        js_sys::Reflect::get(error, &"name".into())
+            .ok()
+            .and_then(|name| name.as_string())
+            .is_some_and(|name| name == "AbortError")
+    }
+
+    /// The error sentence from a JSON error body `{"error": {"message": ...}}`.
+    fn error_from_body(status: u16, body: &str) -> String {
+        serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|value| {
+                value
+                    .pointer("/error/message")
+                    .and_then(|message| message.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| format!("the server answered {status}"))
+    }
+
+    async fn post(
+        path: &str,
+        body: &str,
+        accept: &str,
+        signal: Option<&web_sys::AbortSignal>,
+    ) -> Result<web_sys::Response, StreamError> {
+        let window = web_sys::window().ok_or_else(|| StreamError::Failed("no window".into()))?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(body));
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+        let headers = web_sys::Headers::new().map_err(|e| StreamError::Failed(describe(e)))?;
+        let _ = headers.set("Content-Type", "application/json");
+        let _ = headers.set("Accept", accept);
+        init.set_headers(&headers);
+        if let Some(signal) = signal {
+            init.set_signal(Some(signal));
+        }
+        let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+            .await
+            .map_err(|error| {
+                if is_abort(&error) {
+                    StreamError::Aborted
+                } else {
+                    StreamError::Failed(describe(error))
+                }
+            })?;
+        response
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| StreamError::Failed("not a response".into()))
+    }
+
+    async fn text_of(response: &web_sys::Response) -> String {
+        match response.text() {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|text| text.as_string())
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn post_json(path: &str, body: &str) -> Result<String, String> {
+        let response =
+            post(path, body, "application/json", None)
+                .await
+                .map_err(|error| match error {
+                    StreamError::Aborted => "cancelled".to_owned(),
+                    StreamError::Failed(message) => message,
+                })?;
+        let text = text_of(&response).await;
+        if response.ok() {
+            Ok(text)
+        } else {
+            Err(error_from_body(response.status(), &text))
+        }
+    }
+
+    pub async fn post_event_stream(
+        path: &str,
+        body: &str,
+        mut on_event: impl FnMut(&str, serde_json::Value),
+    ) -> Result<(), StreamError> {
+        let controller =
+            web_sys::AbortController::new().map_err(|e| StreamError::Failed(describe(e)))?;
+        let signal = controller.signal();
+        CURRENT_ABORT.with(|slot| *slot.borrow_mut() = Some(controller));
+        let result = read_stream(path, body, &signal, &mut on_event).await;
+        CURRENT_ABORT.with(|slot| *slot.borrow_mut() = None);
+        result
+    }
+
+    async fn read_stream(
+        path: &str,
+        body: &str,
+        signal: &web_sys::AbortSignal,
+        on_event: &mut impl FnMut(&str, serde_json::Value),
+    ) -> Result<(), StreamError> {
+        let response = post(path, body, "text/event-stream", Some(signal)).await?;
+        if !response.ok() {
+            let text = text_of(&response).await;
+            return Err(StreamError::Failed(error_from_body(
+                response.status(),
+                &text,
+            )));
+        }
+        let stream = response
+            .body()
+            .ok_or_else(|| StreamError::Failed("the reply has no body".into()))?;
+        let reader: web_sys::ReadableStreamDefaultReader = stream
+            .get_reader()
+            .dyn_into()
+            .map_err(|_| StreamError::Failed("the reply cannot be read".into()))?;
+        let mut buffer: Vec<u8> = Vec::new();
+        loop {
+            let chunk = JsFuture::from(reader.read()).await.map_err(|error| {
+                if is_abort(&error) || signal.aborted() {
+                    StreamError::Aborted
+                } else {
+                    StreamError::Failed(describe(error))
+                }
+            })?;
+            let done = js_sys::Reflect::get(&chunk, &"done".into())
+                .ok()
+                .and_then(|done| done.as_bool())
+                .unwrap_or(true);
+            if done {
+                break;
+            }
+            if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
+                buffer.extend(js_sys::Uint8Array::new(&value).to_vec());
+            }
+            // Events end with a blank line; a chunk may hold several or half of one.
+            while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let block: Vec<u8> = buffer.drain(..end + 2).collect();
+                let block = String::from_utf8_lossy(&block);
+                let mut name = "message".to_owned();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        name = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(value.strip_prefix(' ').unwrap_or(value));
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&data) {
+                    on_event(&name, value);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn abort_current() {
+        CURRENT_ABORT.with(|slot| {
+            if let Some(controller) = slot.borrow().as_ref() {
+                controller.abort();
+            }
+        });
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn remember(key: &str, value: &str) {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(key, value);
+        }
+    }
+
+    pub fn recall(key: &str) -> Option<String> {
+        storage()?.get_item(key).ok()?
+    }
+
+    pub fn copy(text: &str) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let clipboard = js_sys::Reflect::get(&window.navigator(), &"clipboard".into());
+        if let Ok(clipboard) = clipboard {
+            if let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()) {
+                if let Some(write) = write.dyn_ref::<js_sys::Function>() {
+                    let _ = write.call1(&clipboard, &JsValue::from_str(text));
+                }
+            }
+        }
+    }
+
+    pub fn element(id: &str) -> Option<web_sys::Element> {
+        web_sys::window()?.document()?.get_element_by_id(id)
+    }
+
+    /// Scrolls to the element and marks it for a moment.
+    pub fn reveal(id: &str) -> bool {
+        let Some(element) = element(id) else {
+            return false;
+        };
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Center);
+        element.scroll_into_view_with_scroll_into_view_options(&options);
+        let _ = element.class_list().add_1("highlight");
+        true
+    }
+
+    pub fn focus(id: &str) {
+        if let Some(element) = element(id).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = element.focus();
+        }
+    }
+
+    /// The text of the code block around a clicked "Copy" button.
+    pub fn code_for_copy_button(target: &web_sys::EventTarget) -> Option<String> {
+        let element = target.dyn_ref::<web_sys::Element>()?;
+        let button = element.closest(".copy-code").ok()??;
+        let block = button.closest(".code-block").ok()??;
+        block.query_selector("code").ok()??.text_content()
+    }
+
+    /// Whether the keyboard focus is in a text field (then "/" types a slash).
+    pub fn typing_in_field() -> bool {
+        web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.active_element())
+            .is_some_and(|element| {
+                let tag = element.tag_name().to_ascii_lowercase();
+                tag == "input" || tag == "textarea" || tag == "select"
+            })
+    }
+
+    pub async fn read_file(input_id: &str) -> Result<String, String> {
+        let input = element(input_id)
+            .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .ok_or("no file input")?;
+        let file = input
+            .files()
+            .and_then(|files| files.get(0))
+            .ok_or("choose a file first")?;
+        JsFuture::from(file.text())
+            .await
+            .map_err(describe)?
+            .as_string()
+            .ok_or_else(|| "the file is not text".to_owned())
+    }
+}
+
+#[cfg(feature = "hydrate")]
+pub use browser::*;
+
+#[cfg(not(feature = "hydrate"))]
+mod server_stubs {
+    use super::StreamError;
+
+    pub async fn post_json(_path: &str, _body: &str) -> Result<String, String> {
+        Err("only in the browser".into())
+    }
+    pub async fn post_event_stream(
+        _path: &str,
+        _body: &str,
+        _on_event: impl FnMut(&str, serde_json::Value),
+    ) -> Result<(), StreamError> {
+        Err(StreamError::Failed("only in the browser".into()))
+    }
+    pub fn abort_current() {}
+    pub fn remember(_key: &str, _value: &str) {}
+    pub fn recall(_key: &str) -> Option<String> {
+        None
+    }
+    pub fn copy(_text: &str) {}
+    pub fn reveal(_id: &str) -> bool {
+        false
+    }
+    pub fn focus(_id: &str) {}
+    pub fn typing_in_field() -> bool {
+        false
+    }
+    pub async fn read_file(_input_id: &str) -> Result<String, String> {
+        Err("only in the browser".into())
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub use server_stubs::*;

@@ -1,0 +1,37 @@
+//! Notices in the corner: errors with role="alert", confirmations with an optional action
+//! (Undo).
+
+use leptos::prelude::*;
+
+use crate::state::{use_sessions, use_toasts, ToastAction, ToastKind};
+
+#[component]
+pub fn ToastRegion() -> impl IntoView {
+    let toasts = use_toasts();
+    let sessions = use_sessions();
+    view! {
+        <div class="toasts" aria-live="polite">
+            <For each=move || toasts.list.get() key=|toast| toast.id let:toast>
+                {
+                    let id = toast.id;
+                    let error = toast.kind == ToastKind::Error;
+                    view! {
+                        <div class="toast" class:toast-error=error role=if error { "alert" } else { "status" }>
+                            <span class="toast-text">{toast.text.clone()}</span>
+                            {toast.action.clone().map(|action| match action {
+                                ToastAction::RestoreSession(session_id) => view! {
+                                    <button type="button" class="toast-action" on:click=move |_| {
+                                        sessions.hidden.update(|hidden| hidden.retain(|other| *other != session_id));
+                                        toasts.dismiss(id);
+                                    }>"Undo"</button>
+                                },
+                            })}
+                            <button type="button" class="ghost toast-close" aria-label="Dismiss"
+                                on:click=move |_| toasts.dismiss(id)>"×"</button>
+                        </div>
+                    }
+                }
+            </For>
+        </div>
+    }
+}

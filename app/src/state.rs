@@ -1,0 +1,563 @@
+//! State shared across pages, provided once by `App`: notices (toasts), the session list, and
+//! the open conversation with the reply that is streaming into it. Living above the routes,
+//! a reply keeps streaming while the URL changes (a first message creates its session, and the
+//! page moves to `/c/{id}` mid-reply).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use confab_core::api::{ChatInput, RegenerateInput};
+use confab_core::model::{Message, Page, Session};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+
+use crate::client::{self, StreamError};
+use crate::components::auth::Auth;
+use crate::server_fns::{get_session, list_sessions, MessageView};
+
+/// A server function error as a sentence for people.
+pub fn error_text(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other
+            .to_string()
+            .trim_start_matches("error running server function: ")
+            .to_owned(),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToastKind {
+    Error,
+    Info,
+}
+
+#[derive(Clone)]
+pub struct Toast {
+    pub id: u64,
+    pub text: String,
+    pub kind: ToastKind,
+    /// A button on the notice. Plain data rather than a closure: the page that raised the
+    /// notice may be gone (unmounted, its owner disposed) when the button is pressed.
+    pub action: Option<ToastAction>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToastAction {
+    /// Undo a pending deletion: the session is shown again and not deleted.
+    RestoreSession(String),
+}
+
+#[derive(Clone, Copy)]
+pub struct Toasts {
+    pub list: RwSignal<Vec<Toast>>,
+    next: StoredValue<u64>,
+}
+
+impl Toasts {
+    fn new() -> Toasts {
+        Toasts {
+            list: RwSignal::new(Vec::new()),
+            next: StoredValue::new(1),
+        }
+    }
+
+    pub fn push(
+        &self,
+        text: impl Into<String>,
+        kind: ToastKind,
+        action: Option<ToastAction>,
+        lasts: Duration,
+    ) -> u64 {
+        let id = self.next.get_value();
+        self.next.set_value(id + 1);
+        self.list.update(|list| {
+            list.push(Toast {
+                id,
+                text: text.into(),
+                kind,
+                action,
+            })
+        });
+        let toasts = *self;
+        client::after(lasts, move || toasts.dismiss(id));
+        id
+    }
+
+    pub fn error(&self, text: impl Into<String>) {
+        self.push(text, ToastKind::Error, None, Duration::from_secs(8));
+    }
+
+    pub fn info(&self, text: impl Into<String>) {
+        self.push(text, ToastKind::Info, None, Duration::from_secs(4));
+    }
+
+    pub fn dismiss(&self, id: u64) {
+        self.list.update(|list| list.retain(|toast| toast.id != id));
+    }
+}
+
+pub fn use_toasts() -> Toasts {
+    expect_context::<Toasts>()
+}
+
+/// When a session last saw activity: what the list is ordered by.
+pub fn activity(session: &Session) -> DateTime<Utc> {
+    session.last_message_at.unwrap_or(session.created_at)
+}
+
+/// The sidebar's sessions: the first page from the server (rendered with the page), pages
+/// added on scroll, and local changes made before the server confirms them.
+#[derive(Clone, Copy)]
+pub struct SessionsStore {
+    pub first_page: Resource<Result<Page<Session>, ServerFnError>>,
+    pub items: RwSignal<Vec<Session>>,
+    pub next_cursor: RwSignal<Option<String>>,
+    /// Deleted in the UI, deleted on the server when the undo time is over.
+    pub hidden: RwSignal<Vec<String>>,
+    /// Showing archived sessions instead of the others.
+    pub archived: RwSignal<bool>,
+    pub loading_more: RwSignal<bool>,
+    seeded: StoredValue<Option<Page<Session>>>,
+}
+
+impl SessionsStore {
+    fn new(auth: Auth) -> SessionsStore {
+        let archived = RwSignal::new(false);
+        let first_page = Resource::new(
+            move || {
+                (
+                    auth.sign_in.version().get(),
+                    auth.sign_up.version().get(),
+                    auth.sign_out.version().get(),
+                    archived.get(),
+                )
+            },
+            // Asks who is signed in first: signed out, there is nothing to list (and no failed
+            // request to log in the console).
+            |(_, _, _, archived)| async move {
+                match crate::server_fns::current_user().await {
+                    Ok(Some(_)) => list_sessions(None, archived).await,
+                    Ok(None) => Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }),
+                    Err(error) => Err(error),
+                }
+            },
+        );
+        SessionsStore {
+            first_page,
+            items: RwSignal::new(Vec::new()),
+            next_cursor: RwSignal::new(None),
+            hidden: RwSignal::new(Vec::new()),
+            archived,
+            loading_more: RwSignal::new(false),
+            seeded: StoredValue::new(None),
+        }
+    }
+
+    /// Takes a freshly loaded first page (idempotent: the same page twice changes nothing, so
+    /// local changes survive a component being mounted again).
+    pub fn seed(&self, page: &Page<Session>) {
+        if self
+            .seeded
+            .with_value(|seeded| seeded.as_ref() == Some(page))
+        {
+            return;
+        }
+        self.seeded.set_value(Some(page.clone()));
+        self.items.set(page.items.clone());
+        self.next_cursor.set(page.next_cursor.clone());
+    }
+
+    pub fn visible(&self) -> Vec<Session> {
+        let hidden = self.hidden.get();
+        self.items
+            .get()
+            .into_iter()
+            .filter(|session| !hidden.contains(&session.id))
+            .collect()
+    }
+
+    /// Adds or replaces a session, keeping the list in activity order.
+    pub fn upsert(&self, session: Session) {
+        let archived_view = self.archived.get_untracked();
+        self.items.update(|items| {
+            items.retain(|item| item.id != session.id);
+            if session.archived == archived_view {
+                items.push(session);
+            }
+            items.sort_by_key(|item| std::cmp::Reverse(activity(item)));
+        });
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Session> {
+        let mut removed = None;
+        self.items.update(|items| {
+            if let Some(position) = items.iter().position(|item| item.id == id) {
+                removed = Some(items.remove(position));
+            }
+        });
+        removed
+    }
+
+    pub fn get(&self, id: &str) -> Option<Session> {
+        self.items
+            .with_untracked(|items| items.iter().find(|item| item.id == id).cloned())
+    }
+
+    /// Reloads one session from the server (after a reply, its count and activity changed).
+    pub fn refresh(&self, id: String) {
+        let store = *self;
+        spawn_local(async move {
+            if let Ok(session) = get_session(id).await {
+                store.upsert(session);
+            }
+        });
+    }
+
+    pub fn load_more(&self, toasts: Toasts) {
+        let Some(cursor) = self.next_cursor.get_untracked() else {
+            return;
+        };
+        if self.loading_more.get_untracked() {
+            return;
+        }
+        self.loading_more.set(true);
+        let store = *self;
+        spawn_local(async move {
+            match list_sessions(Some(cursor), store.archived.get_untracked()).await {
+                Ok(page) => {
+                    store.items.update(|items| {
+                        for session in page.items {
+                            if !items.iter().any(|item| item.id == session.id) {
+                                items.push(session);
+                            }
+                        }
+                    });
+                    store.next_cursor.set(page.next_cursor);
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not load more conversations: {}",
+                    error_text(&error)
+                )),
+            }
+            store.loading_more.set(false);
+        });
+    }
+}
+
+pub fn use_sessions() -> SessionsStore {
+    expect_context::<SessionsStore>()
+}
+
+/// A reply being generated, with the user message that asked for it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LiveReply {
+    pub session_id: Option<String>,
+    /// The user's new message, shown before the server has saved it.
+    pub user_text: Option<String>,
+    pub user_type: String,
+    pub user_saved: Option<Message>,
+    /// Edit and regenerate replace the branch from this message on.
+    pub cut_from: Option<String>,
+    pub text: String,
+    pub model: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+pub struct ChatStore {
+    pub session: RwSignal<Option<Session>>,
+    pub messages: RwSignal<Vec<MessageView>>,
+    pub earlier: RwSignal<Option<String>>,
+    pub live: RwSignal<Option<LiveReply>>,
+    /// Bumped to load the open conversation again from the server.
+    pub reload: RwSignal<u32>,
+    pub draft: RwSignal<String>,
+    pub message_type: RwSignal<String>,
+    pub model: RwSignal<Option<String>>,
+}
+
+impl ChatStore {
+    fn new() -> ChatStore {
+        ChatStore {
+            session: RwSignal::new(None),
+            messages: RwSignal::new(Vec::new()),
+            earlier: RwSignal::new(None),
+            live: RwSignal::new(None),
+            reload: RwSignal::new(0),
+            draft: RwSignal::new(String::new()),
+            message_type: RwSignal::new(confab_core::model::DEFAULT_MESSAGE_TYPE.to_owned()),
+            model: RwSignal::new(None),
+        }
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        self.session
+            .with(|session| session.as_ref().map(|s| s.id.clone()))
+    }
+
+    pub fn streaming(&self) -> bool {
+        self.live.with(Option::is_some)
+    }
+}
+
+pub fn use_chat() -> ChatStore {
+    expect_context::<ChatStore>()
+}
+
+pub fn provide_state(auth: Auth) {
+    provide_context(Toasts::new());
+    provide_context(SessionsStore::new(auth));
+    provide_context(ChatStore::new());
+}
+
+/// The shared state, taken from context in a component body (event handlers run outside the
+/// component's owner, where `use_context` finds nothing).
+#[derive(Clone, Copy)]
+pub struct Stores {
+    pub chat: ChatStore,
+    pub sessions: SessionsStore,
+    pub toasts: Toasts,
+}
+
+pub fn use_stores() -> Stores {
+    Stores {
+        chat: use_chat(),
+        sessions: use_sessions(),
+        toasts: use_toasts(),
+    }
+}
+
+/// What the user asked for.
+pub enum Outgoing {
+    Send {
+        session_id: Option<String>,
+        content: String,
+    },
+    Edit {
+        session_id: String,
+        original: String,
+        content: String,
+    },
+    Regenerate {
+        session_id: String,
+        reply: String,
+    },
+}
+
+/// Sends a message (or an edit, or asks for another reply) and streams the answer into the
+/// open conversation. The user's message shows at once; if the server refuses it, it is taken
+/// back, the text returns to the composer, and a notice says why.
+pub fn start_reply(
+    stores: Stores,
+    outgoing: Outgoing,
+    navigate: impl Fn(&str, NavigateOptions) + 'static,
+) {
+    let Stores {
+        chat,
+        sessions,
+        toasts,
+    } = stores;
+    if chat.live.get_untracked().is_some() {
+        toasts.error("Wait for the current reply to finish, or stop it.");
+        return;
+    }
+    let model = chat.model.get_untracked();
+    let message_type = chat.message_type.get_untracked();
+    let (path, body, live) = match outgoing {
+        Outgoing::Send {
+            session_id,
+            content,
+        } => (
+            "/api/chat",
+            serde_json::to_string(&ChatInput {
+                session_id: session_id.clone(),
+                content: content.clone(),
+                message_type: Some(message_type.clone()),
+                model: model.clone(),
+                ..Default::default()
+            }),
+            LiveReply {
+                session_id,
+                user_text: Some(content),
+                user_type: message_type,
+                model: model.clone(),
+                ..Default::default()
+            },
+        ),
+        Outgoing::Edit {
+            session_id,
+            original,
+            content,
+        } => (
+            "/api/chat",
+            serde_json::to_string(&ChatInput {
+                session_id: Some(session_id.clone()),
+                content: content.clone(),
+                message_type: Some(message_type.clone()),
+                model: model.clone(),
+                edit_of: Some(original.clone()),
+                ..Default::default()
+            }),
+            LiveReply {
+                session_id: Some(session_id),
+                user_text: Some(content),
+                user_type: message_type,
+                cut_from: Some(original),
+                model: model.clone(),
+                ..Default::default()
+            },
+        ),
+        Outgoing::Regenerate { session_id, reply } => (
+            "/api/chat/regenerate",
+            serde_json::to_string(&RegenerateInput {
+                message_id: reply.clone(),
+                model: model.clone(),
+            }),
+            LiveReply {
+                session_id: Some(session_id),
+                cut_from: Some(reply),
+                model: model.clone(),
+                ..Default::default()
+            },
+        ),
+    };
+    let Ok(body) = body else {
+        toasts.error("Could not prepare the message.");
+        return;
+    };
+    let draft_text = live.user_text.clone();
+    chat.live.set(Some(live));
+    spawn_local(async move {
+        let mut finished = false;
+        let mut user_saved: Option<Message> = None;
+        let mut session_id: Option<String> = chat
+            .live
+            .with_untracked(|live| live.as_ref().and_then(|l| l.session_id.clone()));
+        let result = client::post_event_stream(path, &body, |event, data| match event {
+            "message" => {
+                let message = data
+                    .get("message")
+                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
+                let created = data
+                    .get("session")
+                    .and_then(|value| serde_json::from_value::<Session>(value.clone()).ok());
+                if let Some(message) = message {
+                    session_id = Some(message.session_id.clone());
+                    chat.live.update(|live| {
+                        if let Some(live) = live {
+                            live.session_id = Some(message.session_id.clone());
+                            if live.user_text.is_some() {
+                                live.user_saved = Some(message.clone());
+                            }
+                        }
+                    });
+                    if chat.live.with_untracked(|live| {
+                        live.as_ref().is_some_and(|live| live.user_text.is_some())
+                    }) {
+                        user_saved = Some(message);
+                    }
+                }
+                if let Some(session) = created {
+                    let path = format!("/c/{}", session.id);
+                    sessions.upsert(session);
+                    navigate(&path, NavigateOptions::default());
+                }
+            }
+            "delta" => {
+                if let Some(text) = data.get("text").and_then(|text| text.as_str()) {
+                    chat.live.update(|live| {
+                        if let Some(live) = live {
+                            live.text.push_str(text);
+                        }
+                    });
+                }
+            }
+            "done" => {
+                let reply = data
+                    .get("message")
+                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
+                finish(chat, user_saved.clone(), reply);
+                finished = true;
+            }
+            "error" => {
+                let reason = data
+                    .pointer("/error/message")
+                    .and_then(|text| text.as_str())
+                    .unwrap_or("the model failed")
+                    .to_owned();
+                let partial = data
+                    .get("message")
+                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
+                toasts.error(format!("The reply failed: {reason}"));
+                finish(chat, user_saved.clone(), partial);
+                finished = true;
+            }
+            _ => {}
+        })
+        .await;
+        match result {
+            Ok(()) if finished => {}
+            Ok(()) => finish(chat, user_saved.clone(), None),
+            Err(StreamError::Aborted) => {
+                finish(chat, user_saved.clone(), None);
+                toasts.info("Stopped. The server still saves the reply.");
+                client::after(Duration::from_millis(1500), move || {
+                    chat.reload.update(|n| *n += 1)
+                });
+            }
+            Err(StreamError::Failed(reason)) if user_saved.is_none() => {
+                // Nothing was saved: take the message back and return its text.
+                chat.live.set(None);
+                if let Some(text) = draft_text {
+                    if chat.draft.get_untracked().trim().is_empty() {
+                        chat.draft.set(text);
+                    }
+                }
+                toasts.error(format!("Could not send the message: {reason}"));
+            }
+            Err(StreamError::Failed(reason)) => {
+                finish(chat, user_saved.clone(), None);
+                toasts.error(format!("The reply was interrupted: {reason}"));
+            }
+        }
+        if let Some(id) = session_id {
+            sessions.refresh(id);
+        }
+    });
+}
+
+/// Moves the finished reply into the conversation, then reloads it from the server so ids,
+/// times and branch counts are exactly what was stored.
+fn finish(chat: ChatStore, user_saved: Option<Message>, reply: Option<Message>) {
+    let live = chat.live.get_untracked();
+    let target = user_saved
+        .as_ref()
+        .map(|message| message.session_id.clone())
+        .or_else(|| reply.as_ref().map(|message| message.session_id.clone()))
+        .or_else(|| live.as_ref().and_then(|live| live.session_id.clone()));
+    if target.is_some()
+        && chat
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| s.id.clone()))
+            == target
+    {
+        chat.messages.update(|list| {
+            if let Some(cut) = live.as_ref().and_then(|live| live.cut_from.as_ref()) {
+                if let Some(position) = list.iter().position(|view| &view.message.id == cut) {
+                    list.truncate(position);
+                }
+            }
+            for message in user_saved.into_iter().chain(reply) {
+                if !list.iter().any(|view| view.message.id == message.id) {
+                    list.push(MessageView::single(message));
+                }
+            }
+        });
+    }
+    chat.live.set(None);
+    chat.reload.update(|n| *n += 1);
+}

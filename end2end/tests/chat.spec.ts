@@ -1,0 +1,227 @@
+import { test, expect } from '@playwright/test';
+import {
+  artifacts, composer, conversationAction, sendMessage, sessionIdOf, sidebar, signUp,
+  startConversation, uniqueEmail, waitForHydration,
+} from './helpers';
+
+test('a message streams its reply, and the history survives a reload', async ({ page }) => {
+  await signUp(page, uniqueEmail('stream'));
+  await expect(page.getByRole('heading', { name: 'Start a new conversation' })).toBeVisible();
+
+  // fake-slow sends a chunk every 150 ms: the reply is seen growing before it is complete.
+  await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-slow');
+  await composer(page).fill('Tell me something about streaming replies please');
+  await composer(page).press('Enter');
+  const live = page.locator('li.message-assistant.streaming');
+  await expect(live).toBeVisible();
+  await expect(live).toContainText('Echo:');
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeVisible();
+  const reply = page.locator('li.message-assistant:not(.streaming)');
+  await expect(reply).toContainText('Echo: Tell me something about streaming replies please', { timeout: 20_000 });
+  await expect(reply).toContainText('fake-slow');
+  await expect(reply).toContainText('tokens');
+  await expect(page).toHaveURL(/\/c\//);
+  // The conversation is titled from its first message and listed in the sidebar under Today.
+  await expect(sidebar(page).getByRole('link', { name: /Tell me something about streaming/ })).toBeVisible();
+  await expect(sidebar(page).getByText('Today')).toBeVisible();
+
+  await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-model');
+  await sendMessage(page, 'A second question with `code` and **bold**');
+  await expect(page.locator('.message-user strong').filter({ hasText: 'bold' })).toBeVisible();
+  await page.screenshot({ path: `${artifacts}/chat-light.png`, fullPage: true });
+
+  const id = sessionIdOf(page);
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator('li.message')).toHaveCount(4);
+  await expect(page.getByRole('heading', { name: /Tell me something about streaming/ })).toBeVisible();
+
+  // Opening the app goes back to the conversation last open.
+  await page.goto('/');
+  await waitForHydration(page);
+  await expect(page).toHaveURL(new RegExp(`/c/${id}`));
+});
+
+test('sessions: switch with the sidebar and the selector, rename, clear', async ({ page }) => {
+  await signUp(page, uniqueEmail('sessions'));
+  await sendMessage(page, 'first topic alpha');
+  const first = sessionIdOf(page);
+  const second = await startConversation(page, 'second topic beta');
+  expect(second).not.toEqual(first);
+
+  await sidebar(page).getByRole('link', { name: /first topic alpha/ }).click();
+  await expect(page).toHaveURL(new RegExp(`/c/${first}`));
+  await expect(page.getByRole('heading', { name: 'first topic alpha' })).toBeVisible();
+  await expect(page.locator('li.message-assistant')).toContainText('Echo: first topic alpha');
+
+  // Rename inline: at once in the heading and the sidebar, and kept after a reload.
+  await page.getByRole('button', { name: 'Rename conversation' }).click();
+  await page.getByRole('textbox', { name: 'Conversation title' }).fill('Alpha renamed');
+  await page.getByRole('textbox', { name: 'Conversation title' }).press('Enter');
+  await expect(page.getByRole('heading', { name: 'Alpha renamed' })).toBeVisible();
+  await expect(sidebar(page).getByRole('link', { name: /Alpha renamed/ })).toBeVisible();
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByRole('heading', { name: 'Alpha renamed' })).toBeVisible();
+
+  // On a phone the sidebar gives way to a selector.
+  await page.setViewportSize({ width: 375, height: 760 });
+  await expect(sidebar(page)).toBeHidden();
+  const selector = page.getByRole('combobox', { name: 'Conversation', exact: true });
+  await expect(selector).toBeVisible();
+  await selector.selectOption(second);
+  await expect(page).toHaveURL(new RegExp(`/c/${second}`));
+  await expect(page.getByRole('heading', { name: 'second topic beta' })).toBeVisible();
+  await page.screenshot({ path: `${artifacts}/chat-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Clear keeps the conversation, without its messages.
+  await conversationAction(page, 'Clear messages');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Clear' }).click();
+  await expect(page.getByText('No messages yet. Say hello below.')).toBeVisible();
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByText('No messages yet. Say hello below.')).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'second topic beta' })).toBeVisible();
+});
+
+test('a deleted conversation can be brought back with Undo, and is gone without it', async ({ page }) => {
+  await signUp(page, uniqueEmail('delete'));
+  await sendMessage(page, 'keep me around');
+  await startConversation(page, 'delete me soon');
+
+  await conversationAction(page, 'Delete');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(sidebar(page).getByRole('link', { name: /delete me soon/ })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Undo' }).click();
+  await expect(sidebar(page).getByRole('link', { name: /delete me soon/ })).toBeVisible();
+
+  await sidebar(page).getByRole('link', { name: /delete me soon/ }).click();
+  await expect(page.getByRole('heading', { name: 'delete me soon' })).toBeVisible();
+  await conversationAction(page, 'Delete');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(sidebar(page).getByRole('link', { name: /delete me soon/ })).toHaveCount(0);
+  // After the undo window the server deletes it for good.
+  await page.waitForTimeout(7_500);
+  await page.reload();
+  await waitForHydration(page);
+  await expect(sidebar(page).getByRole('link', { name: /keep me around/ })).toBeVisible();
+  await expect(sidebar(page).getByRole('link', { name: /delete me soon/ })).toHaveCount(0);
+});
+
+test('search finds a message in another conversation and opens it there', async ({ page }) => {
+  await signUp(page, uniqueEmail('search'));
+  await sendMessage(page, 'the zebra crossing is striped');
+  const target = sessionIdOf(page);
+  await startConversation(page, 'something entirely different');
+
+  await page.keyboard.press('Control+k');
+  await expect(page.getByRole('searchbox', { name: 'Search messages' })).toBeFocused();
+  await page.keyboard.type('zebra');
+  const results = page.getByLabel('Search results');
+  const hit = results.getByRole('link').filter({ hasText: 'the zebra crossing' }).first();
+  await expect(hit).toBeVisible();
+  await expect(results.locator('mark').first()).toHaveText(/zebra/i);
+  await page.screenshot({ path: `${artifacts}/search.png` });
+  await hit.click();
+  await expect(page).toHaveURL(new RegExp(`/c/${target}\\?m=`));
+  await expect(page.getByRole('heading', { name: 'the zebra crossing is striped' })).toBeVisible();
+  await expect(page.locator('li.message.highlight')).toContainText('zebra');
+});
+
+test('the type filter shows only messages of that type', async ({ page }) => {
+  await signUp(page, uniqueEmail('filter'));
+  await sendMessage(page, 'a plain chat message');
+  await page.getByRole('combobox', { name: 'Message type' }).selectOption('code');
+  await sendMessage(page, 'a question about code');
+
+  await page.getByRole('combobox', { name: 'Filter messages by type' }).selectOption('code');
+  await expect(page.locator('li.message').filter({ hasText: 'a question about code' }).first()).toBeVisible();
+  await expect(page.locator('li.message').filter({ hasText: 'a plain chat message' })).toHaveCount(0);
+  await page.getByRole('combobox', { name: 'Filter messages by type' }).selectOption('');
+  await expect(page.locator('li.message').filter({ hasText: 'a plain chat message' }).first()).toBeVisible();
+
+  // Search results filter by type too.
+  await page.getByRole('searchbox', { name: 'Search messages' }).fill('plain');
+  await expect(page.getByLabel('Search results').getByRole('link').first()).toBeVisible();
+  await page.getByRole('combobox', { name: 'Search in type' }).selectOption('code');
+  await expect(page.getByLabel('Search results').getByText('No message matches.')).toBeVisible();
+});
+
+test('exporting a conversation downloads JSON with its messages', async ({ page }) => {
+  await signUp(page, uniqueEmail('export'));
+  await sendMessage(page, 'export this message');
+  const downloadPromise = page.waitForEvent('download');
+  await conversationAction(page, 'Export JSON');
+  const download = await downloadPromise;
+  const path = await download.path();
+  const fs = await import('node:fs');
+  const document = JSON.parse(fs.readFileSync(path, 'utf8'));
+  const text = JSON.stringify(document);
+  expect(text).toContain('export this message');
+  expect(text).toContain('Echo: export this message');
+});
+
+test('a rename that fails on the server is rolled back with an error', async ({ page, context }) => {
+  await signUp(page, uniqueEmail('rollback'));
+  await sendMessage(page, 'soon deleted elsewhere');
+  const id = sessionIdOf(page);
+
+  // Another tab of the same user deletes the conversation.
+  const other = await context.newPage();
+  await other.goto('/');
+  const status = await other.evaluate(async (sessionId) => {
+    const response = await fetch(`/api/chat/sessions/${sessionId}`, { method: 'DELETE' });
+    return response.status;
+  }, id);
+  expect(status).toBe(204);
+  await other.close();
+
+  await page.getByRole('button', { name: 'Rename conversation' }).click();
+  await page.getByRole('textbox', { name: 'Conversation title' }).fill('A new name');
+  await page.getByRole('textbox', { name: 'Conversation title' }).press('Enter');
+  const alert = page.getByRole('alert').filter({ hasText: 'Could not rename' });
+  await expect(alert).toBeVisible();
+  await expect(alert).toContainText('not found');
+  await expect(page.getByRole('heading', { name: 'soon deleted elsewhere' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'A new name' })).toHaveCount(0);
+  await page.screenshot({ path: `${artifacts}/rollback-error.png` });
+});
+
+test('HTML in a message is shown as text and never runs', async ({ page }) => {
+  const dialogs: string[] = [];
+  page.on('dialog', async (dialog) => { dialogs.push(dialog.message()); await dialog.dismiss(); });
+  await signUp(page, uniqueEmail('xss'));
+  const hostile = '<script>alert("xss")</script> <img src=x onerror="window.__pwned=1;alert(2)"> [x](javascript:alert(3))';
+  await composer(page).fill(hostile);
+  await composer(page).press('Enter');
+  const user = page.locator('li.message-user').first();
+  await expect(user).toContainText('<script>alert("xss")</script>');
+  await expect(user).toContainText('<img src=x onerror=');
+  await expect(page.locator('li.message-assistant:not(.streaming)')).toContainText('Echo:', { timeout: 20_000 });
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.locator('li.message-user').first()).toContainText('<script>alert("xss")</script>');
+  expect(await page.locator('.message-list img').count()).toBe(0);
+  expect(await page.locator('.message-list script').count()).toBe(0);
+  expect(await page.locator('.message-list a[href^="javascript"]').count()).toBe(0);
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  expect(dialogs).toEqual([]);
+});
+
+test('dark theme and the sign-in page in dark, before the WASM loads', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'dark' });
+  const page = await context.newPage();
+  await signUp(page, uniqueEmail('dark'));
+  await sendMessage(page, 'Show me some code:\n\n```rust\nfn main() { println!("hi"); } // greet\n```');
+  await expect(page.locator('.code-block .hl-k').first()).toBeVisible();
+  await page.screenshot({ path: `${artifacts}/chat-dark.png`, fullPage: true });
+  await context.close();
+
+  const noScript = await browser.newContext({ javaScriptEnabled: false, colorScheme: 'dark' });
+  const plain = await noScript.newPage();
+  await plain.goto('/');
+  await expect(plain.getByRole('heading', { name: 'Welcome to Confab' })).toBeVisible();
+  await plain.screenshot({ path: `${artifacts}/sign-in-dark.png` });
+  await noScript.close();
+});
