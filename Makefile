@@ -6,6 +6,10 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# cargo-leptos sets this for its builds; setting it for every build keeps plain `cargo` builds
+# of the server (tests, benchmark) identical, so they neither rebuild leptos nor produce a
+# binary that asks for the wrong WASM file name.
+export LEPTOS_OUTPUT_NAME := confab
 
 .PHONY: run test build tools test-tools npm lint bench
 
