@@ -377,3 +377,27 @@ pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
         errors: list.errors,
     })
 }
+
+/// How one may sign in here: a button per identity provider, and whether passwords work.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInChoices {
+    pub providers: Vec<confab_core::api::SignInProvider>,
+    pub local_accounts: bool,
+}
+
+#[server(prefix = "/rpc")]
+pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
+    let services = server::services()?;
+    Ok(SignInChoices {
+        providers: services
+            .external_auth()
+            .buttons()
+            .into_iter()
+            .map(|button| confab_core::api::SignInProvider {
+                display_name: button.display_name,
+                login_url: button.login_url,
+            })
+            .collect(),
+        local_accounts: services.config().local_accounts,
+    })
+}

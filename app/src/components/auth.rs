@@ -3,7 +3,9 @@
 use confab_core::model::User;
 use leptos::prelude::*;
 
-use crate::server_fns::{current_user, SignIn, SignOut, SignUp};
+use leptos_router::hooks::use_query_map;
+
+use crate::server_fns::{current_user, sign_in_options, SignIn, SignOut, SignUp};
 
 /// The sign-in state every component can read.
 #[derive(Clone, Copy)]
@@ -59,10 +61,29 @@ pub fn AuthPanel() -> impl IntoView {
     let creating = RwSignal::new(false);
     let sign_in_error = move || error_text(auth.sign_in.value().get());
     let sign_up_error = move || error_text(auth.sign_up.value().get());
+    let options = Resource::new(|| (), |_| sign_in_options());
+    // A provider sign-in that failed comes back as `/?auth_error=...`.
+    let query = use_query_map();
+    let provider_error = move || query.read().get("auth_error");
     view! {
         <section class="auth-panel" aria-labelledby="auth-title">
             <h1 id="auth-title" class="auth-title">"Welcome to Confab"</h1>
             <p class="auth-lede">"Every conversation saved the moment it exists, found again in milliseconds."</p>
+            {move || provider_error().map(|message| view! {
+                <p class="form-error provider-error" role="alert">{format!("Sign-in failed: {message}")}</p>
+            })}
+            <Transition fallback=|| ()>
+                {move || options.get().and_then(Result::ok).filter(|options| !options.providers.is_empty()).map(|options| view! {
+                    <div class="provider-buttons">
+                        {options.providers.into_iter().map(|provider| view! {
+                            <a class="provider-button" href=provider.login_url rel="external">
+                                {format!("Continue with {}", provider.display_name)}
+                            </a>
+                        }).collect_view()}
+                    </div>
+                    <p class="auth-divider"><span>"or"</span></p>
+                })}
+            </Transition>
             <div class="auth-tabs" role="tablist">
                 <button role="tab" class="tab" aria-selected=move || (!creating.get()).to_string()
                     on:click=move |_| creating.set(false)>"Sign in"</button>

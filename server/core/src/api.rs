@@ -208,3 +208,11 @@ pub enum ChatEvent {
         message: Option<Message>,
     },
 }
+
+/// A button on the sign-in page: where it leads and what it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInProvider {
+    pub display_name: String,
+    pub login_url: String,
+}

@@ -12,6 +12,7 @@ mod search;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -60,6 +61,34 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Readers>,
+    stop_checkpoints: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop_checkpoints.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies the WAL back into the database every half second with a PASSIVE checkpoint on a
+/// connection of its own. SQLite's automatic checkpoint would run inside the commit that
+/// crosses the threshold, making that one write (and the batch waiting behind it) slow.
+fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
+    let conn = Connection::open(&path).map_err(sql_error)?;
+    configure_connection(&conn)?;
+    std::thread::Builder::new()
+        .name("confab-sqlite-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|error| StoreError::Backend(format!("cannot start checkpoints: {error}")))?;
+    Ok(())
 }
 
 pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
@@ -102,17 +131,21 @@ impl SqliteStore {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
+        // Checkpoints run on a thread of their own (see `checkpoints`), never inside a commit.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0;"
         ))
         .map_err(sql_error)?;
         configure_connection(&conn)?;
         let version = migrations::run(&mut conn)?;
         tracing::info!(path = %options.path.display(), schema = version, "opened sqlite store");
+        let stop = Arc::new(AtomicBool::new(false));
+        checkpoints(options.path.clone(), Arc::clone(&stop))?;
         Ok(SqliteStore {
             path: options.path.clone(),
             writer: Writer::start(conn)?,
             readers: Readers::new(options.path, options.readers.max(1)),
+            stop_checkpoints: stop,
         })
     }
 
