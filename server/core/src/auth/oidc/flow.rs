@@ -231,18 +231,15 @@ impl ExternalAuth {
         match &provider.kind {
             ProviderKind::Oidc { issuer } => {
                 let found = self.discover(issuer).await?;
-                let client = client(
-                    provider,
-                    &found.authorization_endpoint,
-                    &found.token_endpoint,
-                    self.redirect_url(name),
-                )?;
-                let answer = client
-                    .exchange_code(AuthorizationCode::new(code.to_owned()))
-                    .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
-                    .request_async(&self.http)
-                    .await
-                    .map_err(token_error)?;
+                let answer = self
+                    .exchange(
+                        provider,
+                        &found.authorization_endpoint,
+                        &found.token_endpoint,
+                        code,
+                        pending,
+                    )
+                    .await?;
                 let token = answer.extra_fields().id_token.clone().ok_or_else(|| {
                     FlowError::Protocol("the token answer has no id_token".into())
                 })?;
@@ -286,18 +283,15 @@ impl ExternalAuth {
                 })
             }
             ProviderKind::Github => {
-                let client = client(
-                    provider,
-                    &self.github_urls.authorize,
-                    &self.github_urls.token,
-                    self.redirect_url(name),
-                )?;
-                let answer = client
-                    .exchange_code(AuthorizationCode::new(code.to_owned()))
-                    .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
-                    .request_async(&self.http)
-                    .await
-                    .map_err(token_error)?;
+                let answer = self
+                    .exchange(
+                        provider,
+                        &self.github_urls.authorize,
+                        &self.github_urls.token,
+                        code,
+                        pending,
+                    )
+                    .await?;
                 self.github_identity(name, answer.access_token().secret())
                     .await
             }
@@ -306,6 +300,29 @@ impl ExternalAuth {
 }
 
 impl ExternalAuth {
+    /// Trades the authorization code for tokens, proving with the PKCE verifier that this is
+    /// the client that started the sign-in.
+    async fn exchange(
+        &self,
+        provider: &ProviderConfig,
+        auth_url: &str,
+        token_url: &str,
+        code: &str,
+        pending: &PendingLogin,
+    ) -> Result<TokenAnswer, FlowError> {
+        client(
+            provider,
+            auth_url,
+            token_url,
+            self.redirect_url(&provider.name),
+        )?
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
+        .request_async(&self.http)
+        .await
+        .map_err(token_error)
+    }
+
     /// The UserInfo claims, merged into the verified ID token's. The subject must match.
     async fn userinfo(
         &self,
