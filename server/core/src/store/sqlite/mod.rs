@@ -131,9 +131,10 @@ impl SqliteStore {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
-        // Checkpoints run on a thread of their own (see `checkpoints`), never inside a commit.
+        // Checkpoints run on a thread of their own (see `checkpoints`), never inside a commit;
+        // the WAL file is cut back to 64 MiB whenever a checkpoint lets it start over.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0;"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
         ))
         .map_err(sql_error)?;
         configure_connection(&conn)?;
