@@ -200,6 +200,13 @@ mod browser {
         Ok(())
     }
 
+    /// A fresh id for one composed message (`clientId`): time and randomness, 32 hex digits.
+    pub fn new_client_id() -> String {
+        let time = js_sys::Date::now() as u64;
+        let noise = (js_sys::Math::random() * (u64::MAX as f64)) as u64;
+        format!("{time:016x}{noise:016x}")
+    }
+
     pub fn abort_current() {
         CURRENT_ABORT.with(|slot| {
             if let Some(controller) = slot.borrow().as_ref() {
@@ -311,6 +318,9 @@ mod server_stubs {
         Err(StreamError::Failed("only in the browser".into()))
     }
     pub fn abort_current() {}
+    pub fn new_client_id() -> String {
+        String::new()
+    }
     pub fn remember(_key: &str, _value: &str) {}
     pub fn recall(_key: &str) -> Option<String> {
         None

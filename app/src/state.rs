@@ -47,6 +47,12 @@ pub struct Toast {
 pub enum ToastAction {
     /// Undo a pending deletion: the session is shown again and not deleted.
     RestoreSession(String),
+    /// A reply streamed in full but the server could not save it: save its text again.
+    SaveReply {
+        session_id: String,
+        parent_id: Option<String>,
+        text: String,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -265,6 +271,8 @@ pub struct LiveReply {
     pub cut_from: Option<String>,
     pub text: String,
     pub model: Option<String>,
+    /// The stored reply (from the `reply` event): what Stop names.
+    pub reply_id: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -367,6 +375,9 @@ pub fn start_reply(
     }
     let model = chat.model.get_untracked();
     let message_type = chat.message_type.get_untracked();
+    // One id per composed message: a request resent after a dropped connection follows the
+    // reply already stored or running instead of asking the model again.
+    let client_id = Some(client::new_client_id());
     let (path, body, live) = match outgoing {
         Outgoing::Send {
             session_id,
@@ -378,6 +389,7 @@ pub fn start_reply(
                 content: content.clone(),
                 message_type: Some(message_type.clone()),
                 model: model.clone(),
+                client_id: client_id.clone(),
                 ..Default::default()
             }),
             LiveReply {
@@ -400,6 +412,7 @@ pub fn start_reply(
                 message_type: Some(message_type.clone()),
                 model: model.clone(),
                 edit_of: Some(original.clone()),
+                client_id: client_id.clone(),
                 ..Default::default()
             }),
             LiveReply {
@@ -416,6 +429,7 @@ pub fn start_reply(
             serde_json::to_string(&RegenerateInput {
                 message_id: reply.clone(),
                 model: model.clone(),
+                client_id: client_id.clone(),
             }),
             LiveReply {
                 session_id: Some(session_id),
@@ -467,6 +481,17 @@ pub fn start_reply(
                     navigate(&path, NavigateOptions::default());
                 }
             }
+            "reply" => {
+                let id = data
+                    .pointer("/message/id")
+                    .and_then(|id| id.as_str())
+                    .map(str::to_owned);
+                chat.live.update(|live| {
+                    if let Some(live) = live {
+                        live.reply_id = id;
+                    }
+                });
+            }
             "delta" => {
                 if let Some(text) = data.get("text").and_then(|text| text.as_str()) {
                     chat.live.update(|live| {
@@ -492,7 +517,23 @@ pub fn start_reply(
                 let partial = data
                     .get("message")
                     .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
-                toasts.error(format!("The reply failed: {reason}"));
+                let unsaved = data.get("text").and_then(|text| text.as_str());
+                match (unsaved, session_id.clone()) {
+                    // The reply streamed but could not be saved: keep its text on offer.
+                    (Some(text), Some(session_id)) => {
+                        toasts.push(
+                            format!("The reply could not be saved: {reason}"),
+                            ToastKind::Error,
+                            Some(ToastAction::SaveReply {
+                                session_id,
+                                parent_id: user_saved.as_ref().map(|m| m.id.clone()),
+                                text: text.to_owned(),
+                            }),
+                            Duration::from_secs(600),
+                        );
+                    }
+                    _ => toasts.error(format!("The reply did not complete: {reason}")),
+                }
                 finish(chat, user_saved.clone(), partial);
                 finished = true;
             }
@@ -504,7 +545,7 @@ pub fn start_reply(
             Ok(()) => finish(chat, user_saved.clone(), None),
             Err(StreamError::Aborted) => {
                 finish(chat, user_saved.clone(), None);
-                toasts.info("Stopped. The server still saves the reply.");
+                toasts.info("Stopped.");
                 client::after(Duration::from_millis(1500), move || {
                     chat.reload.update(|n| *n += 1)
                 });
@@ -526,6 +567,54 @@ pub fn start_reply(
         }
         if let Some(id) = session_id {
             sessions.refresh(id);
+        }
+    });
+}
+
+/// Stop: the server cancels the model's reply and saves what arrived as `partial` (the reply
+/// stream then ends with it). Before the reply is known, the request itself is cancelled.
+pub fn stop_reply(stores: Stores) {
+    let reply_id = stores
+        .chat
+        .live
+        .with_untracked(|live| live.as_ref().and_then(|live| live.reply_id.clone()));
+    let Some(reply_id) = reply_id else {
+        client::abort_current();
+        return;
+    };
+    spawn_local(async move {
+        let path = format!("/api/chat/messages/{reply_id}/stop");
+        if let Err(reason) = client::post_json(&path, "{}").await {
+            stores
+                .toasts
+                .error(format!("Could not stop the reply: {reason}"));
+            client::abort_current();
+        }
+    });
+}
+
+/// Saves again the text of a reply whose save failed.
+pub fn save_reply_again(
+    stores: Stores,
+    session_id: String,
+    parent_id: Option<String>,
+    text: String,
+) {
+    let body = serde_json::json!({
+        "sessionId": session_id,
+        "parentId": parent_id,
+        "role": "assistant",
+        "content": text,
+    });
+    spawn_local(async move {
+        match client::post_json("/api/chat/messages", &body.to_string()).await {
+            Ok(_) => {
+                stores.toasts.info("The reply is saved.");
+                stores.chat.reload.update(|n| *n += 1);
+            }
+            Err(reason) => stores
+                .toasts
+                .error(format!("The reply is still not saved: {reason}")),
         }
     });
 }

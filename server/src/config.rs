@@ -133,6 +133,41 @@ pub struct Config {
     #[arg(long, env = "CONFAB_PROVIDERS", global = true)]
     pub providers: Option<String>,
 
+    /// Largest reply a model may give, in bytes (at most 8 MiB). Confab stops reading the
+    /// provider there and keeps what arrived as `partial`, reason `too_long`.
+    #[arg(long, env = "CONFAB_MAX_REPLY_BYTES", default_value_t = confab_core::model::DEFAULT_MAX_REPLY_BYTES, global = true)]
+    pub max_reply_bytes: usize,
+
+    /// Seconds the model provider may stay silent (before its answer and between two chunks)
+    /// before the reply is saved as `partial`, reason `provider_stalled`.
+    #[arg(
+        long,
+        env = "CONFAB_PROVIDER_IDLE_TIMEOUT",
+        default_value_t = 120,
+        global = true
+    )]
+    pub provider_idle_timeout: u64,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for replies still streaming; what is left
+    /// then is saved as `partial`, reason `shutdown`.
+    #[arg(
+        long,
+        env = "CONFAB_SHUTDOWN_GRACE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shutdown_grace: u64,
+
+    /// Milliseconds between two saves of a reply while it streams (at most 2000): what a
+    /// crash can lose.
+    #[arg(
+        long,
+        env = "CONFAB_REPLY_CHECKPOINT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub reply_checkpoint_ms: u64,
+
     /// Tokens of conversation history sent to the model with each message.
     #[arg(
         long,

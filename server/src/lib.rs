@@ -62,6 +62,11 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
             },
             login_attempts: config.login_attempts,
             context_tokens: config.context_tokens.max(256),
+            max_reply_bytes: config
+                .max_reply_bytes
+                .clamp(1024, confab_core::model::MAX_STORED_CONTENT_BYTES),
+            provider_idle: Duration::from_secs(config.provider_idle_timeout.max(1)),
+            checkpoint_every: Duration::from_millis(config.reply_checkpoint_ms.clamp(50, 2000)),
             local_accounts: config.local_accounts,
             allowed_email_domains: config
                 .allowed_email_domains
@@ -154,17 +159,25 @@ pub async fn serve(
 ) -> Result<(), LaunchError> {
     let services = services(store.clone(), &config)?;
     spawn_session_sweeper(store);
+    services.spawn_reply_recovery();
+    let grace = Duration::from_secs(config.shutdown_grace);
     let app = router(services.clone(), Arc::new(config));
+    // At the signal, replies get the grace period to finish; then what remains is saved as
+    // `partial` and their streams end, which lets the server's own graceful shutdown (waiting
+    // for open connections, the reply streams among them) complete.
+    let draining = services.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+        tokio::spawn(async move { draining.shut_down_replies(grace).await });
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(signal)
     .await?;
-    // Replies whose client left are still being read from the provider: save them first.
-    if !services.finish_replies(Duration::from_secs(60)).await {
-        tracing::warn!("some replies were still streaming after 60 s and were not saved");
-    }
+    services.shut_down_replies(grace).await;
     Ok(())
 }
 

@@ -66,11 +66,12 @@ async fn provider_requests(provider: &str) -> Vec<Value> {
         .unwrap()
 }
 
-/// Polls until the session holds `count` messages (replies finish in the background).
+/// Polls until the session holds `count` messages, none of them still streaming (replies
+/// finish in the background).
 async fn wait_for_messages(client: &Client_, session_id: &str, count: usize) -> Vec<Value> {
     for _ in 0..100 {
         let found = messages(client, session_id).await;
-        if found.len() >= count {
+        if found.len() >= count && found.iter().all(|message| message["status"] != "streaming") {
             return found;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -270,13 +271,17 @@ async fn a_provider_failure_mid_stream_saves_the_partial_reply() {
     let (name, data) = events.last().unwrap();
     assert_eq!(name, "error");
     assert_eq!(data["error"]["code"], "provider_interrupted");
-    assert_eq!(data["message"]["status"], "error");
+    assert_eq!(data["message"]["status"], "partial");
+    assert_eq!(data["message"]["statusReason"], "provider_interrupted");
     let partial = data["message"]["content"].as_str().unwrap();
     assert_eq!(partial, "Echo: one two", "what had arrived is kept");
     let session_id = events[0].1["session"]["id"].as_str().unwrap();
     let saved = messages(&ada, session_id).await;
     assert_eq!(saved.len(), 2);
-    assert_eq!(saved[1]["status"], "error");
+    assert_eq!(
+        saved[1], data["message"],
+        "what the client was told is what is stored"
+    );
 }
 
 #[tokio::test]
@@ -295,13 +300,16 @@ async fn provider_errors_are_reported_clearly() {
             .contains(&provider),
         "names the URL: {data}"
     );
-    assert!(data["message"].is_null());
+    // Nothing arrived: the reply is kept as a failed, empty reply that says why, so the
+    // conversation shows the failure after a reload too.
+    assert_eq!(data["message"]["status"], "error");
+    assert_eq!(data["message"]["statusReason"], "provider_error");
+    assert_eq!(data["message"]["content"], "");
     let session_id = events[0].1["session"]["id"].as_str().unwrap();
-    assert_eq!(
-        messages(&ada, session_id).await.len(),
-        1,
-        "the user message is kept"
-    );
+    let saved = messages(&ada, session_id).await;
+    assert_eq!(saved.len(), 2, "the user message and the failed reply");
+    assert_eq!(saved[0]["content"], "hi");
+    assert_eq!(saved[1], data["message"]);
 
     // No usage chunk: tokens are estimated.
     let events = chat(

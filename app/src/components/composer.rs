@@ -5,7 +5,6 @@ use confab_core::model::KNOWN_MESSAGE_TYPES;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::client;
 use crate::server_fns::list_models;
 use crate::state::{error_text, start_reply, use_chat, use_stores, Outgoing};
 
@@ -99,7 +98,7 @@ pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoVi
                 <Show when=move || chat.streaming() fallback=move || view! {
                     <button type="submit" class="primary" disabled=move || chat.draft.with(|d| d.trim().is_empty())>"Send"</button>
                 }>
-                    <button type="button" class="danger-button" on:click=move |_| client::abort_current()>"Stop"</button>
+                    <button type="button" class="danger-button" on:click=move |_| crate::state::stop_reply(stores)>"Stop"</button>
                 </Show>
             </div>
             {move || model_errors().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}

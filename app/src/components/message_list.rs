@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use confab_core::model::{MessageStatus, Role};
+use confab_core::model::{MessageStatus, Role, StatusReason};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -196,12 +196,7 @@ fn MessageItem(view: MessageView) -> impl IntoView {
     let latency = message
         .latency_ms
         .map(|ms| format!("{:.1} s", ms as f64 / 1000.0));
-    let status = match message.status {
-        MessageStatus::Error => Some("failed"),
-        MessageStatus::Partial => Some("partial"),
-        MessageStatus::Streaming => Some("unfinished"),
-        MessageStatus::Complete => None,
-    };
+    let status = status_label(message.status, message.status_reason);
     let position = view
         .siblings
         .iter()
@@ -371,4 +366,28 @@ fn LiveMessages() -> impl IntoView {
             </li>
         })
     }
+}
+
+/// What the chip beside an unfinished reply says: its status and, in words, why.
+fn status_label(status: MessageStatus, reason: Option<StatusReason>) -> Option<String> {
+    let status = match status {
+        MessageStatus::Complete => return None,
+        MessageStatus::Error => "failed",
+        MessageStatus::Partial => "partial",
+        MessageStatus::Streaming => "streaming",
+    };
+    let why = reason.map(|reason| match reason {
+        StatusReason::Stopped => "stopped",
+        StatusReason::TooLong => "too long",
+        StatusReason::ProviderInterrupted => "connection lost",
+        StatusReason::ProviderStalled => "provider stalled",
+        StatusReason::ProviderError => "provider error",
+        StatusReason::ProviderUnreachable => "provider unreachable",
+        StatusReason::Shutdown => "server shut down",
+        StatusReason::Interrupted => "server stopped",
+    });
+    Some(match why {
+        Some(why) => format!("{status} · {why}"),
+        None => status.to_owned(),
+    })
 }

@@ -3,12 +3,15 @@
 
 use leptos::prelude::*;
 
-use crate::state::{use_sessions, use_toasts, ToastAction, ToastKind};
+use crate::state::{
+    save_reply_again, use_sessions, use_stores, use_toasts, ToastAction, ToastKind,
+};
 
 #[component]
 pub fn ToastRegion() -> impl IntoView {
     let toasts = use_toasts();
     let sessions = use_sessions();
+    let stores = use_stores();
     view! {
         <div class="toasts" aria-live="polite">
             <For each=move || toasts.list.get() key=|toast| toast.id let:toast>
@@ -24,7 +27,13 @@ pub fn ToastRegion() -> impl IntoView {
                                         sessions.hidden.update(|hidden| hidden.retain(|other| *other != session_id));
                                         toasts.dismiss(id);
                                     }>"Undo"</button>
-                                },
+                                }.into_any(),
+                                ToastAction::SaveReply { session_id, parent_id, text } => view! {
+                                    <button type="button" class="toast-action" on:click=move |_| {
+                                        save_reply_again(stores, session_id.clone(), parent_id.clone(), text.clone());
+                                        toasts.dismiss(id);
+                                    }>"Retry save"</button>
+                                }.into_any(),
                             })}
                             <button type="button" class="ghost toast-close" aria-label="Dismiss"
                                 on:click=move |_| toasts.dismiss(id)>"×"</button>

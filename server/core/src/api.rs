@@ -181,6 +181,10 @@ pub struct RegenerateInput {
     pub message_id: String,
     #[serde(default)]
     pub model: Option<String>,
+    /// Names this request: a retry with the same id follows the reply already stored or
+    /// running instead of asking the model again.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// What a chat reply stream reports, in order: the saved user message, deltas, then done or
@@ -194,18 +198,27 @@ pub enum ChatEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         session: Option<Session>,
     },
+    /// The reply is stored (status `streaming`, no text yet): its id is what Stop names.
+    Reply {
+        message: Message,
+    },
     Delta {
         text: String,
     },
-    /// The reply is complete and saved.
+    /// The reply ended and is saved: `complete`, or `partial` with reason `stopped`.
     Done {
         message: Message,
     },
-    /// The reply failed; what had arrived is saved with status `error`.
+    /// The reply did not complete. `code` is the status reason (`provider_interrupted`,
+    /// `too_long`, …) and `message` the reply as saved (`partial` with what had arrived, or
+    /// `error` when nothing had); or `code` is `save_failed` (or `storage_full`) with no
+    /// `message`, and `text` holds the whole reply so the client can keep it and save it again.
     Error {
         code: String,
         error: String,
         message: Option<Message>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
 }
 

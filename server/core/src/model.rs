@@ -4,9 +4,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Longest message content accepted, in bytes. A single message larger than this is almost
-/// certainly a mistake (or an attack) and would make every page that shows it slow.
+/// Longest message content a client may send, in bytes. A single message larger than this is
+/// almost certainly a mistake (or an attack) and would make every page that shows it slow.
 pub const MAX_CONTENT_BYTES: usize = 256 * 1024;
+/// Default bound of a model's reply, in bytes (`CONFAB_MAX_REPLY_BYTES`): room for long answers
+/// (a CSV in a code block, a whole file), not for a model that loops forever.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+/// Longest content any stored message may hold, in bytes: the largest reply bound that can be
+/// configured. Restore and import accept up to this, so whatever an export holds comes back.
+pub const MAX_STORED_CONTENT_BYTES: usize = 8 * 1024 * 1024;
 /// Longest session title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest message type slug.
@@ -156,6 +162,60 @@ impl MessageStatus {
     }
 }
 
+/// Why a reply is not `complete` (status `partial` or `error`). Stored and exported as the
+/// snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    /// The provider's stream ended without a `finish_reason` (closed, reset, malformed chunk).
+    ProviderInterrupted,
+    /// The provider sent nothing for longer than the idle timeout.
+    ProviderStalled,
+    /// The provider refused the request or sent an error.
+    ProviderError,
+    /// The provider could not be reached.
+    ProviderUnreachable,
+    /// The reply reached the reply bound (`CONFAB_MAX_REPLY_BYTES`); what came before is kept.
+    TooLong,
+    /// The user pressed Stop.
+    Stopped,
+    /// Confab was shut down before the reply finished (after the grace period).
+    Shutdown,
+    /// Confab stopped without a shutdown (a crash, `kill -9`, power loss): the text is what the
+    /// last checkpoint held.
+    Interrupted,
+}
+
+impl StatusReason {
+    pub const ALL: [StatusReason; 8] = [
+        StatusReason::ProviderInterrupted,
+        StatusReason::ProviderStalled,
+        StatusReason::ProviderError,
+        StatusReason::ProviderUnreachable,
+        StatusReason::TooLong,
+        StatusReason::Stopped,
+        StatusReason::Shutdown,
+        StatusReason::Interrupted,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusReason::ProviderInterrupted => "provider_interrupted",
+            StatusReason::ProviderStalled => "provider_stalled",
+            StatusReason::ProviderError => "provider_error",
+            StatusReason::ProviderUnreachable => "provider_unreachable",
+            StatusReason::TooLong => "too_long",
+            StatusReason::Stopped => "stopped",
+            StatusReason::Shutdown => "shutdown",
+            StatusReason::Interrupted => "interrupted",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Self> {
+        StatusReason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == text)
+    }
+}
+
 /// The message types the UI offers; any other short slug is accepted too.
 pub const KNOWN_MESSAGE_TYPES: &[&str] = &[
     "chat",
@@ -183,6 +243,9 @@ pub struct Message {
     pub completion_tokens: Option<i64>,
     pub latency_ms: Option<i64>,
     pub status: MessageStatus,
+    /// Why the status is `partial` or `error`; `None` for `complete` and `streaming`.
+    #[serde(default)]
+    pub status_reason: Option<StatusReason>,
     pub client_id: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The token counts are estimates: the provider reported no usage.
@@ -223,6 +286,18 @@ mod tests {
         assert_eq!(clamp_limit(Some(-5)), 1);
         assert_eq!(clamp_limit(Some(10_000)), MAX_PAGE);
         assert_eq!(clamp_limit(Some(20)), 20);
+    }
+
+    #[test]
+    fn status_reasons_round_trip() {
+        for reason in StatusReason::ALL {
+            assert_eq!(StatusReason::parse(reason.as_str()), Some(reason));
+            assert_eq!(
+                serde_json::to_value(reason).ok(),
+                Some(serde_json::Value::String(reason.as_str().to_owned()))
+            );
+        }
+        assert_eq!(StatusReason::parse("bored"), None);
     }
 
     #[test]

@@ -1071,6 +1071,8 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         created_at: time,
         usage_estimated: false,
         follow_active_leaf: false,
+        status_reason: None,
+        active_leaf: confab_core::store::LeafRule::Set,
     };
     let session = |id: &str, messages: Vec<NewMessage>| ImportSession {
         session: NewSession {

@@ -21,24 +21,27 @@ pub fn router() -> Router<AppState> {
         .route("/api/chat/regenerate", post(regenerate))
         .route("/api/chat/sessions/{id}/branch", get(branch))
         .route("/api/chat/messages/{id}/siblings", get(siblings))
+        .route("/api/chat/messages/{id}/stop", post(stop))
         .route("/api/models", get(models))
 }
 
-/// One SSE event per `ChatEvent`: `message`, `delta`, `done` or `error`.
+/// One SSE event per `ChatEvent`: `message`, `reply`, `delta`, `done` or `error`.
 fn sse_event(event: ChatEvent) -> Event {
     let (name, data) = match event {
         ChatEvent::Message { message, session } => {
             ("message", json!({ "message": message, "session": session }))
         }
+        ChatEvent::Reply { message } => ("reply", json!({ "message": message })),
         ChatEvent::Delta { text } => ("delta", json!({ "text": text })),
         ChatEvent::Done { message } => ("done", json!({ "message": message })),
         ChatEvent::Error {
             code,
             error,
             message,
+            text,
         } => (
             "error",
-            json!({ "error": { "code": code, "message": error }, "message": message }),
+            json!({ "error": { "code": code, "message": error }, "message": message, "text": text }),
         ),
     };
     Event::default().event(name).data(data.to_string())
@@ -72,6 +75,17 @@ async fn regenerate(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let receiver = state.services.regenerate(&user, input).await?;
     Ok(into_sse(receiver))
+}
+
+/// `POST /api/chat/messages/{id}/stop`: stops a reply that is streaming and answers the reply
+/// as saved (`partial`, reason `stopped`); a reply that already ended is answered as it is.
+async fn stop(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let message = state.services.stop_reply(&user, &id).await?;
+    Ok(Json(json!({ "message": message })))
 }
 
 async fn branch(

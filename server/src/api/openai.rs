@@ -15,6 +15,7 @@ use confab_core::api::ChatEvent;
 use confab_core::auth::CurrentUser;
 use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
+use confab_core::service::recorder::RequestIdentity;
 use confab_core::service::ServiceError;
 use serde_json::{json, Value};
 
@@ -101,9 +102,33 @@ async fn completions(
     let include_usage = request["stream_options"]["include_usage"]
         .as_bool()
         .unwrap_or(false);
+    // A retry of this request (an SDK retries 5xx answers and dropped connections) must store
+    // nothing twice: it is named by its Idempotency-Key, or else by its credentials and body.
+    let identity = match headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| !key.trim().is_empty())
+    {
+        Some(key) => RequestIdentity::IdempotencyKey(key.to_owned()),
+        None => {
+            let mut content = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .map(|value| value.as_bytes().to_vec())
+                .unwrap_or_default();
+            content.push(0);
+            content.extend_from_slice(request.to_string().as_bytes());
+            RequestIdentity::Content(content)
+        }
+    };
     let recorded = match state
         .services
-        .record_completion(&user, session_id, request["model"].as_str(), turns)
+        .record_completion(
+            &user,
+            session_id,
+            request["model"].as_str(),
+            turns,
+            identity,
+        )
         .await
     {
         Ok(recorded) => recorded,
@@ -158,6 +183,7 @@ fn streamed(
                     json!({ "role": "assistant", "content": "" }),
                     None,
                 )],
+                Some(ChatEvent::Reply { .. }) => Vec::new(),
                 Some(ChatEvent::Delta { text }) => {
                     vec![chunk(&id, &model, json!({ "content": text }), None)]
                 }
@@ -217,7 +243,7 @@ async fn collected(
             ChatEvent::Error { code, error, .. } => {
                 return openai_error(StatusCode::BAD_GATEWAY, &code, &error)
             }
-            ChatEvent::Message { .. } | ChatEvent::Delta { .. } => {}
+            ChatEvent::Message { .. } | ChatEvent::Reply { .. } | ChatEvent::Delta { .. } => {}
         }
     }
     openai_error(

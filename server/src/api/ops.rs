@@ -39,10 +39,18 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .ok()
         .flatten()
         .unwrap_or(0) as f64;
-    let body = state.metrics.render(&[(
-        "confab_store_size_bytes",
-        "Bytes the store occupies on disk.",
-        size,
-    )]);
+    let save_failures = state.services.reply_save_failures() as f64;
+    let body = state.metrics.render(&[
+        (
+            "confab_store_size_bytes",
+            "Bytes the store occupies on disk.",
+            size,
+        ),
+        (
+            "confab_reply_save_failures_total",
+            "Finished replies that could not be saved after every retry (their text went to the client).",
+            save_failures,
+        ),
+    ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

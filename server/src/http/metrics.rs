@@ -51,8 +51,14 @@ impl Metrics {
             ));
         }
         for (name, help, value) in extra {
+            // Prometheus' naming rule: a `_total` is a counter, anything else a gauge here.
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
             out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
             ));
         }
         out

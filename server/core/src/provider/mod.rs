@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
 use async_openai::Client;
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +39,7 @@ impl std::fmt::Debug for ProviderSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     #[error("the model provider at {url} could not be reached: {detail}")]
     Unreachable { url: String, detail: String },
@@ -46,6 +47,8 @@ pub enum ProviderError {
     Upstream { url: String, detail: String },
     #[error("the reply stream from {url} broke off: {detail}")]
     Interrupted { url: String, detail: String },
+    #[error("the model provider at {url} sent nothing for {seconds} seconds")]
+    Stalled { url: String, seconds: u64 },
     #[error("unknown provider {0:?}")]
     UnknownProvider(String),
 }
@@ -69,7 +72,32 @@ pub struct ModelList {
 
 pub struct Provider {
     pub settings: ProviderSettings,
+    /// Lists models.
     client: Client<OpenAIConfig>,
+    /// Streams replies (see `stream`).
+    http: reqwest::Client,
+}
+
+pub(crate) fn classify(url: &str, error: OpenAIError) -> ProviderError {
+    let url = url.to_owned();
+    match error {
+        OpenAIError::Reqwest(error)
+            if error.is_connect() || error.is_timeout() || error.is_request() =>
+        {
+            ProviderError::Unreachable {
+                url,
+                detail: error.to_string(),
+            }
+        }
+        OpenAIError::StreamError(error) => ProviderError::Interrupted {
+            url,
+            detail: error.to_string(),
+        },
+        other => ProviderError::Upstream {
+            url,
+            detail: other.to_string(),
+        },
+    }
 }
 
 impl Provider {
@@ -78,8 +106,15 @@ impl Provider {
         if let Some(key) = &settings.api_key {
             config = config.with_api_key(key);
         }
+        // A client that cannot be built (no TLS backend) is a broken installation; the default
+        // client then fails each request with a clear error.
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_default();
         Provider {
             client: Client::with_config(config),
+            http,
             settings,
         }
     }
@@ -168,7 +203,7 @@ impl Providers {
                 }
                 Ok(Err(error)) => list
                     .errors
-                    .push(stream::classify(&provider.settings.base_url, error).to_string()),
+                    .push(classify(&provider.settings.base_url, error).to_string()),
                 Err(_) => list.errors.push(
                     ProviderError::Unreachable {
                         url: provider.settings.base_url.clone(),

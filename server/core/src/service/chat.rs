@@ -14,7 +14,8 @@ use crate::model::{
 };
 use crate::store::search_query;
 use crate::store::{
-    Appended, MessageQuery, NewMessage, NewSession, SearchQuery, SessionPatch, SessionQuery,
+    Appended, LeafRule, MessageQuery, NewMessage, NewSession, SearchQuery, SessionPatch,
+    SessionQuery,
 };
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -237,11 +238,13 @@ impl Services {
             completion_tokens,
             latency_ms,
             status,
+            status_reason: None,
             client_id,
             source_id: None,
             created_at: now,
             usage_estimated: input.usage_estimated,
             follow_active_leaf: follow_active,
+            active_leaf: LeafRule::Set,
         };
         match self.store().append_message(message, new_session).await {
             Err(crate::store::StoreError::Conflict(detail)) if detail.contains("parent") => {

@@ -9,7 +9,7 @@ use super::{validate, ServiceError, ServiceResult, Services};
 use crate::api::{ImportProblem, ImportReport, SessionListInput};
 use crate::ids::derived_id;
 use crate::model::{Message, Session, User, MAX_PAGE};
-use crate::store::{ImportSession, NewMessage, NewSession};
+use crate::store::{ImportSession, LeafRule, NewMessage, NewSession};
 
 pub const EXPORT_FORMAT: &str = "confab";
 pub const EXPORT_VERSION: u32 = 1;
@@ -315,7 +315,7 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
     }
     let mut converted = Vec::with_capacity(messages.len());
     for message in messages {
-        validate::content(&message.content)
+        validate::stored_content(&message.content, message.status)
             .map_err(|error| problem(format!("message {}: {error}", message.id)))?;
         let message_type =
             validate::message_type(&message.message_type).unwrap_or_else(|_| "chat".into());
@@ -335,11 +335,13 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             completion_tokens: message.completion_tokens,
             latency_ms: message.latency_ms,
             status: message.status,
+            status_reason: message.status_reason,
             client_id: None,
             source_id: Some(format!("confab:{}", message.id)),
             created_at: message.created_at,
             usage_estimated: message.usage_estimated,
             follow_active_leaf: false,
+            active_leaf: LeafRule::Set,
         });
     }
     Ok(ImportSession {

@@ -6,6 +6,8 @@ pub mod chat;
 pub mod error;
 pub mod export;
 pub mod import;
+mod live;
+pub mod recorder;
 pub mod reply;
 mod validate;
 
@@ -14,6 +16,9 @@ use std::time::Duration;
 
 pub use error::ServiceError;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::oidc::ExternalAuth;
@@ -53,6 +58,15 @@ pub struct ServiceConfig {
     pub local_accounts: bool,
     /// When not empty, only emails of these domains may sign in through a provider.
     pub allowed_email_domains: Vec<String>,
+    /// Largest reply kept, in bytes; the provider is no longer read past it.
+    pub max_reply_bytes: usize,
+    /// Longest silence of the provider before a reply counts as stalled.
+    pub provider_idle: Duration,
+    /// Time between two checkpoints of a streaming reply (what a crash can lose).
+    pub checkpoint_every: Duration,
+    /// How long a finished reply's save is retried (with backoff) before the client is handed
+    /// the text instead.
+    pub save_retry_for: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -64,6 +78,10 @@ impl Default for ServiceConfig {
             context_tokens: 8192,
             local_accounts: true,
             allowed_email_domains: Vec::new(),
+            max_reply_bytes: crate::model::DEFAULT_MAX_REPLY_BYTES,
+            provider_idle: Duration::from_secs(120),
+            checkpoint_every: Duration::from_secs(2),
+            save_retry_for: Duration::from_secs(30),
         }
     }
 }
@@ -81,6 +99,14 @@ struct Inner {
     providers: Arc<Providers>,
     /// Replies still being read from a provider; shutdown waits for them.
     replies: TaskTracker,
+    /// The replies this process generates, by message id (to stop them, and to let a retried
+    /// request follow a reply already running).
+    live: live::LiveReplies,
+    /// Cancelled when the shutdown grace period is over: replies still running save what they
+    /// have and end.
+    shutdown: CancellationToken,
+    /// Finished replies whose save failed after every retry (their text went to the client).
+    reply_save_failures: AtomicU64,
     /// Recently seen API tokens, so scripts that send many requests cost one lookup.
     token_cache: accounts::TokenCache,
     external_auth: ExternalAuth,
@@ -114,6 +140,9 @@ impl Services {
                 login_limiter,
                 providers: Arc::new(providers),
                 replies: TaskTracker::new(),
+                live: live::LiveReplies::default(),
+                shutdown: CancellationToken::new(),
+                reply_save_failures: AtomicU64::new(0),
                 token_cache: accounts::TokenCache::default(),
                 external_auth,
             }),
@@ -132,12 +161,47 @@ impl Services {
         &self.inner.replies
     }
 
-    /// Waits (up to `limit`) for replies still streaming, so a shutdown saves them.
-    pub async fn finish_replies(&self, limit: Duration) -> bool {
+    pub(crate) fn live(&self) -> &live::LiveReplies {
+        &self.inner.live
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    pub(crate) fn count_save_failure(&self) {
+        self.inner
+            .reply_save_failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Finished replies whose save failed after every retry, since start-up (a metric).
+    pub fn reply_save_failures(&self) -> u64 {
+        self.inner.reply_save_failures.load(Ordering::Relaxed)
+    }
+
+    /// Shutdown: waits up to `grace` for replies still streaming to finish, then has the rest
+    /// save what they hold as `partial` (reason `shutdown`) and waits for those saves. Safe to
+    /// call more than once.
+    pub async fn shut_down_replies(&self, grace: Duration) {
         self.inner.replies.close();
-        tokio::time::timeout(limit, self.inner.replies.wait())
+        if tokio::time::timeout(grace, self.inner.replies.wait())
             .await
-            .is_ok()
+            .is_err()
+        {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "replies still streaming at the end of the grace period are saved as partial"
+            );
+        }
+        self.inner.shutdown.cancel();
+        let saves = self.config().save_retry_for + Duration::from_secs(5);
+        if tokio::time::timeout(saves, self.inner.replies.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!("some replies could not be saved before the shutdown");
+        }
     }
 
     pub fn store(&self) -> &DynStore {

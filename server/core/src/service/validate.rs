@@ -3,7 +3,8 @@
 use super::{ServiceError, ServiceResult};
 use crate::ids::is_valid_id;
 use crate::model::{
-    MAX_CLIENT_ID_CHARS, MAX_CONTENT_BYTES, MAX_MODEL_CHARS, MAX_TITLE_CHARS, MAX_TYPE_CHARS,
+    MessageStatus, MAX_CLIENT_ID_CHARS, MAX_CONTENT_BYTES, MAX_MODEL_CHARS,
+    MAX_STORED_CONTENT_BYTES, MAX_TITLE_CHARS, MAX_TYPE_CHARS,
 };
 
 pub fn id(field: &'static str, value: &str) -> ServiceResult<()> {
@@ -41,6 +42,25 @@ pub fn title(value: &str) -> ServiceResult<String> {
         ));
     }
     Ok(title.to_owned())
+}
+
+/// Content a restore or import may store: whatever an export holds. A reply that did not
+/// complete may be empty (nothing arrived); longer than a client may send is fine up to the
+/// largest reply bound.
+pub fn stored_content(value: &str, status: MessageStatus) -> ServiceResult<()> {
+    if value.trim().is_empty() && status == MessageStatus::Complete {
+        return Err(ServiceError::invalid(
+            "empty_content",
+            "the message content is empty",
+        ));
+    }
+    if value.len() > MAX_STORED_CONTENT_BYTES {
+        return Err(ServiceError::invalid(
+            "content_too_long",
+            format!("the message content is larger than {MAX_STORED_CONTENT_BYTES} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn content(value: &str) -> ServiceResult<()> {

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, User, UserRole,
+    ApiToken, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, StatusReason,
+    User, UserRole,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -97,15 +98,42 @@ pub struct NewMessage {
     pub completion_tokens: Option<i64>,
     pub latency_ms: Option<i64>,
     pub status: MessageStatus,
+    pub status_reason: Option<StatusReason>,
     pub client_id: Option<String>,
     /// The token counts are estimates (the provider reported no usage).
     pub usage_estimated: bool,
     /// Without a `parent_id`: hang the message under the session's active leaf (decided in the
     /// store, with the write, so an append costs no extra round trip).
     pub follow_active_leaf: bool,
+    /// Whether the message becomes the session's active leaf.
+    pub active_leaf: LeafRule,
     /// Where an imported message came from, so a second import adds nothing.
     pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// How an append moves the session's active leaf (the end of the branch the user is on).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LeafRule {
+    /// The new message becomes the active leaf.
+    #[default]
+    Set,
+    /// Compare-and-set: the new message becomes the active leaf only while the leaf is still
+    /// this message. A reply uses it with its question, so a reply that arrives late never
+    /// takes the branch away from a newer exchange the user started.
+    IfLeafIs(String),
+}
+
+/// The final state of a reply that was streaming: what `finish_reply` stores.
+#[derive(Clone, Debug)]
+pub struct ReplyOutcome {
+    pub content: String,
+    pub status: MessageStatus,
+    pub status_reason: Option<StatusReason>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub usage_estimated: bool,
 }
 
 /// A session to create together with its first message.
@@ -249,6 +277,42 @@ pub trait Store: Send + Sync + 'static {
     /// Every message of a session, oldest first (export).
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;
+    /// The message stored under `(user, client id)`, if any.
+    async fn message_by_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<Message>>;
+
+    // Replies being generated. A reply is appended with status `streaming` before the model is
+    // asked, checkpointed while it streams and finished once; see `service::reply`.
+    /// Stores the text a `streaming` reply holds so far and notes the time (a heartbeat, so that
+    /// a reply whose node died is recognised). Returns `false` when the reply should no longer
+    /// be generated: it was stopped through the store (`partial`, `stopped`) or is gone.
+    async fn checkpoint_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        content: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Stores a reply's final text, tokens and latency and moves the session's token counters.
+    /// The status becomes `outcome.status`, except that a reply stopped through the store keeps
+    /// `partial`/`stopped`. `None` when the message is gone.
+    async fn finish_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        outcome: ReplyOutcome,
+    ) -> StoreResult<Option<Message>>;
+    /// Marks a `streaming` reply `partial`/`stopped` for the node generating it (which sees the
+    /// mark at its next checkpoint and finishes with the text it has). Returns the message as
+    /// stored afterwards (unchanged when it was not streaming); `None` when it does not exist.
+    async fn stop_reply(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;
+    /// Turns replies still `streaming` whose last checkpoint is older than `stale_before` into
+    /// `partial` (or `error` when empty) with reason `interrupted`: their node is gone. Returns
+    /// how many.
+    async fn recover_streaming(&self, stale_before: DateTime<Utc>) -> StoreResult<u64>;
 
     // Search, ranked best first.
     async fn search(&self, user_id: &str, query: SearchQuery) -> StoreResult<Page<SearchHit>>;

@@ -1392,6 +1392,8 @@ pub async fn import_counters_and_branches(store: DynStore) {
         created_at: start + chrono::Duration::minutes(n.into()),
         usage_estimated: false,
         follow_active_leaf: false,
+        status_reason: None,
+        active_leaf: confab_core::store::LeafRule::Set,
     };
     let first = new_message(0, None, None);
     let second = new_message(1, Some(first.id.clone()), Some(10));

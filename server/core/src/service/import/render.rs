@@ -1,7 +1,7 @@
 //! Markdown for content that other apps keep as structure (code, quotes, links, HTML
 //! `<details>` blocks), so that it reads well in Confab and stays searchable.
 
-use crate::model::MAX_CONTENT_BYTES;
+use crate::model::MAX_STORED_CONTENT_BYTES as MAX_CONTENT_BYTES;
 
 /// A fenced code block, with a fence longer than any run of backticks inside the code.
 pub(super) fn fence(language: &str, code: &str) -> String {

@@ -269,7 +269,7 @@ pub(super) fn convert(
             notes.push(format!(
                 "message {} was longer than the {} KiB a message may hold and was shortened",
                 nodes[node].key,
-                crate::model::MAX_CONTENT_BYTES / 1024
+                crate::model::MAX_STORED_CONTENT_BYTES / 1024
             ));
         }
         messages.push(NewMessage {
@@ -285,11 +285,13 @@ pub(super) fn convert(
             completion_tokens: turn.completion_tokens,
             latency_ms: None,
             status: turn.status,
+            status_reason: None,
             client_id: None,
             source_id: Some(format!("{session_source}/{}", nodes[node].key)),
             created_at: times[node].unwrap_or(importer.now),
             usage_estimated: false,
             follow_active_leaf: false,
+            active_leaf: crate::store::LeafRule::Set,
         });
     }
 

@@ -10,15 +10,17 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 
 use super::accounts::user_exists;
-use super::documents::{to_bson_time, without_terms, IdOnly, MessageDoc, SessionDoc};
+use super::documents::{
+    client_key, searchable, to_bson_time, without_terms, IdOnly, MessageDoc, SessionDoc,
+};
 use super::errors::{db_error, is_duplicate_key};
 use super::terms::regex_escape;
 use super::Collections;
-use crate::model::{Message, Page, Session, SessionDetail};
+use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
 use crate::store::{
-    Appended, MessageQuery, NewMessage, NewSession, SessionPatch, SessionQuery, StoreError,
-    StoreResult,
+    Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
+    SessionQuery, StoreError, StoreResult,
 };
 
 pub async fn create_session(collections: &Collections, new: &NewSession) -> StoreResult<Session> {
@@ -436,8 +438,6 @@ pub async fn append_message(
                     "activity_at": created,
                     "updated_at": created,
                 },
-                // The new message ends the branch the user is on.
-                "$set": { "active_leaf_id": &document.id },
             },
         )
         .return_document(ReturnDocument::After)
@@ -452,11 +452,244 @@ pub async fn append_message(
             .map_err(db_error)?;
         return Err(StoreError::NotFound);
     };
+    let mut session = session.into_session();
+    // The new message ends the branch the user is on; with `IfLeafIs`, only while the leaf is
+    // still the one expected (the filter makes it a compare-and-set).
+    let mut filter = doc! { "_id": &message.session_id, "user_id": user_id };
+    if let LeafRule::IfLeafIs(expected) = &message.active_leaf {
+        filter.insert("active_leaf_id", expected);
+    }
+    let moved = collections
+        .chat_sessions
+        .update_one(filter, doc! { "$set": { "active_leaf_id": &document.id } })
+        .await
+        .map_err(db_error)?;
+    if moved.matched_count > 0 {
+        session.active_leaf_id = Some(document.id.clone());
+    }
     Ok(Appended {
         message: document.into_message()?,
-        session: session.into_session(),
+        session,
         created: true,
     })
+}
+
+/// See `Store::message_by_client_id`.
+pub async fn message_by_client_id(
+    collections: &Collections,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<Option<Message>> {
+    match by_client_id(collections, user_id, &client_key(Some(client_id), "")).await? {
+        Some((message, _)) => message.into_message().map(Some),
+        None => Ok(None),
+    }
+}
+
+fn is_stopped(message: &MessageDoc) -> bool {
+    message.status == MessageStatus::Partial.as_str()
+        && message.status_reason.as_deref() == Some(StatusReason::Stopped.as_str())
+}
+
+/// See `Store::checkpoint_reply`.
+pub async fn checkpoint_reply(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    content: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let updated = collections
+        .messages
+        .update_one(
+            doc! { "_id": id, "user_id": user_id, "status": MessageStatus::Streaming.as_str() },
+            doc! { "$set": { "content": content, "updated_at": to_bson_time(now) } },
+        )
+        .await
+        .map_err(db_error)?;
+    if updated.matched_count > 0 {
+        return Ok(true);
+    }
+    let found = find_message(collections, doc! { "_id": id, "user_id": user_id }).await?;
+    Ok(found.is_some_and(|message| !is_stopped(&message)))
+}
+
+/// Sets a message's final fields (with its search terms) and moves the session's counters by
+/// the difference to what the message counted before. `None` when the message is gone.
+async fn settle(
+    collections: &Collections,
+    before: MessageDoc,
+    outcome: &ReplyOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Message>> {
+    let status = MessageStatus::parse(&before.status).unwrap_or_default();
+    let (_, old_words) = searchable(status, &before.content);
+    let (terms, words) = searchable(outcome.status, &outcome.content);
+    let mut set = doc! {
+        "content": &outcome.content,
+        "status": outcome.status.as_str(),
+        "terms": terms,
+        "usage_estimated": outcome.usage_estimated,
+        "updated_at": to_bson_time(now),
+    };
+    let mut unset = Document::new();
+    for (field, value) in [
+        (
+            "status_reason",
+            outcome.status_reason.map(|r| Bson::from(r.as_str())),
+        ),
+        ("prompt_tokens", outcome.prompt_tokens.map(Bson::from)),
+        (
+            "completion_tokens",
+            outcome.completion_tokens.map(Bson::from),
+        ),
+        ("latency_ms", outcome.latency_ms.map(Bson::from)),
+    ] {
+        match value {
+            Some(value) => set.insert(field, value),
+            None => unset.insert(field, ""),
+        };
+    }
+    let mut update = doc! { "$set": set };
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    let updated = collections
+        .messages
+        .find_one_and_update(
+            doc! { "_id": &before.id, "user_id": &before.user_id, "status": &before.status },
+            update,
+        )
+        .projection(without_terms())
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(db_error)?;
+    let Some(updated) = updated else {
+        // Changed by someone else in between (a stop, a recovery): the caller reads again.
+        return Ok(None);
+    };
+    let prompt = outcome.prompt_tokens.unwrap_or(0) - before.prompt_tokens.unwrap_or(0);
+    let completion = outcome.completion_tokens.unwrap_or(0) - before.completion_tokens.unwrap_or(0);
+    collections
+        .chat_sessions
+        .update_one(
+            doc! { "_id": &before.session_id, "user_id": &before.user_id },
+            doc! { "$inc": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "word_count": words - old_words,
+            } },
+        )
+        .await
+        .map_err(db_error)?;
+    updated.into_message().map(Some)
+}
+
+/// The outcome that leaves a message as it is except for `status` and `reason`.
+fn same_with_status(
+    message: &MessageDoc,
+    status: MessageStatus,
+    reason: StatusReason,
+) -> ReplyOutcome {
+    ReplyOutcome {
+        content: message.content.clone(),
+        status,
+        status_reason: Some(reason),
+        prompt_tokens: message.prompt_tokens,
+        completion_tokens: message.completion_tokens,
+        latency_ms: message.latency_ms,
+        usage_estimated: message.usage_estimated,
+    }
+}
+
+/// Retries of a compare-and-set that lost to a concurrent change: each loss means the message
+/// changed state, which happens at most a few times in its life.
+const SETTLE_TRIES: usize = 4;
+
+/// See `Store::finish_reply`.
+pub async fn finish_reply(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    outcome: &ReplyOutcome,
+) -> StoreResult<Option<Message>> {
+    for _ in 0..SETTLE_TRIES {
+        let Some(before) =
+            find_message(collections, doc! { "_id": id, "user_id": user_id }).await?
+        else {
+            return Ok(None);
+        };
+        let mut outcome = outcome.clone();
+        if is_stopped(&before) {
+            outcome.status = MessageStatus::Partial;
+            outcome.status_reason = Some(StatusReason::Stopped);
+        }
+        if let Some(message) = settle(collections, before, &outcome, Utc::now()).await? {
+            return Ok(Some(message));
+        }
+    }
+    Err(StoreError::Backend(format!(
+        "the reply {id} kept changing while it was being saved"
+    )))
+}
+
+/// See `Store::stop_reply`.
+pub async fn stop_reply(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<Message>> {
+    for _ in 0..SETTLE_TRIES {
+        let Some(before) =
+            find_message(collections, doc! { "_id": id, "user_id": user_id }).await?
+        else {
+            return Ok(None);
+        };
+        if before.status != MessageStatus::Streaming.as_str() {
+            return before.into_message().map(Some);
+        }
+        let outcome = same_with_status(&before, MessageStatus::Partial, StatusReason::Stopped);
+        if let Some(message) = settle(collections, before, &outcome, Utc::now()).await? {
+            return Ok(Some(message));
+        }
+    }
+    Ok(None)
+}
+
+/// See `Store::recover_streaming`. Each message is settled on its own so that it gets its
+/// search terms and its session its word count.
+pub async fn recover_streaming(
+    collections: &Collections,
+    stale_before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let stale: Vec<MessageDoc> = collections
+        .messages
+        .find(doc! {
+            "status": MessageStatus::Streaming.as_str(),
+            "updated_at": { "$lt": to_bson_time(stale_before) },
+        })
+        .projection(without_terms())
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    let mut recovered = 0;
+    for message in stale {
+        let status = if message.content.is_empty() {
+            MessageStatus::Error
+        } else {
+            MessageStatus::Partial
+        };
+        let outcome = same_with_status(&message, status, StatusReason::Interrupted);
+        if settle(collections, message, &outcome, Utc::now())
+            .await?
+            .is_some()
+        {
+            recovered += 1;
+        }
+    }
+    Ok(recovered)
 }
 
 pub async fn list_messages(

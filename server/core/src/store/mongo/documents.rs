@@ -8,7 +8,7 @@ use mongodb::bson::{self, Binary};
 use serde::{Deserialize, Serialize};
 
 use super::terms;
-use crate::model::{ApiToken, Message, MessageStatus, Role, Session, User, UserRole};
+use crate::model::{ApiToken, Message, MessageStatus, Role, Session, StatusReason, User, UserRole};
 use crate::store::{AuthSessionRecord, NewMessage, NewSession, StoreError, StoreResult};
 
 pub fn to_bson_time(time: DateTime<Utc>) -> bson::DateTime {
@@ -237,6 +237,12 @@ pub struct MessageDoc {
     #[serde(default)]
     pub latency_ms: Option<i64>,
     pub status: String,
+    /// Why the status is `partial` or `error` (`StatusReason::as_str`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// A streaming reply's last checkpoint (its heartbeat), then when it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<bson::DateTime>,
     #[serde(default)]
     pub client_id: Option<String>,
     pub client_key: String,
@@ -255,6 +261,18 @@ pub struct MessageDoc {
     pub word_count: i64,
 }
 
+/// The search terms and word count a message of this status and content contributes. A reply
+/// that is still streaming contributes none: its text changes at every checkpoint, and is
+/// indexed once, when it ends.
+pub fn searchable(status: MessageStatus, content: &str) -> (Vec<String>, i64) {
+    if status == MessageStatus::Streaming {
+        return (Vec::new(), 0);
+    }
+    let words = terms::tokens(content);
+    let count = i64::try_from(words.len()).unwrap_or(i64::MAX);
+    (terms::distinct_terms(words), count)
+}
+
 /// Projection for reading messages without their search terms.
 pub fn without_terms() -> bson::Document {
     bson::doc! { "terms": 0 }
@@ -262,7 +280,7 @@ pub fn without_terms() -> bson::Document {
 
 impl MessageDoc {
     pub fn new(message: &NewMessage) -> MessageDoc {
-        let words = terms::tokens(&message.content);
+        let (terms, word_count) = searchable(message.status, &message.content);
         MessageDoc {
             id: message.id.clone(),
             session_id: message.session_id.clone(),
@@ -276,14 +294,18 @@ impl MessageDoc {
             completion_tokens: message.completion_tokens,
             latency_ms: message.latency_ms,
             status: message.status.as_str().to_owned(),
+            status_reason: message
+                .status_reason
+                .map(|reason| reason.as_str().to_owned()),
+            updated_at: Some(to_bson_time(message.created_at)),
             client_id: message.client_id.clone(),
             client_key: client_key(message.client_id.as_deref(), &message.id),
             source_id: message.source_id.clone(),
             source_key: source_key(message.source_id.as_deref(), &message.id),
             created_at: to_bson_time(message.created_at),
             usage_estimated: message.usage_estimated,
-            word_count: i64::try_from(words.len()).unwrap_or(i64::MAX),
-            terms: terms::distinct_terms(words),
+            word_count,
+            terms,
         }
     }
 
@@ -304,6 +326,8 @@ impl MessageDoc {
             client_id: self.client_id,
             created_at: from_bson_time(self.created_at),
             usage_estimated: self.usage_estimated,
+            // A reason this build does not know (written by a newer one) reads as none.
+            status_reason: self.status_reason.as_deref().and_then(StatusReason::parse),
         })
     }
 }

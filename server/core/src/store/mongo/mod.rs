@@ -49,7 +49,7 @@ use self::documents::{
 use self::errors::db_error;
 use super::{
     Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
+    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
     UserCredentials,
 };
 use crate::model::{ApiToken, Message, Page, SearchHit, Session, SessionDetail, User};
@@ -284,6 +284,41 @@ impl Store for MongoStore {
 
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
         chat::message_by_id(&self.collections, user_id, id).await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        chat::message_by_client_id(&self.collections, user_id, client_id).await
+    }
+
+    async fn checkpoint_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        content: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        chat::checkpoint_reply(&self.collections, user_id, id, content, now).await
+    }
+
+    async fn finish_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        outcome: ReplyOutcome,
+    ) -> StoreResult<Option<Message>> {
+        chat::finish_reply(&self.collections, user_id, id, &outcome).await
+    }
+
+    async fn stop_reply(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        chat::stop_reply(&self.collections, user_id, id).await
+    }
+
+    async fn recover_streaming(&self, stale_before: DateTime<Utc>) -> StoreResult<u64> {
+        chat::recover_streaming(&self.collections, stale_before).await
     }
 
     async fn search(&self, user_id: &str, query: SearchQuery) -> StoreResult<Page<SearchHit>> {

@@ -5,11 +5,11 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::rows::{self, to_ms, MESSAGE_COLUMNS, SESSION_COLUMNS};
 use super::sql_error;
-use crate::model::{Message, Page, Session, SessionDetail};
+use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
 use crate::store::{
-    Appended, MessageQuery, NewMessage, NewSession, SessionPatch, SessionQuery, StoreError,
-    StoreResult,
+    Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
+    SessionQuery, StoreError, StoreResult,
 };
 
 pub fn create_session(conn: &Connection, new: &NewSession) -> StoreResult<Session> {
@@ -181,7 +181,7 @@ pub fn clear_session(
     Ok(true)
 }
 
-fn message_by_client_id(
+pub fn message_by_client_id(
     conn: &Connection,
     user_id: &str,
     client_id: &str,
@@ -211,8 +211,8 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
     conn.prepare_cached(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
              prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
-             usage_estimated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             usage_estimated, status_reason, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?15)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -232,9 +232,16 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
             message.source_id,
             created,
             message.usage_estimated,
+            message.status_reason.map(StatusReason::as_str),
         ])
     })
     .map_err(sql_error)?;
+    // ?6: the leaf the session must still have for the message to become the active leaf
+    // (`LeafRule::IfLeafIs`); NULL moves the leaf unconditionally.
+    let expected_leaf = match &message.active_leaf {
+        LeafRule::Set => None,
+        LeafRule::IfLeafIs(leaf) => Some(leaf.as_str()),
+    };
     conn.prepare_cached(
         "UPDATE chat_sessions SET
              message_count = message_count + 1,
@@ -243,7 +250,8 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
              last_message_at = max(coalesce(last_message_at, ?4), ?4),
              activity_at = max(activity_at, ?4),
              updated_at = max(updated_at, ?4),
-             active_leaf_id = ?5
+             active_leaf_id = CASE WHEN ?6 IS NULL OR active_leaf_id IS ?6 THEN ?5
+                                   ELSE active_leaf_id END
          WHERE id = ?1",
     )
     .and_then(|mut update| {
@@ -252,11 +260,120 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
             message.prompt_tokens,
             message.completion_tokens,
             created,
-            message.id
+            message.id,
+            expected_leaf,
         ])
     })
     .map_err(sql_error)?;
     Ok(())
+}
+
+/// See `Store::checkpoint_reply`.
+pub fn checkpoint_reply(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    content: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET content = ?3, updated_at = ?4
+             WHERE id = ?1 AND user_id = ?2 AND status = 'streaming'",
+        )
+        .and_then(|mut update| update.execute(params![id, user_id, content, to_ms(now)]))
+        .map_err(sql_error)?;
+    if changed > 0 {
+        return Ok(true);
+    }
+    Ok(message_by_id(conn, user_id, id)?.is_some_and(|message| !is_stopped(&message)))
+}
+
+fn is_stopped(message: &Message) -> bool {
+    message.status == MessageStatus::Partial && message.status_reason == Some(StatusReason::Stopped)
+}
+
+/// See `Store::finish_reply`.
+pub fn finish_reply(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    outcome: &ReplyOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Message>> {
+    let Some(before) = message_by_id(conn, user_id, id)? else {
+        return Ok(None);
+    };
+    let (status, reason) = if is_stopped(&before) {
+        (MessageStatus::Partial, Some(StatusReason::Stopped))
+    } else {
+        (outcome.status, outcome.status_reason)
+    };
+    conn.prepare_cached(
+        "UPDATE messages SET content = ?3, status = ?4, status_reason = ?5, prompt_tokens = ?6,
+             completion_tokens = ?7, latency_ms = ?8, usage_estimated = ?9, updated_at = ?10
+         WHERE id = ?1 AND user_id = ?2",
+    )
+    .and_then(|mut update| {
+        update.execute(params![
+            id,
+            user_id,
+            outcome.content,
+            status.as_str(),
+            reason.map(StatusReason::as_str),
+            outcome.prompt_tokens,
+            outcome.completion_tokens,
+            outcome.latency_ms,
+            outcome.usage_estimated,
+            to_ms(now),
+        ])
+    })
+    .map_err(sql_error)?;
+    // The counters held the tokens the message had before (none, for a reply that streamed).
+    conn.prepare_cached(
+        "UPDATE chat_sessions SET
+             prompt_tokens = prompt_tokens + ?2, completion_tokens = completion_tokens + ?3
+         WHERE id = ?1",
+    )
+    .and_then(|mut update| {
+        update.execute(params![
+            before.session_id,
+            outcome.prompt_tokens.unwrap_or(0) - before.prompt_tokens.unwrap_or(0),
+            outcome.completion_tokens.unwrap_or(0) - before.completion_tokens.unwrap_or(0),
+        ])
+    })
+    .map_err(sql_error)?;
+    message_by_id(conn, user_id, id)
+}
+
+/// See `Store::stop_reply`.
+pub fn stop_reply(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'partial', status_reason = 'stopped', updated_at = ?3
+         WHERE id = ?1 AND user_id = ?2 AND status = 'streaming'",
+    )
+    .and_then(|mut update| update.execute(params![id, user_id, to_ms(now)]))
+    .map_err(sql_error)?;
+    message_by_id(conn, user_id, id)
+}
+
+/// See `Store::recover_streaming`.
+pub fn recover_streaming(conn: &Connection, stale_before: DateTime<Utc>) -> StoreResult<u64> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET
+                 status = CASE WHEN content = '' THEN 'error' ELSE 'partial' END,
+                 status_reason = 'interrupted'
+             WHERE status = 'streaming' AND updated_at < ?1",
+        )
+        .and_then(|mut update| update.execute(params![to_ms(stale_before)]))
+        .map_err(sql_error)?;
+    Ok(changed as u64)
 }
 
 pub fn append_message(

@@ -131,7 +131,9 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
     .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))
 }
 
-/// Rows per insert statement: 15 parameters each, well under SQLite's 32,766.
+/// Parameters of one row: every column a message has.
+const COLUMNS: usize = 18;
+/// Rows per insert statement: `COLUMNS` parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Inserts messages (in order) with one statement and returns how many were new.
@@ -141,20 +143,27 @@ fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResu
     }
     let sql = format!(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
-             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at)
+             prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
+             updated_at, usage_estimated, status_reason)
          VALUES {} ON CONFLICT DO NOTHING",
-        vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+        vec![format!("({})", vec!["?"; COLUMNS].join(", ")); rows.len()].join(", ")
     );
     let times: Vec<i64> = rows
         .iter()
         .map(|(message, _)| to_ms(message.created_at))
         .collect();
-    let labels: Vec<[&str; 2]> = rows
+    let labels: Vec<[Option<&str>; 3]> = rows
         .iter()
-        .map(|(message, _)| [message.role.as_str(), message.status.as_str()])
+        .map(|(message, _)| {
+            [
+                Some(message.role.as_str()),
+                Some(message.status.as_str()),
+                message.status_reason.map(|reason| reason.as_str()),
+            ]
+        })
         .collect();
-    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * 15);
-    for (((message, session_id), created_at), [role, status]) in
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * COLUMNS);
+    for (((message, session_id), created_at), [role, status, reason]) in
         rows.iter().zip(&times).zip(&labels)
     {
         values.extend_from_slice(&[
@@ -173,6 +182,9 @@ fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResu
             &message.client_id,
             &message.source_id,
             created_at,
+            created_at,
+            &message.usage_estimated,
+            reason,
         ]);
     }
     // The full-size statement is reused; the shorter last one of a batch is not worth a

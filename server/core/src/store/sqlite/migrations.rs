@@ -146,6 +146,31 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts(rowid, content) VALUES (new.seq, new.content);
     END;
     "#,
+    // 5: replies are saved while they stream. A reply is inserted as `streaming` before the
+    // model is asked and checkpointed every few seconds; `updated_at` is its heartbeat (a reply
+    // whose heartbeat stops was left by a crash), `status_reason` says why a reply is `partial`
+    // or `error`. A streaming reply is indexed as empty text: re-indexing its growing text at
+    // every checkpoint would cost the whole text each time; it is indexed once it ends.
+    r#"
+    ALTER TABLE messages ADD COLUMN status_reason TEXT;
+    ALTER TABLE messages ADD COLUMN updated_at INTEGER;
+    CREATE INDEX messages_streaming ON messages(updated_at) WHERE status = 'streaming';
+    DROP TRIGGER messages_fts_delete;
+    DROP TRIGGER messages_fts_update;
+    CREATE TRIGGER messages_fts_delete BEFORE DELETE ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq,
+            CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq)
+        AND (old.status != 'streaming' OR new.status != 'streaming') BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq,
+            CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.seq,
+            CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);
+    END;
+    "#,
 ];
 
 /// The schema version this build expects.

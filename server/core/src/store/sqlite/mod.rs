@@ -23,7 +23,7 @@ use self::readers::Readers;
 use self::writer::Writer;
 use super::{
     Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
+    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
     UserCredentials,
 };
 use crate::ids::new_id;
@@ -404,6 +404,56 @@ impl Store for SqliteStore {
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
         let (user_id, id) = (user_id.to_owned(), id.to_owned());
         self.read(move |conn| chat::message_by_id(conn, &user_id, &id))
+            .await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
+        self.read(move |conn| chat::message_by_client_id(conn, &user_id, &client_id))
+            .await
+    }
+
+    async fn checkpoint_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        content: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (user_id, id, content) = (user_id.to_owned(), id.to_owned(), content.to_owned());
+        self.writer
+            .write(move |conn| chat::checkpoint_reply(conn, &user_id, &id, &content, now))
+            .await
+    }
+
+    async fn finish_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        outcome: ReplyOutcome,
+    ) -> StoreResult<Option<Message>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| chat::finish_reply(conn, &user_id, &id, &outcome, now))
+            .await
+    }
+
+    async fn stop_reply(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| chat::stop_reply(conn, &user_id, &id, now))
+            .await
+    }
+
+    async fn recover_streaming(&self, stale_before: DateTime<Utc>) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| chat::recover_streaming(conn, stale_before))
             .await
     }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
-use crate::model::{ApiToken, Message, MessageStatus, Role, Session, User, UserRole};
+use crate::model::{ApiToken, Message, MessageStatus, Role, Session, StatusReason, User, UserRole};
 
 pub fn to_ms(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -66,7 +66,8 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 pub const MESSAGE_COLUMNS: &str = "id, session_id, parent_id, role, content, type, model, \
-     prompt_tokens, completion_tokens, latency_ms, status, client_id, created_at, usage_estimated";
+     prompt_tokens, completion_tokens, latency_ms, status, client_id, created_at, usage_estimated, \
+     status_reason";
 
 pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     let role: String = row.get(3)?;
@@ -86,5 +87,10 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         client_id: row.get(11)?,
         created_at: from_ms(row.get(12)?),
         usage_estimated: row.get(13)?,
+        // A reason this build does not know (written by a newer one) reads as none.
+        status_reason: row
+            .get::<_, Option<String>>(14)?
+            .as_deref()
+            .and_then(StatusReason::parse),
     })
 }

@@ -135,7 +135,8 @@ fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
     if pending {
         conn.prepare_cached(
             "INSERT INTO messages_fts(rowid, content)
-             SELECT m.seq, m.content FROM fts_pending p JOIN messages m ON m.seq = p.seq",
+             SELECT m.seq, CASE WHEN m.status = 'streaming' THEN '' ELSE m.content END
+             FROM fts_pending p JOIN messages m ON m.seq = p.seq",
         )?
         .execute([])?;
         conn.prepare_cached("DELETE FROM fts_pending")?
