@@ -38,6 +38,7 @@ stories!(
     deleting_a_user_removes_everything,
     auth_session_records,
     import_counters_and_branches,
+    streaming_replies,
     provider_identities,
 );
 

@@ -1,6 +1,6 @@
 //! Messages of a session.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -13,7 +13,18 @@ use crate::http::{ApiJson, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/chat/messages", get(list).post(create))
+    Router::new()
+        .route("/api/chat/messages", get(list).post(create))
+        .route("/api/chat/messages/{id}", get(one))
+}
+
+/// `GET /api/chat/messages/{id}`: one message as stored (a reply's status while it streams).
+async fn one(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<confab_core::model::Message>> {
+    Ok(Json(state.services.get_message(&user, &id).await?))
 }
 
 async fn list(

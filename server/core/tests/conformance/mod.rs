@@ -11,6 +11,9 @@ use confab_core::service::{ServiceConfig, ServiceError, Services, SignupPolicy};
 use confab_core::store::{AuthSessionRecord, DynStore};
 use futures::StreamExt;
 
+mod replies;
+pub use replies::streaming_replies;
+
 pub fn services(store: DynStore) -> Services {
     Services::new(store, ServiceConfig::default())
 }

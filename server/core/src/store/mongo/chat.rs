@@ -560,7 +560,7 @@ async fn settle(
             doc! { "_id": &before.id, "user_id": &before.user_id, "status": &before.status },
             update,
         )
-        .projection(without_terms())
+        // No projection: FerretDB does not implement `fields` in findAndModify.
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?;
