@@ -638,3 +638,58 @@ both_backends!(a_retried_request, |backend| {
 both_backends!(openai_retries, |backend| {
     openai_endpoint_retries_store_nothing_twice(backend)
 });
+
+/// Two nodes on one MongoDB database: a retry and a stop that reach the node that is not
+/// generating the reply are honoured through the store, and the model is asked once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_node_follows_and_stops_a_reply() {
+    let provider = fake_openai::spawn().await;
+    let node_a = app_with(Backend::Mongo, &provider, |config| {
+        config.reply_checkpoint_ms = 200;
+    })
+    .await;
+    let shared = node_a.data.database_url.clone();
+    let node_b = app_with(Backend::Mongo, &provider, move |config| {
+        config.database_url = shared;
+        config.reply_checkpoint_ms = 200;
+    })
+    .await;
+    let on_a = node_a.user("ada@example.com").await;
+    let on_b = Client_::browser(&node_b.address);
+    assert_eq!(
+        on_b.login("ada@example.com", "a good password").await.status(),
+        StatusCode::OK
+    );
+    let body = json!({ "content": "talk", "model": "fake-long", "clientId": "compose-7" });
+    let mut first = start_chat(&on_a, body.clone()).await;
+    let question = first.until("message").await["message"].clone();
+    let reply = first.until("reply").await["message"].clone();
+    let reply_id = reply["id"].as_str().unwrap().to_owned();
+    first.deltas(10).await;
+
+    // The browser reconnects through the other node: it follows the same reply.
+    let mut retry = start_chat(&on_b, body).await;
+    assert_eq!(retry.until("message").await["message"], question);
+    assert_eq!(retry.until("reply").await["message"]["id"], reply["id"]);
+    retry.deltas(2).await;
+
+    // Stop, through the other node too.
+    let stopped = on_b
+        .post(&format!("/api/chat/messages/{reply_id}/stop"), json!({}))
+        .await;
+    assert_eq!(stopped.status(), StatusCode::OK);
+    let (name, done) = first.last().await;
+    assert_eq!(name, "done", "{done}");
+    let saved = done["message"].clone();
+    assert_eq!(saved["status"], "partial");
+    assert_eq!(saved["statusReason"], "stopped");
+    assert_eq!(saved["content"].as_str().unwrap(), first.text);
+    let (name, followed) = retry.last().await;
+    assert_eq!(name, "done");
+    assert_eq!(followed["message"], saved);
+    assert_eq!(retry.text, first.text, "the follower got every word, from the first");
+    assert_eq!(message(&on_b, &reply_id).await, saved);
+    let log = provider_log(&provider).await;
+    assert_eq!(log.len(), 1, "the model was asked once");
+    assert_eq!(provider_outcome(&provider, 0).await["_outcome"], "cancelled");
+}
