@@ -225,3 +225,39 @@ test('dark theme and the sign-in page in dark, before the WASM loads', async ({ 
   await plain.screenshot({ path: `${artifacts}/sign-in-dark.png` });
   await noScript.close();
 });
+
+test('Stop ends the reply on the server: after a reload the partial reply is there, marked stopped', async ({ page }) => {
+  const provider = process.env.CONFAB_PROVIDER_URL ?? '';
+  const providerLog = async () => {
+    const response = await page.request.get(provider.replace(/\/v1$/, '') + '/_requests');
+    return (await response.json()) as Array<Record<string, unknown>>;
+  };
+  await signUp(page, uniqueEmail('stop'));
+  const before = (await providerLog()).length;
+  // fake-long sends w1 … w300, one word every 40 ms: about 12 seconds.
+  await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-long');
+  await composer(page).fill('Please talk for a long time');
+  await composer(page).press('Enter');
+  const live = page.locator('li.message-assistant.streaming');
+  await expect(live).toContainText('w10');
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeHidden();
+  const stopped = page.locator('li.message-assistant').last();
+  await expect(stopped).toContainText('partial · stopped');
+  const shown = (await stopped.locator('.message-body').innerText()).trim();
+  expect(shown).toMatch(/^w1 w2 w3 w4 w5 w6 w7 w8 w9 w10/);
+  expect(shown).not.toContain('w300');
+
+  // The provider was asked once, and that request was cancelled, not read to the end.
+  await expect.poll(async () => (await providerLog()).slice(before).map((r) => r._outcome))
+    .toEqual(['cancelled']);
+
+  await page.waitForTimeout(1000);
+  await page.reload();
+  await waitForHydration(page);
+  const reloaded = page.locator('li.message-assistant').last();
+  await expect(reloaded).toContainText('partial · stopped');
+  expect((await reloaded.locator('.message-body').innerText()).trim()).toEqual(shown);
+  await expect(page.locator('li.message')).toHaveCount(2);
+  await page.screenshot({ path: `${artifacts}/chat-stopped.png`, fullPage: true });
+});

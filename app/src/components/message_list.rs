@@ -133,6 +133,10 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                     list.truncate(position);
                 }
             }
+            // The reply being streamed is stored from its start (as `streaming`): a reload
+            // meanwhile must not show it twice, once stored and once live. (The user's message
+            // is shown once by `LiveMessages`, which skips it when it is listed.)
+            list.retain(|view| Some(&view.message.id) != live.reply_id.as_ref());
         }
         list
     };
