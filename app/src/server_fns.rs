@@ -150,6 +150,17 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
         .map_err(server::to_error)
 }
 
+/// Stops a reply that is streaming: the server cancels the model's request and saves what
+/// arrived as `partial`, reason `stopped`. Answers the reply as saved.
+#[server(prefix = "/rpc")]
+pub async fn stop_reply(id: String) -> Result<Message, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .stop_reply(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
 #[server(prefix = "/rpc")]
 pub async fn list_sessions(
     cursor: Option<String>,

@@ -583,11 +583,10 @@ pub fn stop_reply(stores: Stores) {
         return;
     };
     spawn_local(async move {
-        let path = format!("/api/chat/messages/{reply_id}/stop");
-        if let Err(reason) = client::post_json(&path, "{}").await {
+        if let Err(error) = crate::server_fns::stop_reply(reply_id).await {
             stores
                 .toasts
-                .error(format!("Could not stop the reply: {reason}"));
+                .error(format!("Could not stop the reply: {}", error_text(&error)));
             client::abort_current();
         }
     });

@@ -168,6 +168,11 @@ pub struct Config {
     )]
     pub reply_checkpoint_ms: u64,
 
+    /// Seconds a finished reply's save is retried (a full disk, a database failing over)
+    /// before the client is handed the whole text to keep and save again.
+    #[arg(long, env = "CONFAB_REPLY_SAVE_RETRY", default_value_t = 30, global = true)]
+    pub reply_save_retry: u64,
+
     /// Tokens of conversation history sent to the model with each message.
     #[arg(
         long,

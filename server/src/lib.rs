@@ -67,6 +67,7 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
                 .clamp(1024, confab_core::model::MAX_STORED_CONTENT_BYTES),
             provider_idle: Duration::from_secs(config.provider_idle_timeout.max(1)),
             checkpoint_every: Duration::from_millis(config.reply_checkpoint_ms.clamp(50, 2000)),
+            save_retry_for: Duration::from_secs(config.reply_save_retry),
             local_accounts: config.local_accounts,
             allowed_email_domains: config
                 .allowed_email_domains

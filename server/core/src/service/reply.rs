@@ -671,14 +671,16 @@ impl Services {
                 done => done,
             },
             Err(error) => {
-                self.count_save_failure();
-                tracing::error!(%error, reply = %reply.id, "a reply could not be saved; its text goes to the client");
                 let (code, sentence) = match &error {
                     ServiceError::NotFound => (
                         "not_found",
                         "the conversation was deleted while the reply was streaming",
                     ),
-                    _ => ("save_failed", "the reply could not be saved"),
+                    _ => {
+                        self.count_save_failure();
+                        tracing::error!(%error, reply = %reply.id, "a reply could not be saved; its text goes to the client");
+                        ("save_failed", "the reply could not be saved")
+                    }
                 };
                 ChatEvent::Error {
                     code: code.into(),

@@ -422,23 +422,29 @@ pub async fn append_message(
         return Err(db_error(error));
     }
     let created = document.created_at;
+    let mut counters = doc! {
+        "$inc": {
+            "message_count": 1_i64,
+            "prompt_tokens": message.prompt_tokens.unwrap_or(0),
+            "completion_tokens": message.completion_tokens.unwrap_or(0),
+            "word_count": document.word_count,
+        },
+        "$max": {
+            "last_message_at": created,
+            "activity_at": created,
+            "updated_at": created,
+        },
+    };
+    // The new message ends the branch the user is on: in the same update, unless the move
+    // is a compare-and-set (below).
+    if message.active_leaf == LeafRule::Set {
+        counters.insert("$set", doc! { "active_leaf_id": &document.id });
+    }
     let updated = collections
         .chat_sessions
         .find_one_and_update(
             doc! { "_id": &message.session_id, "user_id": user_id },
-            doc! {
-                "$inc": {
-                    "message_count": 1_i64,
-                    "prompt_tokens": message.prompt_tokens.unwrap_or(0),
-                    "completion_tokens": message.completion_tokens.unwrap_or(0),
-                    "word_count": document.word_count,
-                },
-                "$max": {
-                    "last_message_at": created,
-                    "activity_at": created,
-                    "updated_at": created,
-                },
-            },
+            counters,
         )
         .return_document(ReturnDocument::After)
         .await
@@ -453,19 +459,20 @@ pub async fn append_message(
         return Err(StoreError::NotFound);
     };
     let mut session = session.into_session();
-    // The new message ends the branch the user is on; with `IfLeafIs`, only while the leaf is
-    // still the one expected (the filter makes it a compare-and-set).
-    let mut filter = doc! { "_id": &message.session_id, "user_id": user_id };
+    // With `IfLeafIs`, the message becomes the active leaf only while the leaf is still the
+    // one expected: the filter makes the update a compare-and-set.
     if let LeafRule::IfLeafIs(expected) = &message.active_leaf {
-        filter.insert("active_leaf_id", expected);
-    }
-    let moved = collections
-        .chat_sessions
-        .update_one(filter, doc! { "$set": { "active_leaf_id": &document.id } })
-        .await
-        .map_err(db_error)?;
-    if moved.matched_count > 0 {
-        session.active_leaf_id = Some(document.id.clone());
+        let moved = collections
+            .chat_sessions
+            .update_one(
+                doc! { "_id": &message.session_id, "user_id": user_id, "active_leaf_id": expected },
+                doc! { "$set": { "active_leaf_id": &document.id } },
+            )
+            .await
+            .map_err(db_error)?;
+        if moved.matched_count > 0 {
+            session.active_leaf_id = Some(document.id.clone());
+        }
     }
     Ok(Appended {
         message: document.into_message()?,
