@@ -139,14 +139,17 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &A
         }
         // Nothing in a batch is expected to panic (jobs run under their own guard), but a
         // panic here must not end the thread: every later write would fail until a restart.
-        let trouble = catch_unwind(AssertUnwindSafe(|| commit_batch(&conn, &mut batch)))
-            .unwrap_or_else(|_| {
-                to_autocommit(&conn);
-                Some(StoreError::Backend("the sqlite writer panicked".into()))
-            });
+        if catch_unwind(AssertUnwindSafe(|| {
+            commit_batch(&conn, &mut batch, failing)
+        }))
+        .is_err()
+        {
+            to_autocommit(&conn);
+            let error = StoreError::Backend("the sqlite writer panicked".into());
+            note_health(failing, Some(&error));
+        }
         // Callers of jobs a panic left unfinished hear "abandoned" as their reply drops.
         batch.clear();
-        note_health(failing, trouble.as_ref());
     }
     tracing::debug!("sqlite writer stopped");
 }
@@ -170,9 +173,10 @@ fn note_health(failing: &AtomicBool, trouble: Option<&StoreError>) {
     }
 }
 
-/// Runs and commits one batch, then answers every caller. Returns what makes the store
-/// unable to write, if anything: the batch's failure, or a write in it that ran out of space.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) -> Option<StoreError> {
+/// Runs and commits one batch, notes in `failing` whether the store can write (the batch
+/// failed, or a write in it ran out of space), then answers every caller: one who hears
+/// "storage full" and asks the health check at once finds it failing.
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, failing: &AtomicBool) {
     let mut out_of_space = false;
     let failure = run_batch(conn, batch, &mut out_of_space).err();
     if failure.is_some() {
@@ -183,10 +187,10 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) -> Option<Stor
         None if out_of_space => Some(StoreError::Full),
         None => None,
     };
+    note_health(failing, trouble.as_ref());
     for job in batch.drain(..) {
         job.finish(failure.as_ref());
     }
-    trouble
 }
 
 /// Everything between BEGIN and COMMIT. An error means nothing of the batch was stored.
