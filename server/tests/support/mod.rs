@@ -32,6 +32,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_serving(None, configure).await
+    }
+
+    /// The server on `store`, which the test opened itself (to keep a typed handle on it),
+    /// instead of the store the configuration names.
+    pub async fn spawn_with_store(store: DynStore, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_serving(Some(store), configure).await
+    }
+
+    async fn spawn_serving(
+        store: Option<DynStore>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(data.path());
         config.max_body_bytes = 64 * 1024;
@@ -42,7 +55,10 @@ impl TestApp {
         // The real address, so configuration that depends on it (redirect URLs) is right.
         config.addr = listener.local_addr().expect("address");
         configure(&mut config);
-        let store = confab::store::open(&config).await.expect("open store");
+        let store = match store {
+            Some(store) => store,
+            None => confab::store::open(&config).await.expect("open store"),
+        };
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let server_store = Arc::clone(&store);
