@@ -64,6 +64,9 @@ mod server {
         use_context::<Parts>().ok_or_else(|| ServerFnError::new("no request context"))
     }
 
+    /// The error a server function returns: the service error's sentence, which the UI shows
+    /// as it is (a full disk reads "the server's storage is full, so nothing was saved...").
+    /// Details of an internal error go to the log only.
     pub fn to_error(error: ServiceError) -> ServerFnError {
         if let ServiceError::Internal(detail) = &error {
             tracing::error!(%detail, "internal error in a server function");
@@ -105,6 +108,26 @@ mod server {
                     .map(|ConnectInfo(address)| address.ip().to_string())
             })
             .unwrap_or_else(|| "unknown".into())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use confab_core::service::error::STORAGE_FULL_MESSAGE;
+        use confab_core::service::ServiceError;
+        use confab_core::store::StoreError;
+
+        use crate::state::error_text;
+
+        /// What a person reads when a server function's write finds the disk full.
+        #[test]
+        fn a_full_disk_reads_plainly_in_the_ui() {
+            let error = super::to_error(ServiceError::from(StoreError::Full));
+            assert_eq!(error_text(&error), STORAGE_FULL_MESSAGE);
+            assert_eq!(
+                STORAGE_FULL_MESSAGE,
+                "the server's storage is full, so nothing was saved; try again once space is freed"
+            );
+        }
     }
 }
 

@@ -5,6 +5,8 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use confab_core::service::error::STORAGE_FULL_MESSAGE;
+use confab_core::store::StoreError;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -15,9 +17,23 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+/// 200 `{"status":"ok"}` when the store reads and writes; 503 when it cannot write
+/// (`"status":"degraded"`, with the reason in `store` and a coded `error`) or does not answer
+/// at all (`"status":"unavailable"`).
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     match state.services.store().health().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(StoreError::Full) => {
+            tracing::warn!("health check: the store cannot write, its storage is full");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "degraded",
+                    "store": "cannot write: storage full",
+                    "error": { "code": "storage_full", "message": STORAGE_FULL_MESSAGE },
+                })),
+            )
+        }
         Err(error) => {
             tracing::error!(%error, "health check failed");
             (

@@ -118,6 +118,30 @@ impl TestApp {
         }
     }
 
+    /// The server on `store`, which the test opened itself (to keep a typed handle on it),
+    /// instead of the store the configuration names. The store's own data is the test's to
+    /// keep: a restart opens the data the configuration names.
+    pub async fn spawn_with_store(store: DynStore, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let data = TestData::fresh(Backend::Sqlite);
+        let mut config = Config::for_data_dir(data.dir.path());
+        data.apply(&mut config);
+        config.max_body_bytes = 64 * 1024;
+        config.max_import_bytes = 256 * 1024;
+        let listener = bind().await;
+        config.addr = listener.local_addr().expect("address");
+        let address = format!("http://{}", config.addr);
+        configure(&mut config);
+        let (store, stop, server) = serve_store(listener, &config, store);
+        TestApp {
+            address,
+            store,
+            data,
+            config,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
     /// Stops the server as SIGTERM would, then starts a new one on the same data and
     /// configuration, at a new address. Clients made before follow with [`Client_::follow`];
     /// settings derived from the old address (e.g. `public_url`) are kept as they were.
@@ -279,6 +303,15 @@ async fn start(
     config: &Config,
 ) -> (DynStore, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let store = confab::store::open(config).await.expect("open store");
+    serve_store(listener, config, store)
+}
+
+/// Serves `store` (whatever the configuration names) on `listener`.
+fn serve_store(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    store: DynStore,
+) -> (DynStore, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let server_store = Arc::clone(&store);
     let config = config.clone();

@@ -3,6 +3,11 @@
 
 use crate::store::StoreError;
 
+/// What a person is told when a write fails because the server's disk is full: the REST error
+/// message, the server functions' error, and so the UI's notice.
+pub const STORAGE_FULL_MESSAGE: &str =
+    "the server's storage is full, so nothing was saved; try again once space is freed";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Valid syntax, invalid values (422).
@@ -20,6 +25,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The server's disk is full (507): the write was refused whole, and the same request
+    /// succeeds once an operator frees space.
+    #[error("{STORAGE_FULL_MESSAGE}")]
+    StorageFull,
     #[error("internal error")]
     Internal(String),
 }
@@ -40,6 +49,7 @@ impl ServiceError {
             ServiceError::NotFound => 404,
             ServiceError::Conflict(_) => 409,
             ServiceError::TooManyRequests { .. } => 429,
+            ServiceError::StorageFull => 507,
             ServiceError::Internal(_) => 500,
         }
     }
@@ -53,6 +63,7 @@ impl ServiceError {
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
+            ServiceError::StorageFull => "storage_full",
             ServiceError::Internal(_) => "internal",
         }
     }
@@ -68,6 +79,7 @@ impl From<StoreError> for ServiceError {
             }
             StoreError::Backend(detail) => ServiceError::Internal(detail),
             StoreError::Closed => ServiceError::Internal("the store is shutting down".into()),
+            StoreError::Full => ServiceError::StorageFull,
         }
     }
 }

@@ -35,6 +35,10 @@ pub enum StoreError {
     Backend(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The disk (or the database's size limit) is full: nothing of the write was stored, and
+    /// writes work again once space is freed.
+    #[error("storage full")]
+    Full,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -2,7 +2,8 @@
 //! replica set or sharded cluster, or FerretDB, which the tests run against).
 //!
 //! Collections: `users`, `auth_sessions`, `api_tokens`, `chat_sessions`, `messages`, in the
-//! database named in the URL path (`confab` when none is given).
+//! database named in the URL path (`confab` when none is given), and `health`, one document
+//! the health check writes.
 //!
 //! # Without transactions
 //!
@@ -115,9 +116,20 @@ impl MongoStore {
 
 #[async_trait]
 impl Store for MongoStore {
+    /// A ping, then a one-document write (an upsert into `health`): a server that answers but
+    /// cannot write, with its disk full, fails with `StoreError::Full`.
     async fn health(&self) -> StoreResult<()> {
         self.database
             .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(db_error)?;
+        self.database
+            .collection::<mongodb::bson::Document>("health")
+            .update_one(
+                doc! { "_id": "probe" },
+                doc! { "$set": { "checked_at": mongodb::bson::DateTime::now() } },
+            )
+            .upsert(true)
             .await
             .map(|_| ())
             .map_err(db_error)

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod chat;
+mod health;
 mod import;
 mod migrations;
 mod readers;
@@ -79,11 +80,21 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
     std::thread::Builder::new()
         .name("confab-sqlite-checkpoint".into())
         .spawn(move || {
+            // A checkpoint fails twice a second while the disk is full: say so once.
+            let mut failing = false;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(500));
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "WAL checkpoint failed");
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("WAL checkpoints work again");
+                    }
+                    Ok(()) => {}
+                    Err(error) if !failing => {
+                        failing = true;
+                        tracing::warn!(%error, "WAL checkpoint failed; retrying");
+                    }
+                    Err(error) => tracing::debug!(%error, "WAL checkpoint failed"),
                 }
             }
         })
@@ -93,6 +104,11 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
 
 pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        // SQLITE_FULL: the disk is full (a write got ENOSPC) or the database reached its
+        // `max_page_count`.
+        if failure.code == rusqlite::ErrorCode::DiskFull {
+            return StoreError::Full;
+        }
         if failure.code == rusqlite::ErrorCode::ConstraintViolation {
             let detail = message.clone().unwrap_or_default();
             if detail.contains("UNIQUE") || detail.contains("PRIMARY KEY") {
@@ -104,6 +120,29 @@ pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
         }
     }
     StoreError::Backend(error.to_string())
+}
+
+/// `sql_error` for an error of `conn`'s latest call: an I/O error caused by a full disk
+/// (ENOSPC from an fsync, a truncate, or growing the shared-memory file: SQLite reports those
+/// as SQLITE_IOERR, not SQLITE_FULL) is `Full` too.
+pub(crate) fn sql_error_on(conn: &Connection, error: rusqlite::Error) -> StoreError {
+    let io_error = matches!(
+        &error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == rusqlite::ErrorCode::SystemIoFailure
+    );
+    if io_error && last_os_error(conn).kind() == std::io::ErrorKind::StorageFull {
+        return StoreError::Full;
+    }
+    sql_error(error)
+}
+
+/// The operating system's error behind `conn`'s latest SQLITE_IOERR.
+fn last_os_error(conn: &Connection) -> std::io::Error {
+    // SAFETY: `handle` is the live connection `conn` owns, used on the thread that owns it;
+    // sqlite3_system_errno only reads the error number SQLite recorded on it.
+    let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    std::io::Error::from_raw_os_error(errno)
 }
 
 /// Settings every connection needs.
@@ -154,6 +193,32 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Caps the database at `pages` pages (never below its current size, which SQLite keeps
+    /// as the floor) and returns the cap in effect. Writes that need more space fail with
+    /// `StoreError::Full`, as on a full disk: a quota, and how tests fill the store where
+    /// they cannot mount a small filesystem. The cap lasts until changed or the store closes.
+    pub async fn set_max_page_count(&self, pages: u64) -> StoreResult<u64> {
+        self.writer
+            .write(move |conn| {
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                    row.get(0)
+                })
+                .map_err(sql_error)
+            })
+            .await
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: `["ok"]` for a sound file, else the problems found.
+    pub async fn integrity_check(&self) -> StoreResult<Vec<String>> {
+        self.read(|conn| {
+            let mut check = conn.prepare("PRAGMA integrity_check").map_err(sql_error)?;
+            let rows = check.query_map([], |row| row.get(0)).map_err(sql_error)?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(sql_error)
+        })
+        .await
+    }
+
     async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -165,12 +230,20 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Fails when the store does not answer reads, or, after a write ran out of space (or a
+    /// commit failed), when a probe write still cannot commit: `StoreError::Full` for a full
+    /// disk. While writes work this costs one read and an atomic load.
     async fn health(&self) -> StoreResult<()> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
                 .map_err(sql_error)
         })
-        .await
+        .await?;
+        if self.writer.is_failing() {
+            self.writer.write(health::probe).await?;
+            self.writer.write(health::remove_probe).await?;
+        }
+        Ok(())
     }
 
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {

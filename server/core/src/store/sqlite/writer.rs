@@ -5,13 +5,22 @@
 //! that are waiting, runs each inside its own savepoint (so one failing job does not undo the
 //! others) and commits them together. A job's caller hears back only after the commit, so an
 //! acknowledged write is a committed write.
+//!
+//! A batch that cannot commit (a full disk, an I/O error) fails as a whole: every caller in it
+//! hears the error, the connection is rolled back to autocommit, and the next batch starts
+//! afresh, so writes work again by themselves once the cause is gone. SQLite may roll the
+//! transaction back on its own in the middle of a batch (SQLITE_FULL, SQLITE_IOERR and
+//! SQLITE_NOMEM in a statement do that); the writer notices and fails the batch rather than
+//! letting the remaining jobs run, each committing alone, outside the transaction.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql_error;
+use super::sql_error_on;
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed together; bounds the latency one batch adds to its first job.
@@ -19,43 +28,97 @@ const MAX_BATCH: usize = 256;
 /// Jobs waiting beyond this make callers wait (back-pressure instead of unbounded memory).
 const QUEUE_DEPTH: usize = 4096;
 
-type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// One write waiting for the next batch.
+trait Job: Send {
+    /// Runs the work inside the batch's transaction and keeps its result for `finish`.
+    /// `None` when it succeeded, else a copy of its error.
+    fn run(&mut self, conn: &Connection) -> Option<StoreError>;
+    /// Tells the caller how it went: its own result if the batch committed (`failure` is
+    /// `None`) or if its work failed anyway, else the batch's failure.
+    fn finish(self: Box<Self>, failure: Option<&StoreError>);
+}
+
+struct Write<T, F> {
+    work: Option<F>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> Option<StoreError> {
+        let work = self.work.take()?;
+        let result = work(conn);
+        let error = result.as_ref().err().map(copy_error);
+        self.result = Some(result);
+        error
+    }
+
+    fn finish(self: Box<Self>, failure: Option<&StoreError>) {
+        let outcome = match (self.result, failure) {
+            (Some(Err(own)), _) => Err(own),
+            (Some(Ok(value)), None) => Ok(value),
+            (_, Some(failure)) => Err(copy_error(failure)),
+            (None, None) => Err(StoreError::Backend(
+                "the write panicked; its changes were rolled back".into(),
+            )),
+        };
+        // The caller may have gone away (a dropped request): nothing to tell then.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The same error for another caller (`StoreError` holds no handles, only text).
+fn copy_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Full => StoreError::Full,
+        StoreError::NotFound => StoreError::NotFound,
+        StoreError::Conflict(detail) => StoreError::Conflict(detail.clone()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
 
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Set when a batch fails to commit or a write runs out of space; cleared by the next
+    /// batch that commits with no such trouble. Read by the health check.
+    failing: Arc<AtomicBool>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`. The thread ends when every `Writer` is dropped.
     pub fn start(conn: Connection) -> StoreResult<Writer> {
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let failing = Arc::new(AtomicBool::new(false));
+        let thread_failing = Arc::clone(&failing);
         std::thread::Builder::new()
             .name("confab-sqlite-writer".into())
-            .spawn(move || run(conn, receiver))
+            .spawn(move || run(conn, receiver, &thread_failing))
             .map_err(|error| StoreError::Backend(format!("cannot start writer: {error}")))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, failing })
     }
 
-    /// Runs `work` in the next group commit and returns its result once committed.
+    /// Whether the last batch failed to commit or a write in it ran out of space.
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` in the next group commit and returns its result once committed. A batch
+    /// that cannot commit answers `StoreError::Full` when the disk is full.
     pub async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (sender, receiver) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn| {
-            let result = work(conn);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit_error| {
-                let outcome = match commit_error {
-                    Some(error) if ok => Err(StoreError::Backend(error.to_string())),
-                    _ => result,
-                };
-                let _ = sender.send(outcome);
-            });
-            (ok, reply)
+        let (reply, receiver) = oneshot::channel::<StoreResult<T>>();
+        let job = Box::new(Write {
+            work: Some(work),
+            result: None,
+            reply,
         });
         self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
         receiver
@@ -64,8 +127,8 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &AtomicBool) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -74,56 +137,130 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch);
+        // Nothing in a batch is expected to panic (jobs run under their own guard), but a
+        // panic here must not end the thread: every later write would fail until a restart.
+        if catch_unwind(AssertUnwindSafe(|| {
+            commit_batch(&conn, &mut batch, failing)
+        }))
+        .is_err()
+        {
+            to_autocommit(&conn);
+            let error = StoreError::Backend("the sqlite writer panicked".into());
+            note_health(failing, Some(&error));
+        }
+        // Callers of jobs a panic left unfinished hear "abandoned" as their reply drops.
+        batch.clear();
     }
     tracing::debug!("sqlite writer stopped");
 }
 
-fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) {
-    let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
-        // Without a transaction the jobs must not run (each statement would commit alone).
-        // Dropping a job drops its reply channel, and its caller gets an error.
-        tracing::error!(error = %sql_error(error), "cannot begin a write transaction");
-        batch.clear();
-        return;
+/// Keeps `failing` current and logs the changes, not every failed batch: on a full disk every
+/// batch fails, and the log may well live on the same disk.
+fn note_health(failing: &AtomicBool, trouble: Option<&StoreError>) {
+    let was_failing = failing.load(Ordering::Relaxed);
+    match trouble {
+        None if was_failing => {
+            failing.store(false, Ordering::Relaxed);
+            tracing::warn!("the store writes again");
+        }
+        None => {}
+        Some(error) if !was_failing => {
+            failing.store(true, Ordering::Relaxed);
+            tracing::error!(%error, "the store cannot write; writes fail until it can again");
+        }
+        Some(StoreError::Full) => tracing::debug!("a write failed: storage full"),
+        Some(error) => tracing::error!(%error, "group commit failed"),
     }
+}
+
+/// Runs and commits one batch, notes in `failing` whether the store can write (the batch
+/// failed, or a write in it ran out of space), then answers every caller: one who hears
+/// "storage full" and asks the health check at once finds it failing.
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>, failing: &AtomicBool) {
+    let mut out_of_space = false;
+    let failure = run_batch(conn, batch, &mut out_of_space).err();
+    if failure.is_some() {
+        to_autocommit(conn);
+    }
+    let trouble = match &failure {
+        Some(error) => Some(copy_error(error)),
+        None if out_of_space => Some(StoreError::Full),
+        None => None,
+    };
+    note_health(failing, trouble.as_ref());
     for job in batch.drain(..) {
-        let savepoint = conn.execute_batch("SAVEPOINT job");
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(conn)));
-        let ok = matches!(outcome, Ok((true, _)));
-        if savepoint.is_ok() {
-            let end = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
-            if let Err(error) = conn.execute_batch(end) {
-                tracing::error!(%error, "savepoint cleanup failed");
+        job.finish(failure.as_ref());
+    }
+}
+
+/// Everything between BEGIN and COMMIT. An error means nothing of the batch was stored.
+fn run_batch(
+    conn: &Connection,
+    batch: &mut [Box<dyn Job>],
+    out_of_space: &mut bool,
+) -> StoreResult<()> {
+    // A transaction left open by an earlier failure (see `to_autocommit`) is rolled back first,
+    // so one failure never blocks every later BEGIN.
+    if !conn.is_autocommit() {
+        to_autocommit(conn);
+    }
+    // Without a transaction the jobs must not run (each statement would commit alone).
+    execute(conn, "BEGIN IMMEDIATE")?;
+    for job in batch.iter_mut() {
+        execute(conn, "SAVEPOINT job")?;
+        let error = match catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
+            Ok(error) => error,
+            Err(_) => {
+                tracing::error!("a write job panicked; its changes are rolled back");
+                Some(StoreError::Backend("the write panicked".into()))
             }
+        };
+        if matches!(error, Some(StoreError::Full)) {
+            *out_of_space = true;
         }
-        match outcome {
-            Ok((_, reply)) => replies.push(reply),
-            Err(_) => tracing::error!("a write job panicked; its changes were rolled back"),
+        if conn.is_autocommit() {
+            // SQLite rolled back the whole transaction (what it does for SQLITE_FULL or an
+            // I/O error in a statement without a statement journal): the jobs before this one
+            // are undone, and the ones after would run outside any transaction.
+            return Err(match error {
+                Some(StoreError::Full) => StoreError::Full,
+                Some(error) => StoreError::Backend(format!(
+                    "the transaction was rolled back after a write failed: {error}"
+                )),
+                None => StoreError::Backend("the transaction ended inside a write".into()),
+            });
         }
+        // A failed job's changes must go; if they cannot, the batch cannot commit.
+        let end = if error.is_none() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        execute(conn, end)?;
     }
     // Index the messages this batch added, in the same transaction (see migration 4).
-    if let Err(error) = index_pending(conn) {
-        tracing::error!(%error, "indexing new messages failed; the batch is rolled back");
-        let _ = conn.execute_batch("ROLLBACK");
-        let error = StoreError::Backend(format!("indexing failed: {error}"));
-        for reply in replies {
-            reply(Some(&error));
-        }
+    index_pending(conn).map_err(|error| sql_error_on(conn, error))?;
+    execute(conn, "COMMIT")
+}
+
+fn execute(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.execute_batch(sql)
+        .map_err(|error| sql_error_on(conn, error))
+}
+
+/// Ends whatever transaction is open. SQLite keeps a transaction open after some failed
+/// commits (a RELEASE that failed to commit, a deferred constraint) and rolls it back itself
+/// after others; ROLLBACK covers both, and its own error ("no transaction is active") is moot.
+fn to_autocommit(conn: &Connection) {
+    if conn.is_autocommit() {
         return;
     }
-    let commit_error = conn.execute_batch("COMMIT").err().map(sql_error);
-    if let Some(error) = &commit_error {
-        tracing::error!(%error, "group commit failed");
-        let _ = conn.execute_batch("ROLLBACK");
+    if let Err(error) = conn.execute_batch("ROLLBACK") {
+        tracing::warn!(%error, "rollback after a failed batch");
     }
-    for reply in replies {
-        reply(commit_error.as_ref());
+    if !conn.is_autocommit() {
+        // Not expected (ROLLBACK always ends the transaction); the next batch tries again.
+        tracing::error!("the write connection is still inside a transaction");
     }
 }
 
@@ -143,4 +280,245 @@ fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
             .execute([])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer on a small schema of its own, with failures SQLite really produces: a
+    //! COMMIT refused by a deferred foreign key (SQLite keeps the transaction open), and
+    //! SQLITE_FULL from `max_page_count` (SQLite rolls the whole transaction back).
+
+    use super::*;
+
+    type Work = Box<dyn FnOnce(&Connection) -> StoreResult<()> + Send>;
+
+    fn open(dir: &tempfile::TempDir) -> (Writer, Connection) {
+        let path = dir.path().join("writer.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA foreign_keys = ON;
+             CREATE TABLE parent (id INTEGER PRIMARY KEY, body BLOB);
+             CREATE TABLE child (
+                 id     INTEGER PRIMARY KEY,
+                 parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED
+             );
+             -- What index_pending reads at every commit.
+             CREATE TABLE messages (seq INTEGER PRIMARY KEY, content TEXT);
+             CREATE TABLE fts_pending (seq INTEGER PRIMARY KEY);
+             CREATE VIRTUAL TABLE messages_fts USING fts5(content);",
+        )
+        .expect("schema");
+        let reader = Connection::open(&path).expect("open reader");
+        (Writer::start(conn).expect("writer"), reader)
+    }
+
+    fn insert_parent(id: i64, bytes: usize) -> Work {
+        Box::new(move |conn| {
+            conn.execute(
+                "INSERT INTO parent (id, body) VALUES (?1, zeroblob(?2))",
+                rusqlite::params![id, bytes as i64],
+            )
+            .map(|_| ())
+            .map_err(crate::store::sqlite::sql_error)
+        })
+    }
+
+    fn parents(reader: &Connection) -> Vec<i64> {
+        let mut query = reader
+            .prepare("SELECT id FROM parent ORDER BY id")
+            .expect("prepare");
+        let ids = query
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .expect("rows");
+        ids
+    }
+
+    /// Caps the database at `pages` (at least its size, as SQLite keeps it).
+    async fn cap(writer: &Writer, pages: u32) {
+        writer
+            .write(move |conn| {
+                conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                    .map_err(crate::store::sqlite::sql_error)
+            })
+            .await
+            .expect("set max_page_count");
+    }
+
+    fn queued(writer: &Writer) -> usize {
+        writer.jobs.max_capacity() - writer.jobs.capacity()
+    }
+
+    /// Runs `works` as one batch, in order: a first job holds the writer until all of them
+    /// wait in the queue. Returns each caller's answer.
+    async fn one_batch(writer: &Writer, works: Vec<Work>) -> Vec<StoreResult<()>> {
+        let (started, is_started) = oneshot::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let gate = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |_| {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        is_started.await.expect("the gate job runs");
+        let mut callers = Vec::new();
+        for (position, work) in works.into_iter().enumerate() {
+            let caller = writer.clone();
+            callers.push(tokio::spawn(async move { caller.write(work).await }));
+            while queued(writer) < position + 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        release.send(()).expect("release the gate");
+        gate.await
+            .expect("gate task")
+            .expect("the gate job commits");
+        let mut answers = Vec::new();
+        for caller in callers {
+            answers.push(caller.await.expect("caller task"));
+        }
+        answers
+    }
+
+    fn error_text(answer: &StoreResult<()>) -> String {
+        match answer {
+            Ok(()) => "ok".into(),
+            Err(error) => format!("{error:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_refused_by_sqlite_fails_its_batch_and_the_next_batch_commits() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, reader) = open(&dir);
+        let orphan: Work = Box::new(|conn| {
+            conn.execute("INSERT INTO child (id, parent) VALUES (1, 99)", [])
+                .map(|_| ())
+                .map_err(crate::store::sqlite::sql_error)
+        });
+        // The orphan passes (its key is checked at COMMIT), so COMMIT fails, and SQLite
+        // keeps the transaction open: the writer must roll it back.
+        let answers = one_batch(&writer, vec![insert_parent(1, 10), orphan]).await;
+        let texts: Vec<String> = answers.iter().map(error_text).collect();
+        assert_eq!(
+            texts,
+            vec!["NotFound", "NotFound"],
+            "a refused commit fails every caller"
+        );
+        assert!(
+            writer.is_failing(),
+            "a failed commit is reported to the health check"
+        );
+        assert_eq!(
+            parents(&reader),
+            Vec::<i64>::new(),
+            "nothing of the batch was stored"
+        );
+
+        let answers = one_batch(&writer, vec![insert_parent(2, 10), insert_parent(3, 10)]).await;
+        assert_eq!(
+            answers.iter().map(error_text).collect::<Vec<_>>(),
+            vec!["ok", "ok"]
+        );
+        assert_eq!(parents(&reader), vec![2, 3]);
+        assert!(
+            !writer.is_failing(),
+            "a batch that commits clears the failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_full_mid_batch_fails_the_whole_batch_and_writes_resume_with_space() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, reader) = open(&dir);
+        cap(&writer, 1).await;
+        // The middle write needs new pages, gets SQLITE_FULL, and SQLite rolls back the whole
+        // transaction: the first write is undone, and the third must not run on its own,
+        // outside a transaction (it would be committed while its caller hears an error).
+        let answers = one_batch(
+            &writer,
+            vec![
+                insert_parent(1, 10),
+                insert_parent(2, 100_000),
+                insert_parent(3, 10),
+            ],
+        )
+        .await;
+        assert_eq!(
+            answers.iter().map(error_text).collect::<Vec<_>>(),
+            vec!["Full", "Full", "Full"]
+        );
+        assert_eq!(
+            parents(&reader),
+            Vec::<i64>::new(),
+            "nothing of the batch was stored"
+        );
+        assert!(writer.is_failing());
+
+        // Still full: the next batch fails the same way, and the writer is still there.
+        let answers = one_batch(&writer, vec![insert_parent(4, 100_000)]).await;
+        assert_eq!(
+            answers.iter().map(error_text).collect::<Vec<_>>(),
+            vec!["Full"]
+        );
+
+        // Space returns: writes work again without a new writer.
+        cap(&writer, 100_000).await;
+        assert!(
+            !writer.is_failing(),
+            "a batch that commits clears the failure"
+        );
+        let answers = one_batch(
+            &writer,
+            vec![insert_parent(5, 10), insert_parent(6, 100_000)],
+        )
+        .await;
+        assert_eq!(
+            answers.iter().map(error_text).collect::<Vec<_>>(),
+            vec!["ok", "ok"]
+        );
+        assert_eq!(parents(&reader), vec![5, 6]);
+        let check: String = reader
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .expect("integrity check");
+        assert_eq!(check, "ok");
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_fails_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, reader) = open(&dir);
+        let panics: Work = Box::new(|conn| {
+            conn.execute("INSERT INTO parent (id) VALUES (20)", [])
+                .map_err(crate::store::sqlite::sql_error)?;
+            panic!("a bug in a write");
+        });
+        let answers = one_batch(
+            &writer,
+            vec![insert_parent(1, 10), panics, insert_parent(3, 10)],
+        )
+        .await;
+        assert_eq!(
+            answers.iter().map(error_text).collect::<Vec<_>>(),
+            vec![
+                "ok".to_owned(),
+                "Backend(\"the write panicked; its changes were rolled back\")".to_owned(),
+                "ok".to_owned()
+            ]
+        );
+        assert_eq!(
+            parents(&reader),
+            vec![1, 3],
+            "the panicking write's row was rolled back"
+        );
+        assert!(!writer.is_failing());
+    }
 }
