@@ -693,3 +693,54 @@ async fn another_node_follows_and_stops_a_reply() {
     assert_eq!(log.len(), 1, "the model was asked once");
     assert_eq!(provider_outcome(&provider, 0).await["_outcome"], "cancelled");
 }
+
+/// The disk fills while a reply streams: its save is retried, then the whole text goes to the
+/// client (to keep and save again), counted in the metrics; once space is back, saving it
+/// again works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_cannot_be_saved_goes_to_the_client_whole() {
+    use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
+    let provider = fake_openai::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite =
+        std::sync::Arc::new(SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db"))).unwrap());
+    let store: confab_core::store::DynStore = sqlite.clone();
+    let url = provider.clone();
+    let app = TestApp::spawn_with_store(store, move |config| {
+        config.openai_base_url = url;
+        config.default_model = "fake-slow".into();
+        config.reply_save_retry = 1;
+    })
+    .await;
+    let ada = app.user("ada@example.com").await;
+    let mut events = start_chat(&ada, json!({ "content": "one two three four five six seven" })).await;
+    let question = events.until("message").await["message"].clone();
+    events.until("reply").await;
+    // The disk is full from now on ("1" caps the file at the size it has).
+    sqlite.set_max_page_count(1).await.unwrap();
+    let (name, data) = events.last().await;
+    assert_eq!(name, "error");
+    assert_eq!(data["error"]["code"], "storage_full", "{data}");
+    assert!(data["message"].is_null());
+    let expected = "Echo: one two three four five six seven";
+    assert_eq!(data["text"], expected, "the whole reply reaches the client");
+    assert_eq!(events.text, expected);
+    let metrics = ada.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("confab_reply_save_failures_total 1\n"),
+        "{metrics}"
+    );
+
+    // Space is back: the client's "retry save" stores the text under its question.
+    sqlite.set_max_page_count(1 << 30).await.unwrap();
+    let saved = ada
+        .post(
+            "/api/chat/messages",
+            json!({
+                "sessionId": question["sessionId"], "parentId": question["id"],
+                "role": "assistant", "content": expected,
+            }),
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::CREATED);
+}

@@ -679,7 +679,13 @@ impl Services {
                     _ => {
                         self.count_save_failure();
                         tracing::error!(%error, reply = %reply.id, "a reply could not be saved; its text goes to the client");
-                        ("save_failed", "the reply could not be saved")
+                        match &error {
+                            ServiceError::StorageFull => (
+                                "storage_full",
+                                "the server's storage is full, so the reply could not be saved",
+                            ),
+                            _ => ("save_failed", "the reply could not be saved"),
+                        }
                     }
                 };
                 ChatEvent::Error {
