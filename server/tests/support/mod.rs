@@ -15,7 +15,9 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+#[allow(unused_imports)]
 pub use data::{Backend, TestData};
+#[allow(unused_imports)]
 pub use process::TestProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`
