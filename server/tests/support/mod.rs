@@ -1,7 +1,12 @@
-//! `TestApp`: the real server on a random port with a fresh database, and typed helpers that
-//! speak its REST API the way a client would.
+//! `TestApp`: the real server on a random port with a fresh database (SQLite or MongoDB), and
+//! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
+//! binary as a child process. `both_backends!`: one test body run on both stores.
 
-#![allow(dead_code)]
+// Each test binary uses only some of these helpers.
+#![allow(dead_code, unused_imports)]
+
+mod data;
+mod process;
 
 use std::sync::Arc;
 
@@ -11,10 +16,43 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub use data::{Backend, TestData};
+pub use process::TestProcess;
+
+/// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`
+/// expands to `mod name { async fn sqlite() ...; async fn mongo() ... }`, each a multi-threaded
+/// `#[tokio::test]` whose body sees `backend` set to its [`Backend`]. The body may use what
+/// the test file has in scope.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$backend:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $backend = $crate::support::Backend::Sqlite;
+                $body.await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mongo() {
+                let $backend = $crate::support::Backend::Mongo;
+                $body.await
+            }
+        }
+    };
+}
+
+/// The server in this process, on a random local port, on data of its own.
 pub struct TestApp {
+    /// `http://127.0.0.1:PORT` (a new port after each restart).
     pub address: String,
     pub store: DynStore,
-    _data: tempfile::TempDir,
+    pub data: TestData,
+    /// The configuration it runs with (its `addr` the current address).
+    pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -27,50 +65,78 @@ pub struct Client_ {
 }
 
 impl TestApp {
+    /// The server on SQLite.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(|_| {}).await
+        Self::spawn_on(Backend::Sqlite).await
     }
 
+    /// The server on SQLite, with `configure` applied to its configuration.
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        let data = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::for_data_dir(data.path());
+        Self::spawn_with_on(Backend::Sqlite, configure).await
+    }
+
+    /// The server on SQLite with the fake model provider as its default provider.
+    pub async fn spawn_with_provider(provider_url: &str) -> TestApp {
+        Self::spawn_with_provider_on(Backend::Sqlite, provider_url).await
+    }
+
+    /// The server on `backend`.
+    pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_with_on(backend, |_| {}).await
+    }
+
+    /// The server on `backend` with the fake model provider as its default provider.
+    pub async fn spawn_with_provider_on(backend: Backend, provider_url: &str) -> TestApp {
+        let url = provider_url.to_owned();
+        Self::spawn_with_on(backend, move |config| {
+            config.openai_base_url = url;
+            config.default_model = "fake-model".into();
+        })
+        .await
+    }
+
+    /// The server on fresh data on `backend`, with `configure` applied to its configuration
+    /// (whose `addr` is already the real address, for settings derived from it).
+    pub async fn spawn_with_on(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let data = TestData::fresh(backend);
+        let mut config = Config::for_data_dir(data.dir.path());
+        data.apply(&mut config);
         config.max_body_bytes = 64 * 1024;
         config.max_import_bytes = 256 * 1024;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = bind().await;
         // The real address, so configuration that depends on it (redirect URLs) is right.
         config.addr = listener.local_addr().expect("address");
+        let address = format!("http://{}", config.addr);
         configure(&mut config);
-        let store = confab::store::open(&config).await.expect("open store");
-        let address = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server_store = Arc::clone(&store);
-        let server = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            confab::serve(listener, server_store, config, shutdown)
-                .await
-                .expect("server");
-        });
+        let (store, stop, server) = start(listener, &config).await;
         TestApp {
             address,
             store,
-            _data: data,
+            data,
+            config,
             stop: Some(stop),
             server: Some(server),
         }
     }
 
-    /// The server with the fake model provider as its default provider.
-    pub async fn spawn_with_provider(provider_url: &str) -> TestApp {
-        let url = provider_url.to_owned();
-        Self::spawn_with(move |config| {
-            config.openai_base_url = url;
-            config.default_model = "fake-model".into();
-        })
-        .await
+    /// Stops the server as SIGTERM would, then starts a new one on the same data and
+    /// configuration, at a new address. Clients made before follow with [`Client_::follow`];
+    /// settings derived from the old address (e.g. `public_url`) are kept as they were.
+    pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// [`TestApp::restart`], with `configure` applied to the configuration first.
+    pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
+        self.shut_down().await;
+        let listener = bind().await;
+        self.config.addr = listener.local_addr().expect("address");
+        self.address = format!("http://{}", self.config.addr);
+        configure(&mut self.config);
+        let (store, stop, server) = start(listener, &self.config).await;
+        self.store = store;
+        self.stop = Some(stop);
+        self.server = Some(server);
     }
 
     /// Stops the server as SIGTERM would, and waits until it has finished.
@@ -85,14 +151,7 @@ impl TestApp {
 
     /// A new browser-like client: keeps cookies, sends our Origin on writes.
     pub fn client(&self) -> Client_ {
-        Client_ {
-            http: Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("client"),
-            base: self.address.clone(),
-            token: None,
-        }
+        Client_::browser(&self.address)
     }
 
     /// A client that signs up a fresh account and stays signed in.
@@ -105,6 +164,25 @@ impl TestApp {
 }
 
 impl Client_ {
+    /// A new browser-like client of the server at `base`: keeps cookies, sends the server's
+    /// own Origin on writes.
+    pub fn browser(base: &str) -> Client_ {
+        Client_ {
+            http: Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    /// Points this client at a server's new address (after a restart). Cookies do not depend
+    /// on the port, so a sign-in the server kept goes on working.
+    pub fn follow(&mut self, base: &str) {
+        self.base = base.to_owned();
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut builder = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
@@ -188,4 +266,30 @@ pub async fn error_code(response: Response) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+async fn bind() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+}
+
+/// Opens the store of `config` and serves it on `listener` until the returned sender fires.
+async fn start(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+) -> (DynStore, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let store = confab::store::open(config).await.expect("open store");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server_store = Arc::clone(&store);
+    let config = config.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        confab::serve(listener, server_store, config, shutdown)
+            .await
+            .expect("server");
+    });
+    (store, stop, server)
 }
