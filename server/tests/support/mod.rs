@@ -200,6 +200,23 @@ impl Client_ {
             .expect("request")
     }
 
+    /// GETs `path` and returns its JSON body, asserting 200.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// POSTs `body` as it is (bytes, not re-encoded) with a JSON content type.
+    pub async fn post_raw(&self, path: &str, body: &str) -> Response {
+        self.request(Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Response {
         self.request(Method::POST, path)
             .json(&body)
