@@ -4,9 +4,20 @@
 //! safe schemes, images become links (no request leaves for a URL a model chose), and code
 //! blocks are escaped by the small highlighter below.
 
+use std::borrow::Cow;
+
 use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 pub fn render(markdown: &str) -> String {
+    // An HTML parser drops a NUL without a trace; CommonMark (2.3, insecure characters) shows
+    // U+FFFD in its place, so the reader sees that something is there. The stored text keeps
+    // its NUL: only its picture changes.
+    let markdown: Cow<str> = if markdown.contains('\0') {
+        Cow::Owned(markdown.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(markdown)
+    };
+    let markdown = markdown.as_ref();
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut events: Vec<Event> = Vec::new();
@@ -98,6 +109,8 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // HTML cannot carry a NUL (see `render`).
+            '\0' => out.push('\u{FFFD}'),
             other => out.push(other),
         }
     }
@@ -358,6 +371,33 @@ mod tests {
         assert!(!html.contains("javascript:"));
         assert!(!html.contains("data:"));
         assert!(html.contains("https://example.com"));
+    }
+
+    /// Joined emoji (two zero-width joiners), right-to-left text between U+200F marks, Arabic,
+    /// combining accents, a 4-byte emoji.
+    const EXACT: &str = "family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{200F}שלום עולם\u{200F} مرحبا e\u{301}le\u{300}ve \u{1F980}";
+
+    #[test]
+    fn every_character_of_the_text_is_kept() {
+        assert_eq!(render(EXACT), format!("<p>{EXACT}</p>\n"));
+        assert_eq!(
+            render(&format!("```\n{EXACT}\n```")),
+            format!(
+                "<div class=\"code-block\"><div class=\"code-head\"><span>code</span>\
+                 <button type=\"button\" class=\"copy-code\" aria-label=\"Copy code\">Copy</button></div>\
+                 <pre><code>{EXACT}\n</code></pre></div>"
+            )
+        );
+        assert_eq!(escape(EXACT), EXACT);
+    }
+
+    #[test]
+    fn a_nul_is_shown_as_the_replacement_character() {
+        // An HTML parser would drop it without a trace.
+        assert_eq!(render("a\u{0}b"), "<p>a\u{FFFD}b</p>\n");
+        assert_eq!(render("`a\u{0}b`"), "<p><code>a\u{FFFD}b</code></p>\n");
+        assert_eq!(highlight("", "x\u{0}\u{1F980}"), "x\u{FFFD}\u{1F980}");
+        assert!(render("```\nx\u{0}y\n```").contains("<pre><code>x\u{FFFD}y\n</code></pre>"));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, TestApp};
+use support::{error_code, Client_, TestApp, TestProcess};
 
 #[tokio::test]
 async fn signing_up_signing_in_and_out() {
@@ -254,136 +256,127 @@ async fn cookie_writes_from_another_site_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_conversation_from_first_message_to_deletion() {
-    let app = TestApp::spawn().await;
-    let ada = app.user("ada@example.com").await;
+both_backends!(
+    a_conversation_from_first_message_to_deletion,
+    |backend| async move {
+        let app = TestApp::spawn_on(backend).await;
+        let ada = app.user("ada@example.com").await;
 
-    let first = ada
-        .message(None, "user", "Plan a trip to Lisbon\nwith details")
-        .await;
-    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(first["session"]["title"], "Plan a trip to Lisbon");
-    assert_eq!(first["message"]["type"], "chat");
-    assert_eq!(first["message"]["status"], "complete");
+        let first = ada
+            .message(None, "user", "Plan a trip to Lisbon\nwith details")
+            .await;
+        let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(first["session"]["title"], "Plan a trip to Lisbon");
+        assert_eq!(first["message"]["type"], "chat");
+        assert_eq!(first["message"]["status"], "complete");
 
-    let reply = ada
-        .post(
-            "/api/chat/messages",
-            json!({
-                "sessionId": session_id, "role": "assistant", "content": "Day one: Alfama.",
-                "model": "llama3.1", "promptTokens": 10, "completionTokens": 20,
-                "parentId": first["message"]["id"], "type": "chat"
-            }),
-        )
-        .await;
-    assert_eq!(reply.status(), StatusCode::CREATED);
-    let reply: Value = reply.json().await.unwrap();
-    assert_eq!(reply["message"]["parentId"], first["message"]["id"]);
+        let reply = ada
+            .post(
+                "/api/chat/messages",
+                json!({
+                    "sessionId": session_id, "role": "assistant", "content": "Day one: Alfama.",
+                    "model": "llama3.1", "promptTokens": 10, "completionTokens": 20,
+                    "parentId": first["message"]["id"], "type": "chat"
+                }),
+            )
+            .await;
+        assert_eq!(reply.status(), StatusCode::CREATED);
+        let reply: Value = reply.json().await.unwrap();
+        assert_eq!(reply["message"]["parentId"], first["message"]["id"]);
 
-    let detail: Value = ada
-        .get(&format!("/api/chat/sessions/{session_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(detail["messageCount"], 2);
-    assert_eq!(detail["promptTokens"], 10);
-    assert_eq!(detail["completionTokens"], 20);
-    assert_eq!(detail["models"], json!(["llama3.1"]));
-    assert!(detail["lastMessageAt"].is_string());
-
-    let messages: Value = ada
-        .get(&format!("/api/chat/messages?sessionId={session_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let contents: Vec<&str> = messages["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        contents,
-        ["Plan a trip to Lisbon\nwith details", "Day one: Alfama."]
-    );
-    assert!(messages["nextCursor"].is_null());
-
-    let renamed = ada
-        .put(
-            &format!("/api/chat/sessions/{session_id}"),
-            json!({ "title": "Lisbon", "pinned": true, "archived": false, "isActive": true }),
-        )
-        .await;
-    assert_eq!(renamed.status(), StatusCode::OK);
-    let renamed: Value = renamed.json().await.unwrap();
-    assert_eq!(renamed["title"], "Lisbon");
-    assert_eq!(renamed["pinned"], true);
-
-    let pinned: Value = ada
-        .get("/api/chat/sessions?pinned=true")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(pinned["sessions"].as_array().unwrap().len(), 1);
-    let archived: Value = ada
-        .get("/api/chat/sessions?archived=true")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(archived["sessions"].as_array().unwrap().is_empty());
-
-    assert_eq!(
-        ada.delete(&format!("/api/chat/sessions/{session_id}/messages"))
+        let detail: Value = ada
+            .get(&format!("/api/chat/sessions/{session_id}"))
             .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    let cleared: Value = ada
-        .get(&format!("/api/chat/sessions/{session_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(cleared["messageCount"], 0);
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(detail["messageCount"], 2);
+        assert_eq!(detail["promptTokens"], 10);
+        assert_eq!(detail["completionTokens"], 20);
+        assert_eq!(detail["models"], json!(["llama3.1"]));
+        assert!(detail["lastMessageAt"].is_string());
 
-    ada.message(Some(&session_id), "user", "again").await;
-    assert_eq!(
-        ada.delete(&format!("/api/chat/sessions/{session_id}"))
+        let messages = messages_page(&ada, &session_id).await;
+        assert_eq!(
+            contents_of(&messages),
+            ["Plan a trip to Lisbon\nwith details", "Day one: Alfama."]
+        );
+        assert!(messages["nextCursor"].is_null());
+
+        let renamed = ada
+            .put(
+                &format!("/api/chat/sessions/{session_id}"),
+                json!({ "title": "Lisbon", "pinned": true, "archived": false, "isActive": true }),
+            )
+            .await;
+        assert_eq!(renamed.status(), StatusCode::OK);
+        let renamed: Value = renamed.json().await.unwrap();
+        assert_eq!(renamed["title"], "Lisbon");
+        assert_eq!(renamed["pinned"], true);
+
+        let pinned: Value = ada
+            .get("/api/chat/sessions?pinned=true")
             .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        ada.get(&format!("/api/chat/sessions/{session_id}"))
+            .json()
             .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    let gone = ada
-        .get(&format!("/api/chat/messages?sessionId={session_id}"))
-        .await;
-    assert_eq!(
-        gone.status(),
-        StatusCode::NOT_FOUND,
-        "its messages went with it"
-    );
-    let message_id = reply["message"]["id"].as_str().unwrap();
-    let search: Value = ada
-        .get("/api/chat/search?q=Alfama")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        search["results"].as_array().unwrap().is_empty(),
-        "and left the search index ({message_id})"
-    );
-}
+            .unwrap();
+        assert_eq!(pinned["sessions"].as_array().unwrap().len(), 1);
+        let archived: Value = ada
+            .get("/api/chat/sessions?archived=true")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(archived["sessions"].as_array().unwrap().is_empty());
+
+        assert_eq!(
+            ada.delete(&format!("/api/chat/sessions/{session_id}/messages"))
+                .await
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+        let cleared: Value = ada
+            .get(&format!("/api/chat/sessions/{session_id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(cleared["messageCount"], 0);
+
+        ada.message(Some(&session_id), "user", "again").await;
+        assert_eq!(
+            ada.delete(&format!("/api/chat/sessions/{session_id}"))
+                .await
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            ada.get(&format!("/api/chat/sessions/{session_id}"))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let gone = ada
+            .get(&format!("/api/chat/messages?sessionId={session_id}"))
+            .await;
+        assert_eq!(
+            gone.status(),
+            StatusCode::NOT_FOUND,
+            "its messages went with it"
+        );
+        let message_id = reply["message"]["id"].as_str().unwrap();
+        let search: Value = ada
+            .get("/api/chat/search?q=Alfama")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            search["results"].as_array().unwrap().is_empty(),
+            "and left the search index ({message_id})"
+        );
+    }
+);
 
 #[tokio::test]
 async fn another_users_things_are_not_found() {
@@ -549,9 +542,96 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_repeated_client_id_saves_once() {
-    let app = TestApp::spawn().await;
+/// The first page of a session's messages.
+async fn messages_page(client: &Client_, session_id: &str) -> Value {
+    client
+        .get(&format!("/api/chat/messages?sessionId={session_id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The contents of a page of messages, in its order.
+fn contents_of(page: &Value) -> Vec<&str> {
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["content"].as_str().unwrap())
+        .collect()
+}
+
+/// The contents of a session's messages, oldest first.
+async fn contents(client: &Client_, session_id: &str) -> Vec<String> {
+    contents_of(&messages_page(client, session_id).await)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+both_backends!(
+    acknowledged_messages_survive_restarts_and_kills,
+    |backend| async move {
+        // In this process: a graceful stop and a new server on the same data.
+        let mut app = TestApp::spawn_on(backend).await;
+        let mut ada = app.user("ada@example.com").await;
+        let first = ada.message(None, "user", "before the restart").await;
+        let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+        let old_address = app.address.clone();
+        app.restart().await;
+        assert_ne!(app.address, old_address);
+        ada.follow(&app.address);
+        assert_eq!(
+            contents(&ada, &session_id).await,
+            ["before the restart"],
+            "still signed in, and the message is there"
+        );
+
+        // The real binary: SIGKILL loses nothing acknowledged; SIGTERM exits cleanly.
+        let mut process = TestProcess::start(backend, &[]).await;
+        let mut grace = process.client();
+        assert_eq!(
+            grace
+                .signup("grace@example.com", "a good password")
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+        let first = grace
+            .message(None, "user", "acknowledged before SIGKILL")
+            .await;
+        let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+        process.kill_9();
+        let status = process.wait_exit(Duration::from_secs(5)).await.unwrap();
+        assert!(!status.success(), "{status}");
+        process.restart().await;
+        grace.follow(&process.url);
+        assert_eq!(
+            contents(&grace, &session_id).await,
+            ["acknowledged before SIGKILL"]
+        );
+        grace
+            .message(Some(&session_id), "user", "acknowledged before SIGTERM")
+            .await;
+        process.terminate();
+        let status = process.wait_exit(Duration::from_secs(30)).await;
+        assert!(
+            status.is_some_and(|status| status.success()),
+            "{status:?}\n{}",
+            process.output()
+        );
+        process.restart().await;
+        grace.follow(&process.url);
+        assert_eq!(
+            contents(&grace, &session_id).await,
+            ["acknowledged before SIGKILL", "acknowledged before SIGTERM"]
+        );
+    }
+);
+
+both_backends!(a_repeated_client_id_saves_once, |backend| async move {
+    let app = TestApp::spawn_on(backend).await;
     let ada = app.user("ada@example.com").await;
     let body = json!({ "role": "user", "content": "retry me", "clientId": "tab-1:42" });
     let first = ada.post("/api/chat/messages", body.clone()).await;
@@ -564,7 +644,7 @@ async fn a_repeated_client_id_saves_once() {
     let sessions: Value = ada.get("/api/chat/sessions").await.json().await.unwrap();
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(sessions["sessions"][0]["messageCount"], 1);
-}
+});
 
 #[tokio::test]
 async fn lists_are_cursor_paginated_with_clamped_limits() {

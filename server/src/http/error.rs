@@ -3,7 +3,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use confab_core::service::error::error_response;
+use confab_core::service::error::{error_response, explain_json_error};
 use confab_core::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ impl From<JsonRejection> for ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => {
                 "the request body is larger than this server accepts".to_owned()
             }
-            _ => rejection.body_text(),
+            _ => explain_json_error(&rejection.body_text()),
         };
         ApiError::Request {
             status,

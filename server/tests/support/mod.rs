@@ -2,7 +2,8 @@
 //! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
 //! binary as a child process. `both_backends!`: one test body run on both stores.
 
-#![allow(dead_code)]
+// Each test binary uses only some of these helpers.
+#![allow(dead_code, unused_imports)]
 
 mod data;
 mod process;
@@ -15,9 +16,7 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-#[allow(unused_imports)]
 pub use data::{Backend, TestData};
-#[allow(unused_imports)]
 pub use process::TestProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`
@@ -220,6 +219,23 @@ impl Client_ {
 
     pub async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs `path` and returns its JSON body, asserting 200.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// POSTs `body` as it is (bytes, not re-encoded) with a JSON content type.
+    pub async fn post_raw(&self, path: &str, body: &str) -> Response {
+        self.request(Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
             .send()
             .await
             .expect("request")

@@ -84,6 +84,29 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// How serde_json words a `\uD800`–`\uDFFF` escape without its other half: in terms of where
+/// its parser stopped, not of what is wrong with the text.
+const SURROGATE_ERRORS: [&str; 2] = [
+    "unexpected end of hex escape",
+    "lone leading surrogate in hex escape",
+];
+
+/// A JSON parse error message in the user's terms: a lone UTF-16 surrogate escape (such as
+/// `"\ud83c"` without the `"\udd80"` that would make it a character) cannot be held as text,
+/// and the message now says so; any other message is returned as it is.
+pub fn explain_json_error(message: &str) -> String {
+    for phrase in SURROGATE_ERRORS {
+        if message.contains(phrase) {
+            return message.replacen(
+                phrase,
+                "a lone surrogate escape (\\ud800 to \\udfff without its other half) is not a character",
+                1,
+            );
+        }
+    }
+    message.to_owned()
+}
+
 /// The JSON error body every API answer uses: `{"error": {"code", "message"}}`.
 pub fn error_response(
     status: axum::http::StatusCode,
@@ -113,5 +136,28 @@ impl IntoResponse for ServiceError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_are_named() {
+        for text in [r#""\ud83c here""#, r#""\udc00""#, r#""\ud83c\u0041""#] {
+            let error = serde_json::from_str::<String>(text).unwrap_err();
+            let message = explain_json_error(&error.to_string());
+            assert!(
+                message.starts_with(
+                    "a lone surrogate escape (\\ud800 to \\udfff without its other half) is not a character at line 1 column "
+                ),
+                "{text}: {message}"
+            );
+        }
+        assert_eq!(
+            explain_json_error("expected value at line 1 column 1"),
+            "expected value at line 1 column 1"
+        );
     }
 }

@@ -17,6 +17,7 @@ use super::detect::{self, Container, Document, Format};
 use super::tree::{self, Importer};
 use super::{archive, Problem};
 use crate::api::ImportProblem;
+use crate::service::error::explain_json_error;
 use crate::service::export::ExportDocument;
 use crate::service::ServiceError;
 use crate::store::ImportSession;
@@ -198,7 +199,10 @@ fn read_error(error: std::io::Error) -> Halt {
 fn json_error(error: serde_json::Error) -> ServiceError {
     ServiceError::invalid(
         "invalid_json",
-        format!("the file is not valid JSON: {error}"),
+        format!(
+            "the file is not valid JSON: {}",
+            explain_json_error(&error.to_string())
+        ),
     )
 }
 
@@ -318,7 +322,7 @@ fn read_object(bytes: &[u8], sink: &mut Sink) -> Result<(), Halt> {
     let parsed = deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
         ServiceError::invalid(
             "invalid_json",
-            format!("the file is not valid JSON: {error}"),
+            format!("the file is not valid JSON: {}", explain_json_error(&error)),
         )
     })?;
     let value = parsed.value;

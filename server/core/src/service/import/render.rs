@@ -77,7 +77,9 @@ pub(super) fn unescape_html(text: &str) -> String {
     while let Some(start) = rest.find('&') {
         out.push_str(&rest[..start]);
         rest = &rest[start..];
-        let entity_end = rest[..rest.len().min(12)].find(';');
+        // An entity ends within 12 bytes. Searched byte by byte: cutting the text at byte 12
+        // could fall inside a character.
+        let entity_end = rest.bytes().take(12).position(|byte| byte == b';');
         let decoded = entity_end.and_then(|end| {
             let name = &rest[1..end];
             let c = match name {
@@ -214,6 +216,11 @@ mod tests {
         assert_eq!(
             unescape_html("&gt; a &amp;&amp; b &#39;c&#x27; &bogus; &"),
             "> a && b 'c' &bogus; &"
+        );
+        // A multi-byte character across byte 12 after the '&' is text, not a panic.
+        assert_eq!(
+            unescape_html("&aaaaaaaaaaé; &#233;&#x1F980; \u{0}"),
+            "&aaaaaaaaaaé; é\u{1F980} \u{0}"
         );
     }
 

@@ -48,6 +48,7 @@ use self::documents::{
     as_u64, AuthSessionDoc, IdentityDoc, MessageDoc, SessionDoc, TokenDoc, UserDoc,
 };
 use self::errors::db_error;
+pub(crate) use self::search::snippet_for;
 use super::{
     Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
     NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,

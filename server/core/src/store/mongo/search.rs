@@ -94,6 +94,36 @@ fn instances(tokens: &[Token], phrases: &[Phrase]) -> Vec<Instance> {
     found
 }
 
+/// The query's terms folded like the index's, the last one a prefix while it is being typed.
+fn phrases(query: &SearchQuery) -> Vec<Phrase> {
+    let last = query.terms.len().saturating_sub(1);
+    query
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(index, term)| Phrase {
+            term: fold(term),
+            prefix: query.prefix_last && index == last,
+        })
+        .collect()
+}
+
+fn snippet_of(content: &str, phrases: &[Phrase]) -> String {
+    let tokens = tokens(content);
+    snippet(
+        content,
+        &tokens,
+        &instances(&tokens, phrases),
+        phrases.len(),
+    )
+}
+
+/// The snippet of `content` for `query`, cut the way FTS5's `snippet()` cuts it. SQLite uses
+/// it for text that holds a NUL, where its own `snippet()` drops everything after each NUL.
+pub fn snippet_for(content: &str, query: &SearchQuery) -> String {
+    snippet_of(content, &phrases(query))
+}
+
 /// FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), at least 1e-6 so that a very common term still
 /// counts a little.
 fn idf(total: u64, with_term: u64) -> f64 {
@@ -114,16 +144,7 @@ pub async fn search(
     if query.terms.is_empty() || query.offset >= SEARCH_CANDIDATES {
         return Ok(empty());
     }
-    let last = query.terms.len() - 1;
-    let phrases: Vec<Phrase> = query
-        .terms
-        .iter()
-        .enumerate()
-        .map(|(index, term)| Phrase {
-            term: fold(term),
-            prefix: query.prefix_last && index == last,
-        })
-        .collect();
+    let phrases = phrases(query);
     if phrases.iter().any(|phrase| phrase.term.is_empty()) {
         // A "word" made only of accents: nothing is indexed under it.
         return Ok(empty());
@@ -193,10 +214,8 @@ pub async fn search(
         .filter_map(|candidate| {
             // A message whose session is gone is the leftover of an interrupted delete.
             let title = titles.get(&candidate.session_id)?.clone();
-            let tokens = tokens(&candidate.content);
-            let found = instances(&tokens, &phrases);
             Some(SearchHit {
-                snippet: snippet(&candidate.content, &tokens, &found, phrases.len()),
+                snippet: snippet_of(&candidate.content, &phrases),
                 message_id: candidate.id,
                 session_id: candidate.session_id,
                 session_title: title,

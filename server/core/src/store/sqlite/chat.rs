@@ -76,8 +76,11 @@ pub fn list_sessions(
         args.push(Box::new(pinned));
     }
     if let Some(text) = &query.title_contains {
-        sql.push_str(" AND title LIKE ? ESCAPE '\\'");
-        args.push(Box::new(format!("%{}%", escape_like(text))));
+        // Not LIKE: it reads its operands as C strings, so a title (or a query) holding a NUL
+        // would be cut there. instr() and lower() compare every byte; lower() folds ASCII
+        // letters only, as LIKE does.
+        sql.push_str(" AND instr(lower(title), lower(?)) > 0");
+        args.push(Box::new(text.clone()));
     }
     sql.push_str(" ORDER BY activity_at DESC, id DESC LIMIT ?");
     args.push(Box::new(query.limit as i64 + 1));
@@ -105,12 +108,6 @@ pub fn list_sessions(
         items: found.into_iter().map(|(session, _)| session).collect(),
         next_cursor,
     })
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 pub fn update_session(

@@ -13,6 +13,7 @@ use super::rows::{from_ms, to_ms};
 use super::sql_error;
 use crate::model::{Page, Role, SearchHit};
 use crate::store::cursor::encode_offset;
+use crate::store::mongo::snippet_for;
 use crate::store::snippet::{highlight, SNIPPET_TOKENS};
 use crate::store::{SearchQuery, StoreResult};
 
@@ -114,7 +115,7 @@ pub fn search(
     } else {
         None
     };
-    let mut snippets = snippets(conn, &expression, hits.iter().map(|(seq, _)| *seq))?;
+    let mut snippets = snippets(conn, &expression, query, hits.iter().map(|(seq, _)| *seq))?;
     let items = hits
         .into_iter()
         .map(|(seq, mut hit)| {
@@ -126,9 +127,14 @@ pub fn search(
 }
 
 /// Highlighted snippets for the given rows only (snippet() is far costlier than the match).
+///
+/// FTS5's `snippet()` copies text with C string functions, which stop at a NUL: for a message
+/// holding one, the text after each NUL would be missing. Such a message gets the same snippet
+/// computed in Rust (the MongoDB store's, which follows `snippet()` exactly).
 fn snippets(
     conn: &Connection,
     expression: &str,
+    query: &SearchQuery,
     seqs: impl Iterator<Item = i64>,
 ) -> StoreResult<HashMap<i64, String>> {
     let seqs: Vec<i64> = seqs.collect();
@@ -137,15 +143,24 @@ fn snippets(
     }
     let placeholders = vec!["?"; seqs.len()].join(",");
     let sql = format!(
-        "SELECT rowid, snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS})
-         FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({placeholders})"
+        "SELECT messages_fts.rowid,
+                snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS}),
+                m.content
+         FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
+         WHERE messages_fts MATCH ? AND messages_fts.rowid IN ({placeholders})"
     );
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(expression.to_owned())];
     args.extend(seqs.into_iter().map(|seq| Box::new(seq) as Box<dyn ToSql>));
     let mut statement = conn.prepare(&sql).map_err(sql_error)?;
     let found = statement
         .query_map(rusqlite::params_from_iter(args.iter()), |row| {
-            Ok((row.get(0)?, highlight(&row.get::<_, String>(1)?)))
+            let content: String = row.get(2)?;
+            let snippet = if content.contains('\0') {
+                snippet_for(&content, query)
+            } else {
+                highlight(&row.get::<_, String>(1)?)
+            };
+            Ok((row.get(0)?, snippet))
         })
         .and_then(Iterator::collect)
         .map_err(sql_error);
