@@ -53,7 +53,12 @@ pub struct ServiceConfig {
     pub local_accounts: bool,
     /// When not empty, only emails of these domains may sign in through a provider.
     pub allowed_email_domains: Vec<String>,
+    /// How long a deleted conversation can be restored; it is purged after that.
+    pub deleted_retention: Duration,
 }
+
+/// Default of `ServiceConfig::deleted_retention`: a week.
+pub const DEFAULT_DELETED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -64,6 +69,7 @@ impl Default for ServiceConfig {
             context_tokens: 8192,
             local_accounts: true,
             allowed_email_domains: Vec::new(),
+            deleted_retention: DEFAULT_DELETED_RETENTION,
         }
     }
 }
