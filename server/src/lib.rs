@@ -71,6 +71,7 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
                 .map(|domain| domain.trim().to_ascii_lowercase())
                 .filter(|domain| !domain.is_empty())
                 .collect(),
+            deleted_retention: Duration::from_secs(config.deleted_retention),
             ..ServiceConfig::default()
         },
         providers,
@@ -154,13 +155,17 @@ pub async fn serve(
 ) -> Result<(), LaunchError> {
     let services = services(store.clone(), &config)?;
     spawn_session_sweeper(store);
+    let purger = spawn_deleted_purger(services.clone(), config.purge_every);
     let app = router(services.clone(), Arc::new(config));
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    // A purge cut short here is finished by the next start's (each step can be repeated).
+    purger.abort();
+    served?;
     // Replies whose client left are still being read from the provider: save them first.
     if !services.finish_replies(Duration::from_secs(60)).await {
         tracing::warn!("some replies were still streaming after 60 s and were not saved");
@@ -181,4 +186,21 @@ fn spawn_session_sweeper(store: DynStore) {
             }
         }
     });
+}
+
+/// Deleted conversations past their retention time are purged at start-up and then every
+/// `every` (the first tick of a tokio interval is immediate).
+fn spawn_deleted_purger(services: Services, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match services.purge_deleted_sessions().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged deleted conversations"),
+                Err(error) => tracing::warn!(%error, "could not purge deleted conversations"),
+            }
+        }
+    })
 }
