@@ -254,6 +254,16 @@ pub async fn delete_session(id: String) -> Result<(), ServerFnError> {
         .map_err(server::to_error)
 }
 
+/// Undoes `delete_session` within the retention time and returns the session as it was.
+#[server(prefix = "/rpc")]
+pub async fn restore_session(id: String) -> Result<Session, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .restore_session(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
 #[server(prefix = "/rpc")]
 pub async fn clear_session(id: String) -> Result<(), ServerFnError> {
     let user = server::user().await?;

@@ -14,7 +14,11 @@ use leptos_router::NavigateOptions;
 
 use crate::client::{self, StreamError};
 use crate::components::auth::Auth;
-use crate::server_fns::{get_session, list_sessions, MessageView};
+use crate::server_fns::{delete_session, get_session, list_sessions, restore_session, MessageView};
+
+/// How long the notice with Undo stays after a delete (the server keeps the conversation
+/// restorable for much longer; this is only how long the button is offered).
+const UNDO_NOTICE: Duration = Duration::from_secs(10);
 
 /// A server function error as a sentence for people.
 pub fn error_text(error: &ServerFnError) -> String {
@@ -45,7 +49,7 @@ pub struct Toast {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ToastAction {
-    /// Undo a pending deletion: the session is shown again and not deleted.
+    /// Undo a deletion: the server restores the session, and it is listed again.
     RestoreSession(String),
     /// A reply streamed in full but the server could not save it: save its text again.
     SaveReply {
@@ -120,8 +124,6 @@ pub struct SessionsStore {
     pub first_page: Resource<Result<Page<Session>, ServerFnError>>,
     pub items: RwSignal<Vec<Session>>,
     pub next_cursor: RwSignal<Option<String>>,
-    /// Deleted in the UI, deleted on the server when the undo time is over.
-    pub hidden: RwSignal<Vec<String>>,
     /// Showing archived sessions instead of the others.
     pub archived: RwSignal<bool>,
     pub loading_more: RwSignal<bool>,
@@ -157,7 +159,6 @@ impl SessionsStore {
             first_page,
             items: RwSignal::new(Vec::new()),
             next_cursor: RwSignal::new(None),
-            hidden: RwSignal::new(Vec::new()),
             archived,
             loading_more: RwSignal::new(false),
             seeded: StoredValue::new(None),
@@ -179,12 +180,7 @@ impl SessionsStore {
     }
 
     pub fn visible(&self) -> Vec<Session> {
-        let hidden = self.hidden.get();
-        self.items
-            .get()
-            .into_iter()
-            .filter(|session| !hidden.contains(&session.id))
-            .collect()
+        self.items.get()
     }
 
     /// Adds or replaces a session, keeping the list in activity order.
@@ -207,6 +203,49 @@ impl SessionsStore {
             }
         });
         removed
+    }
+
+    /// Deletes a session on the server at once. The row goes first; if the server refuses,
+    /// it comes back and a notice says why. Once deleted, a notice offers Undo (the server
+    /// keeps deleted conversations restorable for a while, so closing the page loses
+    /// nothing that was not deleted, and deletes everything that was).
+    pub fn delete(&self, session: Session, toasts: Toasts) {
+        let store = *self;
+        store.remove(&session.id);
+        spawn_local(async move {
+            match delete_session(session.id.clone()).await {
+                Ok(()) => {
+                    toasts.push(
+                        format!("Deleted “{}”.", session.title),
+                        ToastKind::Info,
+                        Some(ToastAction::RestoreSession(session.id.clone())),
+                        UNDO_NOTICE,
+                    );
+                }
+                Err(error) => {
+                    store.upsert(session.clone());
+                    toasts.error(format!(
+                        "Could not delete “{}”: {}",
+                        session.title,
+                        error_text(&error)
+                    ));
+                }
+            }
+        });
+    }
+
+    /// Undo of a delete: the server restores the session, which is listed again as it was.
+    pub fn restore(&self, id: String, toasts: Toasts) {
+        let store = *self;
+        spawn_local(async move {
+            match restore_session(id).await {
+                Ok(session) => store.upsert(session),
+                Err(error) => toasts.error(format!(
+                    "Could not bring the conversation back: {}",
+                    error_text(&error)
+                )),
+            }
+        });
     }
 
     pub fn get(&self, id: &str) -> Option<Session> {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
@@ -199,6 +200,20 @@ pub struct Config {
     /// Only emails of these domains (comma-separated) may sign in through a provider.
     #[arg(long, env = "CONFAB_ALLOWED_EMAIL_DOMAINS", global = true)]
     pub allowed_email_domains: Option<String>,
+
+    /// How long a deleted conversation can be restored (Undo), in seconds; it is purged for
+    /// good after that (checked at start-up and then every hour). 0: never restorable.
+    #[arg(
+        long,
+        env = "CONFAB_DELETED_RETENTION",
+        default_value_t = 7 * 24 * 3600,
+        global = true
+    )]
+    pub deleted_retention: u64,
+
+    /// How often the purge of deleted conversations runs (hourly; tests shorten it).
+    #[arg(skip = Duration::from_secs(3600))]
+    pub purge_every: Duration,
 
     /// Sign-in providers given in code (tests, embedding), offered after the configured ones.
     #[arg(skip)]

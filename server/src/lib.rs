@@ -77,6 +77,7 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
                 .map(|domain| domain.trim().to_ascii_lowercase())
                 .filter(|domain| !domain.is_empty())
                 .collect(),
+            deleted_retention: Duration::from_secs(config.deleted_retention),
             ..ServiceConfig::default()
         },
         providers,
@@ -160,7 +161,8 @@ pub async fn serve(
 ) -> Result<(), LaunchError> {
     let services = services(store.clone(), &config)?;
     spawn_session_sweeper(store);
-    services.spawn_reply_recovery();
+    let recovery = services.spawn_reply_recovery();
+    let purger = spawn_deleted_purger(services.clone(), config.purge_every);
     let grace = Duration::from_secs(config.shutdown_grace);
     let app = router(services.clone(), Arc::new(config));
     // At the signal, replies get the grace period to finish; then what remains is saved as
@@ -172,13 +174,17 @@ pub async fn serve(
         tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
         tokio::spawn(async move { draining.shut_down_replies(grace).await });
     };
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(signal)
-    .await?;
+    .await;
+    // A purge cut short here is finished by the next start's (each step can be repeated).
+    purger.abort();
     services.shut_down_replies(grace).await;
+    recovery.abort();
+    served?;
     Ok(())
 }
 
@@ -195,4 +201,21 @@ fn spawn_session_sweeper(store: DynStore) {
             }
         }
     });
+}
+
+/// Deleted conversations past their retention time are purged at start-up and then every
+/// `every` (the first tick of a tokio interval is immediate).
+fn spawn_deleted_purger(services: Services, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match services.purge_deleted_sessions().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "purged deleted conversations"),
+                Err(error) => tracing::warn!(%error, "could not purge deleted conversations"),
+            }
+        }
+    })
 }

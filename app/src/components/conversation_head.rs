@@ -1,19 +1,13 @@
 //! The open conversation's title and its actions: rename inline, pin, archive, export, clear,
 //! delete (with Undo), and the message type filter.
 
-use std::time::Duration;
-
 use confab_core::model::{Session, KNOWN_MESSAGE_TYPES};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
-use crate::client;
-use crate::server_fns::{clear_session, delete_session, update_session};
-use crate::state::{error_text, use_chat, use_sessions, use_toasts, SessionsStore, Toasts};
-
-/// How long a deleted conversation can be brought back.
-const UNDO_WINDOW: Duration = Duration::from_secs(6);
+use crate::server_fns::{clear_session, update_session};
+use crate::state::{error_text, use_chat, use_sessions, use_toasts};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Confirm {
@@ -165,7 +159,7 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             let Some(session) = chat.session.get_untracked() else {
                 return;
             };
-            delete_with_undo(session, sessions, toasts);
+            sessions.delete(session, toasts);
             navigate("/", Default::default());
         }
     };
@@ -234,41 +228,4 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             }}
         </header>
     }
-}
-
-/// Hides the session at once; deletes it on the server when the undo window closes, unless
-/// Undo was pressed. Nothing is lost if the page closes first: the session simply stays.
-pub fn delete_with_undo(session: Session, sessions: SessionsStore, toasts: Toasts) {
-    let id = session.id.clone();
-    sessions.hidden.update(|hidden| hidden.push(id.clone()));
-    toasts.push(
-        format!("Deleted “{}”.", session.title),
-        crate::state::ToastKind::Info,
-        Some(crate::state::ToastAction::RestoreSession(id.clone())),
-        UNDO_WINDOW,
-    );
-    client::after(UNDO_WINDOW, move || {
-        if !sessions
-            .hidden
-            .with_untracked(|hidden| hidden.contains(&id))
-        {
-            return;
-        }
-        spawn_local(async move {
-            let result = delete_session(id.clone()).await;
-            sessions
-                .hidden
-                .update(|hidden| hidden.retain(|other| *other != id));
-            match result {
-                Ok(()) => {
-                    sessions.remove(&id);
-                }
-                Err(error) => toasts.error(format!(
-                    "Could not delete “{}”: {}",
-                    session.title,
-                    error_text(&error)
-                )),
-            }
-        });
-    });
 }

@@ -24,7 +24,7 @@ pub fn ToastRegion() -> impl IntoView {
                             {toast.action.clone().map(|action| match action {
                                 ToastAction::RestoreSession(session_id) => view! {
                                     <button type="button" class="toast-action" on:click=move |_| {
-                                        sessions.hidden.update(|hidden| hidden.retain(|other| *other != session_id));
+                                        sessions.restore(session_id.clone(), toasts);
                                         toasts.dismiss(id);
                                     }>"Undo"</button>
                                 }.into_any(),

@@ -125,6 +125,9 @@ stories!(
     import_counters_and_branches,
     streaming_replies,
     provider_identities,
+    deleted_sessions_are_hidden_and_restorable,
+    purging_deleted_sessions,
+    reimporting_a_deleted_conversation_restores_it,
 );
 
 #[tokio::test]
@@ -347,6 +350,125 @@ async fn search_matches_sqlite() {
             compared += mongo.len();
         }
         assert!(compared > 200, "the corpus gives many hits ({compared})");
+    })
+    .await;
+}
+
+/// The purge removes the documents themselves (reads hide orphans, so only the collections
+/// can tell), and a session whose purge has started (claimed with `purging`) can no longer be
+/// restored: a restore racing with the purge never gets a session without its messages.
+#[tokio::test]
+async fn purge_removes_the_documents_and_wins_over_a_late_restore() {
+    use chrono::{Duration, Utc};
+    use confab_core::api::NewMessageInput;
+    use mongodb::bson::{doc, Document};
+
+    let store = fresh("purge_documents").await;
+    let mongo = Arc::clone(&store);
+    run(vec![store], move |mut stores| async move {
+        let store = stores.remove(0);
+        let services = conformance::services(store.clone());
+        let ada = services
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let mut ids = Vec::new();
+        for text in ["purged soon", "claimed by a purge", "kept alive"] {
+            let first = services
+                .append_message(
+                    &ada,
+                    NewMessageInput {
+                        role: "user".into(),
+                        content: text.into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("append");
+            services
+                .append_message(
+                    &ada,
+                    NewMessageInput {
+                        session_id: Some(first.session.id.clone()),
+                        role: "assistant".into(),
+                        content: "an answer".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("append");
+            ids.push(first.session.id);
+        }
+        let database = mongo.database();
+        let sessions = database.collection::<Document>("chat_sessions");
+        let messages = database.collection::<Document>("messages");
+        let count = |session: &str| {
+            let filter = doc! { "session_id": session };
+            let messages = messages.clone();
+            async move { messages.count_documents(filter).await.expect("count") }
+        };
+
+        let deleted_at = Utc::now() - Duration::hours(1);
+        for id in &ids[..2] {
+            assert!(store
+                .delete_session(&ada.id, id, deleted_at)
+                .await
+                .expect("delete"));
+        }
+        let marked = sessions
+            .find_one(doc! { "_id": &ids[0] })
+            .await
+            .expect("find")
+            .expect("the deleted session is kept");
+        assert_eq!(
+            marked
+                .get_datetime("deleted_at")
+                .expect("deleted_at")
+                .timestamp_millis(),
+            deleted_at.timestamp_millis()
+        );
+        assert_eq!(count(&ids[0]).await, 2, "deleting keeps the messages");
+
+        // A purge that claimed the second session and stopped before removing anything.
+        sessions
+            .update_one(
+                doc! { "_id": &ids[1] },
+                doc! { "$set": { "purging": true } },
+            )
+            .await
+            .expect("claim");
+        let oldest = chrono::DateTime::<Utc>::MIN_UTC;
+        assert!(store
+            .restore_session(&ada.id, &ids[1], oldest)
+            .await
+            .expect("restore")
+            .is_none());
+
+        assert_eq!(
+            store
+                .purge_deleted_sessions(Utc::now())
+                .await
+                .expect("purge"),
+            2
+        );
+        for id in &ids[..2] {
+            assert_eq!(count(id).await, 0);
+            assert!(sessions
+                .find_one(doc! { "_id": id })
+                .await
+                .expect("find")
+                .is_none());
+        }
+        assert_eq!(count(&ids[2]).await, 2);
+        assert_eq!(
+            services
+                .get_session(&ada, &ids[2])
+                .await
+                .expect("the live session")
+                .session
+                .message_count,
+            2
+        );
     })
     .await;
 }

@@ -40,6 +40,9 @@ stories!(
     import_counters_and_branches,
     streaming_replies,
     provider_identities,
+    deleted_sessions_are_hidden_and_restorable,
+    purging_deleted_sessions,
+    reimporting_a_deleted_conversation_restores_it,
 );
 
 #[tokio::test]
@@ -73,7 +76,7 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("confab.db");
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
-    let services = conformance::services(store);
+    let services = conformance::services(store.clone());
     let user = services
         .signup("race@example.com", "a good password", None)
         .await
@@ -120,4 +123,32 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
         .query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0))
         .unwrap();
     assert_eq!(pending, 0, "nothing is left unindexed after a commit");
+
+    // Deleted sessions keep their rows until the purge, which removes them and their index
+    // entries, and leaves the index exact.
+    let rows = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!((rows("chat_sessions"), rows("messages")), (40, 40));
+    let purged = store
+        .purge_deleted_sessions(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 20);
+    assert_eq!((rows("chat_sessions"), rows("messages")), (20, 20));
+    conn.execute_batch(
+        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .expect("the index matches the table after the purge");
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'common'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 20);
 }

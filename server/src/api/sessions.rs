@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use confab_core::api::{NewSessionInput, SessionListInput, SessionPatchInput};
 use confab_core::auth::CurrentUser;
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
             get(show).put(update).delete(remove),
         )
         .route("/api/chat/sessions/{id}/messages", delete(clear))
+        .route("/api/chat/sessions/{id}/restore", post(restore))
 }
 
 async fn list(
@@ -71,6 +72,16 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     state.services.delete_session(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Undoes a delete within the retention time: 200 with the session as it was, 404 when it
+/// is not a deleted session that can still be restored.
+async fn restore(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(state.services.restore_session(&user, &id).await?))
 }
 
 async fn clear(

@@ -143,13 +143,48 @@ impl Services {
             .ok_or(ServiceError::NotFound)
     }
 
+    /// Deletes the session at once, restorably: it is gone from every list, search and read,
+    /// and `restore_session` brings it back within the retention time
+    /// (`ServiceConfig::deleted_retention`); after that the purge removes it for good.
     pub async fn delete_session(&self, user: &User, id: &str) -> ServiceResult<()> {
         validate::existing_id(id)?;
-        if self.store().delete_session(&user.id, id).await? {
+        if self
+            .store()
+            .delete_session(&user.id, id, Utc::now())
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::NotFound)
         }
+    }
+
+    /// Brings back a session deleted less than the retention time ago, exactly as it was.
+    /// `NotFound` when there is nothing to bring back: no such session, one that is not
+    /// deleted, or one deleted longer ago (even if the purge has not removed it yet).
+    pub async fn restore_session(&self, user: &User, id: &str) -> ServiceResult<Session> {
+        validate::existing_id(id)?;
+        self.store()
+            .restore_session(&user.id, id, self.restorable_since(Utc::now()))
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Removes for good the sessions deleted longer than the retention time ago, with their
+    /// messages; returns how many. Run at start-up and then hourly by the server.
+    pub async fn purge_deleted_sessions(&self) -> ServiceResult<u64> {
+        Ok(self
+            .store()
+            .purge_deleted_sessions(self.restorable_since(Utc::now()))
+            .await?)
+    }
+
+    /// The oldest deletion that can still be undone at `now`.
+    fn restorable_since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::TimeDelta::from_std(self.config().deleted_retention)
+            .ok()
+            .and_then(|retention| now.checked_sub_signed(retention))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     pub async fn clear_session(&self, user: &User, id: &str) -> ServiceResult<()> {

@@ -67,7 +67,12 @@ pub struct ServiceConfig {
     /// How long a finished reply's save is retried (with backoff) before the client is handed
     /// the text instead.
     pub save_retry_for: Duration,
+    /// How long a deleted conversation can be restored; it is purged after that.
+    pub deleted_retention: Duration,
 }
+
+/// Default of `ServiceConfig::deleted_retention`: a week.
+pub const DEFAULT_DELETED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -82,6 +87,7 @@ impl Default for ServiceConfig {
             provider_idle: Duration::from_secs(120),
             checkpoint_every: Duration::from_secs(2),
             save_retry_for: Duration::from_secs(30),
+            deleted_retention: DEFAULT_DELETED_RETENTION,
         }
     }
 }

@@ -512,7 +512,7 @@ impl Services {
     /// Turns replies left `streaming` by a process that died into `partial` (reason
     /// `interrupted`): at start-up and then regularly, since on a shared database another
     /// node may die at any time. A reply counts as left once it missed three checkpoints.
-    pub fn spawn_reply_recovery(&self) {
+    pub fn spawn_reply_recovery(&self) -> tokio::task::JoinHandle<()> {
         let services = self.clone();
         let every = self.config().checkpoint_every;
         tokio::spawn(async move {
@@ -529,7 +529,7 @@ impl Services {
                     Err(error) => tracing::warn!(%error, "cannot look for interrupted replies"),
                 }
             }
-        });
+        })
     }
 }
 

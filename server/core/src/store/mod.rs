@@ -258,7 +258,32 @@ pub trait Store: Send + Sync + 'static {
         patch: SessionPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Session>>;
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Deletes the session at `now`, restorably: from then on it is absent everywhere (get,
+    /// list, messages, search, append, update, clear, export) as if it had been removed, but
+    /// it and its messages are kept until `purge_deleted_sessions` removes them, and
+    /// `restore_session` can bring them back unchanged. False when the user has no such
+    /// session (an already deleted one included).
+    async fn delete_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Brings back a session of the user that was deleted at or after `deleted_since` (the
+    /// oldest deletion still restorable), exactly as it was: every field and every message.
+    /// `None` when there is no such deleted session: unknown, another user's, deleted earlier
+    /// than `deleted_since`, already purged, or not deleted at all (restoring is not a no-op
+    /// on a live session, so that a caller can tell "brought back" from "nothing to undo").
+    async fn restore_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        deleted_since: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>>;
+    /// Removes for good every session (of any user) deleted before `deleted_before`, with its
+    /// messages and their search entries. Returns how many sessions were removed. A session
+    /// restored meanwhile is kept.
+    async fn purge_deleted_sessions(&self, deleted_before: DateTime<Utc>) -> StoreResult<u64>;
     async fn clear_session(&self, user_id: &str, id: &str, now: DateTime<Utc>)
         -> StoreResult<bool>;
 

@@ -1686,3 +1686,471 @@ pub async fn provider_identities(store: DynStore) {
         Err(ServiceError::Forbidden(_))
     ));
 }
+
+/// The user's sessions that `input` lists (one page).
+async fn listed(
+    services: &Services,
+    user: &User,
+    input: SessionListInput,
+) -> confab_core::model::Page<confab_core::model::Session> {
+    services.list_sessions(user, input).await.unwrap()
+}
+
+/// Everything a user can see of one session: its detail, every message, the first page of
+/// messages, the active branch, and its search hits.
+#[derive(Debug, PartialEq)]
+struct SessionSnapshot {
+    detail: confab_core::model::SessionDetail,
+    messages: Vec<confab_core::model::Message>,
+    page: confab_core::model::Page<confab_core::model::Message>,
+    branch: Vec<confab_core::model::Message>,
+    hits: Vec<confab_core::model::SearchHit>,
+}
+
+async fn snapshot(services: &Services, user: &User, id: &str, word: &str) -> SessionSnapshot {
+    SessionSnapshot {
+        detail: services.get_session(user, id).await.unwrap(),
+        messages: services.store().all_messages(&user.id, id).await.unwrap(),
+        page: services
+            .list_messages(
+                user,
+                MessageListInput {
+                    session_id: id.to_owned(),
+                    limit: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        branch: services.active_branch(user, id).await.unwrap(),
+        hits: services
+            .search(
+                user,
+                SearchInput {
+                    q: word.into(),
+                    session_id: Some(id.to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .items,
+    }
+}
+
+fn is_not_found<T>(result: Result<T, ServiceError>) -> bool {
+    matches!(result, Err(ServiceError::NotFound))
+}
+
+/// Deleting hides a session and its messages everywhere at once; restoring brings every field
+/// and every message back exactly; only another user, a live session or a deletion older than
+/// the retention time cannot be restored.
+pub async fn deleted_sessions_are_hidden_and_restorable(store: DynStore) {
+    use confab_core::service::export::ExportFormat;
+
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+
+    let mut first = message(None, "user", "tell me about zucchini soup");
+    first.client_id = Some("client-question".into());
+    let first = services.append_message(&ada, first).await.unwrap();
+    let doomed = first.session.id.clone();
+    let mut reply = message(Some(&doomed), "assistant", "zucchini soup wants garlic");
+    reply.model = Some("qwen".into());
+    reply.prompt_tokens = Some(12);
+    reply.completion_tokens = Some(30);
+    reply.latency_ms = Some(250);
+    reply.message_type = Some("explain".into());
+    let reply = services.append_message(&ada, reply).await.unwrap();
+    let mut branch = message(Some(&doomed), "assistant", "zucchini soup, another take");
+    branch.parent_id = Some(first.message.id.clone());
+    branch.model = Some("llama".into());
+    services.append_message(&ada, branch).await.unwrap();
+    services
+        .update_session(
+            &ada,
+            &doomed,
+            SessionPatchInput {
+                title: Some("Soup".into()),
+                pinned: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let kept = services
+        .append_message(&ada, message(None, "user", "zucchini bread is different"))
+        .await
+        .unwrap();
+    services
+        .append_message(&bob, message(None, "user", "bob likes zucchini too"))
+        .await
+        .unwrap();
+
+    let before = snapshot(&services, &ada, &doomed, "zucchini").await;
+    assert_eq!(before.messages.len(), 3);
+    assert_eq!(before.hits.len(), 3);
+    let listed_before = listed(&services, &ada, SessionListInput::default()).await;
+    assert_eq!(listed_before.items.len(), 2);
+    let everywhere_before = search_for(&services, &ada, "zucchini").await;
+    assert_eq!(everywhere_before.len(), 4);
+
+    services.delete_session(&ada, &doomed).await.unwrap();
+
+    // Gone from every read.
+    assert!(is_not_found(services.get_session(&ada, &doomed).await));
+    let remaining = listed(&services, &ada, SessionListInput::default()).await;
+    assert_eq!(
+        remaining
+            .items
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![kept.session.id.as_str()]
+    );
+    let pinned = listed(
+        &services,
+        &ada,
+        SessionListInput {
+            pinned: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(pinned.items.is_empty(), "{pinned:?}");
+    let titled = listed(
+        &services,
+        &ada,
+        SessionListInput {
+            q: Some("Soup".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(titled.items.is_empty(), "{titled:?}");
+    assert!(is_not_found(
+        services
+            .list_messages(
+                &ada,
+                MessageListInput {
+                    session_id: doomed.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+    ));
+    assert!(store
+        .all_messages(&ada.id, &doomed)
+        .await
+        .unwrap()
+        .is_empty());
+    for message in &before.messages {
+        assert!(is_not_found(services.get_message(&ada, &message.id).await));
+        assert!(is_not_found(services.siblings(&ada, &message.id).await));
+    }
+    assert!(is_not_found(services.active_branch(&ada, &doomed).await));
+    let hits = search_for(&services, &ada, "zucchini").await;
+    assert_eq!(
+        hits.iter()
+            .map(|h| h.session_id.as_str())
+            .collect::<Vec<_>>(),
+        vec![kept.session.id.as_str()],
+        "only the live session's message is found"
+    );
+    // Its messages take no place in a page of results either.
+    let one = services
+        .search(
+            &ada,
+            SearchInput {
+                q: "zucchini".into(),
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(one.items, hits);
+    assert_eq!(one.next_cursor, None);
+    let scoped = services
+        .search(
+            &ada,
+            SearchInput {
+                q: "zucchini".into(),
+                session_id: Some(doomed.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(scoped.items.is_empty(), "{scoped:?}");
+
+    // Nothing can be written into it.
+    assert!(is_not_found(
+        services
+            .append_message(&ada, message(Some(&doomed), "user", "more soup"))
+            .await
+    ));
+    let mut repeated = message(Some(&doomed), "user", "tell me about zucchini soup");
+    repeated.client_id = Some("client-question".into());
+    assert!(
+        is_not_found(services.append_message(&ada, repeated.clone()).await),
+        "a client id seen in a deleted session is not found either"
+    );
+    let mut repeated_new = repeated.clone();
+    repeated_new.session_id = None;
+    assert!(is_not_found(
+        services.append_message(&ada, repeated_new).await
+    ));
+    assert!(is_not_found(
+        services
+            .update_session(
+                &ada,
+                &doomed,
+                SessionPatchInput {
+                    title: Some("Renamed".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+    ));
+    assert!(is_not_found(services.clear_session(&ada, &doomed).await));
+    assert!(is_not_found(
+        services
+            .export_session(&ada, &doomed, ExportFormat::Json)
+            .await
+    ));
+    let export: ExportDocument =
+        serde_json::from_str(&collect_export(&services, &ada).await).unwrap();
+    assert_eq!(
+        export
+            .sessions
+            .iter()
+            .map(|s| s.session.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![kept.session.id.as_str()],
+        "the account export leaves it out"
+    );
+    assert!(
+        is_not_found(services.delete_session(&ada, &doomed).await),
+        "deleting twice"
+    );
+    // Only its owner can bring it back, and only a deleted session can be restored.
+    assert!(is_not_found(services.restore_session(&bob, &doomed).await));
+    assert!(is_not_found(
+        services.restore_session(&ada, &kept.session.id).await
+    ));
+
+    // Restored exactly as it was, everywhere.
+    let restored = services.restore_session(&ada, &doomed).await.unwrap();
+    assert_eq!(restored, before.detail.session);
+    assert_eq!(snapshot(&services, &ada, &doomed, "zucchini").await, before);
+    assert_eq!(
+        listed(&services, &ada, SessionListInput::default()).await,
+        listed_before
+    );
+    assert_eq!(
+        search_for(&services, &ada, "zucchini").await,
+        everywhere_before
+    );
+    assert!(
+        is_not_found(services.restore_session(&ada, &doomed).await),
+        "restoring twice"
+    );
+    let again = services.append_message(&ada, repeated).await.unwrap();
+    assert!(!again.created, "the client id is known again");
+    assert_eq!(again.message, first.message);
+    assert_eq!(
+        services.get_message(&ada, &reply.message.id).await.unwrap(),
+        reply.message
+    );
+
+    // A restore answers only within the retention time, even before the purge.
+    let strict = Services::new(
+        store.clone(),
+        ServiceConfig {
+            deleted_retention: std::time::Duration::from_secs(3600),
+            ..ServiceConfig::default()
+        },
+    );
+    assert!(store
+        .delete_session(&ada.id, &doomed, Utc::now() - chrono::Duration::hours(2))
+        .await
+        .unwrap());
+    assert!(is_not_found(strict.restore_session(&ada, &doomed).await));
+    let restored = services.restore_session(&ada, &doomed).await.unwrap();
+    assert_eq!(
+        restored, before.detail.session,
+        "the default week still allows it"
+    );
+}
+
+/// The purge removes for good the sessions deleted before its cutoff, their messages with
+/// them, and nothing else; deleting a user removes their deleted sessions too.
+pub async fn purging_deleted_sessions(store: DynStore) {
+    let services = Services::new(
+        store.clone(),
+        ServiceConfig {
+            deleted_retention: std::time::Duration::from_secs(3600),
+            ..ServiceConfig::default()
+        },
+    );
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let mut sessions = Vec::new();
+    for (who, name) in [
+        (&ada, "old"),
+        (&ada, "recent"),
+        (&ada, "live"),
+        (&bob, "old"),
+    ] {
+        let mut first = message(None, "user", &format!("{name} purge words"));
+        first.client_id = Some(format!("client-{name}"));
+        let first = services.append_message(who, first).await.unwrap();
+        services
+            .append_message(
+                who,
+                message(Some(&first.session.id), "assistant", "a purge answer"),
+            )
+            .await
+            .unwrap();
+        sessions.push(first);
+    }
+    let now = Utc::now();
+    let (ada_old, ada_recent, ada_live, bob_old) =
+        (&sessions[0], &sessions[1], &sessions[2], &sessions[3]);
+    for (who, session, ago) in [
+        (&ada, ada_old, chrono::Duration::hours(3)),
+        (&ada, ada_recent, chrono::Duration::minutes(10)),
+        (&bob, bob_old, chrono::Duration::hours(2)),
+    ] {
+        assert!(store
+            .delete_session(&who.id, &session.session.id, now - ago)
+            .await
+            .unwrap());
+    }
+    let live_before = snapshot(&services, &ada, &ada_live.session.id, "purge").await;
+
+    assert_eq!(services.purge_deleted_sessions().await.unwrap(), 2);
+    assert_eq!(
+        services.purge_deleted_sessions().await.unwrap(),
+        0,
+        "nothing left to purge"
+    );
+    let oldest = chrono::DateTime::<Utc>::MIN_UTC;
+    assert!(
+        store
+            .restore_session(&ada.id, &ada_old.session.id, oldest)
+            .await
+            .unwrap()
+            .is_none(),
+        "purged for good"
+    );
+    assert!(store
+        .restore_session(&bob.id, &bob_old.session.id, oldest)
+        .await
+        .unwrap()
+        .is_none());
+    // The purged messages are gone: their client ids are free again, and a new message
+    // with one starts a new session.
+    let mut reused = message(None, "user", "old purge words");
+    reused.client_id = Some("client-old".into());
+    let reused = services.append_message(&ada, reused).await.unwrap();
+    assert!(reused.created);
+    assert_ne!(reused.session.id, ada_old.session.id);
+    assert_eq!(reused.session.message_count, 1);
+    assert!(is_not_found(
+        services.get_message(&ada, &ada_old.message.id).await
+    ));
+
+    // The recent deletion and the live session are untouched.
+    let restored = services
+        .restore_session(&ada, &ada_recent.session.id)
+        .await
+        .unwrap();
+    assert_eq!(restored.message_count, 2);
+    assert_eq!(
+        store
+            .all_messages(&ada.id, &ada_recent.session.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        snapshot(&services, &ada, &ada_live.session.id, "purge").await,
+        live_before
+    );
+    let hits = search_for(&services, &ada, "purge").await;
+    let mut found: Vec<&str> = hits.iter().map(|hit| hit.session_id.as_str()).collect();
+    found.sort_unstable();
+    found.dedup();
+    let mut expected = vec![
+        ada_recent.session.id.as_str(),
+        ada_live.session.id.as_str(),
+        reused.session.id.as_str(),
+    ];
+    expected.sort_unstable();
+    assert_eq!(found, expected);
+    assert_eq!(hits.len(), 5);
+
+    // A user's deleted sessions go with the user.
+    services
+        .delete_session(&ada, &ada_live.session.id)
+        .await
+        .unwrap();
+    assert!(store.delete_user(&ada.id).await.unwrap());
+    assert!(store
+        .restore_session(&ada.id, &ada_live.session.id, oldest)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(services.purge_deleted_sessions().await.unwrap(), 0);
+}
+
+/// Importing a conversation again that was deleted (not yet purged) brings it back with its
+/// messages, counted once.
+pub async fn reimporting_a_deleted_conversation_restores_it(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let first = services
+        .append_message(&ada, message(None, "user", "an imported question"))
+        .await
+        .unwrap();
+    let mut reply = message(Some(&first.session.id), "assistant", "an imported answer");
+    reply.parent_id = Some(first.message.id.clone());
+    services.append_message(&ada, reply).await.unwrap();
+    let document: ExportDocument =
+        serde_json::from_str(&collect_export(&services, &ada).await).unwrap();
+
+    let bea = user(&services, "bea@example.com").await;
+    let report = services
+        .import_confab(&bea, document.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (1, 2, 0)
+    );
+    let imported = listed(&services, &bea, SessionListInput::default())
+        .await
+        .items;
+    assert_eq!(imported.len(), 1);
+    let id = imported[0].id.clone();
+    let before = snapshot(&services, &bea, &id, "imported").await;
+
+    services.delete_session(&bea, &id).await.unwrap();
+    let again = services.import_confab(&bea, document).await.unwrap();
+    assert_eq!(
+        (again.sessions, again.messages, again.skipped),
+        (0, 0, 2),
+        "its messages were all still there"
+    );
+    assert_eq!(snapshot(&services, &bea, &id, "imported").await, before);
+    assert_eq!(
+        listed(&services, &bea, SessionListInput::default())
+            .await
+            .items,
+        vec![before.detail.session.clone()]
+    );
+}

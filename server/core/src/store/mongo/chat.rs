@@ -43,6 +43,13 @@ pub async fn insert_session(
     Ok(document.into_session())
 }
 
+/// The filter that finds the user's session `id` while it lives (not deleted). `deleted_at:
+/// null` also matches a document without the field, which is how a live session is stored.
+pub fn live(user_id: &str, id: &str) -> Document {
+    doc! { "_id": id, "user_id": user_id, "deleted_at": Bson::Null }
+}
+
+/// The user's session, unless it is deleted.
 pub async fn session_by_id(
     collections: &Collections,
     user_id: &str,
@@ -50,7 +57,7 @@ pub async fn session_by_id(
 ) -> StoreResult<Option<Session>> {
     Ok(collections
         .chat_sessions
-        .find_one(doc! { "_id": id, "user_id": user_id })
+        .find_one(live(user_id, id))
         .await
         .map_err(db_error)?
         .map(SessionDoc::into_session))
@@ -70,7 +77,7 @@ async fn active_leaf(
     Ok(collections
         .chat_sessions
         .clone_with_type::<Leaf>()
-        .find_one(doc! { "_id": id, "user_id": user_id })
+        .find_one(live(user_id, id))
         .projection(doc! { "_id": 0, "active_leaf_id": 1 })
         .await
         .map_err(db_error)?
@@ -81,7 +88,7 @@ async fn session_exists(collections: &Collections, user_id: &str, id: &str) -> S
     Ok(collections
         .chat_sessions
         .clone_with_type::<IdOnly>()
-        .find_one(doc! { "_id": id, "user_id": user_id })
+        .find_one(live(user_id, id))
         .projection(doc! { "_id": 1 })
         .await
         .map_err(db_error)?
@@ -120,7 +127,7 @@ pub async fn list_sessions(
     user_id: &str,
     query: &SessionQuery,
 ) -> StoreResult<Page<Session>> {
-    let mut filter = doc! { "user_id": user_id };
+    let mut filter = doc! { "user_id": user_id, "deleted_at": Bson::Null };
     if let Some(cursor) = &query.cursor {
         let cursor = SessionCursor::decode(cursor)?;
         let activity = mongodb::bson::DateTime::from_millis(cursor.activity_ms);
@@ -197,41 +204,119 @@ pub async fn update_session(
     }
     Ok(collections
         .chat_sessions
-        .find_one_and_update(doc! { "_id": id, "user_id": user_id }, doc! { "$set": set })
+        .find_one_and_update(live(user_id, id), doc! { "$set": set })
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?
         .map(SessionDoc::into_session))
 }
 
-/// Messages first, then the session, then the messages again: a failure half-way leaves the
-/// session (so deleting it again works), and an append that raced with the delete leaves no
-/// message behind.
+/// Marks the session deleted: one single-document write, so the session and all its
+/// messages disappear together (every read of a message checks that its session lives, and
+/// search leaves out the user's deleted sessions). The messages are not touched.
 pub async fn delete_session(
     collections: &Collections,
     user_id: &str,
     id: &str,
+    now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    if !session_exists(collections, user_id, id).await? {
-        return Ok(false);
-    }
-    let messages = doc! { "user_id": user_id, "session_id": id };
-    collections
-        .messages
-        .delete_many(messages.clone())
-        .await
-        .map_err(db_error)?;
-    let deleted = collections
+    let marked = collections
         .chat_sessions
-        .delete_one(doc! { "_id": id, "user_id": user_id })
+        .update_one(
+            live(user_id, id),
+            doc! { "$set": { "deleted_at": to_bson_time(now) } },
+        )
         .await
         .map_err(db_error)?;
-    collections
-        .messages
-        .delete_many(messages)
+    Ok(marked.matched_count > 0)
+}
+
+/// Unmarks a session deleted at or after `deleted_since`, unless its purge has started.
+pub async fn restore_session(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    deleted_since: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    Ok(collections
+        .chat_sessions
+        .find_one_and_update(
+            doc! {
+                "_id": id,
+                "user_id": user_id,
+                "deleted_at": { "$gte": to_bson_time(deleted_since) },
+                "purging": { "$ne": true },
+            },
+            doc! { "$unset": { "deleted_at": "" } },
+        )
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(db_error)?
+        .map(SessionDoc::into_session))
+}
+
+#[derive(serde::Deserialize)]
+struct Owned {
+    #[serde(rename = "_id")]
+    id: String,
+    user_id: String,
+}
+
+/// Removes every session deleted before `deleted_before`, one at a time and without a
+/// transaction, in an order that never leaves a restored session without its messages:
+/// first the session is claimed (`purging: true`, in one write that also checks it is still
+/// deleted early enough), which a restore respects; only then go its messages, the session,
+/// and the messages again (an append that raced with the deletion removes its own message,
+/// but a second sweep costs little). A purge cut short is finished by the next one.
+pub async fn purge_deleted_sessions(
+    collections: &Collections,
+    deleted_before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let before = to_bson_time(deleted_before);
+    let doomed: Vec<Owned> = collections
+        .chat_sessions
+        .clone_with_type::<Owned>()
+        .find(doc! { "deleted_at": { "$lt": before } })
+        .projection(doc! { "_id": 1, "user_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
         .await
         .map_err(db_error)?;
-    Ok(deleted.deleted_count > 0)
+    let mut purged = 0;
+    for session in doomed {
+        let owned = doc! { "_id": &session.id, "user_id": &session.user_id };
+        let mut claim = owned.clone();
+        claim.insert("deleted_at", doc! { "$lt": before });
+        let claimed = collections
+            .chat_sessions
+            .update_one(claim, doc! { "$set": { "purging": true } })
+            .await
+            .map_err(db_error)?;
+        if claimed.matched_count == 0 {
+            continue;
+        }
+        let messages = doc! { "user_id": &session.user_id, "session_id": &session.id };
+        collections
+            .messages
+            .delete_many(messages.clone())
+            .await
+            .map_err(db_error)?;
+        let mut claimed = owned;
+        claimed.insert("purging", true);
+        let removed = collections
+            .chat_sessions
+            .delete_one(claimed)
+            .await
+            .map_err(db_error)?;
+        collections
+            .messages
+            .delete_many(messages)
+            .await
+            .map_err(db_error)?;
+        purged += removed.deleted_count;
+    }
+    Ok(purged)
 }
 
 pub async fn clear_session(
@@ -253,7 +338,7 @@ pub async fn clear_session(
     let updated = collections
         .chat_sessions
         .update_one(
-            doc! { "_id": id, "user_id": user_id },
+            live(user_id, id),
             doc! {
                 "$set": {
                     "message_count": 0_i64,
@@ -299,6 +384,15 @@ pub async fn message_by_id(
     found.into_message().map(Some)
 }
 
+/// What a client id was used for before.
+enum ClientMatch {
+    /// The stored message, in its session.
+    Live(Box<MessageDoc>, Session),
+    /// The message is in a deleted session: not there for the user (not found), but kept,
+    /// since the session may be restored.
+    Deleted,
+}
+
 /// The message stored under `(user, client id)` with its session, if both exist. A message
 /// whose session is gone is an orphan of an interrupted delete: it is removed, as the SQLite
 /// backend's cascade would have removed it.
@@ -306,13 +400,22 @@ async fn by_client_id(
     collections: &Collections,
     user_id: &str,
     client_key: &str,
-) -> StoreResult<Option<(MessageDoc, Session)>> {
+) -> StoreResult<Option<ClientMatch>> {
     let filter = doc! { "user_id": user_id, "client_key": client_key };
     let Some(existing) = find_message(collections, filter).await? else {
         return Ok(None);
     };
-    match session_by_id(collections, user_id, &existing.session_id).await? {
-        Some(session) => Ok(Some((existing, session))),
+    let session = collections
+        .chat_sessions
+        .find_one(doc! { "_id": &existing.session_id, "user_id": user_id })
+        .await
+        .map_err(db_error)?;
+    match session {
+        Some(session) if session.deleted_at.is_some() => Ok(Some(ClientMatch::Deleted)),
+        Some(session) => Ok(Some(ClientMatch::Live(
+            Box::new(existing),
+            session.into_session(),
+        ))),
         None => {
             tracing::warn!(message = %existing.id, "removing a message whose session is gone");
             collections
@@ -339,13 +442,15 @@ async fn discard_new_session(collections: &Collections, session: &NewSession) {
     }
 }
 
-fn existing_appended(found: (MessageDoc, Session)) -> StoreResult<Appended> {
-    let (message, session) = found;
-    Ok(Appended {
-        message: message.into_message()?,
-        session,
-        created: false,
-    })
+fn existing_appended(found: ClientMatch) -> StoreResult<Appended> {
+    match found {
+        ClientMatch::Live(message, session) => Ok(Appended {
+            message: message.into_message()?,
+            session,
+            created: false,
+        }),
+        ClientMatch::Deleted => Err(StoreError::NotFound),
+    }
 }
 
 /// Appends without a transaction, in this order: a known client id answers at once; the new
@@ -443,14 +548,15 @@ pub async fn append_message(
     let updated = collections
         .chat_sessions
         .find_one_and_update(
-            doc! { "_id": &message.session_id, "user_id": user_id },
+            live(user_id, &message.session_id),
             counters,
         )
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?;
     let Some(session) = updated else {
-        // The session was deleted between our check and now: the message must go too.
+        // The session was deleted between our check and now: the append fails, and the
+        // message must go too (a restored session shows what it held when it was deleted).
         collections
             .messages
             .delete_one(doc! { "_id": &document.id, "user_id": user_id })
@@ -465,7 +571,11 @@ pub async fn append_message(
         let moved = collections
             .chat_sessions
             .update_one(
-                doc! { "_id": &message.session_id, "user_id": user_id, "active_leaf_id": expected },
+                {
+                    let mut filter = live(user_id, &message.session_id);
+                    filter.insert("active_leaf_id", expected);
+                    filter
+                },
                 doc! { "$set": { "active_leaf_id": &document.id } },
             )
             .await

@@ -172,6 +172,11 @@ pub struct SessionDoc {
     pub last_message_at: Option<bson::DateTime>,
     /// max(created_at, last message): the sort key of the session list.
     pub activity_at: bson::DateTime,
+    /// When the session was deleted; absent while it lives (see `chat::live`). A purge that
+    /// has started also sets `purging: true`, after which the session can no longer be
+    /// restored (the field is only ever filtered on, never read into this type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<bson::DateTime>,
 }
 
 impl SessionDoc {
@@ -195,6 +200,7 @@ impl SessionDoc {
             updated_at: created,
             last_message_at: None,
             activity_at: created,
+            deleted_at: None,
         }
     }
 

@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::Collection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::accounts::user_exists;
-use super::documents::{IdOnly, MessageDoc, SessionDoc};
+use super::documents::{MessageDoc, SessionDoc};
 use super::errors::{db_error, insert_many_outcome};
 use super::Collections;
 use crate::store::{ImportCounts, ImportSession, StoreError, StoreResult};
@@ -140,8 +140,18 @@ async fn insert_sessions(
     Ok(ids)
 }
 
+#[derive(Deserialize)]
+struct Existing {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    deleted_at: Option<mongodb::bson::DateTime>,
+}
+
 /// The session a conversation imported before went to: the one with its id, or else the one
-/// with its source id.
+/// with its source id. Importing a conversation again that was deleted (and not yet purged)
+/// brings it back, as on SQLite; one whose purge has started cannot come back, and the import
+/// fails (running it again once the purge is done imports the conversation anew).
 async fn existing_session(
     collections: &Collections,
     import: &ImportSession,
@@ -151,24 +161,40 @@ async fn existing_session(
     if let Some(source_id) = &session.source_id {
         same.push(doc! { "source_id": source_id });
     }
-    let found: Vec<IdOnly> = collections
+    let found: Vec<Existing> = collections
         .chat_sessions
-        .clone_with_type::<IdOnly>()
+        .clone_with_type::<Existing>()
         .find(doc! { "user_id": &session.user_id, "$or": same })
-        .projection(doc! { "_id": 1 })
+        .projection(doc! { "_id": 1, "deleted_at": 1 })
         .await
         .map_err(db_error)?
         .try_collect()
         .await
         .map_err(db_error)?;
-    found
+    let existing = found
         .iter()
         .find(|found| found.id == session.id)
         .or_else(|| found.first())
-        .map(|found| found.id.clone())
         // The id belongs to another user's session: derived ids make this all but impossible,
         // and messages must never be attached to someone else's session.
-        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))
+        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))?;
+    if existing.deleted_at.is_some() {
+        let restored = collections
+            .chat_sessions
+            .update_one(
+                doc! { "_id": &existing.id, "user_id": &session.user_id, "purging": { "$ne": true } },
+                doc! { "$unset": { "deleted_at": "" } },
+            )
+            .await
+            .map_err(db_error)?;
+        if restored.matched_count == 0 {
+            return Err(StoreError::Conflict(
+                "a deleted conversation of this file is being removed; import it again later"
+                    .into(),
+            ));
+        }
+    }
+    Ok(existing.id.clone())
 }
 
 async fn move_counters(

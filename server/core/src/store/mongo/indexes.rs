@@ -94,6 +94,16 @@ pub async fn ensure(collections: &Collections) -> StoreResult<()> {
                 "chat_sessions_source",
                 true,
             ),
+            // A user's deleted sessions, which search leaves out. Live sessions have no
+            // `deleted_at` (indexed as null), and the query asks for non-null values only,
+            // so it reads just the deleted entries.
+            index(
+                doc! { "user_id": 1, "deleted_at": 1 },
+                "chat_sessions_deleted",
+                false,
+            ),
+            // Sessions deleted before a time, across users: the purge.
+            index(doc! { "deleted_at": 1 }, "chat_sessions_purge", false),
         ],
     )
     .await?;

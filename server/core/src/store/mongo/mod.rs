@@ -17,10 +17,15 @@
 //! - A repeated `client_id` is caught by a unique index, not by a read: two concurrent appends
 //!   with the same client id store one message; the loser removes the session it created for
 //!   it (only while that session is still empty) and answers with the winner's message.
-//! - Deleting walks from the leaves up (messages, then their session; a user's sign-ins and
-//!   tokens, then their chats, then the user) and sweeps again after the parent is gone, so a
-//!   retried delete finishes the job and a concurrent append cannot leave a visible orphan.
-//!   Reads of messages also check that their session exists, so an orphan is never shown.
+//! - Deleting a conversation is one write: its session is marked `deleted_at`, and every
+//!   read of its messages checks that their session lives, so all of it vanishes at once and
+//!   comes back at once when restored.
+//! - Removing for good walks from the leaves up (messages, then their session; a user's
+//!   sign-ins and tokens, then their chats, then the user) and sweeps again after the parent
+//!   is gone, so a retried purge finishes the job and a concurrent append cannot leave a
+//!   visible orphan. Reads of messages also check that their session exists, so an orphan is
+//!   never shown. A purge first claims the session (`purging`), so that a restore racing with
+//!   it either wins before the claim or is refused, never gets a session without messages.
 //! - The first account is the admin because it holds a slot in a unique index
 //!   (`documents::FIRST_ADMIN_SLOT`), not because a count said so.
 //!
@@ -259,8 +264,26 @@ impl Store for MongoStore {
         chat::update_session(&self.collections, user_id, id, &patch, now).await
     }
 
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        chat::delete_session(&self.collections, user_id, id).await
+    async fn delete_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        chat::delete_session(&self.collections, user_id, id, now).await
+    }
+
+    async fn restore_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        deleted_since: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        chat::restore_session(&self.collections, user_id, id, deleted_since).await
+    }
+
+    async fn purge_deleted_sessions(&self, deleted_before: DateTime<Utc>) -> StoreResult<u64> {
+        chat::purge_deleted_sessions(&self.collections, deleted_before).await
     }
 
     async fn clear_session(

@@ -9,6 +9,15 @@
 //! length and each term's document frequency from its whole table, this takes them from the
 //! user's own messages: the same thing on a single-user instance.
 //! Snippets follow FTS5's `snippet()` (see `snippet`).
+//!
+//! Messages of deleted sessions (kept, restorable, until the purge) are left out by the
+//! candidate query itself, with `session_id: {$nin: [the user's deleted sessions]}`: one small
+//! indexed query for those ids (`chat_sessions_deleted`, run alongside the statistics), then a
+//! check on a field of each document the query reads anyway. Marking the messages instead
+//! (`session_deleted: true` on each) would make deleting and restoring a long conversation
+//! rewrite every message of it, in many writes that a failure could leave half done, and a
+//! half-marked conversation would show in search; the session's one field cannot be half set.
+//! Like FTS5's, the ranking statistics still count deleted messages until they are purged.
 
 use std::collections::HashMap;
 
@@ -18,7 +27,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Bson, Document};
 use serde::Deserialize;
 
-use super::documents::{as_u64, from_bson_time, to_bson_time};
+use super::documents::{as_u64, from_bson_time, to_bson_time, IdOnly};
 use super::errors::db_error;
 use super::snippet::{snippet, Instance};
 use super::terms::{fold, regex_escape, tokens, Token};
@@ -163,9 +172,6 @@ pub async fn search(
     if let Some(model) = &query.model {
         filter.insert("model", model);
     }
-    if let Some(session_id) = &query.session_id {
-        filter.insert("session_id", session_id);
-    }
     let mut created = Document::new();
     if let Some(from) = query.from {
         created.insert("$gte", to_bson_time(from));
@@ -178,6 +184,17 @@ pub async fn search(
     }
 
     let candidates = async {
+        let deleted = deleted_sessions(collections, user_id).await?;
+        match &query.session_id {
+            Some(session_id) if deleted.contains(session_id) => return Ok(Vec::new()),
+            Some(session_id) => {
+                filter.insert("session_id", session_id);
+            }
+            None if deleted.is_empty() => {}
+            None => {
+                filter.insert("session_id", doc! { "$nin": deleted });
+            }
+        }
         collections
             .messages
             .clone_with_type::<Candidate>()
@@ -212,7 +229,8 @@ pub async fn search(
     let items = page
         .into_iter()
         .filter_map(|candidate| {
-            // A message whose session is gone is the leftover of an interrupted delete.
+            // A message whose session is gone is the leftover of an interrupted purge, or its
+            // session was deleted since the candidates were read.
             let title = titles.get(&candidate.session_id)?.clone();
             Some(SearchHit {
                 snippet: snippet_of(&candidate.content, &phrases),
@@ -336,6 +354,21 @@ fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics)
     scored.into_iter().map(|(_, candidate)| candidate).collect()
 }
 
+/// The ids of the user's deleted sessions (few: they are purged after the retention time).
+async fn deleted_sessions(collections: &Collections, user_id: &str) -> StoreResult<Vec<String>> {
+    let found: Vec<IdOnly> = collections
+        .chat_sessions
+        .clone_with_type::<IdOnly>()
+        .find(doc! { "user_id": user_id, "deleted_at": { "$ne": Bson::Null } })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(found.into_iter().map(|session| session.id).collect())
+}
+
 async fn session_titles(
     collections: &Collections,
     user_id: &str,
@@ -350,7 +383,7 @@ async fn session_titles(
     let titles: Vec<Title> = collections
         .chat_sessions
         .clone_with_type::<Title>()
-        .find(doc! { "_id": { "$in": ids }, "user_id": user_id })
+        .find(doc! { "_id": { "$in": ids }, "user_id": user_id, "deleted_at": Bson::Null })
         .projection(doc! { "title": 1 })
         .await
         .map_err(db_error)?

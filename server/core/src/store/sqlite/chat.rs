@@ -25,9 +25,11 @@ pub fn create_session(conn: &Connection, new: &NewSession) -> StoreResult<Sessio
     session_by_id(conn, &new.user_id, &new.id)?.ok_or(StoreError::NotFound)
 }
 
+/// The user's session, unless it is deleted.
 pub fn session_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
     conn.prepare_cached(&format!(
-        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = ?1 AND user_id = ?2"
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions
+         WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL"
     ))
     .and_then(|mut query| query.query_row([id, user_id], rows::session).optional())
     .map_err(sql_error)
@@ -59,7 +61,9 @@ pub fn list_sessions(
     user_id: &str,
     query: &SessionQuery,
 ) -> StoreResult<Page<Session>> {
-    let mut sql = format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE user_id = ?");
+    let mut sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE user_id = ? AND deleted_at IS NULL"
+    );
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(user_id.to_owned())];
     if let Some(cursor) = &query.cursor {
         let cursor = SessionCursor::decode(cursor)?;
@@ -126,7 +130,7 @@ pub fn update_session(
                 archived = coalesce(?6, archived),
                 active_leaf_id = coalesce(?8, active_leaf_id),
                 updated_at = ?7
-             WHERE id = ?1 AND user_id = ?2",
+             WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL",
         )
         .and_then(|mut update| {
             update.execute(params![
@@ -147,12 +151,60 @@ pub fn update_session(
     session_by_id(conn, user_id, id)
 }
 
-pub fn delete_session(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+/// Marks the session deleted; its messages and their search entries stay until the purge.
+pub fn delete_session(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
     let changed = conn
-        .execute(
-            "DELETE FROM chat_sessions WHERE id = ?1 AND user_id = ?2",
-            [id, user_id],
+        .prepare_cached(
+            "UPDATE chat_sessions SET deleted_at = ?3
+             WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL",
         )
+        .and_then(|mut update| update.execute(params![id, user_id, to_ms(now)]))
+        .map_err(sql_error)?;
+    Ok(changed > 0)
+}
+
+pub fn restore_session(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    deleted_since: DateTime<Utc>,
+) -> StoreResult<Option<Session>> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE chat_sessions SET deleted_at = NULL
+             WHERE id = ?1 AND user_id = ?2 AND deleted_at >= ?3",
+        )
+        .and_then(|mut update| update.execute(params![id, user_id, to_ms(deleted_since)]))
+        .map_err(sql_error)?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    session_by_id(conn, user_id, id)
+}
+
+/// The sessions deleted before `deleted_before_ms`, oldest deletion first.
+pub fn deleted_before(conn: &Connection, deleted_before_ms: i64) -> StoreResult<Vec<String>> {
+    let mut query = conn
+        .prepare_cached("SELECT id FROM chat_sessions WHERE deleted_at < ?1 ORDER BY deleted_at")
+        .map_err(sql_error)?;
+    let ids = query
+        .query_map([deleted_before_ms], |row| row.get(0))
+        .and_then(Iterator::collect)
+        .map_err(sql_error);
+    ids
+}
+
+/// Removes one deleted session for good; its messages (and their search entries, by the
+/// triggers) go with it through the foreign key's cascade. False when it was restored since.
+pub fn purge_session(conn: &Connection, id: &str, deleted_before_ms: i64) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached("DELETE FROM chat_sessions WHERE id = ?1 AND deleted_at < ?2")
+        .and_then(|mut delete| delete.execute(params![id, deleted_before_ms]))
         .map_err(sql_error)?;
     Ok(changed > 0)
 }
@@ -194,9 +246,12 @@ pub fn message_by_client_id(
     .map_err(sql_error)
 }
 
+/// The user's message, unless its session is deleted.
 pub fn message_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
     conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND user_id = ?2"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND user_id = ?2
+             AND EXISTS (SELECT 1 FROM chat_sessions s
+                         WHERE s.id = messages.session_id AND s.deleted_at IS NULL)"
     ))
     .and_then(|mut query| query.query_row([id, user_id], rows::message).optional())
     .map_err(sql_error)
@@ -380,6 +435,7 @@ pub fn append_message(
 ) -> StoreResult<Appended> {
     if let Some(client_id) = &message.client_id {
         if let Some(existing) = message_by_client_id(conn, &message.user_id, client_id)? {
+            // In a deleted session the message is not there for the user: not found.
             let session = session_by_id(conn, &message.user_id, &existing.session_id)?
                 .ok_or(StoreError::NotFound)?;
             return Ok(Appended {
@@ -395,7 +451,8 @@ pub fn append_message(
     } else {
         let leaf: Option<Option<String>> = conn
             .prepare_cached(
-                "SELECT active_leaf_id FROM chat_sessions WHERE id = ?1 AND user_id = ?2",
+                "SELECT active_leaf_id FROM chat_sessions
+                 WHERE id = ?1 AND user_id = ?2 AND deleted_at IS NULL",
             )
             .and_then(|mut query| {
                 query
@@ -478,6 +535,9 @@ pub fn all_messages(
     user_id: &str,
     session_id: &str,
 ) -> StoreResult<Vec<Message>> {
+    if session_by_id(conn, user_id, session_id)?.is_none() {
+        return Ok(Vec::new());
+    }
     let mut statement = conn
         .prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?1 AND user_id = ?2

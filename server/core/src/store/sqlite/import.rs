@@ -111,24 +111,32 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
     if created == 1 {
         return Ok((session.id.clone(), true));
     }
+    let existing = conn
+        .prepare_cached(
+            "SELECT id FROM chat_sessions
+             WHERE user_id = ?1 AND (id = ?2 OR source_id = ?3)
+             ORDER BY id = ?2 DESC LIMIT 1",
+        )
+        .and_then(|mut query| {
+            query
+                .query_row(
+                    params![session.user_id, session.id, session.source_id],
+                    |row| row.get::<_, String>(0),
+                )
+                .optional()
+        })
+        .map_err(sql_error)?
+        // The id belongs to another user's session: derived ids make this all but impossible,
+        // and messages must never be attached to someone else's session.
+        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))?;
+    // Importing a conversation again that was deleted (and not yet purged) brings it back:
+    // the user asked for it, and its messages are all still there to be counted once.
     conn.prepare_cached(
-        "SELECT id FROM chat_sessions
-         WHERE user_id = ?1 AND (id = ?2 OR source_id = ?3)
-         ORDER BY id = ?2 DESC LIMIT 1",
+        "UPDATE chat_sessions SET deleted_at = NULL WHERE id = ?1 AND deleted_at IS NOT NULL",
     )
-    .and_then(|mut query| {
-        query
-            .query_row(
-                params![session.user_id, session.id, session.source_id],
-                |row| row.get::<_, String>(0),
-            )
-            .optional()
-    })
-    .map_err(sql_error)?
-    // The id belongs to another user's session: derived ids make this all but impossible,
-    // and messages must never be attached to someone else's session.
-    .map(|id| (id, false))
-    .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))
+    .and_then(|mut restore| restore.execute([&existing]))
+    .map_err(sql_error)?;
+    Ok((existing, false))
 }
 
 /// Parameters of one row: every column a message has.

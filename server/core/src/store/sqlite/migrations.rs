@@ -171,6 +171,17 @@ const MIGRATIONS: &[&str] = &[
             CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);
     END;
     "#,
+    // 6: deleting a conversation keeps it, restorable, until it is purged: `deleted_at` is
+    // when it was deleted (NULL while it lives). Every read filters on it. The session list
+    // keeps its index: it reads each listed row anyway, and deleted rows are few (purged after
+    // the retention time). Search excludes the user's deleted sessions with one look-up in
+    // `chat_sessions_deleted` (a partial index: only deleted rows, so it stays tiny), and the
+    // purge finds its work in `chat_sessions_purge`.
+    r#"
+    ALTER TABLE chat_sessions ADD COLUMN deleted_at INTEGER;
+    CREATE INDEX chat_sessions_deleted ON chat_sessions(user_id, id) WHERE deleted_at IS NOT NULL;
+    CREATE INDEX chat_sessions_purge ON chat_sessions(deleted_at) WHERE deleted_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build expects.

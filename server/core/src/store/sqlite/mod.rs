@@ -427,11 +427,48 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let (user_id, id) = (user_id.to_owned(), id.to_owned());
         self.writer
-            .write(move |conn| chat::delete_session(conn, &user_id, &id))
+            .write(move |conn| chat::delete_session(conn, &user_id, &id, now))
             .await
+    }
+
+    async fn restore_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        deleted_since: DateTime<Utc>,
+    ) -> StoreResult<Option<Session>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| chat::restore_session(conn, &user_id, &id, deleted_since))
+            .await
+    }
+
+    /// One write per session, so that removing a long conversation (its messages and their
+    /// search entries) holds up the other writers for that conversation only.
+    async fn purge_deleted_sessions(&self, deleted_before: DateTime<Utc>) -> StoreResult<u64> {
+        let before = rows::to_ms(deleted_before);
+        let doomed = self
+            .read(move |conn| chat::deleted_before(conn, before))
+            .await?;
+        let mut purged = 0;
+        for id in doomed {
+            if self
+                .writer
+                .write(move |conn| chat::purge_session(conn, &id, before))
+                .await?
+            {
+                purged += 1;
+            }
+        }
+        Ok(purged)
     }
 
     async fn clear_session(

@@ -46,9 +46,19 @@ pub fn search(
         });
     }
     let expression = match_expression(&query.terms, query.prefix_last);
-    let mut filters = String::new();
-    let mut args: Vec<Box<dyn ToSql>> =
-        vec![Box::new(expression.clone()), Box::new(user_id.to_owned())];
+    // Messages of deleted sessions stay indexed until the purge; they are left out here,
+    // before the candidates are counted, so they take no place among them. The user's
+    // deleted sessions are few and come from a tiny partial index; SQLite reads them once
+    // into a temporary b-tree and probes it per hit.
+    let mut filters = String::from(
+        " AND m.session_id NOT IN
+             (SELECT id FROM chat_sessions WHERE user_id = ? AND deleted_at IS NOT NULL)",
+    );
+    let mut args: Vec<Box<dyn ToSql>> = vec![
+        Box::new(expression.clone()),
+        Box::new(user_id.to_owned()),
+        Box::new(user_id.to_owned()),
+    ];
     if let Some(message_type) = &query.message_type {
         filters.push_str(" AND m.type = ?");
         args.push(Box::new(message_type.clone()));
