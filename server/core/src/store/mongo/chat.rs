@@ -598,8 +598,9 @@ pub async fn message_by_client_id(
     client_id: &str,
 ) -> StoreResult<Option<Message>> {
     match by_client_id(collections, user_id, &client_key(Some(client_id), "")).await? {
-        Some((message, _)) => message.into_message().map(Some),
-        None => Ok(None),
+        Some(ClientMatch::Live(message, _)) => message.into_message().map(Some),
+        // In a deleted conversation: not there for the user until it is restored.
+        Some(ClientMatch::Deleted) | None => Ok(None),
     }
 }
 
