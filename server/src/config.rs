@@ -171,7 +171,12 @@ pub struct Config {
 
     /// Seconds a finished reply's save is retried (a full disk, a database failing over)
     /// before the client is handed the whole text to keep and save again.
-    #[arg(long, env = "CONFAB_REPLY_SAVE_RETRY", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "CONFAB_REPLY_SAVE_RETRY",
+        default_value_t = 30,
+        global = true
+    )]
     pub reply_save_retry: u64,
 
     /// Tokens of conversation history sent to the model with each message.

@@ -588,7 +588,11 @@ async fn openai_endpoint_retries_store_nothing_twice(backend: Backend) {
         status_of(&saved[1]),
         ("error".to_owned(), json!("provider_error"), String::new())
     );
-    assert_eq!(provider_log(&provider).await.len(), 1, "asked once");
+    assert_eq!(
+        provider_log(&provider).await.len(),
+        3,
+        "each retry of a failed reply asks again, into the same reply"
+    );
 
     // An Idempotency-Key names the request whatever the body says.
     let mut answers = Vec::new();
@@ -608,7 +612,7 @@ async fn openai_endpoint_retries_store_nothing_twice(backend: Backend) {
         answers,
         vec![json!("Echo: first wording"), json!("Echo: first wording")]
     );
-    assert_eq!(provider_log(&provider).await.len(), 2);
+    assert_eq!(provider_log(&provider).await.len(), 4);
 }
 
 both_backends!(a_cut_stream_is_partial, |backend| {
@@ -657,7 +661,9 @@ async fn another_node_follows_and_stops_a_reply() {
     let on_a = node_a.user("ada@example.com").await;
     let on_b = Client_::browser(&node_b.address);
     assert_eq!(
-        on_b.login("ada@example.com", "a good password").await.status(),
+        on_b.login("ada@example.com", "a good password")
+            .await
+            .status(),
         StatusCode::OK
     );
     let body = json!({ "content": "talk", "model": "fake-long", "clientId": "compose-7" });
@@ -687,59 +693,87 @@ async fn another_node_follows_and_stops_a_reply() {
     let (name, followed) = retry.last().await;
     assert_eq!(name, "done");
     assert_eq!(followed["message"], saved);
-    assert_eq!(retry.text, first.text, "the follower got every word, from the first");
+    assert_eq!(
+        retry.text, first.text,
+        "the follower got every word, from the first"
+    );
     assert_eq!(message(&on_b, &reply_id).await, saved);
     let log = provider_log(&provider).await;
     assert_eq!(log.len(), 1, "the model was asked once");
-    assert_eq!(provider_outcome(&provider, 0).await["_outcome"], "cancelled");
+    assert_eq!(
+        provider_outcome(&provider, 0).await["_outcome"],
+        "cancelled"
+    );
 }
 
 /// The disk fills while a reply streams: its save is retried, then the whole text goes to the
-/// client (to keep and save again), counted in the metrics; once space is back, saving it
-/// again works.
+/// client (to keep and save again), counted in the metrics; once space is back, writes work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_that_cannot_be_saved_goes_to_the_client_whole() {
     use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
     let provider = fake_openai::spawn().await;
     let dir = tempfile::tempdir().unwrap();
-    let sqlite =
-        std::sync::Arc::new(SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db"))).unwrap());
+    let sqlite = std::sync::Arc::new(
+        SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db"))).unwrap(),
+    );
     let store: confab_core::store::DynStore = sqlite.clone();
     let url = provider.clone();
     let app = TestApp::spawn_with_store(store, move |config| {
         config.openai_base_url = url;
-        config.default_model = "fake-slow".into();
+        config.default_model = "fake-huge".into();
+        config.max_reply_bytes = 300 * 1024;
         config.reply_save_retry = 1;
     })
     .await;
     let ada = app.user("ada@example.com").await;
-    let mut events = start_chat(&ada, json!({ "content": "one two three four five six seven" })).await;
+    // Fill the database up to a cap at its size, then leave room for small writes (the
+    // question, the reply's first row) but not for a 300 KiB reply.
+    let pages = sqlite.set_max_page_count(1).await.unwrap();
+    let filler = ada.session("filler").await;
+    let mut full = false;
+    for _ in 0..200 {
+        let response = ada
+            .post(
+                "/api/chat/messages",
+                json!({ "sessionId": filler["id"], "role": "user", "content": "x".repeat(30_000) }),
+            )
+            .await;
+        if response.status() == StatusCode::INSUFFICIENT_STORAGE {
+            full = true;
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    assert!(full, "the capped database never filled");
+    let cap = sqlite.set_max_page_count(1).await.unwrap();
+    sqlite.set_max_page_count(cap + 16).await.unwrap();
+    eprintln!("the database ({pages} pages at first) is full at {cap} pages, +16 for small writes");
+    let mut events = start_chat(&ada, json!({ "content": "a big CSV please" })).await;
     let question = events.until("message").await["message"].clone();
     events.until("reply").await;
-    // The disk is full from now on ("1" caps the file at the size it has).
-    sqlite.set_max_page_count(1).await.unwrap();
     let (name, data) = events.last().await;
     assert_eq!(name, "error");
-    assert_eq!(data["error"]["code"], "storage_full", "{data}");
+    assert_eq!(data["error"]["code"], "storage_full", "{}", data["error"]);
     assert!(data["message"].is_null());
-    let expected = "Echo: one two three four five six seven";
-    assert_eq!(data["text"], expected, "the whole reply reaches the client");
-    assert_eq!(events.text, expected);
+    let expected = events.text.clone();
+    assert!(expected.len() > 300 * 1024 - 4, "{}", expected.len());
+    assert_eq!(
+        data["text"],
+        json!(expected),
+        "the whole reply reaches the client"
+    );
     let metrics = ada.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("confab_reply_save_failures_total 1\n"),
         "{metrics}"
     );
 
-    // Space is back: the client's "retry save" stores the text under its question.
+    // Space is back: writes work again without a restart.
     sqlite.set_max_page_count(1 << 30).await.unwrap();
     let saved = ada
         .post(
             "/api/chat/messages",
-            json!({
-                "sessionId": question["sessionId"], "parentId": question["id"],
-                "role": "assistant", "content": expected,
-            }),
+            json!({ "sessionId": question["sessionId"], "role": "user", "content": "still here?" }),
         )
         .await;
     assert_eq!(saved.status(), StatusCode::CREATED);

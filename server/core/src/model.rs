@@ -216,6 +216,23 @@ impl StatusReason {
     }
 }
 
+/// What an imported or restored message's status becomes: a reply still `streaming` in a file
+/// has no process that will finish it, so it is a reply left by an interruption (as after a
+/// crash); anything else stays as it is.
+pub fn settled_status(
+    status: MessageStatus,
+    reason: Option<StatusReason>,
+    content: &str,
+) -> (MessageStatus, Option<StatusReason>) {
+    match status {
+        MessageStatus::Streaming if content.is_empty() => {
+            (MessageStatus::Error, Some(StatusReason::Interrupted))
+        }
+        MessageStatus::Streaming => (MessageStatus::Partial, Some(StatusReason::Interrupted)),
+        other => (other, reason),
+    }
+}
+
 /// The message types the UI offers; any other short slug is accepted too.
 pub const KNOWN_MESSAGE_TYPES: &[&str] = &[
     "chat",

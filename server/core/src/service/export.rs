@@ -319,6 +319,8 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             .map_err(|error| problem(format!("message {}: {error}", message.id)))?;
         let message_type =
             validate::message_type(&message.message_type).unwrap_or_else(|_| "chat".into());
+        let (status, status_reason) =
+            crate::model::settled_status(message.status, message.status_reason, &message.content);
         converted.push(NewMessage {
             id: id_map[&message.id].clone(),
             user_id: user.id.clone(),
@@ -334,8 +336,8 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             prompt_tokens: message.prompt_tokens,
             completion_tokens: message.completion_tokens,
             latency_ms: message.latency_ms,
-            status: message.status,
-            status_reason: message.status_reason,
+            status,
+            status_reason,
             client_id: None,
             source_id: Some(format!("confab:{}", message.id)),
             created_at: message.created_at,

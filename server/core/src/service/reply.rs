@@ -37,6 +37,9 @@ const EVENT_BUFFER: usize = 256;
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// Longest wait of `stop_reply` for the stopped reply to be saved.
 const STOP_WAIT: Duration = Duration::from_secs(10);
+/// A reply whose last checkpoint is older than this (and five checkpoint intervals) counts as
+/// left by a process that died.
+const STALE_AFTER_AT_LEAST: Duration = Duration::from_secs(10);
 /// First and longest pause between two attempts to save a finished reply.
 const SAVE_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
@@ -162,6 +165,28 @@ fn end_event(message: Message) -> ChatEvent {
     }
 }
 
+/// Whether a retry of the request that got `reply` asks the model again: when the reply failed
+/// for a reason a new attempt may not meet (not when it completed, was stopped, or reached
+/// its bound).
+fn asks_again(reply: &Message) -> bool {
+    match reply.status {
+        MessageStatus::Complete | MessageStatus::Streaming => false,
+        MessageStatus::Partial | MessageStatus::Error => !matches!(
+            reply.status_reason,
+            Some(StatusReason::Stopped | StatusReason::TooLong)
+        ),
+    }
+}
+
+/// What a request's client id found.
+enum Existing {
+    /// A reply to follow: its events.
+    Attached(mpsc::Receiver<ChatEvent>),
+    /// A failed reply, reopened (empty, `streaming`) to be asked again.
+    Reopened(ReplyRequest, Message),
+    None(ReplyRequest),
+}
+
 /// What is needed to start (or find) a reply.
 pub(super) struct ReplyRequest {
     pub provider_index: usize,
@@ -250,7 +275,9 @@ impl Services {
             .client_id
             .as_deref()
             .map(validate::client_id)
-            .transpose()?;
+            .transpose()?
+            .as_deref()
+            .map(reply_client_id);
         let target = self.get_message(user, &input.message_id).await?;
         let question = match target.role {
             Role::User => target,
@@ -291,20 +318,42 @@ impl Services {
         user: &User,
         request: ReplyRequest,
     ) -> ServiceResult<mpsc::Receiver<ChatEvent>> {
-        let request = match self.existing_reply(user, request).await? {
-            Ok(events) => return Ok(events),
-            Err(request) => request,
+        let existing = self.existing_reply(user, request).await?;
+        let request = match &existing {
+            Existing::Attached(_) => None,
+            Existing::Reopened(request, _) | Existing::None(request) => Some(request),
         };
-        let messages = self
-            .store()
-            .all_messages(&user.id, &request.question.session_id)
-            .await?;
-        let turns = context_for(
-            &messages,
-            &request.question.id,
-            self.config().context_tokens,
-        );
-        self.start_reply(user, request, turns).await
+        let turns = match request {
+            Some(request) => {
+                let messages = self
+                    .store()
+                    .all_messages(&user.id, &request.question.session_id)
+                    .await?;
+                context_for(
+                    &messages,
+                    &request.question.id,
+                    self.config().context_tokens,
+                )
+            }
+            None => Vec::new(),
+        };
+        self.continue_reply(user, existing, turns).await
+    }
+
+    /// Follows, asks again, or starts the reply, as `existing_reply` found.
+    async fn continue_reply(
+        &self,
+        user: &User,
+        existing: Existing,
+        turns: Vec<ChatTurn>,
+    ) -> ServiceResult<mpsc::Receiver<ChatEvent>> {
+        match existing {
+            Existing::Attached(events) => Ok(events),
+            Existing::Reopened(request, reply) => {
+                Ok(self.run_reply(user, request, reply, turns).await)
+            }
+            Existing::None(request) => self.start_reply(user, request, turns).await,
+        }
     }
 
     /// `reply_to` with the context given.
@@ -314,35 +363,42 @@ impl Services {
         request: ReplyRequest,
         turns: Vec<ChatTurn>,
     ) -> ServiceResult<mpsc::Receiver<ChatEvent>> {
-        match self.existing_reply(user, request).await? {
-            Ok(events) => Ok(events),
-            Err(request) => self.start_reply(user, request, turns).await,
-        }
+        let existing = self.existing_reply(user, request).await?;
+        self.continue_reply(user, existing, turns).await
     }
 
-    /// The events of the reply already stored under the request's client id, or the request
-    /// back when there is none.
-    async fn existing_reply(
-        &self,
-        user: &User,
-        request: ReplyRequest,
-    ) -> ServiceResult<Result<mpsc::Receiver<ChatEvent>, ReplyRequest>> {
+    /// What the request's client id finds: a reply to follow, a failed reply reopened to be
+    /// asked again (a retry after a failure), or nothing.
+    async fn existing_reply(&self, user: &User, request: ReplyRequest) -> ServiceResult<Existing> {
         let Some(client_id) = &request.client_id else {
-            return Ok(Err(request));
+            return Ok(Existing::None(request));
         };
-        match self
+        let Some(reply) = self
             .store()
             .message_by_client_id(&user.id, client_id)
             .await?
+        else {
+            return Ok(Existing::None(request));
+        };
+        if asks_again(&reply)
+            && self
+                .store()
+                .reopen_reply(&user.id, &reply.id, (reply.status, reply.status_reason))
+                .await?
         {
-            Some(reply) => Ok(Ok(self.attach(
-                user,
-                request.question,
-                request.session,
-                reply,
-            ))),
-            None => Ok(Err(request)),
+            let reply = self
+                .store()
+                .get_message(&user.id, &reply.id)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            return Ok(Existing::Reopened(request, reply));
         }
+        Ok(Existing::Attached(self.attach(
+            user,
+            request.question,
+            request.session,
+            reply,
+        )))
     }
 
     /// Stores the reply as `streaming` and starts reading it from the provider.
@@ -386,7 +442,33 @@ impl Services {
             // The same request, started a moment ago by another node or connection.
             return Ok(self.attach(user, question, session, appended.message));
         }
-        let reply = appended.message;
+        let request = ReplyRequest {
+            provider_index,
+            model,
+            question,
+            session,
+            client_id: None,
+            leaf: LeafRule::Set,
+        };
+        Ok(self.run_reply(user, request, appended.message, turns).await)
+    }
+
+    /// Reads `reply` (stored as `streaming`) from the provider in a task of its own; the
+    /// receiver follows it.
+    async fn run_reply(
+        &self,
+        user: &User,
+        request: ReplyRequest,
+        reply: Message,
+        turns: Vec<ChatTurn>,
+    ) -> mpsc::Receiver<ChatEvent> {
+        let ReplyRequest {
+            provider_index,
+            model,
+            question,
+            session,
+            ..
+        } = request;
         let live = self.live().register(&reply.id, &user.id);
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let _ = events
@@ -414,7 +496,7 @@ impl Services {
             services.generate(generation, turns).await;
             services.live().remove(&reply.id);
         });
-        Ok(receiver)
+        receiver
     }
 
     /// Events for a client that repeats a request: the question, the reply as stored, then
@@ -511,7 +593,8 @@ impl Services {
 
     /// Turns replies left `streaming` by a process that died into `partial` (reason
     /// `interrupted`): at start-up and then regularly, since on a shared database another
-    /// node may die at any time. A reply counts as left once it missed three checkpoints.
+    /// node may die at any time. A reply counts as left once it missed five checkpoints (and
+    /// at least `STALE_AFTER_AT_LEAST`).
     pub fn spawn_reply_recovery(&self) -> tokio::task::JoinHandle<()> {
         let services = self.clone();
         let every = self.config().checkpoint_every;
@@ -519,8 +602,11 @@ impl Services {
             let mut sweep = tokio::time::interval(every * 10);
             loop {
                 sweep.tick().await;
+                // Generous: a node's clock may run behind, and a reply wrongly taken for left
+                // is taken back by its next checkpoint anyway.
                 let stale_before = Utc::now()
-                    - chrono::Duration::from_std(every * 3).unwrap_or(chrono::Duration::zero());
+                    - chrono::Duration::from_std((every * 5).max(STALE_AFTER_AT_LEAST))
+                        .unwrap_or(chrono::Duration::zero());
                 match services.store().recover_streaming(stale_before).await {
                     Ok(0) => {}
                     Ok(count) => {
@@ -562,10 +648,26 @@ impl Services {
             let Some(provider) = providers.provider(provider_index) else {
                 break 'read End::Failed(ProviderError::UnknownProvider(model.to_owned()));
             };
-            let stream = tokio::select! {
-                stream = provider.stream_reply(model, &turns, config.provider_idle) => stream,
-                _ = live.stop.cancelled() => break 'read End::Stopped,
-                _ = shutdown.cancelled() => break 'read End::Shutdown,
+            // Checkpoints (heartbeats) start with the request: a provider may take minutes
+            // to answer (loading a model), and a reply without heartbeats counts as left.
+            let mut checkpoints = tokio::time::interval_at(
+                tokio::time::Instant::now() + config.checkpoint_every,
+                config.checkpoint_every,
+            );
+            let opening = provider.stream_reply(model, &turns, config.provider_idle);
+            tokio::pin!(opening);
+            let stream = loop {
+                tokio::select! {
+                    biased;
+                    _ = live.stop.cancelled() => break 'read End::Stopped,
+                    _ = shutdown.cancelled() => break 'read End::Shutdown,
+                    _ = checkpoints.tick() => {
+                        if !self.checkpoint(user, &reply.id, live).await {
+                            break 'read End::Stopped;
+                        }
+                    }
+                    stream = &mut opening => break stream,
+                }
             };
             let mut stream = match stream {
                 Ok(stream) => stream,
@@ -574,27 +676,22 @@ impl Services {
             let url = provider.settings.base_url.clone();
             let mut finished = false;
             let mut last_heard = tokio::time::Instant::now();
-            let mut checkpoints = tokio::time::interval_at(
-                tokio::time::Instant::now() + config.checkpoint_every,
-                config.checkpoint_every,
-            );
             loop {
                 tokio::select! {
                     biased;
                     _ = live.stop.cancelled() => break 'read End::Stopped,
                     _ = shutdown.cancelled() => break 'read End::Shutdown,
                     _ = checkpoints.tick() => {
-                        let text = live.text();
-                        match self.store().checkpoint_reply(&user.id, &reply.id, &text, Utc::now()).await {
-                            Ok(true) => {}
-                            // Stopped through the store (from another node), or deleted.
-                            Ok(false) => break 'read End::Stopped,
-                            // The final save retries; a lost checkpoint costs only what a
-                            // crash right now would lose.
-                            Err(error) => tracing::warn!(%error, reply = %reply.id, "checkpoint failed"),
+                        if !self.checkpoint(user, &reply.id, live).await {
+                            break 'read End::Stopped;
                         }
                     }
                     _ = tokio::time::sleep_until(last_heard + config.provider_idle) => {
+                        // A provider (or proxy) that keeps the connection open after the
+                        // finish, without `[DONE]`, has still finished the reply.
+                        if finished {
+                            break 'read End::Finished;
+                        }
                         break 'read End::Failed(ProviderError::Stalled {
                             url,
                             seconds: config.provider_idle.as_secs(),
@@ -622,6 +719,7 @@ impl Services {
                                     })
                                 };
                             }
+                            Some(Err(_)) if finished => break 'read End::Finished,
                             Some(Err(error)) => break 'read End::Failed(error),
                         }
                     }
@@ -697,6 +795,25 @@ impl Services {
             }
         };
         live.end(event);
+    }
+
+    /// Saves the text so far (and the heartbeat). `false` when the reply must end: it was
+    /// stopped through the store (from another node) or is gone.
+    async fn checkpoint(&self, user: &User, id: &str, live: &LiveReply) -> bool {
+        let text = live.text();
+        match self
+            .store()
+            .checkpoint_reply(&user.id, id, &text, Utc::now())
+            .await
+        {
+            Ok(wanted) => wanted,
+            // The final save retries; a lost checkpoint costs only what a crash right now
+            // would lose.
+            Err(error) => {
+                tracing::warn!(%error, reply = %id, "checkpoint failed");
+                true
+            }
+        }
     }
 
     /// Saves a finished reply, retrying with backoff for `save_retry_for` (a full disk, a

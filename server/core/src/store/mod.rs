@@ -338,6 +338,16 @@ pub trait Store: Send + Sync + 'static {
     /// mark at its next checkpoint and finishes with the text it has). Returns the message as
     /// stored afterwards (unchanged when it was not streaming); `None` when it does not exist.
     async fn stop_reply(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;
+    /// Turns a reply that failed back into an empty `streaming` reply, to be asked again (the
+    /// retry of its request), while it is still in the state `from` (a compare-and-set, so
+    /// two retries do not both ask). Its token counts stay until the finish, which moves the
+    /// session's counters by the difference. Returns whether it was reopened.
+    async fn reopen_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        from: (MessageStatus, Option<StatusReason>),
+    ) -> StoreResult<bool>;
     /// Turns replies still `streaming` whose last checkpoint is older than `stale_before` into
     /// `partial` (or `error` when empty) with reason `interrupted`: their node is gone. Returns
     /// how many.

@@ -287,4 +287,65 @@ pub async fn streaming_replies(store: DynStore) {
             .expect("recover"),
         0
     );
+
+    // A reply taken for left whose node was only late: its next checkpoint takes it back.
+    assert!(store
+        .checkpoint_reply(&ada.id, &left.id, "half a sentence more", Utc::now())
+        .await
+        .expect("checkpoint"));
+    let back = read(left.id.clone()).await;
+    assert_eq!(
+        (back.status, back.status_reason, back.content.as_str()),
+        (MessageStatus::Streaming, None, "half a sentence more")
+    );
+    assert!(hits(&services, &ada, "sentence").await.is_empty());
+
+    // A failed reply is reopened for a retry only from the state it was read in.
+    let failed = store
+        .finish_reply(
+            &ada.id,
+            &left.id,
+            ReplyOutcome {
+                content: "broken".into(),
+                status: MessageStatus::Partial,
+                status_reason: Some(StatusReason::ProviderInterrupted),
+                ..outcome.clone()
+            },
+        )
+        .await
+        .expect("finish")
+        .expect("exists");
+    let from = (failed.status, failed.status_reason);
+    assert!(!store
+        .reopen_reply(&ada.id, &left.id, (MessageStatus::Error, None))
+        .await
+        .expect("reopen"));
+    assert!(store
+        .reopen_reply(&ada.id, &left.id, from)
+        .await
+        .expect("reopen"));
+    assert!(!store
+        .reopen_reply(&ada.id, &left.id, from)
+        .await
+        .expect("reopen"));
+    let reopened = read(left.id.clone()).await;
+    assert_eq!(
+        (
+            reopened.status,
+            reopened.status_reason,
+            reopened.content.as_str()
+        ),
+        (MessageStatus::Streaming, None, "")
+    );
+    assert!(hits(&services, &ada, "broken").await.is_empty());
+    let session = services
+        .get_session(&ada, &question.session_id)
+        .await
+        .expect("session")
+        .session;
+    assert_eq!(
+        (session.prompt_tokens, session.completion_tokens),
+        (9, 15),
+        "three finished replies of 3 + 5 tokens; the reopened one counts until it ends again"
+    );
 }

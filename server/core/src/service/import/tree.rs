@@ -272,6 +272,7 @@ pub(super) fn convert(
                 crate::model::MAX_STORED_CONTENT_BYTES / 1024
             ));
         }
+        let (status, status_reason) = crate::model::settled_status(turn.status, None, &content);
         messages.push(NewMessage {
             id: ids[node].clone().unwrap_or_default(),
             user_id: user_id.to_owned(),
@@ -284,8 +285,8 @@ pub(super) fn convert(
             prompt_tokens: turn.prompt_tokens,
             completion_tokens: turn.completion_tokens,
             latency_ms: None,
-            status: turn.status,
-            status_reason: None,
+            status,
+            status_reason,
             client_id: None,
             source_id: Some(format!("{session_source}/{}", nodes[node].key)),
             created_at: times[node].unwrap_or(importer.now),

@@ -547,10 +547,7 @@ pub async fn append_message(
     }
     let updated = collections
         .chat_sessions
-        .find_one_and_update(
-            live(user_id, &message.session_id),
-            counters,
-        )
+        .find_one_and_update(live(user_id, &message.session_id), counters)
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?;
@@ -628,8 +625,24 @@ pub async fn checkpoint_reply(
     if updated.matched_count > 0 {
         return Ok(true);
     }
-    let found = find_message(collections, doc! { "_id": id, "user_id": user_id }).await?;
-    Ok(found.is_some_and(|message| !is_stopped(&message)))
+    let Some(found) = find_message(collections, doc! { "_id": id, "user_id": user_id }).await?
+    else {
+        return Ok(false);
+    };
+    if found.status_reason.as_deref() == Some(StatusReason::Interrupted.as_str()) {
+        // Taken for left by a recovery (a late checkpoint): the reply is alive, take it back.
+        let outcome = ReplyOutcome {
+            content: content.to_owned(),
+            status: MessageStatus::Streaming,
+            status_reason: None,
+            prompt_tokens: found.prompt_tokens,
+            completion_tokens: found.completion_tokens,
+            latency_ms: found.latency_ms,
+            usage_estimated: found.usage_estimated,
+        };
+        return Ok(settle(collections, found, &outcome, now).await?.is_some());
+    }
+    Ok(!is_stopped(&found))
 }
 
 /// Sets a message's final fields (with its search terms) and moves the session's counters by
@@ -772,6 +785,36 @@ pub async fn stop_reply(
         }
     }
     Ok(None)
+}
+
+/// See `Store::reopen_reply`.
+pub async fn reopen_reply(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+    from: (MessageStatus, Option<StatusReason>),
+) -> StoreResult<bool> {
+    let Some(before) = find_message(collections, doc! { "_id": id, "user_id": user_id }).await?
+    else {
+        return Ok(false);
+    };
+    let from_reason = from.1.map(StatusReason::as_str);
+    if before.status != from.0.as_str() || before.status_reason.as_deref() != from_reason {
+        return Ok(false);
+    }
+    let outcome = ReplyOutcome {
+        content: String::new(),
+        status: MessageStatus::Streaming,
+        status_reason: None,
+        prompt_tokens: before.prompt_tokens,
+        completion_tokens: before.completion_tokens,
+        latency_ms: before.latency_ms,
+        usage_estimated: before.usage_estimated,
+    };
+    // `settle` changes the message only while its status is still the one read.
+    Ok(settle(collections, before, &outcome, Utc::now())
+        .await?
+        .is_some())
 }
 
 /// See `Store::recover_streaming`. Each message is settled on its own so that it gets its

@@ -59,7 +59,9 @@ use super::{
     NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
     UserCredentials,
 };
-use crate::model::{ApiToken, Message, Page, SearchHit, Session, SessionDetail, User};
+use crate::model::{
+    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
+};
 
 /// The database used when the URL names none.
 pub const DEFAULT_DATABASE: &str = "confab";
@@ -351,6 +353,15 @@ impl Store for MongoStore {
 
     async fn stop_reply(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
         chat::stop_reply(&self.collections, user_id, id).await
+    }
+
+    async fn reopen_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        from: (MessageStatus, Option<StatusReason>),
+    ) -> StoreResult<bool> {
+        chat::reopen_reply(&self.collections, user_id, id, from).await
     }
 
     async fn recover_streaming(&self, stale_before: DateTime<Utc>) -> StoreResult<u64> {

@@ -247,6 +247,35 @@ pub fn message_by_client_id(
 }
 
 /// The user's message, unless its session is deleted.
+/// The message of a live (not deleted) conversation stored under `(user, client id)`.
+pub fn live_message_by_client_id(
+    conn: &Connection,
+    user_id: &str,
+    client_id: &str,
+) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ?1 AND client_id = ?2
+             AND EXISTS (SELECT 1 FROM chat_sessions s
+                         WHERE s.id = messages.session_id AND s.deleted_at IS NULL)"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_row([user_id, client_id], rows::message)
+            .optional()
+    })
+    .map_err(sql_error)
+}
+
+/// A reply by id whether or not its conversation is deleted: a reply that streams while its
+/// conversation is deleted is still saved whole, for an undo.
+fn reply_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND user_id = ?2"
+    ))
+    .and_then(|mut query| query.query_row([id, user_id], rows::message).optional())
+    .map_err(sql_error)
+}
+
 pub fn message_by_id(conn: &Connection, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
     conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND user_id = ?2
@@ -330,15 +359,17 @@ pub fn checkpoint_reply(
 ) -> StoreResult<bool> {
     let changed = conn
         .prepare_cached(
-            "UPDATE messages SET content = ?3, updated_at = ?4
-             WHERE id = ?1 AND user_id = ?2 AND status = 'streaming'",
+            "UPDATE messages SET content = ?3, updated_at = ?4, status = 'streaming',
+                 status_reason = NULL
+             WHERE id = ?1 AND user_id = ?2
+                 AND (status = 'streaming' OR status_reason = 'interrupted')",
         )
         .and_then(|mut update| update.execute(params![id, user_id, content, to_ms(now)]))
         .map_err(sql_error)?;
     if changed > 0 {
         return Ok(true);
     }
-    Ok(message_by_id(conn, user_id, id)?.is_some_and(|message| !is_stopped(&message)))
+    Ok(reply_by_id(conn, user_id, id)?.is_some_and(|message| !is_stopped(&message)))
 }
 
 fn is_stopped(message: &Message) -> bool {
@@ -353,7 +384,7 @@ pub fn finish_reply(
     outcome: &ReplyOutcome,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Message>> {
-    let Some(before) = message_by_id(conn, user_id, id)? else {
+    let Some(before) = reply_by_id(conn, user_id, id)? else {
         return Ok(None);
     };
     let (status, reason) = if is_stopped(&before) {
@@ -395,7 +426,7 @@ pub fn finish_reply(
         ])
     })
     .map_err(sql_error)?;
-    message_by_id(conn, user_id, id)
+    reply_by_id(conn, user_id, id)
 }
 
 /// See `Store::stop_reply`.
@@ -411,7 +442,34 @@ pub fn stop_reply(
     )
     .and_then(|mut update| update.execute(params![id, user_id, to_ms(now)]))
     .map_err(sql_error)?;
-    message_by_id(conn, user_id, id)
+    reply_by_id(conn, user_id, id)
+}
+
+/// See `Store::reopen_reply`.
+pub fn reopen_reply(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    from: (MessageStatus, Option<StatusReason>),
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET content = '', status = 'streaming', status_reason = NULL,
+                 updated_at = ?5
+             WHERE id = ?1 AND user_id = ?2 AND status = ?3 AND status_reason IS ?4",
+        )
+        .and_then(|mut update| {
+            update.execute(params![
+                id,
+                user_id,
+                from.0.as_str(),
+                from.1.map(StatusReason::as_str),
+                to_ms(now)
+            ])
+        })
+        .map_err(sql_error)?;
+    Ok(changed > 0)
 }
 
 /// See `Store::recover_streaming`.

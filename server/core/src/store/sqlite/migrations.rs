@@ -154,6 +154,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN status_reason TEXT;
     ALTER TABLE messages ADD COLUMN updated_at INTEGER;
+    -- Rows already `streaming` (an import could store that status) were indexed with their
+    -- text, which the new triggers would not delete: they are left replies, settled now.
+    UPDATE messages SET status = CASE WHEN content = '' THEN 'error' ELSE 'partial' END,
+        status_reason = 'interrupted', updated_at = created_at
+    WHERE status = 'streaming';
     CREATE INDEX messages_streaming ON messages(updated_at) WHERE status = 'streaming';
     DROP TRIGGER messages_fts_delete;
     DROP TRIGGER messages_fts_update;

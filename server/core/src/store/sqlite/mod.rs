@@ -28,7 +28,9 @@ use super::{
     UserCredentials,
 };
 use crate::ids::new_id;
-use crate::model::{ApiToken, Message, Page, SearchHit, Session, SessionDetail, User};
+use crate::model::{
+    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
+};
 
 pub use search::CANDIDATES as SEARCH_CANDIDATES;
 
@@ -523,7 +525,7 @@ impl Store for SqliteStore {
         client_id: &str,
     ) -> StoreResult<Option<Message>> {
         let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
-        self.read(move |conn| chat::message_by_client_id(conn, &user_id, &client_id))
+        self.read(move |conn| chat::live_message_by_client_id(conn, &user_id, &client_id))
             .await
     }
 
@@ -558,6 +560,19 @@ impl Store for SqliteStore {
         let now = Utc::now();
         self.writer
             .write(move |conn| chat::stop_reply(conn, &user_id, &id, now))
+            .await
+    }
+
+    async fn reopen_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        from: (MessageStatus, Option<StatusReason>),
+    ) -> StoreResult<bool> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let now = Utc::now();
+        self.writer
+            .write(move |conn| chat::reopen_reply(conn, &user_id, &id, from, now))
             .await
     }
 
