@@ -431,7 +431,7 @@ async fn seed(api: &reqwest::Client, base: &str, options: &Options) -> Result<St
         for position in 0..count {
             message_number += 1;
             let mut content = text.message();
-            if message_number % 50 == 0 {
+            if message_number.is_multiple_of(50) {
                 content.push_str(&format!(" The {COMMON_WORD} answer."));
             }
             if message_number % 50_000 == 7 {

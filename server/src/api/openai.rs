@@ -48,13 +48,13 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Response> {
+fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
     let messages = request["messages"].as_array().ok_or_else(|| {
-        openai_error(
+        Box::new(openai_error(
             StatusCode::BAD_REQUEST,
             "invalid_messages",
             "messages must be an array",
-        )
+        ))
     })?;
     messages
         .iter()
@@ -63,11 +63,11 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Response> {
             let role = match role {
                 "developer" => Role::System,
                 other => Role::parse(other).ok_or_else(|| {
-                    openai_error(
+                    Box::new(openai_error(
                         StatusCode::BAD_REQUEST,
                         "invalid_role",
                         &format!("unknown role {other:?}"),
-                    )
+                    ))
                 })?,
             };
             Ok(ChatTurn {
@@ -86,7 +86,7 @@ async fn completions(
 ) -> Response {
     let turns = match turns_of(&request) {
         Ok(turns) => turns,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let session_id = headers
         .get(SESSION_HEADER)

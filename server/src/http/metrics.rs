@@ -8,9 +8,13 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
+/// (method, route, status) of an answered request.
+type RequestKey = (String, String, u16);
+
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<HashMap<(String, String, u16), (u64, f64)>>,
+    /// Per key: how many requests, and their seconds added up.
+    requests: Mutex<HashMap<RequestKey, (u64, f64)>>,
 }
 
 impl Metrics {

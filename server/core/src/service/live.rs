@@ -76,6 +76,10 @@ impl LiveReply {
         self.changed.send_replace(());
     }
 
+    pub fn has_ended(&self) -> bool {
+        self.state().end.is_some()
+    }
+
     /// Waits (up to `limit`) until the reply has ended.
     pub async fn ended(&self, limit: Duration) {
         let mut changes = self.changed.subscribe();
@@ -97,19 +101,32 @@ impl LiveReply {
     }
 }
 
+/// Longest wait for a client to take the next event: a client that stops reading but keeps
+/// its connection open must not hold a follower (and a shutdown) forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Sends `reply`'s text from the start and its end to `events`; returns when the reply has
-/// ended or the receiver is gone.
+/// ended, the receiver is gone, or it took no event for `SEND_TIMEOUT`.
 pub(crate) async fn follow(reply: Arc<LiveReply>, events: mpsc::Sender<ChatEvent>) {
     let mut changes = reply.changed.subscribe();
     let mut sent = 0;
+    let send = |event: ChatEvent| {
+        let events = events.clone();
+        async move {
+            matches!(
+                tokio::time::timeout(SEND_TIMEOUT, events.send(event)).await,
+                Ok(Ok(()))
+            )
+        }
+    };
     loop {
         let (delta, end) = reply.since(sent);
         sent += delta.len();
-        if !delta.is_empty() && events.send(ChatEvent::Delta { text: delta }).await.is_err() {
+        if !delta.is_empty() && !send(ChatEvent::Delta { text: delta }).await {
             return;
         }
         if let Some(end) = end {
-            let _ = events.send(end).await;
+            send(end).await;
             return;
         }
         tokio::select! {

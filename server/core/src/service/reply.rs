@@ -183,7 +183,7 @@ enum Existing {
     /// A reply to follow: its events.
     Attached(mpsc::Receiver<ChatEvent>),
     /// A failed reply, reopened (empty, `streaming`) to be asked again.
-    Reopened(ReplyRequest, Message),
+    Reopened(ReplyRequest, Box<Message>),
     None(ReplyRequest),
 }
 
@@ -350,7 +350,7 @@ impl Services {
         match existing {
             Existing::Attached(events) => Ok(events),
             Existing::Reopened(request, reply) => {
-                Ok(self.run_reply(user, request, reply, turns).await)
+                Ok(self.run_reply(user, request, *reply, turns).await)
             }
             Existing::None(request) => self.start_reply(user, request, turns).await,
         }
@@ -391,7 +391,7 @@ impl Services {
                 .get_message(&user.id, &reply.id)
                 .await?
                 .ok_or(ServiceError::NotFound)?;
-            return Ok(Existing::Reopened(request, reply));
+            return Ok(Existing::Reopened(request, Box::new(reply)));
         }
         Ok(Existing::Attached(self.attach(
             user,
@@ -486,6 +486,11 @@ impl Services {
         let services = self.clone();
         let user = user.clone();
         self.replies().spawn(async move {
+            let _guard = EndOnDrop {
+                services: services.clone(),
+                id: reply.id.clone(),
+                live: Arc::clone(&live),
+            };
             let generation = Generation {
                 user: &user,
                 provider_index,
@@ -494,7 +499,6 @@ impl Services {
                 live: &live,
             };
             services.generate(generation, turns).await;
-            services.live().remove(&reply.id);
         });
         receiver
     }
@@ -616,6 +620,30 @@ impl Services {
                 }
             }
         })
+    }
+}
+
+/// Unregisters a live reply when its task ends, however it ends: after a panic its followers
+/// get an error with the text so far instead of waiting forever (the stored reply, left
+/// `streaming`, is then recovered as `interrupted`).
+struct EndOnDrop {
+    services: Services,
+    id: String,
+    live: Arc<LiveReply>,
+}
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        if !self.live.has_ended() {
+            tracing::error!(reply = %self.id, "a reply task ended without finishing the reply");
+            self.live.end(ChatEvent::Error {
+                code: "internal".into(),
+                error: "the reply failed inside Confab".into(),
+                message: None,
+                text: Some(self.live.text()),
+            });
+        }
+        self.services.live().remove(&self.id);
     }
 }
 
