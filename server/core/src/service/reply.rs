@@ -542,6 +542,7 @@ impl Services {
     async fn follow_stored(self, user: User, reply: Message, events: mpsc::Sender<ChatEvent>) {
         let mut sent = 0;
         let mut reply = reply;
+        let mut stop_seen: Option<Instant> = None;
         loop {
             let delta = reply.content.get(sent..).unwrap_or_default();
             if !delta.is_empty() {
@@ -551,7 +552,17 @@ impl Services {
                     return;
                 }
             }
-            if reply.status != MessageStatus::Streaming {
+            // A stop marked through the store comes before the generating node's last save
+            // (which adds what arrived since its last checkpoint, and the latency): wait for
+            // that save, unless the node seems gone.
+            let marked_stop = reply.status == MessageStatus::Partial
+                && reply.status_reason == Some(StatusReason::Stopped)
+                && reply.latency_ms.is_none();
+            if marked_stop && stop_seen.is_none() {
+                stop_seen = Some(Instant::now());
+            }
+            let waited_out = stop_seen.is_some_and(|seen| seen.elapsed() > STOP_WAIT);
+            if reply.status != MessageStatus::Streaming && (!marked_stop || waited_out) {
                 let _ = events.send(end_event(reply)).await;
                 return;
             }
