@@ -631,15 +631,8 @@ pub async fn checkpoint_reply(
     };
     if found.status_reason.as_deref() == Some(StatusReason::Interrupted.as_str()) {
         // Taken for left by a recovery (a late checkpoint): the reply is alive, take it back.
-        let outcome = ReplyOutcome {
-            content: content.to_owned(),
-            status: MessageStatus::Streaming,
-            status_reason: None,
-            prompt_tokens: found.prompt_tokens,
-            completion_tokens: found.completion_tokens,
-            latency_ms: found.latency_ms,
-            usage_estimated: found.usage_estimated,
-        };
+        let outcome =
+            with_text_and_status(&found, content.to_owned(), MessageStatus::Streaming, None);
         return Ok(settle(collections, found, &outcome, now).await?.is_some());
     }
     Ok(!is_stopped(&found))
@@ -716,16 +709,18 @@ async fn settle(
     updated.into_message().map(Some)
 }
 
-/// The outcome that leaves a message as it is except for `status` and `reason`.
-fn same_with_status(
+/// An outcome that gives `message` new text and status and keeps its tokens, latency and
+/// usage flag (a stop, a recovery, a reopening: the reply's final save sets those).
+fn with_text_and_status(
     message: &MessageDoc,
+    content: String,
     status: MessageStatus,
-    reason: StatusReason,
+    status_reason: Option<StatusReason>,
 ) -> ReplyOutcome {
     ReplyOutcome {
-        content: message.content.clone(),
+        content,
         status,
-        status_reason: Some(reason),
+        status_reason,
         prompt_tokens: message.prompt_tokens,
         completion_tokens: message.completion_tokens,
         latency_ms: message.latency_ms,
@@ -779,7 +774,12 @@ pub async fn stop_reply(
         if before.status != MessageStatus::Streaming.as_str() {
             return before.into_message().map(Some);
         }
-        let outcome = same_with_status(&before, MessageStatus::Partial, StatusReason::Stopped);
+        let outcome = with_text_and_status(
+            &before,
+            before.content.clone(),
+            MessageStatus::Partial,
+            Some(StatusReason::Stopped),
+        );
         if let Some(message) = settle(collections, before, &outcome, Utc::now()).await? {
             return Ok(Some(message));
         }
@@ -802,15 +802,7 @@ pub async fn reopen_reply(
     if before.status != from.0.as_str() || before.status_reason.as_deref() != from_reason {
         return Ok(false);
     }
-    let outcome = ReplyOutcome {
-        content: String::new(),
-        status: MessageStatus::Streaming,
-        status_reason: None,
-        prompt_tokens: before.prompt_tokens,
-        completion_tokens: before.completion_tokens,
-        latency_ms: before.latency_ms,
-        usage_estimated: before.usage_estimated,
-    };
+    let outcome = with_text_and_status(&before, String::new(), MessageStatus::Streaming, None);
     // `settle` changes the message only while its status is still the one read.
     Ok(settle(collections, before, &outcome, Utc::now())
         .await?
@@ -842,7 +834,12 @@ pub async fn recover_streaming(
         } else {
             MessageStatus::Partial
         };
-        let outcome = same_with_status(&message, status, StatusReason::Interrupted);
+        let outcome = with_text_and_status(
+            &message,
+            message.content.clone(),
+            status,
+            Some(StatusReason::Interrupted),
+        );
         if settle(collections, message, &outcome, Utc::now())
             .await?
             .is_some()
