@@ -316,13 +316,17 @@ pub trait Store: Send + Sync + 'static {
     // Replies being generated. A reply is appended with status `streaming` before the model is
     // asked, checkpointed while it streams and finished once; see `service::reply`.
     /// Stores the text a `streaming` reply holds so far and notes the time (a heartbeat, so that
-    /// a reply whose node died is recognised). Returns `false` when the reply should no longer
-    /// be generated: it was stopped through the store (`partial`, `stopped`) or is gone.
+    /// a reply whose node died is recognised). `content` is `None` when the text has not changed
+    /// since the last checkpoint (a model still thinking): then only the heartbeat is written,
+    /// not the whole text again. A reply a recovery took for left (`interrupted`) is taken back
+    /// as `streaming`, with `content` or else the text it holds. Returns `false` when the reply
+    /// should no longer be generated: it was stopped through the store (`partial`, `stopped`)
+    /// or is gone.
     async fn checkpoint_reply(
         &self,
         user_id: &str,
         id: &str,
-        content: &str,
+        content: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Stores a reply's final text, tokens and latency and moves the session's token counters.

@@ -85,7 +85,7 @@ pub async fn streaming_replies(store: DynStore) {
         .expect("by client id");
     assert_eq!(by_client.as_ref(), Some(&appended.message));
     assert!(store
-        .checkpoint_reply(&ada.id, &first.id, "striped quagga", Utc::now())
+        .checkpoint_reply(&ada.id, &first.id, Some("striped quagga"), Utc::now())
         .await
         .expect("checkpoint"));
     let checkpointed = store
@@ -95,6 +95,17 @@ pub async fn streaming_replies(store: DynStore) {
         .expect("exists");
     assert_eq!(checkpointed.content, "striped quagga");
     assert_eq!(checkpointed.status, MessageStatus::Streaming);
+    // A heartbeat without new text keeps the text.
+    assert!(store
+        .checkpoint_reply(&ada.id, &first.id, None, Utc::now())
+        .await
+        .expect("heartbeat"));
+    let beaten = store
+        .get_message(&ada.id, &first.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(beaten, checkpointed);
     assert!(hits(&services, &ada, "quagga").await.is_empty());
 
     // Finished: every field as given, the session's counters moved, searchable.
@@ -190,7 +201,7 @@ pub async fn streaming_replies(store: DynStore) {
         (MessageStatus::Partial, Some(StatusReason::Stopped))
     );
     assert!(!store
-        .checkpoint_reply(&ada.id, &late.id, "more", Utc::now())
+        .checkpoint_reply(&ada.id, &late.id, Some("more"), Utc::now())
         .await
         .expect("checkpoint"));
     let ended = store
@@ -230,7 +241,7 @@ pub async fn streaming_replies(store: DynStore) {
         .checkpoint_reply(
             &ada.id,
             &left.id,
-            "half a sentence",
+            Some("half a sentence"),
             Utc::now() - Duration::minutes(30),
         )
         .await
@@ -245,6 +256,25 @@ pub async fn streaming_replies(store: DynStore) {
         .append_message(alive.clone(), None)
         .await
         .expect("alive");
+    // Old, with text, but its heartbeat (without new text) is recent: alive too.
+    let thinking = placeholder(&ada, &newer, LeafRule::Set, 60);
+    store
+        .append_message(thinking.clone(), None)
+        .await
+        .expect("thinking");
+    store
+        .checkpoint_reply(
+            &ada.id,
+            &thinking.id,
+            Some("let me think"),
+            Utc::now() - Duration::minutes(30),
+        )
+        .await
+        .expect("checkpoint");
+    store
+        .checkpoint_reply(&ada.id, &thinking.id, None, Utc::now())
+        .await
+        .expect("heartbeat");
     let recovered = store
         .recover_streaming(Utc::now() - Duration::seconds(10))
         .await
@@ -276,6 +306,15 @@ pub async fn streaming_replies(store: DynStore) {
         (MessageStatus::Error, Some(StatusReason::Interrupted), "")
     );
     assert_eq!(read(alive.id).await.status, MessageStatus::Streaming);
+    let thinking = read(thinking.id).await;
+    assert_eq!(
+        (
+            thinking.status,
+            thinking.status_reason,
+            thinking.content.as_str()
+        ),
+        (MessageStatus::Streaming, None, "let me think")
+    );
     assert_eq!(
         hits(&services, &ada, "sentence").await,
         vec![left.id.clone()]
@@ -290,7 +329,7 @@ pub async fn streaming_replies(store: DynStore) {
 
     // A reply taken for left whose node was only late: its next checkpoint takes it back.
     assert!(store
-        .checkpoint_reply(&ada.id, &left.id, "half a sentence more", Utc::now())
+        .checkpoint_reply(&ada.id, &left.id, Some("half a sentence more"), Utc::now())
         .await
         .expect("checkpoint"));
     let back = read(left.id.clone()).await;
@@ -299,6 +338,16 @@ pub async fn streaming_replies(store: DynStore) {
         (MessageStatus::Streaming, None, "half a sentence more")
     );
     assert!(hits(&services, &ada, "sentence").await.is_empty());
+    // A heartbeat without new text takes a reply back too, with the text it holds.
+    assert!(store
+        .checkpoint_reply(&ada.id, &empty.id, None, Utc::now())
+        .await
+        .expect("heartbeat"));
+    let empty = read(empty.id.clone()).await;
+    assert_eq!(
+        (empty.status, empty.status_reason, empty.content.as_str()),
+        (MessageStatus::Streaming, None, "")
+    );
 
     // A failed reply is reopened for a retry only from the state it was read in.
     let failed = store

@@ -611,14 +611,19 @@ pub async fn checkpoint_reply(
     collections: &Collections,
     user_id: &str,
     id: &str,
-    content: &str,
+    content: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let mut set = doc! { "updated_at": to_bson_time(now) };
+    if let Some(content) = content {
+        // Without new text only the heartbeat travels (and lands in the oplog).
+        set.insert("content", content);
+    }
     let updated = collections
         .messages
         .update_one(
             doc! { "_id": id, "user_id": user_id, "status": MessageStatus::Streaming.as_str() },
-            doc! { "$set": { "content": content, "updated_at": to_bson_time(now) } },
+            doc! { "$set": set },
         )
         .await
         .map_err(db_error)?;
@@ -631,8 +636,8 @@ pub async fn checkpoint_reply(
     };
     if found.status_reason.as_deref() == Some(StatusReason::Interrupted.as_str()) {
         // Taken for left by a recovery (a late checkpoint): the reply is alive, take it back.
-        let outcome =
-            with_text_and_status(&found, content.to_owned(), MessageStatus::Streaming, None);
+        let text = content.map_or_else(|| found.content.clone(), str::to_owned);
+        let outcome = with_text_and_status(&found, text, MessageStatus::Streaming, None);
         return Ok(settle(collections, found, &outcome, now).await?.is_some());
     }
     Ok(!is_stopped(&found))

@@ -336,7 +336,7 @@ impl Store for MongoStore {
         &self,
         user_id: &str,
         id: &str,
-        content: &str,
+        content: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         chat::checkpoint_reply(&self.collections, user_id, id, content, now).await

@@ -354,18 +354,28 @@ pub fn checkpoint_reply(
     conn: &Connection,
     user_id: &str,
     id: &str,
-    content: &str,
+    content: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE messages SET content = ?3, updated_at = ?4, status = 'streaming',
-                 status_reason = NULL
-             WHERE id = ?1 AND user_id = ?2
-                 AND (status = 'streaming' OR status_reason = 'interrupted')",
-        )
-        .and_then(|mut update| update.execute(params![id, user_id, content, to_ms(now)]))
-        .map_err(sql_error)?;
+    let changed = match content {
+        Some(content) => conn
+            .prepare_cached(
+                "UPDATE messages SET content = ?3, updated_at = ?4, status = 'streaming',
+                     status_reason = NULL
+                 WHERE id = ?1 AND user_id = ?2
+                     AND (status = 'streaming' OR status_reason = 'interrupted')",
+            )
+            .and_then(|mut update| update.execute(params![id, user_id, content, to_ms(now)])),
+        // The heartbeat alone: the text is not bound, copied or rewritten.
+        None => conn
+            .prepare_cached(
+                "UPDATE messages SET updated_at = ?3, status = 'streaming', status_reason = NULL
+                 WHERE id = ?1 AND user_id = ?2
+                     AND (status = 'streaming' OR status_reason = 'interrupted')",
+            )
+            .and_then(|mut update| update.execute(params![id, user_id, to_ms(now)])),
+    }
+    .map_err(sql_error)?;
     if changed > 0 {
         return Ok(true);
     }

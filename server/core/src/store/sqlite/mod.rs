@@ -533,12 +533,13 @@ impl Store for SqliteStore {
         &self,
         user_id: &str,
         id: &str,
-        content: &str,
+        content: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (user_id, id, content) = (user_id.to_owned(), id.to_owned(), content.to_owned());
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let content = content.map(str::to_owned);
         self.writer
-            .write(move |conn| chat::checkpoint_reply(conn, &user_id, &id, &content, now))
+            .write(move |conn| chat::checkpoint_reply(conn, &user_id, &id, content.as_deref(), now))
             .await
     }
 
