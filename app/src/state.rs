@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use confab_core::api::{ChatInput, RegenerateInput};
+use confab_core::api::{ChatInput, RegenerateInput, UnsavedReply};
 use confab_core::model::{Message, Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -51,11 +51,13 @@ pub struct Toast {
 pub enum ToastAction {
     /// Undo a deletion: the server restores the session, and it is listed again.
     RestoreSession(String),
-    /// A reply streamed in full but the server could not save it: save its text again.
+    /// A reply streamed in full but the server could not save it: save its text again, into
+    /// the stored reply `unsaved` names (or, from a server that names none, as a new reply).
     SaveReply {
         session_id: String,
         parent_id: Option<String>,
         text: String,
+        unsaved: Option<UnsavedReply>,
     },
 }
 
@@ -556,8 +558,11 @@ pub fn start_reply(
                 let partial = data
                     .get("message")
                     .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
-                let unsaved = data.get("text").and_then(|text| text.as_str());
-                match (unsaved, session_id.clone()) {
+                let text = data.get("text").and_then(|text| text.as_str());
+                let unsaved = data
+                    .get("unsaved")
+                    .and_then(|value| serde_json::from_value::<UnsavedReply>(value.clone()).ok());
+                match (text, session_id.clone()) {
                     // The reply streamed but could not be saved: keep its text on offer.
                     (Some(text), Some(session_id)) => {
                         toasts.push(
@@ -567,6 +572,7 @@ pub fn start_reply(
                                 session_id,
                                 parent_id: user_saved.as_ref().map(|m| m.id.clone()),
                                 text: text.to_owned(),
+                                unsaved,
                             }),
                             Duration::from_secs(600),
                         );
@@ -637,15 +643,31 @@ pub fn save_reply_again(
     session_id: String,
     parent_id: Option<String>,
     text: String,
+    unsaved: Option<UnsavedReply>,
 ) {
-    let body = serde_json::json!({
-        "sessionId": session_id,
-        "parentId": parent_id,
-        "role": "assistant",
-        "content": text,
-    });
+    // Into the stored reply (REST: its body may be megabytes, more than a server function
+    // takes); a new reply only for a server that names none.
+    let (path, body) = match unsaved {
+        Some(unsaved) => (
+            format!("/api/chat/messages/{}/save", unsaved.id),
+            serde_json::json!({
+                "content": text,
+                "status": unsaved.status,
+                "statusReason": unsaved.status_reason,
+            }),
+        ),
+        None => (
+            "/api/chat/messages".to_owned(),
+            serde_json::json!({
+                "sessionId": session_id,
+                "parentId": parent_id,
+                "role": "assistant",
+                "content": text,
+            }),
+        ),
+    };
     spawn_local(async move {
-        match client::post_json("/api/chat/messages", &body.to_string()).await {
+        match client::post_json(&path, &body.to_string()).await {
             Ok(_) => {
                 stores.toasts.info("The reply is saved.");
                 stores.chat.reload.update(|n| *n += 1);

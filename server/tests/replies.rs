@@ -778,3 +778,87 @@ async fn a_reply_that_cannot_be_saved_goes_to_the_client_whole() {
         .await;
     assert_eq!(saved.status(), StatusCode::CREATED);
 }
+
+/// A reply whose final save fails (the disk is full) reaches the client as text, with the
+/// stored reply it belongs to; saved again, it lands in that same reply, whatever its size
+/// (here about 600 KiB, more than one message may hold when sent as a new one).
+#[tokio::test]
+async fn a_reply_whose_save_failed_is_saved_again_into_the_same_reply() {
+    let provider = fake_openai::spawn().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = std::sync::Arc::new(
+        confab_core::store::sqlite::SqliteStore::open(
+            confab_core::store::sqlite::SqliteOptions::new(dir.path().join("confab.db")),
+        )
+        .expect("open the store"),
+    );
+    let bound = 600 * 1024;
+    let app = TestApp::spawn_with_store(store.clone(), {
+        let provider = provider.clone();
+        move |config| {
+            config.openai_base_url = provider;
+            config.default_model = "fake-model".into();
+            config.max_reply_bytes = bound;
+            config.reply_save_retry = 1;
+        }
+    })
+    .await;
+    let ada = app.user("ada@example.com").await;
+    let mut events = start_chat(
+        &ada,
+        json!({ "content": "a big CSV", "model": "fake-huge" }),
+    )
+    .await;
+    let placeholder = events.until("reply").await["message"].clone();
+    let id = placeholder["id"].as_str().expect("id").to_owned();
+    let session_id = placeholder["sessionId"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    // The disk fills up while the reply streams (SQLite keeps a cap of 1 at its size).
+    store.set_max_page_count(1).await.expect("cap");
+
+    let data = events.until("error").await;
+    assert_eq!(data["error"]["code"], "storage_full", "{data}");
+    assert_eq!(data["message"], Value::Null);
+    assert_eq!(
+        data["unsaved"],
+        json!({ "id": id, "status": "partial", "statusReason": "too_long" })
+    );
+    let text = data["text"].as_str().expect("text").to_owned();
+    assert_eq!(text, events.text, "the text is all that streamed");
+    assert!(
+        text.len() > 512 * 1024 && text.len() <= bound,
+        "{}",
+        text.len()
+    );
+
+    // Saving while the disk is still full fails and changes nothing.
+    let body = json!({ "content": text, "status": "partial", "statusReason": "too_long" });
+    let path = format!("/api/chat/messages/{id}/save");
+    let refused = ada.post(&path, body.clone()).await;
+    assert_eq!(refused.status(), StatusCode::INSUFFICIENT_STORAGE);
+
+    store.set_max_page_count(1 << 30).await.expect("uncap");
+    let saved = ada.post(&path, body.clone()).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: Value = saved.json().await.expect("JSON");
+    assert_eq!(
+        status_of(&saved["message"]),
+        ("partial".to_owned(), json!("too_long"), text.clone())
+    );
+    assert_eq!(saved["message"]["id"], id.as_str());
+    let all = messages(&ada, &session_id).await;
+    assert_eq!(all.len(), 2, "the question and its one reply");
+    assert_eq!(
+        all[1], saved["message"],
+        "what was answered is what is stored"
+    );
+
+    // Saved once: a second save, or another user's, changes nothing.
+    let again = ada.post(&path, body.clone()).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let bob = app.user("bob@example.com").await;
+    assert_eq!(bob.post(&path, body).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(messages(&ada, &session_id).await, all);
+}

@@ -28,9 +28,9 @@ pub fn ToastRegion() -> impl IntoView {
                                         toasts.dismiss(id);
                                     }>"Undo"</button>
                                 }.into_any(),
-                                ToastAction::SaveReply { session_id, parent_id, text } => view! {
+                                ToastAction::SaveReply { session_id, parent_id, text, unsaved } => view! {
                                     <button type="button" class="toast-action" on:click=move |_| {
-                                        save_reply_again(stores, session_id.clone(), parent_id.clone(), text.clone());
+                                        save_reply_again(stores, session_id.clone(), parent_id.clone(), text.clone(), unsaved.clone());
                                         toasts.dismiss(id);
                                     }>"Retry save"</button>
                                 }.into_any(),

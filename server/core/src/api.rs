@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Message, Session, User};
+use crate::model::{Message, MessageStatus, Session, StatusReason, User};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,6 +145,21 @@ pub struct ImportReport {
     pub errors: Vec<ImportProblem>,
 }
 
+/// How far an import has got, reported after every batch written (the CLI's progress line,
+/// `GET /api/import/progress/{id}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportProgress {
+    /// Conversations read so far, imported or not.
+    pub conversations: usize,
+    /// Messages added so far.
+    pub messages: usize,
+    /// Messages found already imported so far.
+    pub skipped: usize,
+    /// Bytes of the file read so far.
+    pub bytes_read: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportProblem {
@@ -212,14 +227,40 @@ pub enum ChatEvent {
     /// The reply did not complete. `code` is the status reason (`provider_interrupted`,
     /// `too_long`, …) and `message` the reply as saved (`partial` with what had arrived, or
     /// `error` when nothing had); or `code` is `save_failed` (or `storage_full`) with no
-    /// `message`, and `text` holds the whole reply so the client can keep it and save it again.
+    /// `message`, and `text` holds the whole reply so the client can keep it and save it again
+    /// into the same stored reply named by `unsaved` (`POST /api/chat/messages/{id}/save`).
     Error {
         code: String,
         error: String,
         message: Option<Message>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unsaved: Option<UnsavedReply>,
     },
+}
+
+/// A reply that streamed but whose last save failed: the stored reply it belongs in and the
+/// status it ended with. Its text travels beside it (`text` of the error event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnsavedReply {
+    /// The stored reply's id.
+    pub id: String,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<StatusReason>,
+}
+
+/// `POST /api/chat/messages/{id}/save`: a reply's text (at most 8 MiB of UTF-8) and final
+/// status, for a reply whose own save failed (the `unsaved` of its error event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveReplyInput {
+    pub content: String,
+    pub status: MessageStatus,
+    #[serde(default)]
+    pub status_reason: Option<StatusReason>,
 }
 
 /// A button on the sign-in page: where it leads and what it says.

@@ -2,12 +2,13 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_core::api::{ChatEvent, ChatInput, RegenerateInput};
+use confab_core::api::{ChatEvent, ChatInput, RegenerateInput, SaveReplyInput};
 use confab_core::auth::CurrentUser;
+use confab_core::model::MAX_STORED_CONTENT_BYTES;
 use futures::Stream;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -22,6 +23,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/chat/sessions/{id}/branch", get(branch))
         .route("/api/chat/messages/{id}/siblings", get(siblings))
         .route("/api/chat/messages/{id}/stop", post(stop))
+        // A reply may hold up to MAX_STORED_CONTENT_BYTES, escaped in JSON (each byte at most
+        // twice for text, more only for control characters).
+        .route(
+            "/api/chat/messages/{id}/save",
+            post(save_again).layer(DefaultBodyLimit::max(
+                2 * MAX_STORED_CONTENT_BYTES + 64 * 1024,
+            )),
+        )
         .route("/api/models", get(models))
 }
 
@@ -39,9 +48,15 @@ fn sse_event(event: ChatEvent) -> Event {
             error,
             message,
             text,
+            unsaved,
         } => (
             "error",
-            json!({ "error": { "code": code, "message": error }, "message": message, "text": text }),
+            json!({
+                "error": { "code": code, "message": error },
+                "message": message,
+                "text": text,
+                "unsaved": unsaved,
+            }),
         ),
     };
     Event::default().event(name).data(data.to_string())
@@ -85,6 +100,19 @@ async fn stop(
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let message = state.services.stop_reply(&user, &id).await?;
+    Ok(Json(json!({ "message": message })))
+}
+
+/// `POST /api/chat/messages/{id}/save`: saves a reply whose own save failed into the same
+/// stored reply, with the text and status of its error event (`text`, `unsaved`); answers
+/// `{message}` as saved. 409 when the reply has been saved already.
+async fn save_again(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SaveReplyInput>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let message = state.services.save_reply_again(&user, &id, input).await?;
     Ok(Json(json!({ "message": message })))
 }
 

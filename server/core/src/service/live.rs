@@ -209,6 +209,7 @@ mod tests {
             error: "end".into(),
             message: None,
             text: None,
+            unsaved: None,
         };
         reply.end(done.clone());
         let (late, mut late_events) = mpsc::channel(4);
