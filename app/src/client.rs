@@ -284,7 +284,8 @@ mod browser {
             })
     }
 
-    pub async fn read_file(input_id: &str) -> Result<String, String> {
+    /// The file chosen in the file input `input_id`, and its size in bytes.
+    pub fn chosen_file(input_id: &str) -> Result<(web_sys::File, f64), String> {
         let input = element(input_id)
             .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok())
             .ok_or("no file input")?;
@@ -292,11 +293,58 @@ mod browser {
             .files()
             .and_then(|files| files.get(0))
             .ok_or("choose a file first")?;
-        JsFuture::from(file.text())
-            .await
-            .map_err(describe)?
-            .as_string()
-            .ok_or_else(|| "the file is not text".to_owned())
+        let size = file.size();
+        Ok((file, size))
+    }
+
+    /// POSTs `file` to `path` as the raw body (its bytes as they are: a ZIP stays a ZIP) and
+    /// returns the answer's text, or the error sentence of a failed answer.
+    pub async fn upload_file(path: &str, file: &web_sys::File) -> Result<String, String> {
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(file);
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+        let headers = web_sys::Headers::new().map_err(describe)?;
+        let _ = headers.set("Content-Type", "application/octet-stream");
+        let _ = headers.set("Accept", "application/json");
+        init.set_headers(&headers);
+        fetch_text(path, &init).await
+    }
+
+    /// GETs `path` and returns the answer's text, or the error sentence of a failed answer.
+    pub async fn get_text(path: &str) -> Result<String, String> {
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+        fetch_text(path, &init).await
+    }
+
+    /// Fetches `path` and returns the answer's text, or the error sentence of a failed answer.
+    async fn fetch_text(path: &str, init: &web_sys::RequestInit) -> Result<String, String> {
+        let window = web_sys::window().ok_or("no window")?;
+        let response: web_sys::Response =
+            JsFuture::from(window.fetch_with_str_and_init(path, init))
+                .await
+                .map_err(describe)?
+                .dyn_into()
+                .map_err(|_| "not a response")?;
+        let text = text_of(&response).await;
+        if response.ok() {
+            Ok(text)
+        } else {
+            Err(error_from_body(response.status(), &text))
+        }
+    }
+
+    /// Resolves after `milliseconds`.
+    pub async fn sleep(milliseconds: i32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, milliseconds);
+            }
+        });
+        let _ = JsFuture::from(promise).await;
     }
 }
 
@@ -333,9 +381,16 @@ mod server_stubs {
     pub fn typing_in_field() -> bool {
         false
     }
-    pub async fn read_file(_input_id: &str) -> Result<String, String> {
+    pub fn chosen_file(_input_id: &str) -> Result<(web_sys::File, f64), String> {
         Err("only in the browser".into())
     }
+    pub async fn upload_file(_path: &str, _file: &web_sys::File) -> Result<String, String> {
+        Err("only in the browser".into())
+    }
+    pub async fn get_text(_path: &str) -> Result<String, String> {
+        Err("only in the browser".into())
+    }
+    pub async fn sleep(_milliseconds: i32) {}
 }
 
 #[cfg(not(feature = "hydrate"))]

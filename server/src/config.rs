@@ -26,7 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Start the web server (the default).
     Serve,
-    /// Import a conversation file (Confab, ChatGPT, Open WebUI, LibreChat) into an account.
+    /// Import a conversation file (Confab, ChatGPT, Open WebUI, LibreChat, chatbot-ui; JSON or
+    /// ZIP) into an account. Progress goes to stderr; the import report, as `POST /api/import`
+    /// answers it, to stdout as JSON.
     Import {
         /// The file to import.
         file: PathBuf,

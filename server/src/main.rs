@@ -82,16 +82,19 @@ async fn import(
         .await
         .map_err(|error| error.to_string())?;
     eprintln!();
-    println!(
+    eprintln!(
         "imported {} sessions and {} messages ({} already there, {} errors)",
         report.sessions,
         report.messages,
         report.skipped,
         report.errors.len()
     );
-    for problem in report.errors {
-        println!("  skipped {:?}: {}", problem.title, problem.reason);
+    for problem in &report.errors {
+        eprintln!("  {:?}: {}", problem.title, problem.reason);
     }
+    // The report on stdout is the one `POST /api/import` answers, for scripts.
+    let json = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
+    println!("{json}");
     Ok(())
 }
 

@@ -1,31 +1,23 @@
-//! Export (one session, the whole account) and import.
+//! Export: one session, or the whole account as a backup.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use confab_core::api::ImportReport;
+use axum::routing::get;
+use axum::Router;
 use confab_core::auth::CurrentUser;
 use confab_core::service::export::ExportFormat;
-use confab_core::service::import::ImportOptions;
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::http::{ApiError, ApiQuery, ApiResult};
+use crate::http::{ApiQuery, ApiResult};
 use crate::state::AppState;
 
-pub fn router(max_import_bytes: usize) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/chat/sessions/{id}/export", get(export_session))
         .route("/api/export", get(export_account))
-        // The import enforces its own limit while streaming (`max_import_bytes`).
-        .route(
-            "/api/import",
-            post(import).layer(DefaultBodyLimit::max(max_import_bytes)),
-        )
 }
 
 #[derive(Deserialize)]
@@ -78,33 +70,4 @@ async fn export_account(State(state): State<AppState>, CurrentUser(user): Curren
         Body::from_stream(stream),
     )
         .into_response()
-}
-
-/// Imports the request body as it arrives: the file is parsed a conversation at a time, so a
-/// large export never sits in memory whole. Over the size limit answers 413.
-async fn import(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    body: Body,
-) -> ApiResult<Json<ImportReport>> {
-    let stream = body
-        .into_data_stream()
-        .map(|chunk| chunk.map_err(std::io::Error::other));
-    let reader = SyncIoBridge::new(StreamReader::new(stream));
-    let options = ImportOptions {
-        max_bytes: state.config.max_import_bytes as u64,
-    };
-    match state
-        .services
-        .import_reader_with(&user, reader, options, |_| {})
-        .await
-    {
-        Ok(report) => Ok(Json(report)),
-        Err(error) if error.code() == "too_large" => Err(ApiError::Request {
-            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            code: "body_too_large",
-            message: error.to_string(),
-        }),
-        Err(error) => Err(error.into()),
-    }
 }

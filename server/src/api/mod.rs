@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod export;
+mod import;
 mod messages;
 mod oauth;
 mod openai;
@@ -26,6 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(sessions::router())
         .merge(messages::router())
         .merge(search::router())
-        .merge(export::router(state.config.max_import_bytes))
+        .merge(export::router())
+        .merge(import::router(state.config.max_import_bytes))
         .merge(ops::router())
 }

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use self::pipeline::{Halt, Reading, Step};
@@ -56,19 +55,7 @@ impl Default for ImportOptions {
     }
 }
 
-/// How far an import has got, reported after every batch written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportProgress {
-    /// Conversations read so far, imported or not.
-    pub conversations: usize,
-    /// Messages added so far.
-    pub messages: usize,
-    /// Messages found already imported so far.
-    pub skipped: usize,
-    /// Bytes of the file read so far.
-    pub bytes_read: u64,
-}
+pub use crate::api::ImportProgress;
 
 /// A conversation that was not imported, or a remark about one.
 #[derive(Debug)]

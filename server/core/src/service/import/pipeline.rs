@@ -384,6 +384,8 @@ impl Sink {
     }
 
     pub fn conversation(&mut self, format: Format, value: Value) -> Result<(), Halt> {
+        // Counted first: adding its session may send the batch, which must count it too.
+        self.batch.conversations += 1;
         let converted = format.read(value).and_then(|conversation| {
             let title = conversation.title.clone();
             tree::convert(conversation, &self.importer)
@@ -401,7 +403,6 @@ impl Sink {
                 self.problem(problem);
             }
         }
-        self.batch.conversations += 1;
         Ok(())
     }
 

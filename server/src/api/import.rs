@@ -1,0 +1,230 @@
+//! Import: `POST /api/import` takes a file of any supported format as the raw request body
+//! (JSON or a ZIP, as bytes) and answers the import report; with `?progress=ID` the import can
+//! be followed while it runs at `GET /api/import/progress/{ID}` (the import page polls it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use confab_core::api::ImportReport;
+use confab_core::auth::CurrentUser;
+use confab_core::service::import::{ImportOptions, ImportProgress};
+use confab_core::service::ServiceError;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::http::{ApiError, ApiQuery, ApiResult};
+use crate::state::AppState;
+
+/// How long a finished import's progress stays readable (the page's last poll comes after
+/// the import's own answer).
+const KEEP_FINISHED: Duration = Duration::from_secs(10 * 60);
+/// Imports followed at once on this node, all users together; beyond it `?progress` is refused
+/// (the import itself would still run without it).
+const MAX_FOLLOWED: usize = 1_000;
+/// Longest progress id: the page sends 32 hex digits.
+const MAX_ID_CHARS: usize = 64;
+
+pub fn router(max_import_bytes: usize) -> Router<AppState> {
+    Router::new()
+        // The import enforces its own limit while streaming (`max_import_bytes`).
+        .route(
+            "/api/import",
+            post(import).layer(DefaultBodyLimit::max(max_import_bytes)),
+        )
+        .route("/api/import/progress/{id}", get(progress))
+        .layer(Extension(Arc::new(Followed::default())))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    /// A name the client picks for this import, to read its progress by.
+    progress: Option<String>,
+}
+
+/// `GET /api/import/progress/{id}`: where the import named `id` is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProgressView {
+    /// `running`, `done` or `failed`.
+    state: &'static str,
+    #[serde(flatten)]
+    progress: ImportProgress,
+    /// The import's answer, once `done`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<ImportReport>,
+    /// Why it failed, once `failed`: `{code, message}` as in every error answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+}
+
+struct Job {
+    view: ProgressView,
+    finished: Option<Instant>,
+}
+
+/// The imports on this node that a client follows, by (user, progress id). Progress lives with
+/// the node that runs the import: behind a load balancer the polls must reach the same node as
+/// the upload (sticky sessions), or they answer 404.
+#[derive(Default)]
+struct Followed {
+    jobs: Mutex<HashMap<(String, String), Job>>,
+}
+
+impl Followed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Job>> {
+        // A panic while holding the lock leaves plain data behind; it stays usable.
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts following; refuses an id the user has running already, or a full table.
+    fn start(&self, user_id: &str, id: &str) -> ApiResult<()> {
+        let mut jobs = self.lock();
+        jobs.retain(|_, job| {
+            job.finished
+                .is_none_or(|finished| finished.elapsed() < KEEP_FINISHED)
+        });
+        let key = (user_id.to_owned(), id.to_owned());
+        if jobs.get(&key).is_some_and(|job| job.finished.is_none()) {
+            return Err(ApiError::Request {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: "an import with this progress id is running".into(),
+            });
+        }
+        if jobs.len() >= MAX_FOLLOWED && !jobs.contains_key(&key) {
+            return Err(ApiError::Request {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "busy",
+                message: "too many imports are running; try again later".into(),
+            });
+        }
+        jobs.insert(
+            key,
+            Job {
+                view: ProgressView {
+                    state: "running",
+                    progress: ImportProgress::default(),
+                    report: None,
+                    error: None,
+                },
+                finished: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn update(&self, user_id: &str, id: &str, change: impl FnOnce(&mut Job)) {
+        if let Some(job) = self.lock().get_mut(&(user_id.to_owned(), id.to_owned())) {
+            change(job);
+        }
+    }
+
+    fn view(&self, user_id: &str, id: &str) -> Option<ProgressView> {
+        self.lock()
+            .get(&(user_id.to_owned(), id.to_owned()))
+            .map(|job| job.view.clone())
+    }
+}
+
+fn progress_id(id: &str) -> ApiResult<()> {
+    let valid = !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_progress_id",
+            format!("a progress id is 1 to {MAX_ID_CHARS} letters, digits, '-' or '_'"),
+        ))
+    }
+}
+
+/// Imports the request body as it arrives: the file is parsed a conversation at a time, so a
+/// large export never sits in memory whole. Over the size limit answers 413.
+async fn import(
+    State(state): State<AppState>,
+    Extension(followed): Extension<Arc<Followed>>,
+    CurrentUser(user): CurrentUser,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    body: Body,
+) -> ApiResult<Json<ImportReport>> {
+    if let Some(id) = &query.progress {
+        progress_id(id)?;
+        followed.start(&user.id, id)?;
+    }
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let reader = SyncIoBridge::new(StreamReader::new(stream));
+    let options = ImportOptions {
+        max_bytes: state.config.max_import_bytes as u64,
+    };
+    let on_progress = {
+        let (followed, user_id, id) = (followed.clone(), user.id.clone(), query.progress.clone());
+        move |progress: ImportProgress| {
+            if let Some(id) = &id {
+                followed.update(&user_id, id, |job| job.view.progress = progress);
+            }
+        }
+    };
+    let outcome = state
+        .services
+        .import_reader_with(&user, reader, options, on_progress)
+        .await
+        .map_err(|error| match error {
+            error if error.code() == "too_large" => ApiError::Request {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "body_too_large",
+                message: error.to_string(),
+            },
+            error => ApiError::from(error),
+        });
+    if let Some(id) = &query.progress {
+        followed.update(&user.id, id, |job| {
+            job.finished = Some(Instant::now());
+            match &outcome {
+                Ok(report) => {
+                    job.view.state = "done";
+                    job.view.report = Some(report.clone());
+                }
+                Err(error) => {
+                    job.view.state = "failed";
+                    job.view.error = Some(error_body(error));
+                }
+            }
+        });
+    }
+    outcome.map(Json)
+}
+
+/// The `{code, message}` an error answers with.
+fn error_body(error: &ApiError) -> serde_json::Value {
+    // An internal error's text is "internal error", as in its answer: details stay in the log.
+    let (code, message) = match error {
+        ApiError::Service(service) => (service.code(), service.to_string()),
+        ApiError::Request { code, message, .. } => (*code, message.clone()),
+    };
+    serde_json::json!({ "code": code, "message": message })
+}
+
+async fn progress(
+    Extension(followed): Extension<Arc<Followed>>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProgressView>> {
+    progress_id(&id)?;
+    followed
+        .view(&user.id, &id)
+        .map(Json)
+        .ok_or(ApiError::Service(ServiceError::NotFound))
+}
