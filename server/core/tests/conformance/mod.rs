@@ -1411,6 +1411,8 @@ pub async fn import_counters_and_branches(store: DynStore) {
         },
         pinned: false,
         archived: true,
+        is_active: true,
+        updated_at: None,
         active_leaf_id: Some(leaf.to_owned()),
         messages,
     };

@@ -114,6 +114,28 @@ pub fn list_sessions(
     })
 }
 
+/// The user's live sessions after `after` in id order (`chat_sessions_user_id` serves it).
+pub fn sessions_by_id(
+    conn: &Connection,
+    user_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions
+         WHERE user_id = ?1 AND id > ?2 AND deleted_at IS NULL ORDER BY id LIMIT ?3"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_map(
+                params![user_id, after.unwrap_or(""), limit as i64],
+                rows::session,
+            )
+            .and_then(Iterator::collect)
+    })
+    .map_err(sql_error)
+}
+
 pub fn update_session(
     conn: &Connection,
     user_id: &str,
