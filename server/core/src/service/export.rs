@@ -8,7 +8,7 @@
 //! there either. The one change a restore makes is documented in `model::settled_status`: a
 //! reply still `streaming` in the file comes back `partial`/`error` (`interrupted`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, Stream};
@@ -28,7 +28,7 @@ pub const EXPORT_VERSION: u32 = 2;
 const EXPORT_PAGE: usize = 100;
 
 /// One session with all its messages (every branch), as exported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedSession {
     #[serde(flatten)]
@@ -37,7 +37,7 @@ pub struct ExportedSession {
 }
 
 /// The account export. Written field by field when streamed, so keep the two in step.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportDocument {
     pub format: String,
@@ -126,29 +126,14 @@ fn file_stem(title: &str) -> String {
 
 /// The messages of the branch the user is on, first to last: from the session's active leaf
 /// (or, when it names none of these messages, the newest message) up through the parents.
-pub fn active_branch<'a>(session: &Session, messages: &'a [Message]) -> Vec<&'a Message> {
-    let by_id: HashMap<&str, &Message> = messages
-        .iter()
-        .map(|message| (message.id.as_str(), message))
-        .collect();
+pub fn active_branch(session: &Session, messages: &[Message]) -> Vec<Message> {
     let leaf = session
         .active_leaf_id
         .as_deref()
-        .and_then(|leaf| by_id.get(leaf).copied())
-        .or_else(|| messages.iter().max_by(|a, b| a.id.cmp(&b.id)));
-    let mut branch = Vec::new();
-    let mut seen = HashSet::new();
-    let mut next = leaf;
-    // `seen` stops at a cycle of parent links (only a damaged file could hold one).
-    while let Some(message) = next.filter(|message| seen.insert(message.id.as_str())) {
-        branch.push(message);
-        next = message
-            .parent_id
-            .as_deref()
-            .and_then(|parent| by_id.get(parent).copied());
-    }
-    branch.reverse();
-    branch
+        .filter(|leaf| messages.iter().any(|message| message.id == *leaf))
+        .or_else(|| messages.iter().map(|message| message.id.as_str()).max());
+    leaf.map(|leaf| super::chat::branch_to(messages, leaf))
+        .unwrap_or_default()
 }
 
 /// The conversation as the user sees it (its active branch), each message under a heading
@@ -169,7 +154,7 @@ pub fn render_markdown(session: &Session, messages: &[Message]) -> String {
             messages.len()
         ));
     }
-    for message in branch {
+    for message in &branch {
         let role = match message.role {
             Role::User => "User",
             Role::Assistant => "Assistant",
