@@ -408,31 +408,22 @@ pub fn confab_session_mapped(
     // Rows restored into their own account are the account's own, not imported from
     // elsewhere: they get no source id, which another import may already hold.
     let source = |id: &str| (!keep_ids).then(|| format!("confab:{id}"));
-    let session_id = if keep_ids {
-        session.id.clone()
-    } else {
-        derived_id(
-            session.created_at,
-            0,
-            user_id,
-            &format!("confab:session:{}", session.id),
-        )
+    // Kept as they are, or derived from the exported id (`kind` keeps sessions and messages
+    // apart) and ordered by time, then position.
+    let new_id = |id: &str, time: DateTime<Utc>, order: u16, kind: &str| {
+        if keep_ids {
+            id.to_owned()
+        } else {
+            derived_id(time, order, user_id, &format!("confab:{kind}:{id}"))
+        }
     };
+    let session_id = new_id(&session.id, session.created_at, 0, "session");
     let mut messages = messages;
     messages.sort_by(|a, b| a.id.cmp(&b.id));
     let mut id_map = HashMap::new();
     for (position, message) in messages.iter().enumerate() {
         let order = u16::try_from(position).unwrap_or(u16::MAX);
-        let id = if keep_ids {
-            message.id.clone()
-        } else {
-            derived_id(
-                message.created_at,
-                order,
-                user_id,
-                &format!("confab:message:{}", message.id),
-            )
-        };
+        let id = new_id(&message.id, message.created_at, order, "message");
         id_map.insert(message.id.clone(), id);
     }
     let mut converted = Vec::with_capacity(messages.len());

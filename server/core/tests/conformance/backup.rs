@@ -608,42 +608,27 @@ pub async fn imported_client_ids_never_cost_a_message(store: DynStore) {
         )
         .await
         .unwrap();
-    let mut taken = written(
-        M[0],
-        S1,
-        None,
-        Role::User,
-        "Taken key",
-        "2021-03-04T05:06:08Z",
-    );
-    taken.client_id = Some("c-1".into());
-    let mut first = written(
-        M[1],
-        S1,
-        Some(M[0]),
-        Role::Assistant,
-        "First c-2",
-        "2021-03-04T05:06:09Z",
-    );
-    first.client_id = Some("c-2".into());
-    let mut second = written(
-        M[2],
-        S1,
-        Some(M[0]),
-        Role::Assistant,
-        "Second c-2",
-        "2021-03-04T05:06:10Z",
-    );
-    second.client_id = Some("c-2".into());
-    let mut invalid = written(
-        M[3],
-        S1,
-        Some(M[2]),
-        Role::User,
-        "Bad key",
-        "2021-03-04T05:06:11Z",
-    );
-    invalid.client_id = Some("tab\there".into());
+    // A key another message holds, a key twice in the file, a key that is not valid.
+    let messages: Vec<Message> = [
+        (None, Role::User, "Taken key", "c-1"),
+        (Some(M[0]), Role::Assistant, "First c-2", "c-2"),
+        (Some(M[0]), Role::Assistant, "Second c-2", "c-2"),
+        (Some(M[2]), Role::User, "Bad key", "tab\there"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (parent, role, content, key))| Message {
+        client_id: Some(key.into()),
+        ..written(
+            M[n],
+            S1,
+            parent,
+            role,
+            content,
+            &format!("2021-03-04T05:06:{:02}Z", 8 + n),
+        )
+    })
+    .collect();
     let file = ExportDocument {
         format: "confab".into(),
         version: 2,
@@ -651,7 +636,7 @@ pub async fn imported_client_ids_never_cost_a_message(store: DynStore) {
         account_id: Some("someone-else".into()),
         sessions: vec![ExportedSession {
             session: written_session(S1, "Keys", "2021-03-04T05:06:07Z"),
-            messages: vec![taken, first, second, invalid],
+            messages,
         }],
     };
     let (report, ids) = import(&services, &ada, &file).await;
@@ -683,6 +668,14 @@ pub async fn imported_client_ids_never_cost_a_message(store: DynStore) {
         .unwrap()
         .expect("the key stays with its message");
     assert_eq!(original.id, held.message.id);
+}
+
+async fn markdown_of(services: &Services, user: &User, session_id: &str) -> String {
+    services
+        .export_session(user, session_id, ExportFormat::Markdown)
+        .await
+        .expect("markdown export")
+        .body
 }
 
 /// The Markdown export is the conversation as the user sees it: the active branch, each
@@ -722,12 +715,8 @@ pub async fn markdown_export_shows_the_active_branch(store: DynStore) {
         moved.active_leaf_id.as_deref(),
         Some(ids.messages[M[5]].as_str())
     );
-    let file = services
-        .export_session(&ada, &ids.sessions[S1], ExportFormat::Markdown)
-        .await
-        .unwrap();
     assert_eq!(
-        file.body,
+        markdown_of(&services, &ada, &ids.sessions[S1]).await,
         "# Plan a trip ✈️ \u{1F30D}\n\n\
          _Exported from Confab · created 2021-03-04T05:06:07.089+00:00_\n\n\
          _The branch shown: 2 of 6 messages; the JSON export holds every branch._\n\n\
@@ -738,12 +727,8 @@ pub async fn markdown_export_shows_the_active_branch(store: DynStore) {
     );
 
     // A conversation of one branch says nothing about branches.
-    let file = services
-        .export_session(&ada, &ids.sessions[S3], ExportFormat::Markdown)
-        .await
-        .unwrap();
     assert_eq!(
-        file.body,
+        markdown_of(&services, &ada, &ids.sessions[S3]).await,
         "# Old\n\n\
          _Exported from Confab · created 2018-01-01T00:00:00+00:00_\n\n\
          ## System · note-1 · 2019-02-03T04:05:06+00:00\n\n\
