@@ -8,7 +8,7 @@
 //! there either. The one change a restore makes is documented in `model::settled_status`: a
 //! reply still `streaming` in the file comes back `partial`/`error` (`interrupted`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, Stream};
@@ -320,6 +320,8 @@ impl Services {
     /// Restored into the account it came from, the ids are kept and only what is missing is
     /// added (a deleted, not yet purged conversation is brought back); into another account,
     /// ids are derived from the exported ones, so importing the same file again adds nothing.
+    /// A version 1 file does not name its account: the sessions this account holds already
+    /// (deleted ones included) keep their ids, the others are derived.
     pub async fn import_confab_with_ids(
         &self,
         user: &User,
@@ -331,13 +333,27 @@ impl Services {
                 format!("this is not a Confab export of version {EXPORT_VERSION} or older"),
             ));
         }
-        let keep_ids = document.keeps_ids_for(&user.id);
+        let same_account = document.keeps_ids_for(&user.id);
+        // A file that does not name its account (version 1) keeps the ids of the sessions
+        // this account holds already (a restore into the account it came from).
+        let mut owned = HashSet::new();
+        if document.account_id.is_none() {
+            let ids: Vec<String> = document
+                .sessions
+                .iter()
+                .map(|exported| exported.session.id.clone())
+                .collect();
+            for part in ids.chunks(1_000) {
+                owned.extend(self.store().owned_session_ids(&user.id, part).await?);
+            }
+        }
         let mut report = ImportReport::default();
         let mut ids = IdMap::default();
         // Batches of sessions keep each write transaction short.
         let mut chunk = Vec::new();
         let mut chunk_messages = 0;
         for exported in document.sessions {
+            let keep_ids = same_account || owned.contains(&exported.session.id);
             match confab_session_mapped(&user.id, keep_ids, exported) {
                 Ok(converted) => {
                     chunk_messages += converted.import.messages.len();

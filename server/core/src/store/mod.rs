@@ -328,6 +328,14 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Session>>;
+    /// Which of `ids` name sessions of the user that still exist, deleted (not yet purged)
+    /// ones included. A restore of a file that does not say which account it came from keeps
+    /// the ids of the sessions found here, so that it adds only what is missing.
+    async fn owned_session_ids(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>>;
     /// Every message of a session, oldest first (export).
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;

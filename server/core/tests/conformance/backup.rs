@@ -531,6 +531,25 @@ pub async fn restore_into_the_same_account_adds_only_what_is_missing(store: DynS
         "nothing duplicated, nothing changed"
     );
 
+    // A version 1 file names no account: the sessions the account holds (a deleted one
+    // included) keep their ids all the same.
+    services
+        .delete_session(&ada, &conversations[1])
+        .await
+        .unwrap();
+    let old_format = ExportDocument {
+        version: 1,
+        account_id: None,
+        ..before.clone()
+    };
+    let (report, ids) = import(&services, &ada, &old_format).await;
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (0, 0, 6)
+    );
+    assert!(ids.sessions.iter().all(|(old, new)| old == new));
+    assert_eq!(export_of(&services, &ada).await.sessions, before.sessions);
+
     // Purged for good: the restore puts it back as it was, under its own ids.
     services
         .delete_session(&ada, &conversations[2])

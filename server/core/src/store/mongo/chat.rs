@@ -203,6 +203,25 @@ pub async fn sessions_by_id(
     Ok(found.into_iter().map(SessionDoc::into_session).collect())
 }
 
+/// Which of `ids` are the user's sessions, deleted ones included.
+pub async fn owned_session_ids(
+    collections: &Collections,
+    user_id: &str,
+    ids: &[String],
+) -> StoreResult<std::collections::HashSet<String>> {
+    let found: Vec<IdOnly> = collections
+        .chat_sessions
+        .clone_with_type::<IdOnly>()
+        .find(doc! { "user_id": user_id, "_id": { "$in": ids } })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(found.into_iter().map(|found| found.id).collect())
+}
+
 pub async fn update_session(
     collections: &Collections,
     user_id: &str,
