@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{validate, ServiceError, ServiceResult, Services};
 use crate::api::{ImportProblem, ImportReport};
-use crate::ids::derived_id;
+use crate::ids::{derived_id, is_valid_id};
 use crate::model::{Message, Role, Session, User};
 use crate::store::{ImportSession, LeafRule, NewMessage, NewSession};
 
@@ -424,10 +424,11 @@ pub fn confab_session_mapped(
     // Rows restored into their own account are the account's own, not imported from
     // elsewhere: they get no source id, which another import may already hold.
     let source = |id: &str| (!keep_ids).then(|| format!("confab:{id}"));
-    // Kept as they are, or derived from the exported id (`kind` keeps sessions and messages
-    // apart) and ordered by time, then position.
+    // Kept as they are (when they are ids at all: a hand-made file may hold anything), or
+    // derived from the exported id (`kind` keeps sessions and messages apart) and ordered by
+    // time, then position.
     let new_id = |id: &str, time: DateTime<Utc>, order: u16, kind: &str| {
-        if keep_ids {
+        if keep_ids && is_valid_id(id) {
             id.to_owned()
         } else {
             derived_id(time, order, user_id, &format!("confab:{kind}:{id}"))

@@ -596,6 +596,32 @@ pub async fn restore_into_the_same_account_adds_only_what_is_missing(store: DynS
     assert!(!again.created);
     assert_eq!(again.session.id, conversations[2]);
 
+    // An id that is not one (a hand-made file) is not kept: the conversation gets a real one.
+    let odd = ExportDocument {
+        sessions: vec![ExportedSession {
+            session: Session {
+                id: "not-an-id".into(),
+                active_leaf_id: None,
+                ..before.sessions[0].session.clone()
+            },
+            messages: vec![],
+        }],
+        ..before.clone()
+    };
+    let (report, ids) = import(&services, &ada, &odd).await;
+    assert_eq!(report.sessions, 1);
+    let given = &ids.sessions["not-an-id"];
+    assert!(confab_core::ids::is_valid_id(given), "{given}");
+    assert_eq!(
+        services
+            .get_session(&ada, given)
+            .await
+            .unwrap()
+            .session
+            .title,
+        before.sessions[0].session.title
+    );
+
     // The same file in another account is a copy under ids of its own, once.
     let (bob_services, bob) = (services.clone(), bob);
     let (report, ids) = import(&bob_services, &bob, &before).await;
