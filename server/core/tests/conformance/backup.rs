@@ -550,6 +550,20 @@ pub async fn restore_into_the_same_account_adds_only_what_is_missing(store: DynS
     assert!(ids.sessions.iter().all(|(old, new)| old == new));
     assert_eq!(export_of(&services, &ada).await.sessions, before.sessions);
 
+    // The same through the file import (what `POST /api/import` and the CLI run).
+    services
+        .delete_session(&ada, &conversations[1])
+        .await
+        .unwrap();
+    let bytes = serde_json::to_vec(&before).unwrap();
+    let report = services.import_bytes(&ada, &bytes).await.unwrap();
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (0, 0, 6)
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(export_of(&services, &ada).await.sessions, before.sessions);
+
     // Purged for good: the restore puts it back as it was, under its own ids.
     services
         .delete_session(&ada, &conversations[2])
