@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use confab_core::api::{NewMessageInput, SessionListInput, SessionPatchInput};
 use confab_core::model::{Message, MessageStatus, Role, Session, StatusReason, User};
-use confab_core::service::export::{ExportDocument, ExportFormat, ExportedSession, IdMap};
+use confab_core::service::export::{
+    confab_session_mapped, ExportDocument, ExportFormat, ExportedSession, IdMap,
+};
 use confab_core::service::Services;
 use confab_core::store::{DynStore, NewUser};
 use futures::StreamExt;
@@ -410,6 +412,29 @@ pub async fn backup_round_trip_keeps_every_field(source: DynStore, target: DynSt
                 Some(at("2019-02-03T04:05:06Z"))
             ),
         ]
+    );
+
+    // The file import (`POST /api/import`, the CLI) keeps everything as well; its ids are the
+    // ones `confab_session_mapped` derives.
+    let (file_services, bea) = account(&target, "bea@example.com").await;
+    let bytes = serde_json::to_vec(&first).unwrap();
+    let report = file_services.import_bytes(&bea, &bytes).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (3, 7, 0)
+    );
+    let mut derived = IdMap::default();
+    for exported in &first.sessions {
+        let converted = confab_session_mapped(&bea.id, false, exported.clone()).unwrap();
+        derived
+            .sessions
+            .insert(converted.exported_id, converted.import.session.id);
+        derived.messages.extend(converted.message_ids);
+    }
+    assert_eq!(
+        sessions_of(&export_of(&file_services, &bea).await),
+        mapped(&first, &derived)
     );
 
     let last = assert_chain_keeps_everything(first, &[target, source.clone()], "chain").await;
