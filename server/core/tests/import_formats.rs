@@ -1084,6 +1084,8 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         },
         pinned: true,
         archived: false,
+        is_active: true,
+        updated_at: None,
         active_leaf_id: messages.last().map(|m| m.id.clone()),
         messages,
     };

@@ -43,7 +43,26 @@ stories!(
     deleted_sessions_are_hidden_and_restorable,
     purging_deleted_sessions,
     reimporting_a_deleted_conversation_restores_it,
+    restore_into_the_same_account_adds_only_what_is_missing,
+    imported_client_ids_never_cost_a_message,
+    markdown_export_shows_the_active_branch,
 );
+
+#[tokio::test]
+async fn backup_round_trip_keeps_every_field() {
+    let (_a, source) = fresh();
+    let (_b, target) = fresh();
+    conformance::backup_round_trip_keeps_every_field(source, target).await;
+}
+
+/// Generated accounts: export, import into another account, export again (on SQLite).
+#[test]
+fn backups_round_trip_generated_accounts() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (_a, first) = fresh();
+    let (_b, second) = fresh();
+    conformance::round_trip::round_trip_property(&runtime, vec![first, second], 32);
+}
 
 #[tokio::test]
 async fn export_and_import() {

@@ -98,12 +98,20 @@ impl TestApp {
     /// The server on fresh data on `backend`, with `configure` applied to its configuration
     /// (whose `addr` is already the real address, for settings derived from it).
     pub async fn spawn_with_on(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on_listener(backend, bind().await, configure).await
+    }
+
+    /// `spawn_with_on`, serving on `listener` (one with socket options of the test's choice).
+    pub async fn spawn_on_listener(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let data = TestData::fresh(backend);
         let mut config = Config::for_data_dir(data.dir.path());
         data.apply(&mut config);
         config.max_body_bytes = 64 * 1024;
         config.max_import_bytes = 256 * 1024;
-        let listener = bind().await;
         // The real address, so configuration that depends on it (redirect URLs) is right.
         config.addr = listener.local_addr().expect("address");
         let address = format!("http://{}", config.addr);

@@ -1,21 +1,34 @@
 //! Export (per session as JSON or Markdown, the whole account as one streamed JSON document)
 //! and import of Confab's own export format.
+//!
+//! A JSON export restores without loss: every field of every session and message comes back
+//! (`confab_session`). Restored into the account it was exported from (version 2 files name
+//! it), the ids are kept, so a restore adds only what is missing; into another account, ids are
+//! derived from the exported ones (`ids::derived_id`), so importing the file twice adds nothing
+//! there either. The one change a restore makes is documented in `model::settled_status`: a
+//! reply still `streaming` in the file comes back `partial`/`error` (`interrupted`).
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
 
 use super::{validate, ServiceError, ServiceResult, Services};
-use crate::api::{ImportProblem, ImportReport, SessionListInput};
-use crate::ids::derived_id;
-use crate::model::{Message, Session, User, MAX_PAGE};
+use crate::api::{ImportProblem, ImportReport};
+use crate::ids::{derived_id, is_valid_id};
+use crate::model::{Message, Role, Session, User};
 use crate::store::{ImportSession, LeafRule, NewMessage, NewSession};
 
 pub const EXPORT_FORMAT: &str = "confab";
-pub const EXPORT_VERSION: u32 = 1;
+/// 2: the header names the exported account (`accountId`) and sessions come in id order.
+/// Version 1 files still import (into another account's ids, as before).
+pub const EXPORT_VERSION: u32 = 2;
+/// Sessions read per page by the account export: each page is one short read.
+const EXPORT_PAGE: usize = 100;
 
 /// One session with all its messages (every branch), as exported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedSession {
     #[serde(flatten)]
@@ -24,13 +37,41 @@ pub struct ExportedSession {
 }
 
 /// The account export. Written field by field when streamed, so keep the two in step.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportDocument {
     pub format: String,
     pub version: u32,
     pub exported_at: DateTime<Utc>,
+    /// The account exported (version 2 on). Restored into that same account, the file's ids
+    /// are kept; absent (version 1) or another account's, they are derived anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     pub sessions: Vec<ExportedSession>,
+}
+
+impl ExportDocument {
+    /// Whether importing this file into `user_id`'s account keeps its ids.
+    pub fn keeps_ids_for(&self, user_id: &str) -> bool {
+        self.account_id.as_deref() == Some(user_id)
+    }
+}
+
+/// Where a Confab import put each exported session and message: exported id -> stored id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdMap {
+    pub sessions: HashMap<String, String>,
+    pub messages: HashMap<String, String>,
+}
+
+/// One exported session converted for the store, with where its ids went.
+#[derive(Clone, Debug)]
+pub struct ConfabSession {
+    pub import: ImportSession,
+    /// The exported session's id.
+    pub exported_id: String,
+    /// Exported message id -> the id it is stored under.
+    pub message_ids: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,24 +124,56 @@ fn file_stem(title: &str) -> String {
     }
 }
 
+/// The messages of the branch the user is on, first to last: from the session's active leaf
+/// (or, when it names none of these messages, the newest message) up through the parents.
+pub fn active_branch(session: &Session, messages: &[Message]) -> Vec<Message> {
+    let leaf = session
+        .active_leaf_id
+        .as_deref()
+        .filter(|leaf| messages.iter().any(|message| message.id == *leaf))
+        .or_else(|| messages.iter().map(|message| message.id.as_str()).max());
+    leaf.map(|leaf| super::chat::branch_to(messages, leaf))
+        .unwrap_or_default()
+}
+
+/// The conversation as the user sees it (its active branch), each message under a heading
+/// with its role, model, type, status when not complete, and time. Other branches (abandoned
+/// regenerations, questions before an edit) are left out and counted; the JSON export holds
+/// them all.
 pub fn render_markdown(session: &Session, messages: &[Message]) -> String {
     let mut out = format!("# {}\n\n", session.title);
     out.push_str(&format!(
         "_Exported from Confab · created {}_\n\n",
         session.created_at.to_rfc3339()
     ));
-    for message in messages {
-        let who = match message.role {
-            crate::model::Role::User => "User".to_owned(),
-            crate::model::Role::Assistant => match &message.model {
-                Some(model) => format!("Assistant ({model})"),
-                None => "Assistant".to_owned(),
-            },
-            crate::model::Role::System => "System".to_owned(),
-            crate::model::Role::Tool => "Tool".to_owned(),
-        };
+    let branch = active_branch(session, messages);
+    if branch.len() < messages.len() {
         out.push_str(&format!(
-            "## {who} · {}\n\n",
+            "_The branch shown: {} of {} messages; the JSON export holds every branch._\n\n",
+            branch.len(),
+            messages.len()
+        ));
+    }
+    for message in &branch {
+        let role = match message.role {
+            Role::User => "User",
+            Role::Assistant => "Assistant",
+            Role::System => "System",
+            Role::Tool => "Tool",
+        };
+        let mut heading = match &message.model {
+            Some(model) => format!("## {role} ({model})"),
+            None => format!("## {role}"),
+        };
+        heading.push_str(&format!(" · {}", message.message_type));
+        if message.status != crate::model::MessageStatus::Complete {
+            heading.push_str(&format!(" · {}", message.status.as_str()));
+            if let Some(reason) = message.status_reason {
+                heading.push_str(&format!(" ({})", reason.as_str()));
+            }
+        }
+        out.push_str(&format!(
+            "{heading} · {}\n\n",
             message.created_at.to_rfc3339()
         ));
         out.push_str(message.content.trim_end());
@@ -127,6 +200,7 @@ impl Services {
                     format: EXPORT_FORMAT.into(),
                     version: EXPORT_VERSION,
                     exported_at: Utc::now(),
+                    account_id: Some(user.id.clone()),
                     sessions: vec![ExportedSession {
                         session: detail.session,
                         messages,
@@ -143,7 +217,11 @@ impl Services {
     }
 
     /// The whole account as one JSON document, produced a session at a time so memory stays
-    /// flat however large the account is.
+    /// flat however large the account is. Sessions are read in pages by id, a key that a new
+    /// message does not move, each page and each session's messages in a read of its own (no
+    /// read is held open across pages, which would pin SQLite's write-ahead log): every
+    /// conversation that existed when the export started is written, with at least the
+    /// messages it had then; one created or written to meanwhile may carry more.
     pub fn export_account(
         &self,
         user: User,
@@ -151,6 +229,7 @@ impl Services {
         enum Phase {
             Start,
             Sessions {
+                /// The id of the last session read: the next page starts after it.
                 cursor: Option<String>,
                 pending: Vec<Session>,
                 first: bool,
@@ -166,8 +245,9 @@ impl Services {
                 match phase {
                     Phase::Start => {
                         let head = format!(
-                            "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"exportedAt\":{},\"sessions\":[",
-                            serde_json::to_string(&Utc::now()).unwrap_or_else(|_| "null".into())
+                            "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"exportedAt\":{},\"accountId\":{},\"sessions\":[",
+                            serde_json::to_string(&Utc::now()).unwrap_or_else(|_| "null".into()),
+                            serde_json::to_string(&user.id).unwrap_or_else(|_| "null".into()),
                         );
                         Some((
                             Ok(head),
@@ -187,23 +267,17 @@ impl Services {
                     } => {
                         if pending.is_empty() && more {
                             let page = services
-                                .list_sessions(
-                                    &user,
-                                    SessionListInput {
-                                        limit: Some(MAX_PAGE as i64),
-                                        cursor: cursor.clone(),
-                                        ..Default::default()
-                                    },
-                                )
+                                .store()
+                                .sessions_by_id(&user.id, cursor.as_deref(), EXPORT_PAGE)
                                 .await;
                             match page {
                                 Ok(page) => {
-                                    more = page.next_cursor.is_some();
-                                    cursor = page.next_cursor;
-                                    pending = page.items;
+                                    more = page.len() == EXPORT_PAGE;
+                                    cursor = page.last().map(|session| session.id.clone());
+                                    pending = page;
                                     pending.reverse();
                                 }
-                                Err(error) => return Some((Err(error), Phase::Done)),
+                                Err(error) => return Some((Err(error.into()), Phase::Done)),
                             }
                         }
                         let Some(session) = pending.pop() else {
@@ -233,52 +307,89 @@ impl Services {
         })
     }
 
-    /// Imports a Confab export. Ids are derived from the exported ids, so importing the same
-    /// file again adds nothing.
+    /// Imports a Confab export (see `import_confab_with_ids`).
     pub async fn import_confab(
         &self,
         user: &User,
         document: ExportDocument,
     ) -> ServiceResult<ImportReport> {
+        Ok(self.import_confab_with_ids(user, document).await?.0)
+    }
+
+    /// Imports a Confab export and says where each exported session and message went.
+    /// Restored into the account it came from, the ids are kept and only what is missing is
+    /// added (a deleted, not yet purged conversation is brought back); into another account,
+    /// ids are derived from the exported ones, so importing the same file again adds nothing.
+    /// A version 1 file does not name its account: the sessions this account holds already
+    /// (deleted ones included) keep their ids, the others are derived.
+    pub async fn import_confab_with_ids(
+        &self,
+        user: &User,
+        document: ExportDocument,
+    ) -> ServiceResult<(ImportReport, IdMap)> {
         if document.format != EXPORT_FORMAT || document.version > EXPORT_VERSION {
             return Err(ServiceError::invalid(
                 "unsupported_format",
                 format!("this is not a Confab export of version {EXPORT_VERSION} or older"),
             ));
         }
-        let mut report = ImportReport::default();
-        let mut batch = Vec::new();
-        for exported in document.sessions {
-            match confab_session(user, exported) {
-                Ok(import) => batch.push(import),
-                Err((title, reason)) => report.errors.push(ImportProblem { title, reason }),
+        let same_account = document.keeps_ids_for(&user.id);
+        // A file that does not name its account (version 1) keeps the ids of the sessions
+        // this account holds already (a restore into the account it came from).
+        let mut owned = HashSet::new();
+        if document.account_id.is_none() {
+            let ids: Vec<String> = document
+                .sessions
+                .iter()
+                .map(|exported| exported.session.id.clone())
+                .collect();
+            for part in ids.chunks(1_000) {
+                owned.extend(self.store().owned_session_ids(&user.id, part).await?);
             }
         }
+        let mut report = ImportReport::default();
+        let mut ids = IdMap::default();
         // Batches of sessions keep each write transaction short.
         let mut chunk = Vec::new();
         let mut chunk_messages = 0;
-        for import in batch {
-            chunk_messages += import.messages.len();
-            chunk.push(import);
+        for exported in document.sessions {
+            let keep_ids = same_account || owned.contains(&exported.session.id);
+            match confab_session_mapped(&user.id, keep_ids, exported) {
+                Ok(converted) => {
+                    chunk_messages += converted.import.messages.len();
+                    chunk.push(converted);
+                }
+                Err((title, reason)) => report.errors.push(ImportProblem { title, reason }),
+            }
             if chunk_messages >= 2_000 {
-                self.store_import(user, std::mem::take(&mut chunk), &mut report)
+                self.store_import(user, std::mem::take(&mut chunk), &mut report, &mut ids)
                     .await?;
                 chunk_messages = 0;
             }
         }
         if !chunk.is_empty() {
-            self.store_import(user, chunk, &mut report).await?;
+            self.store_import(user, chunk, &mut report, &mut ids)
+                .await?;
         }
-        Ok(report)
+        Ok((report, ids))
     }
 
     async fn store_import(
         &self,
         user: &User,
-        chunk: Vec<ImportSession>,
+        chunk: Vec<ConfabSession>,
         report: &mut ImportReport,
+        ids: &mut IdMap,
     ) -> ServiceResult<()> {
-        let counts = self.store().import_sessions(&user.id, chunk).await?;
+        let mut imports = Vec::with_capacity(chunk.len());
+        for converted in chunk {
+            ids.messages.extend(converted.message_ids);
+            imports.push((converted.exported_id, converted.import));
+        }
+        let (exported_ids, imports): (Vec<_>, Vec<_>) = imports.into_iter().unzip();
+        let counts = self.store().import_sessions(&user.id, imports).await?;
+        ids.sessions
+            .extend(exported_ids.into_iter().zip(counts.session_ids));
         report.sessions += counts.sessions;
         report.messages += counts.messages;
         report.skipped += counts.skipped_messages;
@@ -286,34 +397,54 @@ impl Services {
     }
 }
 
-type Problem = (String, String);
+/// A session that could not be imported: its title and why.
+pub type Problem = (String, String);
 
-fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSession, Problem> {
+/// Converts one exported session for the store, for `user_id`'s account; `keep_ids` when the
+/// file was exported from that account (`ExportDocument::keeps_ids_for`). Every field comes
+/// along: title, flags, times, the tree of messages with their client ids, and the active
+/// leaf. Errors name the session and the reason.
+pub fn confab_session(
+    user_id: &str,
+    keep_ids: bool,
+    exported: ExportedSession,
+) -> Result<ImportSession, Problem> {
+    confab_session_mapped(user_id, keep_ids, exported).map(|converted| converted.import)
+}
+
+/// `confab_session`, also saying where the ids went.
+pub fn confab_session_mapped(
+    user_id: &str,
+    keep_ids: bool,
+    exported: ExportedSession,
+) -> Result<ConfabSession, Problem> {
     let ExportedSession { session, messages } = exported;
     let title = validate::title(&session.title).unwrap_or_else(|_| "Imported chat".to_owned());
     let problem = |reason: String| (title.clone(), reason);
-    let session_id = derived_id(
-        session.created_at,
-        0,
-        &user.id,
-        &format!("confab:session:{}", session.id),
-    );
+    // Rows restored into their own account are the account's own, not imported from
+    // elsewhere: they get no source id, which another import may already hold.
+    let source = |id: &str| (!keep_ids).then(|| format!("confab:{id}"));
+    // Kept as they are (when they are ids at all: a hand-made file may hold anything), or
+    // derived from the exported id (`kind` keeps sessions and messages apart) and ordered by
+    // time, then position.
+    let new_id = |id: &str, time: DateTime<Utc>, order: u16, kind: &str| {
+        if keep_ids && is_valid_id(id) {
+            id.to_owned()
+        } else {
+            derived_id(time, order, user_id, &format!("confab:{kind}:{id}"))
+        }
+    };
+    let session_id = new_id(&session.id, session.created_at, 0, "session");
     let mut messages = messages;
     messages.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut id_map = std::collections::HashMap::new();
+    let mut id_map = HashMap::new();
     for (position, message) in messages.iter().enumerate() {
         let order = u16::try_from(position).unwrap_or(u16::MAX);
-        id_map.insert(
-            message.id.clone(),
-            derived_id(
-                message.created_at,
-                order,
-                &user.id,
-                &format!("confab:message:{}", message.id),
-            ),
-        );
+        let id = new_id(&message.id, message.created_at, order, "message");
+        id_map.insert(message.id.clone(), id);
     }
     let mut converted = Vec::with_capacity(messages.len());
+    let mut message_ids = Vec::with_capacity(messages.len());
     for message in messages {
         validate::stored_content(&message.content, message.status)
             .map_err(|error| problem(format!("message {}: {error}", message.id)))?;
@@ -321,9 +452,11 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             validate::message_type(&message.message_type).unwrap_or_else(|_| "chat".into());
         let (status, status_reason) =
             crate::model::settled_status(message.status, message.status_reason, &message.content);
+        let id = id_map[&message.id].clone();
+        message_ids.push((message.id.clone(), id.clone()));
         converted.push(NewMessage {
-            id: id_map[&message.id].clone(),
-            user_id: user.id.clone(),
+            id,
+            user_id: user_id.to_owned(),
             session_id: session_id.clone(),
             parent_id: message
                 .parent_id
@@ -338,28 +471,37 @@ fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSessio
             latency_ms: message.latency_ms,
             status,
             status_reason,
-            client_id: None,
-            source_id: Some(format!("confab:{}", message.id)),
+            // An invalid key is dropped; the store drops one another message holds.
+            client_id: message
+                .client_id
+                .and_then(|client_id| validate::client_id(&client_id).ok()),
+            source_id: source(&message.id),
             created_at: message.created_at,
             usage_estimated: message.usage_estimated,
             follow_active_leaf: false,
             active_leaf: LeafRule::Set,
         });
     }
-    Ok(ImportSession {
-        session: NewSession {
-            id: session_id,
-            user_id: user.id.clone(),
-            title,
-            source_id: Some(format!("confab:{}", session.id)),
-            created_at: session.created_at,
+    Ok(ConfabSession {
+        import: ImportSession {
+            session: NewSession {
+                id: session_id,
+                user_id: user_id.to_owned(),
+                title,
+                source_id: source(&session.id),
+                created_at: session.created_at,
+            },
+            pinned: session.pinned,
+            archived: session.archived,
+            is_active: session.is_active,
+            updated_at: Some(session.updated_at),
+            active_leaf_id: session
+                .active_leaf_id
+                .as_ref()
+                .and_then(|leaf| id_map.get(leaf).cloned()),
+            messages: converted,
         },
-        pinned: session.pinned,
-        archived: session.archived,
-        active_leaf_id: session
-            .active_leaf_id
-            .as_ref()
-            .and_then(|leaf| id_map.get(leaf).cloned()),
-        messages: converted,
+        exported_id: session.id,
+        message_ids,
     })
 }

@@ -177,11 +177,22 @@ pub struct SearchQuery {
 
 /// One conversation to import: created with its messages in one go, skipped when its source id
 /// was imported before (new messages of an updated conversation are still added).
+///
+/// A new session keeps every time the source gives: `session.created_at`, `updated_at`, and
+/// its last activity, which is its newest message's `created_at` (the session list orders by
+/// it). A session that exists already keeps its own title, flags and times; only its counters,
+/// last activity and `updated_at` move forward with the messages added.
 #[derive(Clone, Debug)]
 pub struct ImportSession {
     pub session: NewSession,
     pub pinned: bool,
     pub archived: bool,
+    /// The session's `is_active` flag (true for sources that have no such notion).
+    pub is_active: bool,
+    /// When the conversation last changed in the source (a message, a rename, a pin). The
+    /// stored `updated_at` is the latest of this, `session.created_at` and the newest message;
+    /// `None` when the source does not say.
+    pub updated_at: Option<DateTime<Utc>>,
     /// The message ending the active branch, when the source says which one it is.
     pub active_leaf_id: Option<String>,
     /// In parent-before-child order.
@@ -193,6 +204,10 @@ pub struct ImportCounts {
     pub sessions: usize,
     pub messages: usize,
     pub skipped_messages: usize,
+    /// The id of the session each given conversation went to, in the order given: its own id
+    /// when it was created (or existed under it), else the id of the session that holds its
+    /// source id from an earlier import.
+    pub session_ids: Vec<String>,
 }
 
 /// A stored sign-in (tower-sessions record), keyed by a hash of its id.
@@ -303,6 +318,24 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         query: MessageQuery,
     ) -> StoreResult<Page<Message>>;
+    /// Up to `limit` of the user's live sessions whose id is greater than `after`, in id order.
+    /// The account export pages with it: unlike the session list's order (last activity), an
+    /// id never moves, so a conversation written to during an export is neither missed nor
+    /// written twice. Each page is its own read; nothing is held open between pages.
+    async fn sessions_by_id(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Session>>;
+    /// Which of `ids` name sessions of the user that still exist, deleted (not yet purged)
+    /// ones included. A restore of a file that does not say which account it came from keeps
+    /// the ids of the sessions found here, so that it adds only what is missing.
+    async fn owned_session_ids(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>>;
     /// Every message of a session, oldest first (export).
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;

@@ -11,7 +11,14 @@ use confab_core::service::{ServiceConfig, ServiceError, Services, SignupPolicy};
 use confab_core::store::{AuthSessionRecord, DynStore};
 use futures::StreamExt;
 
+pub mod backup;
 mod replies;
+pub mod round_trip;
+pub use backup::{
+    backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
+    markdown_export_shows_the_active_branch,
+    restore_into_the_same_account_adds_only_what_is_missing,
+};
 pub use replies::streaming_replies;
 
 pub fn services(store: DynStore) -> Services {
@@ -1411,6 +1418,8 @@ pub async fn import_counters_and_branches(store: DynStore) {
         },
         pinned: false,
         archived: true,
+        is_active: true,
+        updated_at: None,
         active_leaf_id: Some(leaf.to_owned()),
         messages,
     };

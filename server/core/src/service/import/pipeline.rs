@@ -419,6 +419,8 @@ impl Sink {
                     session: session.session.clone(),
                     pinned: session.pinned,
                     archived: session.archived,
+                    is_active: session.is_active,
+                    updated_at: session.updated_at,
                     active_leaf_id: None,
                     messages: head,
                 })?;

@@ -307,6 +307,8 @@ pub(super) fn convert(
             },
             pinned,
             archived,
+            is_active: true,
+            updated_at: None,
             active_leaf_id: active_leaf.and_then(|node| ids[node].clone()),
             messages,
         },

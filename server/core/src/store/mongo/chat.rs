@@ -179,6 +179,49 @@ pub async fn list_sessions(
     })
 }
 
+/// The user's live sessions after `after` in id order (`chat_sessions_user_id` serves it).
+pub async fn sessions_by_id(
+    collections: &Collections,
+    user_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<Session>> {
+    let found: Vec<SessionDoc> = collections
+        .chat_sessions
+        .find(doc! {
+            "user_id": user_id,
+            "deleted_at": Bson::Null,
+            "_id": { "$gt": after.unwrap_or("") },
+        })
+        .sort(doc! { "_id": 1 })
+        .limit(limit as i64)
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(found.into_iter().map(SessionDoc::into_session).collect())
+}
+
+/// Which of `ids` are the user's sessions, deleted ones included.
+pub async fn owned_session_ids(
+    collections: &Collections,
+    user_id: &str,
+    ids: &[String],
+) -> StoreResult<std::collections::HashSet<String>> {
+    let found: Vec<IdOnly> = collections
+        .chat_sessions
+        .clone_with_type::<IdOnly>()
+        .find(doc! { "user_id": user_id, "_id": { "$in": ids } })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    Ok(found.into_iter().map(|found| found.id).collect())
+}
+
 pub async fn update_session(
     collections: &Collections,
     user_id: &str,

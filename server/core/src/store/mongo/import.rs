@@ -16,7 +16,7 @@ use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::user_exists;
-use super::documents::{MessageDoc, SessionDoc};
+use super::documents::{client_key, to_bson_time, MessageDoc, SessionDoc};
 use super::errors::{db_error, insert_many_outcome};
 use super::Collections;
 use crate::store::{ImportCounts, ImportSession, StoreError, StoreResult};
@@ -48,6 +48,7 @@ pub async fn import_sessions(
             conversation_of.push(index);
         }
     }
+    drop_claimed_client_ids(collections, &mut documents).await?;
     let (added, failure) = insert_batch(&collections.messages, &documents).await;
     let (failure, failed) = match failure {
         Some(Failure::Unknown(error)) => return Err(error),
@@ -68,10 +69,68 @@ pub async fn import_sessions(
         let added = added_to.remove(&index).unwrap_or_default();
         move_counters(collections, import, session_id, &added).await?;
     }
+    counts.session_ids = session_ids;
     match failure {
         Some(error) => Err(error),
         None => Ok(counts),
     }
+}
+
+#[derive(Deserialize)]
+struct ClientHolder {
+    #[serde(rename = "_id")]
+    id: String,
+    client_key: String,
+}
+
+/// A client id is unique per user (it makes an append idempotent), so a message whose client
+/// id is held by another message (in the account, or earlier in this import) is imported
+/// without it: dropping the key loses nothing the user sees, while the unique index would
+/// otherwise refuse the whole message. Like the SQLite backend's `ClientIds`.
+async fn drop_claimed_client_ids(
+    collections: &Collections,
+    documents: &mut [MessageDoc],
+) -> StoreResult<()> {
+    let mut keys_of: HashMap<&str, Vec<String>> = HashMap::new();
+    for document in documents.iter().filter(|d| d.client_id.is_some()) {
+        keys_of
+            .entry(document.user_id.as_str())
+            .or_default()
+            .push(document.client_key.clone());
+    }
+    let mut held: HashMap<(String, String), String> = HashMap::new();
+    for (user_id, keys) in keys_of {
+        let holders: Vec<ClientHolder> = collections
+            .messages
+            .clone_with_type::<ClientHolder>()
+            .find(doc! { "user_id": user_id, "client_key": { "$in": keys } })
+            .projection(doc! { "_id": 1, "client_key": 1 })
+            .await
+            .map_err(db_error)?
+            .try_collect()
+            .await
+            .map_err(db_error)?;
+        for holder in holders {
+            held.insert((user_id.to_owned(), holder.client_key), holder.id);
+        }
+    }
+    let mut claimed: HashSet<(String, String)> = HashSet::new();
+    for document in documents.iter_mut() {
+        if document.client_id.is_none() {
+            continue;
+        }
+        let key = (document.user_id.clone(), document.client_key.clone());
+        let taken = match held.get(&key) {
+            // Held by this very message: it was imported before and is skipped anyway.
+            Some(holder) => holder != &document.id,
+            None => false,
+        };
+        if taken || !claimed.insert(key) {
+            document.client_id = None;
+            document.client_key = client_key(None, &document.id);
+        }
+    }
+    Ok(())
 }
 
 /// Why an `insert_many` did not insert everything, beyond unique-index refusals.
@@ -120,7 +179,14 @@ async fn insert_sessions(
 ) -> StoreResult<Vec<String>> {
     let documents: Vec<SessionDoc> = sessions
         .iter()
-        .map(|import| SessionDoc::new(&import.session, import.pinned, import.archived))
+        .map(|import| {
+            let mut document = SessionDoc::new(&import.session, import.pinned, import.archived);
+            document.is_active = import.is_active;
+            if let Some(updated_at) = import.updated_at {
+                document.updated_at = document.updated_at.max(to_bson_time(updated_at));
+            }
+            document
+        })
         .collect();
     let (inserted, failure) = insert_batch(&collections.chat_sessions, &documents).await;
     match failure {

@@ -104,6 +104,12 @@ pub async fn ensure(collections: &Collections) -> StoreResult<()> {
             ),
             // Sessions deleted before a time, across users: the purge.
             index(doc! { "deleted_at": 1 }, "chat_sessions_purge", false),
+            // A user's sessions in id order: the account export's pages.
+            index(
+                doc! { "user_id": 1, "_id": 1 },
+                "chat_sessions_user_id",
+                false,
+            ),
         ],
     )
     .await?;

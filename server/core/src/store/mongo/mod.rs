@@ -316,6 +316,23 @@ impl Store for MongoStore {
             .ok_or(StoreError::NotFound)
     }
 
+    async fn sessions_by_id(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Session>> {
+        chat::sessions_by_id(&self.collections, user_id, after, limit).await
+    }
+
+    async fn owned_session_ids(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        chat::owned_session_ids(&self.collections, user_id, ids).await
+    }
+
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
         chat::all_messages(&self.collections, user_id, session_id).await
     }

@@ -114,6 +114,54 @@ pub fn list_sessions(
     })
 }
 
+/// The user's live sessions after `after` in id order (`chat_sessions_user_id` serves it).
+pub fn sessions_by_id(
+    conn: &Connection,
+    user_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions
+         WHERE user_id = ?1 AND id > ?2 AND deleted_at IS NULL ORDER BY id LIMIT ?3"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_map(
+                params![user_id, after.unwrap_or(""), limit as i64],
+                rows::session,
+            )
+            .and_then(Iterator::collect)
+    })
+    .map_err(sql_error)
+}
+
+/// Which of `ids` are the user's sessions, deleted ones included.
+pub fn owned_session_ids(
+    conn: &Connection,
+    user_id: &str,
+    ids: &[String],
+) -> StoreResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    // Well under SQLite's limit of parameters per statement.
+    for part in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM chat_sessions WHERE user_id = ? AND id IN ({})",
+            vec!["?"; part.len()].join(", ")
+        );
+        let mut args: Vec<&dyn ToSql> = vec![&user_id];
+        args.extend(part.iter().map(|id| id as &dyn ToSql));
+        let mut query = conn.prepare(&sql).map_err(sql_error)?;
+        let rows = query
+            .query_map(&args[..], |row| row.get::<_, String>(0))
+            .map_err(sql_error)?;
+        for id in rows {
+            found.insert(id.map_err(sql_error)?);
+        }
+    }
+    Ok(found)
+}
+
 pub fn update_session(
     conn: &Connection,
     user_id: &str,

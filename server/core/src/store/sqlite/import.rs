@@ -36,13 +36,15 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         session_ids.push(id);
     }
 
-    let mut pending: Vec<(&NewMessage, &str)> = Vec::with_capacity(ROWS_PER_STATEMENT);
+    let mut client_ids = ClientIds::default();
+    let mut pending: Vec<Row> = Vec::with_capacity(ROWS_PER_STATEMENT);
     let mut attempted = 0;
     let mut inserted = 0;
     for (import, session_id) in sessions.iter().zip(&session_ids) {
         for message in &import.messages {
             attempted += 1;
-            pending.push((message, session_id));
+            let client_id = client_ids.keep(conn, message)?;
+            pending.push((message, session_id, client_id));
             if pending.len() == ROWS_PER_STATEMENT {
                 inserted += insert_messages(conn, &pending)?;
                 pending.clear();
@@ -81,7 +83,44 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
             set_leaf.execute([session_id, leaf]).map_err(sql_error)?;
         }
     }
+    counts.session_ids = session_ids;
     Ok(counts)
+}
+
+/// A message to insert, the session it goes to, and the client id it keeps.
+type Row<'a> = (&'a NewMessage, &'a str, Option<&'a str>);
+
+/// Decides which client ids imported messages keep. A client id is unique per user (it makes
+/// an append idempotent), so a message whose client id is held by another message (in the
+/// account, or earlier in this import) is imported without it: dropping the key loses nothing
+/// the user sees, while the unique index would otherwise skip the whole message.
+#[derive(Default)]
+struct ClientIds<'a> {
+    claimed: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> ClientIds<'a> {
+    fn keep(&mut self, conn: &Connection, message: &'a NewMessage) -> StoreResult<Option<&'a str>> {
+        let Some(client_id) = message.client_id.as_deref() else {
+            return Ok(None);
+        };
+        if !self.claimed.insert(client_id) {
+            return Ok(None);
+        }
+        let holder: Option<String> = conn
+            .prepare_cached("SELECT id FROM messages WHERE user_id = ?1 AND client_id = ?2")
+            .and_then(|mut query| {
+                query
+                    .query_row([&message.user_id, client_id], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(sql_error)?;
+        // Held by this very message: it was imported before and is skipped anyway.
+        Ok(match holder {
+            Some(holder) if holder != message.id => None,
+            _ => Some(client_id),
+        })
+    }
 }
 
 /// Creates the session unless it exists, and returns its id and whether it was created. A
@@ -91,9 +130,9 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
     let session = &import.session;
     let created = conn
         .prepare_cached(
-            "INSERT INTO chat_sessions
-                 (id, user_id, title, pinned, archived, source_id, created_at, updated_at, activity_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)
+            "INSERT INTO chat_sessions (id, user_id, title, is_active, pinned, archived,
+                 source_id, created_at, updated_at, activity_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, max(?8, coalesce(?9, ?8)), ?8)
              ON CONFLICT DO NOTHING",
         )
         .and_then(|mut insert| {
@@ -101,10 +140,12 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
                 session.id,
                 session.user_id,
                 session.title,
+                import.is_active,
                 import.pinned,
                 import.archived,
                 session.source_id,
                 to_ms(session.created_at),
+                import.updated_at.map(to_ms),
             ])
         })
         .map_err(sql_error)?;
@@ -145,7 +186,7 @@ const COLUMNS: usize = 18;
 const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Inserts messages (in order) with one statement and returns how many were new.
-fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResult<usize> {
+fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -158,11 +199,11 @@ fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResu
     );
     let times: Vec<i64> = rows
         .iter()
-        .map(|(message, _)| to_ms(message.created_at))
+        .map(|(message, _, _)| to_ms(message.created_at))
         .collect();
     let labels: Vec<[Option<&str>; 3]> = rows
         .iter()
-        .map(|(message, _)| {
+        .map(|(message, _, _)| {
             [
                 Some(message.role.as_str()),
                 Some(message.status.as_str()),
@@ -171,7 +212,7 @@ fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResu
         })
         .collect();
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * COLUMNS);
-    for (((message, session_id), created_at), [role, status, reason]) in
+    for (((message, session_id, client_id), created_at), [role, status, reason]) in
         rows.iter().zip(&times).zip(&labels)
     {
         values.extend_from_slice(&[
@@ -187,7 +228,7 @@ fn insert_messages(conn: &Connection, rows: &[(&NewMessage, &str)]) -> StoreResu
             &message.completion_tokens,
             &message.latency_ms,
             status,
-            &message.client_id,
+            client_id,
             &message.source_id,
             created_at,
             created_at,

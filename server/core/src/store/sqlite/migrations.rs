@@ -187,6 +187,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX chat_sessions_deleted ON chat_sessions(user_id, id) WHERE deleted_at IS NOT NULL;
     CREATE INDEX chat_sessions_purge ON chat_sessions(deleted_at) WHERE deleted_at IS NOT NULL;
     "#,
+    // 7: the account export pages a user's sessions by id (a key a new message does not move).
+    r#"
+    CREATE INDEX chat_sessions_user_id ON chat_sessions(user_id, id);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -507,6 +507,27 @@ impl Store for SqliteStore {
             .ok_or(StoreError::NotFound)
     }
 
+    async fn sessions_by_id(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Session>> {
+        let (user_id, after) = (user_id.to_owned(), after.map(str::to_owned));
+        self.read(move |conn| chat::sessions_by_id(conn, &user_id, after.as_deref(), limit))
+            .await
+    }
+
+    async fn owned_session_ids(
+        &self,
+        user_id: &str,
+        ids: &[String],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let (user_id, ids) = (user_id.to_owned(), ids.to_vec());
+        self.read(move |conn| chat::owned_session_ids(conn, &user_id, &ids))
+            .await
+    }
+
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
         self.read(move |conn| chat::all_messages(conn, &user_id, &session_id))
