@@ -286,9 +286,12 @@ impl Services {
     }
 }
 
-type Problem = (String, String);
+pub(super) type Problem = (String, String);
 
-fn confab_session(user: &User, exported: ExportedSession) -> Result<ImportSession, Problem> {
+pub(super) fn confab_session(
+    user: &User,
+    exported: ExportedSession,
+) -> Result<ImportSession, Problem> {
     let ExportedSession { session, messages } = exported;
     let title = validate::title(&session.title).unwrap_or_else(|_| "Imported chat".to_owned());
     let problem = |reason: String| (title.clone(), reason);
