@@ -400,7 +400,7 @@ fn parent_content<'a>(messages: &'a [Message], message: &Message) -> Option<&'a 
         .map(|m| m.content.as_str())
 }
 
-fn parents<'a>(messages: &'a [Message]) -> Vec<Option<&'a str>> {
+fn parents(messages: &[Message]) -> Vec<Option<&str>> {
     messages
         .iter()
         .map(|m| parent_content(messages, m))
@@ -1127,7 +1127,7 @@ fn arbitrary_value(u: &mut Unstructured, depth: u32) -> arbitrary::Result<Value>
 
 /// Changes a real-shaped file at random: values swapped for arbitrary ones, fields dropped,
 /// text replaced with arbitrary Unicode.
-fn mutate(value: &mut Value, u: &mut Unstructured, depth: u32) -> arbitrary::Result<()> {
+fn mutate(value: &mut Value, u: &mut Unstructured) -> arbitrary::Result<()> {
     match value {
         Value::Object(map) => {
             let keys: Vec<String> = map.keys().cloned().collect();
@@ -1141,7 +1141,7 @@ fn mutate(value: &mut Value, u: &mut Unstructured, depth: u32) -> arbitrary::Res
                     }
                     _ => {
                         if let Some(inner) = map.get_mut(&key) {
-                            mutate(inner, u, depth + 1)?;
+                            mutate(inner, u)?;
                         }
                     }
                 }
@@ -1149,7 +1149,7 @@ fn mutate(value: &mut Value, u: &mut Unstructured, depth: u32) -> arbitrary::Res
         }
         Value::Array(items) => {
             for item in items.iter_mut() {
-                mutate(item, u, depth + 1)?;
+                mutate(item, u)?;
             }
             if u.ratio(1, 8)? {
                 items.push(arbitrary_value(u, 3)?);
@@ -1179,7 +1179,7 @@ fn arbitrary_file(templates: &[Value], seed: u64) -> arbitrary::Result<Vec<u8>> 
     } else {
         u.choose(templates)?.clone()
     };
-    mutate(&mut value, &mut u, 0)?;
+    mutate(&mut value, &mut u)?;
     let text = serde_json::to_string(&value).unwrap_or_default();
     let mut bytes = text.replace(LONE_SURROGATE, "\\ud83c").into_bytes();
     match u.int_in_range(0..=9)? {
