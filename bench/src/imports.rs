@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::text::TextGenerator;
-use crate::{check, connect, start_server, Options, Server};
+use crate::{check, connect, start_server, status_kib, Options};
 
 /// Messages per session of the backup and per conversation of the ZIP.
 const PER_CONVERSATION: usize = 20;
@@ -127,7 +127,7 @@ async fn import_file(
             report["errors"]
         ));
     }
-    let peak_rss_kib = peak_rss_kib(&server);
+    let peak_rss_kib = status_kib(&server, "VmHWM:");
     eprintln!("{what}: {messages} messages in {seconds:.1} s");
     Ok(Measured {
         what,
@@ -135,17 +135,6 @@ async fn import_file(
         seconds,
         peak_rss_kib,
     })
-}
-
-/// The most memory the server process ever held, from `/proc` (Linux only).
-fn peak_rss_kib(server: &Server) -> Option<u64> {
-    let pid = server.child.as_ref()?.id();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
 }
 
 /// Writes a Confab backup (the account export's shape) of at least `bytes` bytes, a session at

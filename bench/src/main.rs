@@ -168,11 +168,17 @@ async fn check(response: Result<reqwest::Response, reqwest::Error>) -> Result<Va
 }
 
 fn rss_kib(server: &Server) -> Option<u64> {
+    status_kib(server, "VmRSS:")
+}
+
+/// A memory figure of the started server from `/proc/PID/status` (Linux only), in KiB:
+/// `VmRSS:` now, `VmHWM:` the most it ever held.
+fn status_kib(server: &Server, field: &str) -> Option<u64> {
     let pid = server.child.as_ref()?.id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find(|line| line.starts_with("VmRSS:"))
+        .find(|line| line.starts_with(field))
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|kib| kib.parse().ok())
 }
