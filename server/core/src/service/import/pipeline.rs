@@ -339,7 +339,10 @@ fn read_object(mut input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
             let mut bytes = Vec::new();
             let mut input = input;
             input.read_to_end(&mut bytes).map_err(read_error)?;
-            read_whole_object(&bytes, sink)
+            let parsed = parse_whole_object(&bytes)?;
+            // The text is no longer needed once parsed: not held while converting.
+            drop(bytes);
+            read_value(parsed.value, parsed.depth, sink)
         }
     }
 }
@@ -409,14 +412,13 @@ fn is_confab(fields: &serde_json::Map<String, Value>) -> bool {
     fields.get("format").and_then(Value::as_str) == Some(EXPORT_FORMAT)
 }
 
-fn read_whole_object(bytes: &[u8], sink: &mut Sink) -> Result<(), Halt> {
-    let parsed = deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
+fn parse_whole_object(bytes: &[u8]) -> Result<deep_json::Parsed, ServiceError> {
+    deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
         ServiceError::invalid(
             "invalid_json",
             format!("the file is not valid JSON: {}", explain_json_error(&error)),
         )
-    })?;
-    read_value(parsed.value, parsed.depth, sink)
+    })
 }
 
 /// A whole top-level object, recognised by its fields.
