@@ -2,6 +2,7 @@
 //! (import and messages), then measures latency percentiles of the hot requests, sustained
 //! appends with concurrent clients, memory and database size. Prints a Markdown table.
 
+mod imports;
 mod text;
 
 use std::path::PathBuf;
@@ -49,6 +50,16 @@ struct Options {
     /// A label for the table (e.g. "SQLite").
     #[arg(long, default_value = "SQLite")]
     label: String,
+    /// Measure imports instead: restoring a Confab backup and importing a sharded ChatGPT ZIP,
+    /// each into a fresh server.
+    #[arg(long)]
+    imports: bool,
+    /// Size of the Confab backup restored by `--imports`, in MB (10^6 bytes).
+    #[arg(long, default_value_t = 500)]
+    backup_mb: usize,
+    /// Messages in the ChatGPT ZIP imported by `--imports`.
+    #[arg(long, default_value_t = 100_000)]
+    zip_messages: usize,
 }
 
 struct Server {
@@ -157,11 +168,17 @@ async fn check(response: Result<reqwest::Response, reqwest::Error>) -> Result<Va
 }
 
 fn rss_kib(server: &Server) -> Option<u64> {
+    status_kib(server, "VmRSS:")
+}
+
+/// A memory figure of the started server from `/proc/PID/status` (Linux only), in KiB:
+/// `VmRSS:` now, `VmHWM:` the most it ever held.
+fn status_kib(server: &Server, field: &str) -> Option<u64> {
     let pid = server.child.as_ref()?.id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find(|line| line.starts_with("VmRSS:"))
+        .find(|line| line.starts_with(field))
         .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|kib| kib.parse().ok())
 }
@@ -176,56 +193,12 @@ async fn main() {
 }
 
 async fn run(options: Options) -> Result<(), String> {
+    if options.imports {
+        return imports::run(&options).await;
+    }
     let server = start_server(&options)?;
     let base = server.url.clone();
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .pool_max_idle_per_host(64)
-        .build()
-        .map_err(|error| error.to_string())?;
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/api/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-
-    // An account and an API token; everything after uses the token.
-    let email = format!("bench-{}@example.com", std::process::id());
-    check(
-        http.post(format!("{base}/api/auth/signup"))
-            .header("Origin", &base)
-            .json(&json!({"email": email, "password": "benchmark password"}))
-            .send()
-            .await,
-    )
-    .await?;
-    let token = check(
-        http.post(format!("{base}/api/tokens"))
-            .header("Origin", &base)
-            .json(&json!({"name": "bench"}))
-            .send()
-            .await,
-    )
-    .await?;
-    let token = token["token"].as_str().ok_or("no token")?.to_owned();
-    let api = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .default_headers({
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {token}").parse().map_err(|_| "bad token")?,
-            );
-            headers
-        })
-        .build()
-        .map_err(|error| error.to_string())?;
+    let api = connect(&server).await?;
 
     let seeded = Instant::now();
     let long_session_title = seed(&api, &base, &options).await?;
@@ -386,6 +359,59 @@ async fn run(options: Options) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Waits for the server, signs up and returns a client that sends an API token.
+async fn connect(server: &Server) -> Result<reqwest::Client, String> {
+    let base = server.url.clone();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|error| error.to_string())?;
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/api/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An account and an API token; everything after uses the token.
+    let email = format!("bench-{}@example.com", std::process::id());
+    check(
+        http.post(format!("{base}/api/auth/signup"))
+            .header("Origin", &base)
+            .json(&json!({"email": email, "password": "benchmark password"}))
+            .send()
+            .await,
+    )
+    .await?;
+    let token = check(
+        http.post(format!("{base}/api/tokens"))
+            .header("Origin", &base)
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await,
+    )
+    .await?;
+    let token = token["token"].as_str().ok_or("no token")?.to_owned();
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .default_headers({
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().map_err(|_| "bad token")?,
+            );
+            headers
+        })
+        .build()
+        .map_err(|error| error.to_string())
 }
 
 /// Creates the sessions and messages through `POST /api/import` in chunks. Returns the title of

@@ -1,714 +1,21 @@
 //! Importing other apps' exports into a real SQLite store, checked the way a user would see
 //! the result: titles, branches, roles, models, times, the active branch, and what was skipped.
+//! Every file read here is in the repository (`tests/fixtures/import/`) or made by the test;
+//! the external corpus of real exports has its own suite, `import_corpus`.
 
-use std::collections::HashMap;
+mod import_support;
+
 use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use confab_core::api::{ImportReport, SearchInput, SessionListInput};
-use confab_core::model::{Message, MessageStatus, Role, Session, User};
+use arbitrary::{Arbitrary, Unstructured};
+use confab_core::api::ImportProblem;
+use confab_core::model::{Message, MessageStatus, Role, Session};
 use confab_core::service::import::{ImportOptions, ImportProgress};
-use confab_core::service::{ServiceConfig, ServiceError, Services};
-use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
-use confab_core::store::DynStore;
+use confab_core::service::ServiceError;
+use import_support::*;
 use serde_json::{json, Value};
-
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/import/"
-);
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{FIXTURES}{name}")).unwrap_or_else(|error| panic!("{name}: {error}"))
-}
-
-struct Account {
-    _dir: tempfile::TempDir,
-    services: Services,
-    user: User,
-}
-
-async fn account() -> Account {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: DynStore = Arc::new(
-        SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db"))).expect("open store"),
-    );
-    let services = Services::new(store, ServiceConfig::default());
-    let user = services
-        .signup("importer@example.com", "a good password", None)
-        .await
-        .expect("signup");
-    Account {
-        _dir: dir,
-        services,
-        user,
-    }
-}
-
-impl Account {
-    async fn import(&self, bytes: &[u8]) -> ImportReport {
-        self.services
-            .import_bytes(&self.user, bytes)
-            .await
-            .expect("import")
-    }
-
-    async fn import_fixture(&self, name: &str) -> ImportReport {
-        self.import(&fixture(name)).await
-    }
-
-    async fn sessions(&self) -> Vec<Session> {
-        let page = self
-            .services
-            .list_sessions(
-                &self.user,
-                SessionListInput {
-                    limit: Some(200),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("list sessions");
-        assert!(page.next_cursor.is_none(), "tests keep to one page");
-        page.items
-    }
-
-    async fn session(&self, title: &str) -> Session {
-        let sessions = self.sessions().await;
-        let titles: Vec<&str> = sessions.iter().map(|s| s.title.as_str()).collect();
-        sessions
-            .iter()
-            .find(|s| s.title == title)
-            .cloned()
-            .unwrap_or_else(|| panic!("no session {title:?} in {titles:?}"))
-    }
-
-    async fn messages(&self, session: &Session) -> Vec<Message> {
-        self.services
-            .store()
-            .all_messages(&self.user.id, &session.id)
-            .await
-            .expect("messages")
-    }
-
-    async fn search(&self, q: &str) -> usize {
-        self.services
-            .search(
-                &self.user,
-                SearchInput {
-                    q: q.into(),
-                    limit: Some(50),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("search")
-            .items
-            .len()
-    }
-}
-
-/// The messages from the root to `leaf`, following parents.
-fn branch<'a>(messages: &'a [Message], leaf: &str) -> Vec<&'a Message> {
-    let by_id: HashMap<&str, &Message> = messages.iter().map(|m| (m.id.as_str(), m)).collect();
-    let mut path = Vec::new();
-    let mut next = by_id.get(leaf).copied();
-    while let Some(message) = next {
-        path.push(message);
-        assert!(path.len() <= messages.len(), "a cycle in the parents");
-        next = message
-            .parent_id
-            .as_deref()
-            .and_then(|id| by_id.get(id).copied());
-    }
-    path.reverse();
-    path
-}
-
-/// Messages nobody answers: the ends of the branches.
-fn leaves(messages: &[Message]) -> Vec<&Message> {
-    messages
-        .iter()
-        .filter(|m| !messages.iter().any(|c| c.parent_id.as_ref() == Some(&m.id)))
-        .collect()
-}
-
-fn active_branch<'a>(session: &Session, messages: &'a [Message]) -> Vec<&'a Message> {
-    branch(
-        messages,
-        session.active_leaf_id.as_deref().expect("an active leaf"),
-    )
-}
-
-fn count_roles(messages: &[Message], role: Role) -> usize {
-    messages.iter().filter(|m| m.role == role).count()
-}
-
-fn at(seconds: f64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros((seconds * 1e6).round() as i64).unwrap()
-}
-
-fn assert_no_problems(report: &ImportReport) {
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-}
-
-/// Checks that importing again adds nothing and skips every message.
-async fn assert_reimport_adds_nothing(account: &Account, bytes: &[u8], first: &ImportReport) {
-    let again = account.import(bytes).await;
-    assert_eq!(
-        (again.sessions, again.messages, again.skipped),
-        (0, 0, first.messages),
-        "re-import adds nothing"
-    );
-}
-
-#[tokio::test]
-async fn chatgpt_export_with_tools_code_and_citations() {
-    let account = account().await;
-    let report = account.import_fixture("chatgpt-export.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (2, 19));
-
-    let web = account.session("Conversation 1. Web Search").await;
-    let messages = account.messages(&web).await;
-    // 17 nodes less the empty root and the hidden system prompt.
-    assert_eq!(messages.len(), 15);
-    assert_eq!(web.message_count, 15);
-    assert_eq!(count_roles(&messages, Role::User), 3);
-    assert_eq!(count_roles(&messages, Role::Assistant), 7);
-    assert_eq!(count_roles(&messages, Role::Tool), 5);
-    assert_eq!(count_roles(&messages, Role::System), 0);
-    assert_eq!(
-        web.created_at,
-        at(1704629915.775304).with_nanosecond_millis()
-    );
-    assert_eq!(
-        messages[0].created_at,
-        at(1704629915.776371).with_nanosecond_millis()
-    );
-    assert_eq!(
-        messages[0].content,
-        "What is the fuel consumption of vw  transporter with 8 people in l/km"
-    );
-    assert_eq!(
-        messages[0].parent_id, None,
-        "bridged over the hidden system node"
-    );
-    // One branch, ending where current_node says.
-    assert_eq!(leaves(&messages).len(), 1);
-    let path = active_branch(&web, &messages);
-    assert_eq!(path.len(), 15);
-    assert!(path
-        .last()
-        .unwrap()
-        .content
-        .starts_with("The fuel consumption figures for the 2014 Volkswagen Transporter TDI340"));
-    // Browser calls are code blocks; results are readable text.
-    assert_eq!(
-        messages[1].content,
-        "```\nsearch(\"Volkswagen Transporter fuel consumption with 8 people l/km\")\n```"
-    );
-    assert_eq!(messages[1].role, Role::Assistant);
-    assert_eq!(messages[2].role, Role::Tool);
-    assert!(messages[2]
-        .content
-        .starts_with("# 【0†Volkswagen Transporter MPG"));
-    let quote = &messages[4];
-    assert!(
-        quote.content.starts_with(
-            "[2021 Volkswagen Transporter T6.1 L2H1 2.0 TDI 110HP specs, dimensions](https://www.ultimatespecs.com/"
-        ),
-        "{}",
-        quote.content
-    );
-    assert!(quote
-        .content
-        .contains("\n> URL: https://www.ultimatespecs.com/"));
-    // Citations become links, as LibreChat shows them.
-    let answer = &messages[6];
-    assert!(answer.content.ends_with(
-        "maintenance of the vehicle ([2021 Volkswagen Transporter T6.1 L2H1 2.0 TDI 110HP specs, dimensions](https://www.ultimatespecs.com/car-specs/Volkswagen/118424/2021-Volkswagen-Transporter-T61-L2H1-20-TDI-110HP.html)) ([Volkswagen Transporter Review - Drive](https://www.drive.com.au/reviews/volkswagen-transporter-review/))."
-    ));
-    assert!(!messages
-        .iter()
-        .any(|m| m.role == Role::Assistant && m.content.contains("†source】")));
-    // Models on assistant and tool messages, none on the user's.
-    for message in &messages {
-        match message.role {
-            Role::User => assert_eq!(message.model, None),
-            _ => assert_eq!(message.model.as_deref(), Some("gpt-4"), "{message:?}"),
-        }
-        assert_eq!(message.status, MessageStatus::Complete);
-    }
-    let detail = account
-        .services
-        .get_session(&account.user, &web.id)
-        .await
-        .unwrap();
-    assert_eq!(detail.models, vec!["gpt-4".to_owned()]);
-
-    let code = account.session("Conversation 2").await;
-    let messages = account.messages(&code).await;
-    assert_eq!(messages.len(), 4);
-    assert_eq!(
-        messages.iter().map(|m| m.role).collect::<Vec<_>>(),
-        [Role::User, Role::Assistant, Role::User, Role::Assistant]
-    );
-    assert!(messages[1]
-        .content
-        .contains("```python\ndef find_intersection(intervals):"));
-    assert!(messages[3].content.contains("```csharp\nusing System;"));
-    assert_eq!(
-        messages[3].model.as_deref(),
-        Some("text-davinci-002-render-sha")
-    );
-    assert_eq!(
-        code.active_leaf_id.as_deref(),
-        Some(messages[3].id.as_str())
-    );
-
-    // The full-text index is current when the import returns.
-    assert!(account.search("Transporter").await > 0);
-    assert!(account.search("intersection").await > 0);
-
-    assert_reimport_adds_nothing(&account, &fixture("chatgpt-export.json"), &report).await;
-}
-
-/// Times are stored to the millisecond.
-trait Millis {
-    fn with_nanosecond_millis(self) -> Self;
-}
-
-impl Millis for DateTime<Utc> {
-    fn with_nanosecond_millis(self) -> Self {
-        DateTime::from_timestamp_millis(self.timestamp_millis()).unwrap()
-    }
-}
-
-#[tokio::test]
-async fn chatgpt_modern_export_skips_the_corrupted_entry_and_hidden_context() {
-    let account = account().await;
-    let report = account.import_fixture("chatgpt-modern-export.json").await;
-    assert_eq!(
-        (report.sessions, report.messages, report.skipped),
-        (2, 6, 0)
-    );
-    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
-    assert_eq!(report.errors[0].title, "Corrupted entry");
-    assert!(
-        report.errors[0].reason.contains("mapping"),
-        "{}",
-        report.errors[0].reason
-    );
-
-    let deploy = account.session("Deploying the staging cluster").await;
-    let messages = account.messages(&deploy).await;
-    assert_eq!(messages.len(), 4);
-    assert!(
-        !messages
-            .iter()
-            .any(|m| m.content.contains("The user is an SRE")),
-        "the hidden user-profile node is not imported"
-    );
-    assert_eq!(messages[0].content, "How do I roll back the deploy?");
-    assert_eq!(messages[0].parent_id, None);
-    assert_eq!(messages[0].created_at, at(1756000001.0));
-    assert_eq!(deploy.created_at, at(1756000000.123));
-    // model_slug where given, else the conversation's default model.
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-5-thinking"));
-    assert_eq!(messages[3].model.as_deref(), Some("o4-mini"));
-    assert_eq!(messages[0].model, None);
-    assert_eq!(
-        deploy.active_leaf_id.as_deref(),
-        Some(messages[3].id.as_str())
-    );
-    assert_eq!(active_branch(&deploy, &messages).len(), 4);
-
-    let pasta = account.session("Weeknight pasta").await;
-    let messages = account.messages(&pasta).await;
-    assert_eq!(
-        messages
-            .iter()
-            .map(|m| m.content.as_str())
-            .collect::<Vec<_>>(),
-        ["Something with anchovies?", "Puttanesca."]
-    );
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-5"));
-    assert_eq!(account.sessions().await.len(), 2);
-
-    let again = account.import_fixture("chatgpt-modern-export.json").await;
-    assert_eq!((again.sessions, again.messages, again.skipped), (0, 0, 6));
-    assert_eq!(again.errors.len(), 1, "the broken entry is reported again");
-}
-
-#[tokio::test]
-async fn chatgpt_tree_keeps_every_branch_and_the_current_one() {
-    let account = account().await;
-    let report = account.import_fixture("chatgpt-tree.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (1, 11));
-
-    let session = account.session("Assist user with summary").await;
-    let messages = account.messages(&session).await;
-    assert_eq!(messages.len(), 11);
-    let by_content = |text: &str| {
-        messages
-            .iter()
-            .filter(|m| m.content == text)
-            .collect::<Vec<_>>()
-    };
-    // An edited prompt: two user children of the first answer.
-    let hello = by_content("Hello! How can I assist you today?")[0];
-    let edits: Vec<&str> = messages
-        .iter()
-        .filter(|m| m.parent_id.as_ref() == Some(&hello.id))
-        .map(|m| m.content.as_str())
-        .collect();
-    assert_eq!(edits, ["so cool bro", "hi again"]);
-    // A regenerated reply: two answers to the same prompt.
-    let joke = by_content("tell me a joke")[0];
-    let answers = messages
-        .iter()
-        .filter(|m| m.parent_id.as_ref() == Some(&joke.id))
-        .count();
-    assert_eq!(answers, 2);
-
-    let ends = leaves(&messages);
-    assert_eq!(ends.len(), 3);
-    let lengths: Vec<usize> = ends
-        .iter()
-        .map(|leaf| branch(&messages, &leaf.id).len())
-        .collect();
-    assert_eq!(lengths, [6, 6, 6]);
-
-    // current_node names the second answer to the joke.
-    let active = active_branch(&session, &messages);
-    assert_eq!(
-        active
-            .iter()
-            .map(|m| m.content.as_str())
-            .collect::<Vec<_>>()[..5],
-        [
-            "hi there",
-            "Hello! How can I assist you today?",
-            "hi again",
-            "Hey! Welcome back. What's on your mind?",
-            "tell me a joke"
-        ]
-    );
-    assert_eq!(
-        active[5].created_at,
-        at(1714585060.598792).with_nanosecond_millis()
-    );
-
-    // The interrupted story is kept, marked partial.
-    let story = messages
-        .iter()
-        .find(|m| m.content.starts_with("Sure! Here's a short story"))
-        .unwrap();
-    assert_eq!(story.status, MessageStatus::Partial);
-    assert_eq!(branch(&messages, &story.id)[2].content, "so cool bro");
-    assert!(messages
-        .iter()
-        .filter(|m| m.role == Role::Assistant)
-        .all(|m| m.model.as_deref() == Some("text-davinci-002-render-sha")));
-    // Ids sort like times, parents before children.
-    for message in &messages {
-        if let Some(parent) = &message.parent_id {
-            assert!(parent < &message.id);
-        }
-    }
-}
-
-#[tokio::test]
-async fn chatgpt_excerpt_with_dangling_references() {
-    let account = account().await;
-    let report = account.import_fixture("chatgpt-citations.json").await;
-    assert_no_problems(&report);
-    let session = account.session("Citation Convo").await;
-    let messages = account.messages(&session).await;
-    assert_eq!(messages.len(), 2);
-    assert_eq!(messages[0].role, Role::Tool);
-    assert_eq!(
-        messages[0].parent_id, None,
-        "the missing parent makes a root"
-    );
-    let answer = &messages[1];
-    assert_eq!(answer.parent_id.as_ref(), Some(&messages[0].id));
-    assert!(answer.content.contains(
-        "hybrid environments ([Signal Sciences - Crunchbase Company Profile & Funding](https://www.crunchbase.com/organization/signal-sciences)) ([Demand More from Your WAF - Signal Sciences now part of Fastly](https://www.signalsciences.com/))."
-    ));
-    assert!(!answer.content.contains("†source】"));
-    // current_node is not in the excerpt: the newest leaf is active.
-    assert_eq!(session.active_leaf_id.as_deref(), Some(answer.id.as_str()));
-    assert_reimport_adds_nothing(&account, &fixture("chatgpt-citations.json"), &report).await;
-}
-
-#[tokio::test]
-async fn openwebui_chats_with_reasoning_and_tools() {
-    let account = account().await;
-    let report = account.import_fixture("openwebui-export.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (3, 6));
-
-    let reasoning = account.session("Chat with reasoning").await;
-    let messages = account.messages(&reasoning).await;
-    assert_eq!(messages.len(), 2);
-    assert_eq!(messages[0].content, "What is 15 * 17?");
-    assert_eq!(messages[0].created_at, at(1700000000.0));
-    assert_eq!(reasoning.created_at, at(1700000000.0));
-    assert_eq!(
-        messages[1].content,
-        "**Thought for 3 seconds**\n\n> Let me break this down...\n\n255"
-    );
-    assert_eq!(messages[1].model.as_deref(), Some("deepseek-r1"));
-    assert_eq!(messages[1].parent_id.as_ref(), Some(&messages[0].id));
-    assert_eq!(
-        reasoning.active_leaf_id.as_deref(),
-        Some(messages[1].id.as_str())
-    );
-
-    let tool = account.session("Chat with tool call").await;
-    let messages = account.messages(&tool).await;
-    assert_eq!(
-        messages[1].content,
-        "**Tool Executed**\n\n> \"Paris: 18C, rain\"\n\nThe weather in Paris is 18C with rain."
-    );
-    assert!(!messages[1].content.contains("<details"));
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-4o"));
-
-    let simple = account.session("Simple linear chat").await;
-    let messages = account.messages(&simple).await;
-    assert_eq!(
-        messages
-            .iter()
-            .map(|m| (m.role, m.content.as_str(), m.created_at))
-            .collect::<Vec<_>>(),
-        [
-            (Role::User, "Hello", at(1700002000.0)),
-            (Role::Assistant, "Hi there!", at(1700002005.0))
-        ]
-    );
-    assert_eq!(messages[1].model.as_deref(), Some("llama3.1:latest"));
-    assert_reimport_adds_nothing(&account, &fixture("openwebui-export.json"), &report).await;
-}
-
-#[tokio::test]
-async fn librechat_export_matches_the_chatgpt_original() {
-    let account = account().await;
-    let report = account.import_fixture("librechat-export.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (1, 6));
-    let session = account.session("Conversation 1. Web Search").await;
-    let messages = account.messages(&session).await;
-    assert_eq!(messages.len(), 6);
-    assert_eq!(active_branch(&session, &messages).len(), 6);
-    assert_eq!(
-        messages.iter().map(|m| m.role).collect::<Vec<_>>(),
-        [
-            Role::User,
-            Role::Assistant,
-            Role::User,
-            Role::Assistant,
-            Role::User,
-            Role::Assistant
-        ]
-    );
-    assert_eq!(
-        messages[0].created_at,
-        "2024-04-09T14:32:05.230Z".parse::<DateTime<Utc>>().unwrap()
-    );
-    // No model on the messages: the conversation's model.
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-3.5-turbo"));
-    assert_eq!(messages[0].model, None);
-
-    // The same conversation exported by ChatGPT reads the same, citations included.
-    let original = super_account_with("chatgpt-export.json").await;
-    let chatgpt = original.session("Conversation 1. Web Search").await;
-    let chatgpt_answers: Vec<String> = original
-        .messages(&chatgpt)
-        .await
-        .into_iter()
-        .filter(|m| m.role == Role::Assistant && !m.content.starts_with("```"))
-        .map(|m| m.content)
-        .collect();
-    let librechat_answers: Vec<String> = messages
-        .into_iter()
-        .filter(|m| m.role == Role::Assistant)
-        .map(|m| m.content)
-        .collect();
-    assert_eq!(chatgpt_answers, librechat_answers);
-    assert_reimport_adds_nothing(&account, &fixture("librechat-export.json"), &report).await;
-}
-
-async fn super_account_with(name: &str) -> Account {
-    let account = account().await;
-    account.import_fixture(name).await;
-    account
-}
-
-#[tokio::test]
-async fn librechat_tree_keeps_its_branches() {
-    let account = account().await;
-    let report = account.import_fixture("librechat-tree.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (1, 9));
-    let session = account
-        .session("Troubleshooting Python Virtual Environment Activation Issue")
-        .await;
-    let messages = account.messages(&session).await;
-    assert_eq!(messages.len(), 9);
-    let first_answer = messages
-        .iter()
-        .find(|m| {
-            m.content
-                .starts_with("It looks like you're trying to activate")
-        })
-        .unwrap();
-    let follow_ups: Vec<&str> = messages
-        .iter()
-        .filter(|m| m.parent_id.as_ref() == Some(&first_answer.id))
-        .map(|m| m.content.as_str())
-        .collect();
-    assert_eq!(follow_ups, ["thanks", "lol"]);
-    let thanks = messages.iter().find(|m| m.content == "thanks").unwrap();
-    assert_eq!(
-        messages
-            .iter()
-            .filter(|m| m.parent_id.as_ref() == Some(&thanks.id))
-            .count(),
-        2
-    );
-    let ends = leaves(&messages);
-    assert_eq!(ends.len(), 3);
-    let mut lengths: Vec<usize> = ends
-        .iter()
-        .map(|leaf| branch(&messages, &leaf.id).len())
-        .collect();
-    lengths.sort();
-    assert_eq!(lengths, [4, 4, 6]);
-    // Messages without a time take their parent's.
-    assert_eq!(thanks.created_at, first_answer.created_at);
-    assert!(messages
-        .iter()
-        .filter(|m| m.role == Role::Assistant)
-        .all(|m| m.model.as_deref() == Some("gpt-4-turbo")));
-    // LibreChat does not say which branch was open: the newest leaf.
-    let active = active_branch(&session, &messages);
-    assert_eq!(
-        active.last().map(|m| m.id.as_str()),
-        Some(messages.last().unwrap().id.as_str())
-    );
-    assert_eq!(active[2].content, "lol");
-    assert_eq!(session.completion_tokens, 504);
-    assert_reimport_adds_nothing(&account, &fixture("librechat-tree.json"), &report).await;
-}
-
-#[tokio::test]
-async fn chatbotui_history() {
-    let account = account().await;
-    let report = account.import_fixture("chatbotui-export.json").await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (2, 6));
-    let hello = account.session("Hello what are you able to do?").await;
-    let messages = account.messages(&hello).await;
-    assert_eq!(messages.len(), 4);
-    assert_eq!(active_branch(&hello, &messages).len(), 4);
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-4-1106-preview"));
-    let cobol = account.session("Give me the code that inverts ...").await;
-    let messages = account.messages(&cobol).await;
-    assert_eq!(
-        messages.iter().map(|m| m.role).collect::<Vec<_>>(),
-        [Role::User, Role::Assistant]
-    );
-    assert_eq!(messages[1].model.as_deref(), Some("gpt-3.5-turbo"));
-    // No times in the file: stable ids all the same.
-    assert_reimport_adds_nothing(&account, &fixture("chatbotui-export.json"), &report).await;
-}
-
-#[tokio::test]
-async fn every_fixture_imports_into_one_account() {
-    let account = account().await;
-    let mut total = ImportReport::default();
-    let mut names: Vec<String> = std::fs::read_dir(FIXTURES)
-        .expect("fixtures")
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".json"))
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 8, "{names:?}");
-    for name in &names {
-        let report = account.import_fixture(name).await;
-        total.sessions += report.sessions;
-        total.messages += report.messages;
-        total.skipped += report.skipped;
-        total.errors.extend(report.errors);
-    }
-    assert_eq!(
-        total.errors.len(),
-        1,
-        "only the corrupted entry: {:?}",
-        total.errors
-    );
-    // chatgpt-citations.json is an excerpt of a conversation in chatgpt-export.json (same
-    // conversation id): its messages join that session instead of making another.
-    assert_eq!(total.sessions, 2 + 1 + 1 + 2 + 1 + 1 + 1 + 3);
-    assert_eq!(total.messages, 6 + 2 + 19 + 6 + 11 + 6 + 9 + 6);
-    assert_eq!(account.sessions().await.len(), 12);
-}
-
-fn chatgpt_conversation(id: &str, title: &str, start: f64, count: usize) -> Value {
-    let mut mapping = serde_json::Map::new();
-    let root = format!("{id}-root");
-    mapping.insert(
-        root.clone(),
-        json!({"id": root, "message": null, "parent": null, "children": [format!("{id}-0")]}),
-    );
-    for i in 0..count {
-        let key = format!("{id}-{i}");
-        let parent = if i == 0 {
-            root.clone()
-        } else {
-            format!("{id}-{}", i - 1)
-        };
-        let children: Vec<String> = if i + 1 < count {
-            vec![format!("{id}-{}", i + 1)]
-        } else {
-            vec![]
-        };
-        let role = if i % 2 == 0 { "user" } else { "assistant" };
-        mapping.insert(
-            key.clone(),
-            json!({
-                "id": key,
-                "message": {
-                    "id": key,
-                    "author": {"role": role},
-                    "create_time": start + i as f64,
-                    "content": {"content_type": "text", "parts": [format!("{title} message {i}")]},
-                    "status": "finished_successfully",
-                    "metadata": {}
-                },
-                "parent": parent,
-                "children": children
-            }),
-        );
-    }
-    json!({
-        "title": title,
-        "create_time": start,
-        "mapping": mapping,
-        "current_node": format!("{id}-{}", count - 1),
-        "conversation_id": id,
-        "default_model_slug": "gpt-4o",
-        "id": id
-    })
-}
-
-fn to_bytes(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap()
-}
 
 #[tokio::test]
 async fn one_corrupt_conversation_does_not_stop_the_others() {
@@ -828,57 +135,6 @@ async fn a_zip_that_unpacks_past_the_limit_is_refused() {
             }
         ),
         "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn an_updated_file_adds_only_the_new_messages() {
-    let account = account().await;
-    let mut tree: Value = serde_json::from_slice(&fixture("chatgpt-tree.json")).unwrap();
-    let original = tree.clone();
-    // Before the user regenerated the joke: no second answer, and the first one current.
-    let conversation = &mut tree[0];
-    conversation["mapping"]
-        .as_object_mut()
-        .unwrap()
-        .remove("f63b8e17-aa5c-4ca6-a1bf-d4d285e269b8");
-    conversation["current_node"] = json!("d0d2a7df-d2fc-4df9-bf0a-1c5121e227ae");
-    let first = account.import(&to_bytes(&tree)).await;
-    assert_eq!((first.sessions, first.messages), (1, 10));
-    let session = account.session("Assist user with summary").await;
-    let before = account.messages(&session).await;
-    let leaf = session.active_leaf_id.clone().unwrap();
-    assert_eq!(
-        before.iter().find(|m| m.id == leaf).unwrap().created_at,
-        at(1714585056.580956).with_nanosecond_millis()
-    );
-
-    let update = account.import(&to_bytes(&original)).await;
-    assert_eq!(
-        (update.sessions, update.messages, update.skipped),
-        (0, 1, 10)
-    );
-    let session = account.session("Assist user with summary").await;
-    let after = account.messages(&session).await;
-    assert_eq!(after.len(), 11);
-    assert_eq!(session.message_count, 11);
-    // The existing messages kept their ids, and the new one hangs from the same prompt.
-    for message in &before {
-        assert!(after.iter().any(|m| m.id == message.id));
-    }
-    let new = after
-        .iter()
-        .find(|m| !before.iter().any(|b| b.id == m.id))
-        .unwrap();
-    let joke = after
-        .iter()
-        .find(|m| m.content == "tell me a joke")
-        .unwrap();
-    assert_eq!(new.parent_id.as_ref(), Some(&joke.id));
-    assert_eq!(
-        session.active_leaf_id.as_deref(),
-        Some(new.id.as_str()),
-        "the current node moved"
     );
 }
 
@@ -1016,33 +272,7 @@ async fn files_that_are_not_imports_are_refused() {
         ),
         "{error:?}"
     );
-    let empty = account.import(b"[]").await;
-    assert_eq!(empty, ImportReport::default());
     assert!(account.sessions().await.is_empty());
-}
-
-#[tokio::test]
-async fn confab_exports_still_import() {
-    let source = account().await;
-    source.import_fixture("chatgpt-tree.json").await;
-    let export = {
-        use futures::StreamExt;
-        let mut stream = Box::pin(source.services.export_account(source.user.clone()));
-        let mut text = String::new();
-        while let Some(chunk) = stream.next().await {
-            text.push_str(&chunk.unwrap());
-        }
-        text
-    };
-    let target = account().await;
-    let report = target.import(export.as_bytes()).await;
-    assert_no_problems(&report);
-    assert_eq!((report.sessions, report.messages), (1, 11));
-    let session = target.session("Assist user with summary").await;
-    let messages = target.messages(&session).await;
-    assert_eq!(leaves(&messages).len(), 3);
-    assert_eq!(active_branch(&session, &messages).len(), 6);
-    assert_reimport_adds_nothing(&target, export.as_bytes(), &report).await;
 }
 
 #[tokio::test]
@@ -1148,4 +378,875 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         Some(derived_id(time, 0, &user_id, "test:c").as_str())
     );
     assert_eq!(account.search("zebra").await, 2);
+}
+
+/// Times are stored to the millisecond.
+fn ms(seconds: f64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(at(seconds).timestamp_millis()).unwrap()
+}
+
+fn contents(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+fn contents_of<'a>(messages: &[&'a Message]) -> Vec<&'a str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+/// The content of the message `parent_id` points at.
+fn parent_content<'a>(messages: &'a [Message], message: &Message) -> Option<&'a str> {
+    let parent = message.parent_id.as_deref()?;
+    messages
+        .iter()
+        .find(|m| m.id == parent)
+        .map(|m| m.content.as_str())
+}
+
+fn parents(messages: &[Message]) -> Vec<Option<&str>> {
+    messages
+        .iter()
+        .map(|m| parent_content(messages, m))
+        .collect()
+}
+
+fn invalid(error: &ServiceError) -> (&'static str, &str) {
+    match error {
+        ServiceError::Invalid { code, message } => (code, message.as_str()),
+        other => panic!("not an invalid-input error: {other:?}"),
+    }
+}
+
+async fn import_error(account: &Account, bytes: &[u8]) -> ServiceError {
+    account
+        .services
+        .import_bytes(&account.user, bytes)
+        .await
+        .unwrap_err()
+}
+
+/// The account's whole export, as the download gives it.
+async fn backup(account: &Account) -> String {
+    use futures::StreamExt;
+    let mut stream = Box::pin(account.services.export_account(account.user.clone()));
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        text.push_str(&chunk.unwrap());
+    }
+    text
+}
+
+#[tokio::test]
+async fn chatgpt_user_messages_without_metadata_and_the_model_only_in_default_model_slug() {
+    let account = account().await;
+    let report = account.import_fixture("chatgpt-2025.json").await;
+    assert_no_problems(&report);
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (3, 14, 0)
+    );
+    let session = account.session("Sourdough starter").await;
+    assert_eq!(session.created_at, ms(1748761199.9));
+    assert_eq!(session.message_count, 4);
+    let messages = account.messages(&session).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "How do I keep a sourdough starter alive?",
+            "Feed it equal weights of flour and water every day.",
+            "And if I go on holiday?",
+            "Keep it in the fridge; it will last two weeks.",
+        ]
+    );
+    let roles: Vec<Role> = messages.iter().map(|m| m.role).collect();
+    assert_eq!(
+        roles,
+        [Role::User, Role::Assistant, Role::User, Role::Assistant]
+    );
+    let models: Vec<Option<&str>> = messages.iter().map(|m| m.model.as_deref()).collect();
+    assert_eq!(models, [None, Some("gpt-5"), None, Some("gpt-5")]);
+    let times: Vec<_> = messages.iter().map(|m| m.created_at).collect();
+    assert_eq!(
+        times,
+        [
+            ms(1748761200.123),
+            ms(1748761212.5),
+            ms(1748761300.0),
+            ms(1748761309.75)
+        ]
+    );
+    assert!(messages.iter().all(|m| m.status == MessageStatus::Complete));
+    // The hidden system message is dropped and the first prompt becomes the root.
+    assert_eq!(
+        parents(&messages),
+        [
+            None,
+            Some("How do I keep a sourdough starter alive?"),
+            Some("Feed it equal weights of flour and water every day."),
+            Some("And if I go on holiday?"),
+        ]
+    );
+    assert_eq!(
+        session.active_leaf_id.as_deref(),
+        Some(messages[3].id.as_str())
+    );
+    assert_reimport_adds_nothing(&account, &fixture("chatgpt-2025.json"), &report).await;
+}
+
+#[tokio::test]
+async fn chatgpt_parents_rebuilt_from_parent_when_children_are_empty() {
+    let account = account().await;
+    account.import_fixture("chatgpt-2025.json").await;
+    let session = account.session("Trip to Lisbon").await;
+    assert_eq!(session.created_at, ms(1748849999.0));
+    let messages = account.messages(&session).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "Three days in Lisbon: what should I see?",
+            "Belém, Alfama and a day trip to Sintra.",
+            "Alfama first, then Belém; keep a day for Sintra.",
+            "Is Sintra worth a whole day?",
+            "Yes: Pena Palace and the Moorish Castle take most of it.",
+        ]
+    );
+    assert_eq!(
+        parents(&messages),
+        [
+            None,
+            Some("Three days in Lisbon: what should I see?"),
+            Some("Three days in Lisbon: what should I see?"),
+            Some("Alfama first, then Belém; keep a day for Sintra."),
+            Some("Is Sintra worth a whole day?"),
+        ]
+    );
+    assert_eq!(leaves(&messages).len(), 2);
+    assert_eq!(
+        contents_of(&active_branch(&session, &messages)),
+        [
+            "Three days in Lisbon: what should I see?",
+            "Alfama first, then Belém; keep a day for Sintra.",
+            "Is Sintra worth a whole day?",
+            "Yes: Pena Palace and the Moorish Castle take most of it.",
+        ]
+    );
+    let models: Vec<Option<&str>> = messages.iter().map(|m| m.model.as_deref()).collect();
+    assert_eq!(
+        models,
+        [None, Some("gpt-4o"), Some("gpt-4o"), None, Some("gpt-4o")]
+    );
+}
+
+#[tokio::test]
+async fn a_chatgpt_conversation_without_id_gets_a_stable_one() {
+    let account = account().await;
+    let file: Value = serde_json::from_slice(&fixture("chatgpt-2025.json")).unwrap();
+    let lisbon = file[1].clone();
+    assert!(lisbon.get("id").is_none() && lisbon.get("conversation_id").is_none());
+    let first = account.import(&to_bytes(&json!([lisbon.clone()]))).await;
+    assert_no_problems(&first);
+    assert_eq!((first.sessions, first.messages), (1, 5));
+
+    // Exported again later: renamed, and the conversation went on. It joins the same session.
+    let mut later = lisbon;
+    later["title"] = json!("Lisbon, renamed");
+    let mapping = later["mapping"].as_object_mut().unwrap();
+    mapping.insert(
+        "q3".into(),
+        json!({"id": "q3", "parent": "r3", "children": [], "message": {
+            "id": "q3", "author": {"role": "user"}, "create_time": 1748850300.0,
+            "content": {"content_type": "text", "parts": ["And Cascais?"]}}}),
+    );
+    later["current_node"] = json!("q3");
+    let update = account.import(&to_bytes(&json!([later]))).await;
+    assert_no_problems(&update);
+    assert_eq!(
+        (update.sessions, update.messages, update.skipped),
+        (0, 1, 5)
+    );
+    let sessions = account.sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].title, "Trip to Lisbon");
+    assert_eq!(sessions[0].message_count, 6);
+    let messages = account.messages(&sessions[0]).await;
+    assert_eq!(messages[5].content, "And Cascais?");
+    assert_eq!(
+        parent_content(&messages, &messages[5]),
+        Some("Yes: Pena Palace and the Moorish Castle take most of it.")
+    );
+}
+
+#[tokio::test]
+async fn messages_with_equal_or_missing_times_keep_their_tree_order() {
+    let account = account().await;
+    account.import_fixture("chatgpt-2025.json").await;
+    let session = account.session("Tabs or spaces").await;
+    let messages = account.messages(&session).await;
+    // Parent before child, siblings in the source's order ("Why?" is listed first).
+    assert_eq!(
+        contents(&messages),
+        [
+            "Tabs or spaces?",
+            "Spaces, mostly.",
+            "Why?",
+            "Every editor shows them the same way.",
+            "Says who?",
+        ]
+    );
+    assert_eq!(
+        parents(&messages),
+        [
+            None,
+            Some("Tabs or spaces?"),
+            Some("Spaces, mostly."),
+            Some("Why?"),
+            Some("Spaces, mostly."),
+        ]
+    );
+    assert!(messages.iter().all(|m| m.created_at == ms(1748900000.0)));
+    assert_eq!(session.created_at, ms(1748900000.0));
+    assert_eq!(
+        session.active_leaf_id.as_deref(),
+        Some(messages[3].id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_without_times_keeps_its_order_past_4096_messages() {
+    let account = account().await;
+    let count = 5_000;
+    let messages: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({"role": if i % 2 == 0 { "user" } else { "assistant" },
+                   "content": format!("message {i}")})
+        })
+        .collect();
+    let export = json!({"version": 4, "folders": [], "history": [
+        {"id": "long", "name": "Counting", "messages": messages,
+         "model": {"id": "gpt-4"}}
+    ]});
+    let report = account.import(&to_bytes(&export)).await;
+    assert_no_problems(&report);
+    assert_eq!((report.sessions, report.messages), (1, count));
+    let session = account.session("Counting").await;
+    let stored = account.messages(&session).await;
+    let expected: Vec<String> = (0..count).map(|i| format!("message {i}")).collect();
+    assert_eq!(contents(&stored), expected);
+    assert_eq!(active_branch(&session, &stored).len(), count);
+}
+
+/// A ChatGPT data export as it comes today: the conversations split over numbered files,
+/// with the resource forks a Mac adds when it re-zips the folder.
+fn sharded_chatgpt_zip(conversations: &[Value], shards: usize) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let per_shard = conversations.len().div_ceil(shards);
+    for (shard, part) in conversations.chunks(per_shard).enumerate() {
+        let name = format!("conversations-{shard:03}.json");
+        zip.start_file(&name, options).unwrap();
+        zip.write_all(&to_bytes(&json!(part))).unwrap();
+        // AppleDouble: binary, and named like the file it belongs to.
+        zip.start_file(format!("__MACOSX/._{name}"), options)
+            .unwrap();
+        zip.write_all(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+            .unwrap();
+    }
+    zip.start_file("chat.html", options).unwrap();
+    zip.write_all(b"<html>not imported</html>").unwrap();
+    zip.start_file("user.json", options).unwrap();
+    zip.write_all(b"{\"email\": \"a@b.c\"}").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_sharded_chatgpt_zip_with_macosx_entries() {
+    let account = account().await;
+    let file: Value = serde_json::from_slice(&fixture("chatgpt-2025.json")).unwrap();
+    let bytes = sharded_chatgpt_zip(file.as_array().unwrap(), 2);
+    let report = account.import(&bytes).await;
+    assert_no_problems(&report);
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (3, 14, 0)
+    );
+    let mut titles: Vec<String> = account
+        .sessions()
+        .await
+        .into_iter()
+        .map(|s| s.title)
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["Sourdough starter", "Tabs or spaces", "Trip to Lisbon"]
+    );
+    assert_reimport_adds_nothing(&account, &bytes, &report).await;
+}
+
+#[tokio::test]
+async fn openwebui_reasoning_in_chinese_and_japanese() {
+    let account = account().await;
+    let report = account.import_fixture("openwebui-reasoning-cjk.json").await;
+    assert_no_problems(&report);
+    assert_eq!((report.sessions, report.messages), (3, 6));
+    let chinese = account.session("勾股定理").await;
+    let messages = account.messages(&chinese).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "请解释勾股定理。",
+            "**Thought for 4 seconds**\n\n> 用户想了解勾股定理，我应该先给出公式，再举一个例子。\n> 三边分别为三、四、五。\n\n直角三角形两条直角边的平方和等于斜边的平方：a² + b² = c²。",
+        ]
+    );
+    assert_eq!(messages[1].model.as_deref(), Some("qwen2.5:7b"));
+    assert_eq!(messages[1].created_at, ms(1735700004.0));
+    let japanese = account.session("俳句について").await;
+    let messages = account.messages(&japanese).await;
+    assert_eq!(
+        messages[1].content,
+        "**Thought for 2 seconds**\n\n> 五・七・五の十七音で詠む短い詩だと説明します。\n\n俳句は五・七・五の十七音からなる日本の短い詩です。"
+    );
+    let greetings = account.session("Greetings").await;
+    assert_eq!(
+        contents(&account.messages(&greetings).await),
+        ["Hello", "Hi there!"]
+    );
+    assert_reimport_adds_nothing(&account, &fixture("openwebui-reasoning-cjk.json"), &report).await;
+}
+
+#[tokio::test]
+async fn half_an_emoji_is_replaced_in_its_chat_and_the_rest_of_the_file_imports() {
+    let account = account().await;
+    let bytes = fixture("openwebui-half-emoji.json");
+    assert!(String::from_utf8_lossy(&bytes).contains("\"Happy new year \\ud83c\""));
+    let report = account.import(&bytes).await;
+    assert_eq!((report.sessions, report.messages), (3, 6));
+    assert_eq!(
+        report.errors,
+        [ImportProblem {
+            title: "Cut-off reply".into(),
+            reason: "some of its text was not valid Unicode (half an emoji or a broken character) and was replaced with \u{fffd}".into(),
+        }]
+    );
+    let cut = account.session("Cut-off reply").await;
+    assert_eq!(
+        contents(&account.messages(&cut).await),
+        ["Say something festive", "Happy new year \u{fffd}"]
+    );
+    let party = account.session("Party plans").await;
+    assert_eq!(
+        account.messages(&party).await[1].content,
+        "Balloons, cake and music 🎉"
+    );
+    let packing = account.session("Packing list").await;
+    assert_eq!(
+        contents(&account.messages(&packing).await),
+        ["What should I pack for Oslo?", "A warm coat and boots."]
+    );
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_utf8_are_replaced_in_their_conversation() {
+    let account = account().await;
+    let mut bytes = to_bytes(&json!([
+        chatgpt_conversation("ok", "Fine", 1.7e9, 2),
+        chatgpt_conversation("bad", "Latin-1", 1.7e9 + 100.0, 2),
+    ]));
+    // "Latin-1 message 0" with the space after "Latin-1" turned into a lone Latin-1 "é".
+    let at = bytes
+        .windows(17)
+        .position(|w| w == b"Latin-1 message 0")
+        .unwrap();
+    bytes[at + 7] = 0xE9;
+    let report = account.import(&bytes).await;
+    assert_eq!((report.sessions, report.messages), (2, 4));
+    assert_eq!(
+        report.errors,
+        [ImportProblem {
+            title: "Latin-1".into(),
+            reason: "some of its text was not valid Unicode (half an emoji or a broken character) and was replaced with \u{fffd}".into(),
+        }]
+    );
+    let session = account.session("Latin-1").await;
+    assert_eq!(
+        account.messages(&session).await[0].content,
+        "Latin-1\u{fffd}message 0"
+    );
+}
+
+#[tokio::test]
+async fn librechat_tree_in_the_repository() {
+    let account = account().await;
+    let report = account.import_fixture("librechat-tree.json").await;
+    assert_no_problems(&report);
+    assert_eq!((report.sessions, report.messages), (1, 6));
+    let session = account.session("Prime numbers").await;
+    assert_eq!(
+        session.created_at,
+        "2025-03-01T09:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    let messages = account.messages(&session).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "Name three prime numbers.",
+            "2, 3 and 5.",
+            "Three more?",
+            "7, 11 and 13.",
+            "Any even ones besides 2?",
+            "No: every other even number divides by 2.",
+        ]
+    );
+    assert_eq!(
+        parents(&messages),
+        [
+            None,
+            Some("Name three prime numbers."),
+            Some("2, 3 and 5."),
+            Some("Three more?"),
+            Some("2, 3 and 5."),
+            Some("Any even ones besides 2?"),
+        ]
+    );
+    let tokens: Vec<Option<i64>> = messages.iter().map(|m| m.completion_tokens).collect();
+    assert_eq!(tokens, [None, Some(12), None, Some(12), None, Some(12)]);
+    let models: Vec<Option<&str>> = messages.iter().map(|m| m.model.as_deref()).collect();
+    assert_eq!(
+        models,
+        [
+            None,
+            Some("gpt-4o"),
+            None,
+            Some("gpt-4o"),
+            None,
+            Some("gpt-4o")
+        ]
+    );
+    // No current node in LibreChat: the newest leaf.
+    assert_eq!(
+        contents_of(&active_branch(&session, &messages)),
+        [
+            "Name three prime numbers.",
+            "2, 3 and 5.",
+            "Any even ones besides 2?",
+            "No: every other even number divides by 2.",
+        ]
+    );
+    assert_reimport_adds_nothing(&account, &fixture("librechat-tree.json"), &report).await;
+}
+
+#[tokio::test]
+async fn chatbotui_export_in_the_repository_is_streamed() {
+    let account = account().await;
+    let report = account.import_fixture("chatbotui-export.json").await;
+    assert_no_problems(&report);
+    assert_eq!((report.sessions, report.messages), (2, 6));
+    let haiku = account.session("Haiku about rain").await;
+    let messages = account.messages(&haiku).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "Write a haiku about rain.",
+            "Soft rain on the roof\nthe gutters hum a low song\nthe street turns to glass",
+        ]
+    );
+    assert_eq!(messages[1].model.as_deref(), Some("gpt-4"));
+    let units = account.session("Unit conversion").await;
+    let messages = account.messages(&units).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "How many feet in a mile?",
+            "5,280 feet.",
+            "And yards?",
+            "1,760 yards."
+        ]
+    );
+    assert_eq!(messages[3].model.as_deref(), Some("gpt-3.5-turbo"));
+    assert_reimport_adds_nothing(&account, &fixture("chatbotui-export.json"), &report).await;
+}
+
+#[tokio::test]
+async fn a_confab_backup_restores_session_by_session() {
+    let source = account().await;
+    source.import_fixture("chatgpt-2025.json").await;
+    source.import_fixture("librechat-tree.json").await;
+    let export = backup(&source).await;
+    let target = account().await;
+    let report = target.import(export.as_bytes()).await;
+    assert_no_problems(&report);
+    assert_eq!(
+        (report.sessions, report.messages, report.skipped),
+        (4, 20, 0)
+    );
+    for title in [
+        "Sourdough starter",
+        "Trip to Lisbon",
+        "Tabs or spaces",
+        "Prime numbers",
+    ] {
+        let before = source.session(title).await;
+        let after = target.session(title).await;
+        assert_eq!(after.created_at, before.created_at, "{title}");
+        assert_eq!(after.message_count, before.message_count, "{title}");
+        let old = source.messages(&before).await;
+        let new = target.messages(&after).await;
+        assert_eq!(contents(&new), contents(&old), "{title}");
+        assert_eq!(parents(&new), parents(&old), "{title}");
+        let leaf = |session: &Session, messages: &[Message]| {
+            active_branch(session, messages)
+                .last()
+                .map(|m| m.content.clone())
+        };
+        assert_eq!(leaf(&after, &new), leaf(&before, &old), "{title}");
+    }
+    assert_reimport_adds_nothing(&target, export.as_bytes(), &report).await;
+}
+
+#[tokio::test]
+async fn a_broken_session_in_a_confab_backup_costs_only_itself() {
+    let source = account().await;
+    source.import_fixture("chatgpt-2025.json").await;
+    let mut export: Value = serde_json::from_str(&backup(&source).await).unwrap();
+    let broken_title = export["sessions"][1]["title"].as_str().unwrap().to_owned();
+    export["sessions"][1]["messages"] = json!("broken");
+    let target = account().await;
+    let report = target.import(&to_bytes(&export)).await;
+    assert_eq!((report.sessions, report.messages), (2, 9));
+    assert_eq!(
+        report.errors,
+        [ImportProblem {
+            title: broken_title,
+            reason: "the Confab export is malformed: invalid type: string \"broken\", expected a sequence".into(),
+        }]
+    );
+}
+
+#[tokio::test]
+async fn confab_backups_of_another_version_or_with_nothing_in_them_are_refused() {
+    let account = account().await;
+    let newer = br#"{"format":"confab","version":2,"exportedAt":"2025-06-01T00:00:00Z","sessions":[{"id":"x"}]}"#;
+    let error = import_error(&account, newer).await;
+    assert_eq!(
+        invalid(&error),
+        (
+            "unsupported_format",
+            "this is not a Confab export of version 1 or older"
+        )
+    );
+    let empty =
+        br#"{"format":"confab","version":1,"exportedAt":"2025-06-01T00:00:00Z","sessions":[]}"#;
+    let error = import_error(&account, empty).await;
+    assert_eq!(
+        invalid(&error),
+        (
+            "nothing_imported",
+            "nothing was imported: the file holds no conversations"
+        )
+    );
+    assert!(account.sessions().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_file_that_stores_nothing_is_an_error() {
+    let account = account().await;
+    for bytes in [
+        &b"[]"[..],
+        b"{\"version\": 4, \"history\": [], \"folders\": []}",
+    ] {
+        let error = import_error(&account, bytes).await;
+        assert_eq!(
+            invalid(&error),
+            (
+                "nothing_imported",
+                "nothing was imported: the file holds no conversations"
+            ),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    let empty = json!([
+        {"title": "Empty", "mapping": {}},
+        {"title": "Hidden only", "id": "h", "mapping": {"s": {"message": {"author": {"role": "system"}, "content": {"parts": ["x"]}}}}},
+        {"title": "No mapping", "id": "n"},
+        {"title": "Bad mapping", "id": "b", "mapping": 3},
+    ]);
+    let error = import_error(&account, &to_bytes(&empty)).await;
+    assert_eq!(
+        invalid(&error),
+        (
+            "nothing_imported",
+            "nothing was imported: “Empty”: the conversation has no messages to import; “Hidden only”: the conversation has no messages to import; “No mapping”: it has no `mapping`, so no messages; and 1 more"
+        )
+    );
+    assert!(account.sessions().await.is_empty());
+}
+
+// ---- Fuzzing: arbitrary shapes and arbitrary Unicode, on stable Rust. ----
+
+/// Field names the importers look for, so that random objects reach their code.
+const FIELDS: &[&str] = &[
+    "title",
+    "id",
+    "conversation_id",
+    "mapping",
+    "message",
+    "parent",
+    "children",
+    "author",
+    "role",
+    "content",
+    "content_type",
+    "parts",
+    "metadata",
+    "citations",
+    "start_ix",
+    "end_ix",
+    "create_time",
+    "update_time",
+    "current_node",
+    "default_model_slug",
+    "model_slug",
+    "chat",
+    "history",
+    "messages",
+    "currentId",
+    "parentId",
+    "childrenIds",
+    "timestamp",
+    "conversationId",
+    "messagesTree",
+    "messageId",
+    "parentMessageId",
+    "text",
+    "isCreatedByUser",
+    "sender",
+    "name",
+    "model",
+    "format",
+    "version",
+    "sessions",
+    "thoughts",
+    "summary",
+    "url",
+    "matched_text",
+    "content_references",
+    "alt",
+    "items",
+    "files",
+    "type",
+    "output",
+    "error",
+    "done",
+    "usage",
+    "createdAt",
+    "activeLeafId",
+    "parentId",
+    "status",
+];
+
+/// Text that has tripped importers before, mixed into the random text.
+const TRICKY: &[&str] = &[
+    "&gt; 用户想了解",
+    "&gt; 五・七・五",
+    "<details type=\"reasoning\"><summary>思考</summary>&gt; 中文",
+    "</details>",
+    "【3:0†source】",
+    "&#x1F600;&amp",
+    "👩‍👩‍👧‍👦",
+    "e\u{301}",
+    "\u{e000}",
+    "",
+    " ",
+];
+
+/// A private-use character that stands for a lone surrogate escape once serialised.
+const LONE_SURROGATE: char = '\u{e000}';
+
+/// Random bytes from a seed (SplitMix64), so that a failing case can be run again.
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn arbitrary_text(u: &mut Unstructured) -> arbitrary::Result<String> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 => String::arbitrary(u)?,
+        1 => (*u.choose(TRICKY)?).to_owned(),
+        2 => format!("{}{}", u.choose(TRICKY)?, String::arbitrary(u)?),
+        _ => {
+            let mut text = String::arbitrary(u)?;
+            text.push(LONE_SURROGATE);
+            text
+        }
+    })
+}
+
+fn arbitrary_value(u: &mut Unstructured, depth: u32) -> arbitrary::Result<Value> {
+    let top = if depth == 0 { 4 } else { 6 };
+    Ok(match u.int_in_range(0..=top)? {
+        0 => Value::Null,
+        1 => Value::Bool(bool::arbitrary(u)?),
+        2 => json!(i64::arbitrary(u)?),
+        3 => serde_json::Number::from_f64(f64::arbitrary(u)?)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        4 => Value::String(arbitrary_text(u)?),
+        5 => {
+            let len = u.int_in_range(0..=3)?;
+            let mut items = Vec::with_capacity(len);
+            for _ in 0..len {
+                items.push(arbitrary_value(u, depth - 1)?);
+            }
+            Value::Array(items)
+        }
+        _ => {
+            let len = u.int_in_range(0..=4)?;
+            let mut map = serde_json::Map::new();
+            for _ in 0..len {
+                let key = if bool::arbitrary(u)? {
+                    (*u.choose(FIELDS)?).to_owned()
+                } else {
+                    arbitrary_text(u)?
+                };
+                map.insert(key, arbitrary_value(u, depth - 1)?);
+            }
+            Value::Object(map)
+        }
+    })
+}
+
+/// Changes a real-shaped file at random: values swapped for arbitrary ones, fields dropped,
+/// text replaced with arbitrary Unicode.
+fn mutate(value: &mut Value, u: &mut Unstructured) -> arbitrary::Result<()> {
+    match value {
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for key in keys {
+                match u.int_in_range(0..=15)? {
+                    0 => {
+                        map.remove(&key);
+                    }
+                    1 => {
+                        map.insert(key, arbitrary_value(u, 3)?);
+                    }
+                    _ => {
+                        if let Some(inner) = map.get_mut(&key) {
+                            mutate(inner, u)?;
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                mutate(item, u)?;
+            }
+            if u.ratio(1, 8)? {
+                items.push(arbitrary_value(u, 3)?);
+            }
+        }
+        Value::String(text) => {
+            if u.ratio(1, 4)? {
+                *text = arbitrary_text(u)?;
+            }
+        }
+        _ => {
+            if u.ratio(1, 8)? {
+                *value = arbitrary_value(u, 2)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One random file: a real-shaped template changed at random, sometimes cut short or with a
+/// byte flipped.
+fn arbitrary_file(templates: &[Value], seed: u64) -> arbitrary::Result<Vec<u8>> {
+    let entropy = random_bytes(seed, 64 * 1024);
+    let mut u = Unstructured::new(&entropy);
+    let mut value = if u.ratio(1, 10)? {
+        arbitrary_value(&mut u, 6)?
+    } else {
+        u.choose(templates)?.clone()
+    };
+    mutate(&mut value, &mut u)?;
+    let text = serde_json::to_string(&value).unwrap_or_default();
+    let mut bytes = text.replace(LONE_SURROGATE, "\\ud83c").into_bytes();
+    match u.int_in_range(0..=9)? {
+        0 if !bytes.is_empty() => {
+            let cut = u.choose_index(bytes.len())?;
+            bytes.truncate(cut);
+        }
+        1 if !bytes.is_empty() => {
+            let at = u.choose_index(bytes.len())?;
+            bytes[at] = u8::arbitrary(&mut u)?;
+        }
+        _ => {}
+    }
+    Ok(bytes)
+}
+
+/// Cases run at most, and the time they may take (the suite must stay well within CI's).
+const FUZZ_CASES: u64 = 4_000;
+const FUZZ_TIME: Duration = Duration::from_secs(40);
+
+#[tokio::test]
+async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
+    let source = account().await;
+    source.import_fixture("chatgpt-2025.json").await;
+    let confab: Value = serde_json::from_str(&backup(&source).await).unwrap();
+    let mut templates = vec![confab];
+    for name in [
+        "chatgpt-2025.json",
+        "openwebui-reasoning-cjk.json",
+        "librechat-tree.json",
+        "chatbotui-export.json",
+    ] {
+        templates.push(serde_json::from_slice(&fixture(name)).unwrap());
+    }
+    let account = account().await;
+    let started = Instant::now();
+    let mut outcomes = [0usize; 2];
+    for seed in 0..FUZZ_CASES {
+        if started.elapsed() > FUZZ_TIME {
+            break;
+        }
+        let Ok(bytes) = arbitrary_file(&templates, seed) else {
+            continue;
+        };
+        match account.services.import_bytes(&account.user, &bytes).await {
+            Ok(report) => {
+                let panicked: Vec<&ImportProblem> = report
+                    .errors
+                    .iter()
+                    .filter(|problem| problem.reason.starts_with("Confab failed on this"))
+                    .collect();
+                assert!(panicked.is_empty(), "seed {seed}: {panicked:?}");
+                outcomes[0] += 1;
+            }
+            Err(ServiceError::Invalid { .. }) => outcomes[1] += 1,
+            Err(other) => panic!("seed {seed}: {other:?}"),
+        }
+    }
+    // Both kinds of outcome were reached, so the cases are neither all broken nor all fine.
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+    println!(
+        "fuzzed {} files in {:?}: {} imported, {} refused",
+        outcomes[0] + outcomes[1],
+        started.elapsed(),
+        outcomes[0],
+        outcomes[1]
+    );
 }

@@ -1,4 +1,6 @@
 //! Input checks shared by the service operations.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 use super::{ServiceError, ServiceResult};
 use crate::ids::is_valid_id;
@@ -152,7 +154,7 @@ pub fn title_from_content(content: &str) -> String {
     }
     let cut: String = line.chars().take(TITLE_CHARS).collect();
     let cut = match cut.rfind(char::is_whitespace) {
-        Some(space) if space > TITLE_CHARS / 2 => &cut[..space],
+        Some(space) if space > TITLE_CHARS / 2 => cut.get(..space).unwrap_or(cut.as_str()),
         _ => cut.as_str(),
     };
     format!("{}…", cut.trim_end())

@@ -1,5 +1,7 @@
 //! Search snippets as HTML, shared by every backend: the text is escaped and the hits are
 //! wrapped in `<mark>` tags, so a client can insert a snippet as it is.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 /// Words of context in a snippet.
 pub const SNIPPET_TOKENS: usize = 24;

@@ -2,6 +2,7 @@
 //! `{message, parent, children}`, with `current_node` naming the leaf the user was on.
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::fields;
 use super::render::{fence, link, quote};
@@ -21,14 +22,14 @@ pub(super) fn looks_like(value: &Value) -> bool {
 pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
     let title = fields::text(&value, "title").map(str::to_owned);
     let problem = |reason: &str| Problem::new(title.as_deref(), reason);
-    let key = fields::id(&value, "conversation_id")
-        .or_else(|| fields::id(&value, "id"))
-        .ok_or_else(|| problem("the conversation has no id"))?;
     let mapping = match value.get_mut("mapping").map(Value::take) {
         Some(Value::Object(mapping)) => mapping,
         Some(_) => return Err(problem("its `mapping` (the messages) is not an object")),
         None => return Err(problem("it has no `mapping`, so no messages")),
     };
+    let key = fields::id(&value, "conversation_id")
+        .or_else(|| fields::id(&value, "id"))
+        .unwrap_or_else(|| content_key(&value, &mapping));
     let default_model = fields::text(&value, "default_model_slug").map(str::to_owned);
     let nodes = mapping
         .into_iter()
@@ -44,6 +45,41 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         nodes,
         current: fields::id(&value, "current_node"),
     })
+}
+
+/// A stable id for a conversation the export gives none: a digest of what does not change when
+/// the conversation goes on or is renamed, its creation time and where its tree starts (each
+/// root node and its first child). The same conversation gets the same id in every export, so
+/// importing it again adds nothing.
+fn content_key(value: &Value, mapping: &Map<String, Value>) -> String {
+    let mut starts: Vec<String> = mapping
+        .iter()
+        .filter(|(_, node)| {
+            node.get("parent")
+                .and_then(Value::as_str)
+                .is_none_or(|parent| !mapping.contains_key(parent))
+        })
+        .map(|(key, node)| {
+            let first_child = node
+                .pointer("/children/0")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            format!("{key}>{first_child}")
+        })
+        .collect();
+    starts.sort();
+    let created = value.get("create_time").map(Value::to_string);
+    let digest = Sha256::new()
+        .chain_update(created.as_deref().unwrap_or("").as_bytes())
+        .chain_update([0])
+        .chain_update(starts.join("\n").as_bytes())
+        .finalize();
+    let hex: String = digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("content-{hex}")
 }
 
 fn node(key: String, node: Value, default_model: Option<&str>) -> Option<Node> {

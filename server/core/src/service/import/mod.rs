@@ -6,6 +6,8 @@
 //! and importing an updated file adds only what is new. The file is read on a blocking thread
 //! a conversation at a time (`pipeline`) and written in batches, so memory does not grow with
 //! the file.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 mod archive;
 mod chatbotui;
@@ -17,6 +19,7 @@ mod librechat;
 mod openwebui;
 mod pipeline;
 mod render;
+mod repair;
 mod tree;
 
 use std::io::Read;
@@ -86,6 +89,31 @@ impl From<Problem> for ImportProblem {
     }
 }
 
+/// Problems quoted at most in the error for a file that stored nothing.
+const PROBLEMS_QUOTED: usize = 3;
+
+/// The error for a file none of whose conversations could be stored, naming the first problems.
+fn nothing_imported(problems: &[ImportProblem]) -> ServiceError {
+    if problems.is_empty() {
+        return ServiceError::invalid(
+            "nothing_imported",
+            "nothing was imported: the file holds no conversations",
+        );
+    }
+    let mut quoted: Vec<String> = problems
+        .iter()
+        .take(PROBLEMS_QUOTED)
+        .map(|problem| format!("“{}”: {}", problem.title, problem.reason))
+        .collect();
+    if problems.len() > PROBLEMS_QUOTED {
+        quoted.push(format!("and {} more", problems.len() - PROBLEMS_QUOTED));
+    }
+    ServiceError::invalid(
+        "nothing_imported",
+        format!("nothing was imported: {}", quoted.join("; ")),
+    )
+}
+
 impl Services {
     /// Imports a file held in memory, in any supported format. Re-importing the same file adds
     /// nothing.
@@ -113,7 +141,8 @@ impl Services {
     /// Imports a file read from `reader`. Conversations that cannot be imported are listed in
     /// the report's `errors` and the others are imported. When the file breaks off (invalid
     /// JSON, over the size limit) after some conversations were imported, those stay and the
-    /// rest is reported as an error; when nothing could be read, the import fails.
+    /// rest is reported as an error; when nothing could be read, the import fails, and so it
+    /// does (`nothing_imported`) when nothing was stored and nothing was there already.
     pub async fn import_reader_with(
         &self,
         user: &User,
@@ -124,7 +153,19 @@ impl Services {
         let started = Instant::now();
         let (steps, mut received) = mpsc::channel(BATCHES_IN_FLIGHT);
         let bytes_read = Arc::new(AtomicU64::new(0));
+        let owns: pipeline::Owns = {
+            let (store, user_id) = (self.store().clone(), user.id.clone());
+            let runtime = tokio::runtime::Handle::current();
+            Box::new(move |session_id: &str| {
+                let ids = [session_id.to_owned()];
+                // The reading thread is a blocking one: it may wait on the runtime.
+                let owned = runtime.block_on(store.owned_session_ids(&user_id, &ids))?;
+                Ok(!owned.is_empty())
+            })
+        };
         let reading = Reading {
+            user: user.clone(),
+            owns,
             importer: Importer {
                 user_id: user.id.clone(),
                 now: Utc::now(),
@@ -139,28 +180,17 @@ impl Services {
         let mut done = ImportProgress::default();
         // Returning early (a failed write) drops `received`, which stops the reading thread.
         while let Some(step) = received.recv().await {
-            match step {
-                Step::Batch(batch) => {
-                    done.conversations += batch.conversations;
-                    report.errors.extend(batch.problems);
-                    if !batch.sessions.is_empty() {
-                        let counts = self
-                            .store()
-                            .import_sessions(&user.id, batch.sessions)
-                            .await?;
-                        report.sessions += counts.sessions;
-                        report.messages += counts.messages;
-                        report.skipped += counts.skipped_messages;
-                    }
-                }
-                Step::Confab(document) => {
-                    done.conversations += document.sessions.len();
-                    let part = self.import_confab(user, document).await?;
-                    report.sessions += part.sessions;
-                    report.messages += part.messages;
-                    report.skipped += part.skipped;
-                    report.errors.extend(part.errors);
-                }
+            let Step::Batch(batch) = step;
+            done.conversations += batch.conversations;
+            report.errors.extend(batch.problems);
+            if !batch.sessions.is_empty() {
+                let counts = self
+                    .store()
+                    .import_sessions(&user.id, batch.sessions)
+                    .await?;
+                report.sessions += counts.sessions;
+                report.messages += counts.messages;
+                report.skipped += counts.skipped_messages;
             }
             done.messages = report.messages;
             done.skipped = report.skipped;
@@ -188,6 +218,10 @@ impl Services {
                     "the import stopped unexpectedly".into(),
                 ));
             }
+        }
+        // A file that stores nothing (and holds nothing already stored) is no success.
+        if report.sessions == 0 && report.messages == 0 && report.skipped == 0 {
+            return Err(nothing_imported(&report.errors));
         }
         tracing::info!(
             user = %user.id,

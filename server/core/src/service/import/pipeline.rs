@@ -5,7 +5,8 @@
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
@@ -14,11 +15,13 @@ use tokio::sync::mpsc;
 
 use super::deep_json::{self, dismantle};
 use super::detect::{self, Container, Document, Format};
+use super::repair::Repaired;
 use super::tree::{self, Importer};
-use super::{archive, Problem};
+use super::{archive, fields, Problem};
 use crate::api::ImportProblem;
+use crate::model::User;
 use crate::service::error::explain_json_error;
-use crate::service::export::ExportDocument;
+use crate::service::export::{confab_session, ExportedSession, EXPORT_FORMAT, EXPORT_VERSION};
 use crate::service::ServiceError;
 use crate::store::ImportSession;
 
@@ -32,11 +35,18 @@ const MAX_UNRECOGNISED: usize = 32;
 const MAX_DEPTH: usize = 100_000;
 const SHALLOW_DEPTH: usize = 128;
 
+/// Keys a top-level object may start with when it holds a list worth streaming: a Confab
+/// export (`format`, then `sessions`) or a chatbot-ui export (`history`).
+const STREAMED_OBJECT_KEYS: [&str; 5] = ["format", "version", "history", "folders", "prompts"];
+/// Longest first key looked at when telling objects apart.
+const MAX_FIRST_KEY: usize = 64;
+
+/// The report's remark on a conversation whose text had to be mended.
+pub(super) const REPLACED_TEXT: &str = "some of its text was not valid Unicode (half an emoji or a broken character) and was replaced with \u{fffd}";
+
 /// What the reading thread sends.
 pub(super) enum Step {
     Batch(Batch),
-    /// A Confab export, imported by `import_confab`.
-    Confab(ExportDocument),
 }
 
 #[derive(Default)]
@@ -91,8 +101,14 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
+/// Whether the account holds a session of this id (deleted ones included): asked of the store
+/// from the reading thread, for a Confab backup that does not name its account (version 1).
+pub(super) type Owns = Box<dyn Fn(&str) -> Result<bool, ServiceError> + Send>;
+
 /// Everything the reading thread needs.
 pub(super) struct Reading {
+    pub user: User,
+    pub owns: Owns,
     pub importer: Importer,
     pub max_bytes: u64,
     pub bytes_read: Arc<AtomicU64>,
@@ -109,7 +125,7 @@ pub(super) fn run(reader: impl Read, reading: Reading) -> Result<(), Halt> {
         reading.bytes_read.clone(),
         exceeded.clone(),
     );
-    let mut sink = Sink::new(reading.importer, reading.steps);
+    let mut sink = Sink::new(reading.user, reading.owns, reading.importer, reading.steps);
     let outcome = read_file(limited, &mut sink, reading.max_bytes);
     let outcome = match outcome {
         Err(Halt::Failed(_)) if exceeded.load(Ordering::Relaxed) => Err(Halt::Failed(too_large(
@@ -206,20 +222,17 @@ fn json_error(error: serde_json::Error) -> ServiceError {
     )
 }
 
-/// Reads one JSON document whose first byte `peek` has just classified.
+/// Reads one JSON document whose first byte `peek` has just classified. Broken text in its
+/// strings is mended on the way (`repair`).
 pub(super) fn read_json(
     input: impl Read,
     container: Container,
     sink: &mut Sink,
 ) -> Result<(), Halt> {
+    let input = Repaired::new(input, sink.replaced.clone());
     match container {
         Container::List => read_list(input, sink),
-        Container::Object => {
-            let mut bytes = Vec::new();
-            let mut input = input;
-            input.read_to_end(&mut bytes).map_err(read_error)?;
-            read_object(&bytes, sink)
-        }
+        Container::Object => read_object(input, sink),
         Container::Empty => Err(ServiceError::invalid("empty_file", "the file is empty").into()),
         Container::Zip | Container::Unknown => Err(ServiceError::invalid(
             "unsupported_format",
@@ -261,26 +274,27 @@ fn unrecognised() -> ServiceError {
 struct ListReader<'a> {
     sink: &'a mut Sink,
     format: Option<Format>,
-    /// Elements seen before the format was known.
-    waiting: Vec<Value>,
+    /// Elements seen before the format was known, with whether their text was mended.
+    waiting: Vec<(Value, bool)>,
     halt: Option<Halt>,
 }
 
 impl ListReader<'_> {
     fn element(&mut self, value: Value) -> Result<(), Halt> {
+        let replaced = self.sink.take_replaced();
         let format = match self.format {
             Some(format) => format,
             None => match detect::element(&value) {
                 Some(format) => {
                     tracing::debug!(format = format.name(), "import format recognised");
                     self.format = Some(format);
-                    for waiting in std::mem::take(&mut self.waiting) {
-                        self.sink.conversation(format, waiting)?;
+                    for (waiting, replaced) in std::mem::take(&mut self.waiting) {
+                        self.sink.conversation(format, waiting, replaced)?;
                     }
                     format
                 }
                 None => {
-                    self.waiting.push(value);
+                    self.waiting.push((value, replaced));
                     if self.waiting.len() > MAX_UNRECOGNISED {
                         return Err(unrecognised().into());
                     }
@@ -288,7 +302,7 @@ impl ListReader<'_> {
                 }
             },
         };
-        self.sink.conversation(format, value)
+        self.sink.conversation(format, value, replaced)
     }
 }
 
@@ -318,19 +332,107 @@ impl<'de> Visitor<'de> for &mut ListReader<'_> {
     }
 }
 
-fn read_object(bytes: &[u8], sink: &mut Sink) -> Result<(), Halt> {
-    let parsed = deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
+/// A top-level object. Confab's and chatbot-ui's exports, which hold many conversations, are
+/// streamed a conversation at a time (told apart by their first key); anything else is a single
+/// conversation, read whole (LibreChat's can nest far deeper than serde allows).
+fn read_object(mut input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
+    let head = first_key(&mut input)?;
+    let input = std::io::Cursor::new(head.bytes).chain(input);
+    match head.key {
+        Some(key) if STREAMED_OBJECT_KEYS.contains(&key.as_str()) => stream_object(input, sink),
+        _ => {
+            let mut bytes = Vec::new();
+            let mut input = input;
+            input.read_to_end(&mut bytes).map_err(read_error)?;
+            let parsed = parse_whole_object(&bytes)?;
+            // The text is no longer needed once parsed: not held while converting.
+            drop(bytes);
+            read_value(parsed.value, parsed.depth, sink)
+        }
+    }
+}
+
+/// The bytes read to find an object's first key, and the key when it is a plain one.
+struct Head {
+    bytes: Vec<u8>,
+    key: Option<String>,
+}
+
+/// Reads `{`, white space and the first key, a byte at a time so that nothing after it is read.
+fn first_key(input: &mut impl Read) -> Result<Head, Halt> {
+    let mut bytes = Vec::new();
+    let mut key = Vec::new();
+    let mut in_key = false;
+    let mut byte = [0u8; 1];
+    while bytes.len() < MAX_FIRST_KEY {
+        if input.read(&mut byte).map_err(read_error)? == 0 {
+            break;
+        }
+        bytes.push(byte[0]);
+        match (in_key, byte[0]) {
+            (false, b'{' | b' ' | b'\n' | b'\r' | b'\t') => {}
+            (false, b'"') => in_key = true,
+            // An escaped key is unusual enough to read the slow way.
+            (true, b'\\') => break,
+            (true, b'"') => {
+                let key = String::from_utf8(key).ok();
+                return Ok(Head { bytes, key });
+            }
+            (true, other) => key.push(other),
+            (false, _) => break,
+        }
+    }
+    Ok(Head { bytes, key: None })
+}
+
+fn stream_object(input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
+    let mut deserializer = serde_json::Deserializer::from_reader(input);
+    let mut object = ObjectReader {
+        sink,
+        fields: serde_json::Map::new(),
+        streamed: false,
+        halt: None,
+    };
+    let parsed = (&mut object)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    if let Some(halt) = object.halt.take() {
+        return Err(halt);
+    }
+    parsed.map_err(json_error)?;
+    if object.streamed {
+        return Ok(());
+    }
+    if is_confab(&object.fields) {
+        return Err(ServiceError::invalid(
+            "invalid_export",
+            "the Confab export is malformed: it has no `sessions` list",
+        )
+        .into());
+    }
+    read_value(Value::Object(object.fields), 0, object.sink)
+}
+
+fn is_confab(fields: &serde_json::Map<String, Value>) -> bool {
+    fields.get("format").and_then(Value::as_str) == Some(EXPORT_FORMAT)
+}
+
+fn parse_whole_object(bytes: &[u8]) -> Result<deep_json::Parsed, ServiceError> {
+    deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
         ServiceError::invalid(
             "invalid_json",
             format!("the file is not valid JSON: {}", explain_json_error(&error)),
         )
-    })?;
-    let value = parsed.value;
+    })
+}
+
+/// A whole top-level object, recognised by its fields.
+fn read_value(value: Value, depth: usize, sink: &mut Sink) -> Result<(), Halt> {
     let Some(document) = detect::object(&value) else {
         dismantle(value);
         return Err(unrecognised().into());
     };
-    if parsed.depth > SHALLOW_DEPTH && document != Document::Single(Format::LibreChat) {
+    if depth > SHALLOW_DEPTH && document != Document::Single(Format::LibreChat) {
         dismantle(value);
         return Err(ServiceError::invalid(
             "invalid_json",
@@ -338,44 +440,182 @@ fn read_object(bytes: &[u8], sink: &mut Sink) -> Result<(), Halt> {
         )
         .into());
     }
+    let replaced = sink.take_replaced();
     match document {
         Document::Confab => {
-            let document: ExportDocument = serde_json::from_value(value).map_err(|error| {
-                ServiceError::invalid(
-                    "invalid_export",
-                    format!("the Confab export is malformed: {error}"),
-                )
-            })?;
-            sink.confab(document)
+            let Value::Object(mut fields) = value else {
+                return Err(unrecognised().into());
+            };
+            check_confab_header(&fields)?;
+            sink.confab_account = Some(account_of(&fields));
+            if let Some(Value::Array(sessions)) = fields.remove("sessions") {
+                for session in sessions {
+                    sink.confab(session, replaced)?;
+                }
+            }
+            Ok(())
         }
         Document::ChatbotUiExport => {
             let mut value = value;
             if let Some(Value::Array(history)) = value.get_mut("history").map(Value::take) {
                 for conversation in history {
-                    sink.conversation(Format::ChatbotUi, conversation)?;
+                    sink.conversation(Format::ChatbotUi, conversation, replaced)?;
                 }
             }
             Ok(())
         }
-        Document::Single(format) => sink.conversation(format, value),
+        Document::Single(format) => sink.conversation(format, value, replaced),
+    }
+}
+
+/// The Confab export's `format` and `version`, which must come before its sessions.
+fn check_confab_header(fields: &serde_json::Map<String, Value>) -> Result<(), ServiceError> {
+    let version = fields.get("version").and_then(Value::as_u64);
+    match version {
+        Some(version) if is_confab(fields) && version <= u64::from(EXPORT_VERSION) => Ok(()),
+        _ => Err(ServiceError::invalid(
+            "unsupported_format",
+            format!("this is not a Confab export of version {EXPORT_VERSION} or older"),
+        )),
+    }
+}
+
+/// The account a Confab export names (`accountId`, version 2 on), read before its sessions.
+fn account_of(fields: &serde_json::Map<String, Value>) -> Option<String> {
+    fields
+        .get("accountId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Takes a top-level object key by key: small fields are kept, and the list of conversations
+/// (`sessions` of a Confab export, `history` of chatbot-ui's) is streamed.
+struct ObjectReader<'a> {
+    sink: &'a mut Sink,
+    fields: serde_json::Map<String, Value>,
+    /// Whether a list of conversations was met.
+    streamed: bool,
+    halt: Option<Halt>,
+}
+
+/// Which list an `ObjectReader` is streaming.
+#[derive(Clone, Copy)]
+enum Streamed {
+    ConfabSessions,
+    ChatbotUiHistory,
+}
+
+impl<'de> DeserializeSeed<'de> for &mut ObjectReader<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut ObjectReader<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an export")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let streamed = match key.as_str() {
+                "sessions" if is_confab(&self.fields) => {
+                    if let Err(error) = check_confab_header(&self.fields) {
+                        self.halt = Some(error.into());
+                        return Err(de::Error::custom("the import stopped"));
+                    }
+                    self.sink.confab_account = Some(account_of(&self.fields));
+                    Some(Streamed::ConfabSessions)
+                }
+                "history" if !is_confab(&self.fields) => Some(Streamed::ChatbotUiHistory),
+                _ => None,
+            };
+            match streamed {
+                Some(list) => {
+                    self.streamed = true;
+                    map.next_value_seed(StreamedList {
+                        reader: &mut *self,
+                        list,
+                    })?;
+                }
+                None => {
+                    let value = map.next_value::<Value>()?;
+                    self.fields.insert(key, value);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct StreamedList<'r, 'a> {
+    reader: &'r mut ObjectReader<'a>,
+    list: Streamed,
+}
+
+impl<'de> DeserializeSeed<'de> for StreamedList<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamedList<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a list of conversations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(value) = seq.next_element::<Value>()? {
+            let sink = &mut *self.reader.sink;
+            let replaced = sink.take_replaced();
+            let done = match self.list {
+                Streamed::ConfabSessions => sink.confab(value, replaced),
+                Streamed::ChatbotUiHistory => sink.conversation(Format::ChatbotUi, value, replaced),
+            };
+            if let Err(halt) = done {
+                self.reader.halt = Some(halt);
+                return Err(de::Error::custom("the import stopped"));
+            }
+        }
+        Ok(())
     }
 }
 
 /// Converts conversations and groups them into batches for the store.
 pub(super) struct Sink {
+    user: User,
+    owns: Owns,
+    /// The header of the Confab export being read: the account it names, if any.
+    confab_account: Option<Option<String>>,
     importer: Importer,
     steps: mpsc::Sender<Step>,
     batch: Batch,
     batch_messages: usize,
+    /// Pieces of text mended so far (`repair`), and how many of them were already told.
+    replaced: Arc<AtomicUsize>,
+    replaced_told: usize,
 }
 
 impl Sink {
-    fn new(importer: Importer, steps: mpsc::Sender<Step>) -> Sink {
+    fn new(user: User, owns: Owns, importer: Importer, steps: mpsc::Sender<Step>) -> Sink {
         Sink {
+            user,
+            owns,
+            confab_account: None,
             importer,
             steps,
             batch: Batch::default(),
             batch_messages: 0,
+            replaced: Arc::new(AtomicUsize::new(0)),
+            replaced_told: 0,
         }
     }
 
@@ -383,27 +623,104 @@ impl Sink {
         self.batch.problems.push(problem.into());
     }
 
-    pub fn conversation(&mut self, format: Format, value: Value) -> Result<(), Halt> {
-        // Counted first: adding its session may send the batch, which must count it too.
-        self.batch.conversations += 1;
-        let converted = format.read(value).and_then(|conversation| {
-            let title = conversation.title.clone();
-            tree::convert(conversation, &self.importer)
-                .map_err(|reason| Problem::new(title.as_deref(), reason))
+    /// Whether text was mended since the last call: called after each conversation is parsed,
+    /// it says whether that conversation's text was.
+    pub fn take_replaced(&mut self) -> bool {
+        let now = self.replaced.load(Ordering::Relaxed);
+        let replaced = now > self.replaced_told;
+        self.replaced_told = now;
+        replaced
+    }
+
+    /// Converts and adds one conversation. Whatever goes wrong with it, a panic included, is
+    /// reported as its problem; the file goes on.
+    pub fn conversation(
+        &mut self,
+        format: Format,
+        value: Value,
+        replaced: bool,
+    ) -> Result<(), Halt> {
+        let fallback_title = fields::text(&value, "title")
+            .or_else(|| fields::text(&value, "name"))
+            .map(str::to_owned);
+        let importer = &self.importer;
+        let converted = panic::catch_unwind(AssertUnwindSafe(|| {
+            format.read(value).and_then(|conversation| {
+                let title = conversation.title.clone();
+                tree::convert(conversation, importer)
+                    .map_err(|reason| Problem::new(title.as_deref(), reason))
+            })
+        }))
+        .unwrap_or_else(|panic| {
+            Err(Problem::new(
+                fallback_title.as_deref(),
+                panicked(panic.as_ref()),
+            ))
         });
+        self.converted(converted, fallback_title.as_deref(), replaced)
+    }
+
+    /// Adds one session of a Confab export. Its ids are kept when the file comes from this
+    /// account: it says so (`accountId`), or, naming none (version 1), the account holds a
+    /// session of that id; otherwise they are derived anew (see `confab_session`).
+    fn confab(&mut self, value: Value, replaced: bool) -> Result<(), Halt> {
+        let fallback_title = fields::text(&value, "title").map(str::to_owned);
+        let (user, owns, account) = (&self.user, &self.owns, &self.confab_account);
+        let converted = panic::catch_unwind(AssertUnwindSafe(|| {
+            let exported: ExportedSession = serde_json::from_value(value).map_err(|error| {
+                Problem::new(
+                    fallback_title.as_deref(),
+                    format!("the Confab export is malformed: {error}"),
+                )
+            })?;
+            let keep_ids = match account {
+                Some(Some(account)) => *account == user.id,
+                _ => owns(&exported.session.id)
+                    .map_err(|error| Problem::new(fallback_title.as_deref(), error.to_string()))?,
+            };
+            confab_session(&user.id, keep_ids, exported)
+                .map(|session| tree::Converted {
+                    session,
+                    notes: Vec::new(),
+                })
+                .map_err(|(title, reason)| Problem::new(Some(&title), reason))
+        }))
+        .unwrap_or_else(|panic| {
+            Err(Problem::new(
+                fallback_title.as_deref(),
+                panicked(panic.as_ref()),
+            ))
+        });
+        self.converted(converted, fallback_title.as_deref(), replaced)
+    }
+
+    fn converted(
+        &mut self,
+        converted: Result<tree::Converted, Problem>,
+        fallback_title: Option<&str>,
+        replaced: bool,
+    ) -> Result<(), Halt> {
+        self.batch.conversations += 1;
         match converted {
             Ok(converted) => {
-                for note in converted.notes {
-                    self.problem(Problem::new(Some(&converted.session.session.title), note));
+                let title = converted.session.session.title.clone();
+                if replaced {
+                    self.problem(Problem::new(Some(&title), REPLACED_TEXT));
                 }
-                self.session(converted.session)?;
+                for note in converted.notes {
+                    self.problem(Problem::new(Some(&title), note));
+                }
+                self.session(converted.session)
             }
             Err(problem) => {
                 tracing::debug!(title = %problem.title, reason = %problem.reason, "conversation not imported");
+                if replaced {
+                    self.problem(Problem::new(fallback_title, REPLACED_TEXT));
+                }
                 self.problem(problem);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Adds a session, split into parts when it alone is larger than a batch: the store adds
@@ -415,14 +732,11 @@ impl Sink {
                 let tail = rest.split_off(BATCH_MESSAGES);
                 let head = std::mem::replace(&mut rest, tail);
                 // The leaf is set with the last part, once the branch it ends is stored.
+                // `session` holds no messages here, so the clone is small.
                 self.push(ImportSession {
-                    session: session.session.clone(),
-                    pinned: session.pinned,
-                    archived: session.archived,
-                    is_active: session.is_active,
-                    updated_at: session.updated_at,
                     active_leaf_id: None,
                     messages: head,
+                    ..session.clone()
                 })?;
             }
             session.messages = rest;
@@ -439,13 +753,6 @@ impl Sink {
         Ok(())
     }
 
-    fn confab(&mut self, document: ExportDocument) -> Result<(), Halt> {
-        self.flush()?;
-        self.steps
-            .blocking_send(Step::Confab(document))
-            .map_err(|_| Halt::Cancelled)
-    }
-
     pub fn flush(&mut self) -> Result<(), Halt> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_messages = 0;
@@ -456,6 +763,17 @@ impl Sink {
             .blocking_send(Step::Batch(batch))
             .map_err(|_| Halt::Cancelled)
     }
+}
+
+/// The problem reported for a conversation whose conversion panicked.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no detail");
+    tracing::error!(detail, "an importer panicked on a conversation");
+    format!("Confab failed on this conversation (an internal error: {detail}); it was not imported")
 }
 
 #[cfg(test)]

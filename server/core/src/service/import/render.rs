@@ -74,14 +74,13 @@ pub(super) fn unescape_html(text: &str) -> String {
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find('&') {
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        // An entity ends within 12 bytes. Searched byte by byte: cutting the text at byte 12
-        // could fall inside a character.
-        let entity_end = rest.bytes().take(12).position(|byte| byte == b';');
+    while let Some((before, after)) = rest.split_once('&') {
+        out.push_str(before);
+        // An entity ends within 12 bytes of its `&`. Searched byte by byte: cutting the text at
+        // a byte count could fall inside a character.
+        let entity_end = after.bytes().take(11).position(|byte| byte == b';');
         let decoded = entity_end.and_then(|end| {
-            let name = &rest[1..end];
+            let name = after.get(..end)?;
             let c = match name {
                 "amp" => Some('&'),
                 "lt" => Some('<'),
@@ -96,16 +95,16 @@ pub(super) fn unescape_html(text: &str) -> String {
                     .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
                     .and_then(char::from_u32),
             };
-            c.map(|c| (c, end))
+            Some((c?, after.get(end + 1..)?))
         });
         match decoded {
-            Some((c, end)) => {
+            Some((c, remainder)) => {
                 out.push(c);
-                rest = &rest[end + 1..];
+                rest = remainder;
             }
             None => {
                 out.push('&');
-                rest = &rest[1..];
+                rest = after;
             }
         }
     }
@@ -122,24 +121,20 @@ pub(super) fn details_to_markdown(content: &str) -> String {
     }
     let mut out = String::with_capacity(content.len());
     let mut rest = content;
-    while let Some(start) = rest.find("<details") {
-        let Some(open_end) = rest[start..].find('>').map(|end| start + end + 1) else {
+    while let Some((before, tag)) = rest.split_once("<details") {
+        let Some((_, opened)) = tag.split_once('>') else {
             break;
         };
-        let Some(close) = rest[open_end..]
-            .find("</details>")
-            .map(|end| open_end + end)
-        else {
+        let Some((inner, after)) = opened.split_once("</details>") else {
             break;
         };
-        out.push_str(&rest[..start]);
-        let inner = &rest[open_end..close];
-        let (summary, body) = match (inner.find("<summary>"), inner.find("</summary>")) {
-            (Some(open), Some(end)) if open < end => (
-                inner[open + "<summary>".len()..end].trim(),
-                &inner[end + "</summary>".len()..],
-            ),
-            _ => ("", inner),
+        out.push_str(before);
+        let (summary, body) = match inner
+            .split_once("<summary>")
+            .and_then(|(_, from_summary)| from_summary.split_once("</summary>"))
+        {
+            Some((summary, body)) => (summary.trim(), body),
+            None => ("", inner),
         };
         let mut block = String::new();
         if !summary.is_empty() {
@@ -167,7 +162,7 @@ pub(super) fn details_to_markdown(content: &str) -> String {
             out.push_str(&block);
             out.push_str("\n\n");
         }
-        rest = &rest[close + "</details>".len()..];
+        rest = after;
     }
     out.push_str(rest.trim_start_matches('\n'));
     out.trim().to_owned()

@@ -222,15 +222,11 @@ pub(super) fn convert(
     let session_source = format!("{source}:{key}");
     let session_id = derived_id(id_time(conversation_time), 0, user_id, &session_source);
     let mut ids: Vec<Option<String>> = vec![None; count];
+    let mut id_clock = IdClock::default();
     for (position, &node) in ordered.iter().enumerate() {
-        let order = u16::try_from(position).unwrap_or(u16::MAX);
+        let (time, order) = id_clock.next(id_time(times[node]), position);
         let source_key = format!("{session_source}/{}", nodes[node].key);
-        ids[node] = Some(derived_id(
-            id_time(times[node]),
-            order,
-            user_id,
-            &source_key,
-        ));
+        ids[node] = Some(derived_id(time, order, user_id, &source_key));
     }
 
     let title = title
@@ -314,6 +310,46 @@ pub(super) fn convert(
         },
         notes,
     })
+}
+
+/// The time and order each message's id is made from, so that ids (which the store sorts by)
+/// follow the import order: the millisecond of the message's time, and its position in the
+/// conversation as the order. The order has 12 bits; past 4,095 messages in one millisecond
+/// (a source without times, where every message shares one) the id moves on to the next
+/// millisecond. Ids of conversations that never reach that stay as they always were, so
+/// re-importing a file imported before still adds nothing.
+#[derive(Default)]
+struct IdClock {
+    last: Option<(i64, u16)>,
+}
+
+/// Largest order `derived_id` keeps.
+const MAX_ID_ORDER: u16 = 0x0fff;
+
+impl IdClock {
+    fn next(&mut self, time: DateTime<Utc>, position: usize) -> (DateTime<Utc>, u16) {
+        let order = u16::try_from(position)
+            .unwrap_or(MAX_ID_ORDER)
+            .min(MAX_ID_ORDER);
+        let millis = time.timestamp_millis();
+        let (millis, order) = match self.last {
+            Some((last_millis, last_order)) if (millis, order) <= (last_millis, last_order) => {
+                if last_order < MAX_ID_ORDER {
+                    (last_millis, last_order + 1)
+                } else {
+                    (last_millis + 1, 0)
+                }
+            }
+            _ => (millis, order),
+        };
+        self.last = Some((millis, order));
+        let time = if millis == time.timestamp_millis() {
+            time
+        } else {
+            DateTime::from_timestamp_millis(millis).unwrap_or(time)
+        };
+        (time, order)
+    }
 }
 
 /// Cuts every cycle of parent links: the node where a walk up meets itself becomes a root.

@@ -18,6 +18,8 @@
 //! rewrite every message of it, in many writes that a failure could leave half done, and a
 //! half-marked conversation would show in search; the session's one field cannot be half set.
 //! Like FTS5's, the ranking statistics still count deleted messages until they are purged.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 use std::collections::HashMap;
 

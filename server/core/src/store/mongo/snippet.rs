@@ -6,6 +6,8 @@
 //! The scoring mirrors `fts5SnippetFunction` and `fts5SnippetScore` in SQLite's fts5_aux.c: a
 //! phrase instance scores 1000 the first time its phrase is seen in a window and 1 after that;
 //! the window is then centred on its hits; ties keep the earlier window.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 use super::terms::Token;
 use crate::store::snippet::{escape_into, SNIPPET_TOKENS};
@@ -123,17 +125,23 @@ pub fn snippet(text: &str, tokens: &[Token], instances: &[Instance], phrases: us
         while hits.next_if(|hit| *hit < position).is_some() {}
         if hits.next_if_eq(&position).is_some() {
             while hits.next_if_eq(&position).is_some() {}
-            escape_into(&mut html, &text[copied..token.start]);
+            escape_into(&mut html, text.get(copied..token.start).unwrap_or_default());
             html.push_str("<mark>");
-            escape_into(&mut html, &text[token.start..token.end]);
+            escape_into(
+                &mut html,
+                text.get(token.start..token.end).unwrap_or_default(),
+            );
             html.push_str("</mark>");
             copied = token.end;
         }
     }
     if end + 1 >= tokens.len() {
-        escape_into(&mut html, &text[copied..]);
+        escape_into(&mut html, text.get(copied..).unwrap_or_default());
     } else {
-        escape_into(&mut html, &text[copied..tokens[end].end]);
+        escape_into(
+            &mut html,
+            text.get(copied..tokens[end].end).unwrap_or_default(),
+        );
         html.push_str(ELLIPSIS);
     }
     html

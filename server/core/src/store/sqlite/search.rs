@@ -4,6 +4,8 @@
 //! messages would take 80 ms. Instead the newest `CANDIDATES` hits (FTS5 walks its doclists in
 //! rowid order, newest first, cheaply) are ranked with bm25 and the rest are not: for a common
 //! word the best matches among recent messages come first, for a rare word every hit is ranked.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 use std::collections::HashMap;
 
