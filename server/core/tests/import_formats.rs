@@ -927,13 +927,13 @@ async fn a_broken_session_in_a_confab_backup_costs_only_itself() {
 #[tokio::test]
 async fn confab_backups_of_another_version_or_with_nothing_in_them_are_refused() {
     let account = account().await;
-    let newer = br#"{"format":"confab","version":2,"exportedAt":"2025-06-01T00:00:00Z","sessions":[{"id":"x"}]}"#;
+    let newer = br#"{"format":"confab","version":3,"exportedAt":"2025-06-01T00:00:00Z","sessions":[{"id":"x"}]}"#;
     let error = import_error(&account, newer).await;
     assert_eq!(
         invalid(&error),
         (
             "unsupported_format",
-            "this is not a Confab export of version 1 or older"
+            "this is not a Confab export of version 2 or older"
         )
     );
     let empty =
