@@ -75,9 +75,11 @@ test('a large import shows its progress while it runs', async ({ page }) => {
 });
 
 test('the import page reads well in the dark and at phone width', async ({ browser }) => {
-  const context = await browser.newContext({ colorScheme: 'dark', viewport: { width: 375, height: 760 } });
+  const context = await browser.newContext({ colorScheme: 'dark' });
   const page = await context.newPage();
   await signUp(page, uniqueEmail('import-dark'));
+  // At phone width the sidebar is a drawer: sign up first, then narrow the window.
+  await page.setViewportSize({ width: 375, height: 760 });
   await openImportPage(page);
   const zip = readFileSync(join(__dirname, '..', 'fixtures', 'chatgpt-export.zip'));
   await page.locator('#import-file').setInputFiles({ name: 'chatgpt-export.zip', mimeType: 'application/zip', buffer: zip });

@@ -446,6 +446,9 @@ async fn chatgpt_user_messages_without_metadata_and_the_model_only_in_default_mo
     );
     let session = account.session("Sourdough starter").await;
     assert_eq!(session.created_at, ms(1748761199.9));
+    // The source's times, not the import's: its last change, and its last message.
+    assert_eq!(session.updated_at, ms(1748761309.9));
+    assert_eq!(session.last_message_at, Some(ms(1748761309.75)));
     assert_eq!(session.message_count, 4);
     let messages = account.messages(&session).await;
     assert_eq!(

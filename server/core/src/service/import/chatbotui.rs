@@ -68,6 +68,7 @@ pub(super) fn conversation(value: Value) -> Result<Conversation, Problem> {
         key,
         title,
         time: None,
+        updated: None,
         pinned: false,
         archived: false,
         nodes,

@@ -40,6 +40,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         key,
         title,
         time: fields::time(&value, "create_time").or_else(|| fields::time(&value, "update_time")),
+        updated: fields::time(&value, "update_time"),
         pinned: fields::flag(&value, "is_starred"),
         archived: fields::flag(&value, "is_archived"),
         nodes,

@@ -48,6 +48,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         })
         .map(str::to_owned);
     let time = fields::time(&value, "createdAt");
+    let updated = fields::time(&value, "updatedAt");
     let top = match value.get_mut("messagesTree").map(Value::take) {
         Some(Value::Array(messages)) => messages,
         _ => match value.get_mut("messages").map(Value::take) {
@@ -107,6 +108,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         key,
         title,
         time,
+        updated,
         pinned: false,
         archived: false,
         nodes,

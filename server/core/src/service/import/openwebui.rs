@@ -56,6 +56,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         key,
         title,
         time: fields::time(&value, "created_at").or_else(|| fields::time(&chat, "timestamp")),
+        updated: fields::time(&value, "updated_at"),
         pinned: fields::flag(&value, "pinned"),
         archived: fields::flag(&value, "archived"),
         nodes,
