@@ -22,6 +22,13 @@ use crate::store::{SearchQuery, StoreResult};
 /// How many of the newest hits are ranked.
 pub const CANDIDATES: usize = 1000;
 
+/// The user's deleted sessions (`?` = the user), whose messages search leaves out. Read from
+/// the tiny partial index of deleted sessions, named: without statistics SQLite prefers the
+/// index of all the user's sessions (`chat_sessions_user_id`) and reads every one of them at
+/// every search, which tripled the rare-word search time of 15,000 sessions.
+const DELETED_SESSIONS: &str = "SELECT id FROM chat_sessions INDEXED BY chat_sessions_deleted
+     WHERE user_id = ? AND deleted_at IS NOT NULL";
+
 /// The FTS5 expression for plain terms: each quoted (so it is never syntax), all required.
 pub fn match_expression(terms: &[String], prefix_last: bool) -> String {
     let mut parts: Vec<String> = terms
@@ -52,10 +59,7 @@ pub fn search(
     // before the candidates are counted, so they take no place among them. The user's
     // deleted sessions are few and come from a tiny partial index; SQLite reads them once
     // into a temporary b-tree and probes it per hit.
-    let mut filters = String::from(
-        " AND m.session_id NOT IN
-             (SELECT id FROM chat_sessions WHERE user_id = ? AND deleted_at IS NOT NULL)",
-    );
+    let mut filters = format!(" AND m.session_id NOT IN ({DELETED_SESSIONS})");
     let mut args: Vec<Box<dyn ToSql>> = vec![
         Box::new(expression.clone()),
         Box::new(user_id.to_owned()),
@@ -182,6 +186,40 @@ fn snippets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan SQLite picks for the deleted-sessions look-up reads the partial index only.
+    #[test]
+    fn deleted_sessions_come_from_their_own_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.db");
+        let store = crate::store::sqlite::SqliteStore::open(
+            crate::store::sqlite::SqliteOptions::new(path.clone()),
+        )
+        .expect("open");
+        let conn = Connection::open(&path).expect("connection");
+        let plan = |sql: &str| -> String {
+            let mut explain = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let rows = explain
+                .query_map(["someone"], |row| row.get::<_, String>(3))
+                .expect("plan");
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .expect("rows")
+                .join("; ")
+        };
+        assert_eq!(
+            plan(DELETED_SESSIONS),
+            "SEARCH chat_sessions USING INDEX chat_sessions_deleted (user_id=?)"
+        );
+        // Without the name, SQLite would take the other index: the reason for naming it.
+        let unnamed = DELETED_SESSIONS.replace("INDEXED BY chat_sessions_deleted", "");
+        assert_eq!(
+            plan(&unnamed),
+            "SEARCH chat_sessions USING INDEX chat_sessions_user_id (user_id=?)"
+        );
+        drop(store);
+    }
 
     #[test]
     fn expressions_quote_every_term() {
