@@ -210,3 +210,63 @@ async fn a_zip_uploaded_as_bytes_imports_and_a_failed_import_says_why() {
     assert_eq!(failed["error"]["code"], error["error"]["code"]);
     assert_eq!(failed["error"]["message"], error["error"]["message"]);
 }
+
+#[tokio::test]
+/// Whatever ends the request, the progress entry ends too (never `running` for ever): here the
+/// body breaks off, and what was read is kept and reported, the rest named as not read.
+async fn an_upload_that_breaks_off_ends_its_progress_with_what_was_imported() {
+    let app = TestApp::spawn_with(|config| config.max_import_bytes = 64 << 20).await;
+    let alice = app.user("alice@example.com").await;
+    let file = serde_json::to_vec(&conversations(10, 2)).expect("json");
+    let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let chunks = futures::stream::unfold(receive, |mut receive| async move {
+        receive.recv().await.map(|chunk| (chunk, receive))
+    });
+    let upload = {
+        let request = alice
+            .request(Method::POST, "/api/import?progress=gone-1")
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(chunks));
+        tokio::spawn(async move { request.send().await })
+    };
+    send.send(Ok(file[..file.len() / 2].to_vec()))
+        .await
+        .expect("first half");
+    let mut running = Value::Null;
+    for _ in 0..200 {
+        let response = alice.get("/api/import/progress/gone-1").await;
+        if response.status() == StatusCode::OK {
+            running = response.json().await.expect("json");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(running["state"], "running", "{running}");
+
+    // The client goes away in the middle of its upload.
+    upload.abort();
+    drop(send);
+    let mut ended = Value::Null;
+    for _ in 0..200 {
+        ended = progress(&alice, "gone-1").await;
+        if ended["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(ended["state"], "done", "{ended}");
+    let report = &ended["report"];
+    assert_eq!(
+        (&report["sessions"], &report["messages"], &report["skipped"]),
+        (&json!(5), &json!(10), &json!(0)),
+        "{ended}"
+    );
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{ended}");
+    assert_eq!(errors[0]["title"], "Rest of the file");
+    let reason = errors[0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("the file is not valid JSON: "),
+        "{reason}"
+    );
+}

@@ -158,10 +158,19 @@ async fn import(
     ApiQuery(query): ApiQuery<ImportQuery>,
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
-    if let Some(id) = &query.progress {
-        progress_id(id)?;
-        followed.start(&user.id, id)?;
-    }
+    let following = match &query.progress {
+        Some(id) => {
+            progress_id(id)?;
+            followed.start(&user.id, id)?;
+            Some(Following {
+                followed: followed.clone(),
+                user_id: user.id.clone(),
+                id: id.clone(),
+                ended: false,
+            })
+        }
+        None => None,
+    };
     let stream = body
         .into_data_stream()
         .map(|chunk| chunk.map_err(std::io::Error::other));
@@ -189,22 +198,63 @@ async fn import(
             },
             error => ApiError::from(error),
         });
-    if let Some(id) = &query.progress {
-        followed.update(&user.id, id, |job| {
+    if let Some(following) = following {
+        following.end(match &outcome {
+            Ok(report) => Ending::Done(report.clone()),
+            Err(error) => Ending::Failed(error_body(error)),
+        });
+    }
+    outcome.map(Json)
+}
+
+enum Ending {
+    Done(ImportReport),
+    Failed(serde_json::Value),
+}
+
+/// A followed import's entry, ended however its request ends. A request dropped midway (the
+/// client went away during the upload) ends it as `failed`, so that the entry expires instead
+/// of counting as running for ever and filling the table.
+struct Following {
+    followed: Arc<Followed>,
+    user_id: String,
+    id: String,
+    ended: bool,
+}
+
+impl Following {
+    fn end(mut self, ending: Ending) {
+        self.record(ending);
+        self.ended = true;
+    }
+
+    fn record(&self, ending: Ending) {
+        self.followed.update(&self.user_id, &self.id, |job| {
             job.finished = Some(Instant::now());
-            match &outcome {
-                Ok(report) => {
+            match ending {
+                Ending::Done(report) => {
                     job.view.state = "done";
-                    job.view.report = Some(report.clone());
+                    job.view.report = Some(report);
                 }
-                Err(error) => {
+                Ending::Failed(error) => {
                     job.view.state = "failed";
-                    job.view.error = Some(error_body(error));
+                    job.view.error = Some(error);
                 }
             }
         });
     }
-    outcome.map(Json)
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.record(Ending::Failed(serde_json::json!({
+            "code": "cancelled",
+            "message": "the upload ended before the import did",
+        })));
+    }
 }
 
 /// The `{code, message}` an error answers with.
