@@ -4,6 +4,13 @@ use clap::Parser;
 use confab::config::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc. After the benchmark (an import of a million messages,
+/// then searches and appends from 16 clients) glibc held 430 MB, of which 330 MB was freed
+/// memory it kept in its per-thread arenas (`malloc_trim` gave it back); mimalloc returns
+/// freed pages to the system on its own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

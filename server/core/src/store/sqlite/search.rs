@@ -142,6 +142,25 @@ pub fn search(
     Ok(Page { items, next_cursor })
 }
 
+/// The snippet query for `hits` rows: `?1` the match, `?2`..`?3` the rowid range, then the rows.
+///
+/// One pass of the match over the hits' range of rowids. Given `rowid IN (...)`, FTS5 runs
+/// the whole match once per hit: for a prefix term ("quantum*", what a search typed as it is
+/// typed sends) that is a merge of every matching term's doclist each time, 27 ms for 20 hits
+/// of a word in 2% of a million messages, against 0.9 ms in one pass. The unary `+` keeps the
+/// IN list out of the constraints FTS5 is given, so it only filters the rows of the range.
+fn snippet_sql(hits: usize) -> String {
+    let placeholders = vec!["?"; hits].join(",");
+    format!(
+        "SELECT messages_fts.rowid,
+                snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS}),
+                m.content
+         FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
+         WHERE messages_fts MATCH ? AND messages_fts.rowid BETWEEN ? AND ?
+             AND +messages_fts.rowid IN ({placeholders})"
+    )
+}
+
 /// Highlighted snippets for the given rows only (snippet() is far costlier than the match).
 ///
 /// FTS5's `snippet()` copies text with C string functions, which stop at a NUL: for a message
@@ -154,18 +173,15 @@ fn snippets(
     seqs: impl Iterator<Item = i64>,
 ) -> StoreResult<HashMap<i64, String>> {
     let seqs: Vec<i64> = seqs.collect();
-    if seqs.is_empty() {
+    let (Some(&first), Some(&last)) = (seqs.iter().min(), seqs.iter().max()) else {
         return Ok(HashMap::new());
-    }
-    let placeholders = vec!["?"; seqs.len()].join(",");
-    let sql = format!(
-        "SELECT messages_fts.rowid,
-                snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS}),
-                m.content
-         FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
-         WHERE messages_fts MATCH ? AND messages_fts.rowid IN ({placeholders})"
-    );
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(expression.to_owned())];
+    };
+    let sql = snippet_sql(seqs.len());
+    let mut args: Vec<Box<dyn ToSql>> = vec![
+        Box::new(expression.to_owned()),
+        Box::new(first),
+        Box::new(last),
+    ];
     args.extend(seqs.into_iter().map(|seq| Box::new(seq) as Box<dyn ToSql>));
     let mut statement = conn.prepare(&sql).map_err(sql_error)?;
     let found = statement
@@ -217,6 +233,38 @@ mod tests {
         assert_eq!(
             plan(&unnamed),
             "SEARCH chat_sessions USING INDEX chat_sessions_user_id (user_id=?)"
+        );
+        drop(store);
+    }
+
+    /// The snippet query hands FTS5 the match and a rowid range, never the list of rows: with
+    /// `rowid IN (...)` as a constraint FTS5 would run the match once per row (`INDEX 0:=M1`).
+    #[test]
+    fn snippets_run_the_match_once_over_a_range() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.db");
+        let store = crate::store::sqlite::SqliteStore::open(
+            crate::store::sqlite::SqliteOptions::new(path.clone()),
+        )
+        .expect("open");
+        let conn = Connection::open(&path).expect("connection");
+        let mut explain = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", snippet_sql(3)))
+            .expect("explain");
+        let plan: Vec<String> = explain
+            .query_map(
+                rusqlite::params!["\"quantum\"*", 10, 30, 10, 20, 30],
+                |row| row.get::<_, String>(3),
+            )
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            plan,
+            [
+                "SCAN messages_fts VIRTUAL TABLE INDEX 0:M1><",
+                "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)"
+            ]
         );
         drop(store);
     }
