@@ -4,6 +4,7 @@
 
 mod imports;
 mod text;
+mod users;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -57,6 +58,10 @@ struct Options {
     /// Size of the Confab backup restored by `--imports`, in MB (10^6 bytes).
     #[arg(long, default_value_t = 500)]
     backup_mb: usize,
+    /// Measure what users do instead, with this many accounts sharing the store (see
+    /// `users.rs`; `--messages` is the total, `--samples` the requests per measurement).
+    #[arg(long)]
+    users: Option<usize>,
     /// Messages in the ChatGPT ZIP imported by `--imports`.
     #[arg(long, default_value_t = 100_000)]
     zip_messages: usize,
@@ -195,6 +200,9 @@ async fn main() {
 async fn run(options: Options) -> Result<(), String> {
     if options.imports {
         return imports::run(&options).await;
+    }
+    if options.users.is_some() {
+        return users::run(&options).await;
     }
     let server = start_server(&options)?;
     let base = server.url.clone();

@@ -203,44 +203,8 @@ fn snippets(
 mod tests {
     use super::*;
 
-    /// The plan SQLite picks for the deleted-sessions look-up reads the partial index only.
-    #[test]
-    fn deleted_sessions_come_from_their_own_index() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("plan.db");
-        let store = crate::store::sqlite::SqliteStore::open(
-            crate::store::sqlite::SqliteOptions::new(path.clone()),
-        )
-        .expect("open");
-        let conn = Connection::open(&path).expect("connection");
-        let plan = |sql: &str| -> String {
-            let mut explain = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("explain");
-            let rows = explain
-                .query_map(["someone"], |row| row.get::<_, String>(3))
-                .expect("plan");
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .expect("rows")
-                .join("; ")
-        };
-        assert_eq!(
-            plan(DELETED_SESSIONS),
-            "SEARCH chat_sessions USING INDEX chat_sessions_deleted (user_id=?)"
-        );
-        // Without the name, SQLite would take the other index: the reason for naming it.
-        let unnamed = DELETED_SESSIONS.replace("INDEXED BY chat_sessions_deleted", "");
-        assert_eq!(
-            plan(&unnamed),
-            "SEARCH chat_sessions USING INDEX chat_sessions_user_id (user_id=?)"
-        );
-        drop(store);
-    }
-
-    /// The snippet query hands FTS5 the match and a rowid range, never the list of rows: with
-    /// `rowid IN (...)` as a constraint FTS5 would run the match once per row (`INDEX 0:=M1`).
-    #[test]
-    fn snippets_run_the_match_once_over_a_range() {
+    /// The plan SQLite picks for `sql` with `params` in a fresh Confab database, a step a line.
+    fn plan(sql: &str, params: &[&dyn ToSql]) -> Vec<String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("plan.db");
         let store = crate::store::sqlite::SqliteStore::open(
@@ -249,24 +213,46 @@ mod tests {
         .expect("open");
         let conn = Connection::open(&path).expect("connection");
         let mut explain = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", snippet_sql(3)))
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("explain");
-        let plan: Vec<String> = explain
-            .query_map(
-                rusqlite::params!["\"quantum\"*", 10, 30, 10, 20, 30],
-                |row| row.get::<_, String>(3),
-            )
+        let steps = explain
+            .query_map(params, |row| row.get::<_, String>(3))
             .expect("plan")
-            .collect::<rusqlite::Result<_>>()
+            .collect::<rusqlite::Result<Vec<_>>>()
             .expect("rows");
+        drop(store);
+        steps
+    }
+
+    /// The plan SQLite picks for the deleted-sessions look-up reads the partial index only.
+    #[test]
+    fn deleted_sessions_come_from_their_own_index() {
         assert_eq!(
-            plan,
+            plan(DELETED_SESSIONS, &[&"someone"]),
+            ["SEARCH chat_sessions USING INDEX chat_sessions_deleted (user_id=?)"]
+        );
+        // Without the name, SQLite would take the other index: the reason for naming it.
+        let unnamed = DELETED_SESSIONS.replace("INDEXED BY chat_sessions_deleted", "");
+        assert_eq!(
+            plan(&unnamed, &[&"someone"]),
+            ["SEARCH chat_sessions USING INDEX chat_sessions_user_id (user_id=?)"]
+        );
+    }
+
+    /// The snippet query hands FTS5 the match and a rowid range, never the list of rows: with
+    /// `rowid IN (...)` as a constraint FTS5 would run the match once per row (`INDEX 0:=M1`).
+    #[test]
+    fn snippets_run_the_match_once_over_a_range() {
+        assert_eq!(
+            plan(
+                &snippet_sql(3),
+                rusqlite::params!["\"quantum\"*", 10, 30, 10, 20, 30]
+            ),
             [
                 "SCAN messages_fts VIRTUAL TABLE INDEX 0:M1><",
                 "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)"
             ]
         );
-        drop(store);
     }
 
     #[test]
