@@ -9,6 +9,22 @@ const CODE: &[&str] = &[
     "```sql\nSELECT id, title FROM sessions WHERE user_id = ? ORDER BY updated_at DESC LIMIT 50;\n```",
 ];
 
+/// The models replies are credited to, and the message types, as the seeds spread them.
+pub const MODELS: [&str; 4] = [
+    "llama3.1:8b",
+    "qwen2.5-coder",
+    "mistral-nemo",
+    "gpt-4o-mini",
+];
+pub const TYPES: [&str; 6] = [
+    "chat",
+    "chat",
+    "chat",
+    "code_review",
+    "explain",
+    "summarize",
+];
+
 pub struct TextGenerator {
     state: u64,
     words: Vec<&'static str>,
