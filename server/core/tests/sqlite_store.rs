@@ -42,6 +42,7 @@ stories!(
     provider_identities,
     deleted_sessions_are_hidden_and_restorable,
     purging_deleted_sessions,
+    purging_a_long_conversation,
     reimporting_a_deleted_conversation_restores_it,
     restore_into_the_same_account_adds_only_what_is_missing,
     imported_client_ids_never_cost_a_message,

@@ -1994,16 +1994,113 @@ pub async fn deleted_sessions_are_hidden_and_restorable(store: DynStore) {
     );
 }
 
-/// The purge removes for good the sessions deleted before its cutoff, their messages with
-/// them, and nothing else; deleting a user removes their deleted sessions too.
-pub async fn purging_deleted_sessions(store: DynStore) {
-    let services = Services::new(
-        store.clone(),
+/// Services that keep a deleted conversation restorable for an hour.
+fn services_keeping_deleted_for_an_hour(store: DynStore) -> Services {
+    Services::new(
+        store,
         ServiceConfig {
             deleted_retention: std::time::Duration::from_secs(3600),
             ..ServiceConfig::default()
         },
+    )
+}
+
+/// A deleted conversation longer than what a purge removes in one write (SQLite takes 500
+/// messages a write) goes whole: every message, its search entries and the session; the
+/// account's other conversation keeps all of its own.
+pub async fn purging_a_long_conversation(store: DynStore) {
+    use confab_core::store::{ImportSession, NewMessage, NewSession};
+
+    let services = services_keeping_deleted_for_an_hour(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let start = Utc::now() - chrono::Duration::days(2);
+    let conversation = |name: &str, count: u16| {
+        let session_id = confab_core::ids::derived_id(start, 0, &ada.id, name);
+        let mut parent: Option<String> = None;
+        let mut messages = Vec::new();
+        for n in 0..count {
+            let at = start + chrono::Duration::seconds(n.into());
+            let id = confab_core::ids::derived_id(at, n, &ada.id, &format!("{name}:{n}"));
+            messages.push(NewMessage {
+                id: id.clone(),
+                user_id: ada.id.clone(),
+                session_id: session_id.clone(),
+                parent_id: parent.replace(id),
+                role: if n.is_multiple_of(2) {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
+                content: format!("{name} words, message {n}"),
+                message_type: "chat".into(),
+                model: None,
+                prompt_tokens: None,
+                completion_tokens: None,
+                latency_ms: None,
+                status: MessageStatus::Complete,
+                client_id: None,
+                source_id: None,
+                created_at: at,
+                usage_estimated: false,
+                follow_active_leaf: false,
+                status_reason: None,
+                active_leaf: confab_core::store::LeafRule::Set,
+            });
+        }
+        ImportSession {
+            session: NewSession {
+                id: session_id,
+                user_id: ada.id.clone(),
+                title: name.into(),
+                source_id: None,
+                created_at: start,
+            },
+            pinned: false,
+            archived: false,
+            is_active: true,
+            updated_at: None,
+            active_leaf_id: parent,
+            messages,
+        }
+    };
+    let long = conversation("longpurge", 1_234);
+    let kept = conversation("keptalong", 30);
+    let (long_id, kept_id) = (long.session.id.clone(), kept.session.id.clone());
+    let counts = store
+        .import_sessions(&ada.id, vec![long, kept])
+        .await
+        .unwrap();
+    assert_eq!((counts.sessions, counts.messages), (2, 1_264));
+    assert!(store
+        .delete_session(&ada.id, &long_id, Utc::now() - chrono::Duration::hours(2))
+        .await
+        .unwrap());
+
+    assert_eq!(services.purge_deleted_sessions().await.unwrap(), 1);
+    assert!(store
+        .restore_session(&ada.id, &long_id, chrono::DateTime::<Utc>::MIN_UTC)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .all_messages(&ada.id, &long_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(search_for(&services, &ada, "longpurge").await.is_empty());
+    assert_eq!(
+        store.all_messages(&ada.id, &kept_id).await.unwrap().len(),
+        30
     );
+    assert_eq!(search_for(&services, &ada, "keptalong").await.len(), 30);
+    // Nothing of the purged conversation is left for a later purge.
+    assert_eq!(services.purge_deleted_sessions().await.unwrap(), 0);
+}
+
+/// The purge removes for good the sessions deleted before its cutoff, their messages with
+/// them, and nothing else; deleting a user removes their deleted sessions too.
+pub async fn purging_deleted_sessions(store: DynStore) {
+    let services = services_keeping_deleted_for_an_hour(store.clone());
     let ada = user(&services, "ada@example.com").await;
     let bob = user(&services, "bob@example.com").await;
     let mut sessions = Vec::new();

@@ -249,6 +249,24 @@ pub fn deleted_before(conn: &Connection, deleted_before_ms: i64) -> StoreResult<
 
 /// Removes one deleted session for good; its messages (and their search entries, by the
 /// triggers) go with it through the foreign key's cascade. False when it was restored since.
+/// Deletes up to `limit` messages of session `id` if it was deleted before `deleted_before_ms`;
+/// returns how many went. The purge takes a session's messages away a bounded part at a time:
+/// one transaction for a 100,000-message session would hold the writer, and every append
+/// queued behind it, for seconds.
+pub fn purge_messages(
+    conn: &Connection,
+    id: &str,
+    deleted_before_ms: i64,
+    limit: usize,
+) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE session_id = ?1 LIMIT ?3)
+             AND EXISTS (SELECT 1 FROM chat_sessions WHERE id = ?1 AND deleted_at < ?2)",
+    )
+    .and_then(|mut delete| delete.execute(params![id, deleted_before_ms, limit as i64]))
+    .map_err(sql_error)
+}
+
 pub fn purge_session(conn: &Connection, id: &str, deleted_before_ms: i64) -> StoreResult<bool> {
     let changed = conn
         .prepare_cached("DELETE FROM chat_sessions WHERE id = ?1 AND deleted_at < ?2")

@@ -60,6 +60,9 @@ impl SqliteOptions {
     }
 }
 
+/// Messages a purge deletes in one write: about a millisecond of the writer's time each.
+const PURGE_MESSAGES_PER_WRITE: usize = 500;
+
 pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
@@ -86,7 +89,22 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
             let mut failing = false;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(500));
-                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                let started = std::time::Instant::now();
+                let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                });
+                if let Ok((frames, copied)) = outcome {
+                    let took = started.elapsed();
+                    if took >= std::time::Duration::from_millis(5) {
+                        tracing::debug!(
+                            frames,
+                            copied,
+                            ms = took.as_secs_f64() * 1e3,
+                            "slow WAL checkpoint"
+                        );
+                    }
+                }
+                match outcome.map(|_| ()) {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("WAL checkpoints work again");
@@ -462,6 +480,19 @@ impl Store for SqliteStore {
             .await?;
         let mut purged = 0;
         for id in doomed {
+            // The messages first, a bounded part per write (see `chat::purge_messages`).
+            loop {
+                let session = id.clone();
+                let deleted = self
+                    .writer
+                    .write(move |conn| {
+                        chat::purge_messages(conn, &session, before, PURGE_MESSAGES_PER_WRITE)
+                    })
+                    .await?;
+                if deleted < PURGE_MESSAGES_PER_WRITE {
+                    break;
+                }
+            }
             if self
                 .writer
                 .write(move |conn| chat::purge_session(conn, &id, before))

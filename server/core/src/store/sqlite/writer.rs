@@ -16,6 +16,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +26,8 @@ use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed together; bounds the latency one batch adds to its first job.
 const MAX_BATCH: usize = 256;
+/// A batch that takes longer is logged (at debug level) with where its time went.
+const SLOW_BATCH: Duration = Duration::from_millis(5);
 /// Jobs waiting beyond this make callers wait (back-pressure instead of unbounded memory).
 const QUEUE_DEPTH: usize = 4096;
 
@@ -204,6 +207,7 @@ fn run_batch(
     if !conn.is_autocommit() {
         to_autocommit(conn);
     }
+    let started = Instant::now();
     // Without a transaction the jobs must not run (each statement would commit alone).
     execute(conn, "BEGIN IMMEDIATE")?;
     for job in batch.iter_mut() {
@@ -238,9 +242,23 @@ fn run_batch(
         };
         execute(conn, end)?;
     }
+    let ran = started.elapsed();
     // Index the messages this batch added, in the same transaction (see migration 4).
     index_pending(conn).map_err(|error| sql_error_on(conn, error))?;
-    execute(conn, "COMMIT")
+    let indexed = started.elapsed();
+    execute(conn, "COMMIT")?;
+    let committed = started.elapsed();
+    // Where a slow write spends its time: what finding the stalls of the write path needs.
+    if committed >= SLOW_BATCH {
+        tracing::debug!(
+            jobs = batch.len(),
+            run_ms = ran.as_secs_f64() * 1e3,
+            index_ms = (indexed - ran).as_secs_f64() * 1e3,
+            commit_ms = (committed - indexed).as_secs_f64() * 1e3,
+            "slow write batch"
+        );
+    }
+    Ok(())
 }
 
 fn execute(conn: &Connection, sql: &str) -> StoreResult<()> {
