@@ -117,6 +117,7 @@ stories!(
     pagination,
     search,
     search_ranking_and_snippets,
+    search_cjk,
     session_title_filter,
     concurrent_appends_store_once,
     first_account_race,
@@ -243,8 +244,8 @@ fn database_names_replace_the_url_path() {
 }
 
 /// Search on MongoDB answers what SQLite answers: the same hits, in the same order, with the
-/// same snippets, over a corpus of mixed text (punctuation, accents, other scripts, long and
-/// short messages, several sentences).
+/// same snippets, over a corpus of mixed text (punctuation, accents, other scripts, CJK words
+/// next to each other and to Latin letters, long and short messages, several sentences).
 #[tokio::test]
 async fn search_matches_sqlite() {
     use confab_core::api::{NewMessageInput, SearchInput};
@@ -269,6 +270,11 @@ async fn search_matches_sqlite() {
         "Straße",
         "άλφα",
         "日本語",
+        "東京都庁で",
+        "京都へ",
+        "東京tower",
+        "서울에서",
+        "学ぶ。",
         "lifetime",
         "LIFETIMES",
         "the",
@@ -334,6 +340,15 @@ async fn search_matches_sqlite() {
         "straße",
         "αλφα",
         "日本語",
+        "日本",
+        "東京",
+        "京都",
+        "東京都",
+        "京",
+        "東京tower",
+        "tower",
+        "서울",
+        "学ぶ",
         "lifetime",
         "lifetimes",
         "borrowed borrowing",
@@ -534,3 +549,4 @@ async fn purge_removes_the_documents_and_wins_over_a_late_restore() {
     })
     .await;
 }
+

@@ -66,6 +66,15 @@ use crate::model::{
 /// The database used when the URL names none.
 pub const DEFAULT_DATABASE: &str = "confab";
 
+/// The terms of `text`'s tokens in order, as this store indexes them (SQLite's tests compare).
+#[cfg(test)]
+pub(crate) fn index_tokens(text: &str) -> Vec<String> {
+    terms::tokens(text)
+        .into_iter()
+        .map(|token| token.term)
+        .collect()
+}
+
 /// Typed handles on the five collections.
 #[derive(Clone)]
 pub(crate) struct Collections {
