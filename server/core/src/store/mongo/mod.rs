@@ -2,8 +2,8 @@
 //! replica set or sharded cluster, or FerretDB, which the tests run against).
 //!
 //! Collections: `users`, `auth_sessions`, `api_tokens`, `chat_sessions`, `messages`, in the
-//! database named in the URL path (`confab` when none is given), and `health`, one document
-//! the health check writes.
+//! database named in the URL path (`confab` when none is given), `health`, one document
+//! the health check writes, and `migrations`, the data migrations applied (see `migrations`).
 //!
 //! # Without transactions
 //!
@@ -39,6 +39,7 @@ mod documents;
 mod errors;
 mod import;
 mod indexes;
+mod migrations;
 mod search;
 mod snippet;
 mod terms;
@@ -118,6 +119,7 @@ impl MongoStore {
             messages: database.collection("messages"),
         };
         indexes::ensure(&collections).await?;
+        migrations::run(&database, &collections).await?;
         tracing::info!(database = %name, "connected to the MongoDB store");
         Ok(MongoStore {
             database,
