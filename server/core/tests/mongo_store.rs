@@ -117,6 +117,7 @@ stories!(
     pagination,
     search,
     search_ranking_and_snippets,
+    search_cjk,
     session_title_filter,
     concurrent_appends_store_once,
     first_account_race,
@@ -244,8 +245,8 @@ fn database_names_replace_the_url_path() {
 }
 
 /// Search on MongoDB answers what SQLite answers: the same hits, in the same order, with the
-/// same snippets, over a corpus of mixed text (punctuation, accents, other scripts, long and
-/// short messages, several sentences).
+/// same snippets, over a corpus of mixed text (punctuation, accents, other scripts, CJK words
+/// next to each other and to Latin letters, long and short messages, several sentences).
 #[tokio::test]
 async fn search_matches_sqlite() {
     use confab_core::api::{NewMessageInput, SearchInput};
@@ -270,6 +271,11 @@ async fn search_matches_sqlite() {
         "Straße",
         "άλφα",
         "日本語",
+        "東京都庁で",
+        "京都へ",
+        "東京tower",
+        "서울에서",
+        "学ぶ。",
         "lifetime",
         "LIFETIMES",
         "the",
@@ -335,6 +341,15 @@ async fn search_matches_sqlite() {
         "straße",
         "αλφα",
         "日本語",
+        "日本",
+        "東京",
+        "京都",
+        "東京都",
+        "京",
+        "東京tower",
+        "tower",
+        "서울",
+        "学ぶ",
         "lifetime",
         "lifetimes",
         "borrowed borrowing",
@@ -532,6 +547,136 @@ async fn purge_removes_the_documents_and_wins_over_a_late_restore() {
                 .message_count,
             2
         );
+    })
+    .await;
+}
+
+/// A database written before CJK text was split into bigrams (each CJK run one term, and
+/// counted as one word) is migrated at connect: the messages holding CJK text get their
+/// bigram terms, their sessions their word counts again, the step is recorded once, and the
+/// words inside the sentences are found.
+#[tokio::test]
+async fn cjk_terms_are_migrated_at_connect() {
+    use confab_core::api::NewMessageInput;
+    use mongodb::bson::{doc, Document};
+
+    let database = unique_database("cjk_migration");
+    let url = with_database(&server_url(), &database);
+    let store = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    run(vec![store.clone()], move |mut stores| async move {
+        let services = conformance::services(stores.remove(0));
+        let ada = services
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let say = |session_id: Option<String>, content: &str| {
+            let services = &services;
+            let ada = &ada;
+            let content = content.to_owned();
+            async move {
+                services
+                    .append_message(
+                        ada,
+                        NewMessageInput {
+                            session_id,
+                            role: "user".into(),
+                            content,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("append")
+            }
+        };
+        let first = say(None, "東京都の天気").await;
+        let session_id = first.session.id.clone();
+        let mixed = say(Some(session_id.clone()), "Rust 東京").await;
+        let latin = say(Some(session_id.clone()), "hello world").await;
+        let messages = store.database().collection::<Document>("messages");
+        let sessions = store.database().collection::<Document>("chat_sessions");
+        let migrations = store.database().collection::<Document>("migrations");
+        let terms = |id: String| {
+            let messages = messages.clone();
+            async move {
+                let found = messages
+                    .find_one(doc! { "_id": id })
+                    .await
+                    .expect("find")
+                    .expect("message");
+                found
+                    .get_array("terms")
+                    .expect("terms")
+                    .iter()
+                    .map(|term| term.as_str().expect("a string").to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let word_count = || async {
+            sessions
+                .find_one(doc! { "_id": &session_id })
+                .await
+                .expect("find")
+                .expect("session")
+                .get_i64("word_count")
+                .expect("word_count")
+        };
+        let bigrams = ["東京", "京都", "都の", "の天", "天気", "気"];
+        assert_eq!(terms(first.message.id.clone()).await, bigrams);
+        assert_eq!(word_count().await, 6 + 3 + 2);
+
+        // What the version before wrote.
+        for (id, old) in [
+            (&first.message.id, vec!["東京都の天気"]),
+            (&mixed.message.id, vec!["rust", "東京"]),
+        ] {
+            messages
+                .update_one(doc! { "_id": id }, doc! { "$set": { "terms": old } })
+                .await
+                .expect("old terms");
+        }
+        sessions
+            .update_one(
+                doc! { "_id": &session_id },
+                doc! { "$set": { "word_count": 1_i64 + 2 + 2 } },
+            )
+            .await
+            .expect("old count");
+        let deleted = migrations
+            .delete_one(doc! { "_id": "cjk_bigram_terms" })
+            .await
+            .expect("forget the step");
+        assert_eq!(deleted.deleted_count, 1, "a new database records the step");
+        let (services, ada) = (&services, &ada);
+        let find = move |q: &'static str| async move {
+            conformance::search_for(services, ada, q)
+                .await
+                .into_iter()
+                .map(|hit| hit.snippet)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            find("天気").await.is_empty(),
+            "not found before the migration"
+        );
+
+        let reconnected = MongoStore::connect(&url).await.expect("reconnect");
+        assert_eq!(terms(first.message.id.clone()).await, bigrams);
+        assert_eq!(
+            terms(mixed.message.id.clone()).await,
+            ["rust", "東京", "京"]
+        );
+        assert_eq!(terms(latin.message.id.clone()).await, ["hello", "world"]);
+        assert_eq!(word_count().await, 6 + 3 + 2);
+        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 1);
+        assert_eq!(find("天気").await, ["東京都の<mark>天気</mark>"]);
+        assert_eq!(
+            find("東京").await,
+            ["Rust <mark>東京</mark>", "<mark>東京</mark>都の天気"]
+        );
+        // Connecting again finds the step done and changes nothing.
+        drop(reconnected);
+        MongoStore::connect(&url).await.expect("reconnect");
+        assert_eq!(word_count().await, 6 + 3 + 2);
     })
     .await;
 }

@@ -32,6 +32,7 @@ stories!(
     pagination,
     search,
     search_ranking_and_snippets,
+    search_cjk,
     session_title_filter,
     concurrent_appends_store_once,
     first_account_race,
@@ -171,4 +172,141 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
         )
         .unwrap();
     assert_eq!(indexed, 20);
+}
+
+/// A database at schema version 7 (its index of the content column, each CJK run one word) is
+/// migrated at open: the index is rebuilt with CJK bigrams, words inside the sentences are
+/// found, and appends and deletes keep the index exact afterwards.
+#[tokio::test]
+async fn version_7_databases_get_cjk_bigrams() {
+    use confab_core::api::NewMessageInput;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    async fn say(
+        services: &confab_core::service::Services,
+        user: &confab_core::model::User,
+        content: &str,
+    ) -> confab_core::store::Appended {
+        let input = NewMessageInput {
+            role: "user".into(),
+            content: content.into(),
+            ..Default::default()
+        };
+        services.append_message(user, input).await.unwrap()
+    }
+    let user = {
+        let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+        let services = conformance::services(store);
+        let user = services
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .unwrap();
+        say(&services, &user, "今日は東京都庁で会議があります。").await;
+        say(&services, &user, "borrow checker").await;
+        user
+    };
+    // Back to what version 7 had: migrations 1 to 5's index and triggers, rebuilt.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER messages_fts_delete;
+         DROP TRIGGER messages_fts_update;
+         DROP TABLE messages_fts;
+         CREATE VIRTUAL TABLE messages_fts USING fts5(
+             content, content='messages', content_rowid='seq',
+             tokenize='unicode61 remove_diacritics 2'
+         );
+         CREATE TRIGGER messages_fts_delete BEFORE DELETE ON messages
+         WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+             INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq,
+                 CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);
+         END;
+         CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+         WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq)
+             AND (old.status != 'streaming' OR new.status != 'streaming') BEGIN
+             INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.seq,
+                 CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);
+             INSERT INTO messages_fts(rowid, content) VALUES (new.seq,
+                 CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);
+         END;
+         INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+         PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    let matches = |expression: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
+            [expression],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        matches("\"東京\""),
+        0,
+        "version 7 cannot find a word inside CJK text"
+    );
+    assert_eq!(matches("\"borrow\""), 1);
+
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 8);
+    assert_eq!(matches("\"東京\" + \"京都\""), 1);
+    assert_eq!(matches("\"borrow\""), 1);
+    let services = conformance::services(store.clone());
+    let search = |q: &'static str| {
+        let (services, user) = (services.clone(), user.clone());
+        async move {
+            conformance::search_for(&services, &user, q)
+                .await
+                .into_iter()
+                .map(|hit| hit.snippet)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        search("会議").await,
+        ["今日は東京都庁で<mark>会議</mark>があります。"]
+    );
+    assert_eq!(search("borrow").await, ["<mark>borrow</mark> checker"]);
+
+    // Writes after the migration: an append, a session deleted for good.
+    let added = say(&services, &user, "京都の会議").await;
+    assert_eq!(search("会議").await.len(), 2);
+    let rows = |sql: &str| -> Vec<i64> {
+        let mut statement = conn.prepare(sql).unwrap();
+        let found = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .unwrap();
+        found
+    };
+    assert_eq!(
+        rows("SELECT id FROM messages_fts_docsize ORDER BY id"),
+        rows("SELECT seq FROM messages ORDER BY seq"),
+        "every message is indexed once"
+    );
+    services
+        .delete_session(&user, &added.session.id)
+        .await
+        .unwrap();
+    store
+        .purge_deleted_sessions(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows("SELECT id FROM messages_fts_docsize ORDER BY id"),
+        rows("SELECT seq FROM messages ORDER BY seq")
+    );
+    assert_eq!(
+        matches("\"京都\" + \"都の\""),
+        0,
+        "a deleted message leaves the index"
+    );
+    conn.execute_batch(
+        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .expect("the index is sound");
 }

@@ -4,6 +4,7 @@
 //! The trait speaks in domain terms. Every method that touches a user's data takes the user id,
 //! and a session or message of another user is simply "not found".
 
+pub mod cjk;
 pub mod cursor;
 pub mod mongo;
 pub mod search_query;

@@ -935,7 +935,8 @@ fn comparable(document: &ExportDocument) -> Vec<ComparableSession> {
 // Stories added with the MongoDB backend. Both backends run them: `mongo_store.rs` on MongoDB
 // and, until `sqlite_store.rs` lists them, on SQLite as well (hence `allow(dead_code)` here).
 
-async fn search_for(
+/// The hits of `q` for `user`, first page.
+pub async fn search_for(
     services: &Services,
     user: &User,
     q: &str,
@@ -1078,6 +1079,187 @@ pub async fn search_ranking_and_snippets(store: DynStore) {
     assert!(
         search_for(&services, &ada, "caf ").await.is_empty(),
         "a finished word is not a prefix"
+    );
+}
+
+/// Words inside Chinese, Japanese and Korean sentences (no spaces between words) are found,
+/// as 2-character words, 1-character and 3-character queries, next to Latin letters; a word
+/// is its characters in a row (its bigrams present but apart do not match); snippets mark
+/// the original characters.
+pub async fn search_cjk(store: DynStore) {
+    let services = services(store);
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let say = |content: &'static str| {
+        let (services, ada) = (&services, &ada);
+        async move {
+            services
+                .append_message(ada, message(None, "user", content))
+                .await
+                .unwrap()
+                .message
+                .id
+        }
+    };
+    let tocho = say("今日は東京都庁で会議があります。").await;
+    let kyoto = say("東京から京都へ新幹線で行きました。").await;
+    let beijing = say("我们明天去北京大学参观图书馆。").await;
+    let seoul = say("저는 서울에서 한국어를 공부합니다.").await;
+    let mixed = say("Rustの勉強会は東京tower近くで開催。Borrow checkerを学ぶ").await;
+    services
+        .append_message(&bob, message(None, "user", "東京都の天気"))
+        .await
+        .unwrap();
+    let iroha: Vec<char> = "いろはにほへとちりぬるをわかよたれそつねならむうゐのおくやまけふこえて"
+        .chars()
+        .collect();
+    let before: String = iroha[..30].iter().collect();
+    let after: String = iroha[..30].iter().collect();
+    let long = services
+        .append_message(&ada, message(None, "user", &format!("{before}大阪{after}")))
+        .await
+        .unwrap()
+        .message
+        .id;
+
+    let found = |q: &'static str| {
+        let (services, ada) = (&services, &ada);
+        async move {
+            search_for(services, ada, q)
+                .await
+                .into_iter()
+                .map(|hit| (hit.message_id, hit.snippet))
+                .collect::<Vec<_>>()
+        }
+    };
+    let hit = |id: &String, snippet: &str| (id.clone(), snippet.to_owned());
+
+    // A 2-character word in the middle of a sentence, in each language; shorter texts rank
+    // first (bm25), and Bob's message is his own.
+    assert_eq!(
+        found("東京").await,
+        [
+            hit(&tocho, "今日は<mark>東京</mark>都庁で会議があります。"),
+            hit(&kyoto, "<mark>東京</mark>から京都へ新幹線で行きました。"),
+            hit(
+                &mixed,
+                "Rustの勉強会は<mark>東京</mark>tower近くで開催。Borrow checkerを学ぶ"
+            ),
+        ]
+    );
+    assert_eq!(
+        found("北京").await,
+        [hit(&beijing, "我们明天去<mark>北京</mark>大学参观图书馆。")]
+    );
+    assert_eq!(
+        found("서울").await,
+        [hit(
+            &seoul,
+            "저는 <mark>서울</mark>에서 한국어를 공부합니다."
+        )]
+    );
+    // "京都" is also inside "東京都庁".
+    assert_eq!(
+        found("京都").await,
+        [
+            hit(&tocho, "今日は東<mark>京都</mark>庁で会議があります。"),
+            hit(&kyoto, "東京から<mark>京都</mark>へ新幹線で行きました。"),
+        ]
+    );
+
+    // Three characters: both bigrams, one after the other. The message holding "東京" and
+    // "京都" apart is not a hit.
+    assert_eq!(
+        found("東京都").await,
+        [hit(&tocho, "今日は<mark>東京都</mark>庁で会議があります。")]
+    );
+    assert_eq!(
+        found("图书馆").await,
+        [hit(&beijing, "我们明天去北京大学参观<mark>图书馆</mark>。")]
+    );
+    assert_eq!(
+        found("한국어").await,
+        [hit(
+            &seoul,
+            "저는 서울에서 <mark>한국어</mark>를 공부합니다."
+        )]
+    );
+    assert_eq!(
+        found("北京大学参观").await,
+        [hit(&beijing, "我们明天去<mark>北京大学参观</mark>图书馆。")]
+    );
+    for absent in ["京都大学", "東京大阪", "서울대", "都東"] {
+        assert_eq!(found(absent).await, [], "{absent}");
+    }
+
+    // One character: every message holding it, typed or not; twice counts more.
+    for q in ["京", "京 "] {
+        assert_eq!(
+            found(q).await,
+            [
+                hit(
+                    &kyoto,
+                    "東<mark>京</mark>から<mark>京</mark>都へ新幹線で行きました。"
+                ),
+                hit(&beijing, "我们明天去北<mark>京</mark>大学参观图书馆。"),
+                hit(&tocho, "今日は東<mark>京</mark>都庁で会議があります。"),
+                hit(
+                    &mixed,
+                    "Rustの勉強会は東<mark>京</mark>tower近くで開催。Borrow checkerを学ぶ"
+                ),
+            ],
+            "{q:?}"
+        );
+    }
+
+    // Mixed scripts: CJK next to Latin letters inside one word, Latin words as before.
+    for (q, marked) in [
+        (
+            "東京tower",
+            "Rustの勉強会は<mark>東京tower</mark>近くで開催。Borrow checkerを学ぶ",
+        ),
+        (
+            "東京tow",
+            "Rustの勉強会は<mark>東京tower</mark>近くで開催。Borrow checkerを学ぶ",
+        ),
+        (
+            "checker",
+            "Rustの勉強会は東京tower近くで開催。Borrow <mark>checker</mark>を学ぶ",
+        ),
+        (
+            "rust",
+            "<mark>Rust</mark>の勉強会は東京tower近くで開催。Borrow checkerを学ぶ",
+        ),
+        (
+            "borrow 勉強",
+            "Rustの<mark>勉強</mark>会は東京tower近くで開催。<mark>Borrow</mark> checkerを学ぶ",
+        ),
+        (
+            "学ぶ",
+            "Rustの勉強会は東京tower近くで開催。Borrow checkerを<mark>学ぶ</mark>",
+        ),
+    ] {
+        assert_eq!(found(q).await, [hit(&mixed, marked)], "{q}");
+    }
+    // The Latin letters between CJK runs are a word of their own.
+    assert_eq!(
+        found("tower").await,
+        [hit(
+            &mixed,
+            "Rustの勉強会は東京<mark>tower</mark>近くで開催。Borrow checkerを学ぶ"
+        )]
+    );
+    assert_eq!(found("東京towers").await, []);
+
+    // A long text: 24 tokens (characters) around the hit, cut on both sides.
+    let shown_before: String = iroha[19..30].iter().collect();
+    let shown_after: String = iroha[..12].iter().collect();
+    assert_eq!(
+        found("大阪").await,
+        [hit(
+            &long,
+            &format!("…{shown_before}<mark>大阪</mark>{shown_after}…")
+        )]
     );
 }
 

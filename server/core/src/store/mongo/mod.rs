@@ -2,8 +2,8 @@
 //! replica set or sharded cluster, or FerretDB, which the tests run against).
 //!
 //! Collections: `users`, `auth_sessions`, `api_tokens`, `chat_sessions`, `messages`, in the
-//! database named in the URL path (`confab` when none is given), and `health`, one document
-//! the health check writes.
+//! database named in the URL path (`confab` when none is given), `health`, one document
+//! the health check writes, and `migrations`, the data migrations applied (see `migrations`).
 //!
 //! # Without transactions
 //!
@@ -39,6 +39,7 @@ mod documents;
 mod errors;
 mod import;
 mod indexes;
+mod migrations;
 mod search;
 mod snippet;
 mod terms;
@@ -65,6 +66,15 @@ use crate::model::{
 
 /// The database used when the URL names none.
 pub const DEFAULT_DATABASE: &str = "confab";
+
+/// The terms of `text`'s tokens in order, as this store indexes them (SQLite's tests compare).
+#[cfg(test)]
+pub(crate) fn index_tokens(text: &str) -> Vec<String> {
+    terms::tokens(text)
+        .into_iter()
+        .map(|token| token.term)
+        .collect()
+}
 
 /// Typed handles on the five collections.
 #[derive(Clone)]
@@ -109,6 +119,7 @@ impl MongoStore {
             messages: database.collection("messages"),
         };
         indexes::ensure(&collections).await?;
+        migrations::run(&database, &collections).await?;
         tracing::info!(database = %name, "connected to the MongoDB store");
         Ok(MongoStore {
             database,

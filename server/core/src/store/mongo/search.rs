@@ -2,8 +2,12 @@
 //!
 //! FerretDB has no `$text`, and MongoDB's text search ranks differently from SQLite's FTS5,
 //! so neither is used. Each message stores its distinct terms (`terms`, indexed together with
-//! the owner); a query requires every term as an array element (the last one, while the user
-//! is still typing it, as an anchored prefix regex on the array). As on SQLite, only the newest
+//! the owner: words, and the bigrams of CJK text); a query requires every token of its
+//! phrases as an array element, exact terms at the top level of the filter (`terms: t` or
+//! `terms: {$all: [...]}`), and only a token being typed (the last word while the user types
+//! it, or a single CJK character) as an anchored prefix regex on the array. The order of a
+//! phrase's tokens (CJK bigrams one after the other) is checked in Rust on the candidates,
+//! which re-tokenise their content anyway. As on SQLite, only the newest
 //! `SEARCH_CANDIDATES` matching messages are ranked: with FTS5's bm25 (k1 = 1.2, b = 0.75),
 //! best first, newest first among equals. Where FTS5 takes the number of rows, their average
 //! length and each term's document frequency from its whole table, this takes them from the
@@ -35,35 +39,73 @@ use super::snippet::{snippet, Instance};
 use super::terms::{fold, regex_escape, tokens, Token};
 use super::Collections;
 use crate::model::{Page, Role, SearchHit};
+use crate::store::cjk::is_cjk;
 use crate::store::cursor::encode_offset;
+use crate::store::search_query::{self, QueryToken};
 use crate::store::sqlite::SEARCH_CANDIDATES;
 use crate::store::{SearchQuery, StoreResult};
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-/// A query term: matched whole, or as the start of a word.
+/// A query term: tokens that must follow one another (one for a word, the bigrams of a CJK
+/// word), each matched whole or as the start of a token.
 struct Phrase {
-    term: String,
-    prefix: bool,
+    tokens: Vec<QueryToken>,
+}
+
+fn token_matches(query: &QueryToken, token: &Token) -> bool {
+    if query.prefix {
+        token.term.starts_with(&query.term)
+    } else {
+        token.term == query.term
+    }
 }
 
 impl Phrase {
-    fn matches(&self, token: &Token) -> bool {
-        if self.prefix {
-            token.term.starts_with(&self.term)
-        } else {
-            token.term == self.term
-        }
+    /// Whether the phrase starts at `position` of `tokens`.
+    fn matches_at(&self, tokens: &[Token], position: usize) -> bool {
+        self.tokens.iter().enumerate().all(|(offset, query)| {
+            tokens
+                .get(position + offset)
+                .is_some_and(|token| token_matches(query, token))
+        })
     }
 
     fn filter(&self) -> Document {
-        if self.prefix {
-            doc! { "terms": { "$regex": format!("^{}", regex_escape(&self.term)) } }
-        } else {
-            doc! { "terms": &self.term }
+        terms_filter(&self.tokens)
+    }
+}
+
+/// The filter requiring every one of `tokens` in a message's `terms`: the exact ones at the
+/// top level (`terms: t`, or `terms: {$all: [...]}` for several), so that an index lookup can
+/// start from any of them; only tokens being typed as anchored prefix regexes.
+fn terms_filter<'a>(tokens: impl IntoIterator<Item = &'a QueryToken>) -> Document {
+    let mut exact: Vec<&str> = Vec::new();
+    let mut prefixes: Vec<Document> = Vec::new();
+    for token in tokens {
+        if token.prefix {
+            let regex = doc! { "$regex": format!("^{}", regex_escape(&token.term)) };
+            prefixes.push(doc! { "terms": regex });
+        } else if !exact.contains(&token.term.as_str()) {
+            exact.push(&token.term);
         }
     }
+    let mut filter = Document::new();
+    match exact.as_slice() {
+        [] if prefixes.len() == 1 => return prefixes.remove(0),
+        [] => {}
+        [one] => {
+            filter.insert("terms", *one);
+        }
+        several => {
+            filter.insert("terms", doc! { "$all": several.to_vec() });
+        }
+    }
+    if !prefixes.is_empty() {
+        filter.insert("$and", prefixes);
+    }
+    filter
 }
 
 #[derive(Deserialize)]
@@ -95,26 +137,50 @@ fn empty() -> Page<SearchHit> {
 /// Where each phrase occurs in `tokens`, sorted by position.
 fn instances(tokens: &[Token], phrases: &[Phrase]) -> Vec<Instance> {
     let mut found = Vec::new();
-    for (position, token) in tokens.iter().enumerate() {
+    for position in 0..tokens.len() {
         for (phrase, candidate) in phrases.iter().enumerate() {
-            if candidate.matches(token) {
-                found.push(Instance { position, phrase });
+            if !candidate.matches_at(tokens, position) {
+                continue;
             }
+            let length = candidate.tokens.len();
+            let Some(last) = tokens.get(position + length - 1) else {
+                continue;
+            };
+            found.push(Instance {
+                position,
+                phrase,
+                length,
+                end: hit_end(candidate.tokens.last(), last),
+            });
         }
     }
     found
 }
 
-/// The query's terms folded like the index's, the last one a prefix while it is being typed.
+/// Where the hit whose last query token is `query`, matching `token`, ends: a single CJK
+/// character asked for as a prefix marks that character, not the bigram it starts (a word
+/// typed as a prefix is marked whole, as FTS5 does).
+fn hit_end(query: Option<&QueryToken>, token: &Token) -> usize {
+    match query {
+        Some(query) if query.prefix && query.term.chars().all(is_cjk) => {
+            (token.start + query.term.len()).min(token.end)
+        }
+        _ => token.end,
+    }
+}
+
+/// The query's phrases (see `search_query::phrase`), their tokens folded like the index's.
 fn phrases(query: &SearchQuery) -> Vec<Phrase> {
-    let last = query.terms.len().saturating_sub(1);
-    query
-        .terms
-        .iter()
-        .enumerate()
-        .map(|(index, term)| Phrase {
-            term: fold(term),
-            prefix: query.prefix_last && index == last,
+    search_query::phrases(&query.terms, query.prefix_last)
+        .into_iter()
+        .map(|tokens| Phrase {
+            tokens: tokens
+                .into_iter()
+                .map(|token| QueryToken {
+                    term: fold(&token.term),
+                    prefix: token.prefix,
+                })
+                .collect(),
         })
         .collect()
 }
@@ -156,15 +222,18 @@ pub async fn search(
         return Ok(empty());
     }
     let phrases = phrases(query);
-    if phrases.iter().any(|phrase| phrase.term.is_empty()) {
+    if phrases
+        .iter()
+        .any(|phrase| phrase.tokens.iter().any(|token| token.term.is_empty()))
+    {
         // A "word" made only of accents: nothing is indexed under it.
         return Ok(empty());
     }
 
-    let mut filter = doc! {
-        "user_id": user_id,
-        "$and": phrases.iter().map(Phrase::filter).collect::<Vec<_>>(),
-    };
+    let mut filter = doc! { "user_id": user_id };
+    filter.extend(terms_filter(
+        phrases.iter().flat_map(|phrase| phrase.tokens.iter()),
+    ));
     if let Some(message_type) = &query.message_type {
         filter.insert("type", message_type);
     }
@@ -319,7 +388,8 @@ async fn statistics(
 }
 
 /// Candidates (newest first) by bm25, best first; a candidate that does not hold every
-/// phrase after all (its stored terms are stale) is dropped. The arithmetic is FTS5's
+/// phrase after all (its CJK bigrams are not one after the other, or its stored terms are
+/// stale) is dropped. The arithmetic is FTS5's
 /// `fts5Bm25Function`, operation for operation, so that equal inputs give equal scores.
 fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics) -> Vec<Candidate> {
     let measured: Vec<(Vec<f64>, f64)> = candidates
@@ -328,7 +398,11 @@ fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics)
             let tokens = tokens(&candidate.content);
             let frequencies = phrases
                 .iter()
-                .map(|phrase| tokens.iter().filter(|token| phrase.matches(token)).count() as f64)
+                .map(|phrase| {
+                    (0..tokens.len())
+                        .filter(|position| phrase.matches_at(&tokens, *position))
+                        .count() as f64
+                })
                 .collect();
             (frequencies, tokens.len() as f64)
         })
@@ -409,23 +483,55 @@ mod tests {
         );
     }
 
+    fn query(q: &str) -> Vec<Phrase> {
+        let (terms, prefix_last) = search_query::terms(q);
+        phrases(&SearchQuery {
+            terms,
+            prefix_last,
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn phrases_match_whole_words_or_prefixes() {
-        let token = Token {
-            start: 0,
-            end: 8,
-            term: "zucchini".into(),
+        let tokens = tokens("zucchini");
+        let [exact] = &query("zucch ")[..] else {
+            panic!("one phrase")
         };
-        let exact = Phrase {
-            term: "zucch".into(),
-            prefix: false,
+        let [prefix] = &query("Zucch")[..] else {
+            panic!("one phrase")
         };
-        let prefix = Phrase {
-            term: "zucch".into(),
-            prefix: true,
-        };
-        assert!(!exact.matches(&token));
-        assert!(prefix.matches(&token));
+        assert!(!exact.matches_at(&tokens, 0));
+        assert!(prefix.matches_at(&tokens, 0));
+        assert_eq!(exact.filter(), doc! { "terms": "zucch" });
         assert_eq!(prefix.filter(), doc! { "terms": { "$regex": "^zucch" } });
+    }
+
+    #[test]
+    fn cjk_phrases_need_their_bigrams_in_order() {
+        let together = tokens("今日は東京都庁へ");
+        let apart = tokens("東京から京都へ");
+        let [word] = &query("東京都")[..] else {
+            panic!("one phrase")
+        };
+        assert!(word.matches_at(&together, 3));
+        assert!((0..apart.len()).all(|position| !word.matches_at(&apart, position)));
+        // Both bigrams are exact terms at the top level: an index lookup, no regex.
+        assert_eq!(
+            word.filter(),
+            doc! { "terms": { "$all": ["東京", "京都"] } }
+        );
+        let [one] = &query("京")[..] else {
+            panic!("one phrase")
+        };
+        assert_eq!(one.filter(), doc! { "terms": { "$regex": "^京" } });
+        let all = query("rust 東京 ca");
+        assert_eq!(
+            terms_filter(all.iter().flat_map(|phrase| phrase.tokens.iter())),
+            doc! {
+                "terms": { "$all": ["rust", "東京"] },
+                "$and": [{ "terms": { "$regex": "^ca" } }],
+            }
+        );
     }
 }

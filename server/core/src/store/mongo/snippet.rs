@@ -9,16 +9,22 @@
 // Byte offsets into text a user or a file controls may fall inside a character.
 #![deny(clippy::string_slice)]
 
+use std::ops::Range;
+
 use super::terms::Token;
 use crate::store::snippet::{escape_into, SNIPPET_TOKENS};
 
 const ELLIPSIS: &str = "…";
 
-/// One hit: the position (token index) of a word matching query phrase `phrase`.
+/// One hit: query phrase `phrase` found at `position` (the token index of its first token),
+/// `length` tokens long, its text ending at byte `end` (the end of its last token, or less
+/// where only part of that token was asked for: one CJK character of a bigram).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Instance {
     pub position: usize,
     pub phrase: usize,
+    pub length: usize,
+    pub end: usize,
 }
 
 /// Positions of the tokens that start a sentence: the first one, and any preceded by
@@ -62,7 +68,7 @@ fn score_window(
             score += if seen[instance.phrase] { 1 } else { 1000 };
             seen[instance.phrase] = true;
             first.get_or_insert(instance.position);
-            last = instance.position + 1;
+            last = instance.position + instance.length;
         }
     }
     let first = first.unwrap_or(start) as i64;
@@ -106,6 +112,34 @@ fn best_start(text: &str, tokens: &[Token], instances: &[Instance], phrases: usi
     best
 }
 
+/// The byte ranges to mark between tokens `start` and `end` (inclusive): each hit from its
+/// first token to its last (cut at the window), hits that overlap or touch merged into one.
+/// Words of most scripts never touch (something that is not a word lies between them), so
+/// there each hit is marked on its own; CJK bigrams overlap, so a phrase of them ("東京" +
+/// "京都") is marked once, as the characters it covers ("東京都").
+fn marks(tokens: &[Token], instances: &[Instance], start: usize, end: usize) -> Vec<Range<usize>> {
+    let mut marks: Vec<Range<usize>> = Vec::new();
+    for instance in instances {
+        let last = instance.position + instance.length.max(1) - 1;
+        let Some(first) = tokens.get(instance.position.max(start)) else {
+            continue;
+        };
+        // A hit that goes on past the window is marked up to the window's end.
+        let stop = match tokens.get(end) {
+            Some(token) if last > end => token.end,
+            _ => instance.end,
+        };
+        if instance.position > end || first.start >= stop {
+            continue;
+        }
+        match marks.last_mut() {
+            Some(mark) if first.start <= mark.end => mark.end = mark.end.max(stop),
+            _ => marks.push(first.start..stop),
+        }
+    }
+    marks
+}
+
 /// The HTML snippet of `text` (tokenised as `tokens`) for the hits in `instances`, which must
 /// be sorted; `phrases` is the number of query phrases.
 pub fn snippet(text: &str, tokens: &[Token], instances: &[Instance], phrases: usize) -> String {
@@ -117,23 +151,12 @@ pub fn snippet(text: &str, tokens: &[Token], instances: &[Instance], phrases: us
         html.push_str(ELLIPSIS);
         copied = tokens.get(start).map_or(text.len(), |token| token.start);
     }
-    let mut hits = instances
-        .iter()
-        .map(|instance| instance.position)
-        .peekable();
-    for (position, token) in tokens.iter().enumerate().take(end + 1).skip(start) {
-        while hits.next_if(|hit| *hit < position).is_some() {}
-        if hits.next_if_eq(&position).is_some() {
-            while hits.next_if_eq(&position).is_some() {}
-            escape_into(&mut html, text.get(copied..token.start).unwrap_or_default());
-            html.push_str("<mark>");
-            escape_into(
-                &mut html,
-                text.get(token.start..token.end).unwrap_or_default(),
-            );
-            html.push_str("</mark>");
-            copied = token.end;
-        }
+    for mark in marks(tokens, instances, start, end) {
+        escape_into(&mut html, text.get(copied..mark.start).unwrap_or_default());
+        html.push_str("<mark>");
+        escape_into(&mut html, text.get(mark.clone()).unwrap_or_default());
+        html.push_str("</mark>");
+        copied = mark.end;
     }
     if end + 1 >= tokens.len() {
         escape_into(&mut html, text.get(copied..).unwrap_or_default());
@@ -157,7 +180,12 @@ mod tests {
         for (position, token) in tokens.iter().enumerate() {
             for (phrase, term) in terms.iter().enumerate() {
                 if token.term == *term {
-                    found.push(Instance { position, phrase });
+                    found.push(Instance {
+                        position,
+                        phrase,
+                        length: 1,
+                        end: token.end,
+                    });
                 }
             }
         }
@@ -195,6 +223,29 @@ mod tests {
             "{snippet}"
         );
         assert!(snippet.starts_with("…w19 "), "{snippet}");
+    }
+
+    #[test]
+    fn overlapping_and_touching_hits_are_marked_once() {
+        // "東京都" = 東京 + 京都 (positions 0 and 1), twice in a row; 京 alone at position 6.
+        let text = "東京都東京都。京";
+        let tokens = tokens(text);
+        let phrase = |position: usize, phrase: usize, length: usize, end: usize| Instance {
+            position,
+            phrase,
+            length,
+            end,
+        };
+        let hits = [phrase(0, 0, 2, 9), phrase(3, 0, 2, 18), phrase(6, 1, 1, 24)];
+        assert_eq!(
+            snippet(text, &tokens, &hits, 2),
+            "<mark>東京都東京都</mark>。<mark>京</mark>"
+        );
+        // Part of a token: the first character of the bigram 京都.
+        assert_eq!(
+            snippet(text, &tokens, &[phrase(1, 0, 1, 6)], 1),
+            "東<mark>京</mark>都東京都。京"
+        );
     }
 
     #[test]

@@ -7,13 +7,17 @@
 //! `unicode61 remove_diacritics 2` tokenizer, so that "resume" finds "Résumé" on both backends:
 //! a letter whose canonical decomposition is an ASCII letter plus accents becomes that ASCII
 //! letter (FTS5 folds no other script), and the combining accents FTS5 knows are part of a
-//! word but dropped from its term.
+//! word but dropped from its term. CJK runs inside a word are split into overlapping bigrams
+//! (see `cjk`), the same tokens SQLite indexes.
+// Byte offsets into text a user or a file controls may fall inside a character.
+#![deny(clippy::string_slice)]
 
 use std::collections::HashSet;
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::store::cjk;
 use crate::store::search_query::MAX_TERM_CHARS;
 
 /// One word of a text: its byte range and its folded term.
@@ -68,28 +72,49 @@ pub fn fold(word: &str) -> String {
     term
 }
 
-/// The words of `text` in order.
-pub fn tokens(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut start: Option<usize> = None;
+/// The tokens of the word at `start..end` of `text`: the word, or, where it holds CJK
+/// characters, the bigrams of each CJK run and the words between them (see `cjk`).
+fn push_word(tokens: &mut Vec<Token>, text: &str, start: usize, end: usize) {
+    let word = text.get(start..end).unwrap_or_default();
     let mut push = |start: usize, end: usize| {
-        let term = fold(&text[start..end]);
+        let term = fold(text.get(start..end).unwrap_or_default());
         if !term.is_empty() {
             tokens.push(Token { start, end, term });
         }
     };
+    if !word.chars().any(cjk::is_cjk) {
+        push(start, end);
+        return;
+    }
+    for (range, is_cjk) in cjk::segments(word) {
+        let (from, to) = (start + range.start, start + range.end);
+        if is_cjk {
+            let run = text.get(from..to).unwrap_or_default();
+            for token in cjk::run_tokens(run) {
+                push(from + token.start, from + token.end);
+            }
+        } else {
+            push(from, to);
+        }
+    }
+}
+
+/// The words of `text` in order (CJK text as overlapping bigrams, see `cjk`).
+pub fn tokens(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut start: Option<usize> = None;
     for (at, character) in text.char_indices() {
         match (is_word_character(character), start) {
             (true, None) => start = Some(at),
             (false, Some(begun)) => {
-                push(begun, at);
+                push_word(&mut tokens, text, begun, at);
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(begun) = start {
-        push(begun, text.len());
+        push_word(&mut tokens, text, begun, text.len());
     }
     tokens
 }
@@ -143,7 +168,7 @@ mod tests {
             ["hello", "b", "world", "b", "it", "s", "2024"]
         );
         let first = &tokens(text)[0];
-        assert_eq!(&text[first.start..first.end], "Hello");
+        assert_eq!(text.get(first.start..first.end), Some("Hello"));
         assert_eq!(
             crate::store::search_query::terms(text).0,
             index_terms(text),
@@ -158,6 +183,27 @@ mod tests {
         assert_eq!(terms_of("cafe\u{301} ok"), ["cafe", "ok"]);
         // Like FTS5: other scripts keep their accents, letters without a decomposition stay.
         assert_eq!(terms_of("Άλφα straße øre"), ["άλφα", "straße", "øre"]);
+    }
+
+    #[test]
+    fn cjk_runs_are_bigrams_with_their_byte_ranges() {
+        let text = "私は東京tower、서울!";
+        let found: Vec<(String, &str)> = tokens(text)
+            .into_iter()
+            .map(|token| (token.term, text.get(token.start..token.end).unwrap_or("?")))
+            .collect();
+        let expected = ["私は", "は東", "東京", "京", "tower", "서울", "울"];
+        assert_eq!(
+            found,
+            expected
+                .iter()
+                .map(|term| (term.to_string(), *term))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            index_terms("東京と京都と東京"),
+            ["東京", "京と", "と京", "京都", "都と", "と東", "京"]
+        );
     }
 
     #[test]

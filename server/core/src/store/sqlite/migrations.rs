@@ -191,6 +191,37 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX chat_sessions_user_id ON chat_sessions(user_id, id);
     "#,
+    // 8: words inside Chinese, Japanese and Korean text are found: the index is given each
+    // message's text with its CJK runs spelled out as overlapping bigrams
+    // (`confab_index_text`, registered on the connection that migrates and writes; see
+    // `fts` for why this way). It becomes contentless, as it no longer indexes the column
+    // itself: a row leaves it by rowid alone, so the triggers call no function of ours. A
+    // changed text goes back to `fts_pending` and is indexed again by the writer's flush
+    // before the commit, like a new message. The whole index is rebuilt here.
+    r#"
+    DROP TRIGGER messages_fts_delete;
+    DROP TRIGGER messages_fts_update;
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='', contentless_delete=1,
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    -- Rows still pending (none after a clean commit) are indexed by the next flush.
+    INSERT INTO messages_fts(rowid, content)
+        SELECT seq, CASE WHEN status = 'streaming' THEN '' ELSE confab_index_text(content) END
+        FROM messages WHERE seq NOT IN (SELECT seq FROM fts_pending)
+        ORDER BY seq;
+    CREATE TRIGGER messages_fts_delete BEFORE DELETE ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq) BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.seq;
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status ON messages
+    WHEN NOT EXISTS (SELECT 1 FROM fts_pending WHERE seq = old.seq)
+        AND (old.status != 'streaming' OR new.status != 'streaming') BEGIN
+        DELETE FROM messages_fts WHERE rowid = old.seq;
+        INSERT INTO fts_pending(seq) VALUES (new.seq);
+    END;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod chat;
+mod fts;
 mod health;
 mod import;
 mod migrations;
@@ -197,6 +198,8 @@ impl SqliteStore {
         ))
         .map_err(sql_error)?;
         configure_connection(&conn)?;
+        // The write connection feeds the full-text index (migration 8 and each commit).
+        fts::register(&conn).map_err(sql_error)?;
         let version = migrations::run(&mut conn)?;
         tracing::info!(path = %options.path.display(), schema = version, "opened sqlite store");
         let stop = Arc::new(AtomicBool::new(false));

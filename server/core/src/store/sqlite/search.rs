@@ -4,6 +4,10 @@
 //! messages would take 80 ms. Instead the newest `CANDIDATES` hits (FTS5 walks its doclists in
 //! rowid order, newest first, cheaply) are ranked with bm25 and the rest are not: for a common
 //! word the best matches among recent messages come first, for a rare word every hit is ranked.
+//!
+//! The index holds each message's text with its CJK runs spelled out as bigrams (see `fts`),
+//! and a query's terms are phrases of those tokens (`search_query::phrase`). Snippets are cut
+//! in Rust from the original content, the same code as the MongoDB store's.
 // Byte offsets into text a user or a file controls may fall inside a character.
 #![deny(clippy::string_slice)]
 
@@ -16,7 +20,7 @@ use super::sql_error;
 use crate::model::{Page, Role, SearchHit};
 use crate::store::cursor::encode_offset;
 use crate::store::mongo::snippet_for;
-use crate::store::snippet::{highlight, SNIPPET_TOKENS};
+use crate::store::search_query::{phrases, QueryToken};
 use crate::store::{SearchQuery, StoreResult};
 
 /// How many of the newest hits are ranked.
@@ -29,18 +33,21 @@ pub const CANDIDATES: usize = 1000;
 const DELETED_SESSIONS: &str = "SELECT id FROM chat_sessions INDEXED BY chat_sessions_deleted
      WHERE user_id = ? AND deleted_at IS NOT NULL";
 
-/// The FTS5 expression for plain terms: each quoted (so it is never syntax), all required.
-pub fn match_expression(terms: &[String], prefix_last: bool) -> String {
-    let mut parts: Vec<String> = terms
-        .iter()
-        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
-        .collect();
-    if prefix_last {
-        if let Some(last) = parts.last_mut() {
-            last.push('*');
-        }
-    }
-    parts.join(" ")
+/// The FTS5 expression for the query's phrases, all required: each token quoted (so it is
+/// never syntax), a phrase's tokens joined with `+` (one after the other), `*` after a token
+/// matched as a prefix.
+pub fn match_expression(phrases: &[Vec<QueryToken>]) -> String {
+    let phrase = |tokens: &Vec<QueryToken>| -> String {
+        tokens
+            .iter()
+            .map(|token| {
+                let star = if token.prefix { "*" } else { "" };
+                format!("\"{}\"{star}", token.term.replace('"', "\"\""))
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    phrases.iter().map(phrase).collect::<Vec<_>>().join(" ")
 }
 
 pub fn search(
@@ -54,7 +61,7 @@ pub fn search(
             next_cursor: None,
         });
     }
-    let expression = match_expression(&query.terms, query.prefix_last);
+    let expression = match_expression(&phrases(&query.terms, query.prefix_last));
     // Messages of deleted sessions stay indexed until the purge; they are left out here,
     // before the candidates are counted, so they take no place among them. The user's
     // deleted sessions are few and come from a tiny partial index; SQLite reads them once
@@ -131,7 +138,7 @@ pub fn search(
     } else {
         None
     };
-    let mut snippets = snippets(conn, &expression, query, hits.iter().map(|(seq, _)| *seq))?;
+    let mut snippets = snippets(conn, query, hits.iter().map(|(seq, _)| *seq))?;
     let items = hits
         .into_iter()
         .map(|(seq, mut hit)| {
@@ -142,57 +149,27 @@ pub fn search(
     Ok(Page { items, next_cursor })
 }
 
-/// The snippet query for `hits` rows: `?1` the match, `?2`..`?3` the rowid range, then the rows.
-///
-/// One pass of the match over the hits' range of rowids. Given `rowid IN (...)`, FTS5 runs
-/// the whole match once per hit: for a prefix term ("quantum*", what a search typed as it is
-/// typed sends) that is a merge of every matching term's doclist each time, 27 ms for 20 hits
-/// of a word in 2% of a million messages, against 0.9 ms in one pass. The unary `+` keeps the
-/// IN list out of the constraints FTS5 is given, so it only filters the rows of the range.
-fn snippet_sql(hits: usize) -> String {
-    let placeholders = vec!["?"; hits].join(",");
-    format!(
-        "SELECT messages_fts.rowid,
-                snippet(messages_fts, 0, char(57344), char(57345), '…', {SNIPPET_TOKENS}),
-                m.content
-         FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
-         WHERE messages_fts MATCH ? AND messages_fts.rowid BETWEEN ? AND ?
-             AND +messages_fts.rowid IN ({placeholders})"
-    )
-}
-
-/// Highlighted snippets for the given rows only (snippet() is far costlier than the match).
-///
-/// FTS5's `snippet()` copies text with C string functions, which stop at a NUL: for a message
-/// holding one, the text after each NUL would be missing. Such a message gets the same snippet
-/// computed in Rust (the MongoDB store's, which follows `snippet()` exactly).
+/// Highlighted snippets for the given rows only, cut from their content in Rust (the MongoDB
+/// store's code, which follows FTS5's `snippet()`): the index is contentless, and FTS5's own
+/// `snippet()` would show the bigrams it indexed, not the text, and stops at a NUL. No match
+/// runs here: given `rowid IN (...)`, FTS5 would run the whole match once per row (for a
+/// prefix term a merge of every matching doclist each time, 27 ms of a 2%-word search).
 fn snippets(
     conn: &Connection,
-    expression: &str,
     query: &SearchQuery,
     seqs: impl Iterator<Item = i64>,
 ) -> StoreResult<HashMap<i64, String>> {
     let seqs: Vec<i64> = seqs.collect();
-    let (Some(&first), Some(&last)) = (seqs.iter().min(), seqs.iter().max()) else {
+    if seqs.is_empty() {
         return Ok(HashMap::new());
-    };
-    let sql = snippet_sql(seqs.len());
-    let mut args: Vec<Box<dyn ToSql>> = vec![
-        Box::new(expression.to_owned()),
-        Box::new(first),
-        Box::new(last),
-    ];
-    args.extend(seqs.into_iter().map(|seq| Box::new(seq) as Box<dyn ToSql>));
+    }
+    let placeholders = vec!["?"; seqs.len()].join(",");
+    let sql = format!("SELECT seq, content FROM messages WHERE seq IN ({placeholders})");
     let mut statement = conn.prepare(&sql).map_err(sql_error)?;
     let found = statement
-        .query_map(rusqlite::params_from_iter(args.iter()), |row| {
-            let content: String = row.get(2)?;
-            let snippet = if content.contains('\0') {
-                snippet_for(&content, query)
-            } else {
-                highlight(&row.get::<_, String>(1)?)
-            };
-            Ok((row.get(0)?, snippet))
+        .query_map(rusqlite::params_from_iter(seqs.iter()), |row| {
+            let content: String = row.get(1)?;
+            Ok((row.get(0)?, snippet_for(&content, query)))
         })
         .and_then(Iterator::collect)
         .map_err(sql_error);
@@ -239,26 +216,32 @@ mod tests {
         );
     }
 
-    /// The snippet query hands FTS5 the match and a rowid range, never the list of rows: with
-    /// `rowid IN (...)` as a constraint FTS5 would run the match once per row (`INDEX 0:=M1`).
-    #[test]
-    fn snippets_run_the_match_once_over_a_range() {
-        assert_eq!(
-            plan(
-                &snippet_sql(3),
-                rusqlite::params!["\"quantum\"*", 10, 30, 10, 20, 30]
-            ),
-            [
-                "SCAN messages_fts VIRTUAL TABLE INDEX 0:M1><",
-                "SEARCH m USING INTEGER PRIMARY KEY (rowid=?)"
-            ]
-        );
-    }
-
     #[test]
     fn expressions_quote_every_term() {
         let terms = vec!["near".to_string(), "rust".to_string()];
-        assert_eq!(match_expression(&terms, false), "\"near\" \"rust\"");
-        assert_eq!(match_expression(&terms, true), "\"near\" \"rust\"*");
+        assert_eq!(
+            match_expression(&phrases(&terms, false)),
+            "\"near\" \"rust\""
+        );
+        assert_eq!(
+            match_expression(&phrases(&terms, true)),
+            "\"near\" \"rust\"*"
+        );
+        let quoted = vec!["a\"b".to_string()];
+        assert_eq!(match_expression(&phrases(&quoted, false)), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn cjk_words_are_phrases_of_bigrams() {
+        let terms = vec!["東京都".to_string(), "rust".to_string(), "京".to_string()];
+        assert_eq!(
+            match_expression(&phrases(&terms, false)),
+            "\"東京\" + \"京都\" \"rust\" \"京\"*"
+        );
+        let mixed = vec!["東京tower".to_string()];
+        assert_eq!(
+            match_expression(&phrases(&mixed, true)),
+            "\"東京\" + \"京\" + \"tower\"*"
+        );
     }
 }

@@ -290,7 +290,8 @@ fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
     if pending {
         conn.prepare_cached(
             "INSERT INTO messages_fts(rowid, content)
-             SELECT m.seq, CASE WHEN m.status = 'streaming' THEN '' ELSE m.content END
+             SELECT m.seq,
+                 CASE WHEN m.status = 'streaming' THEN '' ELSE confab_index_text(m.content) END
              FROM fts_pending p JOIN messages m ON m.seq = p.seq",
         )?
         .execute([])?;

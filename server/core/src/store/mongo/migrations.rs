@@ -1,0 +1,153 @@
+//! Changes to stored documents that a newer version needs, applied at connect time after the
+//! indexes (`indexes::ensure`). Each step is named and recorded in the `migrations`
+//! collection once it has run to the end; a step is idempotent (it recomputes values from the
+//! documents themselves), so a step cut short runs again at the next connect, and app nodes
+//! connecting at the same time may both run it without harm.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use futures::{StreamExt, TryStreamExt};
+use mongodb::bson::{doc, Document};
+use mongodb::{Collection, Database};
+use serde::Deserialize;
+
+use super::documents::searchable;
+use super::errors::db_error;
+use super::Collections;
+use crate::model::MessageStatus;
+use crate::store::cjk::CJK_RANGES;
+use crate::store::StoreResult;
+
+/// The collection recording applied steps: `{_id: step name, applied_at}`.
+pub const MIGRATIONS: &str = "migrations";
+
+/// Search terms of CJK text as bigrams (issue 12): before it, a run of CJK characters was one
+/// term.
+pub const CJK_TERMS: &str = "cjk_bigram_terms";
+
+/// Messages updated at once (each is its own write).
+const CONCURRENT_WRITES: usize = 16;
+
+pub async fn run(database: &Database, collections: &Collections) -> StoreResult<()> {
+    let applied: Collection<Document> = database.collection(MIGRATIONS);
+    if applied
+        .find_one(doc! { "_id": CJK_TERMS })
+        .await
+        .map_err(db_error)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let (messages, sessions) = cjk_terms(collections).await?;
+    let record = doc! { "_id": CJK_TERMS, "applied_at": mongodb::bson::DateTime::now() };
+    // Another node may have finished the same step first: its record is as good as ours.
+    applied
+        .update_one(doc! { "_id": CJK_TERMS }, doc! { "$setOnInsert": record })
+        .upsert(true)
+        .await
+        .map_err(db_error)?;
+    tracing::info!(
+        step = CJK_TERMS,
+        messages,
+        sessions,
+        seconds = started.elapsed().as_secs_f64(),
+        "applied MongoDB migration"
+    );
+    Ok(())
+}
+
+/// A regular expression matching any text that holds a character of a CJK script (a superset
+/// of `cjk::is_cjk`: recomputing the terms of a text without CJK letters changes nothing).
+/// Written with the characters themselves, which PCRE (MongoDB) and RE2 (FerretDB) both read.
+pub fn cjk_pattern() -> String {
+    let mut pattern = String::from("[");
+    for (first, last) in CJK_RANGES {
+        pattern.push(*first);
+        pattern.push('-');
+        pattern.push(*last);
+    }
+    pattern.push(']');
+    pattern
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    #[serde(rename = "_id")]
+    id: String,
+    session_id: String,
+    content: String,
+    status: String,
+}
+
+/// Counted like `documents::searchable`.
+fn status_of(stored: &Stored) -> MessageStatus {
+    MessageStatus::parse(&stored.status).unwrap_or_default()
+}
+
+/// Recomputes the terms of every message holding CJK text, then the word count of their
+/// sessions (summed again from all their messages, so it is right however often this runs).
+/// Returns the numbers of messages and sessions updated.
+async fn cjk_terms(collections: &Collections) -> StoreResult<(usize, usize)> {
+    let messages = collections.messages.clone_with_type::<Stored>();
+    let projection = doc! { "session_id": 1, "content": 1, "status": 1 };
+    let found = messages
+        .find(doc! { "content": { "$regex": cjk_pattern() } })
+        .projection(projection.clone())
+        .await
+        .map_err(db_error)?;
+    let touched: Vec<String> = found
+        .map_err(db_error)
+        .map(|stored| async move {
+            let stored = stored?;
+            let (terms, _) = searchable(status_of(&stored), &stored.content);
+            collections
+                .messages
+                .update_one(
+                    doc! { "_id": &stored.id },
+                    doc! { "$set": { "terms": terms } },
+                )
+                .await
+                .map_err(db_error)?;
+            Ok::<_, crate::store::StoreError>(stored.session_id)
+        })
+        .buffer_unordered(CONCURRENT_WRITES)
+        .try_collect()
+        .await?;
+    let sessions: BTreeSet<&String> = touched.iter().collect();
+    for session_id in &sessions {
+        let words: i64 = messages
+            .find(doc! { "session_id": session_id })
+            .projection(projection.clone())
+            .await
+            .map_err(db_error)?
+            .map_err(db_error)
+            .try_fold(0_i64, |words, stored| async move {
+                Ok(words + searchable(status_of(&stored), &stored.content).1)
+            })
+            .await?;
+        collections
+            .chat_sessions
+            .update_one(
+                doc! { "_id": session_id },
+                doc! { "$set": { "word_count": words } },
+            )
+            .await
+            .map_err(db_error)?;
+    }
+    Ok((touched.len(), sessions.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_covers_every_cjk_range() {
+        let pattern = cjk_pattern();
+        assert!(pattern.starts_with("[\u{1100}-\u{11FF}\u{3005}-\u{3007}"));
+        assert!(pattern.ends_with("\u{20000}-\u{323AF}]"));
+        assert_eq!(pattern.chars().count(), 2 + 3 * CJK_RANGES.len());
+    }
+}
