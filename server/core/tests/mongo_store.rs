@@ -131,7 +131,29 @@ stories!(
     restore_into_the_same_account_adds_only_what_is_missing,
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
+    branch_pages_by_hand,
 );
+
+/// A long conversation with a branch every few turns, read a page at a time: 100,000
+/// messages on MongoDB, 5,000 on FerretDB (which scans the collection on every read).
+#[tokio::test]
+async fn long_branched_conversation() {
+    let store = fresh("long_branched_conversation").await;
+    let info = store
+        .database()
+        .run_command(mongodb::bson::doc! { "buildInfo": 1 })
+        .await
+        .expect("buildInfo");
+    let total = if info.contains_key("ferretdbVersion") {
+        5_000
+    } else {
+        100_000
+    };
+    run(vec![store], move |mut stores| async move {
+        conformance::branches::long_branched_conversation(stores.remove(0), total).await;
+    })
+    .await;
+}
 
 fn fresh_sqlite() -> (tempfile::TempDir, DynStore) {
     use confab_core::store::sqlite::{SqliteOptions, SqliteStore};

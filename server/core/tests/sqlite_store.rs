@@ -46,7 +46,15 @@ stories!(
     restore_into_the_same_account_adds_only_what_is_missing,
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
+    branch_pages_by_hand,
 );
+
+/// A 100,000-message conversation with a branch every few turns, read a page at a time.
+#[tokio::test]
+async fn long_branched_conversation() {
+    let (_dir, store) = fresh();
+    conformance::branches::long_branched_conversation(store, 100_000).await;
+}
 
 #[tokio::test]
 async fn backup_round_trip_keeps_every_field() {

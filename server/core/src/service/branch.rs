@@ -146,6 +146,15 @@ impl ContextBudget {
 }
 
 impl Services {
+    /// The user's session (not deleted), without reading its messages.
+    async fn live_session(&self, user: &User, id: &str) -> ServiceResult<Session> {
+        validate::existing_id(id)?;
+        self.store()
+            .session(&user.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
     /// The message the active branch ends at: the session's active leaf, or (when it names no
     /// message of the session, as after an import that did not say) its newest message.
     /// `None` for a session without messages.
@@ -213,7 +222,7 @@ impl Services {
         session_id: &str,
         input: BranchInput,
     ) -> ServiceResult<BranchPage> {
-        let session = self.get_session(user, session_id).await?.session;
+        let session = self.live_session(user, session_id).await?;
         let limit = clamp_limit(input.limit);
         let message_type = input
             .message_type
@@ -495,7 +504,7 @@ impl Services {
         limit: Option<i64>,
     ) -> ServiceResult<BranchPage> {
         let message = self.get_message(user, message_id).await?;
-        let session = self.get_session(user, &message.session_id).await?.session;
+        let session = self.live_session(user, &message.session_id).await?;
         let target = self
             .store()
             .ancestors(&user.id, &session.id, &message.id, 1)
@@ -532,7 +541,7 @@ impl Services {
         user: &User,
         session_id: &str,
     ) -> ServiceResult<Vec<Message>> {
-        let session = self.get_session(user, session_id).await?.session;
+        let session = self.live_session(user, session_id).await?;
         let Some(leaf) = self.branch_leaf(user, &session).await? else {
             return Ok(Vec::new());
         };

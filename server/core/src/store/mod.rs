@@ -272,6 +272,8 @@ pub trait Store: Send + Sync + 'static {
     // Chat sessions.
     async fn create_session(&self, new: NewSession) -> StoreResult<Session>;
     async fn get_session(&self, user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>>;
+    /// The session alone, without what `get_session` gathers from its messages.
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>>;
     async fn list_sessions(&self, user_id: &str, query: SessionQuery)
         -> StoreResult<Page<Session>>;
     async fn update_session(

@@ -253,6 +253,10 @@ impl Store for MongoStore {
         chat::session_detail(&self.collections, user_id, id).await
     }
 
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        chat::session_by_id(&self.collections, user_id, id).await
+    }
+
     async fn list_sessions(
         &self,
         user_id: &str,

@@ -116,7 +116,8 @@ fn tree_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<TreeMessage> {
     })
 }
 
-/// See `Store::ancestors`: one recursive query that stops after `limit` rows.
+/// See `Store::ancestors`: one recursive query that stops after `limit` rows. `CROSS JOIN`
+/// keeps SQLite from reading the session's rows to join them to the walk.
 pub fn ancestors(
     conn: &Connection,
     user_id: &str,
@@ -131,10 +132,10 @@ pub fn ancestors(
         "WITH RECURSIVE up(mid, n) AS (
              SELECT id, 0 FROM messages WHERE id = ?1 AND session_id = ?2
              UNION ALL
-             SELECT m.parent_id, up.n + 1 FROM up JOIN messages m ON m.id = up.mid
+             SELECT m.parent_id, up.n + 1 FROM up CROSS JOIN messages m ON m.id = up.mid
              WHERE m.parent_id IS NOT NULL AND up.n + 1 < ?3
          )
-         SELECT {MESSAGE_COLUMNS}, depth FROM up JOIN messages ON messages.id = up.mid
+         SELECT {MESSAGE_COLUMNS}, depth FROM up CROSS JOIN messages ON messages.id = up.mid
          WHERE messages.session_id = ?2 ORDER BY up.n"
     ))
     .and_then(|mut query| {

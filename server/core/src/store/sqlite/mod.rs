@@ -417,6 +417,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.read(move |conn| chat::session_by_id(conn, &user_id, &id))
+            .await
+    }
+
     async fn list_sessions(
         &self,
         user_id: &str,
