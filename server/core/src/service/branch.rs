@@ -23,7 +23,7 @@ use crate::store::{MessageQuery, SessionPatch, TreeMessage};
 /// among them, and a cursor to look further.
 pub const FILTER_SCAN: usize = 500;
 /// Messages read per round when the context walks up the branch.
-const CONTEXT_BATCH: usize = 100;
+const CONTEXT_BATCH: usize = 250;
 
 /// The order of siblings: oldest first, by creation time, then id.
 pub fn sibling_order(a: &Message, b: &Message) -> Ordering {
@@ -560,13 +560,20 @@ impl Services {
     pub async fn context(&self, user: &User, question: &Message) -> ServiceResult<Vec<ChatTurn>> {
         let store = self.store();
         let session_id = question.session_id.as_str();
-        let root = store
-            .ancestor_at(&user.id, session_id, &question.id, 0)
-            .await?;
-        let mut budget = ContextBudget::new(
-            root.as_ref().map(|root| &root.message),
-            self.config().context_tokens,
-        );
+        // Only a system message at the root matters: when no root of the session is one (one
+        // read of the roots), the branch's root need not be found.
+        let mut roots = store.children(&user.id, session_id, &[None]).await?;
+        let root = if roots.iter().all(|root| root.role != Role::System) {
+            None
+        } else if roots.len() == 1 {
+            roots.pop()
+        } else {
+            store
+                .ancestor_at(&user.id, session_id, &question.id, 0)
+                .await?
+                .map(|root| root.message)
+        };
+        let mut budget = ContextBudget::new(root.as_ref(), self.config().context_tokens);
         let mut from = Some(question.id.clone());
         'walk: while let Some(start) = from.take() {
             let batch = store

@@ -923,15 +923,22 @@ pub async fn long_branched_conversation(store: DynStore, total: usize) {
     );
 
     // The context of a reply at the end of the main line: as far up as the budget reaches.
-    let question = services.get_message(&ada, &leaf).await.unwrap();
+    let question = newest.messages[49].message.clone();
     let context = timings
         .time("context", services.context(&ada, &question))
         .await
         .unwrap();
+    let stored: HashMap<String, Message> = store
+        .all_messages(&ada.id, &session_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| (message.id.clone(), message))
+        .collect();
+    assert_eq!(stored.len(), total);
     let mut expected = ContextBudget::new(None, ServiceConfig::default().context_tokens);
     for id in main.iter().rev() {
-        let message = services.get_message(&ada, id).await.unwrap();
-        if !expected.offer(&message) {
+        if !expected.offer(&stored[id]) {
             break;
         }
     }

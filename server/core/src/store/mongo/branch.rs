@@ -268,39 +268,32 @@ fn walk_up(start: &NodeDoc, nodes: &HashMap<String, NodeDoc>, count: usize) -> V
     chain
 }
 
-/// The messages of `ids` (with their depths), in that order.
-async fn tree_messages(
+/// A message of the session, without its search terms.
+async fn find_doc(
     collections: &Collections,
     user_id: &str,
-    ids: &[String],
-) -> StoreResult<Vec<TreeMessage>> {
-    let found: Vec<MessageDoc> = collections
+    session_id: &str,
+    id: &str,
+) -> StoreResult<Option<MessageDoc>> {
+    collections
         .messages
-        .find(doc! { "_id": { "$in": ids }, "user_id": user_id })
+        .find_one(doc! { "_id": id, "user_id": user_id, "session_id": session_id })
         .projection(without_terms())
         .await
-        .map_err(db_error)?
-        .try_collect()
-        .await
-        .map_err(db_error)?;
-    let mut by_id: HashMap<String, MessageDoc> =
-        found.into_iter().map(|doc| (doc.id.clone(), doc)).collect();
-    let mut messages = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(document) = by_id.remove(id) else {
-            break;
-        };
-        let depth = document.depth.unwrap_or(0);
-        messages.push(TreeMessage {
-            message: document.into_message()?,
-            depth,
-        });
-    }
-    Ok(messages)
+        .map_err(db_error)
 }
 
-/// See `Store::ancestors`: four round trips (the session, `from`, the depths above it, the
-/// page).
+fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
+    let depth = document.depth.unwrap_or(0);
+    Ok(TreeMessage {
+        message: document.into_message()?,
+        depth,
+    })
+}
+
+/// See `Store::ancestors`: three round trips (the session, `from`, and the messages at the
+/// depths above it, walked in memory), two for `from` alone. FerretDB reads the collection
+/// for each, so they are few rather than small.
 pub async fn ancestors(
     collections: &Collections,
     user_id: &str,
@@ -311,24 +304,39 @@ pub async fn ancestors(
     if limit == 0 || !session_exists(collections, user_id, session_id).await? {
         return Ok(Vec::new());
     }
-    let Some(start) = find_node(collections, user_id, session_id, from).await? else {
+    let Some(start) = find_doc(collections, user_id, session_id, from).await? else {
         return Ok(Vec::new());
     };
-    let mut chain = vec![start.id.clone()];
-    if limit > 1 && start.parent_id.is_some() {
-        let above = i64::try_from(limit - 1).unwrap_or(i64::MAX);
-        let depth = start.depth();
-        let nodes = nodes_at_depths(
-            collections,
-            user_id,
-            session_id,
-            depth.saturating_sub(above),
-            depth,
-        )
-        .await?;
-        chain.extend(walk_up(&start, &nodes, limit - 1));
+    let depth = start.depth.unwrap_or(0);
+    let mut next = start.parent_id.clone();
+    let mut chain = vec![tree_message(start)?];
+    if limit == 1 || next.is_none() {
+        return Ok(chain);
     }
-    tree_messages(collections, user_id, &chain).await
+    let above = i64::try_from(limit - 1).unwrap_or(i64::MAX);
+    let found: Vec<MessageDoc> = collections
+        .messages
+        .find(doc! {
+            "user_id": user_id,
+            "session_id": session_id,
+            "depth": { "$gte": depth.saturating_sub(above), "$lt": depth },
+        })
+        .projection(without_terms())
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    let mut by_id: HashMap<String, MessageDoc> =
+        found.into_iter().map(|doc| (doc.id.clone(), doc)).collect();
+    while let Some(id) = next.take().filter(|_| chain.len() < limit) {
+        let Some(document) = by_id.remove(&id) else {
+            break;
+        };
+        next = document.parent_id.clone();
+        chain.push(tree_message(document)?);
+    }
+    Ok(chain)
 }
 
 /// See `Store::ancestor_at`: near ancestors with one query for the depths between, far ones
@@ -373,7 +381,10 @@ pub async fn ancestor_at(
     let Some(id) = found else {
         return Ok(None);
     };
-    Ok(tree_messages(collections, user_id, &[id]).await?.pop())
+    find_doc(collections, user_id, session_id, &id)
+        .await?
+        .map(tree_message)
+        .transpose()
 }
 
 /// See `Store::children`: one query (`messages_children`).
