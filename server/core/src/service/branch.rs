@@ -17,7 +17,7 @@ use crate::model::{
     clamp_limit, BranchEntry, BranchPage, Message, Role, Session, SiblingPlace, User,
 };
 use crate::provider::ChatTurn;
-use crate::store::{MessageQuery, SessionPatch, TreeMessage};
+use crate::store::{BranchWindow, MessageQuery, SessionPatch, TreeMessage};
 
 /// Branch messages a page with a type filter looks through at most: a page holds the matches
 /// among them, and a cursor to look further.
@@ -85,6 +85,48 @@ fn choose(
     let cut_above = kept.first() != matches.first();
     let cut_below = kept.last() != matches.last();
     (kept, cut_above, cut_below)
+}
+
+/// Each message with its place among `siblings` (the children of the messages' parents, in
+/// any order), by the sibling rule.
+fn with_siblings(messages: Vec<Message>, siblings: Vec<Message>) -> Vec<BranchEntry> {
+    let mut by_parent: HashMap<Option<String>, Vec<Message>> = HashMap::new();
+    for sibling in siblings {
+        by_parent
+            .entry(sibling.parent_id.clone())
+            .or_default()
+            .push(sibling);
+    }
+    for group in by_parent.values_mut() {
+        group.sort_by(sibling_order);
+    }
+    messages
+        .into_iter()
+        .map(|message| {
+            let group = by_parent
+                .get(&message.parent_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let place = match group.iter().position(|other| other.id == message.id) {
+                Some(index) => SiblingPlace {
+                    count: group.len(),
+                    index,
+                    previous_id: index.checked_sub(1).map(|before| group[before].id.clone()),
+                    next_id: group.get(index + 1).map(|after| after.id.clone()),
+                },
+                None => SiblingPlace {
+                    count: 1,
+                    index: 0,
+                    previous_id: None,
+                    next_id: None,
+                },
+            };
+            BranchEntry {
+                message,
+                siblings: place,
+            }
+        })
+        .collect()
 }
 
 /// Keeps the context within a token budget, fed the branch newest first (see `context`).
@@ -316,30 +358,31 @@ impl Services {
                 (bottom, span)
             }
         };
-        let mut window = match &bottom {
+        let BranchWindow {
+            messages: mut window,
+            siblings,
+        } = match &bottom {
             Some(bottom) => {
                 store
-                    .ancestors(&user.id, &session.id, &bottom.message.id, count)
+                    .branch_window(&user.id, &session.id, &bottom.message.id, count)
                     .await?
             }
-            None => Vec::new(),
+            None => BranchWindow::default(),
         };
         window.reverse();
-        match &anchor {
-            Anchor::After(cursor) if !window.is_empty() => {
-                if window[0].message.parent_id.as_deref() != Some(cursor.message.id.as_str()) {
-                    return Err(not_on_branch());
-                }
-            }
-            Anchor::Around(target) => {
-                if !window
-                    .iter()
-                    .any(|entry| entry.message.id == target.message.id)
-                {
-                    return Err(not_on_branch());
-                }
-            }
-            _ => {}
+        // The window must hang from the cursor (`after`) or hold the target (`around`): else
+        // the message is on another branch.
+        let off_branch = match &anchor {
+            Anchor::After(cursor) => window.first().is_some_and(|first| {
+                first.message.parent_id.as_deref() != Some(cursor.message.id.as_str())
+            }),
+            Anchor::Around(target) => !window
+                .iter()
+                .any(|entry| entry.message.id == target.message.id),
+            _ => false,
+        };
+        if off_branch {
+            return Err(not_on_branch());
         }
         let (kept, cut_above, cut_below) = choose(&window, &anchor, limit, message_type);
         let earlier = match (cut_above, kept.first(), window.first()) {
@@ -360,7 +403,7 @@ impl Services {
             .into_iter()
             .map(|index| window[index].message.clone())
             .collect();
-        let messages = self.with_siblings(user, &session.id, messages).await?;
+        let messages = with_siblings(messages, siblings);
         Ok(BranchPage {
             session,
             messages,
@@ -369,73 +412,16 @@ impl Services {
         })
     }
 
-    /// Each message with its place among its siblings: one read of the siblings of all.
-    async fn with_siblings(
-        &self,
-        user: &User,
-        session_id: &str,
-        messages: Vec<Message>,
-    ) -> ServiceResult<Vec<BranchEntry>> {
-        let mut parents: Vec<Option<String>> = messages
-            .iter()
-            .map(|message| message.parent_id.clone())
-            .collect();
-        parents.sort();
-        parents.dedup();
-        if parents.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut by_parent: HashMap<Option<String>, Vec<Message>> = HashMap::new();
-        for child in self
-            .store()
-            .children(&user.id, session_id, &parents)
-            .await?
-        {
-            by_parent
-                .entry(child.parent_id.clone())
-                .or_default()
-                .push(child);
-        }
-        for siblings in by_parent.values_mut() {
-            siblings.sort_by(sibling_order);
-        }
-        Ok(messages
-            .into_iter()
-            .map(|message| {
-                let siblings = by_parent
-                    .get(&message.parent_id)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                let place = match siblings.iter().position(|other| other.id == message.id) {
-                    Some(index) => SiblingPlace {
-                        count: siblings.len(),
-                        index,
-                        previous_id: index
-                            .checked_sub(1)
-                            .map(|before| siblings[before].id.clone()),
-                        next_id: siblings.get(index + 1).map(|after| after.id.clone()),
-                    },
-                    None => SiblingPlace {
-                        count: 1,
-                        index: 0,
-                        previous_id: None,
-                        next_id: None,
-                    },
-                };
-                BranchEntry {
-                    message,
-                    siblings: place,
-                }
-            })
-            .collect())
-    }
-
     /// The messages that share `id`'s parent (itself included), in sibling order.
     pub async fn siblings(&self, user: &User, id: &str) -> ServiceResult<Vec<Message>> {
         let message = self.get_message(user, id).await?;
         let mut siblings = self
             .store()
-            .children(&user.id, &message.session_id, &[message.parent_id.clone()])
+            .children(
+                &user.id,
+                &message.session_id,
+                std::slice::from_ref(&message.parent_id),
+            )
             .await?;
         siblings.sort_by(sibling_order);
         Ok(siblings)

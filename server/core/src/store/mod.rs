@@ -218,6 +218,16 @@ pub struct TreeMessage {
     pub depth: i64,
 }
 
+/// A stretch of a branch with the siblings of its messages (see `Store::branch_window`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BranchWindow {
+    /// Newest first, as `Store::ancestors`.
+    pub messages: Vec<TreeMessage>,
+    /// The children of each message's parent (for a root, the session's roots), the messages
+    /// themselves included, in no set order.
+    pub siblings: Vec<Message>,
+}
+
 /// A stored sign-in (tower-sessions record), keyed by a hash of its id.
 #[derive(Clone, Debug)]
 pub struct AuthSessionRecord {
@@ -363,6 +373,15 @@ pub trait Store: Send + Sync + 'static {
         from: &str,
         limit: usize,
     ) -> StoreResult<Vec<TreeMessage>>;
+    /// `ancestors` with the siblings of each message: what a page of the conversation view
+    /// shows, read together (on MongoDB in the same query).
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow>;
     /// The ancestor of `from` (or `from` itself) at `depth`; `None` when `depth` is deeper than
     /// `from` or negative.
     async fn ancestor_at(

@@ -530,7 +530,7 @@ impl Model {
                 user_id: user_id.to_owned(),
                 session_id: session_id.to_owned(),
                 parent_id: parent,
-                role: if depth % 2 == 0 {
+                role: if depth.is_multiple_of(2) {
                     Role::User
                 } else {
                     Role::Assistant

@@ -18,7 +18,7 @@ use crate::store::tree::{
     ancestor_step, child_links, links_in_order, parents_first, TreeLinks, TreeNode,
     MAX_ANCESTOR_STEPS,
 };
-use crate::store::{StoreResult, TreeMessage};
+use crate::store::{BranchWindow, StoreResult, TreeMessage};
 
 /// Depths read per query when walking further than a page (an ancestor far up, the newest
 /// descendant far down).
@@ -29,6 +29,10 @@ const DEPTH_WINDOW: i64 = 1_000;
 struct NodeDoc {
     #[serde(rename = "_id")]
     id: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    session_id: String,
     #[serde(default)]
     parent_id: Option<String>,
     #[serde(default)]
@@ -68,7 +72,10 @@ impl NodeDoc {
 }
 
 fn node_projection() -> Document {
-    doc! { "_id": 1, "parent_id": 1, "depth": 1, "jump_id": 1, "jump_depth": 1, "created_at": 1 }
+    doc! {
+        "_id": 1, "user_id": 1, "session_id": 1, "parent_id": 1, "depth": 1, "jump_id": 1,
+        "jump_depth": 1, "created_at": 1,
+    }
 }
 
 async fn find_nodes(collections: &Collections, filter: Document) -> StoreResult<Vec<NodeDoc>> {
@@ -84,19 +91,23 @@ async fn find_nodes(collections: &Collections, filter: Document) -> StoreResult<
         .map_err(db_error)
 }
 
+/// A message of the session, by id alone: FerretDB answers a filter on `_id` alone from its
+/// primary key, and reads the whole collection for any other filter, so the owner and the
+/// session are checked here.
 async fn find_node(
     collections: &Collections,
     user_id: &str,
     session_id: &str,
     id: &str,
 ) -> StoreResult<Option<NodeDoc>> {
-    collections
+    let found = collections
         .messages
         .clone_with_type::<NodeDoc>()
-        .find_one(doc! { "_id": id, "user_id": user_id, "session_id": session_id })
+        .find_one(doc! { "_id": id })
         .projection(node_projection())
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+    Ok(found.filter(|node| node.user_id == user_id && node.session_id == session_id))
 }
 
 /// The stored links of `ids` and of their jump targets (what `links_in_order` needs to hang
@@ -141,10 +152,15 @@ pub async fn links_under(
     let Some((parent, links)) = parent.and_then(|parent| Some((parent, parent.links()?))) else {
         return Ok(TreeLinks::root(id));
     };
-    let jump = known_links(collections, vec![links.jump_id.clone()])
-        .await?
-        .remove(&links.jump_id)
-        .unwrap_or_else(|| TreeLinks::root(&links.jump_id));
+    let jump = find_node(
+        collections,
+        &parent.user_id,
+        &parent.session_id,
+        &links.jump_id,
+    )
+    .await?
+    .and_then(|node| node.links())
+    .unwrap_or_else(|| TreeLinks::root(&links.jump_id));
     Ok(child_links(&parent.id, &links, &jump))
 }
 
@@ -268,19 +284,20 @@ fn walk_up(start: &NodeDoc, nodes: &HashMap<String, NodeDoc>, count: usize) -> V
     chain
 }
 
-/// A message of the session, without its search terms.
+/// A message of the session, without its search terms (by id alone, as `find_node`).
 async fn find_doc(
     collections: &Collections,
     user_id: &str,
     session_id: &str,
     id: &str,
 ) -> StoreResult<Option<MessageDoc>> {
-    collections
+    let found = collections
         .messages
-        .find_one(doc! { "_id": id, "user_id": user_id, "session_id": session_id })
+        .find_one(doc! { "_id": id })
         .projection(without_terms())
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+    Ok(found.filter(|document| document.user_id == user_id && document.session_id == session_id))
 }
 
 fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
@@ -291,35 +308,36 @@ fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
     })
 }
 
-/// See `Store::ancestors`: three round trips (the session, `from`, and the messages at the
-/// depths above it, walked in memory), two for `from` alone. FerretDB reads the collection
-/// for each, so they are few rather than small.
-pub async fn ancestors(
+/// `from` and up to `limit - 1` ancestors (newest first), and every message at their depths
+/// (`from`'s included when `with_siblings`): three round trips (the session, `from`, one
+/// query for the depths), two for `from` alone. FerretDB reads the collection for a query
+/// on anything but `_id`, so they are few rather than small.
+async fn window(
     collections: &Collections,
     user_id: &str,
     session_id: &str,
     from: &str,
     limit: usize,
-) -> StoreResult<Vec<TreeMessage>> {
+    with_siblings: bool,
+) -> StoreResult<(Vec<MessageDoc>, Vec<MessageDoc>)> {
     if limit == 0 || !session_exists(collections, user_id, session_id).await? {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let Some(start) = find_doc(collections, user_id, session_id, from).await? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let depth = start.depth.unwrap_or(0);
-    let mut next = start.parent_id.clone();
-    let mut chain = vec![tree_message(start)?];
-    if limit == 1 || next.is_none() {
-        return Ok(chain);
+    if (limit == 1 || start.parent_id.is_none()) && !with_siblings {
+        return Ok((vec![start], Vec::new()));
     }
     let above = i64::try_from(limit - 1).unwrap_or(i64::MAX);
+    let highest = if with_siblings { depth + 1 } else { depth };
     let found: Vec<MessageDoc> = collections
         .messages
         .find(doc! {
             "user_id": user_id,
             "session_id": session_id,
-            "depth": { "$gte": depth.saturating_sub(above), "$lt": depth },
+            "depth": { "$gte": depth.saturating_sub(above), "$lt": highest },
         })
         .projection(without_terms())
         .await
@@ -327,16 +345,58 @@ pub async fn ancestors(
         .try_collect()
         .await
         .map_err(db_error)?;
-    let mut by_id: HashMap<String, MessageDoc> =
+    let by_id: HashMap<String, MessageDoc> =
         found.into_iter().map(|doc| (doc.id.clone(), doc)).collect();
+    let mut next = start.parent_id.clone();
+    let mut chain = vec![start];
     while let Some(id) = next.take().filter(|_| chain.len() < limit) {
-        let Some(document) = by_id.remove(&id) else {
+        let Some(document) = by_id.get(&id) else {
             break;
         };
         next = document.parent_id.clone();
-        chain.push(tree_message(document)?);
+        chain.push(document.clone());
     }
-    Ok(chain)
+    Ok((chain, by_id.into_values().collect()))
+}
+
+/// See `Store::ancestors`.
+pub async fn ancestors(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    limit: usize,
+) -> StoreResult<Vec<TreeMessage>> {
+    let (chain, _) = window(collections, user_id, session_id, from, limit, false).await?;
+    chain.into_iter().map(tree_message).collect()
+}
+
+/// See `Store::branch_window`: the siblings come with the depths read for the page.
+pub async fn branch_window(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    limit: usize,
+) -> StoreResult<BranchWindow> {
+    let (chain, others) = window(collections, user_id, session_id, from, limit, true).await?;
+    let parents: HashSet<Option<String>> = chain
+        .iter()
+        .map(|document| document.parent_id.clone())
+        .collect();
+    let mut siblings = Vec::new();
+    for document in others {
+        if parents.contains(&document.parent_id) {
+            siblings.push(document.into_message()?);
+        }
+    }
+    Ok(BranchWindow {
+        messages: chain
+            .into_iter()
+            .map(tree_message)
+            .collect::<StoreResult<_>>()?,
+        siblings,
+    })
 }
 
 /// See `Store::ancestor_at`: near ancestors with one query for the depths between, far ones

@@ -222,7 +222,7 @@ impl SessionDoc {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MessageDoc {
     #[serde(rename = "_id")]
     pub id: String,

@@ -56,9 +56,9 @@ use self::documents::{
 use self::errors::db_error;
 pub(crate) use self::search::snippet_for;
 use super::{
-    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
-    TreeMessage, UserCredentials,
+    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
+    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
+    StoreError, StoreResult, TreeMessage, UserCredentials,
 };
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
@@ -358,6 +358,16 @@ impl Store for MongoStore {
         limit: usize,
     ) -> StoreResult<Vec<TreeMessage>> {
         branch::ancestors(&self.collections, user_id, session_id, from, limit).await
+    }
+
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow> {
+        branch::branch_window(&self.collections, user_id, session_id, from, limit).await
     }
 
     async fn ancestor_at(

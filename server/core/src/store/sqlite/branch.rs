@@ -13,7 +13,7 @@ use crate::model::Message;
 use crate::store::tree::{
     ancestor_step, links_in_order, parents_first, TreeLinks, TreeNode, MAX_ANCESTOR_STEPS,
 };
-use crate::store::{StoreResult, TreeMessage};
+use crate::store::{BranchWindow, StoreResult, TreeMessage};
 
 /// Messages linked per pass of `link_new_messages`: bounds its memory on a large backfill.
 const LINK_BATCH: usize = 50_000;
@@ -144,6 +144,30 @@ pub fn ancestors(
             .and_then(Iterator::collect)
     })
     .map_err(sql_error)
+}
+
+/// See `Store::branch_window`: the walk, then the siblings from `messages_children`, in one
+/// read transaction.
+pub fn branch_window(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    limit: usize,
+) -> StoreResult<BranchWindow> {
+    let messages = ancestors(conn, user_id, session_id, from, limit)?;
+    let mut parents: Vec<Option<String>> = messages
+        .iter()
+        .map(|entry| entry.message.parent_id.clone())
+        .collect();
+    parents.sort();
+    parents.dedup();
+    let siblings = if parents.is_empty() {
+        Vec::new()
+    } else {
+        children(conn, user_id, session_id, &parents)?
+    };
+    Ok(BranchWindow { messages, siblings })
 }
 
 fn message_with_depth(

@@ -24,9 +24,9 @@ use rusqlite::Connection;
 use self::readers::Readers;
 use self::writer::Writer;
 use super::{
-    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
-    TreeMessage, UserCredentials,
+    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
+    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
+    StoreError, StoreResult, TreeMessage, UserCredentials,
 };
 use crate::ids::new_id;
 use crate::model::{
@@ -567,6 +567,19 @@ impl Store for SqliteStore {
         let (user_id, session_id, from) =
             (user_id.to_owned(), session_id.to_owned(), from.to_owned());
         self.read(move |conn| branch::ancestors(conn, &user_id, &session_id, &from, limit))
+            .await
+    }
+
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow> {
+        let (user_id, session_id, from) =
+            (user_id.to_owned(), session_id.to_owned(), from.to_owned());
+        self.read(move |conn| branch::branch_window(conn, &user_id, &session_id, &from, limit))
             .await
     }
 
