@@ -189,7 +189,7 @@ impl ContextBudget {
 
 impl Services {
     /// The user's session (not deleted), without reading its messages.
-    async fn live_session(&self, user: &User, id: &str) -> ServiceResult<Session> {
+    pub(crate) async fn live_session(&self, user: &User, id: &str) -> ServiceResult<Session> {
         validate::existing_id(id)?;
         self.store()
             .session(&user.id, id)
@@ -325,12 +325,13 @@ impl Services {
         // The window of the branch to look through: its bottom message and how many above.
         let (bottom, count) = match &anchor {
             Anchor::Newest => (Some(leaf.clone()), span),
-            Anchor::Before(cursor) => {
-                let above = store
-                    .ancestors(&user.id, &session.id, &cursor.message.id, 2)
-                    .await?;
-                (above.into_iter().nth(1), span)
-            }
+            Anchor::Before(cursor) => match &cursor.message.parent_id {
+                Some(parent) => {
+                    let parent = store.ancestors(&user.id, &session.id, parent, 1).await?;
+                    (parent.into_iter().next(), span)
+                }
+                None => (None, span),
+            },
             Anchor::After(cursor) => {
                 if cursor.depth >= leaf.depth {
                     if cursor.message.id != leaf.message.id {

@@ -665,10 +665,17 @@ impl Timings {
     }
 }
 
-/// A session of `total` messages with a branch every few turns, imported in parts (so that
-/// messages hang under ones stored by an earlier import): every kind of page, a switch and
-/// the context, against the model.
-pub async fn long_branched_conversation(store: DynStore, total: usize) {
+/// A long branched conversation as imported, with the model to check it against.
+pub struct Long {
+    model: Model,
+    user: User,
+    session_id: String,
+    total: usize,
+}
+
+/// Imports a session of `total` messages with a branch every few turns, in parts (so that
+/// messages hang under ones stored by an earlier import).
+pub async fn import_long(store: DynStore, total: usize) -> Long {
     let services = services(store.clone());
     let ada = user(&services, "ada@example.com").await;
     let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
@@ -702,6 +709,33 @@ pub async fn long_branched_conversation(store: DynStore, total: usize) {
             .await
             .unwrap();
     }
+    Long {
+        model,
+        user: ada,
+        session_id,
+        total,
+    }
+}
+
+/// A session of `total` messages with a branch every few turns: every kind of page, a switch
+/// and the context, against the model.
+pub async fn long_branched_conversation(store: DynStore, total: usize) {
+    let long = import_long(store.clone(), total).await;
+    check_long(store, &long).await;
+}
+
+/// Every kind of page of the long conversation, a switch and the context, against the model.
+/// Switches the active branch (and puts it back at the end).
+pub async fn check_long(store: DynStore, long: &Long) {
+    let services = services(store.clone());
+    let Long {
+        model,
+        user: ada,
+        session_id,
+        total,
+    } = long;
+    let (total, session_id) = (*total, session_id.clone());
+    let leaf = model.main.last().unwrap().clone();
     let main = &model.main;
     let length = main.len();
     let mut timings = Timings::default();
@@ -949,4 +983,16 @@ pub async fn long_branched_conversation(store: DynStore, total: usize) {
     for (what, took) in timings.0 {
         eprintln!("{total} messages: {what}: {took:?}");
     }
+    store
+        .update_session(
+            &ada.id,
+            &session_id,
+            confab_core::store::SessionPatch {
+                active_leaf_id: Some(leaf),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
 }
