@@ -1,34 +1,31 @@
 //! Server functions: the UI's way to the service layer. Each is a thin adapter, exactly like
 //! the REST handlers; the rules live in `confab_core::service`.
 
-use confab_core::model::{Message, Page, SearchHit, Session, User};
+use confab_core::model::{
+    BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, User,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A message on the active branch, with the ids of its alternatives (itself included,
-/// oldest first) so the UI can offer "‹ 1/2 ›".
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MessageView {
-    pub message: Message,
-    pub siblings: Vec<String>,
-}
+/// A message on the active branch with its place among its alternatives ("‹ 1/2 ›").
+pub type MessageView = BranchEntry;
 
-impl MessageView {
-    /// A message whose alternatives are not known yet (the next load fills them in).
-    pub fn single(message: Message) -> MessageView {
-        let siblings = vec![message.id.clone()];
-        MessageView { message, siblings }
+/// A message whose alternatives are not known yet (the next load fills them in).
+pub fn single_view(message: Message) -> MessageView {
+    BranchEntry {
+        message,
+        siblings: SiblingPlace {
+            count: 1,
+            index: 0,
+            previous_id: None,
+            next_id: None,
+        },
     }
 }
 
-/// A session with the latest page of its active branch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SessionView {
-    pub session: Session,
-    pub messages: Vec<MessageView>,
-    /// The `before` cursor for the page above this one; None at the start of the branch.
-    pub earlier: Option<String>,
-}
+/// A session with a page of its active branch (`earlier`/`later`: the cursors of the pages
+/// above and below).
+pub type SessionView = BranchPage;
 
 /// The models the providers offer, and what failed while asking them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,110 +270,61 @@ pub async fn clear_session(id: String) -> Result<(), ServerFnError> {
         .map_err(server::to_error)
 }
 
-/// A page of the session's active branch (root first), optionally only one message type.
-/// Branches are a tree; the page is cut from the path to the active leaf, so paging and the
-/// sibling counts agree with what the next reply uses as context.
+/// A page of the session's active branch, root side first (see `Services::branch_page`): the
+/// newest page, the one above `before` or below `after`, optionally one message type only.
 #[server(prefix = "/rpc")]
 pub async fn load_conversation(
     session_id: String,
     before: Option<String>,
+    after: Option<String>,
     message_type: Option<String>,
 ) -> Result<SessionView, ServerFnError> {
-    use confab_core::service::{chat::branch_to, ServiceError};
     let user = server::user().await?;
-    let services = server::services()?;
-    let detail = services
-        .get_session(&user, &session_id)
-        .await
-        .map_err(server::to_error)?;
-    let all = services
-        .store()
-        .all_messages(&user.id, &session_id)
-        .await
-        .map_err(|error| server::to_error(ServiceError::from(error)))?;
-    let threaded = detail.session.active_leaf_id.is_some();
-    let branch = match &detail.session.active_leaf_id {
-        Some(leaf) => branch_to(&all, leaf),
-        None => all.clone(),
-    };
-    let mut views: Vec<MessageView> = branch
-        .into_iter()
-        .filter(|message| {
-            message_type
-                .as_deref()
-                .is_none_or(|wanted| wanted.is_empty() || message.message_type == wanted)
-        })
-        .map(|message| {
-            let siblings = if threaded {
-                all.iter()
-                    .filter(|other| {
-                        other.parent_id == message.parent_id && other.role == message.role
-                    })
-                    .map(|other| other.id.clone())
-                    .collect()
-            } else {
-                vec![message.id.clone()]
-            };
-            MessageView { message, siblings }
-        })
-        .collect();
-    if let Some(before) = before.filter(|before| !before.is_empty()) {
-        let end = views
-            .iter()
-            .position(|view| view.message.id == before)
-            .unwrap_or(0);
-        views.truncate(end);
-    }
-    let start = views.len().saturating_sub(MESSAGE_PAGE);
-    let messages = views.split_off(start);
-    let earlier = (start > 0)
-        .then(|| messages.first().map(|view| view.message.id.clone()))
-        .flatten();
-    Ok(SessionView {
-        session: detail.session,
-        messages,
-        earlier,
-    })
-}
-
-/// Makes the branch through `message_id` the active one: its newest descendant becomes the
-/// session's active leaf.
-#[server(prefix = "/rpc")]
-pub async fn switch_branch(session_id: String, message_id: String) -> Result<(), ServerFnError> {
-    use confab_core::service::ServiceError;
-    let user = server::user().await?;
-    let services = server::services()?;
-    let all = services
-        .store()
-        .all_messages(&user.id, &session_id)
-        .await
-        .map_err(|error| server::to_error(ServiceError::from(error)))?;
-    if !all.iter().any(|message| message.id == message_id) {
-        return Err(server::to_error(ServiceError::NotFound));
-    }
-    let mut leaf = message_id;
-    // Bounded by the number of messages, so a cycle in stored data cannot hang the request.
-    for _ in 0..all.len() {
-        let newest_child = all
-            .iter()
-            .filter(|message| message.parent_id.as_deref() == Some(leaf.as_str()))
-            .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        match newest_child {
-            Some(child) => leaf = child.id.clone(),
-            None => break,
-        }
-    }
-    services
-        .update_session(
+    server::services()?
+        .branch_page(
             &user,
             &session_id,
-            confab_core::api::SessionPatchInput {
-                active_leaf_id: Some(leaf),
+            confab_core::api::BranchInput {
+                limit: Some(MESSAGE_PAGE as i64),
+                before,
+                after,
+                message_type,
                 ..Default::default()
             },
         )
         .await
-        .map(|_| ())
+        .map_err(server::to_error)
+}
+
+/// Opens a conversation at one of its messages (a search hit): switches to its branch when it
+/// is on another, and answers the page around it.
+#[server(prefix = "/rpc")]
+pub async fn open_message(message_id: String) -> Result<SessionView, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .open_at(&user, &message_id, Some(MESSAGE_PAGE as i64))
+        .await
+        .map_err(server::to_error)
+}
+
+/// Makes the branch through `message_id` the active one (down its newest children) and
+/// answers the page around the message.
+#[server(prefix = "/rpc")]
+pub async fn switch_branch(
+    session_id: String,
+    message_id: String,
+) -> Result<SessionView, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .switch_branch(
+            &user,
+            &session_id,
+            confab_core::api::SwitchBranchInput {
+                message_id,
+                limit: Some(MESSAGE_PAGE as i64),
+            },
+        )
+        .await
         .map_err(server::to_error)
 }
 

@@ -14,7 +14,9 @@ use leptos_router::NavigateOptions;
 
 use crate::client::{self, StreamError};
 use crate::components::auth::Auth;
-use crate::server_fns::{delete_session, get_session, list_sessions, restore_session, MessageView};
+use crate::server_fns::{
+    delete_session, get_session, list_sessions, restore_session, single_view, MessageView,
+};
 
 /// How long the notice with Undo stays after a delete (the server keeps the conversation
 /// restorable for much longer; this is only how long the button is offered).
@@ -321,6 +323,11 @@ pub struct ChatStore {
     pub session: RwSignal<Option<Session>>,
     pub messages: RwSignal<Vec<MessageView>>,
     pub earlier: RwSignal<Option<String>>,
+    /// The cursor of the page below the loaded messages; `None` when they end the branch.
+    pub later: RwSignal<Option<String>>,
+    /// The message to scroll to and highlight (a search hit, a version just switched to)
+    /// instead of following the conversation to its end.
+    pub focus: RwSignal<Option<String>>,
     pub live: RwSignal<Option<LiveReply>>,
     /// Bumped to load the open conversation again from the server.
     pub reload: RwSignal<u32>,
@@ -335,6 +342,8 @@ impl ChatStore {
             session: RwSignal::new(None),
             messages: RwSignal::new(Vec::new()),
             earlier: RwSignal::new(None),
+            later: RwSignal::new(None),
+            focus: RwSignal::new(None),
             live: RwSignal::new(None),
             reload: RwSignal::new(0),
             draft: RwSignal::new(String::new()),
@@ -485,6 +494,14 @@ pub fn start_reply(
         return;
     };
     let draft_text = live.user_text.clone();
+    // Opened at a message in the middle of the branch (a search hit): the new message goes at
+    // the branch's end, so show the end.
+    if chat.later.with_untracked(Option::is_some) || chat.focus.with_untracked(Option::is_some) {
+        if let Some(session_id) = &live.session_id {
+            chat.focus.set(None);
+            navigate(&format!("/c/{session_id}"), NavigateOptions::default());
+        }
+    }
     chat.live.set(Some(live));
     spawn_local(async move {
         let mut finished = false;
@@ -702,7 +719,7 @@ fn finish(chat: ChatStore, user_saved: Option<Message>, reply: Option<Message>) 
             }
             for message in user_saved.into_iter().chain(reply) {
                 if !list.iter().any(|view| view.message.id == message.id) {
-                    list.push(MessageView::single(message));
+                    list.push(single_view(message));
                 }
             }
         });

@@ -283,3 +283,76 @@ test('Stop ends the reply on the server: after a reload the partial reply is the
   await expect(page.locator('li.message')).toHaveCount(2);
   await page.screenshot({ path: `${artifacts}/chat-stopped.png`, fullPage: true });
 });
+
+test('a long conversation opens at its end, pages up, and search opens hits on earlier pages and other branches', async ({ page }) => {
+  await signUp(page, uniqueEmail('long'));
+  const origin = new URL(page.url()).origin;
+  const post = async (body: Record<string, unknown>) => {
+    const response = await page.request.post('/api/chat/messages', { data: body, headers: { Origin: origin } });
+    expect(response.status()).toBe(201);
+    return (await response.json()).message;
+  };
+  // 120 turns; turn 5 holds a rare word; beside turn 10 an older branch holds another.
+  let message = await post({ role: 'user', content: 'turn 0' });
+  const sessionId: string = message.sessionId;
+  const ids: string[] = [message.id];
+  for (let n = 1; n < 120; n++) {
+    if (n === 10) {
+      await post({ sessionId, parentId: message.id, role: 'user', content: 'turn 10 elsewhere: the wombat branch' });
+    }
+    message = await post({
+      sessionId, parentId: message.id, role: n % 2 ? 'assistant' : 'user',
+      content: n === 5 ? 'turn 5 mentions the narwhal' : `turn ${n}`,
+    });
+    ids.push(message.id);
+  }
+  const turn = (n: number) => page.locator(`#m-${ids[n]}`);
+
+  // Opens at the latest message: the last page of 50, scrolled to its end.
+  await page.goto(`/c/${sessionId}`);
+  await waitForHydration(page);
+  await expect(page.locator('li.message')).toHaveCount(50);
+  await expect(turn(119)).toBeInViewport();
+  await expect(turn(70)).toBeAttached();
+  await expect(turn(69)).toHaveCount(0);
+  await page.screenshot({ path: `${artifacts}/long-conversation-end.png` });
+
+  // Scrolling up loads the page above, keeping the reader's place.
+  await page.locator('.scroller').evaluate((element) => { element.scrollTop = 0; });
+  await expect(page.locator('li.message')).toHaveCount(100);
+  await expect(turn(20)).toBeAttached();
+  await expect(turn(70)).toBeInViewport({ ratio: 0.1 });
+
+  // A hit on a page not loaded: the conversation opens there, the hit highlighted.
+  await page.getByRole('searchbox', { name: 'Search messages' }).fill('narwhal');
+  await page.getByLabel('Search results').getByRole('link').filter({ hasText: 'narwhal' }).click();
+  await expect(page).toHaveURL(new RegExp(`/c/${sessionId}\\?m=${ids[5]}`));
+  await expect(turn(5)).toHaveClass(/highlight/);
+  await expect(turn(5)).toBeInViewport();
+  await expect(turn(0)).toBeAttached();
+  await expect(turn(49)).toBeAttached();
+  await expect(turn(50)).toHaveCount(0);
+  await page.screenshot({ path: `${artifacts}/search-hit-earlier-page.png` });
+  // Below it, later pages load as the reader scrolls down.
+  await page.locator('.scroller').evaluate((element) => { element.scrollTop = element.scrollHeight; });
+  await expect(turn(99)).toBeAttached();
+
+  // A hit on another branch: the conversation switches to that branch and opens at it.
+  await page.getByRole('searchbox', { name: 'Search messages' }).fill('wombat');
+  await page.getByLabel('Search results').getByRole('link').filter({ hasText: 'wombat' }).click();
+  const wombat = page.locator('li.message.highlight');
+  await expect(wombat).toContainText('the wombat branch');
+  await expect(wombat).toBeInViewport();
+  await expect(wombat.locator('.version-count')).toHaveText('1/2');
+  await expect(turn(9)).toBeAttached();
+  await expect(turn(10)).toHaveCount(0);
+  await expect(turn(119)).toHaveCount(0);
+  await page.screenshot({ path: `${artifacts}/search-hit-other-branch.png` });
+
+  // And back to the main line with the version switcher.
+  await wombat.getByRole('button', { name: 'Next version' }).click();
+  await expect(turn(10)).toBeAttached();
+  await expect(page.locator('li.message').filter({ hasText: 'wombat' })).toHaveCount(0);
+  const branch = await (await page.request.get(`/api/chat/sessions/${sessionId}/branch?limit=1`)).json();
+  expect(branch.messages[0].id).toBe(ids[119]);
+});

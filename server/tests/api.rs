@@ -922,3 +922,122 @@ async fn the_first_page_renders_on_the_server() {
     let missing = app.client().get("/no/such/page").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// The ids of a branch page's messages.
+fn ids_of(page: &Value) -> Vec<&str> {
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["id"].as_str().unwrap())
+        .collect()
+}
+
+both_backends!(the_branch_is_read_a_page_at_a_time, |backend| async move {
+    let app = TestApp::spawn_on(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let first = ada.message(None, "user", "m0").await;
+    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+    let mut ids = vec![first["message"]["id"].as_str().unwrap().to_owned()];
+    // m0 <- m1 <- m2 <- m3 <- m4, and `alt` beside m3, written last (the active leaf).
+    for (n, parent) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 2)] {
+        let sent = ada
+            .post(
+                "/api/chat/messages",
+                json!({
+                    "sessionId": session_id,
+                    "role": if n % 2 == 0 { "user" } else { "assistant" },
+                    "content": format!("m{n}"),
+                    "type": if n == 1 { "note" } else { "chat" },
+                    "parentId": ids[parent],
+                }),
+            )
+            .await;
+        assert_eq!(sent.status(), StatusCode::CREATED);
+        let sent: Value = sent.json().await.unwrap();
+        ids.push(sent["message"]["id"].as_str().unwrap().to_owned());
+    }
+    let [m0, m1, m2, m3, m4, alt] = [0, 1, 2, 3, 4, 5].map(|n| ids[n].as_str());
+    let path = format!("/api/chat/sessions/{session_id}/branch");
+    let alone = json!({ "count": 1, "index": 0, "previousId": null, "nextId": null });
+
+    let newest = ada.get_json(&format!("{path}?limit=2")).await;
+    assert_eq!(ids_of(&newest), [m2, alt]);
+    assert_eq!(newest["messages"][0]["siblings"], alone);
+    assert_eq!(
+        newest["messages"][1]["siblings"],
+        json!({ "count": 2, "index": 1, "previousId": m3, "nextId": null })
+    );
+    assert_eq!(newest["messages"][1]["content"], "m5");
+    assert_eq!(newest["messages"][1]["parentId"], m2);
+    assert_eq!(newest["earlier"], m2);
+    assert_eq!(newest["later"], Value::Null);
+    assert_eq!(newest["session"]["id"], session_id.as_str());
+    assert_eq!(newest["session"]["activeLeafId"], alt);
+    // Without a limit: the whole (short) branch, as before paging.
+    let whole = ada.get_json(&path).await;
+    assert_eq!(ids_of(&whole), [m0, m1, m2, alt]);
+    assert_eq!(
+        (&whole["earlier"], &whole["later"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    let earlier = ada.get_json(&format!("{path}?limit=2&before={m2}")).await;
+    assert_eq!(ids_of(&earlier), [m0, m1]);
+    assert_eq!(
+        (&earlier["earlier"], &earlier["later"]),
+        (&Value::Null, &json!(m1))
+    );
+    let later = ada.get_json(&format!("{path}?limit=2&after={m0}")).await;
+    assert_eq!(ids_of(&later), [m1, m2]);
+    assert_eq!(
+        (&later["earlier"], &later["later"]),
+        (&json!(m1), &json!(m2))
+    );
+    let around = ada.get_json(&format!("{path}?limit=2&around={m1}")).await;
+    assert_eq!(ids_of(&around), [m1, m2]);
+    assert_eq!(
+        (&around["earlier"], &around["later"]),
+        (&json!(m1), &json!(m2))
+    );
+    let notes = ada.get_json(&format!("{path}?type=note")).await;
+    assert_eq!(ids_of(&notes), [m1]);
+    assert_eq!(
+        (&notes["earlier"], &notes["later"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    let off_branch = ada.get(&format!("{path}?around={m4}")).await;
+    assert_eq!(off_branch.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(off_branch).await, "not_on_branch");
+    let bad_cursor = ada.get(&format!("{path}?before=not-an-id")).await;
+    assert_eq!(bad_cursor.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(bad_cursor).await, "invalid_cursor");
+    let two = ada.get(&format!("{path}?before={m2}&after={m0}")).await;
+    assert_eq!(error_code(two).await, "invalid_cursor");
+
+    // Switching to m3's version: down its newest children to m4; the page around m3.
+    let switched = ada.post(&path, json!({ "messageId": m3 })).await;
+    assert_eq!(switched.status(), StatusCode::OK);
+    let switched: Value = switched.json().await.unwrap();
+    assert_eq!(ids_of(&switched), [m0, m1, m2, m3, m4]);
+    assert_eq!(
+        switched["messages"][3]["siblings"],
+        json!({ "count": 2, "index": 0, "previousId": null, "nextId": alt })
+    );
+    assert_eq!(switched["messages"][4]["siblings"], alone);
+    assert_eq!(switched["session"]["activeLeafId"], m4);
+    assert_eq!(ids_of(&ada.get_json(&path).await), [m0, m1, m2, m3, m4]);
+
+    // Another user's session or message is not found.
+    assert_eq!(bob.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let foreign = bob.post(&path, json!({ "messageId": m3 })).await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    let bobs = bob.message(None, "user", "mine").await;
+    let foreign_message = ada
+        .post(&path, json!({ "messageId": bobs["message"]["id"] }))
+        .await;
+    assert_eq!(foreign_message.status(), StatusCode::NOT_FOUND);
+    assert_eq!(ada.get_json(&path).await["session"]["activeLeafId"], m4);
+});

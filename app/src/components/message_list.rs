@@ -6,7 +6,7 @@ use std::time::Duration;
 use confab_core::model::{MessageStatus, Role, StatusReason};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_navigate;
 
 use crate::client;
 use crate::markdown;
@@ -18,26 +18,27 @@ use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Ou
 pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
     let chat = use_chat();
     let toasts = use_toasts();
-    let query = use_query_map();
     let scroller = NodeRef::<leptos::html::Div>::new();
     let loading_earlier = RwSignal::new(false);
+    let loading_later = RwSignal::new(false);
     let revealed = StoredValue::new(None::<String>);
 
-    // Follow the conversation down as it grows, except when earlier pages are added above,
-    // and go to the message a search result pointed at.
+    // Go to the message in focus (a search hit, a version switched to) once it is shown;
+    // otherwise follow the conversation down to its end as it grows, except while a page is
+    // being added above or below. After the list has rendered, so that its height is known.
     Effect::new(move |_| {
         let _ = chat.messages.with(Vec::len);
         let _ = chat
             .live
             .with(|live| live.as_ref().map(|live| live.text.len()));
-        let target = query.read().get("m");
-        let Some(element) = scroller.get() else {
-            return;
-        };
-        if loading_earlier.get_untracked() {
+        let focus = chat.focus.get();
+        if scroller.get().is_none()
+            || loading_earlier.get_untracked()
+            || loading_later.get_untracked()
+        {
             return;
         }
-        if let Some(target) = target {
+        if let Some(target) = focus {
             if revealed.get_value().as_deref() != Some(target.as_str()) {
                 let id = format!("m-{target}");
                 client::after(Duration::from_millis(30), move || {
@@ -51,7 +52,14 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                 return;
             }
         }
-        element.set_scroll_top(element.scroll_height());
+        if chat.later.with_untracked(Option::is_some) {
+            return;
+        }
+        client::after(Duration::from_millis(0), move || {
+            if let Some(element) = scroller.get_untracked() {
+                element.set_scroll_top(element.scroll_height());
+            }
+        });
     });
 
     let load_earlier = move || {
@@ -73,6 +81,7 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             match load_conversation(
                 session_id,
                 Some(before),
+                None,
                 (!filter.is_empty()).then_some(filter),
             )
             .await
@@ -80,6 +89,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                 Ok(page) => {
                     chat.messages.update(|list| {
                         let mut older = page.messages;
+                        older.retain(|view| {
+                            !list.iter().any(|shown| shown.message.id == view.message.id)
+                        });
                         older.append(list);
                         *list = older;
                     });
@@ -104,10 +116,53 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             }
         });
     };
+    let load_later = move || {
+        let Some(after) = chat.later.get_untracked() else {
+            return;
+        };
+        let Some(session_id) = chat.session_id() else {
+            return;
+        };
+        if loading_later.get_untracked() {
+            return;
+        }
+        loading_later.set(true);
+        let filter = filter.get_untracked();
+        spawn_local(async move {
+            match load_conversation(
+                session_id,
+                None,
+                Some(after),
+                (!filter.is_empty()).then_some(filter),
+            )
+            .await
+            {
+                Ok(page) => {
+                    chat.messages.update(|list| {
+                        for view in page.messages {
+                            if !list.iter().any(|shown| shown.message.id == view.message.id) {
+                                list.push(view);
+                            }
+                        }
+                    });
+                    chat.later.set(page.later);
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not load later messages: {}",
+                    error_text(&error)
+                )),
+            }
+            loading_later.set(false);
+        });
+    };
     let on_scroll = move |_| {
         if let Some(element) = scroller.get_untracked() {
             if element.scroll_top() < 40 && chat.earlier.with_untracked(Option::is_some) {
                 load_earlier();
+            }
+            let below = element.scroll_height() - element.scroll_top() - element.client_height();
+            if below < 40 && chat.later.with_untracked(Option::is_some) {
+                load_later();
             }
         }
     };
@@ -160,13 +215,18 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                 <ol class="message-list" aria-label="Messages" on:click=on_click>
                     <For
                         each=visible
-                        key=|view| (view.message.id.clone(), view.message.content.len(), view.siblings.len(), view.message.status.as_str())
+                        key=|view| (view.message.id.clone(), view.message.content.len(), view.siblings.count, view.message.status.as_str())
                         let:view
                     >
                         <MessageItem view/>
                     </For>
                     <LiveMessages/>
                 </ol>
+                <Show when=move || chat.later.with(Option::is_some)>
+                    <button type="button" class="ghost load-earlier" on:click=move |_| load_later()>
+                        {move || if loading_later.get() { "Loading…" } else { "Load later messages" }}
+                    </button>
+                </Show>
             </div>
         </div>
     }
@@ -201,24 +261,24 @@ fn MessageItem(view: MessageView) -> impl IntoView {
         .latency_ms
         .map(|ms| format!("{:.1} s", ms as f64 / 1000.0));
     let status = status_label(message.status, message.status_reason);
-    let position = view
-        .siblings
-        .iter()
-        .position(|other| *other == id)
-        .unwrap_or(0);
-    let count = view.siblings.len();
-    let previous = position
-        .checked_sub(1)
-        .and_then(|index| view.siblings.get(index).cloned());
-    let next = view.siblings.get(position + 1).cloned();
+    let position = view.siblings.index;
+    let count = view.siblings.count;
+    let previous = view.siblings.previous_id.clone();
+    let next = view.siblings.next_id.clone();
     let switch_to = move |target: Option<String>| {
         let Some(target) = target else { return };
         let Some(session_id) = chat.session_id() else {
             return;
         };
         spawn_local(async move {
-            match switch_branch(session_id, target).await {
-                Ok(()) => chat.reload.update(|n| *n += 1),
+            match switch_branch(session_id, target.clone()).await {
+                Ok(page) => {
+                    chat.session.set(Some(page.session));
+                    chat.messages.set(page.messages);
+                    chat.earlier.set(page.earlier);
+                    chat.later.set(page.later);
+                    chat.focus.set(Some(target));
+                }
                 Err(error) => {
                     toasts.error(format!("Could not switch versions: {}", error_text(&error)))
                 }

@@ -1,8 +1,9 @@
-//! `/c/{id}`: one conversation. `?m={message}` scrolls to a message (from search).
+//! `/c/{id}`: one conversation, opened at its latest message; `?m={message}` opens it at that
+//! message instead (a search hit), switching to its branch and loading the page around it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::client;
 use crate::components::composer::Composer;
@@ -10,7 +11,7 @@ use crate::components::conversation_head::ConversationHead;
 use crate::components::message_list::MessageList;
 use crate::components::workspace::{SignedIn, Workspace};
 use crate::pages::home::LAST_SESSION_KEY;
-use crate::server_fns::load_conversation;
+use crate::server_fns::{load_conversation, open_message};
 use crate::state::{error_text, use_chat};
 
 #[component]
@@ -19,9 +20,19 @@ pub fn ChatPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let filter = RwSignal::new(String::new());
+    let query = use_query_map();
+    // `?m=` (a search hit): open at that message, on whichever page and branch it is.
+    let target = Memo::new(move |_| query.read().get("m").filter(|m| !m.is_empty()));
     let conversation = Resource::new(
-        move || (id.get(), filter.get(), chat.reload.get()),
-        |(id, filter, _)| load_conversation(id, None, (!filter.is_empty()).then_some(filter)),
+        move || (id.get(), filter.get(), chat.reload.get(), target.get()),
+        |(id, filter, _, target)| async move {
+            match target {
+                Some(message_id) => open_message(message_id).await,
+                None => {
+                    load_conversation(id, None, None, (!filter.is_empty()).then_some(filter)).await
+                }
+            }
+        },
     );
     Effect::new(move |_| client::remember(LAST_SESSION_KEY, &id.get()));
     view! {
@@ -35,6 +46,8 @@ pub fn ChatPage() -> impl IntoView {
                                 chat.session.set(Some(data.session));
                                 chat.messages.set(data.messages);
                                 chat.earlier.set(data.earlier);
+                                chat.later.set(data.later);
+                                chat.focus.set(target.get_untracked());
                                 view! {
                                     <Title text=title/>
                                     {view! { <ConversationHead filter/> }.into_any()}

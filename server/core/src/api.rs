@@ -73,6 +73,38 @@ pub struct MessageListInput {
     pub role: Option<String>,
 }
 
+/// Which page of a session's active branch to read (`GET /api/chat/sessions/{id}/branch`).
+/// At most one of `before`, `after` and `around`; none reads the newest page.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchInput {
+    /// Messages per page (default 50, at most 200). With `type`, the most matches a page holds.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// The page above this message (a page's `earlier` cursor).
+    #[serde(default)]
+    pub before: Option<String>,
+    /// The page below this message (a page's `later` cursor).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// The page that holds this message of the active branch, near its middle.
+    #[serde(default)]
+    pub around: Option<String>,
+    /// Only messages of this type.
+    #[serde(default, rename = "type")]
+    pub message_type: Option<String>,
+}
+
+/// Which message's branch becomes the active one (`POST /api/chat/sessions/{id}/branch`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchBranchInput {
+    pub message_id: String,
+    /// The size of the page answered (around the message), as `BranchInput::limit`.
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewMessageInput {

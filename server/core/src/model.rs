@@ -270,6 +270,44 @@ pub struct Message {
     pub usage_estimated: bool,
 }
 
+/// Where a message stands among its siblings (siblings: the messages of its session with the same
+/// parent, or for a root the session's roots; in sibling order, oldest first by creation time
+/// then id; see `service::branch`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiblingPlace {
+    /// How many siblings, the message included (1 when it has none).
+    pub count: usize,
+    /// Its place among them, from 0.
+    pub index: usize,
+    /// The sibling before it, if any.
+    pub previous_id: Option<String>,
+    /// The sibling after it, if any.
+    pub next_id: Option<String>,
+}
+
+/// A message of the branch with its place among its siblings. In JSON the message's own
+/// fields and `siblings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchEntry {
+    #[serde(flatten)]
+    pub message: Message,
+    pub siblings: SiblingPlace,
+}
+
+/// A page of a session's active branch, root side first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchPage {
+    pub session: Session,
+    pub messages: Vec<BranchEntry>,
+    /// `before` for the page above; `None` when this page starts at the root.
+    pub earlier: Option<String>,
+    /// `after` for the page below; `None` when this page ends at the branch's last message.
+    pub later: Option<String>,
+}
+
 /// One page of a cursor-paginated list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

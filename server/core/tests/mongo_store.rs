@@ -133,7 +133,62 @@ stories!(
     restore_into_the_same_account_adds_only_what_is_missing,
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
+    branch_pages_by_hand,
 );
+
+/// Messages stored before the tree links get them at connect: the links are removed, and
+/// after connecting again every page is exact again.
+#[tokio::test]
+async fn tree_links_are_backfilled_at_connect() {
+    use mongodb::bson::{doc, Document};
+    let name = unique_database("backfill");
+    let url = with_database(&server_url(), &name);
+    let store = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    run(vec![store], move |mut stores| async move {
+        let first = stores.remove(0);
+        let long = conformance::branches::import_long(first, 2_000).await;
+        let again = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+        let messages = again.database().collection::<Document>("messages");
+        let unset = messages
+            .update_many(
+                doc! {},
+                doc! { "$unset": { "depth": "", "jump_id": "", "jump_depth": "" } },
+            )
+            .await
+            .unwrap();
+        assert_eq!(unset.modified_count, 2_000);
+        let unlinked = doc! { "depth": { "$exists": false } };
+        assert_eq!(
+            messages.count_documents(unlinked.clone()).await.unwrap(),
+            2_000
+        );
+        let linked = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+        assert_eq!(messages.count_documents(unlinked).await.unwrap(), 0);
+        conformance::branches::check_long(linked, &long).await;
+    })
+    .await;
+}
+
+/// A long conversation with a branch every few turns, read a page at a time: 100,000
+/// messages on MongoDB, 5,000 on FerretDB (which scans the collection on every read).
+#[tokio::test]
+async fn long_branched_conversation() {
+    let store = fresh("long_branched_conversation").await;
+    let info = store
+        .database()
+        .run_command(mongodb::bson::doc! { "buildInfo": 1 })
+        .await
+        .expect("buildInfo");
+    let total = if info.contains_key("ferretdbVersion") {
+        5_000
+    } else {
+        100_000
+    };
+    run(vec![store], move |mut stores| async move {
+        conformance::branches::long_branched_conversation(stores.remove(0), total).await;
+    })
+    .await;
+}
 
 fn fresh_sqlite() -> (tempfile::TempDir, DynStore) {
     use confab_core::store::sqlite::{SqliteOptions, SqliteStore};

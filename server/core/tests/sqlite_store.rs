@@ -48,7 +48,48 @@ stories!(
     restore_into_the_same_account_adds_only_what_is_missing,
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
+    branch_pages_by_hand,
 );
+
+/// A database from before the tree links (schema 9) gets them when it is opened: the rows'
+/// links are removed, and after a reopen every page is exact again.
+#[tokio::test]
+async fn tree_links_are_backfilled_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let long = {
+        let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+        conformance::branches::import_long(store, 3_000).await
+    };
+    let unlinked = |path: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM messages WHERE depth IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL",
+            [],
+        )
+        .unwrap();
+    }
+    assert_eq!(unlinked(&path), 3_000);
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    assert_eq!(unlinked(&path), 0);
+    conformance::branches::check_long(store, &long).await;
+}
+
+/// A 100,000-message conversation with a branch every few turns, read a page at a time.
+#[tokio::test]
+async fn long_branched_conversation() {
+    let (_dir, store) = fresh();
+    conformance::branches::long_branched_conversation(store, 100_000).await;
+}
 
 #[tokio::test]
 async fn backup_round_trip_keeps_every_field() {
@@ -251,7 +292,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());

@@ -6,21 +6,27 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_core::api::{ChatEvent, ChatInput, RegenerateInput, SaveReplyInput};
+use confab_core::api::{
+    BranchInput, ChatEvent, ChatInput, RegenerateInput, SaveReplyInput, SwitchBranchInput,
+};
 use confab_core::auth::CurrentUser;
+use confab_core::model::BranchPage;
 use confab_core::model::MAX_STORED_CONTENT_BYTES;
 use futures::Stream;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::http::{ApiJson, ApiResult};
+use crate::http::{ApiJson, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/chat", post(chat))
         .route("/api/chat/regenerate", post(regenerate))
-        .route("/api/chat/sessions/{id}/branch", get(branch))
+        .route(
+            "/api/chat/sessions/{id}/branch",
+            get(branch).post(switch_branch),
+        )
         .route("/api/chat/messages/{id}/siblings", get(siblings))
         .route("/api/chat/messages/{id}/stop", post(stop))
         // A reply may hold up to MAX_STORED_CONTENT_BYTES, escaped in JSON (each byte at most
@@ -116,13 +122,27 @@ async fn save_again(
     Ok(Json(json!({ "message": message })))
 }
 
+/// `GET /api/chat/sessions/{id}/branch?limit=&before=&after=&around=&type=`: a page of the
+/// active branch, root side first: `{session, messages, earlier, later}`, each message with
+/// its `siblings` place (see `service::branch`).
 async fn branch(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let messages = state.services.active_branch(&user, &id).await?;
-    Ok(Json(json!({ "messages": messages })))
+    ApiQuery(input): ApiQuery<BranchInput>,
+) -> ApiResult<Json<BranchPage>> {
+    Ok(Json(state.services.branch_page(&user, &id, input).await?))
+}
+
+/// `POST /api/chat/sessions/{id}/branch` with `{messageId, limit?}`: the branch through the
+/// message becomes the active one (down its newest children); answers the page around it.
+async fn switch_branch(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<SwitchBranchInput>,
+) -> ApiResult<Json<BranchPage>> {
+    Ok(Json(state.services.switch_branch(&user, &id, input).await?))
 }
 
 async fn siblings(

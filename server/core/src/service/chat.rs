@@ -372,33 +372,6 @@ impl Services {
         };
         Ok(self.store().search(&user.id, query).await?)
     }
-
-    /// The active branch of a session, root first (what the next reply uses as context).
-    pub async fn active_branch(
-        &self,
-        user: &User,
-        session_id: &str,
-    ) -> ServiceResult<Vec<Message>> {
-        let detail = self.get_session(user, session_id).await?;
-        let messages = self.store().all_messages(&user.id, session_id).await?;
-        let Some(leaf) = detail.session.active_leaf_id else {
-            return Ok(Vec::new());
-        };
-        Ok(branch_to(&messages, &leaf))
-    }
-
-    /// The messages that share `id`'s parent (itself included), oldest first.
-    pub async fn siblings(&self, user: &User, id: &str) -> ServiceResult<Vec<Message>> {
-        let message = self.get_message(user, id).await?;
-        let messages = self
-            .store()
-            .all_messages(&user.id, &message.session_id)
-            .await?;
-        Ok(messages
-            .into_iter()
-            .filter(|other| other.parent_id == message.parent_id)
-            .collect())
-    }
 }
 
 /// The path from the root to `leaf`, root first. Stops on a cycle in stored data.

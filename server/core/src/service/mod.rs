@@ -2,6 +2,7 @@
 //! ownership). REST handlers, server functions and CLI commands are thin adapters over it.
 
 pub mod accounts;
+pub mod branch;
 pub mod chat;
 pub mod error;
 pub mod export;

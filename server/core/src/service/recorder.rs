@@ -108,7 +108,7 @@ impl Services {
         }
         let new_turns: Vec<&ChatTurn> = match &session_id {
             Some(id) => {
-                self.get_session(user, id).await?;
+                self.live_session(user, id).await?;
                 let after_reply = turns
                     .iter()
                     .rposition(|turn| turn.role == Role::Assistant)

@@ -61,29 +61,13 @@ pub fn reply_client_id(request_client_id: &str) -> String {
 /// token budget from the oldest end (a leading system message is always kept).
 pub fn context_for(messages: &[Message], leaf_id: &str, budget: i64) -> Vec<ChatTurn> {
     let branch = super::chat::branch_to(messages, leaf_id);
-    let system = branch
-        .first()
-        .filter(|message| message.role == Role::System);
-    let mut used = system
-        .map(|message| estimate_tokens(&message.content))
-        .unwrap_or(0);
-    let mut kept: Vec<&Message> = Vec::new();
-    for message in branch.iter().skip(usize::from(system.is_some())).rev() {
-        let cost = estimate_tokens(&message.content);
-        if !kept.is_empty() && used + cost > budget {
+    let mut fit = super::branch::ContextBudget::new(branch.first(), budget);
+    for message in branch.iter().rev() {
+        if !fit.offer(message) {
             break;
         }
-        used += cost;
-        kept.push(message);
     }
-    kept.extend(system);
-    kept.reverse();
-    kept.into_iter()
-        .map(|message| ChatTurn {
-            role: message.role,
-            content: message.content.clone(),
-        })
-        .collect()
+    fit.turns()
 }
 
 /// How the reading of a reply ended.
@@ -327,17 +311,7 @@ impl Services {
             Existing::Reopened(request, _) | Existing::None(request) => Some(request),
         };
         let turns = match request {
-            Some(request) => {
-                let messages = self
-                    .store()
-                    .all_messages(&user.id, &request.question.session_id)
-                    .await?;
-                context_for(
-                    &messages,
-                    &request.question.id,
-                    self.config().context_tokens,
-                )
-            }
+            Some(request) => self.context(user, &request.question).await?,
             None => Vec::new(),
         };
         self.continue_reply(user, existing, turns).await

@@ -10,6 +10,7 @@ pub mod mongo;
 pub mod search_query;
 pub mod snippet;
 pub mod sqlite;
+pub mod tree;
 
 use std::sync::Arc;
 
@@ -211,6 +212,23 @@ pub struct ImportCounts {
     pub session_ids: Vec<String>,
 }
 
+/// A message with its depth in the conversation's tree (a root is 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeMessage {
+    pub message: Message,
+    pub depth: i64,
+}
+
+/// A stretch of a branch with the siblings of its messages (see `Store::branch_window`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BranchWindow {
+    /// Newest first, as `Store::ancestors`.
+    pub messages: Vec<TreeMessage>,
+    /// The children of each message's parent (for a root, the session's roots), the messages
+    /// themselves included, in no set order.
+    pub siblings: Vec<Message>,
+}
+
 /// A stored sign-in (tower-sessions record), keyed by a hash of its id.
 #[derive(Clone, Debug)]
 pub struct AuthSessionRecord {
@@ -265,6 +283,8 @@ pub trait Store: Send + Sync + 'static {
     // Chat sessions.
     async fn create_session(&self, new: NewSession) -> StoreResult<Session>;
     async fn get_session(&self, user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>>;
+    /// The session alone, without what `get_session` gathers from its messages.
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>>;
     async fn list_sessions(&self, user_id: &str, query: SessionQuery)
         -> StoreResult<Page<Session>>;
     async fn update_session(
@@ -340,6 +360,55 @@ pub trait Store: Send + Sync + 'static {
     /// Every message of a session, oldest first (export).
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>>;
+
+    // The tree of a conversation, read a page at a time (see `tree`). Each reads only what it
+    // returns (and, on MongoDB, the messages at the same depths on other branches); none reads
+    // the whole session. All are empty (or `None`) when the session is not the user's or is
+    // deleted, or `from` is not a message of it.
+    /// `from` and its ancestors, newest first: at most `limit` messages, fewer when the root
+    /// comes first.
+    async fn ancestors(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<TreeMessage>>;
+    /// `ancestors` with the siblings of each message: what a page of the conversation view
+    /// shows, read together (on MongoDB in the same query).
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow>;
+    /// The ancestor of `from` (or `from` itself) at `depth`; `None` when `depth` is deeper than
+    /// `from` or negative.
+    async fn ancestor_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        depth: i64,
+    ) -> StoreResult<Option<TreeMessage>>;
+    /// The children of each of `parents` (`None`: the session's roots), in no set order: the
+    /// service orders siblings (`service::branch::sibling_order`).
+    async fn children(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        parents: &[Option<String>],
+    ) -> StoreResult<Vec<Message>>;
+    /// The end of the branch through `from`: from `from`, the newest child (the last in
+    /// sibling order, greatest `(created_at, id)`) again and again until a message without
+    /// children, whose id is returned (`from` itself when it has none).
+    async fn newest_descendant(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+    ) -> StoreResult<Option<String>>;
     /// The message stored under `(user, client id)`, if any.
     async fn message_by_client_id(
         &self,

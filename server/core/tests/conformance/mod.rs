@@ -12,6 +12,7 @@ use confab_core::store::{AuthSessionRecord, DynStore};
 use futures::StreamExt;
 
 pub mod backup;
+pub mod branches;
 mod replies;
 pub mod round_trip;
 pub use backup::{
@@ -19,6 +20,7 @@ pub use backup::{
     markdown_export_shows_the_active_branch,
     restore_into_the_same_account_adds_only_what_is_missing,
 };
+pub use branches::branch_pages_by_hand;
 pub use replies::streaming_replies;
 
 pub fn services(store: DynStore) -> Services {

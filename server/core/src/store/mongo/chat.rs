@@ -84,7 +84,11 @@ async fn active_leaf(
         .map(|found| found.active_leaf_id))
 }
 
-async fn session_exists(collections: &Collections, user_id: &str, id: &str) -> StoreResult<bool> {
+pub(super) async fn session_exists(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<bool> {
     Ok(collections
         .chat_sessions
         .clone_with_type::<IdOnly>()
@@ -531,17 +535,25 @@ pub async fn append_message(
         }
     }
     let message = message.as_ref();
-    let document = MessageDoc::new(message);
+    let mut document = MessageDoc::new(message);
     // Checked before a new session is inserted, so that a refusal leaves nothing behind.
-    if let Some(parent_id) = &message.parent_id {
-        let parent =
-            find_message(collections, doc! { "_id": parent_id, "user_id": user_id }).await?;
-        if parent.is_none_or(|parent| parent.session_id != message.session_id) {
-            return Err(StoreError::Conflict(
-                "the parent message is not in this session".into(),
-            ));
+    let parent = match &message.parent_id {
+        Some(parent_id) => {
+            let parent =
+                find_message(collections, doc! { "_id": parent_id, "user_id": user_id }).await?;
+            match parent {
+                Some(parent) if parent.session_id == message.session_id => Some(parent),
+                _ => {
+                    return Err(StoreError::Conflict(
+                        "the parent message is not in this session".into(),
+                    ))
+                }
+            }
         }
-    }
+        None => None,
+    };
+    document
+        .set_links(super::branch::links_under(collections, &document.id, parent.as_ref()).await?);
     if let Some(new) = new_session {
         insert_session(collections, SessionDoc::new(new, false, false)).await?;
     }

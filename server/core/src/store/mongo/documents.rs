@@ -222,7 +222,7 @@ impl SessionDoc {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MessageDoc {
     #[serde(rename = "_id")]
     pub id: String,
@@ -262,6 +262,15 @@ pub struct MessageDoc {
     /// leave it out (`WITHOUT_TERMS`), it can be as large as the content.
     #[serde(default)]
     pub terms: Vec<String>,
+    /// Depth in the conversation's tree and jump pointer (see `store::tree`), set at write
+    /// time; absent only on documents from before they existed, until `branch::link_missing`
+    /// (run at connect) sets them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump_depth: Option<i64>,
     /// Words in `content`, for the session's `word_count` (not stored with the message).
     #[serde(skip)]
     pub word_count: i64,
@@ -312,7 +321,25 @@ impl MessageDoc {
             usage_estimated: message.usage_estimated,
             word_count,
             terms,
+            depth: None,
+            jump_id: None,
+            jump_depth: None,
         }
+    }
+
+    /// The tree links stored with this message, if it has them.
+    pub fn links(&self) -> Option<crate::store::tree::TreeLinks> {
+        Some(crate::store::tree::TreeLinks {
+            depth: self.depth?,
+            jump_id: self.jump_id.clone()?,
+            jump_depth: self.jump_depth?,
+        })
+    }
+
+    pub fn set_links(&mut self, links: crate::store::tree::TreeLinks) {
+        self.depth = Some(links.depth);
+        self.jump_id = Some(links.jump_id);
+        self.jump_depth = Some(links.jump_depth);
     }
 
     pub fn into_message(self) -> StoreResult<Message> {

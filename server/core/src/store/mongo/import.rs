@@ -49,6 +49,7 @@ pub async fn import_sessions(
         }
     }
     drop_claimed_client_ids(collections, &mut documents).await?;
+    super::branch::link_documents(collections, &mut documents).await?;
     let (added, failure) = insert_batch(&collections.messages, &documents).await;
     let (failure, failed) = match failure {
         Some(Failure::Unknown(error)) => return Err(error),

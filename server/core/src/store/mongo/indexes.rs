@@ -132,6 +132,18 @@ pub async fn ensure(collections: &Collections) -> StoreResult<()> {
                 "messages_source",
                 true,
             ),
+            // A stretch of a branch: the messages at a range of depths (`branch`).
+            index(
+                doc! { "session_id": 1, "depth": 1 },
+                "messages_depth",
+                false,
+            ),
+            // Siblings: the children of a message, or the roots of a session.
+            index(
+                doc! { "session_id": 1, "parent_id": 1 },
+                "messages_children",
+                false,
+            ),
             // Multikey on the terms array: an exact term is an index lookup, newest first.
             index(
                 doc! { "user_id": 1, "terms": 1, "_id": -1 },

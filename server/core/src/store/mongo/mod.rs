@@ -34,6 +34,7 @@
 //! a conversation (running it again adds the rest, as imports are idempotent).
 
 mod accounts;
+mod branch;
 mod chat;
 mod documents;
 mod errors;
@@ -56,9 +57,9 @@ use self::documents::{
 use self::errors::db_error;
 pub(crate) use self::search::snippet_for;
 use super::{
-    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
-    UserCredentials,
+    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
+    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
+    StoreError, StoreResult, TreeMessage, UserCredentials,
 };
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
@@ -120,6 +121,10 @@ impl MongoStore {
         };
         indexes::ensure(&collections).await?;
         migrations::run(&database, &collections).await?;
+        let linked = branch::link_missing(&collections).await?;
+        if linked > 0 {
+            tracing::info!(messages = linked, "linked stored messages into their trees");
+        }
         tracing::info!(database = %name, "connected to the MongoDB store");
         Ok(MongoStore {
             database,
@@ -259,6 +264,10 @@ impl Store for MongoStore {
         chat::session_detail(&self.collections, user_id, id).await
     }
 
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        chat::session_by_id(&self.collections, user_id, id).await
+    }
+
     async fn list_sessions(
         &self,
         user_id: &str,
@@ -350,6 +359,54 @@ impl Store for MongoStore {
 
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
         chat::message_by_id(&self.collections, user_id, id).await
+    }
+
+    async fn ancestors(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<TreeMessage>> {
+        branch::ancestors(&self.collections, user_id, session_id, from, limit).await
+    }
+
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow> {
+        branch::branch_window(&self.collections, user_id, session_id, from, limit).await
+    }
+
+    async fn ancestor_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        depth: i64,
+    ) -> StoreResult<Option<TreeMessage>> {
+        branch::ancestor_at(&self.collections, user_id, session_id, from, depth).await
+    }
+
+    async fn children(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        parents: &[Option<String>],
+    ) -> StoreResult<Vec<Message>> {
+        branch::children(&self.collections, user_id, session_id, parents).await
+    }
+
+    async fn newest_descendant(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+    ) -> StoreResult<Option<String>> {
+        branch::newest_descendant(&self.collections, user_id, session_id, from).await
     }
 
     async fn message_by_client_id(

@@ -383,6 +383,7 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
         ])
     })
     .map_err(sql_error)?;
+    super::branch::link_new_messages(conn)?;
     // ?6: the leaf the session must still have for the message to become the active leaf
     // (`LeafRule::IfLeafIs`); NULL moves the leaf unconditionally.
     let expected_leaf = match &message.active_leaf {

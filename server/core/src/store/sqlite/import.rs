@@ -52,6 +52,7 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         }
     }
     inserted += insert_messages(conn, &pending)?;
+    super::branch::link_new_messages(conn)?;
     counts.messages = inserted;
     counts.skipped_messages = attempted - inserted;
 

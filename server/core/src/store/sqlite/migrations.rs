@@ -222,6 +222,18 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO fts_pending(seq) VALUES (new.seq);
     END;
     "#,
+    // 9: a conversation is read a page at a time, never whole (see `store::tree`). Each message
+    // keeps its depth in the tree and a jump pointer to an ancestor, so that the ancestor at any
+    // depth is a few look-ups away; `messages_children` counts and orders siblings and finds
+    // the newest child. Rows without links (all rows at this step, and rows just inserted) are
+    // linked by `branch::link_new_messages`, which finds them in `messages_unlinked`.
+    r#"
+    ALTER TABLE messages ADD COLUMN depth INTEGER;
+    ALTER TABLE messages ADD COLUMN jump_id TEXT;
+    ALTER TABLE messages ADD COLUMN jump_depth INTEGER;
+    CREATE INDEX messages_children ON messages(session_id, parent_id, created_at, id);
+    CREATE INDEX messages_unlinked ON messages(seq) WHERE depth IS NULL;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -3,6 +3,7 @@
 //! Writes go through a single group-committing writer thread; reads use a pool.
 
 mod accounts;
+mod branch;
 mod chat;
 mod fts;
 mod health;
@@ -24,9 +25,9 @@ use rusqlite::Connection;
 use self::readers::Readers;
 use self::writer::Writer;
 use super::{
-    Appended, AuthSessionRecord, ImportCounts, ImportSession, MessageQuery, NewMessage, NewSession,
-    NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store, StoreError, StoreResult,
-    UserCredentials,
+    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
+    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
+    StoreError, StoreResult, TreeMessage, UserCredentials,
 };
 use crate::ids::new_id;
 use crate::model::{
@@ -201,6 +202,16 @@ impl SqliteStore {
         // The write connection feeds the full-text index (migration 8 and each commit).
         fts::register(&conn).map_err(sql_error)?;
         let version = migrations::run(&mut conn)?;
+        // Rows from before the tree links (schema 9) get theirs once, before any read.
+        let linked = {
+            let tx = conn.transaction().map_err(sql_error)?;
+            let linked = branch::link_new_messages(&tx)?;
+            tx.commit().map_err(sql_error)?;
+            linked
+        };
+        if linked > 0 {
+            tracing::info!(messages = linked, "linked stored messages into their trees");
+        }
         tracing::info!(path = %options.path.display(), schema = version, "opened sqlite store");
         let stop = Arc::new(AtomicBool::new(false));
         checkpoints(options.path.clone(), Arc::clone(&stop))?;
@@ -427,6 +438,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn session(&self, user_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.read(move |conn| chat::session_by_id(conn, &user_id, &id))
+            .await
+    }
+
     async fn list_sessions(
         &self,
         user_id: &str,
@@ -571,6 +588,69 @@ impl Store for SqliteStore {
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {
         let (user_id, id) = (user_id.to_owned(), id.to_owned());
         self.read(move |conn| chat::message_by_id(conn, &user_id, &id))
+            .await
+    }
+
+    async fn ancestors(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<TreeMessage>> {
+        let (user_id, session_id, from) =
+            (user_id.to_owned(), session_id.to_owned(), from.to_owned());
+        self.read(move |conn| branch::ancestors(conn, &user_id, &session_id, &from, limit))
+            .await
+    }
+
+    async fn branch_window(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        limit: usize,
+    ) -> StoreResult<BranchWindow> {
+        let (user_id, session_id, from) =
+            (user_id.to_owned(), session_id.to_owned(), from.to_owned());
+        self.read(move |conn| branch::branch_window(conn, &user_id, &session_id, &from, limit))
+            .await
+    }
+
+    async fn ancestor_at(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+        depth: i64,
+    ) -> StoreResult<Option<TreeMessage>> {
+        let (user_id, session_id, from) =
+            (user_id.to_owned(), session_id.to_owned(), from.to_owned());
+        self.read(move |conn| branch::ancestor_at(conn, &user_id, &session_id, &from, depth))
+            .await
+    }
+
+    async fn children(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        parents: &[Option<String>],
+    ) -> StoreResult<Vec<Message>> {
+        let (user_id, session_id, parents) =
+            (user_id.to_owned(), session_id.to_owned(), parents.to_vec());
+        self.read(move |conn| branch::children(conn, &user_id, &session_id, &parents))
+            .await
+    }
+
+    async fn newest_descendant(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        from: &str,
+    ) -> StoreResult<Option<String>> {
+        let (user_id, session_id, from) =
+            (user_id.to_owned(), session_id.to_owned(), from.to_owned());
+        self.read(move |conn| branch::newest_descendant(conn, &user_id, &session_id, &from))
             .await
     }
 

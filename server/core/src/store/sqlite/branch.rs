@@ -1,0 +1,290 @@
+//! The conversation tree, a page at a time: bounded recursive queries over the parent links,
+//! the `depth`/jump columns kept at write time (see `store::tree`), and the
+//! `messages_children` index for siblings.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
+
+use super::chat::session_by_id;
+use super::rows::{self, MESSAGE_COLUMNS};
+use super::sql_error;
+use crate::model::Message;
+use crate::store::tree::{
+    ancestor_step, links_in_order, parents_first, TreeLinks, TreeNode, MAX_ANCESTOR_STEPS,
+};
+use crate::store::{BranchWindow, StoreResult, TreeMessage};
+
+/// Messages linked per pass of `link_new_messages`: bounds its memory on a large backfill.
+const LINK_BATCH: usize = 50_000;
+
+/// Gives every message still without tree links (`depth IS NULL`: rows inserted just now by
+/// an append or an import, or every row of a database from before the links existed) its
+/// depth and jump, in the caller's transaction. Returns how many rows it linked. A message
+/// whose parent is missing is linked as a root.
+pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
+    let mut linked = 0;
+    loop {
+        let pending: Vec<(i64, String, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT seq, id, parent_id FROM messages INDEXED BY messages_unlinked
+                 WHERE depth IS NULL ORDER BY seq LIMIT ?1",
+            )
+            .and_then(|mut query| {
+                query
+                    .query_map([LINK_BATCH as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .and_then(Iterator::collect)
+            })
+            .map_err(sql_error)?;
+        if pending.is_empty() {
+            return Ok(linked);
+        }
+        let in_batch: std::collections::HashSet<&str> =
+            pending.iter().map(|(_, id, _)| id.as_str()).collect();
+        let mut known: HashMap<String, TreeLinks> = HashMap::new();
+        for (_, _, parent) in &pending {
+            let Some(parent) = parent.as_deref().filter(|p| !in_batch.contains(p)) else {
+                continue;
+            };
+            if known.contains_key(parent) {
+                continue;
+            }
+            if let Some(links) = stored_links(conn, parent)? {
+                if let Some(jump) = stored_links(conn, &links.jump_id)? {
+                    known.insert(links.jump_id.clone(), jump);
+                }
+                known.insert(parent.to_owned(), links);
+            }
+        }
+        let given: Vec<(&str, Option<&str>)> = pending
+            .iter()
+            .map(|(_, id, parent)| (id.as_str(), parent.as_deref()))
+            .collect();
+        let links = links_in_order(parents_first(&given), &known);
+        let mut update = conn
+            .prepare_cached(
+                "UPDATE messages SET depth = ?2, jump_id = ?3, jump_depth = ?4 WHERE seq = ?1",
+            )
+            .map_err(sql_error)?;
+        for (seq, id, _) in &pending {
+            let own = links
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| TreeLinks::root(id));
+            update
+                .execute(params![seq, own.depth, own.jump_id, own.jump_depth])
+                .map_err(sql_error)?;
+        }
+        linked += pending.len();
+    }
+}
+
+/// The stored links of a message, unless it has none yet.
+fn stored_links(conn: &Connection, id: &str) -> StoreResult<Option<TreeLinks>> {
+    Ok(tree_node(conn, id)?.map(|node| node.links))
+}
+
+fn tree_node(conn: &Connection, id: &str) -> StoreResult<Option<TreeNode>> {
+    conn.prepare_cached(
+        "SELECT id, parent_id, depth, jump_id, jump_depth FROM messages
+         WHERE id = ?1 AND depth IS NOT NULL",
+    )
+    .and_then(|mut query| {
+        query
+            .query_row([id], |row| {
+                Ok(TreeNode {
+                    id: row.get(0)?,
+                    parent_id: row.get(1)?,
+                    links: TreeLinks {
+                        depth: row.get(2)?,
+                        jump_id: row.get(3)?,
+                        jump_depth: row.get(4)?,
+                    },
+                })
+            })
+            .optional()
+    })
+    .map_err(sql_error)
+}
+
+fn tree_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<TreeMessage> {
+    Ok(TreeMessage {
+        message: rows::message(row)?,
+        depth: row.get(15)?,
+    })
+}
+
+/// See `Store::ancestors`: one recursive query that stops after `limit` rows. `CROSS JOIN`
+/// keeps SQLite from reading the session's rows to join them to the walk.
+pub fn ancestors(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    limit: usize,
+) -> StoreResult<Vec<TreeMessage>> {
+    if limit == 0 || session_by_id(conn, user_id, session_id)?.is_none() {
+        return Ok(Vec::new());
+    }
+    conn.prepare_cached(&format!(
+        "WITH RECURSIVE up(mid, n) AS (
+             SELECT id, 0 FROM messages WHERE id = ?1 AND session_id = ?2
+             UNION ALL
+             SELECT m.parent_id, up.n + 1 FROM up CROSS JOIN messages m ON m.id = up.mid
+             WHERE m.parent_id IS NOT NULL AND up.n + 1 < ?3
+         )
+         SELECT {MESSAGE_COLUMNS}, depth FROM up CROSS JOIN messages ON messages.id = up.mid
+         WHERE messages.session_id = ?2 ORDER BY up.n"
+    ))
+    .and_then(|mut query| {
+        query
+            .query_map(params![from, session_id, limit as i64], tree_message)
+            .and_then(Iterator::collect)
+    })
+    .map_err(sql_error)
+}
+
+/// See `Store::branch_window`: the walk, then the siblings from `messages_children`, in one
+/// read transaction.
+pub fn branch_window(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    limit: usize,
+) -> StoreResult<BranchWindow> {
+    let messages = ancestors(conn, user_id, session_id, from, limit)?;
+    let mut parents: Vec<Option<String>> = messages
+        .iter()
+        .map(|entry| entry.message.parent_id.clone())
+        .collect();
+    parents.sort();
+    parents.dedup();
+    let siblings = if parents.is_empty() {
+        Vec::new()
+    } else {
+        children(conn, user_id, session_id, &parents)?
+    };
+    Ok(BranchWindow { messages, siblings })
+}
+
+fn message_with_depth(
+    conn: &Connection,
+    session_id: &str,
+    id: &str,
+) -> StoreResult<Option<TreeMessage>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS}, depth FROM messages WHERE id = ?1 AND session_id = ?2"
+    ))
+    .and_then(|mut query| query.query_row([id, session_id], tree_message).optional())
+    .map_err(sql_error)
+}
+
+/// See `Store::ancestor_at`: O(log depth) look-ups along the jump pointers.
+pub fn ancestor_at(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+    depth: i64,
+) -> StoreResult<Option<TreeMessage>> {
+    if depth < 0 || session_by_id(conn, user_id, session_id)?.is_none() {
+        return Ok(None);
+    }
+    let Some(mut node) = tree_node(conn, from)? else {
+        return Ok(None);
+    };
+    for _ in 0..MAX_ANCESTOR_STEPS {
+        let Some(next) = ancestor_step(&node, depth) else {
+            break;
+        };
+        let Some(found) = tree_node(conn, next)? else {
+            return Ok(None);
+        };
+        node = found;
+    }
+    if node.links.depth != depth {
+        return Ok(None);
+    }
+    message_with_depth(conn, session_id, &node.id)
+}
+
+/// See `Store::children`.
+pub fn children(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    parents: &[Option<String>],
+) -> StoreResult<Vec<Message>> {
+    if session_by_id(conn, user_id, session_id)?.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    if parents.iter().any(Option::is_none) {
+        let mut roots = conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE session_id = ?1 AND parent_id IS NULL"
+            ))
+            .map_err(sql_error)?;
+        let rows = roots
+            .query_map([session_id], rows::message)
+            .map_err(sql_error)?;
+        for row in rows {
+            found.push(row.map_err(sql_error)?);
+        }
+    }
+    let named: Vec<&String> = parents.iter().flatten().collect();
+    // Well under SQLite's limit of parameters per statement.
+    for part in named.chunks(500) {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND parent_id IN ({})",
+            vec!["?"; part.len()].join(", ")
+        );
+        let mut args: Vec<&dyn ToSql> = vec![&session_id];
+        args.extend(part.iter().map(|id| *id as &dyn ToSql));
+        let mut query = conn.prepare_cached(&sql).map_err(sql_error)?;
+        let rows = query
+            .query_map(&args[..], rows::message)
+            .map_err(sql_error)?;
+        for row in rows {
+            found.push(row.map_err(sql_error)?);
+        }
+    }
+    Ok(found)
+}
+
+/// See `Store::newest_descendant`: one recursive query down the newest children, each step
+/// one look-up in `messages_children`. Bounded by the session's message count, so a loop in
+/// stored data cannot run forever.
+pub fn newest_descendant(
+    conn: &Connection,
+    user_id: &str,
+    session_id: &str,
+    from: &str,
+) -> StoreResult<Option<String>> {
+    let Some(session) = session_by_id(conn, user_id, session_id)? else {
+        return Ok(None);
+    };
+    conn.prepare_cached(
+        "WITH RECURSIVE down(mid, n) AS (
+             SELECT id, 0 FROM messages WHERE id = ?1 AND session_id = ?2
+             UNION ALL
+             SELECT (SELECT c.id FROM messages c
+                     WHERE c.session_id = ?2 AND c.parent_id = down.mid
+                     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), down.n + 1
+             FROM down WHERE down.mid IS NOT NULL AND down.n < ?3
+         )
+         SELECT mid FROM down WHERE mid IS NOT NULL ORDER BY n DESC LIMIT 1",
+    )
+    .and_then(|mut query| {
+        query
+            .query_row(params![from, session_id, session.message_count], |row| {
+                row.get(0)
+            })
+            .optional()
+    })
+    .map_err(sql_error)
+}

@@ -1,0 +1,225 @@
+//! Where a message sits in its conversation's tree, kept at write time so that reading a
+//! branch costs what the page holds, not what the session holds.
+//!
+//! Every message stores its `depth` (a root is 0, a child one more than its parent) and one
+//! jump pointer: an ancestor chosen by the skew-binary rule (Myers, "An applicative random-access
+//! stack", 1983). Following jumps where they do not overshoot and parents otherwise finds the
+//! ancestor at any depth in O(log depth) steps (`ancestor_step`), and a new message's jump
+//! needs only its parent and its parent's jump target (`child_links`): two look-ups per write.
+
+use std::collections::HashMap;
+
+/// The tree fields of one stored message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeLinks {
+    /// 0 for a root.
+    pub depth: i64,
+    /// The jump target: an ancestor (a root's is itself).
+    pub jump_id: String,
+    /// `jump_id`'s depth.
+    pub jump_depth: i64,
+}
+
+impl TreeLinks {
+    /// The links of a message without a parent (or whose parent is missing).
+    pub fn root(id: &str) -> TreeLinks {
+        TreeLinks {
+            depth: 0,
+            jump_id: id.to_owned(),
+            jump_depth: 0,
+        }
+    }
+}
+
+/// The links of a new child of `parent_id`, given the parent's links and those of the
+/// parent's jump target. The jump skips as far as the parent's jump and that jump's own jump
+/// together when both cover the same distance; else it is the parent.
+pub fn child_links(parent_id: &str, parent: &TreeLinks, parent_jump: &TreeLinks) -> TreeLinks {
+    let depth = parent.depth + 1;
+    if parent.depth - parent.jump_depth == parent.jump_depth - parent_jump.jump_depth {
+        TreeLinks {
+            depth,
+            jump_id: parent_jump.jump_id.clone(),
+            jump_depth: parent_jump.jump_depth,
+        }
+    } else {
+        TreeLinks {
+            depth,
+            jump_id: parent_id.to_owned(),
+            jump_depth: parent.depth,
+        }
+    }
+}
+
+/// One message as the ancestor walk sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeNode {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub links: TreeLinks,
+}
+
+/// The next message to read on the way from `node` up to its ancestor at `target` depth:
+/// the jump target when it does not overshoot, else the parent. `None` when `node` is at (or
+/// above) the target, or the stored tree is broken (no parent).
+pub fn ancestor_step(node: &TreeNode, target: i64) -> Option<&str> {
+    if node.links.depth <= target {
+        return None;
+    }
+    if node.links.jump_depth >= target && node.links.jump_depth < node.links.depth {
+        Some(node.links.jump_id.as_str())
+    } else {
+        node.parent_id.as_deref()
+    }
+}
+
+/// The most steps an ancestor walk takes (about 3 log2 of any depth a session can reach);
+/// stops a walk in stored data that loops.
+pub const MAX_ANCESTOR_STEPS: usize = 200;
+
+/// The links of every message in `order` (parents before children where possible), from
+/// their parents: those computed here, else `known` (messages stored before). A message whose
+/// parent is neither (missing, or part of a loop) is taken for a root.
+pub fn links_in_order<'a>(
+    order: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    known: &HashMap<String, TreeLinks>,
+) -> HashMap<String, TreeLinks> {
+    let mut computed: HashMap<String, TreeLinks> = HashMap::new();
+    for (id, parent_id) in order {
+        let links = parent_id
+            .and_then(|parent_id| {
+                let parent = computed.get(parent_id).or_else(|| known.get(parent_id))?;
+                let parent_jump = computed
+                    .get(&parent.jump_id)
+                    .or_else(|| known.get(&parent.jump_id))
+                    .cloned()
+                    .unwrap_or_else(|| TreeLinks::root(&parent.jump_id));
+                Some(child_links(parent_id, parent, &parent_jump))
+            })
+            .unwrap_or_else(|| TreeLinks::root(id));
+        computed.insert(id.to_owned(), links);
+    }
+    computed
+}
+
+/// The order in which to give messages to `links_in_order` so that every parent comes before
+/// its children: by depth from the roots. Messages not reachable from a root (their parent is
+/// missing, or they form a loop) come last, in their given order.
+pub fn parents_first<'a>(
+    messages: &[(&'a str, Option<&'a str>)],
+) -> Vec<(&'a str, Option<&'a str>)> {
+    let ids: std::collections::HashSet<&str> = messages.iter().map(|(id, _)| *id).collect();
+    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut queue = std::collections::VecDeque::new();
+    for (index, (_, parent)) in messages.iter().enumerate() {
+        match parent {
+            Some(parent) if ids.contains(parent) => children.entry(parent).or_default().push(index),
+            _ => queue.push_back(index),
+        }
+    }
+    let mut placed = vec![false; messages.len()];
+    let mut order = Vec::with_capacity(messages.len());
+    while let Some(index) = queue.pop_front() {
+        if std::mem::replace(&mut placed[index], true) {
+            continue;
+        }
+        order.push(messages[index]);
+        if let Some(below) = children.get(messages[index].0) {
+            queue.extend(below.iter().copied());
+        }
+    }
+    for (index, message) in messages.iter().enumerate() {
+        if !placed[index] {
+            order.push(*message);
+        }
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `length` messages named "0", "1", ... with their links.
+    fn chain(length: usize) -> Vec<TreeNode> {
+        let names: Vec<String> = (0..length).map(|n| n.to_string()).collect();
+        let order: Vec<(&str, Option<&str>)> = names
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (id.as_str(), n.checked_sub(1).map(|p| names[p].as_str())))
+            .collect();
+        let links = links_in_order(order.iter().copied(), &HashMap::new());
+        order
+            .iter()
+            .map(|(id, parent)| TreeNode {
+                id: id.to_string(),
+                parent_id: parent.map(str::to_owned),
+                links: links[*id].clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn jumps_follow_the_skew_binary_rule() {
+        let nodes = chain(8);
+        let jumps: Vec<(i64, &str)> = nodes
+            .iter()
+            .map(|node| (node.links.depth, node.links.jump_id.as_str()))
+            .collect();
+        assert_eq!(
+            jumps,
+            [
+                (0, "0"),
+                (1, "0"),
+                (2, "1"),
+                (3, "0"),
+                (4, "3"),
+                (5, "4"),
+                (6, "3"),
+                (7, "0")
+            ]
+        );
+    }
+
+    #[test]
+    fn every_ancestor_is_found_in_few_steps() {
+        let nodes = chain(5_000);
+        let by_id: HashMap<&str, &TreeNode> =
+            nodes.iter().map(|node| (node.id.as_str(), node)).collect();
+        let mut most_steps = 0;
+        for from in [4_999_usize, 4_096, 1_234, 17] {
+            for target in 0..=from as i64 {
+                let mut node = by_id[from.to_string().as_str()];
+                let mut steps = 0;
+                while let Some(next) = ancestor_step(node, target) {
+                    node = by_id[next];
+                    steps += 1;
+                }
+                assert_eq!(node.links.depth, target);
+                assert_eq!(node.id, target.to_string());
+                most_steps = most_steps.max(steps);
+            }
+        }
+        assert!(most_steps <= 3 * 13, "{most_steps} steps");
+    }
+
+    #[test]
+    fn parents_come_first_and_orphans_and_loops_last() {
+        let given = [
+            ("c", Some("b")),
+            ("b", Some("a")),
+            ("x", Some("y")),
+            ("y", Some("x")),
+            ("a", None),
+            ("o", Some("gone")),
+        ];
+        let order: Vec<&str> = parents_first(&given).iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, ["a", "o", "b", "c", "x", "y"]);
+        let links = links_in_order(parents_first(&given), &HashMap::new());
+        assert_eq!(links["c"].depth, 2);
+        assert_eq!(links["o"], TreeLinks::root("o"));
+        // A loop: "x" is taken for a root, "y" hangs under it.
+        assert_eq!(links["x"], TreeLinks::root("x"));
+        assert_eq!(links["y"].depth, 1);
+    }
+}
