@@ -246,10 +246,16 @@ async fn version_7_databases_get_cjk_bigrams() {
         say(&services, &user, "borrow checker").await;
         user
     };
-    // Back to what version 7 had: migrations 1 to 5's index and triggers, rebuilt.
+    // Back to what version 7 had: migrations 1 to 5's index and triggers, rebuilt, and no
+    // tree links (migration 9).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER messages_fts_delete;
+        "DROP INDEX messages_children;
+         DROP INDEX messages_unlinked;
+         ALTER TABLE messages DROP COLUMN depth;
+         ALTER TABLE messages DROP COLUMN jump_id;
+         ALTER TABLE messages DROP COLUMN jump_depth;
+         DROP TRIGGER messages_fts_delete;
          DROP TRIGGER messages_fts_update;
          DROP TABLE messages_fts;
          CREATE VIRTUAL TABLE messages_fts USING fts5(
