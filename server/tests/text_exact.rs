@@ -376,3 +376,91 @@ both_backends!(
         assert_eq!(contents(&page), ["crab \u{fffd}"]);
     }
 );
+
+both_backends!(cjk_words_are_found_inside_sentences, |backend| async move {
+    // Chinese, Japanese and Korean put no spaces between words: a word in the middle of a
+    // sentence is found, marked in the original text, by the search endpoint.
+    let app = TestApp::spawn_on(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let first = ada
+        .message(None, "user", "今日は東京都庁で会議があります。")
+        .await;
+    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+    let reply = ada
+        .message(
+            Some(&session_id),
+            "assistant",
+            "東京から京都へ行きました。서울에서 만나요",
+        )
+        .await;
+    let mixed = ada
+        .message(
+            Some(&session_id),
+            "user",
+            "我们去北京大学, then Rustの勉強会",
+        )
+        .await;
+    bob.message(None, "user", "東京都の天気").await;
+    let hit = |appended: &Value, snippet: &str| {
+        let message = &appended["message"];
+        json!({
+            "messageId": message["id"],
+            "sessionId": session_id,
+            "sessionTitle": "今日は東京都庁で会議があります。",
+            "role": message["role"],
+            "type": message["type"],
+            "snippet": snippet,
+            "createdAt": message["createdAt"],
+        })
+    };
+    for (query, expected) in [
+        (
+            "東京",
+            vec![
+                hit(&first, "今日は<mark>東京</mark>都庁で会議があります。"),
+                hit(
+                    &reply,
+                    "<mark>東京</mark>から京都へ行きました。서울에서 만나요",
+                ),
+            ],
+        ),
+        // Its bigrams in a row: the reply holds 東京 and 京都 apart.
+        (
+            "東京都",
+            vec![hit(&first, "今日は<mark>東京都</mark>庁で会議があります。")],
+        ),
+        (
+            "서울",
+            vec![hit(
+                &reply,
+                "東京から京都へ行きました。<mark>서울</mark>에서 만나요",
+            )],
+        ),
+        (
+            "北京",
+            vec![hit(
+                &mixed,
+                "我们去<mark>北京</mark>大学, then Rustの勉強会",
+            )],
+        ),
+        (
+            "大",
+            vec![hit(
+                &mixed,
+                "我们去北京<mark>大</mark>学, then Rustの勉強会",
+            )],
+        ),
+        (
+            "rust 勉強",
+            vec![hit(
+                &mixed,
+                "我们去北京大学, then <mark>Rust</mark>の<mark>勉強</mark>会",
+            )],
+        ),
+        ("京都大学", vec![]),
+    ] {
+        let found = ada.get_json(&format!("/api/chat/search?q={query}")).await;
+        assert_eq!(found["results"], json!(expected), "{query}");
+    }
+});

@@ -130,6 +130,30 @@ async fn reopening_keeps_data_and_schema() {
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
 
+/// Asserts that the full-text index holds exactly one entry per message: its rows (the
+/// contentless index keeps a size per row) are the messages' rowids, and FTS5's own check
+/// finds it sound.
+fn assert_index_matches_messages(conn: &rusqlite::Connection) {
+    let rows = |sql: &str| -> Vec<i64> {
+        let mut statement = conn.prepare(sql).unwrap();
+        let found = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .unwrap();
+        found
+    };
+    assert_eq!(
+        rows("SELECT id FROM messages_fts_docsize ORDER BY id"),
+        rows("SELECT seq FROM messages ORDER BY seq"),
+        "one index entry per message"
+    );
+    conn.execute_batch(
+        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .expect("the index is sound");
+}
+
 /// Messages are indexed once per group commit; appends and deletes racing in the same batch
 /// must leave the full-text index exactly matching the table (FTS5's own integrity check).
 #[tokio::test]
@@ -177,10 +201,7 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
         .unwrap();
     assert_eq!(found.items.len(), 20, "only the kept messages are found");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
-    )
-    .expect("the index matches the table");
+    assert_index_matches_messages(&conn);
     let pending: i64 = conn
         .query_row("SELECT count(*) FROM fts_pending", [], |row| row.get(0))
         .unwrap();
@@ -201,10 +222,7 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
         .unwrap();
     assert_eq!(purged, 20);
     assert_eq!((rows("chat_sessions"), rows("messages")), (20, 20));
-    conn.execute_batch(
-        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
-    )
-    .expect("the index matches the table after the purge");
+    assert_index_matches_messages(&conn);
     let indexed: i64 = conn
         .query_row(
             "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'common'",
@@ -321,20 +339,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     // Writes after the migration: an append, a session deleted for good.
     let added = say(&services, &user, "京都の会議").await;
     assert_eq!(search("会議").await.len(), 2);
-    let rows = |sql: &str| -> Vec<i64> {
-        let mut statement = conn.prepare(sql).unwrap();
-        let found = statement
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<Vec<i64>>>()
-            .unwrap();
-        found
-    };
-    assert_eq!(
-        rows("SELECT id FROM messages_fts_docsize ORDER BY id"),
-        rows("SELECT seq FROM messages ORDER BY seq"),
-        "every message is indexed once"
-    );
+    assert_index_matches_messages(&conn);
     services
         .delete_session(&user, &added.session.id)
         .await
@@ -343,17 +348,10 @@ async fn version_7_databases_get_cjk_bigrams() {
         .purge_deleted_sessions(chrono::Utc::now() + chrono::Duration::seconds(1))
         .await
         .unwrap();
-    assert_eq!(
-        rows("SELECT id FROM messages_fts_docsize ORDER BY id"),
-        rows("SELECT seq FROM messages ORDER BY seq")
-    );
+    assert_index_matches_messages(&conn);
     assert_eq!(
         matches("\"京都\" + \"都の\""),
         0,
         "a deleted message leaves the index"
     );
-    conn.execute_batch(
-        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
-    )
-    .expect("the index is sound");
 }
