@@ -51,30 +51,17 @@ async fn one_corrupt_conversation_does_not_stop_the_others() {
 #[tokio::test]
 async fn a_zip_with_several_conversation_files() {
     let account = account().await;
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for file in 0..3 {
-        let conversations: Vec<Value> = (0..4)
-            .map(|i| {
-                let n = file * 4 + i;
-                chatgpt_conversation(
-                    &format!("zip-{n}"),
-                    &format!("Zipped {n}"),
-                    1.7e9 + n as f64 * 1000.0,
-                    6,
-                )
-            })
-            .collect();
-        zip.start_file(format!("conversations-{file:03}.json"), options)
-            .unwrap();
-        zip.write_all(&to_bytes(&json!(conversations))).unwrap();
-    }
-    zip.start_file("chat.html", options).unwrap();
-    zip.write_all(b"<html>not imported</html>").unwrap();
-    zip.start_file("user.json", options).unwrap();
-    zip.write_all(b"{\"email\": \"a@b.c\"}").unwrap();
-    let bytes = zip.finish().unwrap().into_inner();
+    let conversations: Vec<Value> = (0..12)
+        .map(|n| {
+            chatgpt_conversation(
+                &format!("zip-{n}"),
+                &format!("Zipped {n}"),
+                1.7e9 + n as f64 * 1000.0,
+                6,
+            )
+        })
+        .collect();
+    let bytes = sharded_chatgpt_zip(&conversations, 3);
 
     let seen = Arc::new(Mutex::new(Vec::<ImportProgress>::new()));
     let record = seen.clone();
@@ -640,25 +627,7 @@ async fn a_conversation_without_times_keeps_its_order_past_4096_messages() {
 /// A ChatGPT data export as it comes today: the conversations split over numbered files,
 /// with the resource forks a Mac adds when it re-zips the folder.
 fn sharded_chatgpt_zip(conversations: &[Value], shards: usize) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let per_shard = conversations.len().div_ceil(shards);
-    for (shard, part) in conversations.chunks(per_shard).enumerate() {
-        let name = format!("conversations-{shard:03}.json");
-        zip.start_file(&name, options).unwrap();
-        zip.write_all(&to_bytes(&json!(part))).unwrap();
-        // AppleDouble: binary, and named like the file it belongs to.
-        zip.start_file(format!("__MACOSX/._{name}"), options)
-            .unwrap();
-        zip.write_all(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
-            .unwrap();
-    }
-    zip.start_file("chat.html", options).unwrap();
-    zip.write_all(b"<html>not imported</html>").unwrap();
-    zip.start_file("user.json", options).unwrap();
-    zip.write_all(b"{\"email\": \"a@b.c\"}").unwrap();
-    zip.finish().unwrap().into_inner()
+    confab_testdata::sharded_chatgpt_zip(conversations, shards).unwrap()
 }
 
 #[tokio::test]
