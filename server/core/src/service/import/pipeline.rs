@@ -3,6 +3,7 @@
 //! channel to the async half, which writes them. Memory therefore stays flat however large the
 //! file: at most the conversation being read plus the batches in flight.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::panic::{self, AssertUnwindSafe};
@@ -21,7 +22,9 @@ use super::{archive, fields, Problem};
 use crate::api::ImportProblem;
 use crate::model::User;
 use crate::service::error::explain_json_error;
-use crate::service::export::{confab_session, ExportedSession, EXPORT_FORMAT, EXPORT_VERSION};
+use crate::service::export::{
+    confab_session, derived_session_id, keeps_ids, ExportedSession, EXPORT_FORMAT, EXPORT_VERSION,
+};
 use crate::service::ServiceError;
 use crate::store::ImportSession;
 
@@ -101,9 +104,9 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
-/// Whether the account holds a session of this id (deleted ones included): asked of the store
-/// from the reading thread, for a Confab backup that does not name its account (version 1).
-pub(super) type Owns = Box<dyn Fn(&str) -> Result<bool, ServiceError> + Send>;
+/// Which of these session ids the account holds (deleted sessions included): asked of the store
+/// from the reading thread, to tell which sessions of a Confab backup keep their ids.
+pub(super) type Owns = Box<dyn Fn(&[String]) -> Result<HashSet<String>, ServiceError> + Send>;
 
 /// Everything the reading thread needs.
 pub(super) struct Reading {
@@ -673,10 +676,18 @@ impl Sink {
                     format!("the Confab export is malformed: {error}"),
                 )
             })?;
-            let keep_ids = match account {
-                Some(Some(account)) => *account == user.id,
-                _ => owns(&exported.session.id)
-                    .map_err(|error| Problem::new(fallback_title.as_deref(), error.to_string()))?,
+            let named = account.as_ref().and_then(Option::as_deref);
+            let keep_ids = match named {
+                // A file of another account keeps no ids: nothing to ask the store.
+                Some(other) if other != user.id => false,
+                named => {
+                    let id = exported.session.id.clone();
+                    let copy = derived_session_id(&user.id, &exported.session);
+                    let held = owns(&[id.clone(), copy.clone()]).map_err(|error| {
+                        Problem::new(fallback_title.as_deref(), error.to_string())
+                    })?;
+                    keeps_ids(named.is_some(), held.contains(&id), held.contains(&copy))
+                }
             };
             confab_session(&user.id, keep_ids, exported)
                 .map(|session| tree::Converted {
