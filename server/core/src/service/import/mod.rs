@@ -20,6 +20,8 @@ mod openwebui;
 mod pipeline;
 mod render;
 mod repair;
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use std::io::Read;
