@@ -2,10 +2,11 @@
 //! ChatGPT data export ZIP through `POST /api/import`, each into a server of its own so that
 //! its peak memory (`VmHWM`, the most it ever held) belongs to that import alone.
 
-use std::io::{BufWriter, Cursor, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use confab_testdata::{ChatGptConversation, ChatGptZip};
 use serde_json::{json, Value};
 
 use crate::text::TextGenerator;
@@ -31,26 +32,12 @@ impl Measured {
 }
 
 pub async fn run(options: &Options) -> Result<(), String> {
-    let backup =
-        std::env::temp_dir().join(format!("confab-bench-backup-{}.json", std::process::id()));
-    let (backup_messages, backup_bytes) = write_backup(&backup, options.backup_mb * 1_000_000)?;
-    eprintln!(
-        "wrote a Confab backup of {backup_messages} messages, {:.0} MB",
-        backup_bytes as f64 / 1e6
-    );
-    let restore = import_file(
-        options,
-        format!(
-            "restore a {:.0} MB Confab backup",
-            backup_bytes as f64 / 1e6
-        ),
-        std::fs::read(&backup).map_err(|error| error.to_string())?,
-        backup_messages,
-    )
-    .await;
-    let _ = std::fs::remove_file(&backup);
-    let restore = restore?;
-
+    // `--backup-mb 0` measures the ZIP alone.
+    let restore = if options.backup_mb == 0 {
+        None
+    } else {
+        Some(restore_backup(options).await?)
+    };
     let (zip, zip_messages) = sharded_chatgpt_zip(options.zip_messages)?;
     eprintln!(
         "made a ChatGPT ZIP of {zip_messages} messages, {:.1} MB",
@@ -76,17 +63,19 @@ pub async fn run(options: &Options) -> Result<(), String> {
             format!("{:.0} MiB", kib as f64 / 1024.0)
         })
     };
-    let restore_met = restore
-        .peak_rss_kib
-        .is_some_and(|kib| (kib as f64) * 1024.0 < 200e6);
-    println!(
-        "| {} ({:.1} s) | {:.0} | {} | max RSS < 200 MB | {} |",
-        restore.what,
-        restore.seconds,
-        restore.rate(),
-        mib(&restore),
-        if restore_met { "yes" } else { "no" }
-    );
+    if let Some(restore) = &restore {
+        let restore_met = restore
+            .peak_rss_kib
+            .is_some_and(|kib| (kib as f64) * 1024.0 < 200e6);
+        println!(
+            "| {} ({:.1} s) | {:.0} | {} | max RSS < 200 MB | {} |",
+            restore.what,
+            restore.seconds,
+            restore.rate(),
+            mib(restore),
+            if restore_met { "yes" } else { "no" }
+        );
+    }
     println!(
         "| {} ({:.1} s) | {:.0} | {} | ≥ 30,000 messages/s | {} |",
         chatgpt.what,
@@ -100,6 +89,29 @@ pub async fn run(options: &Options) -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+/// Writes a Confab backup of `--backup-mb` and restores it into a fresh server.
+async fn restore_backup(options: &Options) -> Result<Measured, String> {
+    let backup =
+        std::env::temp_dir().join(format!("confab-bench-backup-{}.json", std::process::id()));
+    let (backup_messages, backup_bytes) = write_backup(&backup, options.backup_mb * 1_000_000)?;
+    eprintln!(
+        "wrote a Confab backup of {backup_messages} messages, {:.0} MB",
+        backup_bytes as f64 / 1e6
+    );
+    let restore = import_file(
+        options,
+        format!(
+            "restore a {:.0} MB Confab backup",
+            backup_bytes as f64 / 1e6
+        ),
+        std::fs::read(&backup).map_err(|error| error.to_string())?,
+        backup_messages,
+    )
+    .await;
+    let _ = std::fs::remove_file(&backup);
+    restore
 }
 
 /// Uploads `body` to a fresh server and checks that every message was imported.
@@ -213,18 +225,14 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// ChatGPT's data export as it comes today: `conversations-000.json`, … of at most
-/// `CONVERSATIONS_PER_SHARD` conversations, beside `chat.html` and the `__MACOSX/` entries a Mac
-/// adds. Returns the ZIP and its messages.
+/// ChatGPT's data export as it comes today (`confab_testdata`): `conversations-000.json`, … of
+/// at most `CONVERSATIONS_PER_SHARD` conversations, beside `chat.html` and the `__MACOSX/`
+/// entries a Mac adds. Returns the ZIP and its messages.
 fn sharded_chatgpt_zip(messages: usize) -> Result<(Vec<u8>, usize), String> {
     let mut text = TextGenerator::new(0xc4a7);
     let conversations = messages.div_ceil(PER_CONVERSATION);
-    let start = 1.7e9;
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = ChatGptZip::new();
     let zip_error = |error: zip::result::ZipError| error.to_string();
-    let io = |error: std::io::Error| error.to_string();
     let mut made = 0;
     for shard in 0..conversations.div_ceil(CONVERSATIONS_PER_SHARD) {
         let first = shard * CONVERSATIONS_PER_SHARD;
@@ -233,72 +241,20 @@ fn sharded_chatgpt_zip(messages: usize) -> Result<(Vec<u8>, usize), String> {
         for number in first..last {
             let count = PER_CONVERSATION.min(messages - made);
             made += count;
-            list.push(chatgpt_conversation(
-                &mut text,
-                number,
-                start + number as f64 * 600.0,
-                count,
-            ));
+            let id = format!("6830{number:04x}-0000-8000-9000-{number:012}");
+            let title: String = text.sentence().chars().take(60).collect();
+            list.push(
+                ChatGptConversation {
+                    id: &id,
+                    title: &title,
+                    start: 1.7e9 + number as f64 * 600.0,
+                    messages: count,
+                    seconds_apart: 15.0,
+                }
+                .to_json(|_| text.message()),
+            );
         }
-        let name = format!("conversations-{shard:03}.json");
-        zip.start_file(&name, options).map_err(zip_error)?;
-        serde_json::to_writer(&mut zip, &list).map_err(|error| error.to_string())?;
-        zip.start_file(format!("__MACOSX/._{name}"), options)
-            .map_err(zip_error)?;
-        zip.write_all(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
-            .map_err(io)?;
+        zip.shard(&list).map_err(zip_error)?;
     }
-    zip.start_file("chat.html", options).map_err(zip_error)?;
-    zip.write_all(b"<html></html>").map_err(io)?;
-    let bytes = zip.finish().map_err(zip_error)?.into_inner();
-    Ok((bytes, made))
-}
-
-/// One conversation in today's shape: a root without a message, user messages without
-/// `metadata`, the model only in `default_model_slug`.
-fn chatgpt_conversation(
-    text: &mut TextGenerator,
-    number: usize,
-    start: f64,
-    count: usize,
-) -> Value {
-    let id = format!("6830{number:04x}-0000-8000-9000-{number:012}");
-    let mut mapping = serde_json::Map::new();
-    mapping.insert(
-        "client-created-root".into(),
-        json!({"id": "client-created-root", "message": null, "parent": null,
-               "children": [format!("{id}-0")]}),
-    );
-    for position in 0..count {
-        let key = format!("{id}-{position}");
-        let parent = match position {
-            0 => "client-created-root".to_owned(),
-            _ => format!("{id}-{}", position - 1),
-        };
-        let children: Vec<String> = (position + 1 < count)
-            .then(|| format!("{id}-{}", position + 1))
-            .into_iter()
-            .collect();
-        let assistant = position % 2 == 1;
-        let mut message = json!({
-            "id": key, "author": {"role": if assistant { "assistant" } else { "user" }},
-            "create_time": start + position as f64 * 15.0,
-            "content": {"content_type": "text", "parts": [text.message()]},
-            "status": "finished_successfully", "weight": 1.0, "recipient": "all",
-        });
-        if assistant {
-            message["metadata"] = json!({"finish_details": {"type": "stop"}});
-        }
-        mapping.insert(
-            key.clone(),
-            json!({"id": key, "message": message, "parent": parent, "children": children}),
-        );
-    }
-    json!({
-        "title": text.sentence().chars().take(60).collect::<String>(),
-        "create_time": start, "update_time": start + count as f64 * 15.0,
-        "mapping": mapping, "current_node": format!("{id}-{}", count.saturating_sub(1)),
-        "conversation_id": id, "id": id, "default_model_slug": "gpt-4o",
-        "is_archived": false, "is_starred": null,
-    })
+    Ok((zip.finish().map_err(zip_error)?, made))
 }

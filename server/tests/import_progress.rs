@@ -10,51 +10,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{error_code, TestApp};
 
-/// A ChatGPT conversation: a chain of `count` messages under a hidden root.
+/// A ChatGPT conversation in today's shape: a chain of `count` messages under a hidden root.
 fn chatgpt_conversation(id: &str, count: usize) -> Value {
-    let mut mapping = serde_json::Map::new();
-    let root = format!("{id}-root");
-    mapping.insert(
-        root.clone(),
-        json!({"id": root, "message": null, "parent": null, "children": [format!("{id}-0")]}),
-    );
-    for i in 0..count {
-        let key = format!("{id}-{i}");
-        let parent = if i == 0 {
-            root.clone()
-        } else {
-            format!("{id}-{}", i - 1)
-        };
-        let children: Vec<String> = if i + 1 < count {
-            vec![format!("{id}-{}", i + 1)]
-        } else {
-            vec![]
-        };
-        let role = if i % 2 == 0 { "user" } else { "assistant" };
-        mapping.insert(
-            key.clone(),
-            json!({
-                "id": key,
-                "message": {
-                    "id": key,
-                    "author": {"role": role},
-                    "create_time": 1_750_000_000.0 + i as f64,
-                    "content": {"content_type": "text", "parts": [format!("{id} message {i}")]},
-                    "status": "finished_successfully",
-                    "metadata": {}
-                },
-                "parent": parent,
-                "children": children
-            }),
-        );
+    confab_testdata::ChatGptConversation {
+        id,
+        title: &format!("Conversation {id}"),
+        start: 1_750_000_000.0,
+        messages: count,
+        seconds_apart: 1.0,
     }
-    json!({
-        "title": format!("Conversation {id}"),
-        "create_time": 1_750_000_000.0,
-        "mapping": mapping,
-        "current_node": format!("{id}-{}", count - 1),
-        "id": id
-    })
+    .to_json(|i| format!("{id} message {i}"))
 }
 
 fn conversations(count: usize, messages_each: usize) -> Vec<Value> {

@@ -14,7 +14,7 @@ use confab_core::api::SearchInput;
 use confab_core::service::{ServiceConfig, Services};
 use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
 use confab_core::store::DynStore;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 const MESSAGES_PER_CONVERSATION: usize = 20;
 
@@ -126,60 +126,18 @@ impl Words {
     }
 }
 
+/// Conversation `index` in today's ChatGPT shape (`confab_testdata`): short questions, longer
+/// answers.
 fn conversation(index: usize, words: &mut Words) -> Value {
     let id = format!("bench-{index:06}");
-    let start = 1_600_000_000.0 + index as f64 * 3_600.0;
-    let mut mapping = Map::new();
-    let root = format!("{id}-root");
-    mapping.insert(
-        root.clone(),
-        json!({"id": root, "message": null, "parent": null, "children": [format!("{id}-0")]}),
-    );
-    for i in 0..MESSAGES_PER_CONVERSATION {
-        let key = format!("{id}-{i}");
-        let parent = if i == 0 {
-            root.clone()
-        } else {
-            format!("{id}-{}", i - 1)
-        };
-        let children: Vec<String> = if i + 1 < MESSAGES_PER_CONVERSATION {
-            vec![format!("{id}-{}", i + 1)]
-        } else {
-            vec![]
-        };
-        let (role, text) = if i % 2 == 0 {
-            ("user", words.sentence(20))
-        } else {
-            ("assistant", words.sentence(120))
-        };
-        mapping.insert(
-            key.clone(),
-            json!({
-                "id": key,
-                "message": {
-                    "id": key,
-                    "author": {"role": role, "name": null, "metadata": {}},
-                    "create_time": start + i as f64 * 7.25,
-                    "content": {"content_type": "text", "parts": [text]},
-                    "status": "finished_successfully",
-                    "metadata": if role == "assistant" { json!({"model_slug": "gpt-4o"}) } else { json!({}) },
-                    "recipient": "all"
-                },
-                "parent": parent,
-                "children": children
-            }),
-        );
+    confab_testdata::ChatGptConversation {
+        id: &id,
+        title: &format!("Benchmark conversation {index}"),
+        start: 1_600_000_000.0 + index as f64 * 3_600.0,
+        messages: MESSAGES_PER_CONVERSATION,
+        seconds_apart: 7.25,
     }
-    json!({
-        "title": format!("Benchmark conversation {index}"),
-        "create_time": start,
-        "update_time": start + 200.0,
-        "mapping": mapping,
-        "current_node": format!("{id}-{}", MESSAGES_PER_CONVERSATION - 1),
-        "conversation_id": id,
-        "default_model_slug": "gpt-4o",
-        "id": id
-    })
+    .to_json(|i| words.sentence(if i % 2 == 0 { 20 } else { 120 }))
 }
 
 #[tokio::main]

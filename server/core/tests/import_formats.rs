@@ -51,30 +51,17 @@ async fn one_corrupt_conversation_does_not_stop_the_others() {
 #[tokio::test]
 async fn a_zip_with_several_conversation_files() {
     let account = account().await;
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for file in 0..3 {
-        let conversations: Vec<Value> = (0..4)
-            .map(|i| {
-                let n = file * 4 + i;
-                chatgpt_conversation(
-                    &format!("zip-{n}"),
-                    &format!("Zipped {n}"),
-                    1.7e9 + n as f64 * 1000.0,
-                    6,
-                )
-            })
-            .collect();
-        zip.start_file(format!("conversations-{file:03}.json"), options)
-            .unwrap();
-        zip.write_all(&to_bytes(&json!(conversations))).unwrap();
-    }
-    zip.start_file("chat.html", options).unwrap();
-    zip.write_all(b"<html>not imported</html>").unwrap();
-    zip.start_file("user.json", options).unwrap();
-    zip.write_all(b"{\"email\": \"a@b.c\"}").unwrap();
-    let bytes = zip.finish().unwrap().into_inner();
+    let conversations: Vec<Value> = (0..12)
+        .map(|n| {
+            chatgpt_conversation(
+                &format!("zip-{n}"),
+                &format!("Zipped {n}"),
+                1.7e9 + n as f64 * 1000.0,
+                6,
+            )
+        })
+        .collect();
+    let bytes = sharded_chatgpt_zip(&conversations, 3);
 
     let seen = Arc::new(Mutex::new(Vec::<ImportProgress>::new()));
     let record = seen.clone();
@@ -640,25 +627,7 @@ async fn a_conversation_without_times_keeps_its_order_past_4096_messages() {
 /// A ChatGPT data export as it comes today: the conversations split over numbered files,
 /// with the resource forks a Mac adds when it re-zips the folder.
 fn sharded_chatgpt_zip(conversations: &[Value], shards: usize) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let per_shard = conversations.len().div_ceil(shards);
-    for (shard, part) in conversations.chunks(per_shard).enumerate() {
-        let name = format!("conversations-{shard:03}.json");
-        zip.start_file(&name, options).unwrap();
-        zip.write_all(&to_bytes(&json!(part))).unwrap();
-        // AppleDouble: binary, and named like the file it belongs to.
-        zip.start_file(format!("__MACOSX/._{name}"), options)
-            .unwrap();
-        zip.write_all(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
-            .unwrap();
-    }
-    zip.start_file("chat.html", options).unwrap();
-    zip.write_all(b"<html>not imported</html>").unwrap();
-    zip.start_file("user.json", options).unwrap();
-    zip.write_all(b"{\"email\": \"a@b.c\"}").unwrap();
-    zip.finish().unwrap().into_inner()
+    confab_testdata::sharded_chatgpt_zip(conversations, shards).unwrap()
 }
 
 #[tokio::test]
@@ -838,6 +807,128 @@ async fn librechat_tree_in_the_repository() {
         ]
     );
     assert_reimport_adds_nothing(&account, &fixture("librechat-tree.json"), &report).await;
+}
+
+/// The same LibreChat file with its messages before its `conversationId`: such a file is read
+/// whole, while LibreChat's own order (the id first) has its messages read one at a time.
+fn messages_first(file: &Value) -> Vec<u8> {
+    let mut rest = file.as_object().unwrap().clone();
+    let mut text = String::from("{");
+    for key in ["messagesTree", "messages"] {
+        if let Some(messages) = rest.remove(key) {
+            text.push_str(&format!("{}:{},", json!(key), messages));
+        }
+    }
+    let rest = serde_json::to_string(&rest).unwrap();
+    text.push_str(rest.strip_prefix('{').unwrap());
+    text.into_bytes()
+}
+
+#[tokio::test]
+async fn a_librechat_file_read_a_message_at_a_time_or_whole_imports_the_same() {
+    let account = account().await;
+    let file: Value = serde_json::from_slice(&fixture("librechat-tree.json")).unwrap();
+    let whole = messages_first(&file);
+    assert!(whole.starts_with(b"{\"messagesTree\":["));
+    let streamed = account.import_fixture("librechat-tree.json").await;
+    assert_eq!((streamed.sessions, streamed.messages), (1, 6));
+    // The same ids, parents and everything: the file read whole adds nothing.
+    assert_reimport_adds_nothing(&account, &whole, &streamed).await;
+    let other = import_support::account().await;
+    assert_eq!(other.import(&whole).await.messages, 6);
+    let mine = account
+        .messages(&account.session("Prime numbers").await)
+        .await;
+    let theirs = other.messages(&other.session("Prime numbers").await).await;
+    assert_eq!(contents(&theirs), contents(&mine));
+    assert_eq!(parents(&theirs), parents(&mine));
+    let facts = |messages: &[Message]| -> Vec<(Role, Option<String>, Option<i64>, MessageStatus)> {
+        messages
+            .iter()
+            .map(|m| (m.role, m.model.clone(), m.completion_tokens, m.status))
+            .collect()
+    };
+    assert_eq!(facts(&theirs), facts(&mine));
+}
+
+#[tokio::test]
+async fn a_flat_librechat_file_with_odd_messages() {
+    // Flat messages linked by `parentMessageId`, in LibreChat's key order (read a message at a
+    // time), with what a hand-edited or older file may hold: an `_id` instead of a
+    // `messageId`, an entry that is not a message, a message without any id (not imported;
+    // its reply, nested under it, hangs from what it hangs from: nothing), `children` that is not a
+    // list, a field nested past what a message may hold (the message is dropped, its reply
+    // moves up), and the conversation's model only after the messages.
+    let deep = (0..70).fold(json!("bottom"), |inner, _| json!([inner]));
+    let file = json!({
+        "conversationId": "flat-1",
+        "title": "Odd messages",
+        "createdAt": "2025-04-01T08:00:00.000Z",
+        "messages": [
+            {"messageId": "q1", "parentMessageId": "00000000-0000-0000-0000-000000000000",
+             "isCreatedByUser": true, "text": "First question", "createdAt": "2025-04-01T08:00:00.000Z"},
+            {"_id": "a1", "parentMessageId": "q1", "isCreatedByUser": false, "text": "First answer",
+             "createdAt": "2025-04-01T08:00:05.000Z", "tokenCount": 7, "children": "none"},
+            42,
+            {"isCreatedByUser": true, "text": "no id at all", "createdAt": "2025-04-01T08:01:00.000Z",
+             "children": [
+                {"messageId": "a2", "isCreatedByUser": false, "text": "Answer under the id-less one",
+                 "createdAt": "2025-04-01T08:01:05.000Z", "error": true}
+             ]},
+            {"messageId": "q3", "parentMessageId": "a1", "isCreatedByUser": true, "text": "Too deep",
+             "createdAt": "2025-04-01T08:02:00.000Z", "extra": deep},
+            {"messageId": "a3", "parentMessageId": "q3", "sender": "GPT-4o", "text": "After the deep one",
+             "createdAt": "2025-04-01T08:02:05.000Z", "unfinished": true, "model": "gpt-4o-mini"}
+        ],
+        "model": "gpt-4o",
+        "updatedAt": "2025-04-01T08:02:05.000Z"
+    });
+    let account = account().await;
+    let report = account.import(&to_bytes(&file)).await;
+    assert_no_problems(&report);
+    assert_eq!((report.sessions, report.messages), (1, 4));
+    let session = account.session("Odd messages").await;
+    assert_eq!(session.created_at, ms(1743494400.0));
+    assert_eq!(session.updated_at, ms(1743494525.0));
+    let messages = account.messages(&session).await;
+    assert_eq!(
+        contents(&messages),
+        [
+            "First question",
+            "First answer",
+            "Answer under the id-less one",
+            "After the deep one"
+        ]
+    );
+    assert_eq!(
+        parents(&messages),
+        [None, Some("First question"), None, Some("First answer")]
+    );
+    let facts: Vec<(Role, Option<&str>, Option<i64>, MessageStatus)> = messages
+        .iter()
+        .map(|m| (m.role, m.model.as_deref(), m.completion_tokens, m.status))
+        .collect();
+    assert_eq!(
+        facts,
+        [
+            (Role::User, None, None, MessageStatus::Complete),
+            (
+                Role::Assistant,
+                Some("gpt-4o"),
+                Some(7),
+                MessageStatus::Complete
+            ),
+            (Role::Assistant, Some("gpt-4o"), None, MessageStatus::Error),
+            (
+                Role::Assistant,
+                Some("gpt-4o-mini"),
+                None,
+                MessageStatus::Partial
+            ),
+        ]
+    );
+    // Read whole, the file gives the very same messages.
+    assert_reimport_adds_nothing(&account, &messages_first(&file), &report).await;
 }
 
 #[tokio::test]
@@ -1187,26 +1278,38 @@ fn arbitrary_file(templates: &[Value], seed: u64) -> arbitrary::Result<Vec<u8>> 
     mutate(&mut value, &mut u)?;
     let text = serde_json::to_string(&value).unwrap_or_default();
     let mut bytes = text.replace(LONE_SURROGATE, "\\ud83c").into_bytes();
-    match u.int_in_range(0..=9)? {
-        0 if !bytes.is_empty() => {
+    damage(&mut bytes, &mut u, 10)?;
+    Ok(bytes)
+}
+
+/// One time in `odds` cuts a file short at random, one time in `odds` changes one to four of
+/// its bytes.
+fn damage(bytes: &mut Vec<u8>, u: &mut Unstructured, odds: u32) -> arbitrary::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    match u.int_in_range(1..=odds)? {
+        1 => {
             let cut = u.choose_index(bytes.len())?;
             bytes.truncate(cut);
         }
-        1 if !bytes.is_empty() => {
-            let at = u.choose_index(bytes.len())?;
-            bytes[at] = u8::arbitrary(&mut u)?;
+        2 => {
+            for _ in 0..u.int_in_range(1..=4)? {
+                let at = u.choose_index(bytes.len())?;
+                bytes[at] = u8::arbitrary(u)?;
+            }
         }
         _ => {}
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// Cases run at most, and the time they may take (the suite must stay well within CI's).
 const FUZZ_CASES: u64 = 4_000;
 const FUZZ_TIME: Duration = Duration::from_secs(40);
 
-#[tokio::test]
-async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
+/// The files the fuzz cases start from: a Confab backup and every format's fixture.
+async fn fuzz_templates() -> Vec<Value> {
     let source = account().await;
     source.import_fixture("chatgpt-2025.json").await;
     let confab: Value = serde_json::from_str(&backup(&source).await).unwrap();
@@ -1219,14 +1322,21 @@ async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
     ] {
         templates.push(serde_json::from_slice(&fixture(name)).unwrap());
     }
+    templates
+}
+
+/// Imports the files `make` makes from the seeds 0, 1, … for at most `cases` files or `time`:
+/// each must import (no conversation failing on a panic) or be refused as invalid, never fail
+/// otherwise; and both must happen, so that the cases are neither all broken nor all fine.
+async fn fuzz(cases: u64, time: Duration, make: impl Fn(u64) -> arbitrary::Result<Vec<u8>>) {
     let account = account().await;
     let started = Instant::now();
     let mut outcomes = [0usize; 2];
-    for seed in 0..FUZZ_CASES {
-        if started.elapsed() > FUZZ_TIME {
+    for seed in 0..cases {
+        if started.elapsed() > time {
             break;
         }
-        let Ok(bytes) = arbitrary_file(&templates, seed) else {
+        let Ok(bytes) = make(seed) else {
             continue;
         };
         match account.services.import_bytes(&account.user, &bytes).await {
@@ -1243,8 +1353,6 @@ async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
             Err(other) => panic!("seed {seed}: {other:?}"),
         }
     }
-    // Both kinds of outcome were reached, so the cases are neither all broken nor all fine.
-    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
     println!(
         "fuzzed {} files in {:?}: {} imported, {} refused",
         outcomes[0] + outcomes[1],
@@ -1252,4 +1360,80 @@ async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
         outcomes[0],
         outcomes[1]
     );
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn importers_never_fail_a_file_for_one_conversation_whatever_its_shape() {
+    let templates = fuzz_templates().await;
+    fuzz(FUZZ_CASES, FUZZ_TIME, |seed| {
+        arbitrary_file(&templates, seed)
+    })
+    .await;
+}
+
+/// Names a ZIP member may have: the conversation files in the spellings ChatGPT used, in
+/// folders, the resource forks a Mac adds, the export's other files, and odd ones.
+const ZIP_NAMES: &[&str] = &[
+    "conversations.json",
+    "conversations-000.json",
+    "conversations-001.json",
+    "export/conversations-002.json",
+    "Conversations-003.JSON",
+    "export\\conversations-004.json",
+    "__MACOSX/._conversations-000.json",
+    "__MACOSX/conversations.json",
+    "__MACOSX/export/._conversations.json",
+    "chat.html",
+    "user.json",
+    "conversations/",
+    "",
+];
+
+/// One random ZIP: up to five members with real-shaped, resource-fork or arbitrary contents
+/// under real or arbitrary names, stored or deflated; sometimes cut short or with bytes changed.
+fn arbitrary_zip(templates: &[Value], seed: u64) -> arbitrary::Result<Vec<u8>> {
+    let entropy = random_bytes(seed ^ 0x21f0_aaad, 4 * 1024);
+    let mut u = Unstructured::new(&entropy);
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for member in 0..u.int_in_range(0..=5)? {
+        let name = if u.ratio(1, 5)? {
+            arbitrary_text(&mut u)?
+        } else {
+            (*u.choose(ZIP_NAMES)?).to_owned()
+        };
+        let method = if bool::arbitrary(&mut u)? {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
+        let contents = match u.int_in_range(0..=5)? {
+            0 => Vec::<u8>::arbitrary(&mut u)?,
+            1 => b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ".to_vec(),
+            _ => arbitrary_file(templates, seed.wrapping_mul(8).wrapping_add(member))?,
+        };
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        // The writer refuses a name used twice: that member is left out.
+        if zip.start_file(name, options).is_ok() {
+            zip.write_all(&contents).unwrap();
+        }
+    }
+    let mut bytes = zip
+        .finish()
+        .map_err(|_| arbitrary::Error::IncorrectFormat)?
+        .into_inner();
+    damage(&mut bytes, &mut u, 6)?;
+    Ok(bytes)
+}
+
+const ZIP_FUZZ_CASES: u64 = 5_000;
+const ZIP_FUZZ_TIME: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn zip_files_of_any_shape_import_or_are_refused() {
+    let templates = fuzz_templates().await;
+    fuzz(ZIP_FUZZ_CASES, ZIP_FUZZ_TIME, |seed| {
+        arbitrary_zip(&templates, seed)
+    })
+    .await;
 }

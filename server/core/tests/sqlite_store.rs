@@ -46,6 +46,7 @@ stories!(
     purging_a_long_conversation,
     reimporting_a_deleted_conversation_restores_it,
     restore_into_the_same_account_adds_only_what_is_missing,
+    restores_after_a_purge_agree_whatever_the_format,
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
     branch_pages_by_hand,

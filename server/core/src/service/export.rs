@@ -321,7 +321,7 @@ impl Services {
     /// added (a deleted, not yet purged conversation is brought back); into another account,
     /// ids are derived from the exported ones, so importing the same file again adds nothing.
     /// A version 1 file does not name its account: the sessions this account holds already
-    /// (deleted ones included) keep their ids, the others are derived.
+    /// (deleted ones included) keep their ids, the others are derived. See `keeps_ids`.
     pub async fn import_confab_with_ids(
         &self,
         user: &User,
@@ -333,18 +333,23 @@ impl Services {
                 format!("this is not a Confab export of version {EXPORT_VERSION} or older"),
             ));
         }
-        let same_account = document.keeps_ids_for(&user.id);
-        // A file that does not name its account (version 1) keeps the ids of the sessions
-        // this account holds already (a restore into the account it came from).
-        let mut owned = HashSet::new();
-        if document.account_id.is_none() {
+        let names_this_account = document.keeps_ids_for(&user.id);
+        // Which sessions the account holds, under the file's ids or under the ids an earlier
+        // restore derived from them. A file of another account keeps no ids: nothing to ask.
+        let mut held = HashSet::new();
+        if names_this_account || document.account_id.is_none() {
             let ids: Vec<String> = document
                 .sessions
                 .iter()
-                .map(|exported| exported.session.id.clone())
+                .flat_map(|exported| {
+                    [
+                        exported.session.id.clone(),
+                        derived_session_id(&user.id, &exported.session),
+                    ]
+                })
                 .collect();
             for part in ids.chunks(1_000) {
-                owned.extend(self.store().owned_session_ids(&user.id, part).await?);
+                held.extend(self.store().owned_session_ids(&user.id, part).await?);
             }
         }
         let mut report = ImportReport::default();
@@ -353,7 +358,11 @@ impl Services {
         let mut chunk = Vec::new();
         let mut chunk_messages = 0;
         for exported in document.sessions {
-            let keep_ids = same_account || owned.contains(&exported.session.id);
+            let keep_ids = keeps_ids(
+                names_this_account,
+                held.contains(&exported.session.id),
+                held.contains(&derived_session_id(&user.id, &exported.session)),
+            );
             match confab_session_mapped(&user.id, keep_ids, exported) {
                 Ok(converted) => {
                     chunk_messages += converted.import.messages.len();
@@ -397,6 +406,30 @@ impl Services {
     }
 }
 
+/// Whether a session of a Confab export keeps its ids when restored. `names_this_account`: the
+/// file names the importing account (version 2 on); `held`: the account holds a session under
+/// the exported id (deleted ones included); `copy_held`: it holds one under the id
+/// `derived_session_id` gives.
+///
+/// A session the account holds keeps its ids: only what is missing is added. One it does not
+/// hold keeps them when the file names this account (a purged conversation comes back as it
+/// was), unless an earlier restore brought it back under derived ids (a version 1 file, which
+/// names no account, derives the ids of every session the account does not hold): then the
+/// ids are derived again, so that the restore finds that copy instead of making a second.
+pub fn keeps_ids(names_this_account: bool, held: bool, copy_held: bool) -> bool {
+    held || (names_this_account && !copy_held)
+}
+
+/// The id an exported session gets in `user_id`'s account when its ids are derived.
+pub fn derived_session_id(user_id: &str, session: &Session) -> String {
+    derived_id(
+        session.created_at,
+        0,
+        user_id,
+        &format!("confab:session:{}", session.id),
+    )
+}
+
 /// A session that could not be imported: its title and why.
 pub type Problem = (String, String);
 
@@ -434,7 +467,11 @@ pub fn confab_session_mapped(
             derived_id(time, order, user_id, &format!("confab:{kind}:{id}"))
         }
     };
-    let session_id = new_id(&session.id, session.created_at, 0, "session");
+    let session_id = if keep_ids && is_valid_id(&session.id) {
+        session.id.clone()
+    } else {
+        derived_session_id(user_id, &session)
+    };
     let mut messages = messages;
     messages.sort_by(|a, b| a.id.cmp(&b.id));
     let mut id_map = HashMap::new();

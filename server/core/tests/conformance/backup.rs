@@ -676,6 +676,109 @@ pub async fn restore_into_the_same_account_adds_only_what_is_missing(store: DynS
     );
 }
 
+/// A version 1 file names no account, so a conversation purged since it was taken comes back
+/// under ids of its own (the account holding its id was the only sign the file is this
+/// account's; a file from another account must not take its ids). Restored again, in either
+/// format and in either order, nothing is added twice: a later version 2 restore finds the
+/// conversation an earlier version 1 restore brought back, through the file import and the
+/// service alike.
+pub async fn restores_after_a_purge_agree_whatever_the_format(store: DynStore) {
+    let (services, ada) = account(&store, "ada@example.com").await;
+    let mut conversations = Vec::new();
+    for title in ["Kept", "Purged"] {
+        let question = services
+            .append_message(
+                &ada,
+                NewMessageInput {
+                    role: "user".into(),
+                    content: format!("{title} question"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        services
+            .append_message(
+                &ada,
+                NewMessageInput {
+                    session_id: Some(question.session.id.clone()),
+                    role: "assistant".into(),
+                    content: format!("{title} answer"),
+                    parent_id: Some(question.message.id.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        conversations.push(question.session.id);
+    }
+    let before = export_of(&services, &ada).await;
+    assert_eq!(before.account_id.as_deref(), Some(ada.id.as_str()));
+    let old_format = ExportDocument {
+        version: 1,
+        account_id: None,
+        ..before.clone()
+    };
+    let purge = |id: String| {
+        let (services, store, ada) = (&services, &store, &ada);
+        async move {
+            services.delete_session(ada, &id).await.unwrap();
+            store
+                .purge_deleted_sessions(Utc::now() + chrono::Duration::seconds(1))
+                .await
+                .unwrap();
+        }
+    };
+    let counts = |report: &confab_core::api::ImportReport| {
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        (report.sessions, report.messages, report.skipped)
+    };
+
+    // Version 1 first: the purged conversation comes back under new ids, once.
+    purge(conversations[1].clone()).await;
+    let (report, ids) = import(&services, &ada, &old_format).await;
+    assert_eq!(counts(&report), (1, 2, 2));
+    assert_eq!(ids.sessions[&conversations[0]], conversations[0]);
+    let brought_back = ids.sessions[&conversations[1]].clone();
+    assert_ne!(brought_back, conversations[1]);
+    let restored = export_of(&services, &ada).await;
+    assert_eq!(sessions_of(&restored), mapped(&before, &ids));
+    let bytes = serde_json::to_vec(&old_format).unwrap();
+    assert_eq!(
+        counts(&services.import_bytes(&ada, &bytes).await.unwrap()),
+        (0, 0, 4)
+    );
+    // Then version 2, which names this account: it finds the conversation brought back.
+    let (report, ids) = import(&services, &ada, &before).await;
+    assert_eq!(counts(&report), (0, 0, 4));
+    assert_eq!(ids.sessions[&conversations[1]], brought_back);
+    let bytes = serde_json::to_vec(&before).unwrap();
+    assert_eq!(
+        counts(&services.import_bytes(&ada, &bytes).await.unwrap()),
+        (0, 0, 4)
+    );
+    assert_eq!(export_of(&services, &ada).await.sessions, restored.sessions);
+
+    // Version 2 first: the purged conversation comes back under its own ids, and version 1
+    // finds it there.
+    purge(brought_back).await;
+    let bytes = serde_json::to_vec(&before).unwrap();
+    assert_eq!(
+        counts(&services.import_bytes(&ada, &bytes).await.unwrap()),
+        (1, 2, 2)
+    );
+    assert_eq!(export_of(&services, &ada).await.sessions, before.sessions);
+    let (report, ids) = import(&services, &ada, &old_format).await;
+    assert_eq!(counts(&report), (0, 0, 4));
+    assert!(ids.sessions.iter().all(|(old, new)| old == new));
+    let bytes = serde_json::to_vec(&old_format).unwrap();
+    assert_eq!(
+        counts(&services.import_bytes(&ada, &bytes).await.unwrap()),
+        (0, 0, 4)
+    );
+    assert_eq!(export_of(&services, &ada).await.sessions, before.sessions);
+}
+
 /// A client id is unique per account: an imported message whose client id another message
 /// holds keeps its place without the key (the whole message would be lost otherwise).
 pub async fn imported_client_ids_never_cost_a_message(store: DynStore) {

@@ -19,6 +19,7 @@ pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
     restore_into_the_same_account_adds_only_what_is_missing,
+    restores_after_a_purge_agree_whatever_the_format,
 };
 pub use branches::branch_pages_by_hand;
 pub use replies::streaming_replies;

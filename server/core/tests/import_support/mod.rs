@@ -12,7 +12,7 @@ use confab_core::model::{Message, Role, Session, User};
 use confab_core::service::{ServiceConfig, Services};
 use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
 use confab_core::store::DynStore;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The fixtures kept in the repository, written in each format's real shape.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import/");
@@ -161,52 +161,17 @@ pub async fn assert_reimport_adds_nothing(account: &Account, bytes: &[u8], first
     );
 }
 
+/// A ChatGPT conversation in today's shape (`confab_testdata`): `count` messages a second
+/// apart, message `i` saying "{title} message {i}".
 pub fn chatgpt_conversation(id: &str, title: &str, start: f64, count: usize) -> Value {
-    let mut mapping = serde_json::Map::new();
-    let root = format!("{id}-root");
-    mapping.insert(
-        root.clone(),
-        json!({"id": root, "message": null, "parent": null, "children": [format!("{id}-0")]}),
-    );
-    for i in 0..count {
-        let key = format!("{id}-{i}");
-        let parent = if i == 0 {
-            root.clone()
-        } else {
-            format!("{id}-{}", i - 1)
-        };
-        let children: Vec<String> = if i + 1 < count {
-            vec![format!("{id}-{}", i + 1)]
-        } else {
-            vec![]
-        };
-        let role = if i % 2 == 0 { "user" } else { "assistant" };
-        mapping.insert(
-            key.clone(),
-            json!({
-                "id": key,
-                "message": {
-                    "id": key,
-                    "author": {"role": role},
-                    "create_time": start + i as f64,
-                    "content": {"content_type": "text", "parts": [format!("{title} message {i}")]},
-                    "status": "finished_successfully",
-                    "metadata": {}
-                },
-                "parent": parent,
-                "children": children
-            }),
-        );
+    confab_testdata::ChatGptConversation {
+        id,
+        title,
+        start,
+        messages: count,
+        seconds_apart: 1.0,
     }
-    json!({
-        "title": title,
-        "create_time": start,
-        "mapping": mapping,
-        "current_node": format!("{id}-{}", count - 1),
-        "conversation_id": id,
-        "default_model_slug": "gpt-4o",
-        "id": id
-    })
+    .to_json(|i| format!("{title} message {i}"))
 }
 
 pub fn to_bytes(value: &Value) -> Vec<u8> {

@@ -1,11 +1,17 @@
 //! LibreChat's export: one conversation per file, its messages either flat (`messages` linked by
 //! `parentMessageId`) or nested (`messagesTree`, or `messages` with `recursive: true`, each
 //! reply inside its parent's `children`). Nesting makes the JSON as deep as the conversation is
-//! long, so the file is read with `deep_json` and walked here with an explicit stack.
+//! long, so it is never parsed recursively: a file is read with `deep_json` a message at a time
+//! (`read_messages`), and a conversation already parsed whole (a list element) is walked with
+//! an explicit stack. Either way each message is reduced to what is imported as soon as it is
+//! read (`Messages`), so a long conversation holds its text once, not the file and its tree.
 
-use serde_json::Value;
+use std::io::BufRead;
+use std::panic::{self, AssertUnwindSafe};
 
-use super::deep_json::{depth, dismantle};
+use serde_json::{Map, Value};
+
+use super::deep_json::{depth, dismantle, JsonError, JsonReader};
 use super::fields;
 use super::render::{fence, quote};
 use super::tree::{Conversation, Node, Turn};
@@ -18,49 +24,48 @@ pub(super) const SOURCE: &str = "librechat";
 const NO_PARENT: &str = "00000000-0000-0000-0000-000000000000";
 /// Deepest a single message (without its children) may be; real ones are a few levels deep.
 const MAX_MESSAGE_DEPTH: usize = 64;
+/// The fields of a message the import reads (`Messages::close`, `turn`, `parts`). Every other
+/// field is dropped as soon as it is read, on both ways in, so that a message waiting for its
+/// nested replies holds no more than these (real messages carry far more: files, feedback,
+/// plugin state).
+const READ_FIELDS: [&str; 14] = [
+    "messageId",
+    "_id",
+    "parentMessageId",
+    "isCreatedByUser",
+    "sender",
+    "text",
+    "content",
+    "error",
+    "unfinished",
+    "model",
+    "promptTokens",
+    "tokenCount",
+    "createdAt",
+    "updatedAt",
+];
+/// The two keys that hold the messages; the tree wins when a file has both.
+pub(super) const MESSAGES: &str = "messages";
+pub(super) const MESSAGES_TREE: &str = "messagesTree";
 
 pub(super) fn looks_like(value: &Value) -> bool {
     value.get("conversationId").is_some()
-        && (value.get("messages").is_some_and(Value::is_array)
-            || value.get("messagesTree").is_some_and(Value::is_array))
+        && (value.get(MESSAGES).is_some_and(Value::is_array)
+            || value.get(MESSAGES_TREE).is_some_and(Value::is_array))
 }
 
+/// A conversation parsed whole: its messages are walked parents first, and each is taken apart
+/// once read.
 pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
-    let title = fields::text(&value, "title")
-        .or_else(|| {
-            value
-                .get("options")
-                .and_then(|options| fields::text(options, "title"))
-        })
-        .map(str::to_owned);
-    let key = match fields::id(&value, "conversationId") {
-        Some(key) => key,
-        None => {
-            dismantle(value);
-            return Err(Problem::new(title.as_deref(), "the conversation has no id"));
-        }
-    };
-    let default_model = fields::text(&value, "model")
-        .or_else(|| {
-            value
-                .get("options")
-                .and_then(|options| fields::text(options, "model"))
-        })
-        .map(str::to_owned);
-    let time = fields::time(&value, "createdAt");
-    let updated = fields::time(&value, "updatedAt");
-    let top = match value.get_mut("messagesTree").map(Value::take) {
+    let top = match value.get_mut(MESSAGES_TREE).map(Value::take) {
         Some(Value::Array(messages)) => messages,
-        _ => match value.get_mut("messages").map(Value::take) {
+        _ => match value.get_mut(MESSAGES).map(Value::take) {
             Some(Value::Array(messages)) => messages,
             _ => Vec::new(),
         },
     };
-    dismantle(value);
-
-    let mut nodes = Vec::new();
-    let mut stack: Vec<(Value, Option<String>)> =
-        top.into_iter().rev().map(|m| (m, None)).collect();
+    let mut messages = Messages::default();
+    let mut stack: Vec<(Value, Option<usize>)> = top.into_iter().rev().map(|m| (m, None)).collect();
     while let Some((mut message, enclosing)) = stack.pop() {
         let children = match message.get_mut("children").map(Value::take) {
             Some(Value::Array(children)) => children,
@@ -70,53 +75,333 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
             }
             None => Vec::new(),
         };
-        let key = fields::id(&message, "messageId").or_else(|| fields::id(&message, "_id"));
-        let child_keys: Vec<String> = children
-            .iter()
-            .filter_map(|child| fields::id(child, "messageId"))
-            .collect();
-        // A message without an id cannot be linked to; its replies hang from its parent.
-        let inherited = key.clone().or_else(|| enclosing.clone());
-        stack.extend(
-            children
-                .into_iter()
-                .rev()
-                .map(|child| (child, inherited.clone())),
-        );
-        let Some(key) = key else {
+        let levels = depth(&message);
+        let Value::Object(mut fields) = message else {
             dismantle(message);
+            // Not a message: its replies (none, it holds no `children`) have nothing to hang from.
             continue;
         };
-        let parent = fields::id(&message, "parentMessageId")
-            .filter(|parent| parent != NO_PARENT)
-            .or(enclosing);
-        let turn = if depth(&message) <= MAX_MESSAGE_DEPTH {
-            turn(&message, default_model.as_deref())
-        } else {
-            None
-        };
+        fields.retain(|key, _| READ_FIELDS.contains(&key.as_str()));
+        let index = messages.open(enclosing);
+        stack.extend(children.into_iter().rev().map(|child| (child, Some(index))));
+        let message = Value::Object(fields);
+        messages.close(index, &message, levels);
         dismantle(message);
-        nodes.push(Node {
-            key,
-            parent,
-            children: child_keys,
-            message: turn,
-        });
     }
-    Ok(Conversation {
-        source: SOURCE,
-        key,
-        title,
-        time,
-        updated,
-        pinned: false,
-        archived: false,
-        nodes,
-        current: None,
-    })
+    let conversation = messages.into_conversation(&value);
+    dismantle(value);
+    conversation
 }
 
-fn turn(message: &Value, default_model: Option<&str>) -> Option<Turn> {
+/// Reads the list of messages the reader is at (`messages` or `messagesTree`), a message at a
+/// time: each message's own fields are read whole (they are shallow), its `children` are
+/// descended into with an explicit stack. `depth` is how many levels enclose the list (1 for a
+/// list in the top-level object); nesting past `max_depth` fails the file, like any JSON
+/// nested that deep.
+pub(super) fn read_messages<R: BufRead>(
+    reader: &mut JsonReader<R>,
+    messages: &mut Messages,
+    depth: usize,
+    max_depth: usize,
+) -> Result<(), JsonError> {
+    /// A list of messages being read, and the message it is the `children` of.
+    struct List {
+        enclosing: Option<usize>,
+        first: bool,
+    }
+    reader.begin_array()?;
+    let mut lists = vec![List {
+        enclosing: None,
+        first: true,
+    }];
+    let mut open: Vec<Open> = Vec::new();
+    loop {
+        // The innermost thing being read is a list when there are more lists than messages.
+        if lists.len() > open.len() {
+            let Some(list) = lists.last_mut() else {
+                return Ok(());
+            };
+            if !reader.next_element(&mut list.first)? {
+                lists.pop();
+                if lists.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            let enclosing = list.enclosing;
+            // Each level of replies is a list and an object.
+            let level = depth + 2 * lists.len();
+            if reader.peek()? != Some(b'{') {
+                // Not a message: read and dropped.
+                let (value, _) = reader.value(max_depth.saturating_sub(level - 1))?;
+                dismantle(value);
+                continue;
+            }
+            if level > max_depth {
+                return Err(JsonError::Syntax(format!(
+                    "the JSON is nested more than {max_depth} levels deep"
+                )));
+            }
+            reader.begin_object()?;
+            open.push(Open {
+                index: messages.open(enclosing),
+                level,
+                first: true,
+                fields: Map::new(),
+                deepest: 0,
+                settled: None,
+            });
+            continue;
+        }
+        let Some(message) = open.last_mut() else {
+            return Ok(());
+        };
+        match reader.next_key(&mut message.first)? {
+            Some(key) if key == "children" => {
+                if reader.peek()? == Some(b'[') {
+                    // Converted before its replies are read, so that it does not wait for them
+                    // as fields (replies nest: the whole chain would be held).
+                    message.settle(messages, true);
+                    reader.begin_array()?;
+                    let enclosing = Some(message.index);
+                    lists.push(List {
+                        enclosing,
+                        first: true,
+                    });
+                } else {
+                    // Replies that are not a list are none.
+                    let (value, _) = reader.value(max_depth.saturating_sub(message.level))?;
+                    dismantle(value);
+                }
+            }
+            Some(key) => {
+                let (value, levels) = reader.value(max_depth.saturating_sub(message.level))?;
+                message.deepest = message.deepest.max(levels);
+                if !READ_FIELDS.contains(&key.as_str()) {
+                    dismantle(value);
+                } else if let Some(replaced) = message.fields.insert(key, value) {
+                    dismantle(replaced);
+                }
+            }
+            None => {
+                if let Some(mut done) = open.pop() {
+                    done.settle(messages, false);
+                }
+            }
+        }
+    }
+}
+
+/// A message of `read_messages` whose fields are being read.
+struct Open {
+    index: usize,
+    /// How deep the message is in the file.
+    level: usize,
+    first: bool,
+    /// Its `READ_FIELDS` read since it was last settled.
+    fields: Map<String, Value>,
+    /// How deep its deepest field is, dropped ones included.
+    deepest: usize,
+    /// What it was settled with, in case more fields come after its replies.
+    settled: Option<Settled>,
+}
+
+/// The fields a message was converted with (as JSON text: far smaller than values) and how
+/// deep it was then.
+struct Settled {
+    fields: Vec<u8>,
+    levels: usize,
+}
+
+/// The fields that link a message, all that is kept of one too deep to import.
+const LINK_FIELDS: [&str; 3] = ["messageId", "_id", "parentMessageId"];
+
+impl Open {
+    /// Converts the message from every field read so far (`Messages::close`), unless nothing
+    /// changed since it last was. `keep`: more fields may follow, so what it was converted
+    /// with is kept, as text.
+    fn settle(&mut self, messages: &mut Messages, keep: bool) {
+        let levels = self.deepest + 1;
+        let too_deep = levels > MAX_MESSAGE_DEPTH;
+        if let Some(settled) = &self.settled {
+            if self.fields.is_empty() && (settled.levels > MAX_MESSAGE_DEPTH) == too_deep {
+                return;
+            }
+        }
+        // Our own text of fields at most `MAX_MESSAGE_DEPTH` deep: it reads back.
+        let mut all: Map<String, Value> = self
+            .settled
+            .take()
+            .and_then(|settled| serde_json::from_slice(&settled.fields).ok())
+            .unwrap_or_default();
+        for (key, value) in std::mem::take(&mut self.fields) {
+            if let Some(replaced) = all.insert(key, value) {
+                dismantle(replaced);
+            }
+        }
+        if too_deep {
+            all.retain(|key, _| LINK_FIELDS.contains(&key.as_str()));
+        }
+        let message = Value::Object(all);
+        messages.close(self.index, &message, levels);
+        if keep {
+            self.settled = Some(Settled {
+                fields: serde_json::to_vec(&message).unwrap_or_default(),
+                levels,
+            });
+        }
+        dismantle(message);
+    }
+}
+
+/// A conversation's messages as they are met, parents before their replies, each already
+/// reduced to what is imported. The conversation's own fields (id, title, model) may come
+/// after the messages, so what depends on them is settled at the end (`into_conversation`).
+#[derive(Default)]
+pub(super) struct Messages {
+    entries: Vec<Entry>,
+    /// Why the conversation cannot be imported, when reading one of its messages failed.
+    failed: Option<String>,
+}
+
+#[derive(Default)]
+struct Entry {
+    /// `messageId`, or else `_id`; a message with neither is not imported.
+    key: Option<String>,
+    /// `messageId` alone: what its parent's list of children names.
+    message_id: Option<String>,
+    /// The message the `children` list it was in belongs to.
+    enclosing: Option<usize>,
+    /// `parentMessageId`, unless it says "no parent".
+    parent: Option<String>,
+    turn: Option<Turn>,
+}
+
+impl Messages {
+    /// A message starts, inside `enclosing`'s `children` (`None` at the top): its index, which
+    /// its replies name as theirs.
+    fn open(&mut self, enclosing: Option<usize>) -> usize {
+        self.entries.push(Entry {
+            enclosing,
+            ..Entry::default()
+        });
+        self.entries.len() - 1
+    }
+
+    /// Converts a message from its fields (`READ_FIELDS` of them); `levels` is how deep the
+    /// whole message nests without its `children`. Called again when more fields come, it
+    /// converts anew. A panic costs the conversation, reported as its problem, never the file.
+    fn close(&mut self, index: usize, message: &Value, levels: usize) {
+        if self.failed.is_none() {
+            let read = panic::catch_unwind(AssertUnwindSafe(|| {
+                let key = fields::id(message, "messageId").or_else(|| fields::id(message, "_id"));
+                let parent =
+                    fields::id(message, "parentMessageId").filter(|parent| parent != NO_PARENT);
+                let message_id = fields::id(message, "messageId");
+                let turn = if key.is_some() && levels <= MAX_MESSAGE_DEPTH {
+                    turn(message)
+                } else {
+                    None
+                };
+                (key, message_id, parent, turn)
+            }));
+            match read {
+                Ok((key, message_id, parent, turn)) => {
+                    if let Some(entry) = self.entries.get_mut(index) {
+                        entry.key = key;
+                        entry.message_id = message_id;
+                        entry.parent = parent;
+                        entry.turn = turn;
+                    }
+                }
+                Err(payload) => self.failed = Some(super::pipeline::panicked(payload.as_ref())),
+            }
+        }
+    }
+
+    /// The conversation, from its own fields (`header`, without its messages) and the messages
+    /// read.
+    pub fn into_conversation(self, header: &Value) -> Result<Conversation, Problem> {
+        let title = fields::text(header, "title")
+            .or_else(|| {
+                header
+                    .get("options")
+                    .and_then(|options| fields::text(options, "title"))
+            })
+            .map(str::to_owned);
+        if let Some(reason) = self.failed {
+            return Err(Problem::new(title.as_deref(), reason));
+        }
+        let Some(key) = fields::id(header, "conversationId") else {
+            return Err(Problem::new(title.as_deref(), "the conversation has no id"));
+        };
+        let default_model = fields::model(fields::text(header, "model").or_else(|| {
+            header
+                .get("options")
+                .and_then(|options| fields::text(options, "model"))
+        }));
+        let entries = self.entries;
+        // A message without an id cannot be linked to: its replies hang from the nearest
+        // enclosing message that has one. Parents come before their replies.
+        let mut linkable: Vec<Option<usize>> = Vec::with_capacity(entries.len());
+        let mut children: Vec<Vec<String>> = vec![Vec::new(); entries.len()];
+        for (index, entry) in entries.iter().enumerate() {
+            let up = entry
+                .enclosing
+                .and_then(|up| linkable.get(up).copied().flatten());
+            linkable.push(if entry.key.is_some() { Some(index) } else { up });
+            if let (Some(enclosing), Some(id)) = (entry.enclosing, &entry.message_id) {
+                if let Some(list) = children.get_mut(enclosing) {
+                    list.push(id.clone());
+                }
+            }
+        }
+        let enclosing_keys: Vec<Option<String>> = entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .enclosing
+                    .and_then(|up| linkable.get(up).copied().flatten())
+                    .and_then(|up| entries.get(up))
+                    .and_then(|up| up.key.clone())
+            })
+            .collect();
+        let nodes = entries
+            .into_iter()
+            .zip(children)
+            .zip(enclosing_keys)
+            .filter_map(|((entry, children), enclosing)| {
+                let key = entry.key?;
+                let message = entry.turn.map(|mut turn| {
+                    if turn.role == Role::Assistant && turn.model.is_none() {
+                        turn.model = default_model.clone();
+                    }
+                    turn
+                });
+                Some(Node {
+                    key,
+                    parent: entry.parent.or(enclosing),
+                    children,
+                    message,
+                })
+            })
+            .collect();
+        Ok(Conversation {
+            source: SOURCE,
+            key,
+            title,
+            time: fields::time(header, "createdAt"),
+            updated: fields::time(header, "updatedAt"),
+            pinned: false,
+            archived: false,
+            nodes,
+            current: None,
+        })
+    }
+}
+
+/// A message's turn; an assistant's without a model of its own takes the conversation's later.
+fn turn(message: &Value) -> Option<Turn> {
     let from_user = match message.get("isCreatedByUser").and_then(Value::as_bool) {
         Some(flag) => flag,
         None => fields::text(message, "sender")
@@ -139,11 +424,7 @@ fn turn(message: &Value, default_model: Option<&str>) -> Option<Turn> {
     } else {
         MessageStatus::Complete
     };
-    let model = fields::model(fields::text(message, "model")).or_else(|| {
-        (role == Role::Assistant)
-            .then(|| fields::model(default_model))
-            .flatten()
-    });
+    let model = fields::model(fields::text(message, "model"));
     let (prompt_tokens, completion_tokens) = if role == Role::Assistant {
         (
             fields::tokens(message, "promptTokens"),

@@ -20,6 +20,8 @@ mod openwebui;
 mod pipeline;
 mod render;
 mod repair;
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use std::io::Read;
@@ -156,11 +158,9 @@ impl Services {
         let owns: pipeline::Owns = {
             let (store, user_id) = (self.store().clone(), user.id.clone());
             let runtime = tokio::runtime::Handle::current();
-            Box::new(move |session_id: &str| {
-                let ids = [session_id.to_owned()];
+            Box::new(move |ids: &[String]| {
                 // The reading thread is a blocking one: it may wait on the runtime.
-                let owned = runtime.block_on(store.owned_session_ids(&user_id, &ids))?;
-                Ok(!owned.is_empty())
+                Ok(runtime.block_on(store.owned_session_ids(&user_id, ids))?)
             })
         };
         let reading = Reading {

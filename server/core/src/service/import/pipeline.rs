@@ -3,6 +3,7 @@
 //! channel to the async half, which writes them. Memory therefore stays flat however large the
 //! file: at most the conversation being read plus the batches in flight.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::panic::{self, AssertUnwindSafe};
@@ -13,15 +14,17 @@ use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::deep_json::{self, dismantle};
+use super::deep_json::{dismantle, JsonError, JsonReader};
 use super::detect::{self, Container, Document, Format};
 use super::repair::Repaired;
-use super::tree::{self, Importer};
-use super::{archive, fields, Problem};
+use super::tree::{self, Conversation, Importer};
+use super::{archive, fields, librechat, Problem};
 use crate::api::ImportProblem;
 use crate::model::User;
 use crate::service::error::explain_json_error;
-use crate::service::export::{confab_session, ExportedSession, EXPORT_FORMAT, EXPORT_VERSION};
+use crate::service::export::{
+    confab_session, derived_session_id, keeps_ids, ExportedSession, EXPORT_FORMAT, EXPORT_VERSION,
+};
 use crate::service::ServiceError;
 use crate::store::ImportSession;
 
@@ -101,9 +104,9 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
-/// Whether the account holds a session of this id (deleted ones included): asked of the store
-/// from the reading thread, for a Confab backup that does not name its account (version 1).
-pub(super) type Owns = Box<dyn Fn(&str) -> Result<bool, ServiceError> + Send>;
+/// Which of these session ids the account holds (deleted sessions included): asked of the store
+/// from the reading thread, to tell which sessions of a Confab backup keep their ids.
+pub(super) type Owns = Box<dyn Fn(&[String]) -> Result<HashSet<String>, ServiceError> + Send>;
 
 /// Everything the reading thread needs.
 pub(super) struct Reading {
@@ -334,21 +337,92 @@ impl<'de> Visitor<'de> for &mut ListReader<'_> {
 
 /// A top-level object. Confab's and chatbot-ui's exports, which hold many conversations, are
 /// streamed a conversation at a time (told apart by their first key); anything else is a single
-/// conversation, read whole (LibreChat's can nest far deeper than serde allows).
+/// conversation (`read_single`).
 fn read_object(mut input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
     let head = first_key(&mut input)?;
     let input = std::io::Cursor::new(head.bytes).chain(input);
     match head.key {
         Some(key) if STREAMED_OBJECT_KEYS.contains(&key.as_str()) => stream_object(input, sink),
-        _ => {
-            let mut bytes = Vec::new();
-            let mut input = input;
-            input.read_to_end(&mut bytes).map_err(read_error)?;
-            let parsed = parse_whole_object(&bytes)?;
-            // The text is no longer needed once parsed: not held while converting.
-            drop(bytes);
-            read_value(parsed.value, parsed.depth, sink)
+        _ => read_single(input, sink),
+    }
+}
+
+/// A top-level object read key by key with `deep_json` (LibreChat's can nest far deeper than
+/// serde allows), never held as text. A LibreChat conversation, which names its
+/// `conversationId` before its messages, has its messages read one at a time into what is
+/// imported (`librechat::read_messages`): a long conversation is never held as a tree. Any
+/// other object is held whole, then recognised by its fields.
+fn read_single(input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
+    let mut reader = JsonReader::new(BufReader::with_capacity(64 * 1024, input));
+    let mut fields = serde_json::Map::new();
+    let mut depth = 1;
+    // The LibreChat messages read, and from which key.
+    let mut streamed: Option<(librechat::Messages, &'static str)> = None;
+    reader.begin_object().map_err(json_halt)?;
+    let mut first = true;
+    while let Some(key) = reader.next_key(&mut first).map_err(json_halt)? {
+        let list = match key.as_str() {
+            librechat::MESSAGES_TREE => Some(librechat::MESSAGES_TREE),
+            librechat::MESSAGES => Some(librechat::MESSAGES),
+            _ => None,
+        };
+        let is_list = list.is_some()
+            && fields.contains_key("conversationId")
+            && reader.peek().map_err(json_halt)? == Some(b'[');
+        match list.filter(|_| is_list) {
+            // The last list wins, and the tree wins over the flat list (`librechat::conversation`).
+            Some(list)
+                if list == librechat::MESSAGES_TREE
+                    || streamed.as_ref().is_none_or(|(_, from)| *from == list) =>
+            {
+                let mut messages = librechat::Messages::default();
+                librechat::read_messages(&mut reader, &mut messages, 1, MAX_DEPTH)
+                    .map_err(json_halt)?;
+                streamed = Some((messages, list));
+                fields.insert(key, Value::Array(Vec::new()));
+            }
+            _ => {
+                let (value, levels) = reader.value(MAX_DEPTH - 1).map_err(json_halt)?;
+                depth = depth.max(levels + 1);
+                if list.is_some() && streamed.is_some() {
+                    // A flat list beside the tree already read: not imported.
+                    dismantle(value);
+                    fields.insert(key, Value::Array(Vec::new()));
+                } else if let Some(replaced) = fields.insert(key, value) {
+                    dismantle(replaced);
+                }
+            }
         }
+    }
+    reader.end().map_err(json_halt)?;
+    let value = Value::Object(fields);
+    match streamed {
+        Some((messages, _))
+            if detect::object(&value) == Some(Document::Single(Format::LibreChat)) =>
+        {
+            let replaced = sink.take_replaced();
+            let title = fields::text(&value, "title").map(str::to_owned);
+            sink.read_conversation(title, replaced, move || {
+                let conversation = messages.into_conversation(&value);
+                dismantle(value);
+                conversation
+            })
+        }
+        _ => read_value(value, depth, sink),
+    }
+}
+
+/// A `deep_json` error as the import tells it.
+fn json_halt(error: JsonError) -> Halt {
+    match error {
+        JsonError::Io(error) => read_error(error),
+        JsonError::Syntax(message) => Halt::Failed(ServiceError::invalid(
+            "invalid_json",
+            format!(
+                "the file is not valid JSON: {}",
+                explain_json_error(&message)
+            ),
+        )),
     }
 }
 
@@ -415,15 +489,6 @@ fn stream_object(input: impl Read, sink: &mut Sink) -> Result<(), Halt> {
 
 fn is_confab(fields: &serde_json::Map<String, Value>) -> bool {
     fields.get("format").and_then(Value::as_str) == Some(EXPORT_FORMAT)
-}
-
-fn parse_whole_object(bytes: &[u8]) -> Result<deep_json::Parsed, ServiceError> {
-    deep_json::parse(bytes, MAX_DEPTH).map_err(|error| {
-        ServiceError::invalid(
-            "invalid_json",
-            format!("the file is not valid JSON: {}", explain_json_error(&error)),
-        )
-    })
 }
 
 /// A whole top-level object, recognised by its fields.
@@ -643,9 +708,21 @@ impl Sink {
         let fallback_title = fields::text(&value, "title")
             .or_else(|| fields::text(&value, "name"))
             .map(str::to_owned);
+        self.read_conversation(fallback_title, replaced, move || format.read(value))
+    }
+
+    /// Converts and adds the conversation `read` gives, like `conversation`; `fallback_title`
+    /// names it in a problem when `read` does not get as far as its title.
+    pub fn read_conversation(
+        &mut self,
+        fallback_title: Option<String>,
+        replaced: bool,
+        read: impl FnOnce() -> Result<Conversation, Problem>,
+    ) -> Result<(), Halt> {
         let importer = &self.importer;
         let converted = panic::catch_unwind(AssertUnwindSafe(|| {
-            format.read(value).and_then(|conversation| {
+            read().and_then(|conversation| {
+                panic_if_asked(&conversation.key);
                 let title = conversation.title.clone();
                 tree::convert(conversation, importer)
                     .map_err(|reason| Problem::new(title.as_deref(), reason))
@@ -673,10 +750,19 @@ impl Sink {
                     format!("the Confab export is malformed: {error}"),
                 )
             })?;
-            let keep_ids = match account {
-                Some(Some(account)) => *account == user.id,
-                _ => owns(&exported.session.id)
-                    .map_err(|error| Problem::new(fallback_title.as_deref(), error.to_string()))?,
+            panic_if_asked(&exported.session.id);
+            let named = account.as_ref().and_then(Option::as_deref);
+            let keep_ids = match named {
+                // A file of another account keeps no ids: nothing to ask the store.
+                Some(other) if other != user.id => false,
+                named => {
+                    let id = exported.session.id.clone();
+                    let copy = derived_session_id(&user.id, &exported.session);
+                    let held = owns(&[id.clone(), copy.clone()]).map_err(|error| {
+                        Problem::new(fallback_title.as_deref(), error.to_string())
+                    })?;
+                    keeps_ids(named.is_some(), held.contains(&id), held.contains(&copy))
+                }
             };
             confab_session(&user.id, keep_ids, exported)
                 .map(|session| tree::Converted {
@@ -765,8 +851,24 @@ impl Sink {
     }
 }
 
+/// Test-only: the source id of a conversation whose conversion panics, to show that a panic
+/// costs only its conversation. Compiled into tests alone; nothing in a file can reach it
+/// otherwise.
+#[cfg(test)]
+pub(super) const PANICS: &str = "test-only-this-conversation-panics";
+
+#[cfg(test)]
+fn panic_if_asked(key: &str) {
+    if key == PANICS {
+        panic!("a test asked this conversation to panic");
+    }
+}
+
+#[cfg(not(test))]
+fn panic_if_asked(_key: &str) {}
+
 /// The problem reported for a conversation whose conversion panicked.
-fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
     let detail = payload
         .downcast_ref::<&str>()
         .copied()
