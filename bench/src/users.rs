@@ -67,6 +67,8 @@ struct LongSession {
     id: String,
     size: usize,
     switches: Vec<(String, String)>,
+    /// The last message of the active branch.
+    leaf: String,
 }
 
 /// What the seeding planted, for the checks.
@@ -180,7 +182,7 @@ impl Seeder<'_> {
         title: &str,
         size: usize,
         branched: bool,
-    ) -> Result<(String, Vec<(String, String)>), String> {
+    ) -> Result<(String, Vec<(String, String)>, Option<String>), String> {
         self.clock += chrono::Duration::minutes(3);
         let created = self.clock;
         let session_id = self.ids.next(created);
@@ -234,7 +236,7 @@ impl Seeder<'_> {
         if self.chunk_messages >= 20_000 {
             self.flush().await?;
         }
-        Ok((session_id, switches))
+        Ok((session_id, switches, parent))
     }
 
     async fn flush(&mut self) -> Result<(), String> {
@@ -323,12 +325,18 @@ async fn seed(base: &str, options: &Options) -> Result<(Vec<Account>, Planted, u
         if heavy {
             for size in LONG_SESSIONS {
                 let title = format!("a conversation of {size} messages");
-                let (id, switches) = seeder.session(&title, size, true).await?;
-                seeder.planted.long.push(LongSession { id, size, switches });
+                let (id, switches, leaf) = seeder.session(&title, size, true).await?;
+                let leaf = leaf.ok_or("an empty long conversation")?;
+                seeder.planted.long.push(LongSession {
+                    id,
+                    size,
+                    switches,
+                    leaf,
+                });
                 budget = budget.saturating_sub(size);
             }
             for s in 0..SHORT_SESSIONS {
-                let (id, _) = seeder
+                let (id, _, _) = seeder
                     .session(&format!("short conversation {s}"), 20, false)
                     .await?;
                 seeder.planted.short.push(id);
@@ -461,9 +469,124 @@ pub async fn run(options: &Options) -> Result<(), String> {
         target: "p99 ≤ 50 ms".into(),
     });
 
+    // The conversation view, as the UI reads it (the same service method as its server
+    // function): the newest page of the active branch, with sibling counts.
+    let long = &planted.long;
+    let (p50, p99) = measure(samples, |i| {
+        let session = &long[i % long.len()];
+        let url = format!("{base}/api/chat/sessions/{}/branch", session.id);
+        let leaf = session.leaf.clone();
+        async move {
+            let page = check(api.get(url).send().await).await?;
+            let messages = page["messages"].as_array().ok_or("no messages")?;
+            let last = messages.last().and_then(|m| m["id"].as_str());
+            if messages.len() != 50 || last != Some(leaf.as_str()) {
+                return Err(format!(
+                    "the newest page: {} messages, last {last:?}",
+                    messages.len()
+                ));
+            }
+            if messages
+                .iter()
+                .any(|m| m["siblings"]["count"].as_u64().is_none_or(|c| c < 1))
+            {
+                return Err("a message of the page has no sibling count".into());
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!(
+            "open a conversation: newest page of the active branch ({} and {} messages)",
+            long[0].size, long[1].size
+        ),
+        p50,
+        p99,
+        target: "p99 ≤ 5 ms".into(),
+    });
+    // Earlier pages: the cursors of the 40 pages above the newest, asked in a scattered order.
+    let mut cursors = Vec::new();
+    let mut before: Option<String> = None;
+    for _ in 0..40 {
+        let mut url = format!("{base}/api/chat/sessions/{}/branch", long[0].id);
+        if let Some(cursor) = &before {
+            url.push_str(&format!("?before={cursor}"));
+        }
+        let page = check(api.get(url).send().await).await?;
+        match page["earlier"].as_str() {
+            Some(cursor) => {
+                cursors.push(cursor.to_owned());
+                before = Some(cursor.to_owned());
+            }
+            None => return Err("the long conversation ends after a few pages".into()),
+        }
+    }
+    let (p50, p99) = measure(samples, |i| {
+        let cursor = &cursors[(i * 7) % cursors.len()];
+        let url = format!(
+            "{base}/api/chat/sessions/{}/branch?before={cursor}",
+            long[0].id
+        );
+        async move {
+            let page = check(api.get(url).send().await).await?;
+            let got = page["messages"].as_array().map_or(0, Vec::len);
+            if got != 50 {
+                return Err(format!("an earlier page of {got} messages"));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!(
+            "an earlier page of the {}-message conversation",
+            long[0].size
+        ),
+        p50,
+        p99,
+        target: "p99 ≤ 5 ms".into(),
+    });
+    // Switching branch: to an abandoned variant and back, at places all along the conversation.
+    let switches = &long[0].switches;
+    let (p50, p99) = measure(samples, |i| {
+        let (abandoned, kept) = &switches[(i / 2 * 37) % switches.len()];
+        let target = if i % 2 == 0 { abandoned } else { kept }.clone();
+        let url = format!("{base}/api/chat/sessions/{}/branch", long[0].id);
+        async move {
+            let page = check(
+                api.post(url)
+                    .json(&json!({"messageId": target}))
+                    .send()
+                    .await,
+            )
+            .await?;
+            let messages = page["messages"].as_array().ok_or("no messages")?;
+            if !messages
+                .iter()
+                .any(|m| m["id"].as_str() == Some(target.as_str()))
+            {
+                return Err(format!(
+                    "the page after switching to {target} does not hold it"
+                ));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!(
+            "switch branch in the {}-message conversation ({} branch points)",
+            long[0].size,
+            switches.len()
+        ),
+        p50,
+        p99,
+        target: "p99 ≤ 10 ms".into(),
+    });
+
     // The REST list of a long conversation's latest messages (not what the UI reads: kept to
     // compare with the earlier tables).
-    let long = &planted.long;
     let (p50, p99) = measure(samples, |i| {
         let session = &long[i % long.len()];
         let url = format!("{base}/api/chat/messages?sessionId={}&limit=50", session.id);
