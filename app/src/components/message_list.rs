@@ -55,11 +55,22 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
         if chat.later.with_untracked(Option::is_some) {
             return;
         }
-        client::after(Duration::from_millis(0), move || {
-            if let Some(element) = scroller.get_untracked() {
-                element.set_scroll_top(element.scroll_height());
-            }
-        });
+        // Again once the browser has laid the page out: on a busy machine the first pass can
+        // run before the messages have their height, and the view then stayed at the top.
+        for delay in [0, 100, 400] {
+            client::after(Duration::from_millis(delay), move || {
+                if let Some(element) = scroller.get_untracked() {
+                    let from_end =
+                        element.scroll_height() - element.scroll_top() - element.client_height();
+                    // Still at the top (the first pass came too early) or near the end; not
+                    // where the reader has scrolled to meanwhile.
+                    if delay == 0 || element.scroll_top() == 0 || from_end < element.client_height()
+                    {
+                        element.set_scroll_top(element.scroll_height());
+                    }
+                }
+            });
+        }
     });
 
     let load_earlier = move || {
