@@ -59,6 +59,15 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
         // run before the messages have their height, and the view then stayed at the top.
         for delay in [0, 100, 400] {
             client::after(Duration::from_millis(delay), move || {
+                // The later passes only while the view still follows the end: a search hit
+                // opened meanwhile (focus), or a page that is not the last, keeps its place.
+                let following = chat.focus.with_untracked(Option::is_none)
+                    && chat.later.with_untracked(Option::is_none)
+                    && !loading_earlier.get_untracked()
+                    && !loading_later.get_untracked();
+                if delay > 0 && !following {
+                    return;
+                }
                 if let Some(element) = scroller.get_untracked() {
                     let from_end =
                         element.scroll_height() - element.scroll_top() - element.client_height();
