@@ -12,7 +12,7 @@
 //!   `sqlite3_bind_pointer`, C callbacks) on every connection, readers included; any other
 //!   program opening the file (the `sqlite3` shell, a backup script) could then neither read
 //!   the index nor delete a message, as the table's tokenizer would be unknown to it. And
-//!   FTS5's `snippet()` copes badly with overlapping tokens.
+//!   FTS5's `snippet()` is not made for tokens that overlap, as bigrams do.
 //! - FTS5's `trigram` tokenizer in a second index: it needs 3 characters, so the most common
 //!   length of a CJK word, 2, is not found, and it costs an index several times the size of
 //!   the text for every message, Latin ones included.
