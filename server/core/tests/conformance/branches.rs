@@ -743,7 +743,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     let newest = timings
         .time(
             "newest page",
-            services.branch_page(&ada, &session_id, input(50)),
+            services.branch_page(ada, &session_id, input(50)),
         )
         .await
         .unwrap();
@@ -761,7 +761,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
             .time(
                 "earlier page",
                 services.branch_page(
-                    &ada,
+                    ada,
                     &session_id,
                     BranchInput {
                         before: before.clone(),
@@ -782,7 +782,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
         .time(
             "earlier page",
             services.branch_page(
-                &ada,
+                ada,
                 &session_id,
                 BranchInput {
                     before: Some(main[deep].clone()),
@@ -795,7 +795,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     assert_eq!(got(&page), model.expect(&main[deep - 50..deep]));
     let first = services
         .branch_page(
-            &ada,
+            ada,
             &session_id,
             BranchInput {
                 before: Some(main[30].clone()),
@@ -810,7 +810,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     // Below a message, and around messages near the top, the middle and the end.
     let later = services
         .branch_page(
-            &ada,
+            ada,
             &session_id,
             BranchInput {
                 after: Some(main[deep].clone()),
@@ -826,7 +826,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
             .time(
                 "around a message",
                 services.branch_page(
-                    &ada,
+                    ada,
                     &session_id,
                     BranchInput {
                         around: Some(main[at].clone()),
@@ -851,7 +851,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     // One type only: the matches among the last FILTER_SCAN messages of the branch.
     let notes = services
         .branch_page(
-            &ada,
+            ada,
             &session_id,
             BranchInput {
                 message_type: Some("note".into()),
@@ -871,7 +871,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     assert_eq!(notes.earlier.as_ref(), Some(&scanned[0]));
     let few_notes = services
         .branch_page(
-            &ada,
+            ada,
             &session_id,
             BranchInput {
                 message_type: Some("note".into()),
@@ -900,7 +900,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
         .time(
             "switch branch",
             services.switch_branch(
-                &ada,
+                ada,
                 &session_id,
                 SwitchBranchInput {
                     message_id: other.clone(),
@@ -921,7 +921,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     // which leave the main line wherever a branch was written after it.
     let back = services
         .switch_branch(
-            &ada,
+            ada,
             &session_id,
             SwitchBranchInput {
                 message_id: main[length - 3].clone(),
@@ -938,7 +938,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
         .time(
             "switch branch at the top",
             services.switch_branch(
-                &ada,
+                ada,
                 &session_id,
                 SwitchBranchInput {
                     message_id: main[0].clone(),
@@ -959,7 +959,7 @@ pub async fn check_long(store: DynStore, long: &Long) {
     // The context of a reply at the end of the main line: as far up as the budget reaches.
     let question = newest.messages[49].message.clone();
     let context = timings
-        .time("context", services.context(&ada, &question))
+        .time("context", services.context(ada, &question))
         .await
         .unwrap();
     let stored: HashMap<String, Message> = store
