@@ -22,6 +22,14 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
     let loading_earlier = RwSignal::new(false);
     let loading_later = RwSignal::new(false);
     let revealed = StoredValue::new(None::<String>);
+    // Scrolling loads earlier or later pages only once the list has been placed (at its end,
+    // or at a search hit). Opening another page of the same conversation reuses the scroller,
+    // and the browser clamping its old position to the new, shorter list fires a scroll event
+    // at its bottom, which loaded the page below a search hit.
+    let placed = StoredValue::new(false);
+    client::after(Duration::from_millis(600), move || {
+        let _ = placed.try_set_value(true);
+    });
 
     // Go to the message in focus (a search hit, a version switched to) once it is shown;
     // otherwise follow the conversation down to its end as it grows, except while a page is
@@ -32,10 +40,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             .live
             .with(|live| live.as_ref().map(|live| live.text.len()));
         let focus = chat.focus.get();
-        if scroller.get().is_none()
-            || loading_earlier.get_untracked()
-            || loading_later.get_untracked()
-        {
+        // The scroller is not read here: on hydration it may not be bound yet when this first
+        // runs, and nothing would run this again (the conversation opened at its top).
+        if loading_earlier.get_untracked() || loading_later.get_untracked() {
             return;
         }
         if let Some(target) = focus {
@@ -44,6 +51,7 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                 client::after(Duration::from_millis(30), move || {
                     if client::reveal(&id) {
                         revealed.set_value(Some(target));
+                        placed.set_value(true);
                     }
                 });
                 return;
@@ -53,19 +61,22 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             }
         }
         if chat.later.with_untracked(Option::is_some) {
+            placed.set_value(true);
             return;
         }
         // Again once the browser has laid the page out: on a busy machine the first pass can
         // run before the messages have their height, and the view then stayed at the top.
         for delay in [0, 100, 400] {
             client::after(Duration::from_millis(delay), move || {
-                // The later passes only while the view still follows the end: a search hit
-                // opened meanwhile (focus), or a page that is not the last, keeps its place.
-                let following = chat.focus.with_untracked(Option::is_none)
+                // Only while the view still follows the end: a search hit opened meanwhile
+                // (focus), or a page that is not the last, keeps its place. (Scrolling such a
+                // page to its end would also load the page below it.)
+                let following = (chat.focus.with_untracked(Option::is_none)
+                    || chat.live.with_untracked(Option::is_some))
                     && chat.later.with_untracked(Option::is_none)
                     && !loading_earlier.get_untracked()
                     && !loading_later.get_untracked();
-                if delay > 0 && !following {
+                if !following {
                     return;
                 }
                 if let Some(element) = scroller.get_untracked() {
@@ -77,6 +88,7 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                     {
                         element.set_scroll_top(element.scroll_height());
                     }
+                    placed.set_value(true);
                 }
             });
         }
@@ -176,6 +188,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
         });
     };
     let on_scroll = move |_| {
+        if !placed.get_value() {
+            return;
+        }
         if let Some(element) = scroller.get_untracked() {
             if element.scroll_top() < 40 && chat.earlier.with_untracked(Option::is_some) {
                 load_earlier();
