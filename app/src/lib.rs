@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod pages;
 pub mod server_fns;
 pub mod state;
+pub mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

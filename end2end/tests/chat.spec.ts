@@ -356,3 +356,63 @@ test('a long conversation opens at its end, pages up, and search opens hits on e
   const branch = await (await page.request.get(`/api/chat/sessions/${sessionId}/branch?limit=1`)).json();
   expect(branch.messages[0].id).toBe(ids[119]);
 });
+
+test('a conversation is server-rendered: readable with JavaScript off, with working links, at its end before the WASM loads', async ({ page, browser }) => {
+  await signUp(page, uniqueEmail('ssr'));
+  const origin = new URL(page.url()).origin;
+  const post = async (body: Record<string, unknown>) => {
+    const response = await page.request.post('/api/chat/messages', { data: body, headers: { Origin: origin } });
+    expect(response.status()).toBe(201);
+    return (await response.json()).message;
+  };
+  const other = await post({ role: 'user', content: 'the other conversation about otters' });
+  let message = await post({ role: 'user', content: 'ssr turn 0' });
+  const sessionId: string = message.sessionId;
+  for (let n = 1; n < 60; n++) {
+    message = await post({ sessionId, parentId: message.id, role: n % 2 ? 'assistant' : 'user', content: `ssr turn ${n}` });
+  }
+
+  // The same account, without JavaScript: only what the server sent.
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: await page.context().storageState() });
+  const plain = await context.newPage();
+  await plain.goto(`/c/${sessionId}`);
+  const messages = plain.locator('li.message');
+  await expect(messages).toHaveCount(50);
+  await expect(messages.first()).toContainText('ssr turn 10');
+  await expect(messages.last()).toContainText('ssr turn 59');
+  await expect(plain.getByText('Loading…')).toHaveCount(0);
+  await expect(plain.getByText('Loading messages…')).toHaveCount(0);
+  await plain.screenshot({ path: `${artifacts}/server-rendered-conversation.png` });
+
+  // The sidebar lists both conversations, and its links open them as plain pages.
+  const links = sidebar(plain).getByRole('listitem').getByRole('link');
+  await expect(links).toHaveCount(2);
+  await links.filter({ hasText: 'otters' }).click();
+  await expect(plain).toHaveURL(new RegExp(`/c/${other.sessionId}$`));
+  await expect(plain.locator('li.message')).toHaveCount(1);
+  await expect(plain.locator('li.message')).toContainText('the other conversation about otters');
+
+  // `/` shows the sidebar too.
+  await plain.goto('/');
+  await expect(sidebar(plain).getByRole('listitem').getByRole('link')).toHaveCount(2);
+  await context.close();
+
+  // With JavaScript but before the WASM has loaded (here: never), the page is already at its
+  // latest message.
+  const early = await page.context().newPage();
+  await early.route('**/*.wasm', (route) => route.abort());
+  await early.goto(`/c/${sessionId}`);
+  await expect(early.locator('li.message').last()).toBeInViewport();
+  await expect(early.locator('li.message').first()).not.toBeInViewport();
+  await early.close();
+
+  // With JavaScript, the same page hydrates without errors and still opens at its end.
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (line) => { if (line.type() === 'error') errors.push(line.text()); });
+  await page.goto(`/c/${sessionId}`);
+  await waitForHydration(page);
+  await expect(page.locator('li.message')).toHaveCount(50);
+  await expect(page.locator('li.message').last()).toBeInViewport();
+  expect(errors, errors.join('\n')).toEqual([]);
+});

@@ -3,9 +3,10 @@
 
 use confab_core::model::KNOWN_MESSAGE_TYPES;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
-use crate::server_fns::list_models;
+use crate::server_fns::{list_models, ModelChoices};
 use crate::state::{error_text, start_reply, use_chat, use_stores, Outgoing};
 
 #[component]
@@ -13,8 +14,16 @@ pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoVi
     let chat = use_chat();
     let stores = use_stores();
     let navigate = use_navigate();
-    // Asked from the browser only: a slow provider never holds the page back.
-    let models = LocalResource::new(list_models);
+    // Asked from the browser only, once hydrated: a slow provider never holds the page back.
+    // (Not a `LocalResource`: read inside the page's `Suspense`, one makes the server send that
+    // Suspense's fallback instead of the page.)
+    let models = RwSignal::new(None::<Result<ModelChoices, ServerFnError>>);
+    Effect::new(move |_| {
+        spawn_local(async move {
+            let answer = list_models().await;
+            let _ = models.try_set(Some(answer));
+        });
+    });
     Effect::new(move |_| {
         if let Some(Ok(choices)) = models.get() {
             if chat.model.get_untracked().is_none() {

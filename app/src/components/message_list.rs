@@ -230,6 +230,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
         }
         list
     };
+    // The latest page, with no message to open at: shown from its end.
+    let at_end =
+        chat.focus.with_untracked(Option::is_none) && chat.later.with_untracked(Option::is_none);
     view! {
         <div class="scroller" node_ref=scroller on:scroll=on_scroll>
             <div class="message-column">
@@ -264,6 +267,8 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                 </Show>
             </div>
         </div>
+        // Before the WASM has loaded, the server-rendered page already opens at its end.
+        {at_end.then(|| view! { <script>"document.currentScript.previousElementSibling.scrollTop = 1e9"</script> })}
     }
 }
 

@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::state::{activity, error_text, use_sessions, use_toasts};
+use crate::words::counted;
 
 /// The id in `/c/{id}`, if the page shows a session.
 pub fn current_session_id() -> Memo<Option<String>> {
@@ -137,7 +138,12 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
     let aria_current =
         move || (current.get().as_deref() == Some(current_id.as_str())).then_some("page");
     let when = activity(&session).format("%b %e, %H:%M").to_string();
-    let count = session.message_count;
+    // A count is never negative; 0 if it ever were.
+    let count = counted(
+        u64::try_from(session.message_count).unwrap_or(0),
+        "message",
+        "messages",
+    );
     view! {
         <li class="session-item" class:current=is_current>
             <A href=format!("/c/{}", session.id)
@@ -146,7 +152,7 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
                     {session.pinned.then_some(view! { <span class="pin" aria-label="Pinned">"📌 "</span> })}
                     {session.title.clone()}
                 </span>
-                <span class="session-meta">{format!("{count} messages · {when}")}</span>
+                <span class="session-meta">{format!("{count} · {when}")}</span>
             </A>
         </li>
     }

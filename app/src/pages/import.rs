@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use crate::client;
 use crate::components::workspace::{SignedIn, Workspace};
 use crate::state::use_sessions;
+use crate::words::counted;
 
 #[derive(Clone, PartialEq)]
 enum Progress {
@@ -105,16 +106,17 @@ pub fn ImportPage() -> impl IntoView {
                                 <section class="import-progress" role="status" aria-live="polite" aria-label="Import progress">
                                     <progress max=total value=seen.bytes_read as f64></progress>
                                     <p>{format!(
-                                        "{} of {} read · {} conversations read, {} messages stored",
+                                        "{} of {} read · {} read, {} stored",
                                         megabytes(seen.bytes_read as f64), megabytes(total),
-                                        seen.conversations, seen.messages,
+                                        counted(seen.conversations as u64, "conversation", "conversations"),
+                                        counted(seen.messages as u64, "message", "messages"),
                                     )}</p>
                                 </section>
                             }.into_any(),
                             Progress::Failed(reason) => view! { <p class="form-error" role="alert">{format!("Import failed: {reason}")}</p> }.into_any(),
                             Progress::Done(report) => view! {
                                 <section class="import-report" aria-label="Import result">
-                                    <p><strong>{format!("{} conversations, {} messages imported", report.sessions, report.messages)}</strong>
+                                    <p><strong>{format!("{}, {} imported", counted(report.sessions as u64, "conversation", "conversations"), counted(report.messages as u64, "message", "messages"))}</strong>
                                         {format!(" · {} skipped", report.skipped)}</p>
                                     {(!report.errors.is_empty()).then(|| view! {
                                         <h2>{format!("Not imported or changed ({})", report.errors.len())}</h2>
