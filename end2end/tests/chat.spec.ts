@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import {
-  artifacts, composer, conversationAction, sendMessage, sessionIdOf, sidebar, signUp,
+  artifacts, composer, conversationAction, postMessage, sendMessage, sessionIdOf, sidebar, signUp,
   startConversation, uniqueEmail, waitForHydration,
 } from './helpers';
 
@@ -286,12 +286,7 @@ test('Stop ends the reply on the server: after a reload the partial reply is the
 
 test('a long conversation opens at its end, pages up, and search opens hits on earlier pages and other branches', async ({ page }) => {
   await signUp(page, uniqueEmail('long'));
-  const origin = new URL(page.url()).origin;
-  const post = async (body: Record<string, unknown>) => {
-    const response = await page.request.post('/api/chat/messages', { data: body, headers: { Origin: origin } });
-    expect(response.status()).toBe(201);
-    return (await response.json()).message;
-  };
+  const post = (body: Record<string, unknown>) => postMessage(page, body);
   // 120 turns; turn 5 holds a rare word; beside turn 10 an older branch holds another.
   let message = await post({ role: 'user', content: 'turn 0' });
   const sessionId: string = message.sessionId;
@@ -359,12 +354,7 @@ test('a long conversation opens at its end, pages up, and search opens hits on e
 
 test('a conversation is server-rendered: readable with JavaScript off, with working links, at its end before the WASM loads', async ({ page, browser }) => {
   await signUp(page, uniqueEmail('ssr'));
-  const origin = new URL(page.url()).origin;
-  const post = async (body: Record<string, unknown>) => {
-    const response = await page.request.post('/api/chat/messages', { data: body, headers: { Origin: origin } });
-    expect(response.status()).toBe(201);
-    return (await response.json()).message;
-  };
+  const post = (body: Record<string, unknown>) => postMessage(page, body);
   const other = await post({ role: 'user', content: 'the other conversation about otters' });
   let message = await post({ role: 'user', content: 'ssr turn 0' });
   const sessionId: string = message.sessionId;

@@ -63,3 +63,11 @@ export async function conversationAction(page: Page, name: string): Promise<void
   await page.getByRole('toolbar', { name: 'Conversation actions' }).getByText('More').click();
   await page.getByRole('menuitem', { name }).click();
 }
+
+/** Stores a message through the REST API (`POST /api/chat/messages`) and returns it. */
+export async function postMessage(page: Page, body: Record<string, unknown>) {
+  const origin = new URL(page.url()).origin;
+  const response = await page.request.post('/api/chat/messages', { data: body, headers: { Origin: origin } });
+  expect(response.status()).toBe(201);
+  return (await response.json()).message;
+}
