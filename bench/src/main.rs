@@ -187,10 +187,12 @@ where
 async fn check(response: Result<reqwest::Response, reqwest::Error>) -> Result<Value, String> {
     let response = response.map_err(|error| error.to_string())?;
     let status = response.status();
+    // The path says which measurement failed.
+    let path = response.url().path().to_owned();
     let body = response.text().await.map_err(|error| error.to_string())?;
     if !status.is_success() {
         return Err(format!(
-            "HTTP {status}: {}",
+            "HTTP {status} from {path}: {}",
             body.chars().take(300).collect::<String>()
         ));
     }

@@ -560,7 +560,8 @@ pub async fn run(options: &Options) -> Result<(), String> {
                     .send()
                     .await,
             )
-            .await?;
+            .await
+            .map_err(|error| format!("switching to {target}: {error}"))?;
             let messages = page["messages"].as_array().ok_or("no messages")?;
             if !messages
                 .iter()

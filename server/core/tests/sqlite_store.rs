@@ -85,6 +85,41 @@ async fn tree_links_are_backfilled_at_open() {
     conformance::branches::check_long(store, &long).await;
 }
 
+/// Links an import computed a batch at a time before schema 10 had jumps too short (here the
+/// shortest: every jump is the parent): they are computed again at open, and every page is
+/// exact.
+#[tokio::test]
+async fn short_jumps_are_linked_again_by_migration_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let long = {
+        let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+        conformance::branches::import_long(store, 3_000).await
+    };
+    let longest_jump = |path: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("SELECT max(depth - jump_depth) FROM messages", [], |row| {
+            row.get(0)
+        })
+        .unwrap()
+    };
+    // The main line is over 2,047 deep: the skew-binary jumps reach 2,047 back.
+    assert_eq!(longest_jump(&path), 2_047);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE messages SET jump_id = parent_id, jump_depth = depth - 1
+             WHERE parent_id IS NOT NULL;
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    }
+    assert_eq!(longest_jump(&path), 1);
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    assert_eq!(longest_jump(&path), 2_047);
+    conformance::branches::check_long(store, &long).await;
+}
+
 /// A 100,000-message conversation with a branch every few turns, read a page at a time.
 #[tokio::test]
 async fn long_branched_conversation() {
@@ -317,7 +352,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 9, "migrated to the latest schema");
+    assert_eq!(version, 10, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());

@@ -673,8 +673,9 @@ pub struct Long {
     total: usize,
 }
 
-/// Imports a session of `total` messages with a branch every few turns, in parts (so that
-/// messages hang under ones stored by an earlier import).
+/// Imports a session of `total` messages with a branch every few turns, in parts of at most
+/// 2,000 messages, as the import service writes them (so that messages hang under ones stored
+/// by an earlier part, and their jumps reach far above it).
 pub async fn import_long(store: DynStore, total: usize) -> Long {
     let services = services(store.clone());
     let ada = user(&services, "ada@example.com").await;
@@ -684,9 +685,7 @@ pub async fn import_long(store: DynStore, total: usize) -> Long {
     let session_id = confab_core::ids::derived_id(start, 0, &ada.id, "long:session");
     let model = Model::generate(&ada.id, &session_id, total, start);
     let leaf = model.main.last().unwrap().clone();
-    let parts = 4;
-    let part = model.messages.len().div_ceil(parts);
-    for chunk in model.messages.chunks(part) {
+    for chunk in model.messages.chunks(2_000) {
         store
             .import_sessions(
                 &ada.id,

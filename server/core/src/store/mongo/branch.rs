@@ -110,36 +110,56 @@ async fn find_node(
     Ok(found.filter(|node| node.user_id == user_id && node.session_id == session_id))
 }
 
-/// The stored links of `ids` and of their jump targets (what `links_in_order` needs to hang
-/// new messages under them). Messages without links are left out.
-async fn known_links(
+/// Rounds of reads `links_of` makes at most: each reads the jump targets met in the round
+/// before, about two per level of the skew-binary jumps above the batch (34 for a depth of
+/// 100,000).
+const MAX_LINK_ROUNDS: usize = 64;
+
+/// The links of the messages `given` (id, parent id), inserted together: a parent among them
+/// first, else its stored links; a missing parent makes a root. What the batch hangs from is
+/// read in rounds, one `$in` query each: the parents outside it first, then the jump targets
+/// the computation meets above them (see `tree::links_in_order`), until none is missing.
+async fn links_of(
     collections: &Collections,
-    ids: Vec<String>,
+    given: &[(&str, Option<&str>)],
 ) -> StoreResult<HashMap<String, TreeLinks>> {
-    let mut known = HashMap::new();
-    if ids.is_empty() {
-        return Ok(known);
-    }
-    for node in find_nodes(collections, doc! { "_id": { "$in": ids } }).await? {
-        if let Some(links) = node.links() {
-            known.insert(node.id, links);
-        }
-    }
-    let jumps: Vec<String> = known
-        .values()
-        .map(|links| links.jump_id.clone())
-        .filter(|id| !known.contains_key(id))
-        .collect::<HashSet<_>>()
-        .into_iter()
+    let ids: HashSet<&str> = given.iter().map(|(id, _)| *id).collect();
+    let order = parents_first(given);
+    let mut known: HashMap<String, TreeLinks> = HashMap::new();
+    // Asked for and not stored (or stored without links): never asked for again.
+    let mut absent: HashSet<String> = HashSet::new();
+    let mut wanted: HashSet<String> = given
+        .iter()
+        .filter_map(|(_, parent)| *parent)
+        .filter(|parent| !ids.contains(parent))
+        .map(str::to_owned)
         .collect();
-    if !jumps.is_empty() {
-        for node in find_nodes(collections, doc! { "_id": { "$in": jumps } }).await? {
-            if let Some(links) = node.links() {
-                known.insert(node.id, links);
+    for _ in 0..MAX_LINK_ROUNDS {
+        if !wanted.is_empty() {
+            let asked: Vec<String> = wanted.drain().collect();
+            for node in find_nodes(collections, doc! { "_id": { "$in": &asked } }).await? {
+                if let Some(links) = node.links() {
+                    known.insert(node.id, links);
+                }
             }
+            absent.extend(asked.into_iter().filter(|id| !known.contains_key(id)));
+        }
+        let links = links_in_order(order.iter().copied(), |id| {
+            let found = known.get(id).cloned();
+            if found.is_none() && !absent.contains(id) && !ids.contains(id) {
+                wanted.insert(id.to_owned());
+            }
+            found
+        });
+        if wanted.is_empty() {
+            return Ok(links);
         }
     }
-    Ok(known)
+    // Not reached with a well-formed tree; stored data that keeps asking gets roots for what
+    // is missing rather than an endless loop.
+    Ok(links_in_order(order.iter().copied(), |id| {
+        known.get(id).cloned()
+    }))
 }
 
 /// The links of a new message under `parent` (already read by the append): one look-up, of
@@ -170,21 +190,11 @@ pub async fn link_documents(
     collections: &Collections,
     documents: &mut [MessageDoc],
 ) -> StoreResult<()> {
-    let ids: HashSet<&str> = documents.iter().map(|d| d.id.as_str()).collect();
-    let outside: Vec<String> = documents
-        .iter()
-        .filter_map(|d| d.parent_id.as_deref())
-        .filter(|parent| !ids.contains(parent))
-        .map(str::to_owned)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let known = known_links(collections, outside).await?;
     let given: Vec<(&str, Option<&str>)> = documents
         .iter()
         .map(|d| (d.id.as_str(), d.parent_id.as_deref()))
         .collect();
-    let mut links = links_in_order(parents_first(&given), &known);
+    let mut links = links_of(collections, &given).await?;
     for document in documents.iter_mut() {
         let own = links
             .remove(&document.id)
@@ -211,19 +221,11 @@ pub async fn link_missing(collections: &Collections) -> StoreResult<usize> {
         let mut filter = unlinked.clone();
         filter.insert("session_id", session_id);
         let pending = find_nodes(collections, filter).await?;
-        let ids: HashSet<&str> = pending.iter().map(|node| node.id.as_str()).collect();
-        let outside: Vec<String> = pending
-            .iter()
-            .filter_map(|node| node.parent_id.as_deref())
-            .filter(|parent| !ids.contains(parent))
-            .map(str::to_owned)
-            .collect();
-        let known = known_links(collections, outside).await?;
         let given: Vec<(&str, Option<&str>)> = pending
             .iter()
             .map(|node| (node.id.as_str(), node.parent_id.as_deref()))
             .collect();
-        let links = links_in_order(parents_first(&given), &known);
+        let links = links_of(collections, &given).await?;
         for node in &pending {
             let own = links
                 .get(&node.id)

@@ -29,32 +29,79 @@ pub const CJK_TERMS: &str = "cjk_bigram_terms";
 /// Messages updated at once (each is its own write).
 const CONCURRENT_WRITES: usize = 16;
 
+/// Tree links computed again (issue 12): an import linked its messages a batch at a time and
+/// took a jump target above the batch for a root (see `tree::links_in_order`), so a walk up a
+/// long conversation imported in parts ran past its step limit and found nothing.
+pub const RELINK_TREES: &str = "relink_imported_trees";
+
+/// Depth from which a conversation's links are computed again by `RELINK_TREES` (a walk never
+/// takes more steps than the depth: below it, short jumps cost nothing that matters).
+const RELINK_FROM_DEPTH: i64 = 64;
+
 pub async fn run(database: &Database, collections: &Collections) -> StoreResult<()> {
     let applied: Collection<Document> = database.collection(MIGRATIONS);
-    if applied
-        .find_one(doc! { "_id": CJK_TERMS })
+    if !is_applied(&applied, CJK_TERMS).await? {
+        let started = Instant::now();
+        let (messages, sessions) = cjk_terms(collections).await?;
+        record(&applied, CJK_TERMS).await?;
+        tracing::info!(
+            step = CJK_TERMS,
+            messages,
+            sessions,
+            seconds = started.elapsed().as_secs_f64(),
+            "applied MongoDB migration"
+        );
+    }
+    if !is_applied(&applied, RELINK_TREES).await? {
+        let started = Instant::now();
+        // Unlinked here; `branch::link_missing`, which runs at every connect after this, links
+        // them again (and finishes the work if this node stops in between).
+        let sessions = collections
+            .messages
+            .distinct(
+                "session_id",
+                doc! { "depth": { "$gte": RELINK_FROM_DEPTH } },
+            )
+            .await
+            .map_err(db_error)?;
+        let unlinked = collections
+            .messages
+            .update_many(
+                doc! { "session_id": { "$in": &sessions } },
+                doc! { "$unset": { "depth": "", "jump_id": "", "jump_depth": "" } },
+            )
+            .await
+            .map_err(db_error)?
+            .modified_count;
+        record(&applied, RELINK_TREES).await?;
+        tracing::info!(
+            step = RELINK_TREES,
+            sessions = sessions.len(),
+            messages = unlinked,
+            seconds = started.elapsed().as_secs_f64(),
+            "applied MongoDB migration"
+        );
+    }
+    Ok(())
+}
+
+async fn is_applied(applied: &Collection<Document>, step: &str) -> StoreResult<bool> {
+    Ok(applied
+        .find_one(doc! { "_id": step })
         .await
         .map_err(db_error)?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let started = Instant::now();
-    let (messages, sessions) = cjk_terms(collections).await?;
-    let record = doc! { "_id": CJK_TERMS, "applied_at": mongodb::bson::DateTime::now() };
-    // Another node may have finished the same step first: its record is as good as ours.
+        .is_some())
+}
+
+/// Records `step` as applied. Another node may have finished the same step first: its record
+/// is as good as ours.
+async fn record(applied: &Collection<Document>, step: &str) -> StoreResult<()> {
+    let record = doc! { "_id": step, "applied_at": mongodb::bson::DateTime::now() };
     applied
-        .update_one(doc! { "_id": CJK_TERMS }, doc! { "$setOnInsert": record })
+        .update_one(doc! { "_id": step }, doc! { "$setOnInsert": record })
         .upsert(true)
         .await
         .map_err(db_error)?;
-    tracing::info!(
-        step = CJK_TERMS,
-        messages,
-        sessions,
-        seconds = started.elapsed().as_secs_f64(),
-        "applied MongoDB migration"
-    );
     Ok(())
 }
 

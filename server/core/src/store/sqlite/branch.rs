@@ -2,8 +2,6 @@
 //! the `depth`/jump columns kept at write time (see `store::tree`), and the
 //! `messages_children` index for siblings.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::chat::session_by_id;
@@ -41,28 +39,21 @@ pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
         if pending.is_empty() {
             return Ok(linked);
         }
-        let in_batch: std::collections::HashSet<&str> =
-            pending.iter().map(|(_, id, _)| id.as_str()).collect();
-        let mut known: HashMap<String, TreeLinks> = HashMap::new();
-        for (_, _, parent) in &pending {
-            let Some(parent) = parent.as_deref().filter(|p| !in_batch.contains(p)) else {
-                continue;
-            };
-            if known.contains_key(parent) {
-                continue;
-            }
-            if let Some(links) = stored_links(conn, parent)? {
-                if let Some(jump) = stored_links(conn, &links.jump_id)? {
-                    known.insert(links.jump_id.clone(), jump);
-                }
-                known.insert(parent.to_owned(), links);
-            }
-        }
         let given: Vec<(&str, Option<&str>)> = pending
             .iter()
             .map(|(_, id, parent)| (id.as_str(), parent.as_deref()))
             .collect();
-        let links = links_in_order(parents_first(&given), &known);
+        // What the batch hangs from is read as the computation meets it (see `links_in_order`).
+        let mut failure = None;
+        let links = links_in_order(parents_first(&given), |id| {
+            stored_links(conn, id).unwrap_or_else(|error| {
+                failure.get_or_insert(error);
+                None
+            })
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
         let mut update = conn
             .prepare_cached(
                 "UPDATE messages SET depth = ?2, jump_id = ?3, jump_depth = ?4 WHERE seq = ?1",

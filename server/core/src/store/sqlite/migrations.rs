@@ -236,6 +236,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_children ON messages(session_id, parent_id, created_at, id);
     CREATE INDEX messages_unlinked ON messages(seq) WHERE depth IS NULL;
     "#,
+    // 10: an import links its messages a batch at a time, and took a jump target above the
+    // batch for a root (see `tree::links_in_order`): valid jumps, but too short, so a walk up a
+    // long conversation imported in parts ran past its step limit and found nothing. The
+    // messages of every session deep enough for that to cost anything (a walk never takes more
+    // steps than the depth) lose their links here and are linked again at open.
+    r#"
+    UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL
+    WHERE session_id IN (SELECT DISTINCT session_id FROM messages WHERE depth >= 64);
+    "#,
 ];
 
 /// The schema version this build expects.
