@@ -43,17 +43,7 @@ pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
             .iter()
             .map(|(_, id, parent)| (id.as_str(), parent.as_deref()))
             .collect();
-        // What the batch hangs from is read as the computation meets it (see `links_in_order`).
-        let mut failure = None;
-        let links = links_in_order(parents_first(&given), |id| {
-            stored_links(conn, id).unwrap_or_else(|error| {
-                failure.get_or_insert(error);
-                None
-            })
-        });
-        if let Some(error) = failure {
-            return Err(error);
-        }
+        let links = links_of(conn, &given)?;
         let mut update = conn
             .prepare_cached(
                 "UPDATE messages SET depth = ?2, jump_id = ?3, jump_depth = ?4 WHERE seq = ?1",
@@ -69,6 +59,26 @@ pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
                 .map_err(sql_error)?;
         }
         linked += pending.len();
+    }
+}
+
+/// The links of the messages `given` (id, parent id), as if all were new: a parent among them
+/// first, else what is stored; a missing parent makes a root. What the batch hangs from is read
+/// as the computation meets it (see `tree::links_in_order`).
+pub fn links_of(
+    conn: &Connection,
+    given: &[(&str, Option<&str>)],
+) -> StoreResult<std::collections::HashMap<String, TreeLinks>> {
+    let mut failure = None;
+    let links = links_in_order(parents_first(given), |id| {
+        stored_links(conn, id).unwrap_or_else(|error| {
+            failure.get_or_insert(error);
+            None
+        })
+    });
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(links),
     }
 }
 

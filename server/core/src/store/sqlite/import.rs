@@ -11,11 +11,16 @@
 //!   (and 78,000 with no full-text index at all).
 //! - "Already there?" is answered by `ON CONFLICT DO NOTHING` instead of a lookup per row.
 //! - The sessions' counters move once per batch, from what was actually inserted.
+//! - Each message's tree links (`store::tree`) are worked out for the whole batch and go in
+//!   with its row: linked after the insert (`branch::link_new_messages`), every row was
+//!   written twice. When some rows were there already, a new one may hang from one of them,
+//!   and the new rows' links are worked out again from what is stored.
 
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::rows::to_ms;
 use super::sql_error;
+use crate::store::tree::TreeLinks;
 use crate::store::{ImportCounts, ImportSession, NewMessage, StoreError, StoreResult};
 
 pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreResult<ImportCounts> {
@@ -36,6 +41,15 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         session_ids.push(id);
     }
 
+    // The links every message gets if all of them are new, as they are in a first import.
+    let given: Vec<(&str, Option<&str>)> = sessions
+        .iter()
+        .flat_map(|import| &import.messages)
+        .map(|message| (message.id.as_str(), message.parent_id.as_deref()))
+        .collect();
+    let links = super::branch::links_of(conn, &given)?;
+    drop(given);
+
     let mut client_ids = ClientIds::default();
     let mut pending: Vec<Row> = Vec::with_capacity(ROWS_PER_STATEMENT);
     let mut attempted = 0;
@@ -44,7 +58,7 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         for message in &import.messages {
             attempted += 1;
             let client_id = client_ids.keep(conn, message)?;
-            pending.push((message, session_id, client_id));
+            pending.push((message, session_id, client_id, links.get(&message.id)));
             if pending.len() == ROWS_PER_STATEMENT {
                 inserted += insert_messages(conn, &pending)?;
                 pending.clear();
@@ -52,6 +66,15 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         }
     }
     inserted += insert_messages(conn, &pending)?;
+    if inserted > 0 && inserted < attempted {
+        // Some rows were there already (by id or by source id): a new message may hang from
+        // one of them, whose stored links are what count. The new rows are linked again.
+        conn.prepare_cached(
+            "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL WHERE seq > ?1",
+        )
+        .and_then(|mut unlink| unlink.execute([before]))
+        .map_err(sql_error)?;
+    }
     super::branch::link_new_messages(conn)?;
     counts.messages = inserted;
     counts.skipped_messages = attempted - inserted;
@@ -88,8 +111,13 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
     Ok(counts)
 }
 
-/// A message to insert, the session it goes to, and the client id it keeps.
-type Row<'a> = (&'a NewMessage, &'a str, Option<&'a str>);
+/// A message to insert, the session it goes to, the client id it keeps, and its tree links.
+type Row<'a> = (
+    &'a NewMessage,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a TreeLinks>,
+);
 
 /// Decides which client ids imported messages keep. A client id is unique per user (it makes
 /// an append idempotent), so a message whose client id is held by another message (in the
@@ -182,7 +210,7 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
 }
 
 /// Parameters of one row: every column a message has.
-const COLUMNS: usize = 18;
+const COLUMNS: usize = 21;
 /// Rows per insert statement: `COLUMNS` parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
@@ -194,17 +222,17 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
     let sql = format!(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
              prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
-             updated_at, usage_estimated, status_reason)
+             updated_at, usage_estimated, status_reason, depth, jump_id, jump_depth)
          VALUES {} ON CONFLICT DO NOTHING",
         vec![format!("({})", vec!["?"; COLUMNS].join(", ")); rows.len()].join(", ")
     );
     let times: Vec<i64> = rows
         .iter()
-        .map(|(message, _, _)| to_ms(message.created_at))
+        .map(|(message, _, _, _)| to_ms(message.created_at))
         .collect();
     let labels: Vec<[Option<&str>; 3]> = rows
         .iter()
-        .map(|(message, _, _)| {
+        .map(|(message, _, _, _)| {
             [
                 Some(message.role.as_str()),
                 Some(message.status.as_str()),
@@ -213,9 +241,23 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
         })
         .collect();
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * COLUMNS);
-    for (((message, session_id, client_id), created_at), [role, status, reason]) in
-        rows.iter().zip(&times).zip(&labels)
+    // Without links (not expected: every message of the batch gets some), a row is linked
+    // after the insert by `branch::link_new_messages`.
+    let tree: Vec<(Option<i64>, Option<&str>, Option<i64>)> = rows
+        .iter()
+        .map(|(_, _, _, links)| match links {
+            Some(links) => (
+                Some(links.depth),
+                Some(links.jump_id.as_str()),
+                Some(links.jump_depth),
+            ),
+            None => (None, None, None),
+        })
+        .collect();
+    for ((((message, session_id, client_id, _), created_at), [role, status, reason]), tree) in
+        rows.iter().zip(&times).zip(&labels).zip(&tree)
     {
+        let (depth, jump_id, jump_depth) = tree;
         values.extend_from_slice(&[
             &message.id as &dyn ToSql,
             session_id,
@@ -235,6 +277,9 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
             created_at,
             &message.usage_estimated,
             reason,
+            depth,
+            jump_id,
+            jump_depth,
         ]);
     }
     // The full-size statement is reused; the shorter last one of a batch is not worth a
