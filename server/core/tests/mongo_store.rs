@@ -137,12 +137,15 @@ stories!(
     branch_pages_by_hand,
 );
 
-/// Messages stored before the tree links get them at connect: the links are removed, and
-/// after connecting again every page is exact again.
+/// Tree links are repaired at connect, and every page is exact after: links an import computed
+/// a batch at a time before the `relink_imported_trees` step had jumps too short (here every
+/// jump is the root: valid, and a walk a step per message), and messages stored before the
+/// links existed have none.
 #[tokio::test]
-async fn tree_links_are_backfilled_at_connect() {
+async fn tree_links_are_repaired_at_connect() {
+    use futures::TryStreamExt;
     use mongodb::bson::{doc, Document};
-    let name = unique_database("backfill");
+    let name = unique_database("relink");
     let url = with_database(&server_url(), &name);
     let store = Arc::new(MongoStore::connect(&url).await.expect("connect"));
     run(vec![store], move |mut stores| async move {
@@ -150,6 +153,48 @@ async fn tree_links_are_backfilled_at_connect() {
         let long = conformance::branches::import_long(first, 2_000).await;
         let again = Arc::new(MongoStore::connect(&url).await.expect("connect"));
         let messages = again.database().collection::<Document>("messages");
+        let longest_jump = || async {
+            let all: Vec<Document> = messages
+                .find(doc! {})
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            all.iter()
+                .map(|m| m.get_i64("depth").unwrap() - m.get_i64("jump_depth").unwrap())
+                .max()
+                .unwrap()
+        };
+        // The main line is over 1,023 deep: the skew-binary jumps reach 1,023 back.
+        assert_eq!(longest_jump().await, 1_023);
+        let root = messages
+            .find_one(doc! { "depth": 0_i64 })
+            .await
+            .unwrap()
+            .unwrap()
+            .get_str("_id")
+            .unwrap()
+            .to_owned();
+        messages
+            .update_many(
+                doc! { "depth": { "$gt": 1_i64 } },
+                doc! { "$set": { "jump_id": &root, "jump_depth": 0_i64 } },
+            )
+            .await
+            .unwrap();
+        assert!(longest_jump().await > 1_023, "every jump is the root");
+        again
+            .database()
+            .collection::<Document>("migrations")
+            .delete_one(doc! { "_id": "relink_imported_trees" })
+            .await
+            .unwrap();
+        let linked = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+        assert_eq!(longest_jump().await, 1_023);
+        conformance::branches::check_long(linked, &long).await;
+
+        // Messages stored before the tree links existed get them at connect too.
         let unset = messages
             .update_many(
                 doc! {},
@@ -163,9 +208,10 @@ async fn tree_links_are_backfilled_at_connect() {
             messages.count_documents(unlinked.clone()).await.unwrap(),
             2_000
         );
-        let linked = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+        let backfilled = Arc::new(MongoStore::connect(&url).await.expect("connect"));
         assert_eq!(messages.count_documents(unlinked).await.unwrap(), 0);
-        conformance::branches::check_long(linked, &long).await;
+        assert_eq!(longest_jump().await, 1_023);
+        conformance::branches::check_long(backfilled, &long).await;
     })
     .await;
 }
@@ -723,7 +769,17 @@ async fn cjk_terms_are_migrated_at_connect() {
         );
         assert_eq!(terms(latin.message.id.clone()).await, ["hello", "world"]);
         assert_eq!(word_count().await, 6 + 3 + 2);
-        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 1);
+        // This step and the relinking of deep conversations, each recorded once.
+        let mut steps: Vec<String> = migrations
+            .distinct("_id", doc! {})
+            .await
+            .expect("steps")
+            .into_iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect();
+        steps.sort();
+        assert_eq!(steps, ["cjk_bigram_terms", "relink_imported_trees"]);
+        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 2);
         assert_eq!(find("天気").await, ["東京都の<mark>天気</mark>"]);
         assert_eq!(
             find("東京").await,
