@@ -374,6 +374,20 @@ test('a conversation is server-rendered: readable with JavaScript off, with work
   await expect(plain.getByText('Loading messages…')).toHaveCount(0);
   await plain.screenshot({ path: `${artifacts}/server-rendered-conversation.png` });
 
+  // Paging is links: the page above, and back down from it.
+  await plain.getByRole('link', { name: 'Load earlier messages' }).click();
+  await expect(plain).toHaveURL(new RegExp(`/c/${sessionId}\\?before=`));
+  await expect(messages).toHaveCount(10);
+  await expect(messages.first()).toContainText('ssr turn 0');
+  await expect(messages.last()).toContainText('ssr turn 9');
+  await expect(plain.getByRole('link', { name: 'Load earlier messages' })).toHaveCount(0);
+  await plain.getByRole('link', { name: 'Load later messages' }).click();
+  await expect(plain).toHaveURL(new RegExp(`/c/${sessionId}\\?after=`));
+  await expect(messages).toHaveCount(50);
+  await expect(messages.first()).toContainText('ssr turn 10');
+  await expect(messages.last()).toContainText('ssr turn 59');
+  await plain.goto(`/c/${sessionId}`);
+
   // The sidebar lists both conversations, and its links open them as plain pages.
   const links = sidebar(plain).getByRole('listitem').getByRole('link');
   await expect(links).toHaveCount(2);

@@ -236,10 +236,14 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
     view! {
         <div class="scroller" node_ref=scroller on:scroll=on_scroll>
             <div class="message-column">
+                // Links, so that paging works before the WASM has loaded (and without
+                // JavaScript: `/c/{id}?before=…` is the page above); once hydrated, a click
+                // adds the page to the list instead.
                 <Show when=move || chat.earlier.with(Option::is_some)>
-                    <button type="button" class="ghost load-earlier" on:click=move |_| load_earlier()>
+                    <a class="ghost-link load-earlier" href=move || page_link(chat.session_id(), "before", chat.earlier.get())
+                        on:click=move |event| { event.prevent_default(); load_earlier(); }>
                         {move || if loading_earlier.get() { "Loading…" } else { "Load earlier messages" }}
-                    </button>
+                    </a>
                 </Show>
                 <Show when=move || chat.messages.with(Vec::is_empty) && !chat.streaming()>
                     <div class="empty-conversation">
@@ -261,14 +265,24 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                     <LiveMessages/>
                 </ol>
                 <Show when=move || chat.later.with(Option::is_some)>
-                    <button type="button" class="ghost load-earlier" on:click=move |_| load_later()>
+                    <a class="ghost-link load-earlier" href=move || page_link(chat.session_id(), "after", chat.later.get())
+                        on:click=move |event| { event.prevent_default(); load_later(); }>
                         {move || if loading_later.get() { "Loading…" } else { "Load later messages" }}
-                    </button>
+                    </a>
                 </Show>
             </div>
         </div>
         // Before the WASM has loaded, the server-rendered page already opens at its end.
         {at_end.then(|| view! { <script>"document.currentScript.previousElementSibling.scrollTop = 1e9"</script> })}
+    }
+}
+
+/// `/c/{session}?{key}={cursor}`: the page before or after `cursor` as a plain link.
+fn page_link(session: Option<String>, key: &str, cursor: Option<String>) -> String {
+    match (session, cursor) {
+        (Some(session), Some(cursor)) => format!("/c/{session}?{key}={cursor}"),
+        (Some(session), None) => format!("/c/{session}"),
+        _ => "/".to_owned(),
     }
 }
 

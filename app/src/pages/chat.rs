@@ -23,13 +23,28 @@ pub fn ChatPage() -> impl IntoView {
     let query = use_query_map();
     // `?m=` (a search hit): open at that message, on whichever page and branch it is.
     let target = Memo::new(move |_| query.read().get("m").filter(|m| !m.is_empty()));
+    // `?before=` and `?after=`: the page above or below a message, as the paging links ask
+    // for it when the WASM is not there to add pages to the list.
+    let cursor = move |key: &str| query.read().get(key).filter(|id| !id.is_empty());
+    let before = Memo::new(move |_| cursor("before"));
+    let after = Memo::new(move |_| cursor("after"));
     let conversation = Resource::new(
-        move || (id.get(), filter.get(), chat.reload.get(), target.get()),
-        |(id, filter, _, target)| async move {
+        move || {
+            (
+                id.get(),
+                filter.get(),
+                chat.reload.get(),
+                target.get(),
+                before.get(),
+                after.get(),
+            )
+        },
+        |(id, filter, _, target, before, after)| async move {
             match target {
                 Some(message_id) => open_message(message_id).await,
                 None => {
-                    load_conversation(id, None, None, (!filter.is_empty()).then_some(filter)).await
+                    let filter = (!filter.is_empty()).then_some(filter);
+                    load_conversation(id, before, after, filter).await
                 }
             }
         },
