@@ -24,7 +24,8 @@ use serde_json::{json, Value};
 
 use crate::text::{TextGenerator, MODELS, TYPES};
 use crate::{
-    check, measure, percentile, print_rows, rss_kib, sign_up, start_server, wait_for, Options, Row,
+    check, measure, percentile, print_rows, rss_kib, sign_up, start_server, status_kib, wait_for,
+    Options, Row,
 };
 
 /// The heaviest account's share of all messages.
@@ -678,10 +679,16 @@ pub async fn run(options: &Options) -> Result<(), String> {
         "| seeding through POST /api/import | {:.0} messages/s | | | |",
         messages as f64 / seed_seconds
     );
+    // What the RSS is made of: the process's own memory (heap, SQLite's page caches) and the
+    // pages of the database file it has mapped (`mmap_size`), which the kernel may drop.
+    let anonymous = status_kib(&server, "RssAnon:")
+        .map_or("?".to_owned(), |kib| format!("{:.0}", kib as f64 / 1024.0));
+    let file = status_kib(&server, "RssFile:")
+        .map_or("?".to_owned(), |kib| format!("{:.0}", kib as f64 / 1024.0));
     if let Some(rss) = rss {
         let mib = rss as f64 / 1024.0;
         println!(
-            "| server memory after the run (RSS) | {mib:.0} MiB | | ≤ 150 MB | {} |",
+            "| server memory after the run (RSS; {anonymous} MiB anonymous, {file} MiB mapped files) | {mib:.0} MiB | | ≤ 150 MB | {} |",
             if rss as f64 * 1024.0 <= 150e6 {
                 "yes"
             } else {
