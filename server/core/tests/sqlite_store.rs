@@ -52,36 +52,47 @@ stories!(
     branch_pages_by_hand,
 );
 
+/// The long conversation of `import_long` (3,000 messages) in a database file of its own,
+/// the store closed again.
+async fn long_conversation_on_disk() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    conformance::branches::Long,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    let long = conformance::branches::import_long(store, 3_000).await;
+    (dir, path, long)
+}
+
+/// One number read from the database file at `path` by a connection of the test's own.
+fn number(path: &std::path::Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+/// Changes the database file at `path` behind the store's back, as an older version left it.
+fn change(path: &std::path::Path, sql: &str) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
 /// A database from before the tree links (schema 9) gets them when it is opened: the rows'
 /// links are removed, and after a reopen every page is exact again.
 #[tokio::test]
 async fn tree_links_are_backfilled_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("confab.db");
-    let long = {
-        let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
-        conformance::branches::import_long(store, 3_000).await
-    };
-    let unlinked = |path: &std::path::Path| -> i64 {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.query_row(
-            "SELECT count(*) FROM messages WHERE depth IS NULL",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap()
-    };
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute(
-            "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL",
-            [],
-        )
-        .unwrap();
-    }
-    assert_eq!(unlinked(&path), 3_000);
+    let (_dir, path, long) = long_conversation_on_disk().await;
+    let unlinked = "SELECT count(*) FROM messages WHERE depth IS NULL";
+    change(
+        &path,
+        "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL",
+    );
+    assert_eq!(number(&path, unlinked), 3_000);
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
-    assert_eq!(unlinked(&path), 0);
+    assert_eq!(number(&path, unlinked), 0);
     conformance::branches::check_long(store, &long).await;
 }
 
@@ -90,33 +101,19 @@ async fn tree_links_are_backfilled_at_open() {
 /// exact.
 #[tokio::test]
 async fn short_jumps_are_linked_again_by_migration_10() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("confab.db");
-    let long = {
-        let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
-        conformance::branches::import_long(store, 3_000).await
-    };
-    let longest_jump = |path: &std::path::Path| -> i64 {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.query_row("SELECT max(depth - jump_depth) FROM messages", [], |row| {
-            row.get(0)
-        })
-        .unwrap()
-    };
+    let (_dir, path, long) = long_conversation_on_disk().await;
+    let longest_jump = "SELECT max(depth - jump_depth) FROM messages";
     // The main line is over 2,047 deep: the skew-binary jumps reach 2,047 back.
-    assert_eq!(longest_jump(&path), 2_047);
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "UPDATE messages SET jump_id = parent_id, jump_depth = depth - 1
-             WHERE parent_id IS NOT NULL;
-             PRAGMA user_version = 9;",
-        )
-        .unwrap();
-    }
-    assert_eq!(longest_jump(&path), 1);
+    assert_eq!(number(&path, longest_jump), 2_047);
+    change(
+        &path,
+        "UPDATE messages SET jump_id = parent_id, jump_depth = depth - 1
+         WHERE parent_id IS NOT NULL;
+         PRAGMA user_version = 9;",
+    );
+    assert_eq!(number(&path, longest_jump), 1);
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
-    assert_eq!(longest_jump(&path), 2_047);
+    assert_eq!(number(&path, longest_jump), 2_047);
     conformance::branches::check_long(store, &long).await;
 }
 
