@@ -135,6 +135,7 @@ stories!(
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
     branch_pages_by_hand,
+    branch_ends_after_forks_anywhere,
 );
 
 /// Tree links are repaired at connect, and every page is exact after: links an import computed

@@ -50,6 +50,7 @@ stories!(
     imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
     branch_pages_by_hand,
+    branch_ends_after_forks_anywhere,
 );
 
 /// The long conversation of `import_long` (3,000 messages) in a database file of its own,
@@ -98,7 +99,7 @@ async fn tree_links_are_backfilled_at_open() {
 
 /// Links an import computed a batch at a time before schema 10 had jumps too short (here the
 /// shortest: every jump is the parent): they are computed again at open, and every page is
-/// exact.
+/// exact. A database of schema 9 also gets its path labels (migration 11).
 #[tokio::test]
 async fn short_jumps_are_linked_again_by_migration_10() {
     let (_dir, path, long) = long_conversation_on_disk().await;
@@ -109,11 +110,18 @@ async fn short_jumps_are_linked_again_by_migration_10() {
         &path,
         "UPDATE messages SET jump_id = parent_id, jump_depth = depth - 1
          WHERE parent_id IS NOT NULL;
+         DROP INDEX messages_paths;
+         ALTER TABLE messages DROP COLUMN path;
          PRAGMA user_version = 9;",
     );
     assert_eq!(number(&path, longest_jump), 1);
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
     assert_eq!(number(&path, longest_jump), 2_047);
+    // Migration 11 gave every message its path label (`store::paths`) on the way.
+    assert_eq!(
+        number(&path, "SELECT count(*) FROM messages WHERE path IS NULL"),
+        0
+    );
     conformance::branches::check_long(store, &long).await;
 }
 
@@ -298,11 +306,13 @@ async fn version_7_databases_get_cjk_bigrams() {
         user
     };
     // Back to what version 7 had: migrations 1 to 5's index and triggers, rebuilt, and no
-    // tree links (migration 9).
+    // tree links (migrations 9 and 11).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP INDEX messages_children;
          DROP INDEX messages_unlinked;
+         DROP INDEX messages_paths;
+         ALTER TABLE messages DROP COLUMN path;
          ALTER TABLE messages DROP COLUMN depth;
          ALTER TABLE messages DROP COLUMN jump_id;
          ALTER TABLE messages DROP COLUMN jump_depth;
@@ -349,7 +359,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 10, "migrated to the latest schema");
+    assert_eq!(version, 11, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());

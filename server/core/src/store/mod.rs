@@ -7,6 +7,7 @@
 pub mod cjk;
 pub mod cursor;
 pub mod mongo;
+pub mod paths;
 pub mod search_query;
 pub mod snippet;
 pub mod sqlite;

@@ -519,37 +519,18 @@ impl Model {
         let push = |messages: &mut Vec<NewMessage>, parent: Option<String>, depth: usize| {
             let n = messages.len();
             let created_at = start + chrono::Duration::seconds(n as i64);
-            let id = confab_core::ids::derived_id(
-                created_at,
-                (n % 60_000) as u16,
-                user_id,
-                &format!("long:{n}"),
-            );
-            messages.push(NewMessage {
-                id: id.clone(),
-                user_id: user_id.to_owned(),
-                session_id: session_id.to_owned(),
-                parent_id: parent,
-                role: if depth.is_multiple_of(2) {
-                    Role::User
-                } else {
-                    Role::Assistant
-                },
-                content: format!("message {n} at depth {depth}"),
-                message_type: if n % 7 == 3 { "note" } else { "chat" }.into(),
-                model: None,
-                prompt_tokens: None,
-                completion_tokens: None,
-                latency_ms: None,
-                status: confab_core::model::MessageStatus::Complete,
-                status_reason: None,
-                client_id: None,
-                usage_estimated: false,
-                follow_active_leaf: false,
-                active_leaf: LeafRule::Set,
-                source_id: Some(format!("long:{n}")),
-                created_at,
-            });
+            let mut message = plain_message(user_id, session_id, n, "long", parent, created_at);
+            message.role = if depth.is_multiple_of(2) {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            message.content = format!("message {n} at depth {depth}");
+            if n % 7 == 3 {
+                message.message_type = "note".into();
+            }
+            let id = message.id.clone();
+            messages.push(message);
             id
         };
         while messages.len() < total {
@@ -638,6 +619,40 @@ impl Model {
     /// The page's messages as the model has them: ids with their sibling places.
     fn expect(&self, ids: &[String]) -> Vec<(String, SiblingPlace)> {
         ids.iter().map(|id| (id.clone(), self.place(id))).collect()
+    }
+}
+
+/// The `n`th message of an imported session: a complete user message "message {n}" with the
+/// source id `{source}:{n}` and an id derived from it.
+fn plain_message(
+    user_id: &str,
+    session_id: &str,
+    n: usize,
+    source: &str,
+    parent_id: Option<String>,
+    created_at: DateTime<Utc>,
+) -> NewMessage {
+    let source_id = format!("{source}:{n}");
+    NewMessage {
+        id: confab_core::ids::derived_id(created_at, (n % 60_000) as u16, user_id, &source_id),
+        user_id: user_id.to_owned(),
+        session_id: session_id.to_owned(),
+        parent_id,
+        role: Role::User,
+        content: format!("message {n}"),
+        message_type: "chat".into(),
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+        status: confab_core::model::MessageStatus::Complete,
+        status_reason: None,
+        client_id: None,
+        usage_estimated: false,
+        follow_active_leaf: false,
+        active_leaf: LeafRule::Set,
+        source_id: Some(source_id),
+        created_at,
     }
 }
 
@@ -994,4 +1009,143 @@ pub async fn check_long(store: DynStore, long: &Long) {
         )
         .await
         .unwrap();
+}
+
+/// Forks anywhere, written every way a store is written: appends under any message (a reply
+/// regenerated, a question edited far up, times out of order as an import may carry), and
+/// imports that add branches under stored messages, with rows stored before among them (a
+/// restore). After each write, the end of the branch through every message is the one a walk
+/// down the newest children finds.
+pub async fn branch_ends_after_forks_anywhere(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let session_id = confab_core::ids::derived_id(start, 0, &ada.id, "forks:session");
+    // xorshift: a failure replays.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut below = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut written: Vec<NewMessage> = Vec::new();
+    let new_message = |n: usize, parent: Option<String>, seconds: i64| {
+        let created_at = start + chrono::Duration::seconds(seconds);
+        plain_message(&ada.id, &session_id, n, "f", parent, created_at)
+    };
+    let import = |messages: Vec<NewMessage>| ImportSession {
+        session: NewSession {
+            id: session_id.clone(),
+            user_id: ada.id.clone(),
+            title: "Forks".into(),
+            source_id: Some("forks:session".into()),
+            created_at: start,
+        },
+        pinned: false,
+        archived: false,
+        is_active: true,
+        updated_at: None,
+        active_leaf_id: None,
+        messages,
+    };
+    // A chain of 40 to begin with, imported.
+    let mut clock = 0i64;
+    let mut first: Vec<NewMessage> = Vec::new();
+    for n in 0..40usize {
+        clock += 10;
+        let parent = n.checked_sub(1).map(|p| first[p].id.clone());
+        first.push(new_message(n, parent, clock));
+    }
+    store
+        .import_sessions(&ada.id, vec![import(first.clone())])
+        .await
+        .unwrap();
+    written.extend(first);
+    check_branch_ends(&store, &ada, &session_id, &written, 1).await;
+
+    for round in 0..6 {
+        // Appends: mostly under the latest message, else anywhere; one in five with a time
+        // before the latest.
+        for _ in 0..25 {
+            let n = written.len();
+            let parent = match below(10) {
+                0..=4 => written.last().map(|m| m.id.clone()),
+                _ => Some(written[below(written.len())].id.clone()),
+            };
+            clock += 10;
+            let seconds = if below(5) == 0 { clock - 35 } else { clock };
+            let message = new_message(n, parent, seconds);
+            store.append_message(message.clone(), None).await.unwrap();
+            written.push(message);
+        }
+        // Every fifth message after each write, every message at the end: FerretDB walks.
+        check_branch_ends(&store, &ada, &session_id, &written, 5).await;
+        // An import: new messages under stored ones and under each other, with some rows
+        // stored before among them (skipped) in every other round.
+        let mut batch: Vec<NewMessage> = Vec::new();
+        for _ in 0..20 {
+            let n = written.len() + batch.len();
+            let parent = if !batch.is_empty() && below(2) == 0 {
+                batch[below(batch.len())].id.clone()
+            } else {
+                written[below(written.len())].id.clone()
+            };
+            clock += 10;
+            batch.push(new_message(n, Some(parent), clock));
+        }
+        let mut sent = batch.clone();
+        if round % 2 == 1 {
+            for _ in 0..5 {
+                sent.push(written[below(written.len())].clone());
+            }
+        }
+        store
+            .import_sessions(&ada.id, vec![import(sent)])
+            .await
+            .unwrap();
+        written.extend(batch);
+        check_branch_ends(&store, &ada, &session_id, &written, 5).await;
+    }
+    check_branch_ends(&store, &ada, &session_id, &written, 1).await;
+}
+
+/// `Store::newest_descendant` from every `stride`th message of `written` (from a place that
+/// moves with its length), against a walk down the newest children (greatest
+/// `(created_at, id)`).
+async fn check_branch_ends(
+    store: &DynStore,
+    user: &User,
+    session_id: &str,
+    written: &[NewMessage],
+    stride: usize,
+) {
+    let mut children: HashMap<&str, Vec<&NewMessage>> = HashMap::new();
+    for message in written {
+        if let Some(parent) = &message.parent_id {
+            children.entry(parent.as_str()).or_default().push(message);
+        }
+    }
+    for message in written.iter().skip(written.len() % stride).step_by(stride) {
+        let mut end = message.id.as_str();
+        while let Some(newest) = children
+            .get(end)
+            .and_then(|list| list.iter().max_by_key(|m| (m.created_at, m.id.as_str())))
+        {
+            end = newest.id.as_str();
+        }
+        let got = store
+            .newest_descendant(&user.id, session_id, &message.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(end),
+            "the end of the branch through {} ({} messages written)",
+            message.content,
+            written.len()
+        );
+    }
 }

@@ -8,30 +8,32 @@ use super::chat::session_by_id;
 use super::rows::{self, MESSAGE_COLUMNS};
 use super::sql_error;
 use crate::model::Message;
+use crate::store::paths::{label_new, Label, NewNode, Splits, StoredPaths};
 use crate::store::tree::{
     ancestor_step, links_in_order, parents_first, TreeLinks, TreeNode, MAX_ANCESTOR_STEPS,
 };
-use crate::store::{BranchWindow, StoreResult, TreeMessage};
+use crate::store::{BranchWindow, StoreError, StoreResult, TreeMessage};
+use std::collections::HashMap;
 
 /// Messages linked per pass of `link_new_messages`: bounds its memory on a large backfill.
 const LINK_BATCH: usize = 50_000;
 
 /// Gives every message still without tree links (`depth IS NULL`: rows inserted just now by
 /// an append or an import, or every row of a database from before the links existed) its
-/// depth and jump, in the caller's transaction. Returns how many rows it linked. A message
-/// whose parent is missing is linked as a root.
+/// depth, jump and path label (`store::paths`), in the caller's transaction. Returns how many
+/// rows it linked. A message whose parent is missing is linked as a root.
 pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
     let mut linked = 0;
     loop {
-        let pending: Vec<(i64, String, Option<String>)> = conn
+        let pending: Vec<(i64, String, Option<String>, i64)> = conn
             .prepare_cached(
-                "SELECT seq, id, parent_id FROM messages INDEXED BY messages_unlinked
+                "SELECT seq, id, parent_id, created_at FROM messages INDEXED BY messages_unlinked
                  WHERE depth IS NULL ORDER BY seq LIMIT ?1",
             )
             .and_then(|mut query| {
                 query
                     .query_map([LINK_BATCH as i64], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                     })
                     .and_then(Iterator::collect)
             })
@@ -41,24 +43,123 @@ pub fn link_new_messages(conn: &Connection) -> StoreResult<usize> {
         }
         let given: Vec<(&str, Option<&str>)> = pending
             .iter()
-            .map(|(_, id, parent)| (id.as_str(), parent.as_deref()))
+            .map(|(_, id, parent, _)| (id.as_str(), parent.as_deref()))
             .collect();
         let links = links_of(conn, &given)?;
+        let created: HashMap<&str, i64> = pending
+            .iter()
+            .map(|(_, id, _, created)| (id.as_str(), *created))
+            .collect();
+        let order = path_order(&given, &links, |id| created.get(id).copied());
+        let labels = label_new(&order, &mut SqlitePaths(conn), Splits::Apply)?;
         let mut update = conn
             .prepare_cached(
-                "UPDATE messages SET depth = ?2, jump_id = ?3, jump_depth = ?4 WHERE seq = ?1",
+                "UPDATE messages SET depth = ?2, jump_id = ?3, jump_depth = ?4, path = ?5
+                 WHERE seq = ?1",
             )
             .map_err(sql_error)?;
-        for (seq, id, _) in &pending {
+        for (seq, id, _, _) in &pending {
             let own = links
                 .get(id)
                 .cloned()
                 .unwrap_or_else(|| TreeLinks::root(id));
             update
-                .execute(params![seq, own.depth, own.jump_id, own.jump_depth])
+                .execute(params![
+                    seq,
+                    own.depth,
+                    own.jump_id,
+                    own.jump_depth,
+                    labels.get(id)
+                ])
                 .map_err(sql_error)?;
         }
         linked += pending.len();
+    }
+}
+
+/// The new messages `given` in the order `paths::label_new` takes them (parents first), with
+/// their depths from `links` and their creation times from `created_ms` (a message without
+/// either is left out: it is not labelled).
+pub fn path_order<'a>(
+    given: &[(&'a str, Option<&'a str>)],
+    links: &HashMap<String, TreeLinks>,
+    created_ms: impl Fn(&str) -> Option<i64>,
+) -> Vec<NewNode<'a>> {
+    parents_first(given)
+        .into_iter()
+        .filter_map(|(id, parent_id)| {
+            Some(NewNode {
+                id,
+                parent_id,
+                depth: links.get(id)?.depth,
+                created_ms: created_ms(id)?,
+            })
+        })
+        .collect()
+}
+
+/// The stored path labels, read and changed in the caller's transaction. Rows without a label
+/// (inserted but not linked yet) are not stored as far as `paths` is concerned.
+pub struct SqlitePaths<'c>(pub &'c Connection);
+
+impl StoredPaths for SqlitePaths<'_> {
+    type Error = StoreError;
+
+    fn label(&mut self, id: &str) -> StoreResult<Option<(Label, i64)>> {
+        self.0
+            .prepare_cached("SELECT path, depth FROM messages WHERE id = ?1 AND path IS NOT NULL")
+            .and_then(|mut query| {
+                query
+                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(sql_error)
+    }
+
+    fn at_depth(&mut self, label: Label, depth: i64) -> StoreResult<Option<(i64, String)>> {
+        self.0
+            .prepare_cached("SELECT created_at, id FROM messages WHERE path = ?1 AND depth = ?2")
+            .and_then(|mut query| {
+                query
+                    .query_row(params![label, depth], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(sql_error)
+    }
+
+    fn extent(&mut self, label: Label) -> StoreResult<Option<(i64, i64)>> {
+        self.0
+            .prepare_cached("SELECT min(depth), max(depth) FROM messages WHERE path = ?1")
+            .and_then(|mut query| {
+                query.query_row([label], |row| {
+                    let least: Option<i64> = row.get(0)?;
+                    let greatest: Option<i64> = row.get(1)?;
+                    Ok(least.zip(greatest))
+                })
+            })
+            .map_err(sql_error)
+    }
+
+    fn relabel(
+        &mut self,
+        label: Label,
+        depths: std::ops::RangeInclusive<i64>,
+        to: Label,
+    ) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "UPDATE messages SET path = ?4 WHERE path = ?1 AND depth BETWEEN ?2 AND ?3",
+            )
+            .and_then(|mut update| update.execute(params![label, depths.start(), depths.end(), to]))
+            .map_err(sql_error)?;
+        Ok(())
+    }
+
+    fn greatest_label(&mut self) -> StoreResult<Label> {
+        self.0
+            .prepare_cached("SELECT coalesce(max(path), 0) FROM messages")
+            .and_then(|mut query| query.query_row([], |row| row.get(0)))
+            .map_err(sql_error)
     }
 }
 
@@ -257,34 +358,26 @@ pub fn children(
     Ok(found)
 }
 
-/// See `Store::newest_descendant`: one recursive query down the newest children, each step
-/// one look-up in `messages_children`. Bounded by the session's message count, so a loop in
-/// stored data cannot run forever.
+/// See `Store::newest_descendant`: the deepest message of `from`'s path label (see
+/// `store::paths`), one look-up in `messages_paths`.
 pub fn newest_descendant(
     conn: &Connection,
     user_id: &str,
     session_id: &str,
     from: &str,
 ) -> StoreResult<Option<String>> {
-    let Some(session) = session_by_id(conn, user_id, session_id)? else {
+    if session_by_id(conn, user_id, session_id)?.is_none() {
         return Ok(None);
-    };
+    }
     conn.prepare_cached(
-        "WITH RECURSIVE down(mid, n) AS (
-             SELECT id, 0 FROM messages WHERE id = ?1 AND session_id = ?2
-             UNION ALL
-             SELECT (SELECT c.id FROM messages c
-                     WHERE c.session_id = ?2 AND c.parent_id = down.mid
-                     ORDER BY c.created_at DESC, c.id DESC LIMIT 1), down.n + 1
-             FROM down WHERE down.mid IS NOT NULL AND down.n < ?3
-         )
-         SELECT mid FROM down WHERE mid IS NOT NULL ORDER BY n DESC LIMIT 1",
+        "SELECT leaf.id FROM messages AS start
+         JOIN messages AS leaf ON leaf.path = start.path
+         WHERE start.id = ?1 AND start.session_id = ?2
+         ORDER BY leaf.depth DESC LIMIT 1",
     )
     .and_then(|mut query| {
         query
-            .query_row(params![from, session_id, session.message_count], |row| {
-                row.get(0)
-            })
+            .query_row([from, session_id], |row| row.get(0))
             .optional()
     })
     .map_err(sql_error)

@@ -18,10 +18,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
+use super::branch::SqlitePaths;
 use super::rows::to_ms;
 use super::sql_error;
+use crate::store::paths::{label_new, Label, Splits};
 use crate::store::tree::TreeLinks;
 use crate::store::{ImportCounts, ImportSession, NewMessage, StoreError, StoreResult};
+use std::collections::HashMap;
 
 pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreResult<ImportCounts> {
     let mut counts = ImportCounts::default();
@@ -48,7 +51,17 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         .map(|message| (message.id.as_str(), message.parent_id.as_deref()))
         .collect();
     let links = super::branch::links_of(conn, &given)?;
-    drop(given);
+    // Their path labels, changing nothing stored: a message that would split a stored path
+    // (a new branch under a conversation imported before) goes in without links or label, and
+    // so does everything below it; `link_new_messages` does those once the insert is done.
+    let created: HashMap<&str, i64> = sessions
+        .iter()
+        .flat_map(|import| &import.messages)
+        .map(|message| (message.id.as_str(), to_ms(message.created_at)))
+        .collect();
+    let order = super::branch::path_order(&given, &links, |id| created.get(id).copied());
+    let labels = label_new(&order, &mut SqlitePaths(conn), Splits::Defer)?;
+    drop((given, order, created));
 
     let mut client_ids = ClientIds::default();
     let mut pending: Vec<Row> = Vec::with_capacity(ROWS_PER_STATEMENT);
@@ -58,7 +71,10 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         for message in &import.messages {
             attempted += 1;
             let client_id = client_ids.keep(conn, message)?;
-            pending.push((message, session_id, client_id, links.get(&message.id)));
+            let tree = labels
+                .get(&message.id)
+                .and_then(|label| Some((links.get(&message.id)?, *label)));
+            pending.push((message, session_id, client_id, tree));
             if pending.len() == ROWS_PER_STATEMENT {
                 inserted += insert_messages(conn, &pending)?;
                 pending.clear();
@@ -70,7 +86,8 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
         // Some rows were there already (by id or by source id): a new message may hang from
         // one of them, whose stored links are what count. The new rows are linked again.
         conn.prepare_cached(
-            "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL WHERE seq > ?1",
+            "UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL, path = NULL
+             WHERE seq > ?1",
         )
         .and_then(|mut unlink| unlink.execute([before]))
         .map_err(sql_error)?;
@@ -111,12 +128,13 @@ pub fn import_sessions(conn: &Connection, sessions: &[ImportSession]) -> StoreRe
     Ok(counts)
 }
 
-/// A message to insert, the session it goes to, the client id it keeps, and its tree links.
+/// A message to insert, the session it goes to, the client id it keeps, and its tree links
+/// and path label (none: linked after the insert).
 type Row<'a> = (
     &'a NewMessage,
     &'a str,
     Option<&'a str>,
-    Option<&'a TreeLinks>,
+    Option<(&'a TreeLinks, Label)>,
 );
 
 /// Decides which client ids imported messages keep. A client id is unique per user (it makes
@@ -210,9 +228,12 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
 }
 
 /// Parameters of one row: every column a message has.
-const COLUMNS: usize = 21;
+const COLUMNS: usize = 22;
 /// Rows per insert statement: `COLUMNS` parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// A row's `depth`, `jump_id`, `jump_depth` and `path`.
+type TreeColumns<'a> = (Option<i64>, Option<&'a str>, Option<i64>, Option<Label>);
 
 /// Inserts messages (in order) with one statement and returns how many were new.
 fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
@@ -222,7 +243,7 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
     let sql = format!(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
              prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
-             updated_at, usage_estimated, status_reason, depth, jump_id, jump_depth)
+             updated_at, usage_estimated, status_reason, depth, jump_id, jump_depth, path)
          VALUES {} ON CONFLICT DO NOTHING",
         vec![format!("({})", vec!["?"; COLUMNS].join(", ")); rows.len()].join(", ")
     );
@@ -241,23 +262,24 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
         })
         .collect();
     let mut values: Vec<&dyn ToSql> = Vec::with_capacity(rows.len() * COLUMNS);
-    // Without links (not expected: every message of the batch gets some), a row is linked
-    // after the insert by `branch::link_new_messages`.
-    let tree: Vec<(Option<i64>, Option<&str>, Option<i64>)> = rows
+    // Without links and label, a row is linked after the insert by
+    // `branch::link_new_messages`.
+    let tree: Vec<TreeColumns> = rows
         .iter()
-        .map(|(_, _, _, links)| match links {
-            Some(links) => (
+        .map(|(_, _, _, tree)| match tree {
+            Some((links, label)) => (
                 Some(links.depth),
                 Some(links.jump_id.as_str()),
                 Some(links.jump_depth),
+                Some(*label),
             ),
-            None => (None, None, None),
+            None => (None, None, None, None),
         })
         .collect();
     for ((((message, session_id, client_id, _), created_at), [role, status, reason]), tree) in
         rows.iter().zip(&times).zip(&labels).zip(&tree)
     {
-        let (depth, jump_id, jump_depth) = tree;
+        let (depth, jump_id, jump_depth, label) = tree;
         values.extend_from_slice(&[
             &message.id as &dyn ToSql,
             session_id,
@@ -280,6 +302,7 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
             depth,
             jump_id,
             jump_depth,
+            label,
         ]);
     }
     // The full-size statement is reused; the shorter last one of a batch is not worth a

@@ -245,6 +245,14 @@ const MIGRATIONS: &[&str] = &[
     UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL
     WHERE session_id IN (SELECT DISTINCT session_id FROM messages WHERE depth >= 64);
     "#,
+    // 11: the end of a branch in one look-up (see `store::paths`): each message keeps the
+    // label of its newest-child path. Every row loses its links here and is linked again,
+    // labels included, at open.
+    r#"
+    ALTER TABLE messages ADD COLUMN path INTEGER;
+    CREATE INDEX messages_paths ON messages(path, depth);
+    UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL;
+    "#,
 ];
 
 /// The schema version this build expects.
