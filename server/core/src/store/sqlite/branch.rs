@@ -98,8 +98,9 @@ pub fn path_order<'a>(
         .collect()
 }
 
-/// The stored path labels, read and changed in the caller's transaction. Rows without a label
-/// (inserted but not linked yet) are not stored as far as `paths` is concerned.
+/// The stored path labels, read and changed in the caller's transaction. Rows not linked yet
+/// (`depth IS NULL`: inserted just now, or unlinked by a migration, whatever label they held)
+/// are not stored as far as `paths` is concerned.
 pub struct SqlitePaths<'c>(pub &'c Connection);
 
 impl StoredPaths for SqlitePaths<'_> {
@@ -107,7 +108,10 @@ impl StoredPaths for SqlitePaths<'_> {
 
     fn label(&mut self, id: &str) -> StoreResult<Option<(Label, i64)>> {
         self.0
-            .prepare_cached("SELECT path, depth FROM messages WHERE id = ?1 AND path IS NOT NULL")
+            .prepare_cached(
+                "SELECT path, depth FROM messages
+                 WHERE id = ?1 AND depth IS NOT NULL AND path IS NOT NULL",
+            )
             .and_then(|mut query| {
                 query
                     .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
