@@ -78,24 +78,34 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Copies the WAL back into the database every half second with a PASSIVE checkpoint on a
-/// connection of its own. SQLite's automatic checkpoint would run inside the commit that
-/// crosses the threshold, making that one write (and the batch waiting behind it) slow.
+/// Copies the WAL back into the database with PASSIVE checkpoints on a connection of its
+/// own, alongside the writer: again 5 ms after a pass that found new frames (writes go on),
+/// else every 100 ms. Passes that follow each other copy little each, so that the writer's
+/// own checkpoint (see `writer::Checkpoints`, which lets the WAL start over) finds almost
+/// nothing left to do. SQLite's automatic checkpoint would run inside the commit that crosses
+/// its threshold, making that one write (and the batch waiting behind it) slow.
 fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
     let conn = Connection::open(&path).map_err(sql_error)?;
     configure_connection(&conn)?;
     std::thread::Builder::new()
         .name("confab-sqlite-checkpoint".into())
         .spawn(move || {
-            // A checkpoint fails twice a second while the disk is full: say so once.
+            // While the disk is full every pass fails: say so once.
             let mut failing = false;
+            // The WAL's frames and how many are copied, after the last pass: a pass that
+            // changed them found writes going on.
+            let mut last = (0, 0);
+            let mut busy = false;
             while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(500));
+                let pause = if busy { 5 } else { 100 };
+                std::thread::sleep(std::time::Duration::from_millis(pause));
                 let started = std::time::Instant::now();
                 let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                     Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
                 });
                 if let Ok((frames, copied)) = outcome {
+                    busy = (frames, copied) != last;
+                    last = (frames, copied);
                     let took = started.elapsed();
                     if took >= std::time::Duration::from_millis(5) {
                         tracing::debug!(
@@ -197,8 +207,9 @@ impl SqliteStore {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
-        // Checkpoints run on a thread of their own (see `checkpoints`), never inside a commit;
-        // the WAL file is cut back to 64 MiB whenever a checkpoint lets it start over.
+        // Checkpoints run between the writer's batches and on a thread of their own (see
+        // `checkpoints`), never inside a commit; the WAL file is cut back to 64 MiB whenever a
+        // checkpoint lets it start over.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
         ))

@@ -132,6 +132,7 @@ impl Writer {
 
 fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &AtomicBool) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut checkpoints = Checkpoints::new();
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -153,8 +154,78 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &A
         }
         // Callers of jobs a panic left unfinished hear "abandoned" as their reply drops.
         batch.clear();
+        checkpoints.after_batch(&conn, receiver.is_empty());
     }
     tracing::debug!("sqlite writer stopped");
+}
+
+/// How often the writer lets the WAL start over: a checkpoint between batches, when no
+/// write is waiting ...
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(150);
+/// ... or, under constant writes, even with writes waiting.
+const CHECKPOINT_AT_LEAST: Duration = Duration::from_millis(1_000);
+
+/// The writer's own WAL checkpoints, between batches.
+///
+/// Measured with 16 clients appending (`confab-bench --users 100 --appends-only` on a
+/// 1,000,000-message store): with checkpoints only on a thread of their own, the WAL never
+/// started over. A checkpoint copies the frames written before it began, the writer appended
+/// more meanwhile, and SQLite restarts the WAL only at a write that finds every frame copied.
+/// The WAL grew by 200 MB/s (2 GB in 10 s), 43% of the writer's time went to the kernel
+/// zeroing new file pages, and commits took 12 to 68 ms.
+///
+/// A checkpoint here runs while no batch is open, so it copies the whole WAL (less what a
+/// reader still needs) and the next write starts the WAL over (`journal_size_limit` then cuts
+/// the file back). The checkpoint thread (`super::checkpoints`) copies the bulk alongside the
+/// writer, so that little is left for this one. A checkpoint that finds the other one running
+/// answers busy at once and is tried again after the next batch.
+struct Checkpoints {
+    last: Instant,
+}
+
+impl Checkpoints {
+    fn new() -> Checkpoints {
+        Checkpoints {
+            last: Instant::now(),
+        }
+    }
+
+    fn after_batch(&mut self, conn: &Connection, idle: bool) {
+        let since = self.last.elapsed();
+        if !(idle && since >= CHECKPOINT_EVERY || since >= CHECKPOINT_AT_LEAST) {
+            return;
+        }
+        let started = Instant::now();
+        let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        });
+        let took = started.elapsed();
+        match outcome {
+            Ok((busy, frames, copied)) => {
+                if took >= SLOW_BATCH {
+                    tracing::debug!(
+                        frames,
+                        copied,
+                        ms = took.as_secs_f64() * 1e3,
+                        "slow checkpoint between batches"
+                    );
+                }
+                if busy == 0 {
+                    self.last = Instant::now();
+                }
+            }
+            // The checkpoint thread reports failures (a full disk) once; here they would
+            // repeat after every batch.
+            Err(error) => {
+                tracing::trace!(%error, "checkpoint between batches failed");
+                self.last = Instant::now();
+            }
+        }
+    }
 }
 
 /// Keeps `failing` current and logs the changes, not every failed batch: on a full disk every
