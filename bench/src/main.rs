@@ -62,6 +62,9 @@ struct Options {
     /// `users.rs`; `--messages` is the total, `--samples` the requests per measurement).
     #[arg(long)]
     users: Option<usize>,
+    /// With `--users` and `--url`: only the appends under load, on what the server holds.
+    #[arg(long)]
+    appends_only: bool,
     /// Messages in the ChatGPT ZIP imported by `--imports`.
     #[arg(long, default_value_t = 100_000)]
     zip_messages: usize,
@@ -227,6 +230,9 @@ async fn main() {
 async fn run(options: Options) -> Result<(), String> {
     if options.imports {
         return imports::run(&options).await;
+    }
+    if options.users.is_some() && options.appends_only {
+        return users::appends_only(&options).await;
     }
     if options.users.is_some() {
         return users::run(&options).await;
