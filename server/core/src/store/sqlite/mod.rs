@@ -179,15 +179,10 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
 
 /// Settings every connection needs.
 pub(crate) fn configure_connection(conn: &Connection) -> StoreResult<()> {
-    // `soft_heap_limit` is for the whole process: the writer and every reader share 64 MiB of
-    // SQLite memory, page caches included (each may use up to 32 MB of it). Without it the
-    // caches filled on a large database until the server held 145 MiB of its own memory. Pages
-    // beyond a cache are read again from the operating system's file cache, a copy away.
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
          PRAGMA cache_size = -32000;
-         PRAGMA soft_heap_limit = 67108864;
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 268435456;",
     )
