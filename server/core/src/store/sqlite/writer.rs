@@ -133,7 +133,36 @@ impl Writer {
 fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &AtomicBool) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut checkpoints = Checkpoints::new();
-    while let Some(first) = receiver.blocking_recv() {
+    let mut merges = Merges::default();
+    // Only to wait for the next job with a time limit (`Merges`).
+    let clock = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(clock) => Some(clock),
+        Err(error) => {
+            tracing::warn!(%error, "no timer for the writer; the index is merged in commits only");
+            None
+        }
+    };
+    loop {
+        let next = match &clock {
+            Some(clock) if merges.pending => {
+                // The timer must be made inside the runtime.
+                let waited = clock.block_on(async {
+                    tokio::time::timeout(MERGE_WHEN_IDLE, receiver.recv()).await
+                });
+                match waited {
+                    Ok(next) => next,
+                    Err(_) => {
+                        merges.step(&conn);
+                        continue;
+                    }
+                }
+            }
+            _ => receiver.blocking_recv(),
+        };
+        let Some(first) = next else { break };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -155,8 +184,57 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, failing: &A
         // Callers of jobs a panic left unfinished hear "abandoned" as their reply drops.
         batch.clear();
         checkpoints.after_batch(&conn, receiver.is_empty());
+        merges.pending = true;
     }
     tracing::debug!("sqlite writer stopped");
+}
+
+/// How long the writer must have had nothing to do before a merge step.
+const MERGE_WHEN_IDLE: Duration = Duration::from_millis(10);
+/// Leaf pages a merge step writes at most (FTS5's `merge` command): 1 MiB.
+const MERGE_STEP_PAGES: i64 = 256;
+
+/// Merges of the full-text index in small steps while the writer is idle.
+///
+/// FTS5 writes each commit's terms as a new segment and merges segments as they pile up
+/// (`automerge`), inside the commit that tips a level over: after a bulk import that work
+/// landed on the appends that followed. Here, once no write has come for `MERGE_WHEN_IDLE`,
+/// the writer merges a step at a time, each step its own short transaction, and the commits
+/// find less to merge. A write arriving meanwhile waits for one step at most.
+#[derive(Default)]
+struct Merges {
+    /// Writes came since the index was last found merged.
+    pending: bool,
+}
+
+impl Merges {
+    fn step(&mut self, conn: &Connection) {
+        let started = Instant::now();
+        let before = conn.total_changes();
+        // FTS5's documented way to tell whether `merge` did anything: the total changes.
+        let outcome = conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', {MERGE_STEP_PAGES});
+                 COMMIT;"
+            ))
+            .map(|()| conn.total_changes() != before);
+        match outcome {
+            Ok(merged) => {
+                self.pending = merged;
+                let took = started.elapsed();
+                if took >= SLOW_BATCH {
+                    tracing::debug!(ms = took.as_secs_f64() * 1e3, "slow merge step");
+                }
+            }
+            Err(error) => {
+                // A full disk, say: the commits merge as before; the next write tries again.
+                tracing::debug!(%error, "merge step failed");
+                to_autocommit(conn);
+                self.pending = false;
+            }
+        }
+    }
 }
 
 /// How often the writer lets the WAL start over: a checkpoint between batches, when no
@@ -610,5 +688,55 @@ mod tests {
             "the panicking write's row was rolled back"
         );
         assert!(!writer.is_failing());
+    }
+
+    /// With FTS5's own merging in commits turned off (`automerge`, and `crisismerge` out of
+    /// reach), every commit leaves a segment of its own;
+    /// once the writer has been idle, its merge steps bring them down to a few.
+    #[tokio::test]
+    async fn an_idle_writer_merges_the_full_text_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (writer, reader) = open(&dir);
+        reader
+            .execute_batch(
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('automerge', 0);
+                 INSERT INTO messages_fts(messages_fts, rank) VALUES ('crisismerge', 100);",
+            )
+            .expect("no merging in commits");
+        let segments = || -> i64 {
+            reader
+                .query_row(
+                    "SELECT count(DISTINCT segid) FROM messages_fts_idx",
+                    [],
+                    |row| row.get(0),
+                )
+                .expect("segments")
+        };
+        for n in 0..40i64 {
+            writer
+                .write(move |conn| {
+                    conn.execute(
+                        "INSERT INTO messages_fts(rowid, content) VALUES (?1, ?2)",
+                        rusqlite::params![n, format!("word{n} shared")],
+                    )
+                    .map(|_| ())
+                    .map_err(crate::store::sqlite::sql_error)
+                })
+                .await
+                .expect("write");
+        }
+        let piled = segments();
+        assert!(piled >= 30, "{piled} segments after 40 commits");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let merged = segments();
+        assert!(merged <= 4, "{merged} segments after the writer was idle");
+        let found: i64 = reader
+            .query_row(
+                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'shared'",
+                [],
+                |row| row.get(0),
+            )
+            .expect("match");
+        assert_eq!(found, 40, "every row is still found");
     }
 }
