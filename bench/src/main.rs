@@ -65,6 +65,10 @@ struct Options {
     /// With `--users` and `--url`: only the appends under load, on what the server holds.
     #[arg(long)]
     appends_only: bool,
+    /// With `--appends-only`: append as the accounts an earlier run (of this process id)
+    /// seeded, as the full run does, instead of new ones.
+    #[arg(long)]
+    seeded_by: Option<u32>,
     /// Messages in the ChatGPT ZIP imported by `--imports`.
     #[arg(long, default_value_t = 100_000)]
     zip_messages: usize,
@@ -415,13 +419,23 @@ async fn wait_for(server: &Server) -> Result<(), String> {
 /// Signs up `email` and creates an API token. Returns the sign-up answer and a client that
 /// sends the token (everything after uses it).
 async fn sign_up(base: &str, email: &str) -> Result<(Value, reqwest::Client), String> {
+    sign_on(base, email, "signup").await
+}
+
+/// Signs in to an account created by an earlier run, with an API token of its own.
+async fn sign_in(base: &str, email: &str) -> Result<(Value, reqwest::Client), String> {
+    sign_on(base, email, "login").await
+}
+
+/// `POST /api/auth/{how}` (signup or login) with the benchmark's password, then a token.
+async fn sign_on(base: &str, email: &str, how: &str) -> Result<(Value, reqwest::Client), String> {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .map_err(|error| error.to_string())?;
     let user = check(
         browser
-            .post(format!("{base}/api/auth/signup"))
+            .post(format!("{base}/api/auth/{how}"))
             .header("Origin", base)
             .json(&json!({"email": email, "password": "benchmark password"}))
             .send()

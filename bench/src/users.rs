@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 
 use crate::text::{TextGenerator, MODELS, TYPES};
 use crate::{
-    check, measure, percentile, print_rows, rss_kib, sign_up, start_server, status_kib, wait_for,
-    Options, Row,
+    check, measure, percentile, print_rows, rss_kib, sign_in, sign_up, start_server, status_kib,
+    wait_for, Options, Row,
 };
 
 /// The heaviest account's share of all messages.
@@ -730,7 +730,17 @@ pub async fn appends_only(options: &Options) -> Result<(), String> {
     wait_for(&server).await?;
     let mut accounts = Vec::new();
     for n in 0..=options.clients {
-        accounts.push(account(&base, 1_000 + n).await?);
+        accounts.push(match options.seeded_by {
+            Some(pid) => {
+                let email = format!("user-{n}-{pid}@example.com");
+                let (user, api) = sign_in(&base, &email).await?;
+                Account {
+                    id: user["user"]["id"].as_str().unwrap_or_default().to_owned(),
+                    api,
+                }
+            }
+            None => account(&base, 1_000 + n).await?,
+        });
     }
     let (rate, times) =
         appends_under_load(&accounts, &base, options.clients, options.seconds).await?;
