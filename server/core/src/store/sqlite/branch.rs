@@ -132,8 +132,15 @@ impl StoredPaths for SqlitePaths<'_> {
     }
 
     fn extent(&mut self, label: Label) -> StoreResult<Option<(i64, i64)>> {
+        // Two ordered look-ups: `min()` and `max()` in one query read every entry of the
+        // label (SQLite's one-row shortcut is for a lone min or max), 100,000 on a long chat.
         self.0
-            .prepare_cached("SELECT min(depth), max(depth) FROM messages WHERE path = ?1")
+            .prepare_cached(
+                "SELECT (SELECT depth FROM messages INDEXED BY messages_paths
+                         WHERE path = ?1 AND depth IS NOT NULL ORDER BY depth LIMIT 1),
+                        (SELECT depth FROM messages INDEXED BY messages_paths
+                         WHERE path = ?1 ORDER BY depth DESC LIMIT 1)",
+            )
             .and_then(|mut query| {
                 query.query_row([label], |row| {
                     let least: Option<i64> = row.get(0)?;
@@ -374,10 +381,9 @@ pub fn newest_descendant(
         return Ok(None);
     }
     conn.prepare_cached(
-        "SELECT leaf.id FROM messages AS start
-         JOIN messages AS leaf ON leaf.path = start.path
-         WHERE start.id = ?1 AND start.session_id = ?2
-         ORDER BY leaf.depth DESC LIMIT 1",
+        "SELECT id FROM messages INDEXED BY messages_paths
+         WHERE path = (SELECT path FROM messages WHERE id = ?1 AND session_id = ?2)
+         ORDER BY depth DESC LIMIT 1",
     )
     .and_then(|mut query| {
         query
