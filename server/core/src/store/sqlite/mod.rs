@@ -99,22 +99,10 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
             while !stop.load(Ordering::Relaxed) {
                 let pause = if busy { 5 } else { 100 };
                 std::thread::sleep(std::time::Duration::from_millis(pause));
-                let started = std::time::Instant::now();
-                let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-                });
-                if let Ok((frames, copied)) = outcome {
-                    busy = (frames, copied) != last;
-                    last = (frames, copied);
-                    let took = started.elapsed();
-                    if took >= std::time::Duration::from_millis(5) {
-                        tracing::debug!(
-                            frames,
-                            copied,
-                            ms = took.as_secs_f64() * 1e3,
-                            "slow WAL checkpoint"
-                        );
-                    }
+                let outcome = passive_checkpoint(&conn, "checkpoint thread");
+                if let Ok(pass) = &outcome {
+                    busy = (pass.frames, pass.copied) != last;
+                    last = (pass.frames, pass.copied);
                 }
                 match outcome.map(|_| ()) {
                     Ok(()) if failing => {
@@ -132,6 +120,40 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
         })
         .map_err(|error| StoreError::Backend(format!("cannot start checkpoints: {error}")))?;
     Ok(())
+}
+
+/// What a PASSIVE checkpoint reports (`PRAGMA wal_checkpoint`).
+pub(crate) struct CheckpointPass {
+    /// Another checkpoint was running: this one did nothing.
+    pub busy: bool,
+    /// Frames in the WAL.
+    pub frames: i64,
+    /// Frames of the WAL copied into the database, by this pass or earlier ones.
+    pub copied: i64,
+}
+
+/// One PASSIVE checkpoint on `conn`, which never waits for readers or the writer. One that
+/// takes 5 ms or more is logged at debug level with `by`, the one who ran it.
+pub(crate) fn passive_checkpoint(conn: &Connection, by: &str) -> rusqlite::Result<CheckpointPass> {
+    let started = std::time::Instant::now();
+    let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(CheckpointPass {
+            busy: row.get::<_, i64>(0)? != 0,
+            frames: row.get(1)?,
+            copied: row.get(2)?,
+        })
+    })?;
+    let took = started.elapsed();
+    if took >= std::time::Duration::from_millis(5) {
+        tracing::debug!(
+            by,
+            frames = pass.frames,
+            copied = pass.copied,
+            ms = took.as_secs_f64() * 1e3,
+            "slow WAL checkpoint"
+        );
+    }
+    Ok(pass)
 }
 
 pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql_error_on;
+use super::{passive_checkpoint, sql_error_on};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed together; bounds the latency one batch adds to its first job.
@@ -273,26 +273,9 @@ impl Checkpoints {
         if !(idle && since >= CHECKPOINT_EVERY || since >= CHECKPOINT_AT_LEAST) {
             return;
         }
-        let started = Instant::now();
-        let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        });
-        let took = started.elapsed();
-        match outcome {
-            Ok((busy, frames, copied)) => {
-                if took >= SLOW_BATCH {
-                    tracing::debug!(
-                        frames,
-                        copied,
-                        ms = took.as_secs_f64() * 1e3,
-                        "slow checkpoint between batches"
-                    );
-                }
-                if busy == 0 {
+        match passive_checkpoint(conn, "writer") {
+            Ok(pass) => {
+                if !pass.busy {
                     self.last = Instant::now();
                 }
             }
