@@ -86,7 +86,7 @@ impl Drop for SqliteStore {
 /// its threshold, making that one write (and the batch waiting behind it) slow.
 fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
     let conn = Connection::open(&path).map_err(sql_error)?;
-    configure_connection(&conn)?;
+    configure_connection(&conn, READER_CACHE_KIB)?;
     std::thread::Builder::new()
         .name("confab-sqlite-checkpoint".into())
         .spawn(move || {
@@ -199,15 +199,29 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
     std::io::Error::from_raw_os_error(errno)
 }
 
-/// Settings every connection needs.
-pub(crate) fn configure_connection(conn: &Connection) -> StoreResult<()> {
-    conn.execute_batch(
+/// The page cache of the write connection, in KiB: the interior pages of the tables and
+/// indexes every commit descends.
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
+/// The page cache of each other connection (the readers, the checkpointer), in KiB:
+/// SQLite's own default. A page a reader misses comes from the kernel's page cache.
+const READER_CACHE_KIB: u32 = 2 * 1024;
+
+/// Settings every connection needs, with a page cache of at most `cache_kib` KiB.
+///
+/// Pages are read with `pread` into that cache, with no memory map (`mmap_size = 0`). The
+/// kernel's page cache keeps the file either way. A map of the file puts every page a
+/// connection ever read into the process's resident memory, once per connection: with a
+/// 256 MiB map and 32 MiB caches the server held 450 MiB after the users' benchmark (271 MiB
+/// of it mapped pages) and 373 MiB at the peak of a 500 MB restore. Searches were no slower
+/// without the map (BENCHMARKS.md, sixth session).
+pub(crate) fn configure_connection(conn: &Connection, cache_kib: u32) -> StoreResult<()> {
+    conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -32000;
+         PRAGMA cache_size = -{cache_kib};
          PRAGMA temp_store = MEMORY;
-         PRAGMA mmap_size = 268435456;",
-    )
+         PRAGMA mmap_size = 0;"
+    ))
     .map_err(sql_error)
 }
 
@@ -231,7 +245,7 @@ impl SqliteStore {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
         ))
         .map_err(sql_error)?;
-        configure_connection(&conn)?;
+        configure_connection(&conn, WRITER_CACHE_KIB)?;
         // The write connection feeds the full-text index (migration 8 and each commit).
         fts::register(&conn).map_err(sql_error)?;
         let version = migrations::run(&mut conn)?;

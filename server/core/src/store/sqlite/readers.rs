@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::{configure_connection, sql_error};
+use super::{configure_connection, sql_error, READER_CACHE_KIB};
 use crate::store::{StoreError, StoreResult};
 
 pub struct Readers {
@@ -33,7 +33,7 @@ impl Readers {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(sql_error)?;
-        configure_connection(&conn)?;
+        configure_connection(&conn, READER_CACHE_KIB)?;
         Ok(conn)
     }
 
