@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    purge_freed_memory_at_once();
     limit_malloc_arenas();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -22,6 +23,22 @@ fn main() -> std::process::ExitCode {
             eprintln!("confab: cannot start the async runtime: {error}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `mi_option_purge_delay` in mimalloc's `mimalloc.h` (its 16th option in v2 and v3 alike),
+/// which the `libmimalloc-sys` bindings do not name.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// mimalloc gives memory that is no longer used back to the system at once instead of after
+/// a second (`purge_delay`: 1,000 ms in the mimalloc v3 that `libmimalloc-sys` builds). With
+/// the default, its region still held about 73 MiB after the users' benchmark, and the server
+/// 141 to 152 MiB in all; with 0, 106 MiB, and appends were no slower (BENCHMARKS.md, sixth
+/// session).
+fn purge_freed_memory_at_once() {
+    // SAFETY: mi_option_set only stores an option value; mimalloc reads it at each purge.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
     }
 }
 
@@ -154,4 +171,18 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MI_OPTION_PURGE_DELAY;
+
+    /// The option number names `purge_delay`: its default in the bundled mimalloc v3 is
+    /// 1,000 ms (`src/options.c`), where the options around it default to 0 or 1.
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        // SAFETY: mi_option_get only reads an option value.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1_000);
+    }
 }
