@@ -31,10 +31,11 @@ fn main() -> std::process::ExitCode {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc gives memory that is no longer used back to the system at once instead of after
-/// a second (`purge_delay`: 1,000 ms in the mimalloc v3 that `libmimalloc-sys` builds). With
-/// the default, its region still held about 73 MiB after the users' benchmark, and the server
-/// 141 to 152 MiB in all; with 0, 106 MiB, and appends were no slower (BENCHMARKS.md, sixth
-/// session).
+/// a second (`purge_delay`: 1,000 ms in the mimalloc v3 that `libmimalloc-sys` builds). After
+/// the users' benchmark, read once its clients had disconnected, the server held 144 MiB with
+/// the default (about 73 MiB of it in mimalloc's region) and 106 MiB with 0; read right after
+/// its last append, 141 to 152 MiB and 139 to 145 MiB. Appends were no slower
+/// (BENCHMARKS.md, sixth session).
 fn purge_freed_memory_at_once() {
     // SAFETY: mi_option_set only stores an option value; mimalloc reads it at each purge.
     unsafe {
@@ -44,10 +45,10 @@ fn purge_freed_memory_at_once() {
 
 /// SQLite and the TLS library still allocate with glibc's malloc, which gives each thread
 /// that contends for it an arena of its own (up to eight per core) and keeps freed memory in
-/// each. SQLite's page caches are filled from whichever blocking thread runs a read, so after
-/// the users' benchmark they were spread over many arenas. With two arenas the server held
-/// 135 MiB after that run instead of 156 MiB (BENCHMARKS.md, sixth session). Set before any
-/// thread starts.
+/// each. SQLite's page caches are filled from whichever blocking thread runs a read, so their
+/// pages and what is freed around them would spread over many arenas; two bound that. Its
+/// effect alone was not isolated: the runs that measured it changed the benchmark's reading
+/// too (BENCHMARKS.md, sixth session). Set before any thread starts.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a tunable of glibc's allocator; it is called once, before
