@@ -36,7 +36,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// the default (about 73 MiB of it in mimalloc's region) and 106 MiB with 0; read right after
 /// its last append, 141 to 152 MiB and 139 to 145 MiB. Appends were no slower
 /// (BENCHMARKS.md, sixth session).
+/// An operator's own `MIMALLOC_PURGE_DELAY` wins.
 fn purge_freed_memory_at_once() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: mi_option_set only stores an option value; mimalloc reads it at each purge.
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
@@ -48,8 +52,12 @@ fn purge_freed_memory_at_once() {
 /// each. SQLite's page caches are filled from whichever blocking thread runs a read, so their
 /// pages and what is freed around them would spread over many arenas; two bound that. Its
 /// effect alone was not isolated: the runs that measured it changed the benchmark's reading
-/// too (BENCHMARKS.md, sixth session). Set before any thread starts.
+/// too (BENCHMARKS.md, sixth session). Set before any thread starts; an operator's own
+/// `MALLOC_ARENA_MAX` wins.
 fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a tunable of glibc's allocator; it is called once, before
     // the runtime starts any thread.
@@ -182,6 +190,10 @@ mod tests {
     /// 1,000 ms (`src/options.c`), where the options around it default to 0 or 1.
     #[test]
     fn the_purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            eprintln!("MIMALLOC_PURGE_DELAY is set: the default cannot be read; not checked");
+            return;
+        }
         // SAFETY: mi_option_get only reads an option value.
         let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         assert_eq!(delay, 1_000);

@@ -202,8 +202,9 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
 /// The page cache of the write connection, in KiB: the interior pages of the tables and
 /// indexes every commit descends.
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
-/// The page cache of each other connection (the readers, the checkpointer), in KiB:
-/// SQLite's own default. A page a reader misses comes from the kernel's page cache.
+/// The page cache of each other connection (the readers, the checkpointer), in KiB: about
+/// SQLite's own default (2,000 KiB). A page a reader misses comes from the kernel's page
+/// cache.
 const READER_CACHE_KIB: u32 = 2 * 1024;
 
 /// Settings every connection needs, with a page cache of at most `cache_kib` KiB.
@@ -212,8 +213,9 @@ const READER_CACHE_KIB: u32 = 2 * 1024;
 /// kernel's page cache keeps the file either way. A map of the file puts every page a
 /// connection ever read into the process's resident memory, once per connection: with a
 /// 256 MiB map and 32 MiB caches the server held 450 MiB after the users' benchmark (271 MiB
-/// of it mapped pages) and 373 MiB at the peak of a 500 MB restore. Searches were no slower
-/// without the map (BENCHMARKS.md, sixth session).
+/// of it mapped pages) and 373 MiB at the peak of a 500 MB restore. Without the map the
+/// search for a 2% word got faster (p99 40 to 50 ms before, 32 to 36 ms after) and the rare
+/// word stayed under its 5 ms target (BENCHMARKS.md, sixth session).
 pub(crate) fn configure_connection(conn: &Connection, cache_kib: u32) -> StoreResult<()> {
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
@@ -249,6 +251,7 @@ impl SqliteStore {
         // The write connection feeds the full-text index (migration 8 and each commit).
         fts::register(&conn).map_err(sql_error)?;
         let version = migrations::run(&mut conn)?;
+        writer::take_over_merging(&conn)?;
         // Rows from before the tree links (schema 9) get theirs once, before any read.
         let linked = {
             let tx = conn.transaction().map_err(sql_error)?;
