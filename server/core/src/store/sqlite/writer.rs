@@ -718,13 +718,8 @@ mod tests {
     async fn an_idle_writer_merges_the_full_text_index() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (writer, reader) = open(&dir);
-        let automerge: i64 = reader
-            .query_row(
-                "SELECT v FROM messages_fts_config WHERE k = 'automerge'",
-                [],
-                |row| row.get(0),
-            )
-            .expect("automerge is set");
+        let number = |sql: &str| -> i64 { reader.query_row(sql, [], |row| row.get(0)).expect(sql) };
+        let automerge = number("SELECT v FROM messages_fts_config WHERE k = 'automerge'");
         assert_eq!(automerge, 0, "commits merge nothing");
         // FTS5's crisis merge is kept out of reach.
         reader
@@ -732,15 +727,7 @@ mod tests {
                 "INSERT INTO messages_fts(messages_fts, rank) VALUES ('crisismerge', 500);",
             )
             .expect("no crisis merges");
-        let segments = || -> i64 {
-            reader
-                .query_row(
-                    "SELECT count(DISTINCT segid) FROM messages_fts_idx",
-                    [],
-                    |row| row.get(0),
-                )
-                .expect("segments")
-        };
+        let segments = || number("SELECT count(DISTINCT segid) FROM messages_fts_idx");
         // FTS5's automerge would have merged at the 64th leaf written and again at the 128th.
         for n in 0..150i64 {
             writer
@@ -762,13 +749,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(600)).await;
         let merged = segments();
         assert!(merged <= 4, "{merged} segments after the writer was idle");
-        let found: i64 = reader
-            .query_row(
-                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'shared'",
-                [],
-                |row| row.get(0),
-            )
-            .expect("match");
+        let found = number("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'shared'");
         assert_eq!(found, 150, "every row is still found");
     }
 }
