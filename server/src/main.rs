@@ -36,6 +36,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// the default (about 73 MiB of it in mimalloc's region) and 106 MiB with 0; read right after
 /// its last append, 141 to 152 MiB and 139 to 145 MiB. Appends were no slower
 /// (BENCHMARKS.md, sixth session).
+///
 /// An operator's own `MIMALLOC_PURGE_DELAY` wins.
 fn purge_freed_memory_at_once() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {

@@ -201,10 +201,10 @@ const MERGE_STEP_PAGES: i64 = 256;
 
 /// FTS5's own merging inside commits: off. FTS5 does a quantum of merge work (64 pages times
 /// the index's number of levels) every 64 leaf pages written, inside the commit that writes
-/// the 64th, whenever a level holds `automerge` (4) segments or a merge is under way. Under 16 appending clients on the users' benchmark
-/// store that was one commit in about 60 taking 14 to 48 ms (a commit of 8 appends every
-/// 50 ms in the slow-batch log), and the append p99 was 17 ms against a median of 1.2; with
-/// it off, 4.3 ms. The writer merges instead when it is idle (`Merges`). Under writes that
+/// the 64th, whenever a level holds `automerge` (4) segments or a merge is under way. Under
+/// 16 appending clients on the users' benchmark store that was one commit in about 60 taking
+/// 14 to 48 ms (a commit of 8 appends every 50 ms in the slow-batch log), and the append p99
+/// was 17 ms against a median of 1.2; with it off, 4.3 ms. The writer merges instead when it is idle (`Merges`). Under writes that
 /// never leave it idle, FTS5's `crisismerge` (16 segments on a level) merges in the commit
 /// that reaches it: rarer and larger (143 ms once in those 10 s), the backstop.
 ///
