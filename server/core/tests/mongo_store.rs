@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use confab_core::store::mongo::MongoStore;
+use confab_core::store::mongo::{MongoStore, ServerKind};
 use confab_core::store::DynStore;
 
 const URL_VARIABLE: &str = "CONFAB_TEST_MONGODB_URL";
@@ -137,6 +137,36 @@ stories!(
     branch_pages_by_hand,
     branch_ends_after_forks_anywhere,
 );
+
+/// Two connections to one database are two app nodes: 8 writers on each append to one
+/// conversation at once, and the branch stays linear. FerretDB 1.x updates a document by
+/// reading it and writing it whole (see `AppendLocks` in the store), so two processes cannot
+/// keep a branch linear there: against it the 16 writers share one connection, whose
+/// appends take turns. The two-node run needs a MongoDB named by `CONFAB_TEST_MONGODB_URL`.
+#[tokio::test]
+async fn concurrent_appends_make_one_branch() {
+    let url = with_database(&server_url(), &unique_database("one_branch"));
+    let connect = || async {
+        Arc::new(
+            MongoStore::connect(&url)
+                .await
+                .unwrap_or_else(|error| panic!("cannot connect to {URL_VARIABLE}: {error}")),
+        )
+    };
+    let first = connect().await;
+    let second = match first.server() {
+        ServerKind::MongoDb => connect().await,
+        ServerKind::FerretDb => {
+            eprintln!("FerretDB: the writers share one connection (one node)");
+            Arc::clone(&first)
+        }
+    };
+    run(
+        vec![first, second],
+        conformance::concurrent_appends_make_one_branch,
+    )
+    .await;
+}
 
 /// Tree links are repaired at connect, and every page is exact after: links an import computed
 /// a batch at a time before the `relink_imported_trees` step had jumps too short (here every

@@ -467,3 +467,10 @@ async fn the_wal_starts_over_under_constant_writes() {
         "the WAL started over {restarts} times in 2 s of {written} appends"
     );
 }
+
+/// Two services on one store stand for two nodes; SQLite's one writer orders the appends.
+#[tokio::test]
+async fn concurrent_appends_make_one_branch() {
+    let (_dir, store) = fresh();
+    conformance::concurrent_appends_make_one_branch(vec![store.clone(), store]).await;
+}

@@ -1149,3 +1149,121 @@ async fn check_branch_ends(
         );
     }
 }
+
+/// Appends that follow the active leaf, sent at once by several writers through several
+/// nodes (two app servers on one database, or the UI and `/v1`), make one linear branch as
+/// if they had come one after another: every message hangs under the one before it, the
+/// branch page from the leaf holds them all, the counters are exact, and a reply whose
+/// question is no longer the leaf stays under its question, off the active branch.
+pub async fn concurrent_appends_make_one_branch(nodes: Vec<DynStore>) {
+    const WRITERS_PER_NODE: usize = 8;
+    const APPENDS_PER_WRITER: usize = 4;
+    let nodes: Vec<Services> = nodes.into_iter().map(services).collect();
+    let ada = user(&nodes[0], "ada@example.com").await;
+    let first = nodes[0]
+        .append_message(
+            &ada,
+            NewMessageInput {
+                role: "user".into(),
+                content: "the first message".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("first append");
+    let s = first.session.id.clone();
+    let writers = nodes.iter().enumerate().flat_map(|(node, services)| {
+        let ada = &ada;
+        let s = &s;
+        (0..WRITERS_PER_NODE).map(move |writer| async move {
+            for n in 0..APPENDS_PER_WRITER {
+                let content = format!("node {node} writer {writer} message {n}");
+                services
+                    .append_message(
+                        ada,
+                        NewMessageInput {
+                            session_id: Some(s.clone()),
+                            role: "user".into(),
+                            content,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("a concurrent append");
+            }
+        })
+    });
+    futures::future::join_all(writers).await;
+    let total = 1 + nodes.len() * WRITERS_PER_NODE * APPENDS_PER_WRITER;
+
+    let all = nodes[0]
+        .store()
+        .all_messages(&ada.id, &s)
+        .await
+        .expect("all messages");
+    assert_eq!(all.len(), total);
+    let mut children: HashMap<Option<&str>, Vec<&str>> = HashMap::new();
+    for message in &all {
+        children
+            .entry(message.parent_id.as_deref())
+            .or_default()
+            .push(message.id.as_str());
+    }
+    let forks: Vec<_> = children
+        .iter()
+        .filter(|(_, below)| below.len() > 1)
+        .collect();
+    assert!(forks.is_empty(), "the branch forked: {forks:?}");
+    // The chain from the root, as the parents say.
+    let mut chain = vec![first.message.id.as_str()];
+    while let Some(below) = children.get(&Some(chain[chain.len() - 1])) {
+        chain.push(below[0]);
+    }
+    assert_eq!(chain.len(), total, "every message is on the one branch");
+
+    let page = nodes[1 % nodes.len()]
+        .branch_page(&ada, &s, input(200))
+        .await
+        .expect("the branch page");
+    assert_eq!(ids(&page), chain, "the page is the chain, in order");
+    assert!(page.messages.iter().all(|entry| entry.siblings == alone()));
+    assert_eq!(page.earlier, None);
+    assert_eq!(
+        page.session.active_leaf_id.as_deref(),
+        chain.last().copied()
+    );
+    assert_eq!(page.session.message_count, total as i64);
+    // An earlier page, read through the tree links the appends wrote.
+    let earlier = nodes[0]
+        .branch_page(
+            &ada,
+            &s,
+            BranchInput {
+                before: Some(chain[40].to_owned()),
+                ..input(10)
+            },
+        )
+        .await
+        .expect("an earlier page");
+    assert_eq!(ids(&earlier), chain[30..40]);
+
+    // A reply placeholder to a question that is no longer the leaf keeps its parent.
+    let question = chain[chain.len() - 2].to_owned();
+    let leaf = chain[chain.len() - 1].to_owned();
+    let reply = NewMessage {
+        id: "late-reply".into(),
+        role: Role::Assistant,
+        content: "a late answer".into(),
+        active_leaf: LeafRule::IfLeafIs(question.clone()),
+        source_id: None,
+        ..plain_message(&ada.id, &s, 0, "late", Some(question.clone()), Utc::now())
+    };
+    let late = nodes[0]
+        .store()
+        .append_message(reply, None)
+        .await
+        .expect("the late reply");
+    assert_eq!(late.message.parent_id.as_deref(), Some(question.as_str()));
+    assert_eq!(late.session.active_leaf_id.as_deref(), Some(leaf.as_str()));
+    assert_eq!(late.session.message_count, total as i64 + 1);
+}

@@ -21,7 +21,9 @@ pub use backup::{
     restore_into_the_same_account_adds_only_what_is_missing,
     restores_after_a_purge_agree_whatever_the_format,
 };
-pub use branches::{branch_ends_after_forks_anywhere, branch_pages_by_hand};
+pub use branches::{
+    branch_ends_after_forks_anywhere, branch_pages_by_hand, concurrent_appends_make_one_branch,
+};
 pub use replies::streaming_replies;
 
 pub fn services(store: DynStore) -> Services {

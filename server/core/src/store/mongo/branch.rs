@@ -15,8 +15,8 @@ use super::errors::db_error;
 use super::Collections;
 use crate::model::Message;
 use crate::store::tree::{
-    ancestor_step, child_links, links_in_order, parents_first, TreeLinks, TreeNode,
-    MAX_ANCESTOR_STEPS,
+    ancestor_step, child_links, links_in_order, parents_first, Spine, SpineEntry, TreeLinks,
+    TreeNode, MAX_ANCESTOR_STEPS,
 };
 use crate::store::{BranchWindow, StoreResult, TreeMessage};
 
@@ -182,6 +182,49 @@ pub async fn links_under(
     .and_then(|node| node.links())
     .unwrap_or_else(|| TreeLinks::root(&links.jump_id));
     Ok(child_links(&parent.id, &links, &jump))
+}
+
+/// The spine of `message` (see `tree::Spine`): the message, then its jump targets read one
+/// by one up to the root (about 2 log2 of its depth reads). `None` when a link is missing
+/// (a message stored before links, or a broken chain).
+pub async fn spine_of(
+    collections: &Collections,
+    message: &MessageDoc,
+) -> StoreResult<Option<Spine>> {
+    let Some(mut links) = message.links() else {
+        return Ok(None);
+    };
+    let mut spine = vec![SpineEntry {
+        id: message.id.clone(),
+        depth: links.depth,
+    }];
+    for _ in 0..MAX_ANCESTOR_STEPS {
+        if links.depth == 0 {
+            return Ok(Some(spine));
+        }
+        let jump = find_node(
+            collections,
+            &message.user_id,
+            &message.session_id,
+            &links.jump_id,
+        )
+        .await?;
+        let Some((jump, jump_links)) = jump.and_then(|node| {
+            let links = node.links()?;
+            Some((node.id, links))
+        }) else {
+            return Ok(None);
+        };
+        if jump_links.depth >= links.depth {
+            return Ok(None);
+        }
+        spine.push(SpineEntry {
+            id: jump,
+            depth: jump_links.depth,
+        });
+        links = jump_links;
+    }
+    Ok(None)
 }
 
 /// Sets the links of messages about to be inserted together (an import: parents before

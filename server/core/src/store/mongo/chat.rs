@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{self, doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 
 use super::accounts::user_exists;
@@ -18,6 +18,7 @@ use super::terms::regex_escape;
 use super::Collections;
 use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
+use crate::store::tree::{child_of_spine, Spine, SpineEntry, TreeLinks};
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
     SessionQuery, StoreError, StoreResult,
@@ -61,27 +62,6 @@ pub async fn session_by_id(
         .await
         .map_err(db_error)?
         .map(SessionDoc::into_session))
-}
-
-/// The session's active leaf; `None` when the session is not the user's.
-async fn active_leaf(
-    collections: &Collections,
-    user_id: &str,
-    id: &str,
-) -> StoreResult<Option<Option<String>>> {
-    #[derive(serde::Deserialize)]
-    struct Leaf {
-        #[serde(default)]
-        active_leaf_id: Option<String>,
-    }
-    Ok(collections
-        .chat_sessions
-        .clone_with_type::<Leaf>()
-        .find_one(live(user_id, id))
-        .projection(doc! { "_id": 0, "active_leaf_id": 1 })
-        .await
-        .map_err(db_error)?
-        .map(|found| found.active_leaf_id))
 }
 
 pub(super) async fn session_exists(
@@ -246,12 +226,16 @@ pub async fn update_session(
     if let Some(archived) = patch.archived {
         set.insert("archived", archived);
     }
+    let mut update = doc! {};
     if let Some(leaf) = &patch.active_leaf_id {
         set.insert("active_leaf_id", leaf);
+        // The spine is the old leaf's (see `SessionDoc::leaf_spine`).
+        update.insert("$unset", doc! { "leaf_spine": "" });
     }
+    update.insert("$set", set);
     Ok(collections
         .chat_sessions
-        .find_one_and_update(live(user_id, id), doc! { "$set": set })
+        .find_one_and_update(live(user_id, id), update)
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?
@@ -394,7 +378,7 @@ pub async fn clear_session(
                     "word_count": 0_i64,
                     "updated_at": to_bson_time(now),
                 },
-                "$unset": { "last_message_at": "", "active_leaf_id": "" },
+                "$unset": { "last_message_at": "", "active_leaf_id": "", "leaf_spine": "" },
             },
         )
         .await
@@ -500,89 +484,177 @@ fn existing_appended(found: ClientMatch) -> StoreResult<Appended> {
     }
 }
 
-/// Appends without a transaction, in this order: a known client id answers at once; the new
-/// session (if any) is inserted; the message is inserted, where the unique index on
-/// `(user_id, client_key)` settles a race between two appends with the same client id; then
-/// the session's counters move with `$inc`/`$max`, and its active leaf becomes the message, in
-/// one update that also returns the session.
-pub async fn append_message(
+/// Locks that make the appends to one session take turns within this process, striped by
+/// session id (two sessions may share a stripe and then take turns too, briefly).
+///
+/// On MongoDB the compare-and-set on the active leaf (`append_message`) keeps a branch
+/// linear on its own, across processes. FerretDB 1.x runs `findAndModify` and `update` as a
+/// read followed by a write of the whole document (`internal/handler/msg_findandmodify.go`:
+/// `Query`, then `UpdateDocument` by `_id`), so two concurrent updates of one session can
+/// both match the same leaf, and an `$inc` can be lost. Taking turns here makes appends
+/// through one Confab process exact there too (the UI and `/v1` at once, several browser
+/// tabs); across processes FerretDB offers no way to.
+#[derive(Clone)]
+pub(crate) struct AppendLocks(std::sync::Arc<[tokio::sync::Mutex<()>]>);
+
+/// Stripes of `AppendLocks`: appends to different sessions rarely wait for each other.
+const APPEND_LOCK_STRIPES: usize = 256;
+
+impl Default for AppendLocks {
+    fn default() -> AppendLocks {
+        AppendLocks(
+            (0..APPEND_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        )
+    }
+}
+
+impl AppendLocks {
+    async fn lock(&self, session_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(session_id);
+        self.0[(hash % self.0.len() as u64) as usize].lock().await
+    }
+}
+
+/// The session's active leaf and its spine, as an append reads them.
+#[derive(serde::Deserialize)]
+struct LeafState {
+    #[serde(default)]
+    active_leaf_id: Option<String>,
+    #[serde(default)]
+    leaf_spine: Option<Spine>,
+}
+
+impl LeafState {
+    /// The spine, when it is the active leaf's (it is written with the leaf, so this holds
+    /// unless the document was edited by hand).
+    fn spine(&self) -> Option<&Spine> {
+        let spine = self.leaf_spine.as_ref()?;
+        (spine.first().map(|entry| &entry.id) == self.active_leaf_id.as_ref()).then_some(spine)
+    }
+}
+
+/// The user's live session `id`: its active leaf and that leaf's spine. `None` when the
+/// session is not the user's or is deleted.
+async fn leaf_state(
+    collections: &Collections,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<LeafState>> {
+    collections
+        .chat_sessions
+        .clone_with_type::<LeafState>()
+        .find_one(live(user_id, id))
+        .projection(doc! { "_id": 0, "active_leaf_id": 1, "leaf_spine": 1 })
+        .await
+        .map_err(db_error)
+}
+
+/// How the counter update of an append moves the active leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LeafMove {
+    /// The message hangs under the active leaf it was given (`None`: the session had none):
+    /// it becomes the leaf only while the leaf is still that one, else it is moved under the
+    /// newer leaf and tried again, so that concurrent appends make one linear branch.
+    Follow(Option<String>),
+    /// It becomes the leaf only while the leaf is this message (`LeafRule::IfLeafIs`); else
+    /// it stays where it is and only the counters move.
+    IfLeafIs(String),
+    /// It becomes the leaf whatever the leaf is (`LeafRule::Set` with an explicit parent).
+    Always,
+}
+
+/// Where a new message goes: its parent, its links and its own spine (when the parent's is
+/// known), and how it moves the leaf.
+struct Placement {
+    parent_id: Option<String>,
+    links: TreeLinks,
+    spine: Option<Spine>,
+    leaf: LeafMove,
+}
+
+/// Compare-and-set rounds of a following append before it takes the leaf unconditionally
+/// (accepting a fork rather than failing a write that is already stored).
+const MAX_FOLLOW_TRIES: usize = 16;
+
+/// The placement of `id` under `parent_id`, in the user's session. With `known` (the
+/// session's leaf state) holding the parent's spine no message is read; else the parent and
+/// its jump chain are (`branch::spine_of`), and a parent outside the session is a conflict.
+async fn place_under(
     collections: &Collections,
     message: &NewMessage,
-    new_session: Option<&NewSession>,
-) -> StoreResult<Appended> {
-    let mut message = std::borrow::Cow::Borrowed(message);
-    let user_id = message.user_id.clone();
-    let user_id = user_id.as_str();
-    if message.client_id.is_some() {
-        let client_key = MessageDoc::new(&message).client_key;
-        if let Some(found) = by_client_id(collections, user_id, &client_key).await? {
-            return existing_appended(found);
-        }
-    }
-    match new_session {
-        Some(_) => {
-            if !user_exists(collections, user_id).await? {
-                return Err(StoreError::NotFound);
-            }
-        }
-        None => {
-            let Some(leaf) = active_leaf(collections, user_id, &message.session_id).await? else {
-                return Err(StoreError::NotFound);
-            };
-            if message.follow_active_leaf && message.parent_id.is_none() && leaf.is_some() {
-                message.to_mut().parent_id = leaf;
-            }
-        }
-    }
-    let message = message.as_ref();
-    let mut document = MessageDoc::new(message);
-    // Checked before a new session is inserted, so that a refusal leaves nothing behind.
-    let parent = match &message.parent_id {
-        Some(parent_id) => {
-            let parent =
-                find_message(collections, doc! { "_id": parent_id, "user_id": user_id }).await?;
-            match parent {
-                Some(parent) if parent.session_id == message.session_id => Some(parent),
-                _ => {
-                    return Err(StoreError::Conflict(
-                        "the parent message is not in this session".into(),
-                    ))
-                }
-            }
-        }
-        None => None,
+    parent_id: Option<&str>,
+    known: Option<&LeafState>,
+    leaf: LeafMove,
+) -> StoreResult<Placement> {
+    let id = message.id.as_str();
+    let Some(parent_id) = parent_id else {
+        return Ok(Placement {
+            parent_id: None,
+            links: TreeLinks::root(id),
+            spine: Some(vec![SpineEntry {
+                id: id.to_owned(),
+                depth: 0,
+            }]),
+            leaf,
+        });
     };
-    document
-        .set_links(super::branch::links_under(collections, &document.id, parent.as_ref()).await?);
-    if let Some(new) = new_session {
-        insert_session(collections, SessionDoc::new(new, false, false)).await?;
-    }
-    if let Err(error) = collections.messages.insert_one(&document).await {
-        let duplicate = is_duplicate_key(&error);
-        if duplicate && message.client_id.is_some() {
-            if let Some(found) = by_client_id(collections, user_id, &document.client_key).await? {
-                if let Some(new) = new_session {
-                    discard_new_session(collections, new).await;
+    let known_spine = known
+        .and_then(LeafState::spine)
+        .filter(|spine| spine[0].id == parent_id);
+    let parent_spine = match known_spine {
+        Some(spine) => Some(spine.clone()),
+        None => {
+            let parent = find_message(
+                collections,
+                doc! { "_id": parent_id, "user_id": &message.user_id },
+            )
+            .await?
+            .filter(|parent| parent.session_id == message.session_id)
+            .ok_or_else(|| {
+                StoreError::Conflict("the parent message is not in this session".into())
+            })?;
+            match super::branch::spine_of(collections, &parent).await? {
+                Some(spine) => Some(spine),
+                None => {
+                    // Links missing above the parent: the links as far as they are known,
+                    // and no spine (the next append reads again).
+                    let links = super::branch::links_under(collections, id, Some(&parent)).await?;
+                    return Ok(Placement {
+                        parent_id: Some(parent_id.to_owned()),
+                        links,
+                        spine: None,
+                        leaf,
+                    });
                 }
-                return existing_appended(found);
             }
         }
-        // After any other failure the message may still have been stored (a lost reply), and
-        // then its session must stay; the session is removed only while nothing refers to it.
-        if let Some(new) = new_session {
-            let orphaned = collections
-                .messages
-                .count_documents(doc! { "user_id": user_id, "session_id": &new.id })
-                .await
-                .is_ok_and(|count| count == 0);
-            if orphaned {
-                discard_new_session(collections, new).await;
-            }
-        }
-        return Err(db_error(error));
-    }
+    };
+    let (links, spine) = parent_spine
+        .as_deref()
+        .and_then(|spine| child_of_spine(spine, id))
+        .map_or((TreeLinks::root(id), None), |(links, spine)| {
+            (links, Some(spine))
+        });
+    Ok(Placement {
+        parent_id: Some(parent_id.to_owned()),
+        links,
+        spine,
+        leaf,
+    })
+}
+
+/// The `$inc`/`$max` of one appended message, with the leaf moved to it when `leaf`.
+fn counter_update(
+    message: &NewMessage,
+    document: &MessageDoc,
+    leaf: Option<&Placement>,
+) -> Document {
     let created = document.created_at;
-    let mut counters = doc! {
+    let mut update = doc! {
         "$inc": {
             "message_count": 1_i64,
             "prompt_tokens": message.prompt_tokens.unwrap_or(0),
@@ -595,52 +667,250 @@ pub async fn append_message(
             "updated_at": created,
         },
     };
-    // The new message ends the branch the user is on: in the same update, unless the move
-    // is a compare-and-set (below).
-    if message.active_leaf == LeafRule::Set {
-        counters.insert("$set", doc! { "active_leaf_id": &document.id });
-    }
-    let updated = collections
-        .chat_sessions
-        .find_one_and_update(live(user_id, &message.session_id), counters)
-        .return_document(ReturnDocument::After)
-        .await
-        .map_err(db_error)?;
-    let Some(session) = updated else {
-        // The session was deleted between our check and now: the append fails, and the
-        // message must go too (a restored session shows what it held when it was deleted).
-        collections
-            .messages
-            .delete_one(doc! { "_id": &document.id, "user_id": user_id })
-            .await
-            .map_err(db_error)?;
-        return Err(StoreError::NotFound);
-    };
-    let mut session = session.into_session();
-    // With `IfLeafIs`, the message becomes the active leaf only while the leaf is still the
-    // one expected: the filter makes the update a compare-and-set.
-    if let LeafRule::IfLeafIs(expected) = &message.active_leaf {
-        let moved = collections
-            .chat_sessions
-            .update_one(
-                {
-                    let mut filter = live(user_id, &message.session_id);
-                    filter.insert("active_leaf_id", expected);
-                    filter
-                },
-                doc! { "$set": { "active_leaf_id": &document.id } },
-            )
-            .await
-            .map_err(db_error)?;
-        if moved.matched_count > 0 {
-            session.active_leaf_id = Some(document.id.clone());
+    if let Some(placement) = leaf {
+        match &placement.spine {
+            Some(spine) => {
+                let spine = bson::to_bson(spine).unwrap_or(Bson::Null);
+                update.insert(
+                    "$set",
+                    doc! { "active_leaf_id": &document.id, "leaf_spine": spine },
+                );
+            }
+            None => {
+                update.insert("$set", doc! { "active_leaf_id": &document.id });
+                update.insert("$unset", doc! { "leaf_spine": "" });
+            }
         }
     }
-    Ok(Appended {
-        message: document.into_message()?,
-        session,
-        created: true,
-    })
+    update
+}
+
+/// Appends without a transaction.
+///
+/// Into an existing session, on the normal path, in three round trips: the session's leaf
+/// state is read (its spine gives the new message's links, so no message is read when the
+/// parent is the active leaf); the message is inserted, where the unique index on
+/// `(user_id, client_key)` answers a repeated client id (no read before); then one
+/// `findAndModify` moves the counters and, as a compare-and-set on the leaf the append
+/// started from, the active leaf. When another append moved the leaf meanwhile (another
+/// node, or the UI and `/v1` at once), a following message is moved under the newer leaf
+/// and the update tried again, so the branch stays linear as on SQLite; a reply
+/// (`LeafRule::IfLeafIs`) keeps its parent and moves the leaf only while the leaf is its
+/// question.
+///
+/// A new session is inserted before its first message, and removed again if that message
+/// cannot be stored.
+pub async fn append_message(
+    collections: &Collections,
+    message: &NewMessage,
+    new_session: Option<&NewSession>,
+) -> StoreResult<Appended> {
+    let user_id = message.user_id.as_str();
+    let _turn = collections.append_locks.lock(&message.session_id).await;
+    let mut placement = match new_session {
+        Some(new) => {
+            if !user_exists(collections, user_id).await? {
+                return Err(StoreError::NotFound);
+            }
+            let leaf = match &message.active_leaf {
+                LeafRule::Set => LeafMove::Always,
+                LeafRule::IfLeafIs(expected) => LeafMove::IfLeafIs(expected.clone()),
+            };
+            let placement = place_under(
+                collections,
+                message,
+                message.parent_id.as_deref(),
+                None,
+                leaf,
+            )
+            .await?;
+            insert_session(collections, SessionDoc::new(new, false, false)).await?;
+            placement
+        }
+        None => {
+            let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let follows = message.follow_active_leaf && message.parent_id.is_none();
+            let parent_id = if follows {
+                state.active_leaf_id.clone()
+            } else {
+                message.parent_id.clone()
+            };
+            let leaf = match &message.active_leaf {
+                LeafRule::IfLeafIs(expected) => LeafMove::IfLeafIs(expected.clone()),
+                LeafRule::Set if follows => LeafMove::Follow(state.active_leaf_id.clone()),
+                LeafRule::Set => LeafMove::Always,
+            };
+            place_under(
+                collections,
+                message,
+                parent_id.as_deref(),
+                Some(&state),
+                leaf,
+            )
+            .await?
+        }
+    };
+    let mut document = MessageDoc::new(message);
+    document.parent_id = placement.parent_id.clone();
+    document.set_links(placement.links.clone());
+    if let Err(error) = collections.messages.insert_one(&document).await {
+        return insert_failed(collections, message, &document, new_session, error).await;
+    }
+    // The counters and the leaf, as a compare-and-set where the rule asks for one.
+    for attempt in 1..=MAX_FOLLOW_TRIES {
+        let mut filter = live(user_id, &message.session_id);
+        match &placement.leaf {
+            LeafMove::Follow(expected) if attempt < MAX_FOLLOW_TRIES => {
+                filter.insert(
+                    "active_leaf_id",
+                    expected.as_deref().map_or(Bson::Null, Bson::from),
+                );
+            }
+            LeafMove::IfLeafIs(expected) => {
+                filter.insert("active_leaf_id", expected);
+            }
+            LeafMove::Follow(_) | LeafMove::Always => {}
+        }
+        let updated = collections
+            .chat_sessions
+            .find_one_and_update(filter, counter_update(message, &document, Some(&placement)))
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(db_error)?;
+        if let Some(session) = updated {
+            return Ok(Appended {
+                message: document.into_message()?,
+                session: session.into_session(),
+                created: true,
+            });
+        }
+        let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
+            return Err(session_gone(collections, &document).await);
+        };
+        match &placement.leaf {
+            LeafMove::IfLeafIs(_) => {
+                // The user moved on: the reply stays under its question, off the active branch.
+                let updated = collections
+                    .chat_sessions
+                    .find_one_and_update(
+                        live(user_id, &message.session_id),
+                        counter_update(message, &document, None),
+                    )
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .map_err(db_error)?;
+                let Some(session) = updated else {
+                    return Err(session_gone(collections, &document).await);
+                };
+                return Ok(Appended {
+                    message: document.into_message()?,
+                    session: session.into_session(),
+                    created: true,
+                });
+            }
+            LeafMove::Follow(_) => {
+                // Another append moved the leaf: hang this message under the newer one.
+                let newer = state.active_leaf_id.clone();
+                let moved = place_under(
+                    collections,
+                    message,
+                    newer.as_deref(),
+                    Some(&state),
+                    LeafMove::Follow(newer.clone()),
+                )
+                .await?;
+                reparent(collections, &document, &moved).await?;
+                document.parent_id = moved.parent_id.clone();
+                document.set_links(moved.links.clone());
+                placement = moved;
+            }
+            LeafMove::Always => {}
+        }
+    }
+    // Not reached: the last attempt has no condition on the leaf.
+    Err(StoreError::Backend(
+        "the append could not move the active leaf".into(),
+    ))
+}
+
+/// Moves a stored message (not yet counted) under another parent.
+async fn reparent(
+    collections: &Collections,
+    document: &MessageDoc,
+    placement: &Placement,
+) -> StoreResult<()> {
+    let parent = placement
+        .parent_id
+        .as_deref()
+        .map_or(Bson::Null, Bson::from);
+    let links = &placement.links;
+    collections
+        .messages
+        .update_one(
+            doc! { "_id": &document.id, "user_id": &document.user_id },
+            doc! { "$set": {
+                "parent_id": parent,
+                "depth": links.depth,
+                "jump_id": &links.jump_id,
+                "jump_depth": links.jump_depth,
+            } },
+        )
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// The session was deleted while the message was being stored: the append fails, and the
+/// message goes too (a restored session shows what it held when it was deleted).
+async fn session_gone(collections: &Collections, document: &MessageDoc) -> StoreError {
+    let removed = collections
+        .messages
+        .delete_one(doc! { "_id": &document.id, "user_id": &document.user_id })
+        .await;
+    match removed {
+        Ok(_) => StoreError::NotFound,
+        Err(error) => db_error(error),
+    }
+}
+
+/// What a failed message insert answers: the message already stored under the same client id
+/// (a retry, or a concurrent twin, settled by the unique index), else the error. A session
+/// created for the message is removed while nothing refers to it.
+async fn insert_failed(
+    collections: &Collections,
+    message: &NewMessage,
+    document: &MessageDoc,
+    new_session: Option<&NewSession>,
+    error: mongodb::error::Error,
+) -> StoreResult<Appended> {
+    let user_id = message.user_id.as_str();
+    if is_duplicate_key(&error) && message.client_id.is_some() {
+        match by_client_id(collections, user_id, &document.client_key).await {
+            Ok(Some(found)) => {
+                if let Some(new) = new_session {
+                    discard_new_session(collections, new).await;
+                }
+                return existing_appended(found);
+            }
+            Ok(None) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    // After any other failure the message may still have been stored (a lost reply), and
+    // then its session must stay; the session is removed only while nothing refers to it.
+    if let Some(new) = new_session {
+        let orphaned = collections
+            .messages
+            .count_documents(doc! { "user_id": user_id, "session_id": &new.id })
+            .await
+            .is_ok_and(|count| count == 0);
+        if orphaned {
+            discard_new_session(collections, new).await;
+        }
+    }
+    Err(db_error(error))
 }
 
 /// See `Store::message_by_client_id`.

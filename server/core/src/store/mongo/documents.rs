@@ -165,6 +165,12 @@ pub struct SessionDoc {
     pub source_key: String,
     #[serde(default)]
     pub active_leaf_id: Option<String>,
+    /// The active leaf's spine (`tree::Spine`), so that an append following the leaf reads
+    /// no message. Written only by appends, in the update that moves `active_leaf_id`; every
+    /// other write of `active_leaf_id` removes it, and an append without it reads the leaf
+    /// and its jump chain instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_spine: Option<crate::store::tree::Spine>,
     pub created_at: bson::DateTime,
     pub updated_at: bson::DateTime,
     /// Absent until the first message (and after clearing), so that `$max` sets it.
@@ -196,6 +202,7 @@ impl SessionDoc {
             source_id: new.source_id.clone(),
             source_key: source_key(new.source_id.as_deref(), &new.id),
             active_leaf_id: None,
+            leaf_spine: None,
             created_at: created,
             updated_at: created,
             last_message_at: None,

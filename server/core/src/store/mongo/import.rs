@@ -291,6 +291,8 @@ async fn move_counters(
     }
     if let Some(leaf) = &import.active_leaf_id {
         update.insert("$set", doc! { "active_leaf_id": leaf });
+        // The spine is the old leaf's (see `SessionDoc::leaf_spine`).
+        update.insert("$unset", doc! { "leaf_spine": "" });
     }
     if update.is_empty() {
         return Ok(());

@@ -13,7 +13,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::errors::db_error;
-use super::Collections;
+use super::{Collections, ServerKind};
 use crate::store::{StoreError, StoreResult};
 
 fn index(keys: Document, name: &str, unique: bool) -> IndexModel {
@@ -47,7 +47,7 @@ async fn create<T: Send + Sync>(
     Ok(())
 }
 
-pub async fn ensure(collections: &Collections) -> StoreResult<()> {
+pub async fn ensure(collections: &Collections, server: ServerKind) -> StoreResult<()> {
     create(
         &collections.users,
         vec![
@@ -144,14 +144,33 @@ pub async fn ensure(collections: &Collections) -> StoreResult<()> {
                 "messages_children",
                 false,
             ),
-            // Multikey on the terms array: an exact term is an index lookup, newest first.
-            index(
-                doc! { "user_id": 1, "terms": 1, "_id": -1 },
-                "messages_terms",
-                false,
-            ),
         ],
     )
     .await?;
+    match server {
+        // Multikey on the terms array: an exact term is an index lookup, newest first.
+        ServerKind::MongoDb => {
+            create(
+                &collections.messages,
+                vec![index(
+                    doc! { "user_id": 1, "terms": 1, "_id": -1 },
+                    TERMS_INDEX,
+                    false,
+                )],
+            )
+            .await?;
+        }
+        // FerretDB reads no index but `_id`, and on PostgreSQL it stores a multikey index as
+        // one key holding the whole array: a message with a few hundred distinct words fails
+        // with "index row size exceeds btree maximum". One made by an earlier Confab goes.
+        ServerKind::FerretDb => {
+            if let Err(error) = collections.messages.drop_index(TERMS_INDEX).await {
+                tracing::debug!(%error, "no {TERMS_INDEX} index to drop");
+            }
+        }
+    }
     Ok(())
 }
+
+/// The multikey index that serves search on MongoDB (see `ensure`).
+const TERMS_INDEX: &str = "messages_terms";

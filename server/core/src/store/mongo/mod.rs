@@ -86,11 +86,39 @@ pub(crate) struct Collections {
     api_tokens: Collection<TokenDoc>,
     chat_sessions: Collection<SessionDoc>,
     messages: Collection<MessageDoc>,
+    /// Appends to one session, one at a time in this process (see `chat::AppendLocks`).
+    append_locks: chat::AppendLocks,
 }
 
 pub struct MongoStore {
     database: Database,
     collections: Collections,
+    server: ServerKind,
+}
+
+/// What serves the database, as `buildInfo` tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// MongoDB, or any server that does not say it is FerretDB.
+    MongoDb,
+    /// FerretDB (its `buildInfo` carries `ferretdbVersion`): it answers only filters on `_id`
+    /// from an index, and its updates are not atomic (see `chat::AppendLocks`).
+    FerretDb,
+}
+
+impl ServerKind {
+    /// Asks the server (`buildInfo`, which every MongoDB-wire server answers).
+    async fn detect(database: &Database) -> StoreResult<ServerKind> {
+        let info = database
+            .run_command(doc! { "buildInfo": 1 })
+            .await
+            .map_err(db_error)?;
+        Ok(if info.contains_key("ferretdbVersion") {
+            ServerKind::FerretDb
+        } else {
+            ServerKind::MongoDb
+        })
+    }
 }
 
 impl MongoStore {
@@ -118,18 +146,26 @@ impl MongoStore {
             api_tokens: database.collection("api_tokens"),
             chat_sessions: database.collection("chat_sessions"),
             messages: database.collection("messages"),
+            append_locks: chat::AppendLocks::default(),
         };
-        indexes::ensure(&collections).await?;
+        let server = ServerKind::detect(&database).await?;
+        indexes::ensure(&collections, server).await?;
         migrations::run(&database, &collections).await?;
         let linked = branch::link_missing(&collections).await?;
         if linked > 0 {
             tracing::info!(messages = linked, "linked stored messages into their trees");
         }
-        tracing::info!(database = %name, "connected to the MongoDB store");
+        tracing::info!(database = %name, ?server, "connected to the MongoDB store");
         Ok(MongoStore {
             database,
             collections,
+            server,
         })
+    }
+
+    /// What serves the database (decided at connect).
+    pub fn server(&self) -> ServerKind {
+        self.server
     }
 
     /// The database this store uses (for operations tooling and tests, which drop it).
