@@ -809,8 +809,20 @@ async fn cjk_terms_are_migrated_at_connect() {
             .filter_map(|id| id.as_str().map(str::to_owned))
             .collect();
         steps.sort();
-        assert_eq!(steps, ["cjk_bigram_terms", "relink_imported_trees"]);
-        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 2);
+        assert_eq!(
+            steps,
+            ["cjk_bigram_terms", "relink_imported_trees", "user_totals"]
+        );
+        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 3);
+        // The user's totals (search's statistics) follow the recounted words.
+        let totals = reconnected
+            .database()
+            .collection::<Document>("user_totals")
+            .find_one(doc! { "_id": &ada.id })
+            .await
+            .expect("totals")
+            .expect("the user's totals");
+        assert_eq!(totals.get_i64("word_count"), Ok(6 + 3 + 2));
         assert_eq!(find("天気").await, ["東京都の<mark>天気</mark>"]);
         assert_eq!(
             find("東京").await,
@@ -820,6 +832,480 @@ async fn cjk_terms_are_migrated_at_connect() {
         drop(reconnected);
         MongoStore::connect(&url).await.expect("reconnect");
         assert_eq!(word_count().await, 6 + 3 + 2);
+    })
+    .await;
+}
+
+/// One event of the driver's command monitor: a command started (with its body) or ended.
+#[derive(Clone, Debug)]
+struct Sent {
+    name: String,
+    request_id: i32,
+    /// `None` for the end of the command (success or failure).
+    command: Option<mongodb::bson::Document>,
+}
+
+/// The commands a store sent, in the order the driver's command monitor saw them.
+type CommandLog = Arc<std::sync::Mutex<Vec<Sent>>>;
+
+/// A store on `url` whose every command is recorded in the returned log.
+async fn monitored(url: &str) -> (Arc<MongoStore>, CommandLog) {
+    use mongodb::event::command::CommandEvent;
+    use mongodb::event::EventHandler;
+    let log: CommandLog = Arc::default();
+    let sink = Arc::clone(&log);
+    let store = MongoStore::connect_with(url, move |options| {
+        options.command_event_handler = Some(EventHandler::callback(move |event| {
+            let sent = match event {
+                CommandEvent::Started(started) => Sent {
+                    name: started.command_name,
+                    request_id: started.request_id,
+                    command: Some(started.command),
+                },
+                CommandEvent::Succeeded(ended) => Sent {
+                    name: ended.command_name,
+                    request_id: ended.request_id,
+                    command: None,
+                },
+                CommandEvent::Failed(ended) => Sent {
+                    name: ended.command_name,
+                    request_id: ended.request_id,
+                    command: None,
+                },
+                _ => return,
+            };
+            sink.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(sent);
+        }));
+    })
+    .await
+    .unwrap_or_else(|error| panic!("cannot connect to {URL_VARIABLE}: {error}"));
+    (Arc::new(store), log)
+}
+
+/// The log's events since it was last taken, emptying it.
+fn take(log: &CommandLog) -> Vec<Sent> {
+    std::mem::take(&mut *log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+/// The round trips in `events`: a round trip begins with a command started while none was in
+/// flight, and holds every command started before all of them ended (sent together). Each
+/// round trip's command names are sorted.
+fn round_trips(events: &[Sent]) -> Vec<Vec<String>> {
+    let mut trips: Vec<Vec<String>> = Vec::new();
+    let mut in_flight = std::collections::HashSet::new();
+    for event in events {
+        if event.command.is_some() {
+            if in_flight.is_empty() {
+                trips.push(Vec::new());
+            }
+            in_flight.insert(event.request_id);
+            if let Some(trip) = trips.last_mut() {
+                trip.push(event.name.clone());
+            }
+        } else {
+            in_flight.remove(&event.request_id);
+        }
+    }
+    for trip in &mut trips {
+        trip.sort();
+    }
+    trips
+}
+
+/// Every command started in `events` names `user_id` (see `routed_to`).
+fn assert_routed(events: &[Sent], user_id: &str) {
+    for event in events {
+        if let Some(command) = &event.command {
+            assert_eq!(
+                routed_to(&event.name, command).as_deref(),
+                Some(user_id),
+                "{} {command}",
+                event.name
+            );
+        }
+    }
+}
+
+/// The user a command on `chat_sessions` or `messages` names: its filter's (`find`,
+/// `findAndModify`, `update`, `delete`) or its inserted documents' `user_id`.
+fn routed_to(name: &str, command: &mongodb::bson::Document) -> Option<String> {
+    let user = |doc: &mongodb::bson::Document| doc.get_str("user_id").ok().map(str::to_owned);
+    match name {
+        "find" => command.get_document("filter").ok().and_then(user),
+        "findAndModify" => command.get_document("query").ok().and_then(user),
+        "update" => command
+            .get_array("updates")
+            .ok()
+            .and_then(|updates| updates.first())
+            .and_then(|first| first.as_document())
+            .and_then(|first| first.get_document("q").ok())
+            .and_then(user),
+        "insert" => command
+            .get_array("documents")
+            .ok()
+            .and_then(|documents| documents.first())
+            .and_then(|first| first.as_document())
+            .and_then(user),
+        _ => None,
+    }
+}
+
+/// Appends cost two round trips on the normal path, as the driver's own command log shows: a
+/// message that follows the active leaf, and a reply placeholder under the question it
+/// answers, are one `insert`, then one `findAndModify` (counters and the leaf's
+/// compare-and-set) sent together with the `update` of the user's totals, each naming the
+/// user (the shard key). A second process, which has not
+/// seen the session, reads it once first; and after the other process moved the leaf, the
+/// first one's append still lands under the newest message.
+#[tokio::test]
+async fn appends_take_two_round_trips() {
+    use confab_core::api::NewMessageInput;
+    use confab_core::service::{ServiceConfig, Services};
+    use confab_core::store::{LeafRule, NewMessage};
+
+    let url = with_database(&server_url(), &unique_database("round_trips"));
+    let (store, log) = monitored(&url).await;
+    let (other, other_log) = monitored(&url).await;
+    run(vec![store, other], move |stores| async move {
+        let node = Services::new(stores[0].clone(), ServiceConfig::default());
+        let other = Services::new(stores[1].clone(), ServiceConfig::default());
+        let ada = node
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let say = |session: Option<&str>, content: &str| NewMessageInput {
+            session_id: session.map(str::to_owned),
+            role: "user".into(),
+            content: content.into(),
+            client_id: Some(format!("client-{content}")),
+            ..Default::default()
+        };
+        let first = node
+            .append_message(&ada, say(None, "one"))
+            .await
+            .expect("first");
+        let s = first.session.id.clone();
+        take(&log);
+
+        let question = node
+            .append_message(&ada, say(Some(&s), "two"))
+            .await
+            .expect("append");
+        assert_eq!(
+            question.message.parent_id.as_deref(),
+            Some(first.message.id.as_str())
+        );
+        let sent = take(&log);
+        // The user's totals (`update`) move alongside the session's counters.
+        assert_eq!(
+            round_trips(&sent),
+            [vec!["insert"], vec!["findAndModify", "update"]],
+            "an append: {sent:?}"
+        );
+        assert_routed(&sent, &ada.id);
+
+        let reply = NewMessage {
+            active_leaf: LeafRule::IfLeafIs(question.message.id.clone()),
+            ..reply_placeholder(&ada.id, &s, "reply-1", &question.message.id)
+        };
+        let placed = node
+            .store()
+            .append_message(reply, None)
+            .await
+            .expect("reply");
+        assert_eq!(placed.session.active_leaf_id.as_deref(), Some("reply-1"));
+        let sent = take(&log);
+        assert_eq!(
+            round_trips(&sent),
+            [vec!["insert"], vec!["findAndModify", "update"]],
+            "a reply placeholder: {sent:?}"
+        );
+        assert_routed(&sent, &ada.id);
+
+        // The other node has not seen the session: one read of it first.
+        take(&other_log);
+        let elsewhere = other
+            .append_message(&ada, say(Some(&s), "three"))
+            .await
+            .expect("other");
+        assert_eq!(elsewhere.message.parent_id.as_deref(), Some("reply-1"));
+        let sent = take(&other_log);
+        // Its pool may still be opening the connection the totals' update goes out on, so
+        // that update may leave after the counters' (a round trip more, once).
+        let trips = round_trips(&sent);
+        assert_eq!(
+            trips[..2],
+            [vec!["find"], vec!["insert"]],
+            "a first append: {sent:?}"
+        );
+        let mut rest: Vec<&String> = trips[2..].iter().flatten().collect();
+        rest.sort();
+        assert_eq!(
+            rest,
+            ["findAndModify", "update"],
+            "a first append: {sent:?}"
+        );
+        assert_routed(&sent, &ada.id);
+
+        // The first node's memory of the leaf is stale now: its append is moved under the
+        // newest message all the same, and the branch stays linear.
+        let late = node
+            .append_message(&ada, say(Some(&s), "four"))
+            .await
+            .expect("stale");
+        assert_eq!(
+            late.message.parent_id.as_deref(),
+            Some(elsewhere.message.id.as_str())
+        );
+        assert_eq!(
+            late.session.active_leaf_id.as_deref(),
+            Some(late.message.id.as_str())
+        );
+        assert_eq!(late.session.message_count, 5);
+        let stored = node
+            .store()
+            .get_message(&ada.id, &late.message.id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.parent_id, late.message.parent_id);
+        let page = other
+            .branch_page(&ada, &s, confab_core::api::BranchInput::default())
+            .await
+            .expect("the branch");
+        let ids: Vec<&str> = page
+            .messages
+            .iter()
+            .map(|entry| entry.message.id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                first.message.id.as_str(),
+                question.message.id.as_str(),
+                "reply-1",
+                elsewhere.message.id.as_str(),
+                late.message.id.as_str()
+            ]
+        );
+    })
+    .await;
+}
+
+/// An empty `streaming` reply `id` under `parent`, which becomes the leaf.
+fn reply_placeholder(
+    user_id: &str,
+    session_id: &str,
+    id: &str,
+    parent: &str,
+) -> confab_core::store::NewMessage {
+    confab_core::store::NewMessage {
+        id: id.into(),
+        user_id: user_id.into(),
+        session_id: session_id.into(),
+        parent_id: Some(parent.into()),
+        role: confab_core::model::Role::Assistant,
+        content: String::new(),
+        message_type: "chat".into(),
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+        status: confab_core::model::MessageStatus::Streaming,
+        status_reason: None,
+        client_id: None,
+        usage_estimated: false,
+        follow_active_leaf: false,
+        active_leaf: confab_core::store::LeafRule::Set,
+        source_id: None,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Each user's totals in `user_totals` (what search normalises by) equal the sums of their
+/// sessions' counters after every kind of write that moves those: appends, a reply whose
+/// final text replaces its placeholder, an import, a clear, a delete and its purge; a deleted
+/// account leaves no totals; and a database from before the totals gets them at connect.
+#[tokio::test]
+async fn user_totals_follow_every_write() {
+    use chrono::{Duration, Utc};
+    use confab_core::api::NewMessageInput;
+    use confab_core::store::{ImportSession, NewSession, ReplyOutcome};
+    use mongodb::bson::{doc, Document};
+
+    let store = fresh("user_totals").await;
+    let mongo = Arc::clone(&store);
+    run(vec![store], move |mut stores| async move {
+        let store = stores.remove(0);
+        let database = mongo.database().clone();
+        // (messages, words) by the totals document, and by adding up the sessions.
+        let totals = |user_id: String| {
+            let database = database.clone();
+            async move {
+                let stored = database
+                    .collection::<Document>("user_totals")
+                    .find_one(doc! { "_id": &user_id })
+                    .await
+                    .expect("read totals")
+                    .map(|totals| {
+                        (
+                            totals.get_i64("message_count").unwrap_or(-1),
+                            totals.get_i64("word_count").unwrap_or(-1),
+                        )
+                    });
+                let mut sessions = database
+                    .collection::<Document>("chat_sessions")
+                    .find(doc! { "user_id": &user_id })
+                    .await
+                    .expect("read sessions");
+                let mut summed = (0, 0);
+                while sessions.advance().await.expect("next session") {
+                    let session = sessions.deserialize_current().expect("a session");
+                    summed.0 += session.get_i64("message_count").expect("message_count");
+                    summed.1 += session.get_i64("word_count").expect("word_count");
+                }
+                (stored, summed)
+            }
+        };
+        let services = conformance::services(store.clone());
+        let ada = services
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let bob = services
+            .signup("bob@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let say = |session: Option<&str>, content: &str| NewMessageInput {
+            session_id: session.map(str::to_owned),
+            role: "user".into(),
+            content: content.into(),
+            ..Default::default()
+        };
+        let mut sessions = Vec::new();
+        for (n, text) in ["one two three", "four five", "six"]
+            .into_iter()
+            .enumerate()
+        {
+            let first = services
+                .append_message(&ada, say(None, text))
+                .await
+                .expect("append");
+            let s = first.session.id.clone();
+            services
+                .append_message(&ada, say(Some(&s), "seven eight nine ten"))
+                .await
+                .expect("append");
+            let placeholder =
+                reply_placeholder(&ada.id, &s, &format!("reply-{n}"), &first.message.id);
+            store
+                .append_message(placeholder, None)
+                .await
+                .expect("reply");
+            sessions.push(s);
+        }
+        services
+            .append_message(&bob, say(None, "bob owns words"))
+            .await
+            .expect("bob");
+        assert_eq!(totals(ada.id.clone()).await, (Some((9, 18)), (9, 18)));
+        assert_eq!(totals(bob.id.clone()).await, (Some((1, 3)), (1, 3)));
+
+        store
+            .finish_reply(
+                &ada.id,
+                "reply-0",
+                ReplyOutcome {
+                    content: "an answer of six words here".into(),
+                    status: confab_core::model::MessageStatus::Complete,
+                    status_reason: None,
+                    prompt_tokens: Some(3),
+                    completion_tokens: Some(6),
+                    latency_ms: Some(10),
+                    usage_estimated: false,
+                },
+            )
+            .await
+            .expect("finish")
+            .expect("the reply");
+        assert_eq!(totals(ada.id.clone()).await, (Some((9, 24)), (9, 24)));
+
+        let imported = NewSession {
+            id: "imported".into(),
+            user_id: ada.id.clone(),
+            title: "imported".into(),
+            source_id: Some("source".into()),
+            created_at: Utc::now(),
+        };
+        let mut message = reply_placeholder(&ada.id, "imported", "imported-1", "none");
+        message.parent_id = None;
+        message.role = confab_core::model::Role::User;
+        message.status = confab_core::model::MessageStatus::Complete;
+        message.content = "imported words".into();
+        message.source_id = Some("source:1".into());
+        store
+            .import_sessions(
+                &ada.id,
+                vec![ImportSession {
+                    session: imported,
+                    pinned: false,
+                    archived: false,
+                    is_active: true,
+                    updated_at: None,
+                    active_leaf_id: None,
+                    messages: vec![message],
+                }],
+            )
+            .await
+            .expect("import");
+        assert_eq!(totals(ada.id.clone()).await, (Some((10, 26)), (10, 26)));
+
+        // The first session: 3 messages, "one two three", "seven eight nine ten" and the
+        // six-word answer.
+        assert!(store
+            .clear_session(&ada.id, &sessions[0], Utc::now())
+            .await
+            .expect("clear"));
+        assert_eq!(totals(ada.id.clone()).await, (Some((7, 13)), (7, 13)));
+
+        // A deleted session still counts until it is purged.
+        let deleted_at = Utc::now() - Duration::days(60);
+        assert!(store
+            .delete_session(&ada.id, &sessions[1], deleted_at)
+            .await
+            .expect("delete"));
+        assert_eq!(totals(ada.id.clone()).await, (Some((7, 13)), (7, 13)));
+        assert_eq!(
+            store
+                .purge_deleted_sessions(Utc::now())
+                .await
+                .expect("purge"),
+            1
+        );
+        assert_eq!(totals(ada.id.clone()).await, (Some((4, 7)), (4, 7)));
+
+        // From before the totals: the migration sums them at connect.
+        database
+            .collection::<Document>("user_totals")
+            .drop()
+            .await
+            .expect("drop the totals");
+        database
+            .collection::<Document>("migrations")
+            .delete_one(doc! { "_id": "user_totals" })
+            .await
+            .expect("forget the migration");
+        let url = with_database(&server_url(), database.name());
+        let again = MongoStore::connect(&url).await.expect("connect again");
+        assert_eq!(totals(ada.id.clone()).await, (Some((4, 7)), (4, 7)));
+        assert_eq!(totals(bob.id.clone()).await, (Some((1, 3)), (1, 3)));
+
+        assert!(confab_core::store::Store::delete_user(&again, &bob.id)
+            .await
+            .expect("delete bob"));
+        assert_eq!(totals(bob.id.clone()).await, (None, (0, 0)));
     })
     .await;
 }

@@ -144,6 +144,11 @@ async fn delete_owned(collections: &Collections, user_id: &str) -> StoreResult<(
         .map_err(db_error)?;
     collections
         .chat_sessions
+        .delete_many(owned.clone())
+        .await
+        .map_err(db_error)?;
+    collections
+        .user_totals
         .delete_many(owned)
         .await
         .map_err(db_error)?;

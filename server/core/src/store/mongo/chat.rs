@@ -4,6 +4,8 @@
 //! session or message of another user stays "not found", and on a cluster sharded by user id
 //! it routes each query to the one shard that holds the user's data.
 
+use std::future::IntoFuture;
+
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Bson, Document};
@@ -231,6 +233,7 @@ pub async fn update_session(
         set.insert("active_leaf_id", leaf);
         // The spine is the old leaf's (see `SessionDoc::leaf_spine`).
         update.insert("$unset", doc! { "leaf_spine": "" });
+        collections.leaves.forget(user_id, id);
     }
     update.insert("$set", set);
     Ok(collections
@@ -251,6 +254,7 @@ pub async fn delete_session(
     id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    collections.leaves.forget(user_id, id);
     let marked = collections
         .chat_sessions
         .update_one(
@@ -337,15 +341,24 @@ pub async fn purge_deleted_sessions(
         claimed.insert("purging", true);
         let removed = collections
             .chat_sessions
-            .delete_one(claimed)
+            .find_one_and_delete(claimed)
             .await
             .map_err(db_error)?;
+        if let Some(removed) = &removed {
+            super::totals::add(
+                collections,
+                &removed.user_id,
+                -removed.message_count,
+                -removed.word_count,
+            )
+            .await?;
+        }
         collections
             .messages
             .delete_many(messages)
             .await
             .map_err(db_error)?;
-        purged += removed.deleted_count;
+        purged += u64::from(removed.is_some());
     }
     Ok(purged)
 }
@@ -356,6 +369,7 @@ pub async fn clear_session(
     id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    collections.leaves.forget(user_id, id);
     if !session_exists(collections, user_id, id).await? {
         return Ok(false);
     }
@@ -366,9 +380,9 @@ pub async fn clear_session(
         .delete_many(doc! { "user_id": user_id, "session_id": id })
         .await
         .map_err(db_error)?;
-    let updated = collections
+    let cleared = collections
         .chat_sessions
-        .update_one(
+        .find_one_and_update(
             live(user_id, id),
             doc! {
                 "$set": {
@@ -381,9 +395,20 @@ pub async fn clear_session(
                 "$unset": { "last_message_at": "", "active_leaf_id": "", "leaf_spine": "" },
             },
         )
+        .return_document(ReturnDocument::Before)
         .await
         .map_err(db_error)?;
-    Ok(updated.matched_count > 0)
+    let Some(cleared) = cleared else {
+        return Ok(false);
+    };
+    super::totals::add(
+        collections,
+        user_id,
+        -cleared.message_count,
+        -cleared.word_count,
+    )
+    .await?;
+    Ok(true)
 }
 
 async fn find_message(
@@ -553,6 +578,23 @@ async fn leaf_state(
         .map_err(db_error)
 }
 
+/// Keeps what `state` says of the session's leaf for the next append (`leaves`).
+fn remember(collections: &Collections, user_id: &str, session_id: &str, state: &LeafState) {
+    match state.spine() {
+        Some(spine) => collections.leaves.set(user_id, session_id, spine.clone()),
+        None => collections.leaves.forget(user_id, session_id),
+    }
+}
+
+/// `remember` with a session document an update returned.
+fn remember_session(collections: &Collections, session: &SessionDoc) {
+    let state = LeafState {
+        active_leaf_id: session.active_leaf_id.clone(),
+        leaf_spine: session.leaf_spine.clone(),
+    };
+    remember(collections, &session.user_id, &session.id, &state);
+}
+
 /// How the counter update of an append moves the active leaf.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum LeafMove {
@@ -685,6 +727,47 @@ fn counter_update(
     update
 }
 
+/// Where a message goes in an existing session: under the leaf this process knows (no read),
+/// else as the session's leaf state says (one read, more when its spine is unknown).
+async fn place_in_session(
+    collections: &Collections,
+    message: &NewMessage,
+) -> StoreResult<Placement> {
+    let user_id = message.user_id.as_str();
+    let follows = message.follow_active_leaf && message.parent_id.is_none();
+    let leaf_move = |leaf: Option<&str>| match &message.active_leaf {
+        LeafRule::IfLeafIs(expected) => LeafMove::IfLeafIs(expected.clone()),
+        LeafRule::Set if follows => LeafMove::Follow(leaf.map(str::to_owned)),
+        LeafRule::Set => LeafMove::Always,
+    };
+    // The compare-and-set of the counters' update finds out if the leaf moved since.
+    let known = collections
+        .leaves
+        .get(user_id, &message.session_id)
+        .filter(|leaf| follows || message.parent_id.as_deref() == Some(leaf.id()));
+    if let Some(known) = known {
+        if let Some((links, spine)) = child_of_spine(&known.spine, &message.id) {
+            return Ok(Placement {
+                parent_id: Some(known.id().to_owned()),
+                links,
+                spine: Some(spine),
+                leaf: leaf_move(Some(known.id())),
+            });
+        }
+    }
+    let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
+        return Err(StoreError::NotFound);
+    };
+    remember(collections, user_id, &message.session_id, &state);
+    let parent_id = if follows {
+        state.active_leaf_id.as_deref()
+    } else {
+        message.parent_id.as_deref()
+    };
+    let leaf = leaf_move(state.active_leaf_id.as_deref());
+    place_under(collections, message, parent_id, Some(&state), leaf).await
+}
+
 /// Appends without a transaction.
 ///
 /// Into an existing session, on the normal path, in three round trips: the session's leaf
@@ -727,30 +810,7 @@ pub async fn append_message(
             insert_session(collections, SessionDoc::new(new, false, false)).await?;
             placement
         }
-        None => {
-            let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
-                return Err(StoreError::NotFound);
-            };
-            let follows = message.follow_active_leaf && message.parent_id.is_none();
-            let parent_id = if follows {
-                state.active_leaf_id.clone()
-            } else {
-                message.parent_id.clone()
-            };
-            let leaf = match &message.active_leaf {
-                LeafRule::IfLeafIs(expected) => LeafMove::IfLeafIs(expected.clone()),
-                LeafRule::Set if follows => LeafMove::Follow(state.active_leaf_id.clone()),
-                LeafRule::Set => LeafMove::Always,
-            };
-            place_under(
-                collections,
-                message,
-                parent_id.as_deref(),
-                Some(&state),
-                leaf,
-            )
-            .await?
-        }
+        None => place_in_session(collections, message).await?,
     };
     let mut document = MessageDoc::new(message);
     document.parent_id = placement.parent_id.clone();
@@ -773,13 +833,26 @@ pub async fn append_message(
             }
             LeafMove::Follow(_) | LeafMove::Always => {}
         }
-        let updated = collections
+        let update = collections
             .chat_sessions
             .find_one_and_update(filter, counter_update(message, &document, Some(&placement)))
             .return_document(ReturnDocument::After)
-            .await
-            .map_err(db_error)?;
+            .into_future();
+        let updated = if attempt == 1 {
+            // The user's totals move alongside, once: no round trip of its own.
+            let totals = super::totals::add(collections, user_id, 1, document.word_count);
+            let (updated, totals) = futures::join!(update, totals);
+            if let Err(error) = totals {
+                // The message is stored and counted in its session: the append stands.
+                tracing::warn!(%error, "the user's totals missed an append");
+            }
+            updated
+        } else {
+            update.await
+        }
+        .map_err(db_error)?;
         if let Some(session) = updated {
+            remember_session(collections, &session);
             return Ok(Appended {
                 message: document.into_message()?,
                 session: session.into_session(),
@@ -787,8 +860,10 @@ pub async fn append_message(
             });
         }
         let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
+            collections.leaves.forget(user_id, &message.session_id);
             return Err(session_gone(collections, &document).await);
         };
+        remember(collections, user_id, &message.session_id, &state);
         match &placement.leaf {
             LeafMove::IfLeafIs(_) => {
                 // The user moved on: the reply stays under its question, off the active branch.
@@ -804,6 +879,7 @@ pub async fn append_message(
                 let Some(session) = updated else {
                     return Err(session_gone(collections, &document).await);
                 };
+                remember_session(collections, &session);
                 return Ok(Appended {
                     message: document.into_message()?,
                     session: session.into_session(),
@@ -865,6 +941,12 @@ async fn reparent(
 /// The session was deleted while the message was being stored: the append fails, and the
 /// message goes too (a restored session shows what it held when it was deleted).
 async fn session_gone(collections: &Collections, document: &MessageDoc) -> StoreError {
+    // Added to the user's totals with the first try of the counters' update.
+    if let Err(error) =
+        super::totals::add(collections, &document.user_id, -1, -document.word_count).await
+    {
+        tracing::warn!(%error, "the user's totals keep a message that was not stored");
+    }
     let removed = collections
         .messages
         .delete_one(doc! { "_id": &document.id, "user_id": &document.user_id })
@@ -1024,18 +1106,20 @@ async fn settle(
     };
     let prompt = outcome.prompt_tokens.unwrap_or(0) - before.prompt_tokens.unwrap_or(0);
     let completion = outcome.completion_tokens.unwrap_or(0) - before.completion_tokens.unwrap_or(0);
-    collections
-        .chat_sessions
-        .update_one(
-            doc! { "_id": &before.session_id, "user_id": &before.user_id },
-            doc! { "$inc": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "word_count": words - old_words,
-            } },
-        )
-        .await
-        .map_err(db_error)?;
+    let session = collections.chat_sessions.update_one(
+        doc! { "_id": &before.session_id, "user_id": &before.user_id },
+        doc! { "$inc": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "word_count": words - old_words,
+        } },
+    );
+    let (session, totals) = futures::join!(
+        session.into_future(),
+        super::totals::add(collections, &before.user_id, 0, words - old_words)
+    );
+    session.map_err(db_error)?;
+    totals?;
     updated.into_message().map(Some)
 }
 

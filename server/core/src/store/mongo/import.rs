@@ -9,6 +9,7 @@
 //! the rest and counts each message once.
 
 use std::collections::{HashMap, HashSet};
+use std::future::IntoFuture;
 
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Document};
@@ -293,17 +294,26 @@ async fn move_counters(
         update.insert("$set", doc! { "active_leaf_id": leaf });
         // The spine is the old leaf's (see `SessionDoc::leaf_spine`).
         update.insert("$unset", doc! { "leaf_spine": "" });
+        collections
+            .leaves
+            .forget(&import.session.user_id, session_id);
     }
     if update.is_empty() {
         return Ok(());
     }
-    collections
-        .chat_sessions
-        .update_one(
-            doc! { "_id": session_id, "user_id": &import.session.user_id },
-            update,
-        )
-        .await
-        .map_err(db_error)?;
+    let words: i64 = added.iter().map(|m| m.word_count).sum();
+    let session = collections.chat_sessions.update_one(
+        doc! { "_id": session_id, "user_id": &import.session.user_id },
+        update,
+    );
+    let totals = super::totals::add(
+        collections,
+        &import.session.user_id,
+        added.len() as i64,
+        words,
+    );
+    let (session, totals) = futures::join!(session.into_future(), totals);
+    session.map_err(db_error)?;
+    totals?;
     Ok(())
 }

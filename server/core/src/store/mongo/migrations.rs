@@ -38,11 +38,18 @@ pub const RELINK_TREES: &str = "relink_imported_trees";
 /// takes more steps than the depth: below it, short jumps cost nothing that matters).
 const RELINK_FROM_DEPTH: i64 = 64;
 
+/// Per-user totals of messages and words (issue 13), which search read by adding up every
+/// session of the user before.
+pub const USER_TOTALS: &str = "user_totals";
+
 pub async fn run(database: &Database, collections: &Collections) -> StoreResult<()> {
     let applied: Collection<Document> = database.collection(MIGRATIONS);
+    // Set when a step changed sessions' word counts, which the users' totals sum.
+    let mut recount = false;
     if !is_applied(&applied, CJK_TERMS).await? {
         let started = Instant::now();
         let (messages, sessions) = cjk_terms(collections).await?;
+        recount = true;
         record(&applied, CJK_TERMS).await?;
         tracing::info!(
             step = CJK_TERMS,
@@ -78,6 +85,18 @@ pub async fn run(database: &Database, collections: &Collections) -> StoreResult<
             step = RELINK_TREES,
             sessions = sessions.len(),
             messages = unlinked,
+            seconds = started.elapsed().as_secs_f64(),
+            "applied MongoDB migration"
+        );
+    }
+    // Last: it sums what the steps above may have changed.
+    if recount || !is_applied(&applied, USER_TOTALS).await? {
+        let started = Instant::now();
+        let users = super::totals::recompute_all(collections).await?;
+        record(&applied, USER_TOTALS).await?;
+        tracing::info!(
+            step = USER_TOTALS,
+            users,
             seconds = started.elapsed().as_secs_f64(),
             "applied MongoDB migration"
         );

@@ -40,10 +40,12 @@ mod documents;
 mod errors;
 mod import;
 mod indexes;
+mod leaves;
 mod migrations;
 mod search;
 mod snippet;
 mod terms;
+mod totals;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -86,8 +88,12 @@ pub(crate) struct Collections {
     api_tokens: Collection<TokenDoc>,
     chat_sessions: Collection<SessionDoc>,
     messages: Collection<MessageDoc>,
+    /// Each user's totals for search (see `totals`).
+    user_totals: Collection<totals::TotalsDoc>,
     /// Appends to one session, one at a time in this process (see `chat::AppendLocks`).
     append_locks: chat::AppendLocks,
+    /// Each session's active leaf as this process last saw it (see `leaves`).
+    leaves: leaves::Leaves,
 }
 
 pub struct MongoStore {
@@ -125,10 +131,21 @@ impl MongoStore {
     /// Connects to `url` (`mongodb://...` or `mongodb+srv://...`, with any driver options in
     /// its query string) and creates the indexes that are missing.
     pub async fn connect(url: &str) -> StoreResult<MongoStore> {
+        MongoStore::connect_with(url, |_| {}).await
+    }
+
+    /// `connect`, with the driver's options from `url` passed through `configure` first: a
+    /// command monitor (`command_event_handler`, which the query-shape tests use to record
+    /// every command the store sends), pool sizes, timeouts.
+    pub async fn connect_with(
+        url: &str,
+        configure: impl FnOnce(&mut ClientOptions),
+    ) -> StoreResult<MongoStore> {
         // The driver's messages never quote the URL, which may hold a password.
         let mut options = ClientOptions::parse(url)
             .await
             .map_err(|error| StoreError::Backend(format!("invalid MongoDB URL: {error}")))?;
+        configure(&mut options);
         if options.app_name.is_none() {
             options.app_name = Some("confab".to_owned());
         }
@@ -146,7 +163,9 @@ impl MongoStore {
             api_tokens: database.collection("api_tokens"),
             chat_sessions: database.collection("chat_sessions"),
             messages: database.collection("messages"),
+            user_totals: database.collection(totals::COLLECTION),
             append_locks: chat::AppendLocks::default(),
+            leaves: leaves::Leaves::default(),
         };
         let server = ServerKind::detect(&database).await?;
         indexes::ensure(&collections, server).await?;

@@ -33,7 +33,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Bson, Document};
 use serde::Deserialize;
 
-use super::documents::{as_u64, from_bson_time, to_bson_time, IdOnly};
+use super::documents::{from_bson_time, to_bson_time, IdOnly};
 use super::errors::db_error;
 use super::snippet::{snippet, Instance};
 use super::terms::{fold, regex_escape, tokens, Token};
@@ -329,31 +329,6 @@ struct Statistics {
     weights: Vec<f64>,
 }
 
-async fn sum_over_sessions(
-    collections: &Collections,
-    user_id: &str,
-    field: &str,
-) -> StoreResult<u64> {
-    // One accumulator per pipeline: FerretDB 1.24 returns 0 for every accumulator of a
-    // `$group` after the first.
-    let pipeline = vec![
-        doc! { "$match": { "user_id": user_id } },
-        doc! { "$group": { "_id": Bson::Null, "total": { "$sum": format!("${field}") } } },
-    ];
-    let groups: Vec<Document> = collections
-        .chat_sessions
-        .aggregate(pipeline)
-        .await
-        .map_err(db_error)?
-        .try_collect()
-        .await
-        .map_err(db_error)?;
-    Ok(groups
-        .first()
-        .and_then(|group| as_u64(group.get("total")))
-        .unwrap_or(0))
-}
-
 async fn statistics(
     collections: &Collections,
     user_id: &str,
@@ -370,11 +345,8 @@ async fn statistics(
                 .map_err(db_error)
         }
     }));
-    let (messages, words, with_each) = futures::try_join!(
-        sum_over_sessions(collections, user_id, "message_count"),
-        sum_over_sessions(collections, user_id, "word_count"),
-        with_each,
-    )?;
+    let ((messages, words), with_each) =
+        futures::try_join!(super::totals::read(collections, user_id), with_each)?;
     // The counters are kept without transactions and may be off by a little; never below
     // what the counts just saw.
     let total = with_each.iter().copied().fold(messages, u64::max);
