@@ -136,6 +136,7 @@ stories!(
     markdown_export_shows_the_active_branch,
     branch_pages_by_hand,
     branch_ends_after_forks_anywhere,
+    odd_content_is_stored_whole_and_found,
 );
 
 /// Two connections to one database are two app nodes: 8 writers on each append to one

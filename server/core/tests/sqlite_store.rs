@@ -51,6 +51,7 @@ stories!(
     markdown_export_shows_the_active_branch,
     branch_pages_by_hand,
     branch_ends_after_forks_anywhere,
+    odd_content_is_stored_whole_and_found,
 );
 
 /// The long conversation of `import_long` (3,000 messages) in a database file of its own,

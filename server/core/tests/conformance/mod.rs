@@ -2447,3 +2447,46 @@ pub async fn reimporting_a_deleted_conversation_restores_it(store: DynStore) {
         vec![before.detail.session.clone()]
     );
 }
+
+/// Content a MongoDB-wire server may choke on is stored whole and found: a 12 KB message of
+/// 600 distinct words (FerretDB on PostgreSQL refused to index its term array as one btree
+/// key) and text holding U+0000.
+pub async fn odd_content_is_stored_whole_and_found(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    // "distinctivelexemeaaa", "distinctivelexemeaab", ...: 600 words no other message holds.
+    let word = |n: usize| {
+        let letter = |k: usize| char::from(b'a' + (k % 26) as u8);
+        format!(
+            "distinctivelexeme{}{}{}",
+            letter(n / 676),
+            letter(n / 26),
+            letter(n)
+        )
+    };
+    let long: String = (0..600).map(word).collect::<Vec<_>>().join(" ");
+    assert!(long.len() >= 12_000, "{} bytes", long.len());
+    let with_nul = "before\u{0}after, a nul inside";
+    let mut stored = Vec::new();
+    for content in [long.as_str(), with_nul] {
+        let appended = services
+            .append_message(&ada, message(None, "user", content))
+            .await
+            .unwrap_or_else(|error| panic!("append {} bytes: {error:?}", content.len()));
+        let read = store
+            .get_message(&ada.id, &appended.message.id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(read.content, content, "read back exactly");
+        stored.push(appended.message.id);
+    }
+    for q in [word(0), word(299), word(599)] {
+        let hits = search_for(&services, &ada, &q).await;
+        let ids: Vec<&str> = hits.iter().map(|hit| hit.message_id.as_str()).collect();
+        assert_eq!(ids, [stored[0].as_str()], "search {q}");
+    }
+    let hits = search_for(&services, &ada, "nul").await;
+    let ids: Vec<&str> = hits.iter().map(|hit| hit.message_id.as_str()).collect();
+    assert_eq!(ids, [stored[1].as_str()], "search nul");
+}
