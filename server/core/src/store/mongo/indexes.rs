@@ -144,6 +144,13 @@ pub async fn ensure(collections: &Collections, server: ServerKind) -> StoreResul
                 "messages_children",
                 false,
             ),
+            // The sweep for replies whose generating node died (`chat::recover_streaming`):
+            // the few `streaming` messages, by age, instead of every message at each sweep.
+            index(
+                doc! { "status": 1, "updated_at": 1 },
+                "messages_streaming",
+                false,
+            ),
         ],
     )
     .await?;
