@@ -334,6 +334,10 @@ async fn statistics(
     user_id: &str,
     phrases: &[Phrase],
 ) -> StoreResult<Statistics> {
+    let (messages, words) = super::totals::read(collections, user_id).await?;
+    // bm25 weighs a phrase in half the messages or more as almost nothing (`idf`), so no count
+    // needs to go past that: a common word costs what half the user's messages cost at most.
+    let enough = messages / 2 + 1;
     let with_each = try_join_all(phrases.iter().map(|phrase| {
         let mut filter = phrase.filter();
         filter.insert("user_id", user_id);
@@ -341,13 +345,13 @@ async fn statistics(
             collections
                 .messages
                 .count_documents(filter)
+                .limit(enough)
                 .await
                 .map_err(db_error)
         }
-    }));
-    let ((messages, words), with_each) =
-        futures::try_join!(super::totals::read(collections, user_id), with_each)?;
-    // The counters are kept without transactions and may be off by a little; never below
+    }))
+    .await?;
+    // The totals are kept without transactions and may be off by a little; never below
     // what the counts just saw.
     let total = with_each.iter().copied().fold(messages, u64::max);
     Ok(Statistics {
@@ -444,6 +448,21 @@ async fn session_titles(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_capped_at_half_the_messages_weigh_the_same() {
+        // `statistics` stops counting a phrase at `messages / 2 + 1`.
+        for total in 0..300_u64 {
+            let enough = total / 2 + 1;
+            for with_term in enough..=total.max(enough) + 3 {
+                assert_eq!(
+                    idf(total.max(enough), enough),
+                    idf(total.max(with_term), with_term),
+                    "{with_term} of {total}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn idf_matches_fts5() {
