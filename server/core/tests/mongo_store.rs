@@ -839,13 +839,7 @@ async fn cjk_terms_are_migrated_at_connect() {
         );
         assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 3);
         // The user's totals (search's statistics) follow the recounted words.
-        let totals = reconnected
-            .database()
-            .collection::<Document>("user_totals")
-            .find_one(doc! { "_id": &ada.id })
-            .await
-            .expect("totals")
-            .expect("the user's totals");
+        let totals = user_totals(&reconnected, &ada.id).await;
         assert_eq!(totals.get_i64("word_count"), Ok(6 + 3 + 2));
         assert_eq!(find("天気").await, ["東京都の<mark>天気</mark>"]);
         assert_eq!(
@@ -995,16 +989,11 @@ async fn appends_take_two_round_trips() {
     run(vec![store, other], move |stores| async move {
         let node = Services::new(stores[0].clone(), ServiceConfig::default());
         let other = Services::new(stores[1].clone(), ServiceConfig::default());
-        let ada = node
-            .signup("ada@example.com", "a good password", None)
-            .await
-            .expect("signup");
+        let ada = signed_up(&node, "ada@example.com").await;
+        // With a client id, as the web UI sends it.
         let say = |session: Option<&str>, content: &str| NewMessageInput {
-            session_id: session.map(str::to_owned),
-            role: "user".into(),
-            content: content.into(),
             client_id: Some(format!("client-{content}")),
-            ..Default::default()
+            ..say(session, content)
         };
         let first = node
             .append_message(&ada, say(None, "one"))
@@ -1155,7 +1144,6 @@ fn reply_placeholder(
 #[tokio::test]
 async fn user_totals_follow_every_write() {
     use chrono::{Duration, Utc};
-    use confab_core::api::NewMessageInput;
     use confab_core::store::{ImportSession, NewSession, ReplyOutcome};
     use mongodb::bson::{doc, Document};
 
@@ -1202,12 +1190,6 @@ async fn user_totals_follow_every_write() {
             .signup("bob@example.com", "a good password", None)
             .await
             .expect("signup");
-        let say = |session: Option<&str>, content: &str| NewMessageInput {
-            session_id: session.map(str::to_owned),
-            role: "user".into(),
-            content: content.into(),
-            ..Default::default()
-        };
         let mut sessions = Vec::new();
         for (n, text) in ["one two three", "four five", "six"]
             .into_iter()
@@ -1332,4 +1314,113 @@ async fn user_totals_follow_every_write() {
         assert_eq!(totals(bob.id.clone()).await, (None, (0, 0)));
     })
     .await;
+}
+
+/// What one process remembers of a session's leaf never outlives a clear made through
+/// another: a reply or an edit under the cleared leaf is refused as SQLite refuses it (the
+/// parent is not in the session) and leaves nothing stored or counted, and a following
+/// message starts the cleared conversation again as its one message.
+#[tokio::test]
+async fn a_clear_elsewhere_outdates_the_remembered_leaf() {
+    use confab_core::service::{ServiceConfig, Services};
+    use confab_core::store::{LeafRule, NewMessage, StoreError};
+    use mongodb::bson::{doc, Document};
+
+    let url = with_database(&server_url(), &unique_database("clear_elsewhere"));
+    let here = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    let there = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    let mongo = Arc::clone(&here);
+    run(vec![here, there], move |stores| async move {
+        let node = Services::new(stores[0].clone(), ServiceConfig::default());
+        let ada = signed_up(&node, "ada@example.com").await;
+        let first = node
+            .append_message(&ada, say(None, "one"))
+            .await
+            .expect("one");
+        let s = first.session.id.clone();
+        let last = node
+            .append_message(&ada, say(Some(&s), "two"))
+            .await
+            .expect("two");
+        let cleared = stores[1]
+            .clear_session(&ada.id, &s, chrono::Utc::now())
+            .await
+            .expect("clear");
+        assert!(cleared);
+
+        let reply = NewMessage {
+            active_leaf: LeafRule::IfLeafIs(last.message.id.clone()),
+            ..reply_placeholder(&ada.id, &s, "late-reply", &last.message.id)
+        };
+        let edit = NewMessage {
+            role: confab_core::model::Role::User,
+            content: "an edit".into(),
+            status: confab_core::model::MessageStatus::Complete,
+            ..reply_placeholder(&ada.id, &s, "late-edit", &last.message.id)
+        };
+        for refused in [reply, edit] {
+            let id = refused.id.clone();
+            let outcome = stores[0].append_message(refused, None).await;
+            assert!(
+                matches!(outcome, Err(StoreError::Conflict(_))),
+                "{id}: {outcome:?}"
+            );
+        }
+
+        let again = node
+            .append_message(&ada, say(Some(&s), "three"))
+            .await
+            .expect("three");
+        assert_eq!(again.message.parent_id, None);
+        assert_eq!(again.session.message_count, 1);
+        assert_eq!(
+            again.session.active_leaf_id.as_deref(),
+            Some(again.message.id.as_str())
+        );
+        let stored = stores[0].all_messages(&ada.id, &s).await.expect("messages");
+        assert_eq!(stored, std::slice::from_ref(&again.message));
+        let documents = mongo
+            .database()
+            .collection::<Document>("messages")
+            .count_documents(doc! { "session_id": &s })
+            .await
+            .expect("count");
+        assert_eq!(documents, 1, "nothing refused is left behind");
+        let totals = user_totals(&mongo, &ada.id).await;
+        assert_eq!(totals.get_i64("message_count"), Ok(1));
+        assert_eq!(totals.get_i64("word_count"), Ok(1));
+    })
+    .await;
+}
+
+/// A user's message `content`, in `session` (a new one when `None`).
+fn say(session: Option<&str>, content: &str) -> confab_core::api::NewMessageInput {
+    confab_core::api::NewMessageInput {
+        session_id: session.map(str::to_owned),
+        role: "user".into(),
+        content: content.into(),
+        ..Default::default()
+    }
+}
+
+/// A new account `email`.
+async fn signed_up(
+    services: &confab_core::service::Services,
+    email: &str,
+) -> confab_core::model::User {
+    services
+        .signup(email, "a good password", None)
+        .await
+        .expect("signup")
+}
+
+/// The user's document in `user_totals`, which must exist.
+async fn user_totals(store: &MongoStore, user_id: &str) -> mongodb::bson::Document {
+    store
+        .database()
+        .collection::<mongodb::bson::Document>("user_totals")
+        .find_one(mongodb::bson::doc! { "_id": user_id })
+        .await
+        .expect("read the totals")
+        .expect("the user's totals")
 }

@@ -215,6 +215,7 @@ pub async fn update_session(
     patch: &SessionPatch,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Session>> {
+    let _turn = collections.session_locks.lock(id).await;
     let mut set = doc! { "updated_at": to_bson_time(now) };
     if let Some(title) = &patch.title {
         set.insert("title", title);
@@ -254,6 +255,7 @@ pub async fn delete_session(
     id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let _turn = collections.session_locks.lock(id).await;
     collections.leaves.forget(user_id, id);
     let marked = collections
         .chat_sessions
@@ -273,6 +275,7 @@ pub async fn restore_session(
     id: &str,
     deleted_since: DateTime<Utc>,
 ) -> StoreResult<Option<Session>> {
+    let _turn = collections.session_locks.lock(id).await;
     Ok(collections
         .chat_sessions
         .find_one_and_update(
@@ -345,13 +348,17 @@ pub async fn purge_deleted_sessions(
             .await
             .map_err(db_error)?;
         if let Some(removed) = &removed {
-            super::totals::add(
+            let taken = super::totals::add(
                 collections,
                 &removed.user_id,
                 -removed.message_count,
                 -removed.word_count,
-            )
-            .await?;
+            );
+            // The purge goes on (its second sweep of the messages matters more): the totals
+            // only weigh search ranking.
+            if let Err(error) = taken.await {
+                tracing::warn!(%error, "the user's totals keep a purged conversation");
+            }
         }
         collections
             .messages
@@ -369,6 +376,7 @@ pub async fn clear_session(
     id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    let _turn = collections.session_locks.lock(id).await;
     collections.leaves.forget(user_id, id);
     if !session_exists(collections, user_id, id).await? {
         return Ok(false);
@@ -509,34 +517,37 @@ fn existing_appended(found: ClientMatch) -> StoreResult<Appended> {
     }
 }
 
-/// Locks that make the appends to one session take turns within this process, striped by
-/// session id (two sessions may share a stripe and then take turns too, briefly).
+/// Locks that make the writes of one session's document take turns within this process
+/// (appends, renames and branch switches, deletes and restores, clears, a reply's final
+/// save, imports), striped by session id (two sessions may share a stripe and then take
+/// turns too, briefly).
 ///
 /// On MongoDB the compare-and-set on the active leaf (`append_message`) keeps a branch
 /// linear on its own, across processes. FerretDB 1.x runs `findAndModify` and `update` as a
 /// read followed by a write of the whole document (`internal/handler/msg_findandmodify.go`:
 /// `Query`, then `UpdateDocument` by `_id`), so two concurrent updates of one session can
-/// both match the same leaf, and an `$inc` can be lost. Taking turns here makes appends
-/// through one Confab process exact there too (the UI and `/v1` at once, several browser
-/// tabs); across processes FerretDB offers no way to.
+/// both match the same leaf, and an `$inc` can be lost (or a rename written back over an
+/// append's counters). Taking turns here makes the writes through one Confab process exact
+/// there too (the UI and `/v1` at once, several browser tabs); across processes FerretDB
+/// offers no way to.
 #[derive(Clone)]
-pub(crate) struct AppendLocks(std::sync::Arc<[tokio::sync::Mutex<()>]>);
+pub(crate) struct SessionLocks(std::sync::Arc<[tokio::sync::Mutex<()>]>);
 
-/// Stripes of `AppendLocks`: appends to different sessions rarely wait for each other.
-const APPEND_LOCK_STRIPES: usize = 256;
+/// Stripes of `SessionLocks`: appends to different sessions rarely wait for each other.
+const SESSION_LOCK_STRIPES: usize = 256;
 
-impl Default for AppendLocks {
-    fn default() -> AppendLocks {
-        AppendLocks(
-            (0..APPEND_LOCK_STRIPES)
+impl Default for SessionLocks {
+    fn default() -> SessionLocks {
+        SessionLocks(
+            (0..SESSION_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
         )
     }
 }
 
-impl AppendLocks {
-    async fn lock(&self, session_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+impl SessionLocks {
+    pub(super) async fn lock(&self, session_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
         use std::hash::{BuildHasher, BuildHasherDefault};
         let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
             .hash_one(session_id);
@@ -616,6 +627,9 @@ struct Placement {
     links: TreeLinks,
     spine: Option<Spine>,
     leaf: LeafMove,
+    /// An explicit parent taken from this process's memory (`leaves`), not read: it is known
+    /// to exist only while it is still the session's leaf, which the first update checks.
+    parent_unverified: bool,
 }
 
 /// Compare-and-set rounds of a following append before it takes the leaf unconditionally
@@ -642,6 +656,7 @@ async fn place_under(
                 depth: 0,
             }]),
             leaf,
+            parent_unverified: false,
         });
     };
     let known_spine = known
@@ -670,6 +685,7 @@ async fn place_under(
                         links,
                         spine: None,
                         leaf,
+                        parent_unverified: false,
                     });
                 }
             }
@@ -686,6 +702,7 @@ async fn place_under(
         links,
         spine,
         leaf,
+        parent_unverified: false,
     })
 }
 
@@ -752,6 +769,7 @@ async fn place_in_session(
                 links,
                 spine: Some(spine),
                 leaf: leaf_move(Some(known.id())),
+                parent_unverified: !follows,
             });
         }
     }
@@ -789,7 +807,7 @@ pub async fn append_message(
     new_session: Option<&NewSession>,
 ) -> StoreResult<Appended> {
     let user_id = message.user_id.as_str();
-    let _turn = collections.append_locks.lock(&message.session_id).await;
+    let _turn = collections.session_locks.lock(&message.session_id).await;
     let mut placement = match new_session {
         Some(new) => {
             if !user_exists(collections, user_id).await? {
@@ -819,8 +837,14 @@ pub async fn append_message(
         return insert_failed(collections, message, &document, new_session, error).await;
     }
     // The counters and the leaf, as a compare-and-set where the rule asks for one.
+    let mut in_totals = false;
     for attempt in 1..=MAX_FOLLOW_TRIES {
         let mut filter = live(user_id, &message.session_id);
+        if placement.parent_unverified {
+            // Only a live leaf proves the remembered parent exists (a clear elsewhere
+            // removes it and unsets the leaf).
+            filter.insert("active_leaf_id", placement.parent_id.as_deref());
+        }
         match &placement.leaf {
             LeafMove::Follow(expected) if attempt < MAX_FOLLOW_TRIES => {
                 filter.insert(
@@ -842,9 +866,10 @@ pub async fn append_message(
             // The user's totals move alongside, once: no round trip of its own.
             let totals = super::totals::add(collections, user_id, 1, document.word_count);
             let (updated, totals) = futures::join!(update, totals);
-            if let Err(error) = totals {
+            match totals {
+                Ok(()) => in_totals = true,
                 // The message is stored and counted in its session: the append stands.
-                tracing::warn!(%error, "the user's totals missed an append");
+                Err(error) => tracing::warn!(%error, "the user's totals missed an append"),
             }
             updated
         } else {
@@ -861,9 +886,21 @@ pub async fn append_message(
         }
         let Some(state) = leaf_state(collections, user_id, &message.session_id).await? else {
             collections.leaves.forget(user_id, &message.session_id);
-            return Err(session_gone(collections, &document).await);
+            return Err(withdraw(collections, &document, in_totals, StoreError::NotFound).await);
         };
         remember(collections, user_id, &message.session_id, &state);
+        if std::mem::take(&mut placement.parent_unverified) {
+            let parent = placement.parent_id.as_deref().unwrap_or_default();
+            let filter = doc! { "_id": parent, "user_id": user_id };
+            let exists = find_message(collections, filter)
+                .await?
+                .is_some_and(|parent| parent.session_id == message.session_id);
+            if !exists {
+                let refused =
+                    StoreError::Conflict("the parent message is not in this session".into());
+                return Err(withdraw(collections, &document, in_totals, refused).await);
+            }
+        }
         match &placement.leaf {
             LeafMove::IfLeafIs(_) => {
                 // The user moved on: the reply stays under its question, off the active branch.
@@ -877,7 +914,9 @@ pub async fn append_message(
                     .await
                     .map_err(db_error)?;
                 let Some(session) = updated else {
-                    return Err(session_gone(collections, &document).await);
+                    collections.leaves.forget(user_id, &message.session_id);
+                    let gone = StoreError::NotFound;
+                    return Err(withdraw(collections, &document, in_totals, gone).await);
                 };
                 remember_session(collections, &session);
                 return Ok(Appended {
@@ -897,7 +936,11 @@ pub async fn append_message(
                     LeafMove::Follow(newer.clone()),
                 )
                 .await?;
-                reparent(collections, &document, &moved).await?;
+                if !reparent(collections, &document, &moved).await? {
+                    // Removed meanwhile: the session was cleared.
+                    let gone = StoreError::NotFound;
+                    return Err(withdraw(collections, &document, in_totals, gone).await);
+                }
                 document.parent_id = moved.parent_id.clone();
                 document.set_links(moved.links.clone());
                 placement = moved;
@@ -911,18 +954,19 @@ pub async fn append_message(
     ))
 }
 
-/// Moves a stored message (not yet counted) under another parent.
+/// Moves a stored message (not yet counted) under another parent; `false` when the message is
+/// no longer there.
 async fn reparent(
     collections: &Collections,
     document: &MessageDoc,
     placement: &Placement,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let parent = placement
         .parent_id
         .as_deref()
         .map_or(Bson::Null, Bson::from);
     let links = &placement.links;
-    collections
+    let moved = collections
         .messages
         .update_one(
             doc! { "_id": &document.id, "user_id": &document.user_id },
@@ -935,24 +979,31 @@ async fn reparent(
         )
         .await
         .map_err(db_error)?;
-    Ok(())
+    Ok(moved.matched_count > 0)
 }
 
-/// The session was deleted while the message was being stored: the append fails, and the
-/// message goes too (a restored session shows what it held when it was deleted).
-async fn session_gone(collections: &Collections, document: &MessageDoc) -> StoreError {
-    // Added to the user's totals with the first try of the counters' update.
-    if let Err(error) =
-        super::totals::add(collections, &document.user_id, -1, -document.word_count).await
-    {
-        tracing::warn!(%error, "the user's totals keep a message that was not stored");
+/// The append fails with `refusal` after its message was inserted (its session was deleted or
+/// cleared meanwhile, or its parent is gone): the message goes too (a restored session shows
+/// what it held when it was deleted), and so does its share of the user's totals when
+/// `in_totals`.
+async fn withdraw(
+    collections: &Collections,
+    document: &MessageDoc,
+    in_totals: bool,
+    refusal: StoreError,
+) -> StoreError {
+    if in_totals {
+        let taken = super::totals::add(collections, &document.user_id, -1, -document.word_count);
+        if let Err(error) = taken.await {
+            tracing::warn!(%error, "the user's totals keep a message that was not stored");
+        }
     }
     let removed = collections
         .messages
         .delete_one(doc! { "_id": &document.id, "user_id": &document.user_id })
         .await;
     match removed {
-        Ok(_) => StoreError::NotFound,
+        Ok(_) => refusal,
         Err(error) => db_error(error),
     }
 }
@@ -1106,6 +1157,7 @@ async fn settle(
     };
     let prompt = outcome.prompt_tokens.unwrap_or(0) - before.prompt_tokens.unwrap_or(0);
     let completion = outcome.completion_tokens.unwrap_or(0) - before.completion_tokens.unwrap_or(0);
+    let _turn = collections.session_locks.lock(&before.session_id).await;
     let session = collections.chat_sessions.update_one(
         doc! { "_id": &before.session_id, "user_id": &before.user_id },
         doc! { "$inc": {
@@ -1114,11 +1166,17 @@ async fn settle(
             "word_count": words - old_words,
         } },
     );
+    let words_moved = words - old_words;
     let (session, totals) = futures::join!(
         session.into_future(),
-        super::totals::add(collections, &before.user_id, 0, words - old_words)
+        super::totals::add(collections, &before.user_id, 0, words_moved)
     );
-    session.map_err(db_error)?;
+    let session = session.map_err(db_error)?;
+    if session.matched_count == 0 && totals.is_ok() {
+        // The session is gone for good (a purge took its counts out of the totals): the
+        // words just added belong to nothing.
+        super::totals::add(collections, &before.user_id, 0, -words_moved).await?;
+    }
     totals?;
     updated.into_message().map(Some)
 }

@@ -271,6 +271,7 @@ async fn move_counters(
     session_id: &str,
     added: &[&MessageDoc],
 ) -> StoreResult<()> {
+    let _turn = collections.session_locks.lock(session_id).await;
     let mut update = Document::new();
     if let Some(latest) = added.iter().map(|message| message.created_at).max() {
         let prompt: i64 = added.iter().filter_map(|m| m.prompt_tokens).sum();

@@ -90,8 +90,8 @@ pub(crate) struct Collections {
     messages: Collection<MessageDoc>,
     /// Each user's totals for search (see `totals`).
     user_totals: Collection<totals::TotalsDoc>,
-    /// Appends to one session, one at a time in this process (see `chat::AppendLocks`).
-    append_locks: chat::AppendLocks,
+    /// Appends to one session, one at a time in this process (see `chat::SessionLocks`).
+    session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
     leaves: leaves::Leaves,
 }
@@ -108,7 +108,7 @@ pub enum ServerKind {
     /// MongoDB, or any server that does not say it is FerretDB.
     MongoDb,
     /// FerretDB (its `buildInfo` carries `ferretdbVersion`): it answers only filters on `_id`
-    /// from an index, and its updates are not atomic (see `chat::AppendLocks`).
+    /// from an index, and its updates are not atomic (see `chat::SessionLocks`).
     FerretDb,
 }
 
@@ -164,7 +164,7 @@ impl MongoStore {
             chat_sessions: database.collection("chat_sessions"),
             messages: database.collection("messages"),
             user_totals: database.collection(totals::COLLECTION),
-            append_locks: chat::AppendLocks::default(),
+            session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
         };
         let server = ServerKind::detect(&database).await?;
