@@ -665,15 +665,9 @@ async fn place_under(
     let parent_spine = match known_spine {
         Some(spine) => Some(spine.clone()),
         None => {
-            let parent = find_message(
-                collections,
-                doc! { "_id": parent_id, "user_id": &message.user_id },
-            )
-            .await?
-            .filter(|parent| parent.session_id == message.session_id)
-            .ok_or_else(|| {
-                StoreError::Conflict("the parent message is not in this session".into())
-            })?;
+            let parent = parent_in_session(collections, message, parent_id)
+                .await?
+                .ok_or_else(not_in_session)?;
             match super::branch::spine_of(collections, &parent).await? {
                 Some(spine) => Some(spine),
                 None => {
@@ -704,6 +698,23 @@ async fn place_under(
         leaf,
         parent_unverified: false,
     })
+}
+
+/// The message `parent_id` of the user, when it is in the session `message` goes to.
+async fn parent_in_session(
+    collections: &Collections,
+    message: &NewMessage,
+    parent_id: &str,
+) -> StoreResult<Option<MessageDoc>> {
+    let filter = doc! { "_id": parent_id, "user_id": &message.user_id };
+    Ok(find_message(collections, filter)
+        .await?
+        .filter(|parent| parent.session_id == message.session_id))
+}
+
+/// What an append whose parent is not in its session answers, as on SQLite.
+fn not_in_session() -> StoreError {
+    StoreError::Conflict("the parent message is not in this session".into())
 }
 
 /// The `$inc`/`$max` of one appended message, with the leaf moved to it when `leaf`.
@@ -788,9 +799,10 @@ async fn place_in_session(
 
 /// Appends without a transaction.
 ///
-/// Into an existing session, on the normal path, in three round trips: the session's leaf
-/// state is read (its spine gives the new message's links, so no message is read when the
-/// parent is the active leaf); the message is inserted, where the unique index on
+/// Into an existing session, on the normal path, in two round trips when this process
+/// remembers the session's leaf (`leaves`), else three, the first reading the session's leaf
+/// state (its spine gives the new message's links, so no message is read when the parent is
+/// the active leaf): the message is inserted, where the unique index on
 /// `(user_id, client_key)` answers a repeated client id (no read before); then one
 /// `findAndModify` moves the counters and, as a compare-and-set on the leaf the append
 /// started from, the active leaf. When another append moved the leaf meanwhile (another
@@ -891,13 +903,11 @@ pub async fn append_message(
         remember(collections, user_id, &message.session_id, &state);
         if std::mem::take(&mut placement.parent_unverified) {
             let parent = placement.parent_id.as_deref().unwrap_or_default();
-            let filter = doc! { "_id": parent, "user_id": user_id };
-            let exists = find_message(collections, filter)
+            if parent_in_session(collections, message, parent)
                 .await?
-                .is_some_and(|parent| parent.session_id == message.session_id);
-            if !exists {
-                let refused =
-                    StoreError::Conflict("the parent message is not in this session".into());
+                .is_none()
+            {
+                let refused = not_in_session();
                 return Err(withdraw(collections, &document, in_totals, refused).await);
             }
         }
