@@ -1424,3 +1424,220 @@ async fn user_totals(store: &MongoStore, user_id: &str) -> mongodb::bson::Docume
         .expect("read the totals")
         .expect("the user's totals")
 }
+
+/// An import whose counting stops anywhere (as a crash there would leave it) and is run again
+/// leaves every counter exact: each session's messages, tokens, words, last message time and
+/// active leaf, and the user's totals, with no marks or claim records left behind. Also when
+/// the re-run is another process (a second connection): it leaves a claim younger than the
+/// lease alone (the first process may still be at work on it), and finishes an older one.
+#[tokio::test]
+async fn an_import_stopped_anywhere_counts_each_message_once() {
+    use confab_core::store::mongo::CountingStop;
+    use confab_core::store::Store;
+    use mongodb::bson::{doc, Document};
+
+    let database = unique_database("import_stops");
+    let url = with_database(&server_url(), &database);
+    let store = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    let mongo = Arc::clone(&store);
+    run(vec![store], move |mut stores| async move {
+        let store = stores.remove(0);
+        let services = conformance::services(store.clone());
+        let stops = [
+            CountingStop::Inserted,
+            CountingStop::Claimed,
+            CountingStop::SessionsCounted,
+            CountingStop::TotalsCounted,
+            CountingStop::Unmarked,
+        ];
+        for (n, stop) in stops.into_iter().enumerate() {
+            let user = signed_up(&services, &format!("stop{n}@example.com")).await;
+            let file = counted_import(&user.id, &format!("s{n}"));
+            mongo.stop_counting_at(Some(stop));
+            store
+                .import_sessions(&user.id, file.clone())
+                .await
+                .expect_err(&format!("the import stopped at {stop:?}"));
+            mongo.stop_counting_at(None);
+            let again = store
+                .import_sessions(&user.id, file)
+                .await
+                .expect("the import run again");
+            assert_eq!(
+                (again.sessions, again.messages, again.skipped_messages),
+                (0, 0, 5),
+                "{stop:?}"
+            );
+            assert_counted(&mongo, &user.id, &format!("s{n}"), &format!("{stop:?}")).await;
+        }
+
+        // Another process's claim: left alone while it may be at work, finished after.
+        let user = signed_up(&services, "other@example.com").await;
+        let file = counted_import(&user.id, "o");
+        mongo.stop_counting_at(Some(CountingStop::SessionsCounted));
+        store
+            .import_sessions(&user.id, file.clone())
+            .await
+            .expect_err("stopped");
+        mongo.stop_counting_at(None);
+        let second = MongoStore::connect(&url).await.expect("a second process");
+        second
+            .import_sessions(&user.id, file.clone())
+            .await
+            .expect("the second process's run");
+        let session = mongo
+            .database()
+            .collection::<Document>("chat_sessions")
+            .find_one(doc! { "_id": "o-a" })
+            .await
+            .expect("read")
+            .expect("the session");
+        assert_eq!(
+            session.get_i64("message_count"),
+            Ok(3),
+            "counted once, by the claim"
+        );
+        let totals = mongo
+            .database()
+            .collection::<Document>("user_totals")
+            .find_one(doc! { "_id": &user.id })
+            .await
+            .expect("read the totals");
+        assert_eq!(
+            totals.map(|totals| totals.get_i64("message_count")),
+            None,
+            "the totals not counted yet"
+        );
+        let mut second = second;
+        second.set_claim_lease(std::time::Duration::ZERO);
+        second
+            .import_sessions(&user.id, file)
+            .await
+            .expect("the second process's run, the claim now old");
+        assert_counted(&mongo, &user.id, "o", "a second process").await;
+    })
+    .await;
+}
+
+/// Two conversations of an imported file: `{prefix}-a` (3 messages, its leaf the last) and
+/// `{prefix}-b` (2 messages, no leaf given).
+fn counted_import(user_id: &str, prefix: &str) -> Vec<confab_core::store::ImportSession> {
+    use chrono::{TimeZone, Utc};
+    use confab_core::model::{MessageStatus, Role};
+    use confab_core::store::{ImportSession, NewSession};
+
+    let conversation = |name: &str, texts: &[(&str, Option<i64>)], leaf: bool| {
+        let id = format!("{prefix}-{name}");
+        let mut messages = Vec::new();
+        for (n, (text, tokens)) in texts.iter().enumerate() {
+            let mut message = reply_placeholder(user_id, &id, &format!("{id}-{n}"), "");
+            message.parent_id = (n > 0).then(|| format!("{id}-{}", n - 1));
+            message.role = if n % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            message.status = MessageStatus::Complete;
+            message.content = (*text).into();
+            message.prompt_tokens = *tokens;
+            message.completion_tokens = tokens.map(|t| t * 2);
+            message.source_id = Some(format!("{id}:{n}"));
+            message.created_at = Utc.with_ymd_and_hms(2025, 3, 1, 12, n as u32, 0).unwrap();
+            messages.push(message);
+        }
+        ImportSession {
+            session: NewSession {
+                id: id.clone(),
+                user_id: user_id.into(),
+                title: name.into(),
+                source_id: Some(id.clone()),
+                created_at: Utc.with_ymd_and_hms(2025, 3, 1, 11, 0, 0).unwrap(),
+            },
+            pinned: false,
+            archived: false,
+            is_active: true,
+            updated_at: None,
+            active_leaf_id: leaf.then(|| format!("{id}-{}", texts.len() - 1)),
+            messages,
+        }
+    };
+    vec![
+        conversation(
+            "a",
+            &[
+                ("one two", None),
+                ("three four five", Some(4)),
+                ("six", None),
+            ],
+            true,
+        ),
+        conversation("b", &[("seven", None), ("eight nine", Some(10))], false),
+    ]
+}
+
+/// The counters of `counted_import(_, prefix)` after it was counted once.
+async fn assert_counted(store: &MongoStore, user_id: &str, prefix: &str, case: &str) {
+    use mongodb::bson::{doc, Document};
+
+    let database = store.database();
+    let sessions = database.collection::<Document>("chat_sessions");
+    // (id, messages, prompt, completion, words, last message minute, leaf)
+    let expected = [
+        ("a", 3, 4, 8, 6, 2, Some(format!("{prefix}-a-2"))),
+        ("b", 2, 10, 20, 3, 1, None),
+    ];
+    for (name, messages, prompt, completion, words, minute, leaf) in expected {
+        let id = format!("{prefix}-{name}");
+        let session = sessions
+            .find_one(doc! { "_id": &id })
+            .await
+            .expect("read")
+            .expect("the session");
+        let last =
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 3, 1, 12, minute, 0).unwrap();
+        assert_eq!(
+            (
+                session.get_i64("message_count"),
+                session.get_i64("prompt_tokens"),
+                session.get_i64("completion_tokens"),
+                session.get_i64("word_count"),
+                session
+                    .get_datetime("last_message_at")
+                    .map(|time| time.timestamp_millis()),
+                session.get_str("active_leaf_id").ok().map(str::to_owned),
+            ),
+            (
+                Ok(messages),
+                Ok(prompt),
+                Ok(completion),
+                Ok(words),
+                Ok(last.timestamp_millis()),
+                leaf
+            ),
+            "session {id}, {case}"
+        );
+        let claims = session
+            .get_array("counted_claims")
+            .map_or(0, |claims| claims.len());
+        assert_eq!(claims, 0, "claim records left in {id}, {case}");
+    }
+    let totals = user_totals(store, user_id).await;
+    assert_eq!(
+        (
+            totals.get_i64("message_count"),
+            totals.get_i64("word_count")
+        ),
+        (Ok(5), Ok(9)),
+        "totals, {case}"
+    );
+    let claims = totals
+        .get_array("counted_claims")
+        .map_or(0, |claims| claims.len());
+    assert_eq!(claims, 0, "claim records left in the totals, {case}");
+    let marked = database
+        .collection::<Document>("messages")
+        .count_documents(doc! { "user_id": user_id, "uncounted": { "$exists": true } })
+        .await
+        .expect("count marks");
+    assert_eq!(marked, 0, "marks left, {case}");
+}

@@ -278,6 +278,9 @@ pub struct MessageDoc {
     pub jump_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jump_depth: Option<i64>,
+    /// Present on an imported message until its session's counters count it (see `counting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncounted: Option<super::counting::Uncounted>,
     /// Words in `content`, for the session's `word_count` (not stored with the message).
     #[serde(skip)]
     pub word_count: i64,
@@ -326,6 +329,7 @@ impl MessageDoc {
             source_key: source_key(message.source_id.as_deref(), &message.id),
             created_at: to_bson_time(message.created_at),
             usage_estimated: message.usage_estimated,
+            uncounted: None,
             word_count,
             terms,
             depth: None,

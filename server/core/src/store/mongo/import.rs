@@ -4,19 +4,20 @@
 //! An import is tens of thousands of rows, so it is written in few round trips: the sessions
 //! in one unordered batch (one that a unique index refuses exists already: by id, or by source
 //! id when the source gave it another id since), then every message in one unordered batch
-//! (one refused was imported before), then one counter update per session, by what was
-//! actually inserted. An import cut short has imported part of the file; running it again adds
-//! the rest and counts each message once.
+//! (one refused was imported before), marked as not yet counted, then one counter update per
+//! session by the marked messages (`counting`). An import cut short has imported part of the
+//! file; running it again adds the rest and counts each message once, those the cut one
+//! inserted included.
 
-use std::collections::{HashMap, HashSet};
-use std::future::IntoFuture;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::doc;
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::user_exists;
+use super::counting::{count_marked, Uncounted};
 use super::documents::{client_key, to_bson_time, MessageDoc, SessionDoc};
 use super::errors::{db_error, insert_many_outcome};
 use super::Collections;
@@ -40,13 +41,12 @@ pub async fn import_sessions(
 
     let session_ids = insert_sessions(collections, sessions, &mut counts).await?;
     let mut documents = Vec::new();
-    let mut conversation_of = Vec::new();
-    for (index, (import, session_id)) in sessions.iter().zip(&session_ids).enumerate() {
+    for (import, session_id) in sessions.iter().zip(&session_ids) {
         for message in &import.messages {
             let mut document = MessageDoc::new(message);
             document.session_id = session_id.clone();
+            document.uncounted = Some(Uncounted::new(document.word_count));
             documents.push(document);
-            conversation_of.push(index);
         }
     }
     drop_claimed_client_ids(collections, &mut documents).await?;
@@ -60,16 +60,17 @@ pub async fn import_sessions(
     counts.messages += added.len();
     counts.skipped_messages += documents.len() - added.len() - failed;
 
-    let mut added_to: HashMap<usize, Vec<&MessageDoc>> = HashMap::new();
-    for position in added {
-        added_to
-            .entry(conversation_of[position])
-            .or_default()
-            .push(&documents[position]);
+    // Every owner's marked messages are counted, this import's and any a stopped one left,
+    // and each session's leaf set (see `counting`).
+    let mut leaves: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+    for (import, session_id) in sessions.iter().zip(&session_ids) {
+        let owner = leaves.entry(import.session.user_id.as_str()).or_default();
+        if let Some(leaf) = &import.active_leaf_id {
+            owner.insert(session_id.clone(), leaf.clone());
+        }
     }
-    for (index, (import, session_id)) in sessions.iter().zip(&session_ids).enumerate() {
-        let added = added_to.remove(&index).unwrap_or_default();
-        move_counters(collections, import, session_id, &added).await?;
+    for (owner, leaves) in &leaves {
+        count_marked(collections, owner, leaves).await?;
     }
     counts.session_ids = session_ids;
     match failure {
@@ -263,58 +264,4 @@ async fn existing_session(
         }
     }
     Ok(existing.id.clone())
-}
-
-async fn move_counters(
-    collections: &Collections,
-    import: &ImportSession,
-    session_id: &str,
-    added: &[&MessageDoc],
-) -> StoreResult<()> {
-    let _turn = collections.session_locks.lock(session_id).await;
-    let mut update = Document::new();
-    if let Some(latest) = added.iter().map(|message| message.created_at).max() {
-        let prompt: i64 = added.iter().filter_map(|m| m.prompt_tokens).sum();
-        let completion: i64 = added.iter().filter_map(|m| m.completion_tokens).sum();
-        let words: i64 = added.iter().map(|m| m.word_count).sum();
-        update.insert(
-            "$inc",
-            doc! {
-                "message_count": added.len() as i64,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "word_count": words,
-            },
-        );
-        update.insert(
-            "$max",
-            doc! { "last_message_at": latest, "activity_at": latest, "updated_at": latest },
-        );
-    }
-    if let Some(leaf) = &import.active_leaf_id {
-        update.insert("$set", doc! { "active_leaf_id": leaf });
-        // The spine is the old leaf's (see `SessionDoc::leaf_spine`).
-        update.insert("$unset", doc! { "leaf_spine": "" });
-        collections
-            .leaves
-            .forget(&import.session.user_id, session_id);
-    }
-    if update.is_empty() {
-        return Ok(());
-    }
-    let words: i64 = added.iter().map(|m| m.word_count).sum();
-    let session = collections.chat_sessions.update_one(
-        doc! { "_id": session_id, "user_id": &import.session.user_id },
-        update,
-    );
-    let totals = super::totals::add(
-        collections,
-        &import.session.user_id,
-        added.len() as i64,
-        words,
-    );
-    let (session, totals) = futures::join!(session.into_future(), totals);
-    session.map_err(db_error)?;
-    totals?;
-    Ok(())
 }

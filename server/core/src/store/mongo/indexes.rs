@@ -3,10 +3,11 @@
 //! an index whose definition changed under the same name fails loudly instead of silently
 //! keeping the old one.
 //!
-//! Only unique indexes and plain (multikey) indexes are used: FerretDB 1.x implements neither
-//! partial indexes (`partialFilterExpression`) nor TTL indexes (`expireAfterSeconds`), so the
-//! "unique where present" rules use derived key fields (see `documents::client_key`) and
-//! expired sign-ins are removed by `delete_expired_auth_sessions`.
+//! Only unique indexes and plain (multikey) indexes are used on every server (a partial index
+//! only where the server is MongoDB): FerretDB 1.x implements neither partial indexes
+//! (`partialFilterExpression`) nor TTL indexes (`expireAfterSeconds`), so the "unique where
+//! present" rules use derived key fields (see `documents::client_key`) and expired sign-ins are
+//! removed by `delete_expired_auth_sessions`.
 
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
@@ -159,11 +160,26 @@ pub async fn ensure(collections: &Collections, server: ServerKind) -> StoreResul
         ServerKind::MongoDb => {
             create(
                 &collections.messages,
-                vec![index(
-                    doc! { "user_id": 1, "terms": 1, "_id": -1 },
-                    TERMS_INDEX,
-                    false,
-                )],
+                vec![
+                    index(
+                        doc! { "user_id": 1, "terms": 1, "_id": -1 },
+                        TERMS_INDEX,
+                        false,
+                    ),
+                    // The few imported messages not yet counted (`counting`): a partial
+                    // index holds only them. FerretDB has no partial indexes and reads none.
+                    IndexModel::builder()
+                        .keys(doc! { "user_id": 1, "uncounted.claim": 1 })
+                        .options(
+                            IndexOptions::builder()
+                                .name("messages_uncounted".to_owned())
+                                .partial_filter_expression(
+                                    doc! { "uncounted.claim": { "$exists": true } },
+                                )
+                                .build(),
+                        )
+                        .build(),
+                ],
             )
             .await?;
         }

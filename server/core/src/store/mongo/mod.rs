@@ -36,6 +36,7 @@
 mod accounts;
 mod branch;
 mod chat;
+mod counting;
 mod documents;
 mod errors;
 mod import;
@@ -53,6 +54,7 @@ use mongodb::bson::doc;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
+pub use self::counting::CountingStop;
 use self::documents::{
     as_u64, AuthSessionDoc, IdentityDoc, MessageDoc, SessionDoc, TokenDoc, UserDoc,
 };
@@ -94,6 +96,8 @@ pub(crate) struct Collections {
     session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
     leaves: leaves::Leaves,
+    /// The counting runs of imports at work in this process (see `counting`).
+    counting: counting::InFlight,
 }
 
 pub struct MongoStore {
@@ -166,6 +170,7 @@ impl MongoStore {
             user_totals: database.collection(totals::COLLECTION),
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
+            counting: counting::InFlight::default(),
         };
         let server = ServerKind::detect(&database).await?;
         indexes::ensure(&collections, server).await?;
@@ -180,6 +185,25 @@ impl MongoStore {
             collections,
             server,
         })
+    }
+
+    /// Makes every import's counting run fail at `stop` (`None`: run through), as a crash
+    /// there would leave it. For the tests of `counting`.
+    #[cfg(feature = "fault-injection")]
+    pub fn stop_counting_at(&self, stop: Option<CountingStop>) {
+        *self
+            .collections
+            .counting
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stop;
+    }
+
+    /// How long another process's counting claim counts as at work (see `counting`), for
+    /// tests that play a second process.
+    #[cfg(feature = "fault-injection")]
+    pub fn set_claim_lease(&mut self, lease: std::time::Duration) {
+        self.collections.counting.set_lease(lease);
     }
 
     /// What serves the database (decided at connect).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::documents::as_u64;
 use super::errors::{db_error, is_duplicate_key};
 use super::Collections;
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
 /// The collection's name.
 pub const COLLECTION: &str = "user_totals";
@@ -45,8 +45,29 @@ pub async fn add(
     }
     let update = doc! { "$inc": { "message_count": messages, "word_count": words } };
     let filter = doc! { "_id": user_id, "user_id": user_id };
-    // Two first writes at once: one inserts, the other's upsert meets the unique `_id` and
-    // is sent again, as an update of the document now there.
+    match upsert(collections, filter, update).await? {
+        Upserted::Written => Ok(()),
+        Upserted::Refused => Err(StoreError::Backend(
+            "the user's totals refused an update twice".into(),
+        )),
+    }
+}
+
+/// What `upsert` did.
+pub enum Upserted {
+    Written,
+    /// The filter matched no document, twice, and the insert met the unique `_id`: the
+    /// document exists but the rest of the filter excludes it.
+    Refused,
+}
+
+/// An upsert of the user's totals. Two first writes at once: one inserts, the other's upsert
+/// meets the unique `_id` and is sent again, as an update of the document now there.
+pub async fn upsert(
+    collections: &Collections,
+    filter: Document,
+    update: Document,
+) -> StoreResult<Upserted> {
     for attempt in 0..2 {
         match collections
             .user_totals
@@ -54,12 +75,16 @@ pub async fn add(
             .upsert(true)
             .await
         {
-            Ok(_) => return Ok(()),
-            Err(error) if attempt == 0 && is_duplicate_key(&error) => {}
+            Ok(_) => return Ok(Upserted::Written),
+            Err(error) if is_duplicate_key(&error) => {
+                if attempt == 1 {
+                    return Ok(Upserted::Refused);
+                }
+            }
             Err(error) => return Err(db_error(error)),
         }
     }
-    Ok(())
+    Ok(Upserted::Refused)
 }
 
 /// The user's (messages, words); zeros for a user with none.
@@ -114,9 +139,17 @@ pub async fn recompute_all(collections: &Collections) -> StoreResult<usize> {
     }
     let users = totals.len();
     for (user_id, total) in totals {
+        // `$set`, not a replacement: the document may hold an import's counting records
+        // (`counting`), which must outlive this.
         collections
             .user_totals
-            .replace_one(doc! { "_id": &user_id, "user_id": &user_id }, total)
+            .update_one(
+                doc! { "_id": &user_id, "user_id": &user_id },
+                doc! { "$set": {
+                    "message_count": total.message_count,
+                    "word_count": total.word_count,
+                } },
+            )
             .upsert(true)
             .await
             .map_err(db_error)?;
