@@ -2,6 +2,12 @@ import { defineConfig } from '@playwright/test';
 
 // Confab is started by .ci/e2e, which passes its address in CONFAB_URL. The browser is Debian's
 // Chromium: nothing is downloaded.
+//
+// .ci/e2e also starts a second Confab whose store is a MongoDB-wire server (FerretDB) and passes
+// its address in CONFAB_ON_MONGODB_URL: mongodb.spec.ts runs there, and only there.
+const onMongodb = process.env.CONFAB_ON_MONGODB_URL;
+const mongodbSpec = /mongodb\.spec\.ts$/;
+
 export default defineConfig({
   testDir: './tests',
   outputDir: './test-results',
@@ -24,4 +30,8 @@ export default defineConfig({
     trace: 'off',
     screenshot: 'only-on-failure',
   },
+  projects: [
+    { name: 'sqlite', testIgnore: mongodbSpec },
+    ...(onMongodb ? [{ name: 'mongodb', testMatch: mongodbSpec, use: { baseURL: onMongodb } }] : []),
+  ],
 });

@@ -30,6 +30,10 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
     client::after(Duration::from_millis(600), move || {
         let _ = placed.try_set_value(true);
     });
+    // Each reload of the conversation (a reply finished, a page opened) renders a new list and
+    // disposes this one with its signals: a pass this one scheduled then finds them gone, and
+    // reading them would panic.
+    let gone = move || loading_earlier.is_disposed();
 
     // Go to the message in focus (a search hit, a version switched to) once it is shown;
     // otherwise follow the conversation down to its end as it grows, except while a page is
@@ -49,6 +53,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             if revealed.get_value().as_deref() != Some(target.as_str()) {
                 let id = format!("m-{target}");
                 client::after(Duration::from_millis(30), move || {
+                    if gone() {
+                        return;
+                    }
                     if client::reveal(&id) {
                         revealed.set_value(Some(target));
                         placed.set_value(true);
@@ -68,6 +75,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
         // run before the messages have their height, and the view then stayed at the top.
         for delay in [0, 100, 400] {
             client::after(Duration::from_millis(delay), move || {
+                if gone() {
+                    return;
+                }
                 // Only while the view still follows the end: a search hit opened meanwhile
                 // (focus), or a page that is not the last, keeps its place. (Scrolling such a
                 // page to its end would also load the page below it.)
@@ -130,6 +140,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
                     chat.earlier.set(page.earlier);
                     // Keep the message the reader was looking at in place.
                     client::after(Duration::from_millis(0), move || {
+                        if gone() {
+                            return;
+                        }
                         if let (Some(element), Some(height)) = (scroller.get_untracked(), height) {
                             element.set_scroll_top(
                                 element.scroll_top() + element.scroll_height() - height,
