@@ -11,6 +11,8 @@ mod process;
 use std::sync::Arc;
 
 use confab::config::Config;
+use confab_core::store::mongo::command_log::{routing_faults, CommandLog};
+use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -55,6 +57,20 @@ pub struct TestApp {
     pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// On MongoDB, every command the server's store sent (see `Drop`).
+    commands: CommandLog,
+}
+
+/// On MongoDB, the end of a test checks every command its server sent as a sharded cluster
+/// would route it: each one on a sharded collection names one user (`routing_faults`; the
+/// store shapes its queries as for MongoDB even on FerretDB, see `route_every_query`).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let faults = routing_faults(&self.commands.take());
+        if !faults.is_empty() && !std::thread::panicking() {
+            panic!("sent to every shard:\n{}", faults.join("\n"));
+        }
+    }
 }
 
 /// One client with its own cookie jar (one browser).
@@ -116,7 +132,8 @@ impl TestApp {
         config.addr = listener.local_addr().expect("address");
         let address = format!("http://{}", config.addr);
         configure(&mut config);
-        let (store, stop, server) = start(listener, &config).await;
+        let commands = CommandLog::default();
+        let (store, stop, server) = start(listener, &config, &commands).await;
         TestApp {
             address,
             store,
@@ -124,6 +141,7 @@ impl TestApp {
             config,
             stop: Some(stop),
             server: Some(server),
+            commands,
         }
     }
 
@@ -148,6 +166,7 @@ impl TestApp {
             config,
             stop: Some(stop),
             server: Some(server),
+            commands: CommandLog::default(),
         }
     }
 
@@ -165,7 +184,7 @@ impl TestApp {
         self.config.addr = listener.local_addr().expect("address");
         self.address = format!("http://{}", self.config.addr);
         configure(&mut self.config);
-        let (store, stop, server) = start(listener, &self.config).await;
+        let (store, stop, server) = start(listener, &self.config, &self.commands).await;
         self.store = store;
         self.stop = Some(stop);
         self.server = Some(server);
@@ -324,11 +343,23 @@ async fn bind() -> tokio::net::TcpListener {
 }
 
 /// Opens the store of `config` and serves it on `listener` until the returned sender fires.
+/// A MongoDB store's commands go to `commands`, what it sends while connecting left out.
 async fn start(
     listener: tokio::net::TcpListener,
     config: &Config,
+    commands: &CommandLog,
 ) -> (DynStore, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let store = confab::store::open(config).await.expect("open store");
+    let store: DynStore = match config.database_url.as_deref() {
+        Some(url) if url.starts_with("mongodb") => {
+            let mut store = MongoStore::connect_with(url, |options| commands.monitor(options))
+                .await
+                .expect("open the MongoDB store");
+            store.route_every_query();
+            commands.take();
+            Arc::new(store)
+        }
+        _ => confab::store::open(config).await.expect("open store"),
+    };
     serve_store(listener, config, store)
 }
 

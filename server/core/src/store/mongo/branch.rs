@@ -91,9 +91,8 @@ async fn find_nodes(collections: &Collections, filter: Document) -> StoreResult<
         .map_err(db_error)
 }
 
-/// A message of the session, by id alone: FerretDB answers a filter on `_id` alone from its
-/// primary key, and reads the whole collection for any other filter, so the owner and the
-/// session are checked here.
+/// A message of the session, by id: with the owner where queries are routed (see
+/// `Collections::by_id`), else by id alone, and the owner and the session checked here.
 async fn find_node(
     collections: &Collections,
     user_id: &str,
@@ -103,7 +102,7 @@ async fn find_node(
     let found = collections
         .messages
         .clone_with_type::<NodeDoc>()
-        .find_one(doc! { "_id": id })
+        .find_one(collections.by_id(Some(user_id), doc! { "_id": id }))
         .projection(node_projection())
         .await
         .map_err(db_error)?;
@@ -121,6 +120,7 @@ const MAX_LINK_ROUNDS: usize = 64;
 /// the computation meets above them (see `tree::links_in_order`), until none is missing.
 async fn links_of(
     collections: &Collections,
+    user_id: Option<&str>,
     given: &[(&str, Option<&str>)],
 ) -> StoreResult<HashMap<String, TreeLinks>> {
     let ids: HashSet<&str> = given.iter().map(|(id, _)| *id).collect();
@@ -137,7 +137,8 @@ async fn links_of(
     for _ in 0..MAX_LINK_ROUNDS {
         if !wanted.is_empty() {
             let asked: Vec<String> = wanted.drain().collect();
-            for node in find_nodes(collections, doc! { "_id": { "$in": &asked } }).await? {
+            let filter = collections.by_id(user_id, doc! { "_id": { "$in": &asked } });
+            for node in find_nodes(collections, filter).await? {
                 if let Some(links) = node.links() {
                     known.insert(node.id, links);
                 }
@@ -237,7 +238,10 @@ pub async fn link_documents(
         .iter()
         .map(|d| (d.id.as_str(), d.parent_id.as_deref()))
         .collect();
-    let mut links = links_of(collections, &given).await?;
+    // One owner (an import's), by whom the reads are routed.
+    let owner = documents.first().map(|d| d.user_id.as_str());
+    let owner = owner.filter(|owner| documents.iter().all(|d| d.user_id == *owner));
+    let mut links = links_of(collections, owner, &given).await?;
     for document in documents.iter_mut() {
         let own = links
             .remove(&document.id)
@@ -268,7 +272,8 @@ pub async fn link_missing(collections: &Collections) -> StoreResult<usize> {
             .iter()
             .map(|node| (node.id.as_str(), node.parent_id.as_deref()))
             .collect();
-        let links = links_of(collections, &given).await?;
+        let owner = pending.first().map(|node| node.user_id.as_str());
+        let links = links_of(collections, owner, &given).await?;
         for node in &pending {
             let own = links
                 .get(&node.id)
@@ -338,7 +343,7 @@ async fn find_doc(
 ) -> StoreResult<Option<MessageDoc>> {
     let found = collections
         .messages
-        .find_one(doc! { "_id": id })
+        .find_one(collections.by_id(Some(user_id), doc! { "_id": id }))
         .projection(without_terms())
         .await
         .map_err(db_error)?;

@@ -63,7 +63,7 @@ impl Uncounted {
     }
 }
 
-/// Where a counting run can stop early: the tests (feature `fault-injection`) stop it there to
+/// Where a counting run can stop early: the tests (feature `test-hooks`) stop it there to
 /// prove that a stop anywhere loses nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CountingStop {
@@ -89,7 +89,7 @@ pub(crate) struct InFlight {
     /// another lock taken before it).
     users: super::chat::SessionLocks,
     lease: Duration,
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-hooks")]
     pub(crate) stop: Arc<Mutex<Option<CountingStop>>>,
 }
 
@@ -100,14 +100,14 @@ impl Default for InFlight {
             claims: Arc::default(),
             users: Default::default(),
             lease: CLAIM_LEASE,
-            #[cfg(feature = "fault-injection")]
+            #[cfg(feature = "test-hooks")]
             stop: Arc::default(),
         }
     }
 }
 
 impl InFlight {
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn set_lease(&mut self, lease: Duration) {
         self.lease = lease;
     }
@@ -149,9 +149,9 @@ impl InFlight {
     }
 
     /// Fails the run here when a test asked for a stop at `at`.
-    #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_variables))]
     fn checkpoint(&self, at: CountingStop) -> StoreResult<()> {
-        #[cfg(feature = "fault-injection")]
+        #[cfg(feature = "test-hooks")]
         {
             let stop = *self.stop.lock().unwrap_or_else(|p| p.into_inner());
             if stop == Some(at) {

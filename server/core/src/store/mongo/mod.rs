@@ -36,6 +36,8 @@
 mod accounts;
 mod branch;
 mod chat;
+#[cfg(feature = "test-hooks")]
+pub mod command_log;
 mod counting;
 mod documents;
 mod errors;
@@ -50,7 +52,7 @@ mod totals;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
@@ -98,6 +100,21 @@ pub(crate) struct Collections {
     leaves: leaves::Leaves,
     /// The counting runs of imports at work in this process (see `counting`).
     counting: counting::InFlight,
+    /// Whether reads by `_id` also name the owner (`by_id`).
+    routed: bool,
+}
+
+impl Collections {
+    /// A filter on `_id` for a document of `user_id`: with the owner, so that a sharded
+    /// cluster sends it to one shard, where the server is MongoDB; by `_id` alone on FerretDB,
+    /// which answers only a filter on `_id` alone from an index (its SQLite backend reads the
+    /// whole collection for any other), so the caller checks the owner of what it reads.
+    pub(crate) fn by_id(&self, user_id: Option<&str>, mut filter: Document) -> Document {
+        if let (true, Some(user_id)) = (self.routed, user_id) {
+            filter.insert("user_id", user_id);
+        }
+        filter
+    }
 }
 
 pub struct MongoStore {
@@ -160,7 +177,7 @@ impl MongoStore {
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let client = Client::with_options(options).map_err(db_error)?;
         let database = client.database(&name);
-        let collections = Collections {
+        let mut collections = Collections {
             users: database.collection("users"),
             identities: database.collection("identities"),
             auth_sessions: database.collection("auth_sessions"),
@@ -171,8 +188,10 @@ impl MongoStore {
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
             counting: counting::InFlight::default(),
+            routed: true,
         };
         let server = ServerKind::detect(&database).await?;
+        collections.routed = server == ServerKind::MongoDb;
         indexes::ensure(&collections, server).await?;
         migrations::run(&database, &collections).await?;
         let linked = branch::link_missing(&collections).await?;
@@ -189,7 +208,7 @@ impl MongoStore {
 
     /// Makes every import's counting run fail at `stop` (`None`: run through), as a crash
     /// there would leave it. For the tests of `counting`.
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-hooks")]
     pub fn stop_counting_at(&self, stop: Option<CountingStop>) {
         *self
             .collections
@@ -201,9 +220,16 @@ impl MongoStore {
 
     /// How long another process's counting claim counts as at work (see `counting`), for
     /// tests that play a second process.
-    #[cfg(feature = "fault-injection")]
+    #[cfg(feature = "test-hooks")]
     pub fn set_claim_lease(&mut self, lease: std::time::Duration) {
         self.collections.counting.set_lease(lease);
+    }
+
+    /// Shapes every query as for MongoDB (`Collections::by_id`) whatever the server: the
+    /// query-shape tests check on FerretDB what a sharded cluster would be sent.
+    #[cfg(feature = "test-hooks")]
+    pub fn route_every_query(&mut self) {
+        self.collections.routed = true;
     }
 
     /// What serves the database (decided at connect).
