@@ -306,7 +306,27 @@ impl Services {
         message_type: Option<&str>,
     ) -> ServiceResult<BranchPage> {
         let store = self.store();
-        let Some(leaf) = self.branch_leaf(user, &session).await? else {
+        let span = if message_type.is_some() {
+            FILTER_SCAN.max(limit)
+        } else {
+            limit
+        };
+        // The newest page hangs from the active leaf: read from it at once, it is also the
+        // leaf's own read (one store call where the leaf is known).
+        let newest = match (&anchor, &session.active_leaf_id) {
+            (Anchor::Newest, Some(leaf)) => {
+                let window = store
+                    .branch_window(&user.id, &session.id, leaf, span)
+                    .await?;
+                (!window.messages.is_empty()).then_some(window)
+            }
+            _ => None,
+        };
+        let leaf = match &newest {
+            Some(window) => window.messages.first().cloned(),
+            None => self.branch_leaf(user, &session).await?,
+        };
+        let Some(leaf) = leaf else {
             if matches!(anchor, Anchor::Around(_) | Anchor::After(_)) {
                 return Err(not_on_branch());
             }
@@ -316,11 +336,6 @@ impl Services {
                 earlier: None,
                 later: None,
             });
-        };
-        let span = if message_type.is_some() {
-            FILTER_SCAN.max(limit)
-        } else {
-            limit
         };
         // The window of the branch to look through: its bottom message and how many above.
         let (bottom, count) = match &anchor {
@@ -362,13 +377,14 @@ impl Services {
         let BranchWindow {
             messages: mut window,
             siblings,
-        } = match &bottom {
-            Some(bottom) => {
+        } = match (newest, &bottom) {
+            (Some(window), _) => window,
+            (None, Some(bottom)) => {
                 store
                     .branch_window(&user.id, &session.id, &bottom.message.id, count)
                     .await?
             }
-            None => BranchWindow::default(),
+            (None, None) => BranchWindow::default(),
         };
         window.reverse();
         // The window must hang from the cursor (`after`) or hold the target (`around`): else

@@ -109,6 +109,23 @@ async fn find_node(
     Ok(found.filter(|node| node.user_id == user_id && node.session_id == session_id))
 }
 
+/// A message of the session while the session lives (not deleted): both read together.
+async fn node_of_live_session(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+    id: &str,
+) -> StoreResult<Option<NodeDoc>> {
+    let (exists, node) = futures::join!(
+        session_exists(collections, user_id, session_id),
+        find_node(collections, user_id, session_id, id),
+    );
+    if !exists? {
+        return Ok(None);
+    }
+    node
+}
+
 /// Rounds of reads `links_of` makes at most: each reads the jump targets met in the round
 /// before, about two per level of the skew-binary jumps above the batch (34 for a depth of
 /// 100,000).
@@ -359,9 +376,10 @@ fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
 }
 
 /// `from` and up to `limit - 1` ancestors (newest first), and every message at their depths
-/// (`from`'s included when `with_siblings`): three round trips (the session, `from`, one
-/// query for the depths), two for `from` alone. FerretDB reads the collection for a query
-/// on anything but `_id`, so they are few rather than small.
+/// (`from`'s included when `with_siblings`). The session's check and `from` are read together;
+/// the depths with them when `from`'s depth is known (a message of a spine this process
+/// remembers: a message's depth never changes), else after: one round trip or two. FerretDB
+/// reads the collection for a query on anything but `_id`, so they are few rather than small.
 async fn window(
     collections: &Collections,
     user_id: &str,
@@ -370,31 +388,58 @@ async fn window(
     limit: usize,
     with_siblings: bool,
 ) -> StoreResult<(Vec<MessageDoc>, Vec<MessageDoc>)> {
-    if limit == 0 || !session_exists(collections, user_id, session_id).await? {
+    if limit == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
-    let Some(start) = find_doc(collections, user_id, session_id, from).await? else {
+    let above = i64::try_from(limit - 1).unwrap_or(i64::MAX);
+    let depths = |depth: i64| {
+        let highest = if with_siblings { depth + 1 } else { depth };
+        depth_range(
+            collections,
+            user_id,
+            session_id,
+            depth.saturating_sub(above),
+            highest,
+        )
+    };
+    let known_depth = collections
+        .leaves
+        .get(user_id, session_id)
+        .and_then(|leaf| {
+            leaf.spine
+                .iter()
+                .find(|entry| entry.id == from)
+                .map(|e| e.depth)
+        })
+        .filter(|_| limit > 1 || with_siblings);
+    let (exists, start, found) = match known_depth {
+        Some(depth) => {
+            let (exists, start, found) = futures::join!(
+                session_exists(collections, user_id, session_id),
+                find_doc(collections, user_id, session_id, from),
+                depths(depth),
+            );
+            (exists?, start?, Some(found?))
+        }
+        None => {
+            let (exists, start) = futures::join!(
+                session_exists(collections, user_id, session_id),
+                find_doc(collections, user_id, session_id, from),
+            );
+            (exists?, start?, None)
+        }
+    };
+    let Some(start) = start.filter(|_| exists) else {
         return Ok((Vec::new(), Vec::new()));
     };
     let depth = start.depth.unwrap_or(0);
     if (limit == 1 || start.parent_id.is_none()) && !with_siblings {
         return Ok((vec![start], Vec::new()));
     }
-    let above = i64::try_from(limit - 1).unwrap_or(i64::MAX);
-    let highest = if with_siblings { depth + 1 } else { depth };
-    let found: Vec<MessageDoc> = collections
-        .messages
-        .find(doc! {
-            "user_id": user_id,
-            "session_id": session_id,
-            "depth": { "$gte": depth.saturating_sub(above), "$lt": highest },
-        })
-        .projection(without_terms())
-        .await
-        .map_err(db_error)?
-        .try_collect()
-        .await
-        .map_err(db_error)?;
+    let found = match found.filter(|_| known_depth == Some(depth)) {
+        Some(found) => found,
+        None => depths(depth).await?,
+    };
     let by_id: HashMap<String, MessageDoc> =
         found.into_iter().map(|doc| (doc.id.clone(), doc)).collect();
     let mut next = start.parent_id.clone();
@@ -407,6 +452,29 @@ async fn window(
         chain.push(document.clone());
     }
     Ok((chain, by_id.into_values().collect()))
+}
+
+/// The session's messages at depths `low..high`, without their terms.
+async fn depth_range(
+    collections: &Collections,
+    user_id: &str,
+    session_id: &str,
+    low: i64,
+    high: i64,
+) -> StoreResult<Vec<MessageDoc>> {
+    collections
+        .messages
+        .find(doc! {
+            "user_id": user_id,
+            "session_id": session_id,
+            "depth": { "$gte": low, "$lt": high },
+        })
+        .projection(without_terms())
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)
 }
 
 /// See `Store::ancestors`.
@@ -458,10 +526,10 @@ pub async fn ancestor_at(
     from: &str,
     depth: i64,
 ) -> StoreResult<Option<TreeMessage>> {
-    if depth < 0 || !session_exists(collections, user_id, session_id).await? {
+    if depth < 0 {
         return Ok(None);
     }
-    let Some(start) = find_node(collections, user_id, session_id, from).await? else {
+    let Some(start) = node_of_live_session(collections, user_id, session_id, from).await? else {
         return Ok(None);
     };
     let distance = start.depth() - depth;
@@ -532,10 +600,7 @@ pub async fn newest_descendant(
     session_id: &str,
     from: &str,
 ) -> StoreResult<Option<String>> {
-    if !session_exists(collections, user_id, session_id).await? {
-        return Ok(None);
-    }
-    let Some(start) = find_node(collections, user_id, session_id, from).await? else {
+    let Some(start) = node_of_live_session(collections, user_id, session_id, from).await? else {
         return Ok(None);
     };
     let (mut current, mut depth) = (start.id, start.depth.unwrap_or(0));
