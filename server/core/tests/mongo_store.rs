@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use confab_core::store::mongo::command_log::{self, round_trips, routing_faults, CommandLog, Sent};
+use confab_core::store::mongo::command_log::{
+    self, round_trips, routing_faults, unbounded_reads, CommandLog, Sent,
+};
 use confab_core::store::mongo::{MongoStore, ServerKind};
 use confab_core::store::DynStore;
 
@@ -98,7 +100,8 @@ where
 
 /// Each story runs with every query shaped as for MongoDB (see `route_every_query`) and the
 /// driver's command log on: every statement it sends to a sharded collection names one user
-/// (`routing_faults`), so a sharded cluster sends it to one shard. What connecting sends
+/// (`routing_faults`), so a sharded cluster sends it to one shard, and none reads without a
+/// bound (`unbounded_reads`: an unanchored regex, an aggregation or count without a limit). What connecting sends
 /// (indexes, migrations) is not a request path and is left out.
 macro_rules! stories {
     ($($name:ident),* $(,)?) => {$(
@@ -113,8 +116,11 @@ macro_rules! stories {
                 conformance::$name(store).await;
             })
             .await;
-            let faults = routing_faults(&take(&log));
+            let sent = take(&log);
+            let faults = routing_faults(&sent);
             assert!(faults.is_empty(), "sent to every shard:\n{}", faults.join("\n"));
+            let faults = unbounded_reads(&sent);
+            assert!(faults.is_empty(), "unbounded reads:\n{}", faults.join("\n"));
         }
     )*};
 }

@@ -11,7 +11,7 @@ mod process;
 use std::sync::Arc;
 
 use confab::config::Config;
-use confab_core::store::mongo::command_log::{routing_faults, CommandLog};
+use confab_core::store::mongo::command_log::{routing_faults, unbounded_reads, CommandLog};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -63,12 +63,18 @@ pub struct TestApp {
 
 /// On MongoDB, the end of a test checks every command its server sent as a sharded cluster
 /// would route it: each one on a sharded collection names one user (`routing_faults`; the
-/// store shapes its queries as for MongoDB even on FerretDB, see `route_every_query`).
+/// store shapes its queries as for MongoDB even on FerretDB, see `route_every_query`), and
+/// none reads without a bound (`unbounded_reads`).
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let faults = routing_faults(&self.commands.take());
+        let sent = self.commands.take();
+        let faults = routing_faults(&sent);
         if !faults.is_empty() && !std::thread::panicking() {
             panic!("sent to every shard:\n{}", faults.join("\n"));
+        }
+        let faults = unbounded_reads(&sent);
+        if !faults.is_empty() && !std::thread::panicking() {
+            panic!("unbounded reads:\n{}", faults.join("\n"));
         }
     }
 }
