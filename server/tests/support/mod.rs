@@ -67,14 +67,8 @@ pub struct TestApp {
 /// none reads without a bound (`unbounded_reads`).
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let sent = self.commands.take();
-        let faults = routing_faults(&sent);
-        if !faults.is_empty() && !std::thread::panicking() {
-            panic!("sent to every shard:\n{}", faults.join("\n"));
-        }
-        let faults = unbounded_reads(&sent);
-        if !faults.is_empty() && !std::thread::panicking() {
-            panic!("unbounded reads:\n{}", faults.join("\n"));
+        if !std::thread::panicking() {
+            self.check_commands();
         }
     }
 }
@@ -185,6 +179,8 @@ impl TestApp {
 
     /// [`TestApp::restart`], with `configure` applied to the configuration first.
     pub async fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
+        // What the server before the restart sent, before the new one's connect is left out.
+        self.check_commands();
         self.shut_down().await;
         let listener = bind().await;
         self.config.addr = listener.local_addr().expect("address");
@@ -194,6 +190,19 @@ impl TestApp {
         self.store = store;
         self.stop = Some(stop);
         self.server = Some(server);
+    }
+
+    /// Checks what the server's MongoDB store sent since the last check (see `Drop`).
+    fn check_commands(&self) {
+        let sent = self.commands.take();
+        let faults = routing_faults(&sent);
+        assert!(
+            faults.is_empty(),
+            "sent to every shard:\n{}",
+            faults.join("\n")
+        );
+        let faults = unbounded_reads(&sent);
+        assert!(faults.is_empty(), "unbounded reads:\n{}", faults.join("\n"));
     }
 
     /// Stops the server as SIGTERM would, and waits until it has finished.

@@ -378,7 +378,8 @@ fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
 /// `from` and up to `limit - 1` ancestors (newest first), and every message at their depths
 /// (`from`'s included when `with_siblings`). The session's check and `from` are read together;
 /// the depths with them when `from`'s depth is known (a message of a spine this process
-/// remembers: a message's depth never changes), else after: one round trip or two. FerretDB
+/// remembers; used only when it equals the depth read, since an append may still re-parent
+/// its message), else after: one round trip or two. FerretDB
 /// reads the collection for a query on anything but `_id`, so they are few rather than small.
 async fn window(
     collections: &Collections,

@@ -10,8 +10,9 @@
 //!    adds to `word_count`, which is not stored otherwise).
 //! 2. A counting run takes a claim id and sets it on every `new` mark of the user (an update
 //!    of each message, so each is claimed by one run).
-//! 3. It reads every marked message of the user, grouped by claim: its own, and those of runs
-//!    that stopped part-way (stale claims).
+//! 3. It reads every claimed message of the user, grouped by claim: its own, and those of runs
+//!    that stopped part-way (stale claims). Unclaimed marks an import inserted meanwhile are
+//!    left to the next run.
 //! 4. For each claim, each session's counters take the claim's sums in one update that also
 //!    records the claim in the session (`counted_claims`); the update's filter skips a session
 //!    that holds the claim already. The user's totals the same way.
@@ -20,7 +21,7 @@
 //!
 //! A stop anywhere leaves either marks of a claim that some records may already hold (step 4
 //! skips those), or records without marks (harmless). The next import of the user (or a re-run
-//! of the same one) finishes every stale claim it finds before its own.
+//! of the same one) finishes every stale claim it finds along with its own.
 //!
 //! A claim is stale when the run that took it is no longer at work on it. A run of this process
 //! is known (`InFlight`); one of another process is taken as stale once older than
@@ -130,14 +131,17 @@ impl InFlight {
 
     /// Whether a claim found on marks belongs to no run at work (see the module comment).
     fn is_stale(&self, claim: &str) -> bool {
+        // A claim that cannot be dated is never taken over (none is made so).
         let mut parts = claim.splitn(3, '.');
-        let (Some(instance), Some(millis)) = (parts.next(), parts.next()) else {
-            return true;
+        let (Some(instance), Some(Ok(millis))) =
+            (parts.next(), parts.next().map(str::parse::<u64>))
+        else {
+            return false;
         };
         if instance == self.instance {
             return !self.lock().contains(claim);
         }
-        let age = now_millis().saturating_sub(millis.parse().unwrap_or(0));
+        let age = now_millis().saturating_sub(millis);
         u128::from(age) >= self.lease.as_millis()
     }
 
@@ -232,7 +236,12 @@ async fn count_with(
     let marked: Vec<Marked> = collections
         .messages
         .clone_with_type::<Marked>()
-        .find(doc! { "user_id": user_id, "uncounted.claim": { "$exists": true } })
+        // Not the unclaimed marks: an import inserting now (not under this run's turn) adds
+        // them, and they are the next run's to claim.
+        .find(doc! {
+            "user_id": user_id,
+            "uncounted.claim": { "$exists": true, "$ne": UNCLAIMED },
+        })
         .projection(doc! {
             "_id": 0, "session_id": 1, "uncounted": 1, "prompt_tokens": 1,
             "completion_tokens": 1, "created_at": 1,
