@@ -11,7 +11,7 @@ mod process;
 use std::sync::Arc;
 
 use confab::config::Config;
-use confab_core::store::mongo::command_log::{routing_faults, unbounded_reads, CommandLog};
+use confab_core::store::mongo::command_log::{assert_shapes, CommandLog};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -194,15 +194,7 @@ impl TestApp {
 
     /// Checks what the server's MongoDB store sent since the last check (see `Drop`).
     fn check_commands(&self) {
-        let sent = self.commands.take();
-        let faults = routing_faults(&sent);
-        assert!(
-            faults.is_empty(),
-            "sent to every shard:\n{}",
-            faults.join("\n")
-        );
-        let faults = unbounded_reads(&sent);
-        assert!(faults.is_empty(), "unbounded reads:\n{}", faults.join("\n"));
+        assert_shapes(&self.commands.take());
     }
 
     /// Stops the server as SIGTERM would, and waits until it has finished.

@@ -173,6 +173,18 @@ pub fn routing_faults(events: &[Sent]) -> Vec<String> {
     faults
 }
 
+/// Panics naming every statement in `events` that `routing_faults` or `unbounded_reads` finds.
+pub fn assert_shapes(events: &[Sent]) {
+    let faults = routing_faults(events);
+    assert!(
+        faults.is_empty(),
+        "sent to every shard:\n{}",
+        faults.join("\n")
+    );
+    let faults = unbounded_reads(events);
+    assert!(faults.is_empty(), "unbounded reads:\n{}", faults.join("\n"));
+}
+
 /// Every statement in `events` that a large collection could not answer from a bounded read,
 /// as `name collection what`: a `$regex` that is not anchored at the start (`^`), which reads
 /// every index key; an `aggregate` without a `$limit` stage (a count or sum over all of a

@@ -177,7 +177,8 @@ impl MongoStore {
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         let client = Client::with_options(options).map_err(db_error)?;
         let database = client.database(&name);
-        let mut collections = Collections {
+        let server = ServerKind::detect(&database).await?;
+        let collections = Collections {
             users: database.collection("users"),
             identities: database.collection("identities"),
             auth_sessions: database.collection("auth_sessions"),
@@ -188,10 +189,8 @@ impl MongoStore {
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
             counting: counting::InFlight::default(),
-            routed: true,
+            routed: server == ServerKind::MongoDb,
         };
-        let server = ServerKind::detect(&database).await?;
-        collections.routed = server == ServerKind::MongoDb;
         indexes::ensure(&collections, server).await?;
         migrations::run(&database, &collections).await?;
         let linked = branch::link_missing(&collections).await?;
