@@ -26,7 +26,8 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -134,7 +135,11 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .layer(Extension(state.metrics.clone()))
         .layer(Extension(services))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        // Microseconds: most requests take under a millisecond, which `ms` logs as 0.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Micros)),
+        )
         .with_state(state)
 }
 

@@ -409,8 +409,9 @@ fn wal_restarts(db: &std::path::Path) -> u32 {
 
 /// Under constant writes and reads the WAL still starts over, again and again: checkpoints
 /// on a thread of their own never caught up with a writer that never paused, and the WAL grew
-/// without end (2 GB in 10 s of the users' benchmark). 8 clients append and read for 2 s
-/// without a pause between their requests.
+/// without end (2 GB in 10 s of the users' benchmark). 8 clients append and read for 3 s
+/// without a pause between their requests; the writer's checkpoint runs at least once a
+/// second even with writes waiting, so the WAL starts over at least twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wal_starts_over_under_constant_writes() {
     use confab_core::api::NewMessageInput;
@@ -434,7 +435,7 @@ async fn the_wal_starts_over_under_constant_writes() {
         .await
         .unwrap();
     let before = wal_restarts(&path);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
     let mut tasks = Vec::new();
     for n in 0..8 {
         let (services, user) = (services.clone(), user.clone());
@@ -464,8 +465,8 @@ async fn the_wal_starts_over_under_constant_writes() {
     }
     let restarts = wal_restarts(&path) - before;
     assert!(
-        restarts >= 3,
-        "the WAL started over {restarts} times in 2 s of {written} appends"
+        restarts >= 2,
+        "the WAL started over {restarts} times in 3 s of {written} appends"
     );
 }
 

@@ -199,6 +199,16 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
     std::io::Error::from_raw_os_error(errno)
 }
 
+/// The size the WAL file is cut back to when it starts over (`journal_size_limit`), in bytes:
+/// 256 MiB. The cut happens inside the first commit after the writer's checkpoint, so it must
+/// seldom have anything to cut: 16 clients appending write about 280 MB of WAL a second here,
+/// and cutting a 280 MB file back to 64 MiB made that commit take 60 ms (BENCHMARKS.md,
+/// ninth session). Between two of the writer's checkpoints (`writer::CHECKPOINT_EVERY`) the
+/// file grows to about 140 MB, which this keeps without a cut. A store that saw heavy writes
+/// keeps a WAL file of up to this size on disk; a bulk restore, whose WAL grows past it, is
+/// cut back to it.
+const WAL_FILE_KEPT: u64 = 256 * 1024 * 1024;
+
 /// The page cache of the write connection, in KiB: the interior pages of the tables and
 /// indexes every commit descends.
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -241,10 +251,10 @@ impl SqliteStore {
             Durability::Full => "FULL",
         };
         // Checkpoints run between the writer's batches and on a thread of their own (see
-        // `checkpoints`), never inside a commit; the WAL file is cut back to 64 MiB whenever a
-        // checkpoint lets it start over.
+        // `checkpoints`), never inside a commit; the WAL file is cut back to `WAL_FILE_KEPT`
+        // bytes whenever a checkpoint lets it start over.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_FILE_KEPT};"
         ))
         .map_err(sql_error)?;
         configure_connection(&conn, WRITER_CACHE_KIB)?;
