@@ -30,12 +30,43 @@ pub fn sibling_order(a: &Message, b: &Message) -> Ordering {
     (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
 }
 
-/// Which stretch of the branch a page comes from.
+/// Which stretch of the branch a page comes from (the page above a cursor is
+/// `Services::page_before`'s).
 enum Anchor {
     Newest,
-    Before(TreeMessage),
     After(TreeMessage),
     Around(TreeMessage),
+}
+
+impl Anchor {
+    fn keep(&self) -> Keep<'_> {
+        match self {
+            Anchor::Newest => Keep::Newest,
+            Anchor::After(_) => Keep::Oldest,
+            Anchor::Around(target) => Keep::Around(&target.message.id),
+        }
+    }
+}
+
+/// Which matches a page keeps when there are more than it holds: the newest (a page that
+/// ends at the leaf or at a cursor below it), the oldest (a page below a cursor), or those
+/// around a message, which is kept whatever its type.
+enum Keep<'a> {
+    Newest,
+    Oldest,
+    Around(&'a str),
+}
+
+/// A cursor (`before`, `after`, `around`) must look like a message id.
+fn check_cursor(id: &str) -> ServiceResult<()> {
+    if crate::ids::is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "invalid_cursor",
+            "the cursor is not a message id",
+        ))
+    }
 }
 
 fn not_on_branch() -> ServiceError {
@@ -47,15 +78,15 @@ fn not_on_branch() -> ServiceError {
 
 /// Messages of `window` (root side first, ending at `bottom`) to show, as indexes, and
 /// whether messages were left out above and below them: all of them without a filter, else
-/// at most `limit` matches, the ones nearest the anchor.
+/// at most `limit` matches, those `keep` names.
 fn choose(
     window: &[TreeMessage],
-    anchor: &Anchor,
+    keep: Keep<'_>,
     limit: usize,
     message_type: Option<&str>,
 ) -> (Vec<usize>, bool, bool) {
-    let target = match anchor {
-        Anchor::Around(target) => Some(target.message.id.as_str()),
+    let target = match keep {
+        Keep::Around(target) => Some(target),
         _ => None,
     };
     let matches: Vec<usize> = window
@@ -70,13 +101,13 @@ fn choose(
     if matches.len() <= limit {
         return (matches, false, false);
     }
-    let kept: Vec<usize> = match anchor {
-        Anchor::Newest | Anchor::Before(_) => matches[matches.len() - limit..].to_vec(),
-        Anchor::After(_) => matches[..limit].to_vec(),
-        Anchor::Around(target) => {
+    let kept: Vec<usize> = match keep {
+        Keep::Newest => matches[matches.len() - limit..].to_vec(),
+        Keep::Oldest => matches[..limit].to_vec(),
+        Keep::Around(target) => {
             let at = matches
                 .iter()
-                .position(|&index| window[index].message.id == target.message.id)
+                .position(|&index| window[index].message.id == target)
                 .unwrap_or(0);
             let start = at.saturating_sub(limit / 2).min(matches.len() - limit);
             matches[start..start + limit].to_vec()
@@ -85,6 +116,27 @@ fn choose(
     let cut_above = kept.first() != matches.first();
     let cut_below = kept.last() != matches.last();
     (kept, cut_above, cut_below)
+}
+
+/// How many messages of the branch a page looks through: the page itself, or with a type
+/// filter `FILTER_SCAN` of them (the matches among them make the page).
+fn scan_span(limit: usize, message_type: Option<&str>) -> usize {
+    if message_type.is_some() {
+        FILTER_SCAN.max(limit)
+    } else {
+        limit
+    }
+}
+
+/// The cursor of the page above a page of `window` (root side first) showing `kept`: the
+/// first message kept when the filter left matches out above it, else the window's top
+/// message unless it is the root.
+fn earlier_cursor(window: &[TreeMessage], kept: &[usize], cut_above: bool) -> Option<String> {
+    match (cut_above, kept.first(), window.first()) {
+        (true, Some(&first), _) => Some(window[first].message.id.clone()),
+        (false, _, Some(top)) if top.message.parent_id.is_some() => Some(top.message.id.clone()),
+        _ => None,
+    }
 }
 
 /// Each message with its place among `siblings` (the children of the messages' parents, in
@@ -237,12 +289,7 @@ impl Services {
         session_id: &str,
         id: &str,
     ) -> ServiceResult<TreeMessage> {
-        if !crate::ids::is_valid_id(id) {
-            return Err(ServiceError::invalid(
-                "invalid_cursor",
-                "the cursor is not a message id",
-            ));
-        }
+        check_cursor(id)?;
         self.store()
             .ancestors(&user.id, session_id, id, 1)
             .await?
@@ -264,7 +311,6 @@ impl Services {
         session_id: &str,
         input: BranchInput,
     ) -> ServiceResult<BranchPage> {
-        let session = self.live_session(user, session_id).await?;
         let limit = clamp_limit(input.limit);
         let message_type = input
             .message_type
@@ -284,17 +330,77 @@ impl Services {
             ));
         }
         let non_empty = |cursor: &Option<String>| cursor.clone().filter(|id| !id.is_empty());
-        let anchor = if let Some(id) = non_empty(&input.before) {
-            Anchor::Before(self.cursor_message(user, session_id, &id).await?)
-        } else if let Some(id) = non_empty(&input.after) {
-            Anchor::After(self.cursor_message(user, session_id, &id).await?)
-        } else if let Some(id) = non_empty(&input.around) {
-            Anchor::Around(self.cursor_message(user, session_id, &id).await?)
-        } else {
-            Anchor::Newest
+        if let Some(id) = non_empty(&input.before) {
+            let session = self.live_session(user, session_id).await?;
+            return self
+                .page_before(user, session, &id, limit, message_type.as_deref())
+                .await;
+        }
+        let (session, anchor) = match (non_empty(&input.after), non_empty(&input.around)) {
+            (None, None) => (self.live_session(user, session_id).await?, Anchor::Newest),
+            (after, around) => {
+                // The cursor is read with the session (one round trip where the store can).
+                let id = after.clone().or(around).unwrap_or_default();
+                let (session, cursor) = futures::join!(
+                    self.live_session(user, session_id),
+                    self.cursor_message(user, session_id, &id)
+                );
+                // A session that is not the user's is not found, whatever the cursor.
+                let (session, cursor) = (session?, cursor?);
+                match after {
+                    Some(_) => (session, Anchor::After(cursor)),
+                    None => (session, Anchor::Around(cursor)),
+                }
+            }
         };
         self.page_at(user, session, anchor, limit, message_type.as_deref())
             .await
+    }
+
+    /// The page above the message `cursor`: one read of the branch from the cursor itself
+    /// (the cursor, then `span` of its ancestors), which also proves the cursor is a message
+    /// of the session. Neither the active leaf nor the cursor is read on its own.
+    async fn page_before(
+        &self,
+        user: &User,
+        session: Session,
+        cursor: &str,
+        limit: usize,
+        message_type: Option<&str>,
+    ) -> ServiceResult<BranchPage> {
+        check_cursor(cursor)?;
+        let span = scan_span(limit, message_type);
+        let BranchWindow {
+            messages: mut window,
+            siblings,
+        } = self
+            .store()
+            .branch_window(&user.id, &session.id, cursor, span + 1)
+            .await?;
+        if window.is_empty() {
+            return Err(ServiceError::invalid(
+                "invalid_cursor",
+                "the cursor is not a message of this session",
+            ));
+        }
+        // Newest first: the cursor itself, which the page leaves out.
+        window.remove(0);
+        window.reverse();
+        let (kept, cut_above, _) = choose(&window, Keep::Newest, limit, message_type);
+        let earlier = earlier_cursor(&window, &kept, cut_above);
+        // `choose` keeps the matches nearest the cursor: below the page is the cursor's
+        // parent, the window's last message, then the cursor.
+        let later = window.last().map(|end| end.message.id.clone());
+        let messages: Vec<Message> = kept
+            .into_iter()
+            .map(|index| window[index].message.clone())
+            .collect();
+        Ok(BranchPage {
+            session,
+            messages: with_siblings(messages, siblings),
+            earlier,
+            later,
+        })
     }
 
     async fn page_at(
@@ -306,11 +412,7 @@ impl Services {
         message_type: Option<&str>,
     ) -> ServiceResult<BranchPage> {
         let store = self.store();
-        let span = if message_type.is_some() {
-            FILTER_SCAN.max(limit)
-        } else {
-            limit
-        };
+        let span = scan_span(limit, message_type);
         // The newest page hangs from the active leaf: read from it at once, it is also the
         // leaf's own read (one store call where the leaf is known).
         let newest = match (&anchor, &session.active_leaf_id) {
@@ -340,13 +442,6 @@ impl Services {
         // The window of the branch to look through: its bottom message and how many above.
         let (bottom, count) = match &anchor {
             Anchor::Newest => (Some(leaf.clone()), span),
-            Anchor::Before(cursor) => match &cursor.message.parent_id {
-                Some(parent) => {
-                    let parent = store.ancestors(&user.id, &session.id, parent, 1).await?;
-                    (parent.into_iter().next(), span)
-                }
-                None => (None, span),
-            },
             Anchor::After(cursor) => {
                 if cursor.depth >= leaf.depth {
                     if cursor.message.id != leaf.message.id {
@@ -401,14 +496,8 @@ impl Services {
         if off_branch {
             return Err(not_on_branch());
         }
-        let (kept, cut_above, cut_below) = choose(&window, &anchor, limit, message_type);
-        let earlier = match (cut_above, kept.first(), window.first()) {
-            (true, Some(&first), _) => Some(window[first].message.id.clone()),
-            (false, _, Some(top)) if top.message.parent_id.is_some() => {
-                Some(top.message.id.clone())
-            }
-            _ => None,
-        };
+        let (kept, cut_above, cut_below) = choose(&window, anchor.keep(), limit, message_type);
+        let earlier = earlier_cursor(&window, &kept, cut_above);
         let later = match (cut_below, kept.last(), window.last()) {
             (true, Some(&last), _) => Some(window[last].message.id.clone()),
             (false, _, Some(end)) if end.message.id != leaf.message.id => {

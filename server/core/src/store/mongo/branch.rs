@@ -378,7 +378,7 @@ fn tree_message(document: MessageDoc) -> StoreResult<TreeMessage> {
 /// `from` and up to `limit - 1` ancestors (newest first), and every message at their depths
 /// (`from`'s included when `with_siblings`). The session's check and `from` are read together;
 /// the depths with them when `from`'s depth is known (a message of a spine this process
-/// remembers; used only when it equals the depth read, since an append may still re-parent
+/// remembers, or the top of a window it read: `depths`; used only when it equals the depth read, since an append may still re-parent
 /// its message), else after: one round trip or two. FerretDB
 /// reads the collection for a query on anything but `_id`, so they are few rather than small.
 async fn window(
@@ -412,6 +412,7 @@ async fn window(
                 .find(|entry| entry.id == from)
                 .map(|e| e.depth)
         })
+        .or_else(|| collections.depths.get(user_id, from))
         .filter(|_| limit > 1 || with_siblings);
     let (exists, start, found) = match known_depth {
         Some(depth) => {
@@ -451,6 +452,12 @@ async fn window(
         };
         next = document.parent_id.clone();
         chain.push(document.clone());
+    }
+    // The top of the window is the cursor of the page above it (`before`).
+    if let Some(top) = chain.last().filter(|_| chain.len() > 1) {
+        collections
+            .depths
+            .set(user_id, &top.id, top.depth.unwrap_or(0));
     }
     Ok((chain, by_id.into_values().collect()))
 }

@@ -39,6 +39,7 @@ mod chat;
 #[cfg(feature = "test-hooks")]
 pub mod command_log;
 mod counting;
+mod depths;
 mod documents;
 mod errors;
 mod import;
@@ -98,6 +99,8 @@ pub(crate) struct Collections {
     session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
     leaves: leaves::Leaves,
+    /// The depths of the messages at the top of the pages this process read (see `depths`).
+    depths: depths::Depths,
     /// The counting runs of imports at work in this process (see `counting`).
     counting: counting::InFlight,
     /// Whether reads by `_id` also name the owner (`by_id`).
@@ -188,6 +191,7 @@ impl MongoStore {
             user_totals: database.collection(totals::COLLECTION),
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
+            depths: depths::Depths::default(),
             counting: counting::InFlight::default(),
             routed: server == ServerKind::MongoDb,
         };

@@ -750,9 +750,10 @@ mod tests {
                 .expect("write");
         }
         let piled = segments();
-        // One segment per commit, less what an idle merge step took if the test was held
-        // up for 10 ms between two writes (a loaded machine); FTS5's automerge leaves 23.
-        assert!(piled >= 100, "{piled} segments after 150 commits");
+        // One segment per commit, less what idle merge steps took whenever the test was held
+        // up for 10 ms between two writes (on a loaded machine, often: 100 was too many to
+        // ask); FTS5's automerge would leave 23.
+        assert!(piled > 23, "{piled} segments after 150 commits");
         tokio::time::sleep(Duration::from_millis(600)).await;
         let merged = segments();
         assert!(merged <= 4, "{merged} segments after the writer was idle");
