@@ -281,6 +281,29 @@ async fn main() {
     }
 }
 
+/// The id of the first session whose title holds `title`. A filtered page holds the matches
+/// among a bounded number of sessions (it may be empty with a cursor), so pages are followed
+/// until one holds a match or the cursor ends.
+async fn session_titled(api: &reqwest::Client, base: &str, title: &str) -> Result<String, String> {
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = api
+            .get(format!("{base}/api/chat/sessions"))
+            .query(&[("q", title)]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let page = check(request.send().await).await?;
+        if let Some(id) = page["sessions"][0]["id"].as_str() {
+            return Ok(id.to_owned());
+        }
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            return Err("long session not found".into());
+        }
+    }
+}
+
 async fn run(options: Options) -> Result<(), String> {
     if options.imports {
         return imports::run(&options).await;
@@ -300,16 +323,7 @@ async fn run(options: Options) -> Result<(), String> {
     let seed_seconds = seeded.elapsed().as_secs_f64();
     eprintln!("seeded {} messages in {} sessions in {seed_seconds:.1}s ({:.0} messages/s through the import API)", options.messages, options.sessions, options.messages as f64 / seed_seconds);
 
-    let sessions = check(
-        api.get(format!("{base}/api/chat/sessions?q={}", long_session_title))
-            .send()
-            .await,
-    )
-    .await?;
-    let long_id = sessions["sessions"][0]["id"]
-        .as_str()
-        .ok_or("long session not found")?
-        .to_owned();
+    let long_id = session_titled(&api, &base, &long_session_title).await?;
     let append_session = check(
         api.post(format!("{base}/api/chat/sessions"))
             .json(&json!({"title": "appends"}))

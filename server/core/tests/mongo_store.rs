@@ -129,6 +129,8 @@ stories!(
     search_ranking_and_snippets,
     search_cjk,
     session_title_filter,
+    title_filter_pages_a_bounded_window,
+    session_models,
     concurrent_appends_store_once,
     first_account_race,
     deleting_a_user_removes_everything,
@@ -845,9 +847,14 @@ async fn cjk_terms_are_migrated_at_connect() {
         steps.sort();
         assert_eq!(
             steps,
-            ["cjk_bigram_terms", "relink_imported_trees", "user_totals"]
+            [
+                "cjk_bigram_terms",
+                "relink_imported_trees",
+                "session_models",
+                "user_totals"
+            ]
         );
-        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 3);
+        assert_eq!(migrations.count_documents(doc! {}).await.expect("count"), 4);
         // The user's totals (search's statistics) follow the recounted words.
         let totals = user_totals(&reconnected, &ada.id).await;
         assert_eq!(totals.get_i64("word_count"), Ok(6 + 3 + 2));
@@ -860,6 +867,83 @@ async fn cjk_terms_are_migrated_at_connect() {
         drop(reconnected);
         MongoStore::connect(&url).await.expect("reconnect");
         assert_eq!(word_count().await, 6 + 3 + 2);
+    })
+    .await;
+}
+
+/// A database written before sessions kept their `models` gets them at connect, from the
+/// messages, once (the step `session_models`).
+#[tokio::test]
+async fn session_models_are_migrated_at_connect() {
+    use confab_core::api::NewMessageInput;
+    use mongodb::bson::{doc, Document};
+
+    let url = with_database(&server_url(), &unique_database("models_migration"));
+    let store = Arc::new(MongoStore::connect(&url).await.expect("connect"));
+    run(vec![store.clone()], move |mut stores| async move {
+        let services = conformance::services(stores.remove(0));
+        let ada = services
+            .signup("ada@example.com", "a good password", None)
+            .await
+            .expect("signup");
+        let mut session_id = None;
+        for model in [Some("m-b"), None, Some("m-a"), Some("m-b")] {
+            let appended = services
+                .append_message(
+                    &ada,
+                    NewMessageInput {
+                        session_id: session_id.clone(),
+                        role: "assistant".into(),
+                        content: "an answer".into(),
+                        model: model.map(str::to_owned),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("append");
+            session_id = Some(appended.session.id);
+        }
+        let session_id = session_id.expect("a session");
+        let empty = services
+            .append_message(
+                &ada,
+                NewMessageInput {
+                    role: "user".into(),
+                    content: "no model here".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append")
+            .session
+            .id;
+        // What the version before wrote: no `models` in the sessions.
+        let database = store.database();
+        database
+            .collection::<Document>("chat_sessions")
+            .update_many(doc! {}, doc! { "$unset": { "models": "" } })
+            .await
+            .expect("unset");
+        database
+            .collection::<Document>("migrations")
+            .delete_one(doc! { "_id": "session_models" })
+            .await
+            .expect("forget the step");
+        let detail = services.get_session(&ada, &session_id).await.expect("get");
+        assert!(detail.models.is_empty(), "not there before the migration");
+
+        let reconnected = MongoStore::connect(&url).await.expect("reconnect");
+        let detail = services.get_session(&ada, &session_id).await.expect("get");
+        assert_eq!(detail.models, ["m-a", "m-b"]);
+        let detail = services.get_session(&ada, &empty).await.expect("get");
+        assert!(detail.models.is_empty());
+        let recorded = database
+            .collection::<Document>("migrations")
+            .count_documents(doc! { "_id": "session_models" })
+            .await
+            .expect("count");
+        assert_eq!(recorded, 1);
+        drop(reconnected);
     })
     .await;
 }
@@ -1575,7 +1659,8 @@ async fn assert_counted(store: &MongoStore, user_id: &str, prefix: &str, case: &
 
 /// Round trips (as the driver's command log shows them) per operation of the web UI, on a
 /// session of 120 messages, each within its declared budget (the table in `docs/mongodb.md`):
-/// an append 2, a search 3, opening a conversation (its newest page) `OPEN_BUDGET`, the page
+/// an append 2, a session's detail 1, the session list filtered by title 2, a search 3, opening
+/// a conversation (its newest page) `OPEN_BUDGET`, the page
 /// before it `EARLIER_BUDGET`, every command routed to the user's shard.
 #[tokio::test]
 async fn round_trips_per_operation() {
@@ -1622,11 +1707,30 @@ async fn round_trips_per_operation() {
         };
 
         take(&log);
+        let mut with_model = say(Some(&s), "one more");
+        // Its model joins the session's `models` in the counters' update.
+        with_model.model = Some("a-model".into());
         services
-            .append_message(&ada, say(Some(&s), "one more"))
+            .append_message(&ada, with_model)
             .await
             .expect("append");
         measure("append", 2, take(&log));
+
+        let detail = services.get_session(&ada, &s).await.expect("detail");
+        assert_eq!(detail.models, ["a-model"]);
+        measure("a session's detail", 1, take(&log));
+        let listed = services
+            .list_sessions(
+                &ada,
+                confab_core::api::SessionListInput {
+                    q: Some("HARBOURS".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("filtered list");
+        assert_eq!(listed.items.len(), 1);
+        measure("the session list filtered by title", 2, take(&log));
 
         let page = services
             .branch_page(&ada, &s, BranchInput::default())

@@ -34,6 +34,8 @@ stories!(
     search_ranking_and_snippets,
     search_cjk,
     session_title_filter,
+    title_filter_pages_a_bounded_window,
+    session_models,
     concurrent_appends_store_once,
     first_account_race,
     deleting_a_user_removes_everything,

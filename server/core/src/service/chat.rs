@@ -81,6 +81,10 @@ impl Services {
             .ok_or(ServiceError::NotFound)
     }
 
+    /// A page of the user's sessions, newest activity first. With `q` (trimmed, at most
+    /// `MAX_QUERY_CHARS` characters) the page holds the sessions whose title holds it, among a
+    /// bounded number looked at (`store::title_filter`): fewer than `limit`, even none, with a
+    /// cursor when more follow. Errors: `InvalidCursor` for a cursor the list did not give.
     pub async fn list_sessions(
         &self,
         user: &User,

@@ -11,6 +11,7 @@ pub mod paths;
 pub mod search_query;
 pub mod snippet;
 pub mod sqlite;
+pub mod title_filter;
 pub mod tree;
 
 use std::sync::Arc;
@@ -67,7 +68,9 @@ pub struct SessionQuery {
     pub cursor: Option<String>,
     pub archived: Option<bool>,
     pub pinned: Option<bool>,
-    /// Case-insensitive substring of the title.
+    /// Case-insensitive substring of the title (`title_filter`): the page then holds the
+    /// matches among at most `title_filter::TITLE_FILTER_SCAN` sessions after `cursor`, fewer
+    /// than `limit` (even none) with a cursor when more sessions follow.
     pub title_contains: Option<String>,
 }
 

@@ -1312,6 +1312,323 @@ pub async fn session_title_filter(store: DynStore) {
     assert_eq!(titles("tïtle").await, ["Ünïcode tïtle"]);
     assert!(titles(".*").await.is_empty());
     assert!(titles("^abc$").await.is_empty());
+
+    // Non-ASCII letters fold alike on every backend (SQLite's lower() alone folds ASCII only,
+    // MongoDB's $regex with `i` folds more): one Rust rule, a character at a time.
+    for title in ["Привет, мир", "ΟΔΟΣ ΣΟΦΙΑΣ", "École d'été", "straße"] {
+        services.create_session(&ada, Some(title)).await.unwrap();
+    }
+    assert_eq!(titles("ÜNÏCODE").await, ["Ünïcode tïtle"]);
+    assert_eq!(titles("привет").await, ["Привет, мир"]);
+    assert_eq!(titles("МИР").await, ["Привет, мир"]);
+    assert_eq!(titles("οδοσ σοφ").await, ["ΟΔΟΣ ΣΟΦΙΑΣ"], "Σ folds to σ");
+    assert_eq!(titles("ÉCOLE D'ÉTÉ").await, ["École d'été"]);
+    assert_eq!(
+        titles("STRASSE").await,
+        Vec::<String>::new(),
+        "no full case folding"
+    );
+    assert_eq!(titles("STRAẞE").await, ["straße"]);
+}
+
+/// What a client that follows the cursors of a filtered list sees, page by page: each page's
+/// titles and whether it has a cursor.
+async fn filtered_pages(
+    services: &Services,
+    user: &User,
+    q: &str,
+    limit: i64,
+) -> Vec<(Vec<String>, bool)> {
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = services
+            .list_sessions(
+                user,
+                SessionListInput {
+                    q: Some(q.into()),
+                    limit: Some(limit),
+                    cursor: cursor.take(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let titles = page
+            .items
+            .into_iter()
+            .map(|session| session.title)
+            .collect();
+        pages.push((titles, page.next_cursor.is_some()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() < 20, "the cursors go on: {pages:?}");
+    }
+}
+
+/// A filtered page looks at a bounded number of sessions (`TITLE_FILTER_SCAN`) and holds the
+/// matches among them: a match farther down is reached by following cursors, across a page
+/// with no match but a cursor, and every match is seen once, in list order.
+pub async fn title_filter_pages_a_bounded_window(store: DynStore) {
+    use confab_core::store::title_filter::TITLE_FILTER_SCAN;
+
+    let services = services(store);
+    let ada = user(&services, "ada@example.com").await;
+    let create = |title: String| {
+        let (services, ada) = (&services, &ada);
+        async move {
+            services.create_session(ada, Some(&title)).await.unwrap();
+            // Distinct activity times, so the list order is the order of creation.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    };
+    for title in ["Needle old 1", "needle OLD 2", "NEEDLE old 3"] {
+        create(title.to_owned()).await;
+    }
+    // Newest first, the old matches come after more sessions than a page looks at.
+    for n in 0..TITLE_FILTER_SCAN + 100 {
+        create(format!("hay {n}")).await;
+    }
+    for title in ["Needle new 1", "needle new 2"] {
+        create(title.to_owned()).await;
+    }
+
+    let pages = filtered_pages(&services, &ada, "NEEDLE", 2).await;
+    let page = |titles: &[&str], cursor: bool| {
+        (
+            titles.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            cursor,
+        )
+    };
+    assert_eq!(
+        pages,
+        [
+            // The two newest: the limit, with a cursor (more sessions follow).
+            page(&["needle new 2", "Needle new 1"], true),
+            // TITLE_FILTER_SCAN sessions without a match: none, and a cursor.
+            page(&[], true),
+            // The last 100 hay and two old matches: the limit again.
+            page(&["NEEDLE old 3", "needle OLD 2"], true),
+            page(&["Needle old 1"], false),
+        ]
+    );
+    // A larger limit: the same matches, the window still bounds each page.
+    let pages = filtered_pages(&services, &ada, "needle", 50).await;
+    assert_eq!(
+        pages,
+        [
+            page(&["needle new 2", "Needle new 1"], true),
+            page(&["NEEDLE old 3", "needle OLD 2", "Needle old 1"], false),
+        ]
+    );
+    // No match anywhere: empty pages with cursors until the sessions end.
+    let pages = filtered_pages(&services, &ada, "nothing like it", 50).await;
+    assert_eq!(pages, [page(&[], true), page(&[], false)]);
+    // Without a filter nothing changed: a full page.
+    let unfiltered = services
+        .list_sessions(
+            &ada,
+            SessionListInput {
+                limit: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let titles: Vec<String> = unfiltered.items.into_iter().map(|s| s.title).collect();
+    let newest_hay = format!("hay {}", TITLE_FILTER_SCAN + 99);
+    assert_eq!(
+        titles,
+        ["needle new 2", "Needle new 1", newest_hay.as_str()]
+    );
+    assert!(unfiltered.next_cursor.is_some());
+}
+
+/// The models a session's detail lists: every model its messages name (any branch), each
+/// once, sorted by code point, whatever wrote the messages (appends, an import, a restore of a
+/// backup) and after a clear, a branch switch, a delete and its undo.
+pub async fn session_models(store: DynStore) {
+    use confab_core::service::export::ExportFormat;
+    use confab_core::store::{ImportSession, LeafRule, NewMessage, NewSession};
+
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let models_of = |user: User, id: String| {
+        let services = &services;
+        async move { services.get_session(&user, &id).await.unwrap().models }
+    };
+    let first = services
+        .append_message(&ada, message(None, "user", "Which model is best?"))
+        .await
+        .unwrap();
+    let session_id = first.session.id.clone();
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        Vec::<String>::new()
+    );
+    let mut last = first.message.id.clone();
+    for model in [
+        Some("gpt-b"),
+        None,
+        Some("alpha"),
+        Some("gpt-b"),
+        Some("Zeta"),
+        Some("émile"),
+    ] {
+        let mut next = message(Some(&session_id), "assistant", "an answer");
+        next.model = model.map(str::to_owned);
+        next.parent_id = Some(last.clone());
+        last = services
+            .append_message(&ada, next)
+            .await
+            .unwrap()
+            .message
+            .id;
+    }
+    let expected = ["Zeta", "alpha", "gpt-b", "émile"];
+    assert_eq!(models_of(ada.clone(), session_id.clone()).await, expected);
+
+    // Another branch (an edit, a regeneration): its models count too, on whichever branch
+    // the user is.
+    let mut edited = message(Some(&session_id), "assistant", "another answer");
+    edited.model = Some("branch-model".into());
+    edited.parent_id = Some(first.message.id.clone());
+    services.append_message(&ada, edited).await.unwrap();
+    let with_branch = ["Zeta", "alpha", "branch-model", "gpt-b", "émile"];
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        with_branch
+    );
+    services
+        .update_session(
+            &ada,
+            &session_id,
+            SessionPatchInput {
+                active_leaf_id: Some(last.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        with_branch
+    );
+
+    // Deleted and brought back: unchanged.
+    services.delete_session(&ada, &session_id).await.unwrap();
+    services.restore_session(&ada, &session_id).await.unwrap();
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        with_branch
+    );
+
+    // A backup of it restored into another account: the same models.
+    let bob = user(&services, "bob@example.com").await;
+    let file = services
+        .export_session(&ada, &session_id, ExportFormat::Json)
+        .await
+        .unwrap();
+    services
+        .import_bytes(&bob, file.body.as_bytes())
+        .await
+        .unwrap();
+    let restored = services
+        .list_sessions(&bob, SessionListInput::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(restored.len(), 1);
+    assert_eq!(
+        models_of(bob.clone(), restored[0].id.clone()).await,
+        with_branch
+    );
+
+    // Cleared: no message names a model; the next one does.
+    services.clear_session(&ada, &session_id).await.unwrap();
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        Vec::<String>::new()
+    );
+    let mut after = message(Some(&session_id), "assistant", "after clearing");
+    after.model = Some("after-clear".into());
+    services.append_message(&ada, after).await.unwrap();
+    assert_eq!(
+        models_of(ada.clone(), session_id.clone()).await,
+        ["after-clear"]
+    );
+
+    // Imported, then imported again with one more message.
+    let start = chrono::DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let imported_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:models");
+    let imported = |n: u16, model: Option<&str>| NewMessage {
+        id: confab_core::ids::derived_id(start, n + 1, &ada.id, &format!("test:models:{n}")),
+        user_id: ada.id.clone(),
+        session_id: imported_id.clone(),
+        parent_id: None,
+        role: Role::Assistant,
+        content: format!("imported {n}"),
+        message_type: "chat".into(),
+        model: model.map(str::to_owned),
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+        status: MessageStatus::Complete,
+        client_id: None,
+        source_id: Some(format!("test:models:{n}")),
+        created_at: start + chrono::Duration::minutes(n.into()),
+        usage_estimated: false,
+        follow_active_leaf: false,
+        status_reason: None,
+        active_leaf: LeafRule::Set,
+    };
+    let conversation = |messages: Vec<NewMessage>| ImportSession {
+        session: NewSession {
+            id: imported_id.clone(),
+            user_id: ada.id.clone(),
+            title: "Imported models".into(),
+            source_id: Some("test:models".into()),
+            created_at: start,
+        },
+        pinned: false,
+        archived: false,
+        is_active: true,
+        updated_at: None,
+        active_leaf_id: None,
+        messages,
+    };
+    let messages = vec![
+        imported(0, Some("imp-b")),
+        imported(1, None),
+        imported(2, Some("imp-a")),
+        imported(3, Some("imp-b")),
+    ];
+    store
+        .import_sessions(&ada.id, vec![conversation(messages.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        models_of(ada.clone(), imported_id.clone()).await,
+        ["imp-a", "imp-b"]
+    );
+    let mut grown = messages;
+    grown.push(imported(4, Some("imp-c")));
+    store
+        .import_sessions(&ada.id, vec![conversation(grown.clone())])
+        .await
+        .unwrap();
+    store
+        .import_sessions(&ada.id, vec![conversation(grown)])
+        .await
+        .unwrap();
+    assert_eq!(
+        models_of(ada.clone(), imported_id.clone()).await,
+        ["imp-a", "imp-b", "imp-c"]
+    );
 }
 
 /// The same client id sent many times at once stores one message (and one new session).

@@ -16,10 +16,10 @@ use super::documents::{
     client_key, searchable, to_bson_time, without_terms, IdOnly, MessageDoc, SessionDoc,
 };
 use super::errors::{db_error, is_duplicate_key};
-use super::terms::regex_escape;
 use super::Collections;
 use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
+use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FILTER_SCAN};
 use crate::store::tree::{child_of_spine, Spine, SpineEntry, TreeLinks};
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
@@ -81,33 +81,54 @@ pub(super) async fn session_exists(
         .is_some())
 }
 
+/// The user's session with the models its messages name (sorted by code point, as SQLite's
+/// `ORDER BY model` sorts them): one read, the set is kept in the session (`SessionDoc::models`).
 pub async fn session_detail(
     collections: &Collections,
     user_id: &str,
     id: &str,
 ) -> StoreResult<Option<SessionDetail>> {
-    let Some(session) = session_by_id(collections, user_id, id).await? else {
+    let Some(mut session) = collections
+        .chat_sessions
+        .find_one(live(user_id, id))
+        .await
+        .map_err(db_error)?
+    else {
         return Ok(None);
     };
-    let values = collections
-        .messages
-        .distinct(
-            "model",
-            doc! { "user_id": user_id, "session_id": id, "model": { "$ne": Bson::Null } },
-        )
-        .await
-        .map_err(db_error)?;
-    let mut models: Vec<String> = values
-        .into_iter()
-        .filter_map(|value| match value {
-            Bson::String(model) => Some(model),
-            _ => None,
-        })
-        .collect();
+    let mut models = std::mem::take(&mut session.models);
     models.sort();
-    Ok(Some(SessionDetail { session, models }))
+    models.dedup();
+    Ok(Some(SessionDetail {
+        session: session.into_session(),
+        models,
+    }))
 }
 
+/// A session of the window a filtered list looks at: what the match and the cursor need.
+#[derive(serde::Deserialize)]
+struct ScannedSession {
+    #[serde(rename = "_id")]
+    id: String,
+    title: String,
+    activity_at: bson::DateTime,
+}
+
+impl Scanned for ScannedSession {
+    fn title(&self) -> &str {
+        &self.title
+    }
+    fn cursor(&self) -> SessionCursor {
+        SessionCursor {
+            activity_ms: self.activity_at.timestamp_millis(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// The user's live sessions in list order (last activity, newest first; `chat_sessions_recent`
+/// serves it). With a title filter a page holds the matches among at most `TITLE_FILTER_SCAN`
+/// sessions (`title_filter`), in two round trips: the window's titles, then the matches.
 pub async fn list_sessions(
     collections: &Collections,
     user_id: &str,
@@ -132,10 +153,8 @@ pub async fn list_sessions(
         filter.insert("pinned", pinned);
     }
     if let Some(text) = &query.title_contains {
-        filter.insert(
-            "title",
-            doc! { "$regex": regex_escape(text), "$options": "i" },
-        );
+        return filtered_sessions(collections, user_id, filter, &TitleFilter::new(text), query)
+            .await;
     }
     let mut found: Vec<SessionDoc> = collections
         .chat_sessions
@@ -163,6 +182,55 @@ pub async fn list_sessions(
         items: found.into_iter().map(SessionDoc::into_session).collect(),
         next_cursor,
     })
+}
+
+/// A filtered page of the list (`title_filter`): the window's ids, titles and sort keys
+/// (`filter` selects the sessions after the request's cursor), then the matching sessions by
+/// id. A session deleted between the two reads is left out.
+async fn filtered_sessions(
+    collections: &Collections,
+    user_id: &str,
+    filter: Document,
+    title: &TitleFilter,
+    query: &SessionQuery,
+) -> StoreResult<Page<Session>> {
+    let window: Vec<ScannedSession> = collections
+        .chat_sessions
+        .clone_with_type::<ScannedSession>()
+        .find(filter)
+        .projection(doc! { "_id": 1, "title": 1, "activity_at": 1 })
+        .sort(doc! { "activity_at": -1, "_id": -1 })
+        .limit(TITLE_FILTER_SCAN as i64 + 1)
+        .await
+        .map_err(db_error)?
+        .try_collect()
+        .await
+        .map_err(db_error)?;
+    let (matches, next_cursor) = page_of_matches(window, title, query.limit);
+    if matches.is_empty() {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor,
+        });
+    }
+    let ids: Vec<&str> = matches.iter().map(|found| found.id.as_str()).collect();
+    let mut by_id: std::collections::HashMap<String, SessionDoc> = collections
+        .chat_sessions
+        .find(doc! { "user_id": user_id, "_id": { "$in": &ids }, "deleted_at": Bson::Null })
+        .await
+        .map_err(db_error)?
+        .try_collect::<Vec<SessionDoc>>()
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|session| (session.id.clone(), session))
+        .collect();
+    let items = ids
+        .iter()
+        .filter_map(|id| by_id.remove(*id))
+        .map(SessionDoc::into_session)
+        .collect();
+    Ok(Page { items, next_cursor })
 }
 
 /// The user's live sessions after `after` in id order (`chat_sessions_user_id` serves it).
@@ -398,6 +466,7 @@ pub async fn clear_session(
                     "prompt_tokens": 0_i64,
                     "completion_tokens": 0_i64,
                     "word_count": 0_i64,
+                    "models": Vec::<String>::new(),
                     "updated_at": to_bson_time(now),
                 },
                 "$unset": { "last_message_at": "", "active_leaf_id": "", "leaf_spine": "" },
@@ -717,7 +786,9 @@ fn not_in_session() -> StoreError {
     StoreError::Conflict("the parent message is not in this session".into())
 }
 
-/// The `$inc`/`$max` of one appended message, with the leaf moved to it when `leaf`.
+/// The `$inc`/`$max` of one appended message and the `$addToSet` of its model (the session's
+/// `models`, in the same write: no round trip of its own), with the leaf moved to it when
+/// `leaf`.
 fn counter_update(
     message: &NewMessage,
     document: &MessageDoc,
@@ -737,6 +808,9 @@ fn counter_update(
             "updated_at": created,
         },
     };
+    if let Some(model) = &message.model {
+        update.insert("$addToSet", doc! { "models": model });
+    }
     if let Some(placement) = leaf {
         match &placement.spine {
             Some(spine) => {

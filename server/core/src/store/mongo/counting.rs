@@ -28,7 +28,7 @@
 //! `CLAIM_LEASE` (a run counts in seconds), so two app nodes never apply one claim's sums from
 //! two partial reads of its marks. Counting runs of one user take turns in this process.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -185,6 +185,8 @@ struct Marked {
     prompt_tokens: Option<i64>,
     #[serde(default)]
     completion_tokens: Option<i64>,
+    #[serde(default)]
+    model: Option<String>,
     created_at: bson::DateTime,
 }
 
@@ -196,6 +198,8 @@ struct Sums {
     completion_tokens: i64,
     words: i64,
     latest: Option<bson::DateTime>,
+    /// The models the messages name, for the session's `models`.
+    models: BTreeSet<String>,
 }
 
 /// Counts every marked message of `user_id` (this import's and any a stopped run left), and
@@ -244,7 +248,7 @@ async fn count_with(
         })
         .projection(doc! {
             "_id": 0, "session_id": 1, "uncounted": 1, "prompt_tokens": 1,
-            "completion_tokens": 1, "created_at": 1,
+            "completion_tokens": 1, "model": 1, "created_at": 1,
         })
         .await
         .map_err(db_error)?
@@ -264,6 +268,7 @@ async fn count_with(
         sums.completion_tokens += message.completion_tokens.unwrap_or(0);
         sums.words += message.uncounted.words;
         sums.latest = sums.latest.max(Some(message.created_at));
+        sums.models.extend(message.model);
     }
 
     // Sessions whose leaf was set with their sums.
@@ -349,8 +354,9 @@ async fn forget_finished(
     Ok(())
 }
 
-/// Adds a claim's sums to a session unless it holds the claim already; `leaf` becomes its
-/// active leaf in the same update. Returns whether the update was made.
+/// Adds a claim's sums (and its models, to the session's `models`) to a session unless it holds
+/// the claim already; `leaf` becomes its active leaf in the same update. Returns whether the
+/// update was made.
 async fn count_session(
     collections: &Collections,
     user_id: &str,
@@ -374,6 +380,10 @@ async fn count_session(
             "$max",
             doc! { "last_message_at": latest, "activity_at": latest, "updated_at": latest },
         );
+    }
+    if !sums.models.is_empty() {
+        let models: Vec<&String> = sums.models.iter().collect();
+        update.insert("$addToSet", doc! { "models": { "$each": models } });
     }
     if let Some(leaf) = leaf {
         leaf_update(&mut update, leaf);

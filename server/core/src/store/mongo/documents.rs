@@ -183,6 +183,12 @@ pub struct SessionDoc {
     /// restored (the field is only ever filtered on, never read into this type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<bson::DateTime>,
+    /// The models its messages name (`Message::model`), each once, in no set order: added with
+    /// `$addToSet` by the write that counts a message (an append's counter update, an
+    /// import's counting), emptied by a clear; the session's detail sorts them. Absent in a
+    /// session written before it, until the migration `SESSION_MODELS` fills it.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 impl SessionDoc {
@@ -208,6 +214,7 @@ impl SessionDoc {
             last_message_at: None,
             activity_at: created,
             deleted_at: None,
+            models: Vec::new(),
         }
     }
 

@@ -42,6 +42,10 @@ const RELINK_FROM_DEPTH: i64 = 64;
 /// session of the user before.
 pub const USER_TOTALS: &str = "user_totals";
 
+/// Each session's `models` (`SessionDoc::models`), the set its detail reads, which a
+/// `distinct` over all its messages computed at every read before.
+pub const SESSION_MODELS: &str = "session_models";
+
 pub async fn run(database: &Database, collections: &Collections) -> StoreResult<()> {
     let applied: Collection<Document> = database.collection(MIGRATIONS);
     // Set when a step changed sessions' word counts, which the users' totals sum.
@@ -85,6 +89,17 @@ pub async fn run(database: &Database, collections: &Collections) -> StoreResult<
             step = RELINK_TREES,
             sessions = sessions.len(),
             messages = unlinked,
+            seconds = started.elapsed().as_secs_f64(),
+            "applied MongoDB migration"
+        );
+    }
+    if !is_applied(&applied, SESSION_MODELS).await? {
+        let started = Instant::now();
+        let sessions = session_models(collections).await?;
+        record(&applied, SESSION_MODELS).await?;
+        tracing::info!(
+            step = SESSION_MODELS,
+            sessions,
             seconds = started.elapsed().as_secs_f64(),
             "applied MongoDB migration"
         );
@@ -203,6 +218,59 @@ async fn cjk_terms(collections: &Collections) -> StoreResult<(usize, usize)> {
             .map_err(db_error)?;
     }
     Ok((touched.len(), sessions.len()))
+}
+
+#[derive(Deserialize)]
+struct SessionOwner {
+    #[serde(rename = "_id")]
+    id: String,
+    user_id: String,
+}
+
+/// Fills `models` in every session written without it, from its messages. Added with
+/// `$addToSet`, never set: an append running meanwhile adds its model to the same set, and
+/// neither loses the other's. Returns how many sessions got models.
+async fn session_models(collections: &Collections) -> StoreResult<usize> {
+    let found = collections
+        .chat_sessions
+        .clone_with_type::<SessionOwner>()
+        .find(doc! { "models": { "$exists": false } })
+        .projection(doc! { "_id": 1, "user_id": 1 })
+        .await
+        .map_err(db_error)?;
+    let filled: Vec<bool> = found
+        .map_err(db_error)
+        .map(|session| async move {
+            let session = session?;
+            let filter = doc! { "user_id": &session.user_id, "session_id": &session.id };
+            let mut with_model = filter.clone();
+            with_model.insert("model", doc! { "$ne": mongodb::bson::Bson::Null });
+            let models: Vec<String> = collections
+                .messages
+                .distinct("model", with_model)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .filter_map(|model| model.as_str().map(str::to_owned))
+                .collect();
+            if models.is_empty() {
+                // Read as no models without the field; an append adds it.
+                return Ok::<_, crate::store::StoreError>(false);
+            }
+            collections
+                .chat_sessions
+                .update_one(
+                    doc! { "_id": &session.id, "user_id": &session.user_id },
+                    doc! { "$addToSet": { "models": { "$each": models } } },
+                )
+                .await
+                .map_err(db_error)?;
+            Ok(true)
+        })
+        .buffer_unordered(CONCURRENT_WRITES)
+        .try_collect()
+        .await?;
+    Ok(filled.into_iter().filter(|filled| *filled).count())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::rows::{self, to_ms, MESSAGE_COLUMNS, SESSION_COLUMNS};
 use super::sql_error;
 use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
+use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FILTER_SCAN};
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
     SessionQuery, StoreError, StoreResult,
@@ -56,6 +57,24 @@ pub fn session_detail(
     Ok(Some(SessionDetail { session, models }))
 }
 
+/// A session as the list reads it, with its sort key (last activity, ms).
+struct Listed(Session, i64);
+
+impl Scanned for Listed {
+    fn title(&self) -> &str {
+        &self.0.title
+    }
+    fn cursor(&self) -> SessionCursor {
+        SessionCursor {
+            activity_ms: self.1,
+            id: self.0.id.clone(),
+        }
+    }
+}
+
+/// The user's live sessions in list order (last activity, newest first). With a title filter
+/// a page holds the matches among at most `TITLE_FILTER_SCAN` sessions (`title_filter`),
+/// matched in Rust as on MongoDB: SQLite's `lower()` folds ASCII letters only.
 pub fn list_sessions(
     conn: &Connection,
     user_id: &str,
@@ -79,37 +98,39 @@ pub fn list_sessions(
         sql.push_str(" AND pinned = ?");
         args.push(Box::new(pinned));
     }
-    if let Some(text) = &query.title_contains {
-        // Not LIKE: it reads its operands as C strings, so a title (or a query) holding a NUL
-        // would be cut there. instr() and lower() compare every byte; lower() folds ASCII
-        // letters only, as LIKE does.
-        sql.push_str(" AND instr(lower(title), lower(?)) > 0");
-        args.push(Box::new(text.clone()));
-    }
+    let filter = query.title_contains.as_deref().map(TitleFilter::new);
+    // One row past what is looked at tells whether more follow.
+    let fetched = match filter {
+        Some(_) => TITLE_FILTER_SCAN + 1,
+        None => query.limit + 1,
+    };
     sql.push_str(" ORDER BY activity_at DESC, id DESC LIMIT ?");
-    args.push(Box::new(query.limit as i64 + 1));
+    args.push(Box::new(fetched as i64));
 
     let mut statement = conn.prepare_cached(&sql).map_err(sql_error)?;
-    let mut found: Vec<(Session, i64)> = statement
+    let mut found: Vec<Listed> = statement
         .query_map(rusqlite::params_from_iter(args.iter()), |row| {
-            Ok((rows::session(row)?, row.get(12)?))
+            Ok(Listed(rows::session(row)?, row.get(12)?))
         })
         .and_then(Iterator::collect)
         .map_err(sql_error)?;
-    let next_cursor = if found.len() > query.limit {
-        found.truncate(query.limit);
-        found.last().map(|(session, activity_ms)| {
-            SessionCursor {
-                activity_ms: *activity_ms,
-                id: session.id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
+    let next_cursor = match &filter {
+        Some(filter) => {
+            let (matches, next_cursor) = page_of_matches(found, filter, query.limit);
+            found = matches;
+            next_cursor
+        }
+        None if found.len() > query.limit => {
+            found.truncate(query.limit);
+            found.last().map(|listed| listed.cursor().encode())
+        }
+        None => None,
     };
     Ok(Page {
-        items: found.into_iter().map(|(session, _)| session).collect(),
+        items: found
+            .into_iter()
+            .map(|Listed(session, _)| session)
+            .collect(),
         next_cursor,
     })
 }
