@@ -11,7 +11,7 @@ mod process;
 use std::sync::Arc;
 
 use confab::config::Config;
-use confab_core::store::mongo::command_log::{assert_shapes, CommandLog};
+use confab_core::store::mongo::command_log::{assert_shapes, CommandLog, Indexes};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -59,12 +59,15 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
     /// On MongoDB, every command the server's store sent (see `Drop`).
     commands: CommandLog,
+    /// On MongoDB, the indexes its server holds, read after the store connected.
+    indexes: Option<Indexes>,
 }
 
 /// On MongoDB, the end of a test checks every command its server sent as a sharded cluster
 /// would route it: each one on a sharded collection names one user (`routing_faults`; the
-/// store shapes its queries as for MongoDB even on FerretDB, see `route_every_query`), and
-/// none reads without a bound (`unbounded_reads`).
+/// store shapes its queries as for MongoDB even on FerretDB, see `route_every_query`), none
+/// reads without a bound (`unbounded_reads`), and an index the server holds serves each
+/// (`unindexed`, against the indexes read back with `listIndexes`).
 impl Drop for TestApp {
     fn drop(&mut self) {
         if !std::thread::panicking() {
@@ -133,7 +136,7 @@ impl TestApp {
         let address = format!("http://{}", config.addr);
         configure(&mut config);
         let commands = CommandLog::default();
-        let (store, stop, server) = start(listener, &config, &commands).await;
+        let (store, indexes, stop, server) = start(listener, &config, &commands).await;
         TestApp {
             address,
             store,
@@ -142,6 +145,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             commands,
+            indexes,
         }
     }
 
@@ -167,6 +171,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             commands: CommandLog::default(),
+            indexes: None,
         }
     }
 
@@ -186,15 +191,19 @@ impl TestApp {
         self.config.addr = listener.local_addr().expect("address");
         self.address = format!("http://{}", self.config.addr);
         configure(&mut self.config);
-        let (store, stop, server) = start(listener, &self.config, &self.commands).await;
+        let (store, indexes, stop, server) = start(listener, &self.config, &self.commands).await;
         self.store = store;
+        self.indexes = indexes;
         self.stop = Some(stop);
         self.server = Some(server);
     }
 
     /// Checks what the server's MongoDB store sent since the last check (see `Drop`).
     fn check_commands(&self) {
-        assert_shapes(&self.commands.take());
+        let commands = self.commands.take();
+        if let Some(indexes) = &self.indexes {
+            assert_shapes(&commands, indexes);
+        }
     }
 
     /// Stops the server as SIGTERM would, and waits until it has finished.
@@ -350,24 +359,34 @@ async fn bind() -> tokio::net::TcpListener {
 }
 
 /// Opens the store of `config` and serves it on `listener` until the returned sender fires.
-/// A MongoDB store's commands go to `commands`, what it sends while connecting left out.
+/// A MongoDB store's commands go to `commands`, what it sends while connecting left out, and
+/// the indexes its server holds once connected are returned (`None` on SQLite).
 async fn start(
     listener: tokio::net::TcpListener,
     config: &Config,
     commands: &CommandLog,
-) -> (DynStore, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let store: DynStore = match config.database_url.as_deref() {
+) -> (
+    DynStore,
+    Option<Indexes>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (store, indexes): (DynStore, _) = match config.database_url.as_deref() {
         Some(url) if url.starts_with("mongodb") => {
             let mut store = MongoStore::connect_with(url, |options| commands.monitor(options))
                 .await
                 .expect("open the MongoDB store");
             store.route_every_query();
+            let indexes = Indexes::read(store.database(), store.server())
+                .await
+                .expect("listIndexes");
             commands.take();
-            Arc::new(store)
+            (Arc::new(store), Some(indexes))
         }
-        _ => confab::store::open(config).await.expect("open store"),
+        _ => (confab::store::open(config).await.expect("open store"), None),
     };
-    serve_store(listener, config, store)
+    let (store, stop, server) = serve_store(listener, config, store);
+    (store, indexes, stop, server)
 }
 
 /// Serves `store` (whatever the configuration names) on `listener`.

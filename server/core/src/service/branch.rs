@@ -388,9 +388,13 @@ impl Services {
         window.reverse();
         let (kept, cut_above, _) = choose(&window, Keep::Newest, limit, message_type);
         let earlier = earlier_cursor(&window, &kept, cut_above);
-        // `choose` keeps the matches nearest the cursor: below the page is the cursor's
-        // parent, the window's last message, then the cursor.
-        let later = window.last().map(|end| end.message.id.clone());
+        // `choose` keeps the matches nearest the cursor, so what follows the page is the
+        // window's last message (the cursor's parent) on: its id is the `later` cursor, unless
+        // it is the active leaf (a cursor below the leaf is on no page of the branch).
+        let later = window
+            .last()
+            .filter(|end| session.active_leaf_id.as_deref() != Some(end.message.id.as_str()))
+            .map(|end| end.message.id.clone());
         let messages: Vec<Message> = kept
             .into_iter()
             .map(|index| window[index].message.clone())

@@ -20,8 +20,14 @@ pub const TITLE_FILTER_SCAN: usize = 500;
 /// `text` lowercased a character at a time (`char::to_lowercase`, Unicode's default mapping,
 /// without context): a piece of a title folds as it does inside the whole title, which the
 /// context-sensitive `str::to_lowercase` (a final `Σ`) would not guarantee.
+///
+/// Greek final sigma (`ς`) folds to `σ`, as Unicode's case folding does: `ΟΔΟΣ` lowercases
+/// to `οδοσ` a character at a time, and must find the title `οδος`.
 pub fn fold(text: &str) -> String {
-    text.chars().flat_map(char::to_lowercase).collect()
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ς' { 'σ' } else { c })
+        .collect()
 }
 
 /// A title filter: a literal substring, compared case-insensitively (`fold` on both sides).
@@ -125,6 +131,11 @@ mod tests {
         let filter = TitleFilter::new("ÜNÏ");
         assert!(filter.matches("Ünïcode tïtle"));
         assert!(TitleFilter::new("σ").matches("ΟΔΟΣ"));
+        assert!(
+            TitleFilter::new("ΔΡΌΜΟΣ").matches("ο δρόμος"),
+            "a final sigma"
+        );
+        assert!(TitleFilter::new("δρόμος").matches("ΔΡΌΜΟΣ"));
         assert!(TitleFilter::new("a.b").matches("Plan A.B"));
         assert!(!TitleFilter::new(".*").matches("anything"));
         assert!(TitleFilter::new("\0 x").matches("a\0 X"));

@@ -36,6 +36,8 @@ pub async fn create_user(
     let existing = collections
         .users
         .count_documents(doc! {})
+        // Only whether there is one: the first account is the admin.
+        .limit(1)
         .await
         .map_err(db_error)?;
     let mut role = role_for_new_user(i64::try_from(existing).unwrap_or(i64::MAX));
@@ -147,9 +149,10 @@ async fn delete_owned(collections: &Collections, user_id: &str) -> StoreResult<(
         .delete_many(owned.clone())
         .await
         .map_err(db_error)?;
+    // By `_id` (the user id), its only index; `user_id` routes it.
     collections
         .user_totals
-        .delete_many(owned)
+        .delete_many(doc! { "_id": user_id, "user_id": user_id })
         .await
         .map_err(db_error)?;
     Ok(())

@@ -1,6 +1,6 @@
 //! The conversation tree, a page at a time, in a few round trips each: a message's `depth`
 //! (kept at write time, see `store::tree`) turns "the next N ancestors" into one query for the
-//! messages at those depths (`messages_depth`), walked in memory, then one `_id: {$in}` for
+//! messages at those depths (`messages_by_depth`), walked in memory, then one `_id: {$in}` for
 //! the page itself. Neither `$graphLookup` nor `$lookup` is used: FerretDB 1.24 has neither.
 
 use std::collections::{HashMap, HashSet};
@@ -573,7 +573,7 @@ pub async fn ancestor_at(
         .transpose()
 }
 
-/// See `Store::children`: one query (`messages_children`).
+/// See `Store::children`: one query (`messages_by_parent`).
 pub async fn children(
     collections: &Collections,
     user_id: &str,

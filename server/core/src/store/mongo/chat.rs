@@ -126,8 +126,8 @@ impl Scanned for ScannedSession {
     }
 }
 
-/// The user's live sessions in list order (last activity, newest first; `chat_sessions_recent`
-/// serves it). With a title filter a page holds the matches among at most `TITLE_FILTER_SCAN`
+/// The user's live sessions in list order (last activity, newest first; `chat_sessions_list`
+/// serves it, or `chat_sessions_list_archived` with `archived`). With a title filter a page holds the matches among at most `TITLE_FILTER_SCAN`
 /// sessions (`title_filter`), in two round trips: the window's titles, then the matches.
 pub async fn list_sessions(
     collections: &Collections,
@@ -186,7 +186,8 @@ pub async fn list_sessions(
 
 /// A filtered page of the list (`title_filter`): the window's ids, titles and sort keys
 /// (`filter` selects the sessions after the request's cursor), then the matching sessions by
-/// id. A session deleted between the two reads is left out.
+/// id. A session deleted, or renamed to a title that no longer matches, between the two reads
+/// is left out.
 async fn filtered_sessions(
     collections: &Collections,
     user_id: &str,
@@ -228,12 +229,14 @@ async fn filtered_sessions(
     let items = ids
         .iter()
         .filter_map(|id| by_id.remove(*id))
+        // A session renamed between the two reads is checked again.
+        .filter(|session| title.matches(&session.title))
         .map(SessionDoc::into_session)
         .collect();
     Ok(Page { items, next_cursor })
 }
 
-/// The user's live sessions after `after` in id order (`chat_sessions_user_id` serves it).
+/// The user's live sessions after `after` in id order (`chat_sessions_export` serves it).
 pub async fn sessions_by_id(
     collections: &Collections,
     user_id: &str,

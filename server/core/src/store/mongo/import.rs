@@ -228,7 +228,10 @@ async fn existing_session(
     let session = &import.session;
     let mut same = vec![doc! { "_id": &session.id }];
     if let Some(source_id) = &session.source_id {
-        same.push(doc! { "source_id": source_id });
+        // By `source_key`, which the unique index `chat_sessions_source` holds.
+        same.push(
+            doc! { "source_key": super::documents::source_key(Some(source_id), &session.id) },
+        );
     }
     let found: Vec<Existing> = collections
         .chat_sessions

@@ -195,7 +195,7 @@ impl MongoStore {
             counting: counting::InFlight::default(),
             routed: server == ServerKind::MongoDb,
         };
-        indexes::ensure(&collections, server).await?;
+        indexes::ensure(&database, server).await?;
         migrations::run(&database, &collections).await?;
         let linked = branch::link_missing(&collections).await?;
         if linked > 0 {

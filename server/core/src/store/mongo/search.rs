@@ -16,7 +16,7 @@
 //!
 //! Messages of deleted sessions (kept, restorable, until the purge) are left out by the
 //! candidate query itself, with `session_id: {$nin: [the user's deleted sessions]}`: one small
-//! indexed query for those ids (`chat_sessions_deleted`, run alongside the statistics), then a
+//! indexed query for those ids (`chat_sessions_list`, run alongside the statistics), then a
 //! check on a field of each document the query reads anyway. Marking the messages instead
 //! (`session_deleted: true` on each) would make deleting and restoring a long conversation
 //! rewrite every message of it, in many writes that a failure could leave half done, and a

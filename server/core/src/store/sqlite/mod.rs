@@ -204,7 +204,10 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
 /// seldom have anything to cut: 16 clients appending write about 280 MB of WAL a second here,
 /// and cutting a 280 MB file back to 64 MiB made that commit take 60 ms (BENCHMARKS.md,
 /// ninth session). Between two of the writer's checkpoints (`writer::CHECKPOINT_EVERY`) the
-/// file grows to about 140 MB, which this keeps without a cut. A store that saw heavy writes
+/// file grows to about 140 MB, which this keeps without a cut, as long as the writer finds
+/// its queue empty now and then (16 clients leave it so); under writes that never do, it
+/// checkpoints once a second (`CHECKPOINT_AT_LEAST`), the WAL can pass this size, and the cut
+/// comes back (not measured: the benchmark's clients leave gaps). A store that saw heavy writes
 /// keeps a WAL file of up to this size on disk; a bulk restore, whose WAL grows past it, is
 /// cut back to it.
 const WAL_FILE_KEPT: u64 = 256 * 1024 * 1024;
