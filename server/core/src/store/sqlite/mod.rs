@@ -99,7 +99,7 @@ fn checkpoints(path: PathBuf, stop: Arc<AtomicBool>) -> StoreResult<()> {
             while !stop.load(Ordering::Relaxed) {
                 let pause = if busy { 5 } else { 100 };
                 std::thread::sleep(std::time::Duration::from_millis(pause));
-                let outcome = passive_checkpoint(&conn, "checkpoint thread");
+                let outcome = checkpoint(&conn, "checkpoint thread", CheckpointMode::Passive);
                 if let Ok(pass) = &outcome {
                     busy = (pass.frames, pass.copied) != last;
                     last = (pass.frames, pass.copied);
@@ -132,11 +132,29 @@ pub(crate) struct CheckpointPass {
     pub copied: i64,
 }
 
-/// One PASSIVE checkpoint on `conn`, which never waits for readers or the writer. One that
-/// takes 5 ms or more is logged at debug level with `by`, the one who ran it.
-pub(crate) fn passive_checkpoint(conn: &Connection, by: &str) -> rusqlite::Result<CheckpointPass> {
+/// How a checkpoint treats readers (SQLite's `wal_checkpoint` modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CheckpointMode {
+    /// Copies what no reader still needs and never waits.
+    Passive,
+    /// Copies everything, then waits (through the connection's busy handler) until no reader
+    /// is using the WAL, so that the next write starts it over.
+    Restart,
+}
+
+/// One checkpoint on `conn` in `mode`. One that takes 5 ms or more is logged at debug level
+/// with `by`, the one who ran it. A `Restart` that gives up waiting reports `busy`.
+pub(crate) fn checkpoint(
+    conn: &Connection,
+    by: &str,
+    mode: CheckpointMode,
+) -> rusqlite::Result<CheckpointPass> {
     let started = std::time::Instant::now();
-    let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+    let pragma = match mode {
+        CheckpointMode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        CheckpointMode::Restart => "PRAGMA wal_checkpoint(RESTART)",
+    };
+    let pass = conn.query_row(pragma, [], |row| {
         Ok(CheckpointPass {
             busy: row.get::<_, i64>(0)? != 0,
             frames: row.get(1)?,
@@ -147,6 +165,8 @@ pub(crate) fn passive_checkpoint(conn: &Connection, by: &str) -> rusqlite::Resul
     if took >= std::time::Duration::from_millis(5) {
         tracing::debug!(
             by,
+            ?mode,
+            busy = pass.busy,
             frames = pass.frames,
             copied = pass.copied,
             ms = took.as_secs_f64() * 1e3,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{passive_checkpoint, sql_error, sql_error_on};
+use super::{checkpoint, sql_error, sql_error_on, CheckpointMode};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed together; bounds the latency one batch adds to its first job.
@@ -301,14 +301,40 @@ const CHECKPOINT_AT_LEAST: Duration = Duration::from_millis(1_000);
 /// the file back). The checkpoint thread (`super::checkpoints`) copies the bulk alongside the
 /// writer, so that little is left for this one. A checkpoint that finds the other one running
 /// answers busy at once and is tried again after the next batch.
+///
+/// Readers that never pause defeat that: a PASSIVE checkpoint leaves the frames a reader's
+/// snapshot still needs, and the WAL starts over only at a write that finds no reader using
+/// it. With 8 clients each appending and reading back without a pause
+/// (`the_wal_starts_over_under_constant_writes`), the WAL started over once and then grew
+/// for 60 s, to 140,000 frames (570 MB) in 10 s. So after `MISSES_BEFORE_RESTART` checkpoints
+/// in a row that did not let the WAL start over, the next one is a RESTART: it waits up to
+/// `RESTART_WAIT` for the readers already in the WAL to finish (new ones read the database
+/// file and do not hold it up), holding up the writes that arrive meanwhile, once in about
+/// 1.5 s of such load. One that gives up (a long export reading) is tried again at the next
+/// checkpoint.
 struct Checkpoints {
     last: Instant,
+    /// Frames in the WAL at the last checkpoint that ran.
+    frames: i64,
+    /// Checkpoints in a row after which the WAL did not start over.
+    missed: u32,
 }
+
+/// See `Checkpoints`.
+const MISSES_BEFORE_RESTART: u32 = 2;
+/// How long a RESTART checkpoint waits for readers: reads take a few milliseconds, and the
+/// writes queued behind it wait as long.
+const RESTART_WAIT: Duration = Duration::from_millis(25);
+/// The writer connection's usual busy timeout (`super::configure_connection`), put back after
+/// a RESTART checkpoint.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 impl Checkpoints {
     fn new() -> Checkpoints {
         Checkpoints {
             last: Instant::now(),
+            frames: 0,
+            missed: 0,
         }
     }
 
@@ -317,11 +343,44 @@ impl Checkpoints {
         if !(idle && since >= CHECKPOINT_EVERY || since >= CHECKPOINT_AT_LEAST) {
             return;
         }
-        match passive_checkpoint(conn, "writer") {
+        let mode = if self.missed >= MISSES_BEFORE_RESTART {
+            CheckpointMode::Restart
+        } else {
+            CheckpointMode::Passive
+        };
+        let outcome = if mode == CheckpointMode::Restart {
+            let outcome = conn
+                .busy_timeout(RESTART_WAIT)
+                .and_then(|()| checkpoint(conn, "writer", mode));
+            // Without it every write of this connection would give up after 25 ms.
+            if let Err(error) = conn.busy_timeout(BUSY_TIMEOUT) {
+                tracing::warn!(%error, "cannot reset the writer's busy timeout");
+            }
+            outcome
+        } else {
+            checkpoint(conn, "writer", mode)
+        };
+
+        match outcome {
+            // A RESTART that gave up waiting counts as run: trying it again after every
+            // batch would hold up each of them.
+            Ok(pass) if pass.busy && mode == CheckpointMode::Restart => {
+                self.last = Instant::now();
+            }
+            Ok(pass) if pass.busy => {}
             Ok(pass) => {
-                if !pass.busy {
-                    self.last = Instant::now();
-                }
+                // The WAL started over since the last checkpoint if it now holds fewer
+                // frames (a RESTART guarantees it at the next write). One that started over
+                // and then outgrew its old length counts as a miss: a needless RESTART costs
+                // only its wait.
+                let started_over = pass.frames < self.frames;
+                self.missed = match mode {
+                    CheckpointMode::Restart => 0,
+                    CheckpointMode::Passive if started_over => 0,
+                    CheckpointMode::Passive => self.missed + 1,
+                };
+                self.frames = pass.frames;
+                self.last = Instant::now();
             }
             // The checkpoint thread reports failures (a full disk) once; here they would
             // repeat after every batch.
