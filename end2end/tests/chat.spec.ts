@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import {
-  artifacts, composer, conversationAction, postMessage, sendMessage, sessionIdOf, sidebar, signUp,
-  startConversation, uniqueEmail, waitForHydration,
+  artifacts, composer, conversationAction, postMessage, recordStreaming, sendMessage, sessionIdOf,
+  sidebar, signUp, startConversation, streamingSeen, uniqueEmail, waitForHydration,
 } from './helpers';
 
 test('a message streams its reply, and the history survives a reload', async ({ page }) => {
@@ -11,13 +11,11 @@ test('a message streams its reply, and the history survives a reload', async ({ 
   // fake-slow sends a chunk every 150 ms: the reply is seen growing before it is complete.
   await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-slow');
   await composer(page).fill('Tell me something about streaming replies please');
+  await recordStreaming(page);
   await composer(page).press('Enter');
-  const live = page.locator('li.message-assistant.streaming');
-  await expect(live).toBeVisible();
-  await expect(live).toContainText('Echo:');
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeVisible();
   const reply = page.locator('li.message-assistant:not(.streaming)');
   await expect(reply).toContainText('Echo: Tell me something about streaming replies please', { timeout: 20_000 });
+  expect(await streamingSeen(page)).toEqual({ echo: true, stop: true });
   await expect(reply).toContainText('fake-slow');
   await expect(reply).toContainText('tokens');
   await expect(page).toHaveURL(/\/c\//);

@@ -71,3 +71,40 @@ export async function postMessage(page: Page, body: Record<string, unknown>) {
   expect(response.status()).toBe(201);
   return (await response.json()).message;
 }
+
+/** What `recordStreaming` saw: a reply streaming with text in it, and the Stop button. */
+export interface StreamingSeen {
+  echo: boolean;
+  stop: boolean;
+}
+
+/**
+ * Starts recording, in the page, whether a reply is seen streaming (an
+ * `li.message-assistant.streaming` holding "Echo:") and whether the Stop button is shown:
+ * states that last only while the fake model streams (about a second with fake-slow), which
+ * assertions made one after another can miss on a loaded machine. Call before sending; read
+ * with `streamingSeen` once the reply is complete.
+ */
+export async function recordStreaming(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen = { echo: false, stop: false };
+    (window as unknown as { streamingSeen: typeof seen }).streamingSeen = seen;
+    const look = () => {
+      for (const item of document.querySelectorAll('li.message-assistant.streaming')) {
+        if ((item.textContent ?? '').includes('Echo:')) seen.echo = true;
+      }
+      for (const button of document.querySelectorAll('button')) {
+        if ((button.textContent ?? '').trim() === 'Stop') seen.stop = true;
+      }
+    };
+    new MutationObserver(look).observe(document.body, {
+      subtree: true, childList: true, characterData: true, attributes: true,
+    });
+    look();
+  });
+}
+
+/** What `recordStreaming` recorded since it was called. */
+export async function streamingSeen(page: Page): Promise<StreamingSeen> {
+  return page.evaluate(() => (window as unknown as { streamingSeen: StreamingSeen }).streamingSeen);
+}

@@ -1,8 +1,8 @@
 import { test, expect, type Download, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import {
-  artifacts, composer, conversationAction, sendMessage, sessionIdOf, sidebar, signUp, uniqueEmail,
-  waitForHydration,
+  artifacts, composer, conversationAction, recordStreaming, sendMessage, sessionIdOf, sidebar, signUp,
+  streamingSeen, uniqueEmail, waitForHydration,
 } from './helpers';
 
 // .ci/e2e runs this file alone (the `mongodb` project of playwright.config.ts) against a second
@@ -40,12 +40,12 @@ test('on MongoDB: sign up, chat, reload, search, export', async ({ page }) => {
   // fake-slow sends a word every 150 ms: the reply is seen growing, then complete.
   await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-slow');
   await composer(page).fill(first);
+  await recordStreaming(page);
   await composer(page).press('Enter');
   const live = page.locator('li.message-assistant.streaming');
-  await expect(live).toContainText('Echo:');
-  await expect(page.getByRole('button', { name: 'Stop' })).toBeVisible();
   const replies = page.locator('li.message-assistant:not(.streaming)');
   await expect(replies).toContainText(`Echo: ${first}`, { timeout: 20_000 });
+  expect(await streamingSeen(page)).toEqual({ echo: true, stop: true });
   await expect(replies).toContainText('fake-slow');
   await expect(live).toHaveCount(0);
   await expect(page).toHaveURL(/\/c\//);

@@ -17,7 +17,10 @@ test('signing in through an OpenID Connect provider lands in Confab signed in', 
   await page.locator('input[name="login"]').fill(login);
   await page.locator('input[name="password"]').fill('any password');
   await page.locator('button[type="submit"]').first().click();
+  // The provider asks for consent, or (a grant it remembers) goes straight back: wait for
+  // one of the two before looking, never decide on a page that is still loading.
   const consent = page.locator('button[type="submit"]', { hasText: /continue/i });
+  await expect(consent.or(sidebar(page)).first()).toBeVisible();
   if (await consent.count()) {
     await consent.first().click();
   }

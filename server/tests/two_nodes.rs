@@ -53,7 +53,9 @@ async fn start_node(database_url: &str, data: &std::path::Path) -> Node {
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
-    for _ in 0..150 {
+    // Up to 60 s, as for every server the tests start (support/process.rs): a debug build
+    // connecting to FerretDB on a loaded machine can take more than the 15 s it had.
+    for _ in 0..600 {
         if reqwest::get(format!("{}/api/health", node.url))
             .await
             .is_ok_and(|r| r.status().is_success())

@@ -425,11 +425,18 @@ async fn fake_long_stopped_midway_is_logged_as_cancelled_at_once() {
     .await;
     drop(stream);
     let dropped = Instant::now();
-    let entry = settled(&base, Duration::from_secs(2)).await;
-    assert!(dropped.elapsed() < Duration::from_millis(500));
+    // "At once" against the whole stream's 300 chunks over at least 12 s: the bounds leave
+    // room for a loaded machine (the test used to ask for 500 ms and 12 chunks, which a
+    // preempted test thread could miss) and still tell a cancelled stream from a finished one.
+    let entry = settled(&base, Duration::from_secs(10)).await;
+    assert!(
+        dropped.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        dropped.elapsed()
+    );
     assert_eq!(entry["_outcome"], "cancelled");
     let chunks = entry["_chunks"].as_u64().unwrap();
-    assert!((10..=12).contains(&chunks), "{chunks}");
+    assert!((10..60).contains(&chunks), "{chunks}");
 }
 
 #[tokio::test]
