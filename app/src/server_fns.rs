@@ -46,7 +46,7 @@ pub const MESSAGE_PAGE: usize = 50;
 
 #[cfg(feature = "ssr")]
 mod server {
-    use axum::extract::ConnectInfo;
+    use confab_core::auth::client::Client;
     use confab_core::auth::current_user::resolve;
     use confab_core::model::User;
     use confab_core::service::{ServiceError, Services};
@@ -95,15 +95,12 @@ mod server {
             .ok_or_else(|| ServerFnError::new("sign-in sessions are not installed"))
     }
 
+    /// The login limiter's key for the client, from the [`Client`] the server resolved
+    /// (through its trusted proxies), never from the socket: behind a proxy that is the proxy.
     pub fn client_address() -> String {
         parts()
             .ok()
-            .and_then(|parts| {
-                parts
-                    .extensions
-                    .get::<ConnectInfo<std::net::SocketAddr>>()
-                    .map(|ConnectInfo(address)| address.ip().to_string())
-            })
+            .and_then(|parts| parts.extensions.get::<Client>().map(Client::address_key))
             .unwrap_or_else(|| "unknown".into())
     }
 

@@ -3,11 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::provider::ProviderSettings;
+
+use crate::http::client::TrustedProxies;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,9 +82,28 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SIGNUP", value_enum, default_value_t = Signup::Open, global = true)]
     pub signup: Signup,
 
-    /// The address users reach Confab at; `https://...` makes sign-in cookies Secure.
-    #[arg(long, env = "CONFAB_PUBLIC_URL", global = true)]
+    /// The address users reach Confab at, e.g. `https://chat.example.com`. When set, a
+    /// browser's write must come from exactly this origin (whatever `Host` a proxy passes on);
+    /// `https://...` makes sign-in cookies Secure. Refused at start-up unless `http://` or
+    /// `https://` and a host.
+    #[arg(long, env = "CONFAB_PUBLIC_URL", value_parser = parse_public_url, global = true)]
     pub public_url: Option<String>,
+
+    /// Reverse proxies whose forwarding headers are believed: IP addresses and CIDR ranges,
+    /// separated by commas (e.g. `127.0.0.1,10.0.0.0/8`). From a peer in this list, the client's
+    /// address is the rightmost address of `Forwarded` (RFC 7239) or `X-Forwarded-For` that is
+    /// not itself a trusted proxy, and its scheme and host come from `Forwarded`'s
+    /// `proto`/`host` or `X-Forwarded-Proto`/`-Host`. From anyone else those headers are
+    /// ignored. Empty (the default): the socket peer is the client. An entry that is not an
+    /// address or range is refused at start-up.
+    #[arg(
+        long,
+        env = "CONFAB_TRUSTED_PROXIES",
+        default_value = "",
+        value_parser = TrustedProxies::parse,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
 
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, env = "CONFAB_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
@@ -357,6 +379,15 @@ impl Config {
         Ok(providers)
     }
 
+    /// The origin browsers see Confab at (`scheme://host[:port]`, lowercase, without a default
+    /// port), when `public_url` names it: the only origin a cookie-authenticated write may come
+    /// from.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .and_then(|url| origin_of(url).ok())
+    }
+
     /// The address browsers use, for the providers' redirects.
     pub fn public_base(&self) -> String {
         self.public_url
@@ -370,6 +401,62 @@ impl Config {
         Config {
             data_dir: data_dir.into(),
             ..cli.config
+        }
+    }
+}
+
+/// Checks `CONFAB_PUBLIC_URL` at start-up: a URL whose origin can be compared with a browser's.
+fn parse_public_url(url: &str) -> Result<String, String> {
+    origin_of(url).map(|_| url.to_owned())
+}
+
+/// The origin of an `http://` or `https://` URL, as a browser writes it in `Origin`.
+fn origin_of(url: &str) -> Result<String, String> {
+    let invalid =
+        || format!("CONFAB_PUBLIC_URL {url:?} is not an http:// or https:// URL with a host");
+    let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return Err(invalid()),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = axum::http::uri::Authority::from_str(authority).map_err(|_| invalid())?;
+    if authority.host().is_empty() || authority.as_str().contains('@') {
+        return Err(invalid());
+    }
+    let host = authority.as_str().to_ascii_lowercase();
+    let host = host.strip_suffix(default_port).unwrap_or(&host);
+    Ok(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn the_public_origin_is_written_as_browsers_write_origin() {
+        assert_eq!(
+            origin_of("https://Chat.Example.com:443/confab/"),
+            Ok("https://chat.example.com".to_owned())
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080"),
+            Ok("http://127.0.0.1:8080".to_owned())
+        );
+        for invalid in [
+            "chat.example.com",
+            "ftp://chat.example.com",
+            "https://",
+            "https://user@host",
+        ] {
+            assert_eq!(
+                origin_of(invalid),
+                Err(format!(
+                    "CONFAB_PUBLIC_URL {invalid:?} is not an http:// or https:// URL with a host"
+                ))
+            );
         }
     }
 }

@@ -129,7 +129,15 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
-        .layer(middleware::from_fn(http::csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(http::csrf::OwnOrigin(config.public_origin())),
+            http::csrf::protect,
+        ))
+        // Outside the CSRF check, which compares with the origin the client addressed.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(config.trusted_proxies.clone()),
+            http::client::identify,
+        ))
         .layer(sessions)
         .layer(middleware::from_fn(http::metrics::track))
         .layer(Extension(state.metrics.clone()))

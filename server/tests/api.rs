@@ -86,10 +86,17 @@ async fn sign_in_cookies_are_secure_behind_https() {
     let app =
         TestApp::spawn_with(|config| config.public_url = Some("https://chat.example.com".into()))
             .await;
+    // The browser is on the public address, so that is the Origin it sends.
     let response = app
         .client()
-        .signup("ada@example.com", "a good password")
-        .await;
+        .http
+        .post(format!("{}/api/auth/signup", app.address))
+        .header("Origin", "https://chat.example.com")
+        .json(&json!({ "email": "ada@example.com", "password": "a good password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
     let cookie = response
         .headers()
         .get("set-cookie")

@@ -1,16 +1,32 @@
 //! CSRF protection for cookie-authenticated writes. Sign-in cookies are SameSite=Lax; on top
 //! of that, a state-changing request must come from our own origin (Origin header, or the
-//! browser's Sec-Fetch-Site). Requests with a bearer token carry no ambient credential and
-//! need no check.
+//! browser's Sec-Fetch-Site). Our own origin is `CONFAB_PUBLIC_URL`'s when it is set: behind a
+//! reverse proxy the `Host` that reaches Confab is often the proxy's upstream name, not what
+//! the browser addressed. Without it, it is the origin the [`Client`] addressed (scheme and
+//! host as a trusted proxy forwarded them, else as the request names them). Requests with a
+//! bearer token carry no ambient credential and need no check.
 
-use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use confab_core::auth::client::Client;
 use confab_core::service::error::error_response;
 
-pub async fn protect(request: Request, next: Next) -> Response {
-    if is_allowed(&request) {
+/// The origin writes must come from when it is configured (`Config::public_origin`).
+#[derive(Clone, Debug, Default)]
+pub struct OwnOrigin(pub Option<String>);
+
+/// Refuses a cross-site write with 403. Needs the request's [`Client`] (`client::identify`).
+pub async fn protect(
+    State(own_origin): State<Arc<OwnOrigin>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let client = request.extensions().get::<Client>();
+    if is_allowed(request.method(), request.headers(), client, &own_origin) {
         next.run(request).await
     } else {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site write refused");
@@ -22,12 +38,15 @@ pub async fn protect(request: Request, next: Next) -> Response {
     }
 }
 
-fn is_allowed(request: &Request) -> bool {
-    let method = request.method();
+fn is_allowed(
+    method: &Method,
+    headers: &HeaderMap,
+    client: Option<&Client>,
+    own_origin: &OwnOrigin,
+) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
         return true;
     }
-    let headers = request.headers();
     let has_bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -35,18 +54,15 @@ fn is_allowed(request: &Request) -> bool {
     if has_bearer {
         return true;
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok());
     if let Some(origin) = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
     {
-        let origin_host = origin
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or(origin);
-        return host.is_some_and(|host| host.eq_ignore_ascii_case(origin_host));
+        let expected = match &own_origin.0 {
+            Some(public) => Some(public.clone()),
+            None => client.and_then(Client::origin),
+        };
+        return expected.is_some_and(|expected| expected.eq_ignore_ascii_case(origin));
     }
     if let Some(site) = headers
         .get("sec-fetch-site")
@@ -62,48 +78,89 @@ fn is_allowed(request: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::Body;
 
-    fn request(method: Method, headers: &[(&str, &str)]) -> Request {
-        let mut builder = axum::http::Request::builder().method(method).uri("/api/x");
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
         }
-        builder.body(Body::empty()).unwrap()
+        map
+    }
+
+    fn client(scheme: &str, host: &str) -> Client {
+        Client {
+            address: None,
+            scheme: scheme.to_owned(),
+            host: Some(host.to_owned()),
+        }
+    }
+
+    fn allowed(method: Method, pairs: &[(&str, &str)]) -> bool {
+        let direct = client("http", "127.0.0.1:3000");
+        is_allowed(&method, &headers(pairs), Some(&direct), &OwnOrigin(None))
     }
 
     #[test]
     fn same_origin_and_bearer_pass_cross_site_fails() {
-        let host = ("host", "127.0.0.1:3000");
-        assert!(is_allowed(&request(Method::GET, &[("cookie", "a=b")])));
-        assert!(is_allowed(&request(
+        assert!(allowed(Method::GET, &[("cookie", "a=b")]));
+        assert!(allowed(
             Method::POST,
-            &[host, ("origin", "http://127.0.0.1:3000"), ("cookie", "a=b")]
-        )));
-        assert!(!is_allowed(&request(
+            &[("origin", "http://127.0.0.1:3000"), ("cookie", "a=b")]
+        ));
+        assert!(!allowed(
             Method::POST,
-            &[host, ("origin", "https://evil.example"), ("cookie", "a=b")]
-        )));
-        assert!(is_allowed(&request(
+            &[("origin", "https://evil.example"), ("cookie", "a=b")]
+        ));
+        assert!(!allowed(
+            Method::POST,
+            &[("origin", "https://127.0.0.1:3000"), ("cookie", "a=b")]
+        ));
+        assert!(allowed(
             Method::POST,
             &[
-                host,
                 ("authorization", "Bearer cfb_x"),
                 ("origin", "https://evil.example")
             ]
-        )));
-        assert!(!is_allowed(&request(
+        ));
+        assert!(!allowed(
             Method::DELETE,
-            &[host, ("sec-fetch-site", "cross-site"), ("cookie", "a=b")]
-        )));
-        assert!(is_allowed(&request(
+            &[("sec-fetch-site", "cross-site"), ("cookie", "a=b")]
+        ));
+        assert!(allowed(
             Method::POST,
-            &[host, ("sec-fetch-site", "same-origin"), ("cookie", "a=b")]
-        )));
-        assert!(!is_allowed(&request(
-            Method::POST,
-            &[host, ("cookie", "a=b")]
-        )));
-        assert!(is_allowed(&request(Method::POST, &[host])));
+            &[("sec-fetch-site", "same-origin"), ("cookie", "a=b")]
+        ));
+        assert!(!allowed(Method::POST, &[("cookie", "a=b")]));
+        assert!(allowed(Method::POST, &[]));
+    }
+
+    #[test]
+    fn with_a_public_url_only_its_origin_passes_whatever_the_host() {
+        // nginx's default passes its upstream's name as Host.
+        let behind_proxy = client("http", "confab_upstream");
+        let public = OwnOrigin(Some("https://chat.example.com".to_owned()));
+        let write = |origin: &str| {
+            is_allowed(
+                &Method::POST,
+                &headers(&[("origin", origin), ("cookie", "a=b")]),
+                Some(&behind_proxy),
+                &public,
+            )
+        };
+        assert!(write("https://chat.example.com"));
+        assert!(write("https://Chat.Example.com"));
+        assert!(!write("http://confab_upstream"));
+        assert!(!write("http://chat.example.com"));
+        assert!(!write("https://evil.example"));
+        assert!(!write("null"));
+    }
+
+    #[test]
+    fn without_a_client_only_a_public_url_can_vouch_for_an_origin() {
+        let origin = headers(&[("origin", "http://127.0.0.1:3000"), ("cookie", "a=b")]);
+        assert!(!is_allowed(&Method::POST, &origin, None, &OwnOrigin(None)));
     }
 }

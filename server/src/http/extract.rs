@@ -1,10 +1,9 @@
 //! Extractors whose rejections use the API's error shape.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::Json;
+use confab_core::auth::client::Client;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
@@ -34,7 +33,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The client's address, for rate limiting ("unknown" when the server runs without it).
+/// The client's address as the login limiter keys it ("unknown" when the server runs
+/// without connection information), from the [`Client`] that `client::identify` resolved.
 pub struct ClientAddr(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
@@ -43,9 +43,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let address = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
+            .get::<Client>()
+            .map_or_else(|| "unknown".to_owned(), Client::address_key);
         Ok(ClientAddr(address))
     }
 }

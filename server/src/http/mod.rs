@@ -1,6 +1,8 @@
 //! HTTP plumbing shared by the REST API and the pages: the error type, body and query
-//! extractors that answer in the API's error shape, CSRF protection and metrics.
+//! extractors that answer in the API's error shape, who the client is (through trusted
+//! proxies), CSRF protection and metrics.
 
+pub mod client;
 pub mod csrf;
 pub mod error;
 pub mod extract;

@@ -1,6 +1,8 @@
 //! Authentication: password hashing, API token secrets, sign-in sessions stored through the
-//! `Store`, login rate limiting and the `CurrentUser` extractor.
+//! `Store`, login rate limiting, the resolved `Client` of a request and the `CurrentUser`
+//! extractor.
 
+pub mod client;
 pub mod current_user;
 pub mod oidc;
 pub mod password;

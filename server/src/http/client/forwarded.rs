@@ -1,0 +1,173 @@
+//! Reading the forwarding headers of a request that came through a trusted proxy.
+//!
+//! Each proxy appends the address it received the request from, so the list reads client
+//! first, nearest proxy last; only the entries our trusted proxies appended can be believed.
+//! The client is therefore the rightmost entry that is not itself a trusted proxy: whatever a
+//! client wrote further left is its own claim. `Forwarded` wins over `X-Forwarded-For` when
+//! both are present (it carries the scheme and host of each hop too).
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use axum::http::uri::Authority;
+use axum::http::{header, HeaderMap};
+use confab_core::auth::client::Client;
+
+use super::TrustedProxies;
+
+/// One hop of the chain: the address a proxy received the request from and, from
+/// `Forwarded`, the scheme and host that request used.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Hop {
+    /// `None` for `unknown`, obfuscated (`_hidden`) or unreadable nodes.
+    address: Option<IpAddr>,
+    proto: Option<String>,
+    host: Option<String>,
+}
+
+/// The client of a request whose socket peer is a trusted proxy; `direct` is what the
+/// connection alone says.
+pub(super) fn through_proxies(
+    direct: Client,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> Client {
+    let hops: Vec<Hop> = if headers.contains_key(header::FORWARDED) {
+        values(headers, header::FORWARDED.as_str())
+            .flat_map(|value| split_outside_quotes(value, ','))
+            .map(forwarded_element)
+            .collect()
+    } else {
+        values(headers, "x-forwarded-for")
+            .flat_map(|value| value.split(','))
+            .map(|entry| Hop {
+                address: node_address(entry.trim()),
+                ..Hop::default()
+            })
+            .collect()
+    };
+    let chosen = client_hop(&hops, trusted);
+    let proto = chosen
+        .and_then(|hop| hop.proto.clone())
+        .or_else(|| last_value(headers, "x-forwarded-proto"))
+        .map(|proto| proto.to_ascii_lowercase())
+        .filter(|proto| proto == "http" || proto == "https");
+    let host = chosen
+        .and_then(|hop| hop.host.clone())
+        .or_else(|| last_value(headers, "x-forwarded-host"))
+        .filter(|host| Authority::from_str(host).is_ok());
+    Client {
+        address: chosen.and_then(|hop| hop.address).or(direct.address),
+        scheme: proto.unwrap_or(direct.scheme),
+        host: host.or(direct.host),
+    }
+}
+
+/// The hop that names the client: walking from the nearest proxy outwards, the first address
+/// that is not a trusted proxy. An unreadable entry stops the walk at the trusted proxy that
+/// wrote it (nothing left of it can be believed); a chain of trusted proxies only gives its
+/// leftmost.
+fn client_hop<'a>(hops: &'a [Hop], trusted: &TrustedProxies) -> Option<&'a Hop> {
+    let mut chosen = None;
+    for hop in hops.iter().rev() {
+        match hop.address {
+            Some(address) if trusted.contains(address) => chosen = Some(hop),
+            Some(_) => return Some(hop),
+            None => break,
+        }
+    }
+    chosen
+}
+
+/// Every value of the header `name` that is readable text, in order.
+fn values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok())
+}
+
+/// The rightmost entry of a comma-separated header (the one the nearest proxy wrote).
+fn last_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    values(headers, name)
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .last()
+        .map(str::to_owned)
+}
+
+/// One element of `Forwarded`: `for=...;proto=...;host=...` (RFC 7239, section 4).
+fn forwarded_element(element: &str) -> Hop {
+    let mut hop = Hop::default();
+    for pair in split_outside_quotes(element, ';') {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let value = unquote(value.trim());
+        match name.trim().to_ascii_lowercase().as_str() {
+            "for" => hop.address = node_address(&value),
+            "proto" => hop.proto = Some(value),
+            "host" => hop.host = Some(value),
+            _ => {}
+        }
+    }
+    hop
+}
+
+/// The address of a node: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`,
+/// `[2001:db8::1]:4711` or a bare IPv6 address (as `X-Forwarded-For` writes them).
+fn node_address(node: &str) -> Option<IpAddr> {
+    if let Ok(address) = IpAddr::from_str(node) {
+        return Some(address);
+    }
+    if let Ok(address) = SocketAddr::from_str(node) {
+        return Some(address.ip());
+    }
+    node.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| IpAddr::from_str(inner).ok())
+}
+
+/// Splits at `separator` where it is not inside a quoted string.
+fn split_outside_quotes(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    for (index, character) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if quoted && character == '\\' {
+            escaped = true;
+        } else if character == '"' {
+            quoted = !quoted;
+        } else if character == separator && !quoted {
+            parts.push(&text[start..index]);
+            start = index + character.len_utf8();
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// A token as it is, a quoted string without its quotes and escapes.
+fn unquote(value: &str) -> String {
+    let Some(inner) = value
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return value.to_owned();
+    };
+    let mut text = String::with_capacity(inner.len());
+    let mut escaped = false;
+    for character in inner.chars() {
+        if escaped || character != '\\' {
+            text.push(character);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    text
+}
