@@ -1,11 +1,13 @@
 //! `TestApp`: the real server on a random port with a fresh database (SQLite or MongoDB), and
 //! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
-//! binary as a child process. `both_backends!`: one test body run on both stores.
+//! binary as a child process. `Nginx`: the README's nginx configuration in front of a server.
+//! `both_backends!`: one test body run on both stores.
 
 // Each test binary uses only some of these helpers.
 #![allow(dead_code, unused_imports)]
 
 mod data;
+mod nginx;
 mod process;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub use data::{Backend, TestData};
+pub use nginx::Nginx;
 pub use process::TestProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`

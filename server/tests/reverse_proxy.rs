@@ -1,0 +1,232 @@
+//! Confab behind a reverse proxy: Debian's nginx running the README's configuration in front
+//! of the real server, with `CONFAB_PUBLIC_URL` set to nginx's address and
+//! `CONFAB_TRUSTED_PROXIES` to nginx's. nginx rewrites `Host` to its upstream's name, so
+//! cookie writes pass only by the public URL, and every request reaches Confab from nginx's
+//! address, so the login limit tells clients apart only by the forwarded address.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{error_code, Client_, Nginx, TestApp};
+
+/// Confab (answering models from `provider`, if any) behind nginx. Confab's peer is always
+/// nginx at 127.0.0.1; test clients connect to nginx from other loopback addresses.
+async fn behind_nginx(provider: Option<&str>) -> (TestApp, Nginx) {
+    let port = Nginx::free_port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let provider = provider.map(str::to_owned);
+    let app = TestApp::spawn_with(move |config| {
+        config.public_url = Some(public_url);
+        config.trusted_proxies =
+            confab::http::client::TrustedProxies::parse("127.0.0.1").expect("trusted proxies");
+        if let Some(url) = provider {
+            config.openai_base_url = url;
+            config.default_model = "fake-model".into();
+        }
+    })
+    .await;
+    let nginx = Nginx::start(port, &app.address);
+    (app, nginx)
+}
+
+/// The events of a streaming chat answer, each with the time it arrived.
+async fn stream_chat(client: &Client_, body: Value) -> Vec<(Instant, String, Value)> {
+    let response = client.post("/api/chat", body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut chunks = response.bytes_stream();
+    let mut pending = String::new();
+    let mut events = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        pending.push_str(std::str::from_utf8(&chunk.expect("chunk")).expect("UTF-8"));
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            let name = block
+                .lines()
+                .find_map(|line| line.strip_prefix("event:"))
+                .map(|name| name.trim().to_owned());
+            let data: String = block
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if let Some(name) = name {
+                let data = serde_json::from_str(&data).expect("event data is JSON");
+                events.push((Instant::now(), name, data));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_sign_in_chat_and_write_through_nginx() {
+    let provider = fake_openai::spawn().await;
+    let (app, nginx) = behind_nginx(Some(&provider)).await;
+
+    let ada = nginx.client_from("127.0.0.2");
+    let signed_up = ada.signup("ada@example.com", "a good password").await;
+    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    let later = nginx.client_from("127.0.0.2");
+    let signed_in = later.login("ada@example.com", "a good password").await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let me = later.get_json("/api/auth/me").await;
+    assert_eq!(me["user"]["email"], "ada@example.com");
+
+    // fake-slow sends a word every 150 ms: through an nginx that buffered, every event would
+    // arrive at once when the reply ends.
+    let events = stream_chat(
+        &later,
+        json!({ "content": "one two three four five", "model": "fake-slow" }),
+    )
+    .await;
+    let names: Vec<&str> = events.iter().map(|(_, name, _)| name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    let first_delta = events
+        .iter()
+        .find(|(_, name, _)| name == "delta")
+        .map(|(arrived, _, _)| *arrived)
+        .expect("a delta event");
+    let (done_at, _, done) = events.last().expect("events");
+    assert!(
+        done_at.duration_since(first_delta) >= Duration::from_millis(450),
+        "the first word arrived only {:?} before the end: the stream was buffered",
+        done_at.duration_since(first_delta)
+    );
+    assert_eq!(done["message"]["content"], "Echo: one two three four five");
+    assert_eq!(done["message"]["status"], "complete");
+
+    let created = later
+        .post(
+            "/api/chat/sessions",
+            json!({ "title": "Through the proxy" }),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let sessions = later.get_json("/api/chat/sessions").await;
+    let titles: Vec<&str> = sessions["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|session| session["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Through the proxy", "one two three four five"]);
+    drop(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
+    let (app, nginx) = behind_nginx(None).await;
+    let ada = nginx.client_from("127.0.0.2");
+    assert_eq!(
+        ada.signup("ada@example.com", "a good password")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    // nginx passes Host as its upstream's name, which is Confab's own address: an Origin
+    // matching that Host is still not the public origin.
+    for foreign in ["https://evil.example", app.address.as_str()] {
+        let refused = ada
+            .http
+            .request(Method::POST, format!("{}/api/chat/sessions", nginx.address))
+            .header("Origin", foreign)
+            .json(&json!({ "title": "forged" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "Origin {foreign}");
+        assert_eq!(error_code(refused).await, "csrf");
+    }
+    let sessions = ada.get_json("/api/chat/sessions").await;
+    assert_eq!(sessions["sessions"], json!([]));
+}
+
+/// Ten failed sign-ins, each for another unknown email so that only the client's count
+/// reaches the limit.
+async fn fail_ten_times(client: &Client_) {
+    for attempt in 0..10 {
+        let failed = client
+            .login(&format!("nobody{attempt}@example.com"), "wrong password")
+            .await;
+        assert_eq!(
+            failed.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_lockout_is_per_client_behind_nginx() {
+    let (_app, nginx) = behind_nginx(None).await;
+    let owner = nginx.client_from("127.0.0.4");
+    assert_eq!(
+        owner
+            .signup("bob@example.com", "a good password")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    let mallory = nginx.client_from("127.0.0.2");
+    fail_ten_times(&mallory).await;
+    let locked = mallory.login("bob@example.com", "a good password").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Claiming another address in X-Forwarded-For changes nothing: nginx appends the real one,
+    // and that is the rightmost address Confab does not trust.
+    let spoofed = mallory
+        .request(Method::POST, "/api/auth/login")
+        .header("X-Forwarded-For", "127.0.0.9")
+        .json(&json!({ "email": "bob@example.com", "password": "a good password" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let bob = nginx.client_from("127.0.0.3");
+    let signed_in = bob.login("bob@example.com", "a good password").await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    // Only nginx (127.0.0.1) is trusted; this client talks to Confab directly from 127.0.0.2.
+    let (app, _nginx) = behind_nginx(None).await;
+    let direct = Client_ {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .local_address("127.0.0.2".parse::<std::net::IpAddr>().expect("address"))
+            .build()
+            .expect("client"),
+        base: app.address.clone(),
+        token: None,
+    };
+    // Each attempt for another unknown email, claiming another address: only the count of the
+    // real address can reach the limit, and only if the claims are ignored.
+    let login_as = |attempt: usize| {
+        let claimed = format!("198.51.100.{attempt}");
+        direct
+            .http
+            .post(format!("{}/api/auth/login", app.address))
+            .header("X-Forwarded-For", claimed.as_str())
+            .header("Forwarded", format!("for={claimed}"))
+            .json(&json!({ "email": format!("nobody{attempt}@example.com"), "password": "wrong password" }))
+            .send()
+    };
+    for attempt in 0..10 {
+        let failed = login_as(attempt).await.expect("request");
+        assert_eq!(
+            failed.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    let locked = login_as(10).await.expect("request");
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    drop(direct);
+}
