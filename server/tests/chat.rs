@@ -41,6 +41,8 @@ async fn chat(client: &Client_, body: Value) -> Vec<(String, Value)> {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
+    // nginx then passes each event on even where its configuration buffers.
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
     sse_events(&response.text().await.unwrap())
 }
 
@@ -442,6 +444,7 @@ async fn the_openai_compatible_endpoint_records_conversations() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
     let body = response.text().await.unwrap();
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
     let chunks: Vec<Value> = body

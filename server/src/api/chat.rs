@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use confab_core::api::{
@@ -12,11 +13,10 @@ use confab_core::api::{
 use confab_core::auth::CurrentUser;
 use confab_core::model::BranchPage;
 use confab_core::model::MAX_STORED_CONTENT_BYTES;
-use futures::Stream;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult};
+use crate::http::{event_stream, ApiJson, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -68,23 +68,22 @@ fn sse_event(event: ChatEvent) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-fn into_sse(
-    receiver: mpsc::Receiver<ChatEvent>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// The chat events as a server-sent event stream that proxies do not hold back.
+fn into_sse(receiver: mpsc::Receiver<ChatEvent>) -> impl IntoResponse {
     let stream = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver
             .recv()
             .await
-            .map(|event| (Ok(sse_event(event)), receiver))
+            .map(|event| (Ok::<_, Infallible>(sse_event(event)), receiver))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    event_stream::unbuffered(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn chat(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<ChatInput>,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> ApiResult<impl IntoResponse> {
     let receiver = state.services.chat(&user, input).await?;
     Ok(into_sse(receiver))
 }
@@ -93,7 +92,7 @@ async fn regenerate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<RegenerateInput>,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> ApiResult<impl IntoResponse> {
     let receiver = state.services.regenerate(&user, input).await?;
     Ok(into_sse(receiver))
 }

@@ -19,7 +19,7 @@ use confab_core::service::recorder::RequestIdentity;
 use confab_core::service::ServiceError;
 use serde_json::{json, Value};
 
-use crate::http::{ApiJson, ApiResult};
+use crate::http::{event_stream, ApiJson, ApiResult};
 use crate::state::AppState;
 
 pub const SESSION_HEADER: &str = "x-confab-session";
@@ -146,7 +146,7 @@ async fn completions(
     let session_header = HeaderValue::from_str(&recorded.session.id).ok();
     let model = recorded.model.clone();
     let mut response = if stream {
-        streamed(recorded.events, model, include_usage).into_response()
+        event_stream::unbuffered(streamed(recorded.events, model, include_usage)).into_response()
     } else {
         collected(recorded.events, model).await
     };

@@ -1,10 +1,11 @@
 //! HTTP plumbing shared by the REST API and the pages: the error type, body and query
 //! extractors that answer in the API's error shape, who the client is (through trusted
-//! proxies), CSRF protection and metrics.
+//! proxies), CSRF protection, unbuffered event streams and metrics.
 
 pub mod client;
 pub mod csrf;
 pub mod error;
+pub mod event_stream;
 pub mod extract;
 pub mod metrics;
 
