@@ -230,3 +230,35 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
     drop(direct);
 }
+
+/// A misspelt proxy list or public URL stops Confab before it serves anyone, naming the entry.
+#[test]
+fn invalid_proxy_settings_stop_confab_at_start_up() {
+    let data = tempfile::tempdir().expect("data directory");
+    let start = |name: &str, value: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .arg("serve")
+            .env("CONFAB_DATA_DIR", data.path())
+            .env("CONFAB_ADDR", "127.0.0.1:0")
+            .env(name, value)
+            .output()
+            .expect("confab runs")
+    };
+    let proxies = start("CONFAB_TRUSTED_PROXIES", "10.0.0.0/8, nginx");
+    assert_eq!(proxies.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&proxies.stderr);
+    assert!(
+        stderr
+            .contains("CONFAB_TRUSTED_PROXIES entry \"nginx\" is not an IP address or CIDR range"),
+        "{stderr}"
+    );
+    let public_url = start("CONFAB_PUBLIC_URL", "chat.example.com");
+    assert_eq!(public_url.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&public_url.stderr);
+    assert!(
+        stderr.contains(
+            "CONFAB_PUBLIC_URL \"chat.example.com\" is not an http:// or https:// URL with a host"
+        ),
+        "{stderr}"
+    );
+}
