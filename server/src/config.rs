@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::provider::ProviderSettings;
 
-use crate::http::client::TrustedProxies;
+use crate::http::client::{Proxies, ProxyHeaders, TrustedProxies};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,11 +91,10 @@ pub struct Config {
 
     /// Reverse proxies whose forwarding headers are believed: IP addresses and CIDR ranges,
     /// separated by commas (e.g. `127.0.0.1,10.0.0.0/8`). From a peer in this list, the client's
-    /// address is the rightmost address of `Forwarded` (RFC 7239) or `X-Forwarded-For` that is
-    /// not itself a trusted proxy, and its scheme and host come from `Forwarded`'s
-    /// `proto`/`host` or `X-Forwarded-Proto`/`-Host`. From anyone else those headers are
-    /// ignored. Empty (the default): the socket peer is the client. An entry that is not an
-    /// address or range is refused at start-up.
+    /// address is the rightmost address of the forwarding header that is not itself a trusted
+    /// proxy, and its scheme and host are the ones the proxy forwarded. From anyone else those
+    /// headers are ignored. Empty (the default): the socket peer is the client. An entry that
+    /// is not an address or range is refused at start-up.
     #[arg(
         long,
         env = "CONFAB_TRUSTED_PROXIES",
@@ -104,6 +103,12 @@ pub struct Config {
         global = true
     )]
     pub trusted_proxies: TrustedProxies,
+
+    /// The forwarding headers the trusted proxies write, the only ones read: `x-forwarded`
+    /// (`X-Forwarded-For`, `-Proto`, `-Host`: nginx, Caddy, HAProxy, most load balancers) or
+    /// `forwarded` (RFC 7239). A proxy passes the other family on as the client sent it.
+    #[arg(long, env = "CONFAB_PROXY_HEADERS", value_enum, default_value_t = ProxyHeaders::XForwarded, global = true)]
+    pub proxy_headers: ProxyHeaders,
 
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, env = "CONFAB_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
@@ -386,6 +391,14 @@ impl Config {
         self.public_url
             .as_deref()
             .and_then(|url| origin_of(url).ok())
+    }
+
+    /// The reverse proxies in front of Confab, as `http::client::identify` needs them.
+    pub fn proxies(&self) -> Proxies {
+        Proxies {
+            trusted: self.trusted_proxies.clone(),
+            headers: self.proxy_headers,
+        }
     }
 
     /// The address browsers use, for the providers' redirects.

@@ -135,7 +135,7 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         ))
         // Outside the CSRF check, which compares with the origin the client addressed.
         .layer(middleware::from_fn_with_state(
-            Arc::new(config.trusted_proxies.clone()),
+            Arc::new(config.proxies()),
             http::client::identify,
         ))
         .layer(sessions)

@@ -177,11 +177,13 @@ async fn the_login_lockout_is_per_client_behind_nginx() {
     fail_ten_times(&mallory).await;
     let locked = mallory.login("bob@example.com", "a good password").await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Claiming another address in X-Forwarded-For changes nothing: nginx appends the real one,
-    // and that is the rightmost address Confab does not trust.
+    // Claiming another address changes nothing: nginx appends the real one to X-Forwarded-For,
+    // the rightmost address Confab does not trust, and passes Forwarded on as the client wrote
+    // it, which Confab does not read behind a proxy that writes X-Forwarded-*.
     let spoofed = mallory
         .request(Method::POST, "/api/auth/login")
         .header("X-Forwarded-For", "127.0.0.9")
+        .header("Forwarded", "for=127.0.0.10")
         .json(&json!({ "email": "bob@example.com", "password": "a good password" }))
         .send()
         .await

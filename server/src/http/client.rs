@@ -1,9 +1,11 @@
 //! The one place a request's client is worked out (`identify`). Behind a reverse proxy the
 //! socket peer is the proxy: the client's address, scheme and host are then read from
-//! `Forwarded` (RFC 7239) or `X-Forwarded-For` / `-Proto` / `-Host`, but only when the peer is
-//! one of `CONFAB_TRUSTED_PROXIES`; from anyone else those headers are a client's claim and
-//! ignored. The login limiter, the CSRF check and server functions read the resulting
-//! [`Client`] from the request's extensions.
+//! `X-Forwarded-For` / `-Proto` / `-Host` or from `Forwarded` (RFC 7239), but only when the
+//! peer is one of `CONFAB_TRUSTED_PROXIES`; from anyone else those headers are a client's claim
+//! and ignored. Only the family the proxies write is read (`CONFAB_PROXY_HEADERS`): nginx
+//! appends to `X-Forwarded-For` but passes a client's own `Forwarded` on untouched, so reading
+//! whichever is present would let a client choose its address. The login limiter, the CSRF
+//! check and server functions read the resulting [`Client`] from the request's extensions.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -13,6 +15,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
+use clap::ValueEnum;
 use confab_core::auth::client::Client;
 use ipnet::IpNet;
 
@@ -50,9 +53,26 @@ impl TrustedProxies {
     }
 }
 
+/// Which forwarding headers the trusted proxies write (and so which ones are read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ProxyHeaders {
+    /// `X-Forwarded-For`, `-Proto` and `-Host`: nginx, Caddy, HAProxy, most load balancers.
+    #[default]
+    XForwarded,
+    /// `Forwarded` (RFC 7239), with each hop's `for`, `proto` and `host`.
+    Forwarded,
+}
+
+/// The reverse proxies in front of Confab: who they are and what they write.
+#[derive(Clone, Debug, Default)]
+pub struct Proxies {
+    pub trusted: TrustedProxies,
+    pub headers: ProxyHeaders,
+}
+
 /// Works out the request's [`Client`] and stores it in the request's extensions.
 pub async fn identify(
-    State(trusted): State<Arc<TrustedProxies>>,
+    State(proxies): State<Arc<Proxies>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -71,7 +91,7 @@ pub async fn identify(
                 .map(|authority| authority.as_str())
         })
         .map(str::to_owned);
-    let client = resolve(peer, host, request.headers(), &trusted);
+    let client = resolve(peer, host, request.headers(), &proxies);
     request.extensions_mut().insert(client);
     next.run(request).await
 }
@@ -82,7 +102,7 @@ fn resolve(
     peer: Option<IpAddr>,
     host: Option<String>,
     headers: &HeaderMap,
-    trusted: &TrustedProxies,
+    proxies: &Proxies,
 ) -> Client {
     let direct = Client {
         address: peer,
@@ -90,8 +110,8 @@ fn resolve(
         host,
     };
     match peer {
-        Some(peer) if trusted.contains(peer) => {
-            forwarded::through_proxies(direct, headers, trusted)
+        Some(peer) if proxies.trusted.contains(peer) => {
+            forwarded::through_proxies(direct, headers, proxies)
         }
         _ => direct,
     }

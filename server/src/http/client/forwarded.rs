@@ -3,8 +3,8 @@
 //! Each proxy appends the address it received the request from, so the list reads client
 //! first, nearest proxy last; only the entries our trusted proxies appended can be believed.
 //! The client is therefore the rightmost entry that is not itself a trusted proxy: whatever a
-//! client wrote further left is its own claim. `Forwarded` wins over `X-Forwarded-For` when
-//! both are present (it carries the scheme and host of each hop too).
+//! client wrote further left is its own claim. Only the header family the proxies write is
+//! read: the other one, if present, came from the client untouched.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -13,7 +13,7 @@ use axum::http::uri::Authority;
 use axum::http::{header, HeaderMap};
 use confab_core::auth::client::Client;
 
-use super::TrustedProxies;
+use super::{Proxies, ProxyHeaders, TrustedProxies};
 
 /// One hop of the chain: the address a proxy received the request from and, from
 /// `Forwarded`, the scheme and host that request used.
@@ -27,34 +27,35 @@ struct Hop {
 
 /// The client of a request whose socket peer is a trusted proxy; `direct` is what the
 /// connection alone says.
-pub(super) fn through_proxies(
-    direct: Client,
-    headers: &HeaderMap,
-    trusted: &TrustedProxies,
-) -> Client {
-    let hops: Vec<Hop> = if headers.contains_key(header::FORWARDED) {
-        values(headers, header::FORWARDED.as_str())
+pub(super) fn through_proxies(direct: Client, headers: &HeaderMap, proxies: &Proxies) -> Client {
+    let mut hops: Vec<Hop> = match proxies.headers {
+        ProxyHeaders::Forwarded => values(headers, header::FORWARDED.as_str())
             .flat_map(|value| split_outside_quotes(value, ','))
             .map(forwarded_element)
-            .collect()
-    } else {
-        values(headers, "x-forwarded-for")
+            .collect(),
+        ProxyHeaders::XForwarded => values(headers, "x-forwarded-for")
             .flat_map(|value| value.split(','))
             .map(|entry| Hop {
                 address: node_address(entry.trim()),
                 ..Hop::default()
             })
-            .collect()
+            .collect(),
     };
-    let chosen = client_hop(&hops, trusted);
+    let index = client_hop(&hops, &proxies.trusted);
+    if proxies.headers == ProxyHeaders::XForwarded {
+        // X-Forwarded-Proto and -Host describe one request: the one the nearest proxy got.
+        if let Some(hop) = index.and_then(|index| hops.get_mut(index)) {
+            hop.proto = last_value(headers, "x-forwarded-proto");
+            hop.host = last_value(headers, "x-forwarded-host");
+        }
+    }
+    let chosen = index.and_then(|index| hops.get(index));
     let proto = chosen
         .and_then(|hop| hop.proto.clone())
-        .or_else(|| last_value(headers, "x-forwarded-proto"))
         .map(|proto| proto.to_ascii_lowercase())
         .filter(|proto| proto == "http" || proto == "https");
     let host = chosen
         .and_then(|hop| hop.host.clone())
-        .or_else(|| last_value(headers, "x-forwarded-host"))
         .filter(|host| Authority::from_str(host).is_ok());
     Client {
         address: chosen.and_then(|hop| hop.address).or(direct.address),
@@ -67,12 +68,12 @@ pub(super) fn through_proxies(
 /// that is not a trusted proxy. An unreadable entry stops the walk at the trusted proxy that
 /// wrote it (nothing left of it can be believed); a chain of trusted proxies only gives its
 /// leftmost.
-fn client_hop<'a>(hops: &'a [Hop], trusted: &TrustedProxies) -> Option<&'a Hop> {
+fn client_hop(hops: &[Hop], trusted: &TrustedProxies) -> Option<usize> {
     let mut chosen = None;
-    for hop in hops.iter().rev() {
+    for (index, hop) in hops.iter().enumerate().rev() {
         match hop.address {
-            Some(address) if trusted.contains(address) => chosen = Some(hop),
-            Some(_) => return Some(hop),
+            Some(address) if trusted.contains(address) => chosen = Some(index),
+            Some(_) => return Some(index),
             None => break,
         }
     }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use confab_core::auth::client::Client;
 
-use super::{resolve, TrustedProxies};
+use super::{resolve, Proxies, ProxyHeaders, TrustedProxies};
 
 const PROXY: &str = "10.0.0.5";
 
@@ -24,14 +24,24 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-fn client_of(peer: &str, pairs: &[(&str, &str)]) -> Client {
+/// The client of a request from `peer` when the proxies write `written`.
+fn client_through(written: ProxyHeaders, peer: &str, pairs: &[(&str, &str)]) -> Client {
     let peer: IpAddr = peer.parse().expect("peer address");
+    let proxies = Proxies {
+        trusted: trusted(),
+        headers: written,
+    };
     resolve(
         Some(peer),
         Some("confab.internal:3000".to_owned()),
         &headers(pairs),
-        &trusted(),
+        &proxies,
     )
+}
+
+/// The client of a request from `peer` behind proxies that write `X-Forwarded-*`.
+fn client_of(peer: &str, pairs: &[(&str, &str)]) -> Client {
+    client_through(ProxyHeaders::XForwarded, peer, pairs)
 }
 
 fn client(address: &str, scheme: &str, host: &str) -> Client {
@@ -80,8 +90,9 @@ fn the_client_is_the_rightmost_untrusted_address_of_x_forwarded_for() {
 }
 
 #[test]
-fn forwarded_is_read_as_rfc_7239_writes_it_and_wins_over_x_forwarded_for() {
-    let resolved = client_of(
+fn behind_proxies_that_write_forwarded_it_is_read_as_rfc_7239_writes_it() {
+    let resolved = client_through(
+        ProxyHeaders::Forwarded,
         "::1",
         &[
             ("x-forwarded-for", "192.0.2.200"),
@@ -99,8 +110,35 @@ fn forwarded_is_read_as_rfc_7239_writes_it_and_wins_over_x_forwarded_for() {
 }
 
 #[test]
+fn the_header_family_the_proxies_do_not_write_is_the_clients_own_and_ignored() {
+    // nginx appends to X-Forwarded-For and passes a client's Forwarded on as it came.
+    let claims = [
+        ("forwarded", "for=192.0.2.1;proto=https;host=evil.example"),
+        ("x-forwarded-for", "198.51.100.7"),
+    ];
+    assert_eq!(
+        client_of(PROXY, &claims),
+        client("198.51.100.7", "http", "confab.internal:3000")
+    );
+    let claims = [
+        ("forwarded", "for=198.51.100.7"),
+        ("x-forwarded-for", "192.0.2.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    assert_eq!(
+        client_through(ProxyHeaders::Forwarded, PROXY, &claims),
+        client("198.51.100.7", "http", "confab.internal:3000")
+    );
+}
+
+#[test]
 fn an_unreadable_entry_stops_at_the_trusted_proxy_that_wrote_it() {
-    let resolved = client_of(PROXY, &[("forwarded", "for=unknown, for=10.0.0.7")]);
+    let resolved = client_through(
+        ProxyHeaders::Forwarded,
+        PROXY,
+        &[("forwarded", "for=unknown, for=10.0.0.7")],
+    );
     assert_eq!(resolved, client("10.0.0.7", "http", "confab.internal:3000"));
 }
 
