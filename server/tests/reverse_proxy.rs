@@ -146,24 +146,9 @@ async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
     assert_eq!(sessions["sessions"], json!([]));
 }
 
-/// Ten failed sign-ins, each for another unknown email so that only the client's count
-/// reaches the limit.
-async fn fail_ten_times(client: &Client_) {
-    for attempt in 0..10 {
-        let failed = client
-            .login(&format!("nobody{attempt}@example.com"), "wrong password")
-            .await;
-        assert_eq!(
-            failed.status(),
-            StatusCode::UNAUTHORIZED,
-            "attempt {attempt}"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_login_lockout_is_per_client_behind_nginx() {
-    let (_app, nginx) = behind_nginx(None).await;
+/// Bob's account, made from 127.0.0.4, and Mallory at 127.0.0.2 after ten failed sign-ins,
+/// each for another unknown email so that only her client's count reaches the limit.
+async fn bob_signed_up_and_mallory_failed_ten_times(nginx: &Nginx) -> Client_ {
     let owner = nginx.client_from("127.0.0.4");
     assert_eq!(
         owner
@@ -172,9 +157,24 @@ async fn the_login_lockout_is_per_client_behind_nginx() {
             .status(),
         StatusCode::CREATED
     );
-
     let mallory = nginx.client_from("127.0.0.2");
-    fail_ten_times(&mallory).await;
+    for attempt in 0..10 {
+        let failed = mallory
+            .login(&format!("nobody{attempt}@example.com"), "wrong password")
+            .await;
+        assert_eq!(
+            failed.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    mallory
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_lockout_is_per_client_behind_nginx() {
+    let (_app, nginx) = behind_nginx(None).await;
+    let mallory = bob_signed_up_and_mallory_failed_ten_times(&nginx).await;
     let locked = mallory.login("bob@example.com", "a good password").await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
     // Claiming another address changes nothing: nginx appends the real one to X-Forwarded-For,
@@ -263,4 +263,42 @@ fn invalid_proxy_settings_stop_confab_at_start_up() {
         ),
         "{stderr}"
     );
+}
+
+/// Signs in through the sign-in page's server function, as the page's form does.
+async fn sign_in_on_the_page(
+    client: &Client_,
+    email: &str,
+    password: &str,
+) -> (StatusCode, String) {
+    use leptos::server_fn::ServerFn;
+    let response = client
+        .request(Method::POST, app::server_fns::SignIn::PATH)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_page_counts_each_client_behind_nginx() {
+    let (_app, nginx) = behind_nginx(None).await;
+    let mallory = bob_signed_up_and_mallory_failed_ten_times(&nginx).await;
+    // The page shows the service's sentence; the window is 5 minutes.
+    let (status, body) = sign_in_on_the_page(&mallory, "bob@example.com", "a good password").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let seconds: u64 = body
+        .strip_prefix("ServerError|too many attempts, try again in ")
+        .and_then(|rest| rest.strip_suffix(" seconds"))
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("not the lockout: {body}"));
+    assert!((1..=300).contains(&seconds), "{body}");
+
+    let bob = nginx.client_from("127.0.0.3");
+    let (status, body) = sign_in_on_the_page(&bob, "bob@example.com", "a good password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user: Value = serde_json::from_str(&body).expect("the user as JSON");
+    assert_eq!(user["email"], "bob@example.com");
 }
