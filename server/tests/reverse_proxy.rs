@@ -302,3 +302,39 @@ async fn the_sign_in_page_counts_each_client_behind_nginx() {
     let user: Value = serde_json::from_str(&body).expect("the user as JSON");
     assert_eq!(user["email"], "bob@example.com");
 }
+
+/// Without `CONFAB_PUBLIC_URL`, the origin a trusted proxy forwards (as Caddy does, with
+/// `X-Forwarded-Host` and `-Proto`) is the one writes must come from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_public_url_the_origin_a_trusted_proxy_forwards_is_ours() {
+    let app = TestApp::spawn_with(|config| {
+        config.trusted_proxies =
+            confab::http::client::TrustedProxies::parse("127.0.0.1").expect("trusted proxies");
+    })
+    .await;
+    // This client connects from 127.0.0.1 and so stands in for the proxy.
+    let proxy = app.client();
+    let signup = |origin: &str, email: &str| {
+        proxy
+            .http
+            .post(format!("{}/api/auth/signup", app.address))
+            .header("Origin", origin)
+            .header("X-Forwarded-For", "198.51.100.7")
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "chat.example.com")
+            .json(&json!({ "email": email, "password": "a good password" }))
+            .send()
+    };
+    for foreign in [
+        "http://chat.example.com",
+        app.address.as_str(),
+        "https://evil.example",
+    ] {
+        let refused = signup(foreign, "eve@example.com").await.expect("request");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "Origin {foreign}");
+    }
+    let created = signup("https://chat.example.com", "ada@example.com")
+        .await
+        .expect("request");
+    assert_eq!(created.status(), StatusCode::CREATED);
+}

@@ -106,7 +106,7 @@ fn resolve(
 ) -> Client {
     let direct = Client {
         address: peer,
-        scheme: "http".to_owned(),
+        scheme: None,
         host,
     };
     match peer {

@@ -2,9 +2,10 @@
 //! of that, a state-changing request must come from our own origin (Origin header, or the
 //! browser's Sec-Fetch-Site). Our own origin is `CONFAB_PUBLIC_URL`'s when it is set: behind a
 //! reverse proxy the `Host` that reaches Confab is often the proxy's upstream name, not what
-//! the browser addressed. Without it, it is the origin the [`Client`] addressed (scheme and
-//! host as a trusted proxy forwarded them, else as the request names them). Requests with a
-//! bearer token carry no ambient credential and need no check.
+//! the browser addressed. Without it, it is the origin the [`Client`] addressed: its host, as
+//! a trusted proxy forwarded it or else as the request names it, and its scheme when a trusted
+//! proxy named one (a TLS proxy Confab was not told about would otherwise make every write
+//! fail). Requests with a bearer token carry no ambient credential and need no check.
 
 use std::sync::Arc;
 
@@ -58,11 +59,10 @@ fn is_allowed(
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
     {
-        let expected = match &own_origin.0 {
-            Some(public) => Some(public.clone()),
-            None => client.and_then(Client::origin),
+        return match &own_origin.0 {
+            Some(public) => public.eq_ignore_ascii_case(origin),
+            None => client.is_some_and(|client| client.addressed(origin)),
         };
-        return expected.is_some_and(|expected| expected.eq_ignore_ascii_case(origin));
     }
     if let Some(site) = headers
         .get("sec-fetch-site")
@@ -90,16 +90,16 @@ mod tests {
         map
     }
 
-    fn client(scheme: &str, host: &str) -> Client {
+    fn client(scheme: Option<&str>, host: &str) -> Client {
         Client {
             address: None,
-            scheme: scheme.to_owned(),
+            scheme: scheme.map(str::to_owned),
             host: Some(host.to_owned()),
         }
     }
 
     fn allowed(method: Method, pairs: &[(&str, &str)]) -> bool {
-        let direct = client("http", "127.0.0.1:3000");
+        let direct = client(None, "127.0.0.1:3000");
         is_allowed(&method, &headers(pairs), Some(&direct), &OwnOrigin(None))
     }
 
@@ -114,9 +114,14 @@ mod tests {
             Method::POST,
             &[("origin", "https://evil.example"), ("cookie", "a=b")]
         ));
-        assert!(!allowed(
+        // No trusted proxy named the scheme: a TLS proxy may be in front.
+        assert!(allowed(
             Method::POST,
             &[("origin", "https://127.0.0.1:3000"), ("cookie", "a=b")]
+        ));
+        assert!(!allowed(
+            Method::POST,
+            &[("origin", "http://127.0.0.1:3001"), ("cookie", "a=b")]
         ));
         assert!(allowed(
             Method::POST,
@@ -140,7 +145,7 @@ mod tests {
     #[test]
     fn with_a_public_url_only_its_origin_passes_whatever_the_host() {
         // nginx's default passes its upstream's name as Host.
-        let behind_proxy = client("http", "confab_upstream");
+        let behind_proxy = client(Some("http"), "confab_upstream");
         let public = OwnOrigin(Some("https://chat.example.com".to_owned()));
         let write = |origin: &str| {
             is_allowed(
@@ -156,6 +161,22 @@ mod tests {
         assert!(!write("http://chat.example.com"));
         assert!(!write("https://evil.example"));
         assert!(!write("null"));
+    }
+
+    #[test]
+    fn the_scheme_a_trusted_proxy_named_must_match() {
+        let forwarded = client(Some("https"), "chat.example.com");
+        let write = |origin: &str| {
+            is_allowed(
+                &Method::POST,
+                &headers(&[("origin", origin), ("cookie", "a=b")]),
+                Some(&forwarded),
+                &OwnOrigin(None),
+            )
+        };
+        assert!(write("https://chat.example.com"));
+        assert!(!write("http://chat.example.com"));
+        assert!(!write("https://chat.example.com:8443"));
     }
 
     #[test]

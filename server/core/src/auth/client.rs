@@ -10,18 +10,29 @@ use std::net::IpAddr;
 pub struct Client {
     /// Its address; `None` when the server runs without connection information.
     pub address: Option<IpAddr>,
-    /// The scheme it used (`http` unless a trusted proxy says otherwise).
-    pub scheme: String,
+    /// The scheme it used, when a trusted proxy said so. Confab itself cannot know: a proxy
+    /// terminating TLS may be in front without Confab being told.
+    pub scheme: Option<String>,
     /// The host (and port) it addressed, if it named one.
     pub host: Option<String>,
 }
 
 impl Client {
-    /// The origin the client addressed, `scheme://host`, if it named a host.
-    pub fn origin(&self) -> Option<String> {
-        self.host
+    /// Whether `origin` (a browser's `Origin` header) is the origin this client addressed:
+    /// the same host and port, and the same scheme when the scheme is known.
+    pub fn addressed(&self, origin: &str) -> bool {
+        let Some((scheme, host)) = origin.split_once("://") else {
+            return false;
+        };
+        let same_host = self
+            .host
             .as_deref()
-            .map(|host| format!("{}://{}", self.scheme, host).to_ascii_lowercase())
+            .is_some_and(|addressed| addressed.eq_ignore_ascii_case(host));
+        let same_scheme = self
+            .scheme
+            .as_deref()
+            .is_none_or(|addressed| addressed.eq_ignore_ascii_case(scheme));
+        same_host && same_scheme
     }
 
     /// The key the login limiter counts this client's failures under ("unknown" without an

@@ -59,7 +59,7 @@ pub(super) fn through_proxies(direct: Client, headers: &HeaderMap, proxies: &Pro
         .filter(|host| Authority::from_str(host).is_ok());
     Client {
         address: chosen.and_then(|hop| hop.address).or(direct.address),
-        scheme: proto.unwrap_or(direct.scheme),
+        scheme: proto.or(direct.scheme),
         host: host.or(direct.host),
     }
 }
