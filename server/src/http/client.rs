@@ -66,7 +66,9 @@ pub enum ProxyHeaders {
 /// The reverse proxies in front of Confab: who they are and what they write.
 #[derive(Clone, Debug, Default)]
 pub struct Proxies {
+    /// The peers whose forwarding headers are believed (`CONFAB_TRUSTED_PROXIES`).
     pub trusted: TrustedProxies,
+    /// The header family they write (`CONFAB_PROXY_HEADERS`).
     pub headers: ProxyHeaders,
 }
 
