@@ -55,9 +55,13 @@ test('sessions: switch with the sidebar and the selector, rename, clear', async 
   // Rename inline: at once in the heading and the sidebar, and kept after a reload.
   await page.getByRole('button', { name: 'Rename conversation' }).click();
   await page.getByRole('textbox', { name: 'Conversation title' }).fill('Alpha renamed');
+  // The rename shows at once; the reload must wait for the server's answer, or it may cancel
+  // the save before it was sent (it did once on a loaded machine).
+  const saved = page.waitForResponse((response) => response.url().includes('/rpc/update_session'));
   await page.getByRole('textbox', { name: 'Conversation title' }).press('Enter');
   await expect(page.getByRole('heading', { name: 'Alpha renamed' })).toBeVisible();
   await expect(sidebar(page).getByRole('link', { name: /Alpha renamed/ })).toBeVisible();
+  expect((await saved).status()).toBe(200);
   await page.reload();
   await waitForHydration(page);
   await expect(page.getByRole('heading', { name: 'Alpha renamed' })).toBeVisible();
@@ -75,8 +79,10 @@ test('sessions: switch with the sidebar and the selector, rename, clear', async 
 
   // Clear keeps the conversation, without its messages.
   await conversationAction(page, 'Clear messages');
+  const cleared = page.waitForResponse((response) => response.url().includes('/rpc/clear_session'));
   await page.getByRole('alertdialog').getByRole('button', { name: 'Clear' }).click();
   await expect(page.getByText('No messages yet. Say hello below.')).toBeVisible();
+  expect((await cleared).status()).toBe(200);
   await page.reload();
   await waitForHydration(page);
   await expect(page.getByText('No messages yet. Say hello below.')).toBeVisible();
@@ -104,8 +110,12 @@ test('a delete happens on the server at once, and Undo brings the conversation b
   await expect(page.locator('li.message')).toHaveCount(2);
 
   // Deleted again, and the page closed (reloaded) at once, inside the Undo time: it stays deleted.
+  // The delete is sent at once, not when the Undo time ends: its answer comes while Undo is
+  // still offered (waiting for it keeps the reload from cancelling a request not yet sent).
   await conversationAction(page, 'Delete');
+  const deleted = page.waitForResponse((response) => response.url().includes('/rpc/delete_session'));
   await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+  expect((await deleted).status()).toBe(200);
   await expect(page.getByRole('button', { name: 'Undo' })).toBeVisible();
   await page.reload();
   await waitForHydration(page);
