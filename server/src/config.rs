@@ -75,7 +75,12 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Another store: `mongodb://...`, or `sqlite:PATH` for an explicit SQLite file.
-    #[arg(long, env = "CONFAB_DATABASE_URL", global = true)]
+    #[arg(
+        long,
+        env = "CONFAB_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Who may create accounts once the first (admin) account exists.
@@ -86,7 +91,13 @@ pub struct Config {
     /// browser's write must come from exactly this origin (whatever `Host` a proxy passes on);
     /// `https://...` makes sign-in cookies Secure. Refused at start-up unless `http://` or
     /// `https://` and a host.
-    #[arg(long, env = "CONFAB_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    #[arg(
+        long,
+        env = "CONFAB_PUBLIC_URL",
+        value_parser = parse_public_url,
+        global = true,
+        hide_env_values = true
+    )]
     pub public_url: Option<String>,
 
     /// Reverse proxies whose forwarding headers are believed: IP addresses and CIDR ranges,
@@ -136,7 +147,8 @@ pub struct Config {
         long,
         env = "CONFAB_OPENAI_BASE_URL",
         default_value = "http://127.0.0.1:11434/v1",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub openai_base_url: String,
 
@@ -425,8 +437,14 @@ fn parse_public_url(url: &str) -> Result<String, String> {
 
 /// The origin of an `http://` or `https://` URL, as a browser writes it in `Origin`.
 fn origin_of(url: &str) -> Result<String, String> {
+    // A URL with a user name may hold a password: it is not printed.
+    let shown = if url.contains('@') {
+        "(with a user name or password, not shown)".to_owned()
+    } else {
+        format!("{url:?}")
+    };
     let invalid =
-        || format!("CONFAB_PUBLIC_URL {url:?} is not an http:// or https:// URL with a host");
+        || format!("CONFAB_PUBLIC_URL {shown} is not an http:// or https:// URL with a host");
     let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
@@ -458,12 +476,15 @@ mod tests {
             origin_of("http://127.0.0.1:8080"),
             Ok("http://127.0.0.1:8080".to_owned())
         );
-        for invalid in [
-            "chat.example.com",
-            "ftp://chat.example.com",
-            "https://",
-            "https://user@host",
-        ] {
+        assert_eq!(
+            origin_of("https://user:secret@chat.example.com"),
+            Err(
+                "CONFAB_PUBLIC_URL (with a user name or password, not shown) is not an http:// \
+                 or https:// URL with a host"
+                    .to_owned()
+            )
+        );
+        for invalid in ["chat.example.com", "ftp://chat.example.com", "https://"] {
             assert_eq!(
                 origin_of(invalid),
                 Err(format!(

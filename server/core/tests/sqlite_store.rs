@@ -473,9 +473,14 @@ async fn the_wal_starts_over_under_constant_writes() {
     }
     let started = std::time::Instant::now();
     let mut restarts = 0;
+    // The largest the WAL file was seen: restarts that came seldom would let it grow by
+    // about 60 MB a second here.
+    let mut largest = 0;
     while started.elapsed() < std::time::Duration::from_secs(60) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         restarts = wal_restarts(&path) - before;
+        let size = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |meta| meta.len());
+        largest = largest.max(size);
         if restarts >= 5 {
             break;
         }
@@ -489,6 +494,12 @@ async fn the_wal_starts_over_under_constant_writes() {
     assert!(
         restarts >= 5,
         "the WAL started over {restarts} times in {took:?} of {written} appends"
+    );
+    // Under the 256 MiB the file is kept at (`journal_size_limit`), so no restart had to cut
+    // it back inside a commit.
+    assert!(
+        largest < 256 * 1024 * 1024,
+        "the WAL file reached {largest} bytes"
     );
 }
 

@@ -29,14 +29,12 @@ struct Hop {
 /// connection alone says.
 pub(super) fn through_proxies(direct: Client, headers: &HeaderMap, proxies: &Proxies) -> Client {
     let mut hops: Vec<Hop> = match proxies.headers {
-        ProxyHeaders::Forwarded => values(headers, header::FORWARDED.as_str())
-            .flat_map(|value| split_outside_quotes(value, ','))
-            .map(forwarded_element)
+        ProxyHeaders::Forwarded => entries(headers, header::FORWARDED.as_str())
+            .map(|element| element.map(forwarded_element).unwrap_or_default())
             .collect(),
-        ProxyHeaders::XForwarded => values(headers, "x-forwarded-for")
-            .flat_map(|value| value.split(','))
+        ProxyHeaders::XForwarded => entries(headers, "x-forwarded-for")
             .map(|entry| Hop {
-                address: node_address(entry.trim()),
+                address: entry.and_then(|entry| node_address(entry.trim())),
                 ..Hop::default()
             })
             .collect(),
@@ -80,21 +78,31 @@ fn client_hop(hops: &[Hop], trusted: &TrustedProxies) -> Option<usize> {
     chosen
 }
 
-/// Every value of the header `name` that is readable text, in order.
-fn values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+/// The comma-separated entries of every value of the header `name`, in order; `None` for an
+/// entry that is not readable text. The split is at every comma, on the raw bytes:
+/// - a proxy appends its own entry to what the client sent (nginx's
+///   `$proxy_add_x_forwarded_for`, or `"$http_forwarded, for=$remote_addr"`), so the
+///   client's part must not be able to swallow it: an unclosed quote (`for=9.9.9.9;x="`)
+///   made a quote-aware split read the whole line as the client's one element;
+/// - one unreadable byte in the client's part made the whole value unreadable, and the
+///   proxy itself became the client.
+///
+/// No value Confab reads (`for`, `proto`, `host`) holds a comma.
+fn entries<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = Option<&'a str>> {
     headers
         .get_all(name)
         .into_iter()
-        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
+        .map(|entry| std::str::from_utf8(entry).ok())
 }
 
 /// The rightmost entry of a comma-separated header (the one the nearest proxy wrote).
 fn last_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    values(headers, name)
-        .flat_map(|value| value.split(','))
+    entries(headers, name)
+        .last()
+        .flatten()
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
-        .last()
         .map(str::to_owned)
 }
 

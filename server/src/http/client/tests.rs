@@ -186,3 +186,45 @@ fn the_setting_takes_addresses_and_ranges_and_refuses_anything_else() {
     );
     assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
 }
+
+/// A client's unclosed quote cannot swallow the element its proxy appends on the same line
+/// (`proxy_set_header Forwarded "$http_forwarded, for=$remote_addr"`): read quote-aware, the
+/// whole line was the client's one element, and the client chose its own address.
+#[test]
+fn an_unclosed_quote_cannot_hide_the_proxys_element() {
+    let resolved = client_through(
+        ProxyHeaders::Forwarded,
+        PROXY,
+        &[("forwarded", r#"for=9.9.9.9;x=", for=198.51.100.7"#)],
+    );
+    assert_eq!(
+        resolved,
+        client("198.51.100.7", None, "confab.internal:3000")
+    );
+}
+
+/// An unreadable byte in the client's part of `X-Forwarded-For` spoils only that entry: read
+/// as one value, the whole header was dropped and the proxy became the client, one login
+/// budget shared by everyone who tried it.
+#[test]
+fn an_unreadable_byte_spoils_only_the_clients_own_entry() {
+    let mut map = HeaderMap::new();
+    map.append(
+        HeaderName::from_static("x-forwarded-for"),
+        HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.7").expect("header value"),
+    );
+    let proxies = Proxies {
+        trusted: trusted(),
+        headers: ProxyHeaders::XForwarded,
+    };
+    let resolved = resolve(
+        Some(PROXY.parse().expect("peer")),
+        Some("confab.internal:3000".to_owned()),
+        &map,
+        &proxies,
+    );
+    assert_eq!(
+        resolved,
+        client("198.51.100.7", None, "confab.internal:3000")
+    );
+}

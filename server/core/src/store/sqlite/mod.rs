@@ -232,6 +232,11 @@ fn last_os_error(conn: &Connection) -> std::io::Error {
 /// cut back to it.
 const WAL_FILE_KEPT: u64 = 256 * 1024 * 1024;
 
+/// How long a connection waits for a lock another one holds before it answers busy; the
+/// writer shortens it around its RESTART checkpoints (`writer::Checkpoints`) and puts this
+/// back.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(5_000);
+
 /// The page cache of the write connection, in KiB: the interior pages of the tables and
 /// indexes every commit descends.
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -250,9 +255,9 @@ const READER_CACHE_KIB: u32 = 2 * 1024;
 /// search for a 2% word got faster (p99 40 to 50 ms before, 32 to 36 ms after) and the rare
 /// word stayed under its 5 ms target (BENCHMARKS.md, sixth session).
 pub(crate) fn configure_connection(conn: &Connection, cache_kib: u32) -> StoreResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;
          PRAGMA cache_size = -{cache_kib};
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 0;"

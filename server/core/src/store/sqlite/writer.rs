@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{checkpoint, sql_error, sql_error_on, CheckpointMode};
+use super::{checkpoint, sql_error, sql_error_on, CheckpointMode, BUSY_TIMEOUT};
 use crate::store::{StoreError, StoreResult};
 
 /// Most jobs committed together; bounds the latency one batch adds to its first job.
@@ -325,9 +325,6 @@ const MISSES_BEFORE_RESTART: u32 = 2;
 /// How long a RESTART checkpoint waits for readers: reads take a few milliseconds, and the
 /// writes queued behind it wait as long.
 const RESTART_WAIT: Duration = Duration::from_millis(25);
-/// The writer connection's usual busy timeout (`super::configure_connection`), put back after
-/// a RESTART checkpoint.
-const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 impl Checkpoints {
     fn new() -> Checkpoints {
@@ -348,6 +345,7 @@ impl Checkpoints {
         } else {
             CheckpointMode::Passive
         };
+        let started = Instant::now();
         let outcome = if mode == CheckpointMode::Restart {
             let outcome = conn
                 .busy_timeout(RESTART_WAIT)
@@ -362,9 +360,12 @@ impl Checkpoints {
         };
 
         match outcome {
-            // A RESTART that gave up waiting counts as run: trying it again after every
-            // batch would hold up each of them.
-            Ok(pass) if pass.busy && mode == CheckpointMode::Restart => {
+            // A RESTART that waited for readers and gave up counts as run: trying it again
+            // after every batch would hold up each of them. One that answered busy at once
+            // found the checkpoint thread's pass running (SQLite takes the checkpoint lock
+            // without waiting) and is tried again after the next batch, like a PASSIVE one:
+            // else a busy checkpoint thread would put the restart off again and again.
+            Ok(pass) if pass.busy && started.elapsed() >= RESTART_WAIT / 2 => {
                 self.last = Instant::now();
             }
             Ok(pass) if pass.busy => {}
@@ -373,7 +374,10 @@ impl Checkpoints {
                 // frames (a RESTART guarantees it at the next write). One that started over
                 // and then outgrew its old length counts as a miss: a needless RESTART costs
                 // only its wait.
-                let started_over = pass.frames < self.frames;
+                // Writer checkpoints run only after a batch, which adds frames: as many
+                // frames as last time means the WAL started over and refilled to the same
+                // length (uniform writes do), not that it did not start over.
+                let started_over = pass.frames <= self.frames;
                 self.missed = match mode {
                     CheckpointMode::Restart => 0,
                     CheckpointMode::Passive if started_over => 0,
