@@ -1,6 +1,7 @@
 //! Who is signed in, shared through context, and the sign-in / sign-up forms.
 
 use confab_core::model::User;
+use confab_core::sign_in_failure::SignInFailure;
 use leptos::prelude::*;
 
 use leptos_router::hooks::use_query_map;
@@ -62,9 +63,15 @@ pub fn AuthPanel() -> impl IntoView {
     let sign_in_error = move || error_text(auth.sign_in.value().get());
     let sign_up_error = move || error_text(auth.sign_up.value().get());
     let options = Resource::new(|| (), |_| sign_in_options());
-    // A provider sign-in that failed comes back as `/?auth_error=...`.
+    // A provider sign-in that failed comes back as `/?auth_error=CODE`. Only Confab's own
+    // sentence for the code is shown: anyone can make a link with any text in it.
     let query = use_query_map();
-    let provider_error = move || query.read().get("auth_error");
+    let provider_error = move || {
+        query
+            .read()
+            .get("auth_error")
+            .map(|code| SignInFailure::from_code(&code).sentence())
+    };
     view! {
         <section class="auth-panel" aria-labelledby="auth-title">
             <h1 id="auth-title" class="auth-title">"Welcome to Confab"</h1>

@@ -5,6 +5,7 @@ pub mod api;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod provider;
+pub mod sign_in_failure;
 
 #[cfg(feature = "server")]
 pub mod auth;

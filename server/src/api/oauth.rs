@@ -1,13 +1,17 @@
 //! Sign-in through OAuth 2.0 / OpenID Connect providers: `/auth/{provider}/login` leaves for
 //! the provider, `/auth/{provider}/callback` comes back. Every failure leads back to the
-//! sign-in page with a message (`/?auth_error=...`).
+//! sign-in page with a code (`/?auth_error=bad_state`) that the page turns into its own
+//! sentence; what went wrong in detail goes to the log.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use confab_core::auth::oidc::{FlowError, PendingLogin};
+use confab_core::auth::oidc::PendingLogin;
 use confab_core::auth::sign_in;
+use confab_core::service::accounts::ExternalSignInError;
+use confab_core::service::ServiceError;
+use confab_core::sign_in_failure::SignInFailure;
 use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
@@ -24,20 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/auth/{provider}/callback", get(callback))
 }
 
-fn back_with_error(message: &str) -> Response {
-    let encoded: String = url_encode(message);
-    Redirect::to(&format!("/?auth_error={encoded}")).into_response()
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+fn back_with(failure: SignInFailure) -> Response {
+    Redirect::to(&format!("/?auth_error={}", failure.code())).into_response()
 }
 
 /// The providers the sign-in page offers, and whether local accounts are on.
@@ -58,12 +50,12 @@ async fn login(
             Ok(()) => Redirect::to(&url).into_response(),
             Err(error) => {
                 tracing::error!(%error, "cannot remember a sign-in in progress");
-                back_with_error("the sign-in could not be started; try again")
+                back_with(SignInFailure::NotCompleted)
             }
         },
         Err(error) => {
             tracing::warn!(%error, provider, "cannot start a provider sign-in");
-            back_with_error(&error.to_string())
+            back_with(error.failure())
         }
     }
 }
@@ -86,11 +78,16 @@ async fn callback(
     let pending: Option<PendingLogin> = session.remove(PENDING_KEY).await.ok().flatten();
     if let Some(error) = query.error {
         let detail = query.error_description.unwrap_or(error);
-        return back_with_error(&FlowError::Denied(detail).to_string());
+        tracing::info!(provider, detail, "the provider refused the sign-in");
+        return back_with(SignInFailure::Denied);
     }
     let (Some(code), Some(returned_state), Some(pending)) = (query.code, query.state, pending)
     else {
-        return back_with_error(&FlowError::BadState.to_string());
+        tracing::info!(
+            provider,
+            "a sign-in callback without its pending sign-in or state"
+        );
+        return back_with(SignInFailure::BadState);
     };
     let identity = match state
         .services
@@ -101,14 +98,25 @@ async fn callback(
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(%error, provider, "provider sign-in refused");
-            return back_with_error(&error.to_string());
+            return back_with(error.failure());
         }
     };
     match state.services.external_sign_in(identity).await {
         Ok(user) => match sign_in(&session, &user).await {
             Ok(()) => Redirect::to("/").into_response(),
-            Err(error) => back_with_error(&error.to_string()),
+            Err(error) => {
+                tracing::error!(%error, "cannot sign in after a provider sign-in");
+                back_with(SignInFailure::NotCompleted)
+            }
         },
-        Err(error) => back_with_error(&error.to_string()),
+        Err(error) => {
+            match &error {
+                ExternalSignInError::Service(ServiceError::Internal(detail)) => {
+                    tracing::error!(%detail, provider, "provider sign-in failed");
+                }
+                refused => tracing::info!(%refused, provider, "provider sign-in refused"),
+            }
+            back_with(error.failure())
+        }
     }
 }

@@ -6,11 +6,50 @@ use crate::auth::password::{self, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
 use crate::model::{ApiToken, User};
+use crate::sign_in_failure::SignInFailure;
 use crate::store::{NewUser, StoreError};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// Why someone a provider vouched for may not sign in here.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalSignInError {
+    #[error("the provider did not share an email address")]
+    NoEmail,
+    #[error("accounts of this email domain may not sign in here")]
+    DomainNotAllowed,
+    #[error("an account with this email exists; the provider has not verified the email")]
+    UnverifiedEmail,
+    #[error("sign-up is closed on this instance")]
+    SignupClosed,
+    #[error("an account with this email was created meanwhile")]
+    CreatedMeanwhile,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<StoreError> for ExternalSignInError {
+    fn from(error: StoreError) -> Self {
+        ExternalSignInError::Service(error.into())
+    }
+}
+
+impl ExternalSignInError {
+    /// What the sign-in page is told; an internal error's details go to the log only.
+    pub fn failure(&self) -> SignInFailure {
+        match self {
+            ExternalSignInError::NoEmail => SignInFailure::NoEmail,
+            ExternalSignInError::DomainNotAllowed => SignInFailure::DomainNotAllowed,
+            ExternalSignInError::UnverifiedEmail => SignInFailure::UnverifiedEmail,
+            ExternalSignInError::SignupClosed => SignInFailure::SignupClosed,
+            ExternalSignInError::CreatedMeanwhile | ExternalSignInError::Service(_) => {
+                SignInFailure::NotCompleted
+            }
+        }
+    }
+}
 
 /// A token just created: the secret is in here and nowhere else.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -149,7 +188,10 @@ impl Services {
     /// Signs in someone a provider vouched for. Their first sign-in creates the account; a
     /// later one finds it by the provider's subject. An existing account with the same email is
     /// linked only when the provider says the email is verified.
-    pub async fn external_sign_in(&self, identity: ExternalIdentity) -> ServiceResult<User> {
+    pub async fn external_sign_in(
+        &self,
+        identity: ExternalIdentity,
+    ) -> Result<User, ExternalSignInError> {
         let store = self.store();
         if let Some(user) = store
             .user_by_identity(&identity.provider, &identity.subject)
@@ -157,14 +199,12 @@ impl Services {
         {
             return Ok(user);
         }
+        // An address the provider shares but that is no email address is as good as none.
         let email = identity
             .email
             .as_deref()
-            .map(normalize_email)
-            .transpose()?
-            .ok_or_else(|| {
-                ServiceError::Forbidden("the provider did not share an email address".into())
-            })?;
+            .and_then(|email| normalize_email(email).ok())
+            .ok_or(ExternalSignInError::NoEmail)?;
         let domains = &self.config().allowed_email_domains;
         let domain = email.rsplit('@').next().unwrap_or_default();
         if !domains.is_empty()
@@ -172,15 +212,11 @@ impl Services {
                 .iter()
                 .any(|allowed| allowed.eq_ignore_ascii_case(domain))
         {
-            return Err(ServiceError::Forbidden(format!(
-                "accounts of {domain} may not sign in here"
-            )));
+            return Err(ExternalSignInError::DomainNotAllowed);
         }
         if let Some(existing) = store.credentials_by_email(&email).await? {
             if !identity.email_verified {
-                return Err(ServiceError::Conflict(
-                    "an account with this email exists; the provider has not verified the email, so it cannot be linked".into(),
-                ));
+                return Err(ExternalSignInError::UnverifiedEmail);
             }
             store
                 .link_identity(
@@ -194,9 +230,7 @@ impl Services {
             return Ok(existing.user);
         }
         if self.config().signup == SignupPolicy::Closed && store.count_users().await? > 0 {
-            return Err(ServiceError::Forbidden(
-                "sign-up is closed on this instance; ask an administrator for an account".into(),
-            ));
+            return Err(ExternalSignInError::SignupClosed);
         }
         let name = identity
             .name
@@ -212,11 +246,7 @@ impl Services {
             .await
         {
             Ok(user) => user,
-            Err(StoreError::Conflict(_)) => {
-                return Err(ServiceError::Conflict(
-                    "an account with this email was created meanwhile; try again".into(),
-                ))
-            }
+            Err(StoreError::Conflict(_)) => return Err(ExternalSignInError::CreatedMeanwhile),
             Err(error) => return Err(error.into()),
         };
         store

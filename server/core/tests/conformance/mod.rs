@@ -6,6 +6,7 @@ use confab_core::api::{
     MessageListInput, NewMessageInput, SearchInput, SessionListInput, SessionPatchInput,
 };
 use confab_core::model::{MessageStatus, Role, User, UserRole};
+use confab_core::service::accounts::ExternalSignInError;
 use confab_core::service::export::ExportDocument;
 use confab_core::service::{ServiceConfig, ServiceError, Services, SignupPolicy};
 use confab_core::store::{AuthSessionRecord, DynStore};
@@ -2127,7 +2128,7 @@ pub async fn provider_identities(store: DynStore) {
         .external_sign_in(identity("sub-2", "ada@example.com", false))
         .await;
     assert!(
-        matches!(unverified, Err(ServiceError::Conflict(_))),
+        matches!(unverified, Err(ExternalSignInError::UnverifiedEmail)),
         "{unverified:?}"
     );
     let linked = services
@@ -2160,7 +2161,7 @@ pub async fn provider_identities(store: DynStore) {
         .external_sign_in(identity("sub-3", "eve@example.net", true))
         .await;
     assert!(
-        matches!(outsider, Err(ServiceError::Forbidden(_))),
+        matches!(outsider, Err(ExternalSignInError::DomainNotAllowed)),
         "{outsider:?}"
     );
     let insider = restricted

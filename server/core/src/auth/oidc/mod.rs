@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::sign_in_failure::SignInFailure;
+
 pub use flow::PendingLogin;
 
 /// How long discovery documents and signing keys are reused.
@@ -87,6 +89,22 @@ pub enum FlowError {
     Unreachable(String),
     #[error("the provider answered something unexpected: {0}")]
     Protocol(String),
+}
+
+impl FlowError {
+    /// What the sign-in page is told: the code only, never the provider's words.
+    pub fn failure(&self) -> SignInFailure {
+        match self {
+            FlowError::UnknownProvider => SignInFailure::UnknownProvider,
+            FlowError::Denied(_) => SignInFailure::Denied,
+            FlowError::BadState => SignInFailure::BadState,
+            FlowError::Expired => SignInFailure::Expired,
+            FlowError::CodeRejected(_) => SignInFailure::CodeRejected,
+            FlowError::InvalidToken(_) => SignInFailure::InvalidToken,
+            FlowError::Unreachable(_) => SignInFailure::Unreachable,
+            FlowError::Protocol(_) => SignInFailure::Protocol,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
