@@ -18,10 +18,28 @@ pub async fn open(config: &Config) -> Result<DynStore, StoreError> {
                 .trim_start_matches("sqlite:");
             open_sqlite(config, path.into()).await
         }
-        Some(other) if !other.is_empty() => Err(StoreError::Backend(format!(
-            "unsupported database URL {other:?}: use mongodb://... or sqlite:PATH"
-        ))),
+        Some(other) if !other.is_empty() => Err(StoreError::Backend(unsupported(other))),
         _ => open_sqlite(config, config.data_dir.join("confab.db")).await,
+    }
+}
+
+/// Why a database URL is refused, naming its scheme at most: the rest of a URL may hold a
+/// password, and this message is printed and logged.
+fn unsupported(url: &str) -> String {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme)
+        .filter(|scheme| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
+    match scheme {
+        Some(scheme) => {
+            format!("unsupported database URL scheme {scheme}://: use mongodb://... or sqlite:PATH")
+        }
+        None => "unsupported database URL: use mongodb://... or sqlite:PATH".to_owned(),
     }
 }
 

@@ -137,7 +137,7 @@ impl Services {
                 tracing::info!(user = %user.id, role = user.role.as_str(), "account created");
                 Ok(user)
             }
-            Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(
+            Err(StoreError::Duplicate(_)) => Err(ServiceError::Conflict(
                 "an account with this email exists already".into(),
             )),
             Err(error) => Err(error.into()),
@@ -246,7 +246,7 @@ impl Services {
             .await
         {
             Ok(user) => user,
-            Err(StoreError::Conflict(_)) => return Err(ExternalSignInError::CreatedMeanwhile),
+            Err(StoreError::Duplicate(_)) => return Err(ExternalSignInError::CreatedMeanwhile),
             Err(error) => return Err(error.into()),
         };
         store

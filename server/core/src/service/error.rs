@@ -73,7 +73,13 @@ impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ServiceError::NotFound,
-            StoreError::Conflict(detail) => ServiceError::Conflict(detail),
+            StoreError::Conflict(sentence) => ServiceError::Conflict(sentence),
+            StoreError::Duplicate(detail) => {
+                // The database's words name its tables and indexes: the log may know them,
+                // the client may not.
+                tracing::warn!(%detail, "a write broke a uniqueness rule");
+                ServiceError::Conflict(DUPLICATE_MESSAGE.into())
+            }
             StoreError::InvalidCursor => {
                 ServiceError::invalid("invalid_cursor", "the cursor is not one this server gave")
             }
@@ -83,6 +89,9 @@ impl From<StoreError> for ServiceError {
         }
     }
 }
+
+/// What a client is told when a write would duplicate something already stored.
+pub const DUPLICATE_MESSAGE: &str = "this conflicts with something already saved";
 
 /// How serde_json words a `\uD800`–`\uDFFF` escape without its other half: in terms of where
 /// its parser stopped, not of what is wrong with the text.
@@ -142,6 +151,38 @@ impl IntoResponse for ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite's own words for a broken UNIQUE rule, from a real database.
+    fn unique_violation() -> StoreError {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE users (email TEXT UNIQUE); INSERT INTO users VALUES ('a');",
+            )
+            .unwrap();
+        let error = connection
+            .execute("INSERT INTO users VALUES ('a')", [])
+            .unwrap_err();
+        crate::store::sqlite::sql_error(error)
+    }
+
+    #[test]
+    fn a_duplicate_reaches_the_client_without_the_databases_words() {
+        let duplicate = unique_violation();
+        assert_eq!(
+            duplicate.to_string(),
+            "duplicate: UNIQUE constraint failed: users.email",
+            "the log still says what broke"
+        );
+        let response = ServiceError::from(duplicate).into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::CONFLICT);
+        let body =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 4096)).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"error":{"code":"conflict","message":"this conflicts with something already saved"}}"#
+        );
+    }
 
     #[test]
     fn lone_surrogates_are_named() {

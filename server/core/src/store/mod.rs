@@ -26,9 +26,15 @@ use crate::model::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness rule was broken (an email already registered, for instance).
+    /// A write that contradicts what is stored, in Confab's words for the user ("the
+    /// parent message is not in this session").
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A uniqueness rule of the database was broken (an email already registered, for
+    /// instance). The text is the database's own (table, index and column names) and goes to
+    /// the log only.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
     /// The thing named does not exist (or belongs to someone else).
     #[error("not found")]
     NotFound,

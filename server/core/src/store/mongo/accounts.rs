@@ -320,7 +320,7 @@ pub async fn link_identity(
         .await
         .map_err(db_error)
     {
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Ok(_) | Err(StoreError::Duplicate(_)) => Ok(()),
         Err(error) => Err(error),
     }
 }

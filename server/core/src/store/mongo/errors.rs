@@ -20,7 +20,7 @@ const FULL_DISK_MESSAGES: [&str; 3] = [
 
 pub fn db_error(error: Error) -> StoreError {
     if is_duplicate_key(&error) {
-        return StoreError::Conflict(duplicate_detail(&error));
+        return StoreError::Duplicate(duplicate_detail(&error));
     }
     if is_out_of_disk_space(&error) {
         return StoreError::Full;

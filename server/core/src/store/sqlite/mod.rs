@@ -186,7 +186,7 @@ pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
         if failure.code == rusqlite::ErrorCode::ConstraintViolation {
             let detail = message.clone().unwrap_or_default();
             if detail.contains("UNIQUE") || detail.contains("PRIMARY KEY") {
-                return StoreError::Conflict(detail);
+                return StoreError::Duplicate(detail);
             }
             if detail.contains("FOREIGN KEY") {
                 return StoreError::NotFound;

@@ -80,6 +80,7 @@ fn copy_error(error: &StoreError) -> StoreError {
         StoreError::Full => StoreError::Full,
         StoreError::NotFound => StoreError::NotFound,
         StoreError::Conflict(detail) => StoreError::Conflict(detail.clone()),
+        StoreError::Duplicate(detail) => StoreError::Duplicate(detail.clone()),
         other => StoreError::Backend(other.to_string()),
     }
 }
