@@ -143,6 +143,8 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .layer(Extension(state.metrics.clone()))
         .layer(Extension(services))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
+        // Outside the rest: refusals (CSRF, body limits) carry the headers too.
+        .layer(middleware::from_fn(http::security_headers::apply))
         // Microseconds: most requests take under a millisecond, which `ms` logs as 0.
         .layer(
             TraceLayer::new_for_http()

@@ -100,3 +100,142 @@ fn a_malformed_mongodb_url_is_not_printed_with_its_password() {
         assert!(!stderr.contains("s3cret"), "{url}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/api/health", "/api/no/such/route", "/no/such/page"] {
+        let response = app.client().get(path).await;
+        let headers = response.headers();
+        assert_eq!(
+            headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+    }
+}
+
+/// The session cookie a response sets, with its value replaced by `ID`.
+fn session_cookie(response: &reqwest::Response) -> (String, String) {
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find(|value| value.starts_with("confab_session="))
+        .expect("a session cookie")
+        .to_owned();
+    let (pair, attributes) = cookie.split_once(';').unwrap();
+    let id = pair.trim_start_matches("confab_session=").to_owned();
+    (id, format!("confab_session=ID;{attributes}"))
+}
+
+/// Signs in (or up) as `email` through the REST API, as a browser at `origin` would.
+async fn sign_in(
+    http: &reqwest::Client,
+    app: &TestApp,
+    origin: &str,
+    path: &str,
+    email: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    let host = origin.split_once("://").unwrap().1;
+    let mut request = http
+        .post(format!("{}{path}", app.address))
+        .header("Host", host)
+        .header("Origin", origin)
+        .json(&serde_json::json!({ "email": email, "password": "a good password" }));
+    if let Some(id) = cookie {
+        request = request.header("Cookie", format!("confab_session={id}"));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_gives_a_new_session_id_and_the_old_one_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    let origin = app.address.clone();
+    let ada = sign_in(
+        &http,
+        &app,
+        &origin,
+        "/api/auth/signup",
+        "ada@example.com",
+        None,
+    )
+    .await;
+    assert_eq!(ada.status(), StatusCode::CREATED);
+    let (first, _) = session_cookie(&ada);
+    let bob = sign_in(
+        &http,
+        &app,
+        &origin,
+        "/api/auth/signup",
+        "bob@example.com",
+        None,
+    )
+    .await;
+    assert_eq!(bob.status(), StatusCode::CREATED);
+
+    // Bob signs in in a browser that holds Ada's session (someone planted it there).
+    let planted = sign_in(
+        &http,
+        &app,
+        &origin,
+        "/api/auth/login",
+        "bob@example.com",
+        Some(&first),
+    )
+    .await;
+    assert_eq!(planted.status(), StatusCode::OK);
+    let (second, _) = session_cookie(&planted);
+    assert_ne!(second, first);
+    let me = |id: String| {
+        let request = http
+            .get(format!("{}/api/auth/me", app.address))
+            .header("Cookie", format!("confab_session={id}"));
+        async move { request.send().await.unwrap() }
+    };
+    let with_new = me(second).await;
+    assert_eq!(with_new.status(), StatusCode::OK);
+    let body: serde_json::Value = with_new.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "bob@example.com");
+    assert_eq!(
+        me(first).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the planted id is gone"
+    );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https_and_only_there() {
+    for (public_url, attributes) in [
+        (
+            Some("https://chat.example.com"),
+            "; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=2592000",
+        ),
+        (
+            Some("http://chat.example.com"),
+            "; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000",
+        ),
+    ] {
+        let app =
+            TestApp::spawn_with(|config| config.public_url = public_url.map(str::to_owned)).await;
+        let origin = public_url.unwrap();
+        let http = reqwest::Client::new();
+        let signed_up = sign_in(
+            &http,
+            &app,
+            origin,
+            "/api/auth/signup",
+            "ada@example.com",
+            None,
+        )
+        .await;
+        assert_eq!(signed_up.status(), StatusCode::CREATED, "{origin}");
+        let (_, cookie) = session_cookie(&signed_up);
+        assert_eq!(cookie, format!("confab_session=ID{attributes}"), "{origin}");
+    }
+}
