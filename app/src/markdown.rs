@@ -75,7 +75,26 @@ pub fn render(markdown: &str) -> String {
     }
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, events.into_iter());
-    out
+    without_style_attributes(out)
+}
+
+/// The alignment pulldown-cmark writes on a table cell, and the class that replaces it.
+const ALIGNMENTS: [(&str, &str); 3] = [
+    (" style=\"text-align: left\">", " class=\"align-left\">"),
+    (" style=\"text-align: center\">", " class=\"align-center\">"),
+    (" style=\"text-align: right\">", " class=\"align-right\">"),
+];
+
+/// Table cells aligned by class instead of a `style` attribute, which the page's
+/// Content-Security-Policy refuses. Only pulldown-cmark can write these exact attributes: a
+/// message's own quotes and angle brackets reach the HTML escaped.
+fn without_style_attributes(html: String) -> String {
+    if !html.contains(" style=\"text-align: ") {
+        return html;
+    }
+    ALIGNMENTS
+        .iter()
+        .fold(html, |html, (style, class)| html.replace(style, class))
 }
 
 /// Keeps http(s), mailto and relative links; anything else (javascript:, data:, ...) points
@@ -356,6 +375,20 @@ pub fn highlight(language: &str, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_cells_are_aligned_by_class_not_by_style() {
+        let html = render("| a | b | c | d |\n|:--|:-:|--:|---|\n| 1 | 2 | 3 | 4 |\n");
+        assert_eq!(
+            html,
+            "<table><thead><tr><th class=\"align-left\">a</th><th class=\"align-center\">b</th>\
+             <th class=\"align-right\">c</th><th>d</th></tr></thead><tbody>\n\
+             <tr><td class=\"align-left\">1</td><td class=\"align-center\">2</td>\
+             <td class=\"align-right\">3</td><td>4</td></tr>\n</tbody></table>\n"
+        );
+        let quoted = render("a \" style=\"text-align: left\"> b");
+        assert!(!quoted.contains("class="), "{quoted}");
+    }
 
     #[test]
     fn raw_html_is_text() {

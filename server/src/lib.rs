@@ -120,14 +120,20 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(page_services.clone()),
+            move || {
+                provide_context(page_services.clone());
+                http::security_headers::provide_request_nonce();
+            },
             {
                 let options = leptos_options.clone();
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            http::security_headers::provide_request_nonce, app::shell
         ))
         .layer(middleware::from_fn_with_state(
             Arc::new(http::csrf::OwnOrigin(config.public_origin())),

@@ -101,18 +101,81 @@ fn a_malformed_mongodb_url_is_not_printed_with_its_password() {
     }
 }
 
+/// The nonce a response's Content-Security-Policy allows scripts with.
+fn nonce_of(policy: &str) -> String {
+    let start = policy.find("'nonce-").expect("a nonce") + "'nonce-".len();
+    let rest = policy.get(start..).unwrap();
+    rest.get(..rest.find('\'').unwrap()).unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn every_answer_carries_the_security_headers() {
     let app = TestApp::spawn().await;
+    let mut nonces = Vec::new();
     for path in ["/", "/api/health", "/api/no/such/route", "/no/such/page"] {
         let response = app.client().get(path).await;
         let headers = response.headers();
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        let nonce = nonce_of(policy);
         assert_eq!(
-            headers["content-security-policy"], "frame-ancestors 'none'",
+            policy,
+            format!(
+                "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+                 style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                 base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            ),
             "{path}"
         );
+        assert_eq!(
+            nonce.len(),
+            22,
+            "128 random bits in URL-safe base64: {nonce}"
+        );
+        assert!(nonce
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'));
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a new nonce for every answer");
+}
+
+#[tokio::test]
+async fn every_inline_script_of_a_page_carries_its_nonce() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let sent = ada.message(None, "user", "hello").await;
+    let session = sent["session"]["id"].as_str().unwrap();
+    for path in [
+        "/".to_owned(),
+        format!("/c/{session}"),
+        "/no/such/page".to_owned(),
+    ] {
+        let response = ada.get(&path).await;
+        let nonce = nonce_of(
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap(),
+        );
+        let html = response.text().await.unwrap();
+        let scripts: Vec<&str> = html
+            .split("<script")
+            .skip(1)
+            .map(|rest| rest.get(..rest.find('>').unwrap()).unwrap())
+            .collect();
+        assert!(!scripts.is_empty(), "{path}: {html}");
+        for script in &scripts {
+            let inline = !script.contains(" src=");
+            if inline {
+                assert!(
+                    script.contains(&format!(" nonce=\"{nonce}\"")),
+                    "{path}: <script{script}> without this answer's nonce"
+                );
+            }
+        }
     }
 }
 

@@ -286,7 +286,7 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             </div>
         </div>
         // Before the WASM has loaded, the server-rendered page already opens at its end.
-        {at_end.then(|| view! { <script>"document.currentScript.previousElementSibling.scrollTop = 1e9"</script> })}
+        {at_end.then(|| view! { <script src="/scroll-to-end.js"></script> })}
     }
 }
 
