@@ -44,7 +44,8 @@ test('the app works under its Content-Security-Policy without a single violation
   await expect(page.locator('.message-user td.align-center').first()).toHaveText('2');
   await expect(page.locator('.message-user td.align-center').first()).toHaveCSS('text-align', 'center');
 
-  // A conversation opened from the server runs its inline scroll script with the nonce.
+  // A conversation opened from the server: each of its inline scripts (the hydration ones)
+  // carries the nonce; its scroll script is a file (/scroll-to-end.js), which chat.spec.ts checks.
   const conversation = page.url();
   const { header, scripts } = await scriptNonces(page, conversation);
   await waitForHydration(page);
