@@ -63,10 +63,18 @@ mod server {
 
     /// The error a server function returns: the service error's sentence, which the UI shows
     /// as it is (a full disk reads "the server's storage is full, so nothing was saved...").
-    /// Details of an internal error go to the log only.
+    /// Details of an internal error go to the log only. A refusal to try again later (a rate
+    /// limit, a full hashing queue) is answered 429 with `Retry-After`, as the REST API does.
     pub fn to_error(error: ServiceError) -> ServerFnError {
         if let ServiceError::Internal(detail) = &error {
             tracing::error!(%detail, "internal error in a server function");
+        }
+        if let (Some(seconds), Some(response)) = (
+            error.retry_after_secs(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         }
         ServerFnError::new(error.to_string())
     }
@@ -138,7 +146,12 @@ pub async fn sign_up(
 ) -> Result<User, ServerFnError> {
     let services = server::services()?;
     let user = services
-        .signup(&email, &password, name.as_deref())
+        .signup(
+            &email,
+            &password,
+            name.as_deref(),
+            &server::client_address(),
+        )
         .await
         .map_err(server::to_error)?;
     confab_core::auth::sign_in(&server::session()?, &user)

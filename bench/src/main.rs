@@ -127,6 +127,8 @@ fn start_server(options: &Options) -> Result<Server, String> {
         .env("CONFAB_ADDR", format!("127.0.0.1:{port}"))
         .env("CONFAB_DATA_DIR", &data)
         .env("CONFAB_LOG", "warn")
+        // The benchmark signs up all its accounts from one address.
+        .env("CONFAB_SIGNUP_ATTEMPTS", "1000000")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for pair in &options.server_env {

@@ -142,6 +142,16 @@ pub struct Config {
     )]
     pub login_attempts: u32,
 
+    /// Sign-ups allowed per client address in an hour (each counted before its password is
+    /// hashed).
+    #[arg(
+        long,
+        env = "CONFAB_SIGNUP_ATTEMPTS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub signup_attempts: u32,
+
     /// The default model provider: any OpenAI-compatible endpoint (Ollama's by default).
     #[arg(
         long,

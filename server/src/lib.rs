@@ -62,6 +62,7 @@ pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchErro
                 Signup::Closed => SignupPolicy::Closed,
             },
             login_attempts: config.login_attempts,
+            signup_attempts: config.signup_attempts,
             context_tokens: config.context_tokens.max(256),
             max_reply_bytes: config
                 .max_reply_bytes

@@ -143,6 +143,46 @@ async fn repeated_failed_logins_are_limited() {
     assert!(blocked.headers().contains_key("retry-after"));
 }
 
+/// Ten sign-ups from one address in an hour; the eleventh is refused for the rest of the hour,
+/// whichever email it names, while another address still signs up.
+#[tokio::test]
+async fn sign_ups_are_limited_per_address() {
+    let app = TestApp::spawn().await;
+    let crowd = app.client();
+    let window_opened = std::time::Instant::now();
+    for number in 0..10 {
+        let response = crowd
+            .signup(&format!("person{number}@example.com"), "a good password")
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "sign-up {number}");
+    }
+    let refused = crowd
+        .signup("one-more@example.com", "a good password")
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = refused.headers()["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse::<u64>()
+        .expect("whole seconds");
+    // The hour counts from the first sign-up, rounded up to whole seconds.
+    let earliest = 3600 - window_opened.elapsed().as_secs() - 1;
+    assert!((earliest..=3600).contains(&retry_after), "{retry_after}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({ "error": {
+            "code": "too_many_requests",
+            "message": format!("too many attempts, try again in {retry_after} seconds"),
+        }})
+    );
+    let elsewhere = Client_::browser_from(&app.address, "127.0.0.2");
+    let response = elsewhere
+        .signup("one-more@example.com", "a good password")
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
 #[tokio::test]
 async fn every_private_route_needs_authentication() {
     let app = TestApp::spawn().await;

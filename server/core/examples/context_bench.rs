@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ))?);
     let services = Services::new(store.clone(), ServiceConfig::default());
     let user = services
-        .signup("bench@example.com", "a good password", None)
+        .signup("bench@example.com", "a good password", None, "bench")
         .await?;
     let start = Utc
         .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)

@@ -180,7 +180,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let services = Services::new(store, ServiceConfig::default());
     let user = services
-        .signup("bench@example.com", "a good password", None)
+        .signup("bench@example.com", "a good password", None, "bench")
         .await?;
 
     for round in ["first import", "re-import"] {

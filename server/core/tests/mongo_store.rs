@@ -366,7 +366,7 @@ async fn reconnecting_keeps_data_and_indexes() {
         {
             let store: DynStore = Arc::new(MongoStore::connect(&url).await.expect("connect"));
             conformance::services(store)
-                .signup("keep@example.com", "a good password", None)
+                .signup("keep@example.com", "a good password", None, "test")
                 .await
                 .expect("signup");
         }
@@ -549,7 +549,7 @@ async fn search_matches_sqlite() {
         let mut answers: Vec<Vec<Vec<(String, String)>>> = Vec::new();
         for services in &backends {
             let user = services
-                .signup("ada@example.com", "a good password", None)
+                .signup("ada@example.com", "a good password", None, "test")
                 .await
                 .expect("signup");
             let mut contents = std::collections::HashMap::new();
@@ -621,7 +621,7 @@ async fn purge_removes_the_documents_and_wins_over_a_late_restore() {
         let store = stores.remove(0);
         let services = conformance::services(store.clone());
         let ada = services
-            .signup("ada@example.com", "a good password", None)
+            .signup("ada@example.com", "a good password", None, "test")
             .await
             .expect("signup");
         let mut ids = Vec::new();
@@ -740,7 +740,7 @@ async fn cjk_terms_are_migrated_at_connect() {
     run(vec![store.clone()], move |mut stores| async move {
         let services = conformance::services(stores.remove(0));
         let ada = services
-            .signup("ada@example.com", "a good password", None)
+            .signup("ada@example.com", "a good password", None, "test")
             .await
             .expect("signup");
         let say = |session_id: Option<String>, content: &str| {
@@ -888,7 +888,7 @@ async fn session_models_are_migrated_at_connect() {
     run(vec![store.clone()], move |mut stores| async move {
         let services = conformance::services(stores.remove(0));
         let ada = services
-            .signup("ada@example.com", "a good password", None)
+            .signup("ada@example.com", "a good password", None, "test")
             .await
             .expect("signup");
         let mut session_id = None;
@@ -1203,11 +1203,11 @@ async fn user_totals_follow_every_write() {
         };
         let services = conformance::services(store.clone());
         let ada = services
-            .signup("ada@example.com", "a good password", None)
+            .signup("ada@example.com", "a good password", None, "test")
             .await
             .expect("signup");
         let bob = services
-            .signup("bob@example.com", "a good password", None)
+            .signup("bob@example.com", "a good password", None, "test")
             .await
             .expect("signup");
         let mut sessions = Vec::new();
@@ -1429,7 +1429,7 @@ async fn signed_up(
     email: &str,
 ) -> confab_core::model::User {
     services
-        .signup(email, "a good password", None)
+        .signup(email, "a good password", None, email)
         .await
         .expect("signup")
 }

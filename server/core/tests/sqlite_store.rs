@@ -166,7 +166,7 @@ async fn reopening_keeps_data_and_schema() {
         let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
         let services = conformance::services(store);
         services
-            .signup("keep@example.com", "a good password", None)
+            .signup("keep@example.com", "a good password", None, "test")
             .await
             .unwrap();
     }
@@ -208,7 +208,7 @@ async fn the_search_index_stays_exact_under_concurrent_writes() {
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
     let services = conformance::services(store.clone());
     let user = services
-        .signup("race@example.com", "a good password", None)
+        .signup("race@example.com", "a good password", None, "test")
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -301,7 +301,7 @@ async fn version_7_databases_get_cjk_bigrams() {
         let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
         let services = conformance::services(store);
         let user = services
-            .signup("ada@example.com", "a good password", None)
+            .signup("ada@example.com", "a good password", None, "test")
             .await
             .unwrap();
         say(&services, &user, "今日は東京都庁で会議があります。").await;
@@ -432,7 +432,7 @@ async fn the_wal_starts_over_under_constant_writes() {
     let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
     let services = conformance::services(store.clone());
     let user = services
-        .signup("steady@example.com", "a good password", None)
+        .signup("steady@example.com", "a good password", None, "test")
         .await
         .unwrap();
     let first = services

@@ -22,12 +22,18 @@ pub fn router() -> Router<AppState> {
 
 async fn signup(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     ApiJson(input): ApiJson<SignupInput>,
 ) -> ApiResult<impl IntoResponse> {
     let user = state
         .services
-        .signup(&input.email, &input.password, input.name.as_deref())
+        .signup(
+            &input.email,
+            &input.password,
+            input.name.as_deref(),
+            &client,
+        )
         .await?;
     sign_in(&session, &user).await?;
     Ok((StatusCode::CREATED, Json(UserEnvelope { user })))

@@ -247,6 +247,21 @@ impl Client_ {
         }
     }
 
+    /// [`Client_::browser`], connecting from `source` (any 127.x.y.z reaches a server on
+    /// 127.0.0.1), so the server sees another client address.
+    pub fn browser_from(base: &str, source: &str) -> Client_ {
+        let source: std::net::IpAddr = source.parse().expect("source address");
+        Client_ {
+            http: Client::builder()
+                .cookie_store(true)
+                .local_address(source)
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
     /// Points this client at a server's new address (after a restart). Cookies do not depend
     /// on the port, so a sign-in the server kept goes on working.
     pub fn follow(&mut self, base: &str) {

@@ -73,16 +73,7 @@ impl Nginx {
     /// A browser-like client of Confab through nginx whose connections come from `source`
     /// (an address of 127.0.0.0/8): nginx sees each such client at its own address.
     pub fn client_from(&self, source: &str) -> Client_ {
-        let source: IpAddr = source.parse().expect("source address");
-        Client_ {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .local_address(source)
-                .build()
-                .expect("client"),
-            base: self.address.clone(),
-            token: None,
-        }
+        Client_::browser_from(&self.address, source)
     }
 
     fn wait_until_listening(&mut self, port: u16) {

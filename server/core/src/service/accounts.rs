@@ -2,7 +2,7 @@
 
 use super::{ServiceError, ServiceResult, Services, SignupPolicy};
 use crate::auth::oidc::ExternalIdentity;
-use crate::auth::password::{self, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
 use crate::model::{ApiToken, User};
@@ -99,11 +99,14 @@ fn check_password(password: &str) -> ServiceResult<()> {
 
 impl Services {
     /// Creates an account. The first account becomes the admin; later ones follow the policy.
+    /// Sign-ups are limited per `client` (the address key of `Client::address_key`), each
+    /// counted before its password is hashed.
     pub async fn signup(
         &self,
         email: &str,
         password: &str,
         name: Option<&str>,
+        client: &str,
     ) -> ServiceResult<User> {
         self.local_accounts_enabled()?;
         let email = normalize_email(email)?;
@@ -123,7 +126,18 @@ impl Services {
                 "sign-up is closed on this instance; ask an administrator for an account".into(),
             ));
         }
-        let password_hash = password::hash(password.to_owned()).await?;
+        let keys = [format!("client:{client}")];
+        let limiter = &self.inner.signup_limiter;
+        limiter
+            .attempt(&keys)
+            .map_err(|retry_after_secs| ServiceError::TooManyRequests { retry_after_secs })?;
+        let password_hash = match self.inner.hashing.hash(password.to_owned()).await {
+            Ok(hash) => hash,
+            Err(error) => {
+                limiter.forgive(&keys);
+                return Err(error);
+            }
+        };
         let created = self
             .store()
             .create_user(NewUser {
@@ -145,16 +159,16 @@ impl Services {
     }
 
     /// Checks an email and password. Unknown emails take as long as wrong passwords, and
-    /// repeated failures per email and per client address are limited.
+    /// attempts per email and per client address are limited: each is counted before the
+    /// password is checked, and a successful sign-in clears both counts.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
         self.local_accounts_enabled()?;
         let email = email.trim().to_lowercase();
         let limiter = &self.inner.login_limiter;
         let keys = [format!("email:{email}"), format!("client:{client}")];
-        if let Some(retry_after_secs) = keys.iter().filter_map(|key| limiter.blocked_for(key)).max()
-        {
-            return Err(ServiceError::TooManyRequests { retry_after_secs });
-        }
+        limiter
+            .attempt(&keys)
+            .map_err(|retry_after_secs| ServiceError::TooManyRequests { retry_after_secs })?;
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(ServiceError::BadCredentials);
         }
@@ -162,16 +176,24 @@ impl Services {
         let stored_hash = credentials
             .as_ref()
             .and_then(|found| found.password_hash.clone());
-        let ok = password::verify(password.to_owned(), stored_hash).await?;
+        let ok = match self
+            .inner
+            .hashing
+            .verify(password.to_owned(), stored_hash)
+            .await
+        {
+            Ok(ok) => ok,
+            Err(error) => {
+                limiter.forgive(&keys);
+                return Err(error);
+            }
+        };
         match credentials {
             Some(found) if ok => {
                 keys.iter().for_each(|key| limiter.reset(key));
                 Ok(found.user)
             }
-            _ => {
-                keys.iter().for_each(|key| limiter.record_failure(key));
-                Err(ServiceError::BadCredentials)
-            }
+            _ => Err(ServiceError::BadCredentials),
         }
     }
 

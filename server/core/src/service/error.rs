@@ -8,6 +8,12 @@ use crate::store::StoreError;
 pub const STORAGE_FULL_MESSAGE: &str =
     "the server's storage is full, so nothing was saved; try again once space is freed";
 
+/// What a client is told when the passwords being checked at once fill the queue.
+pub const BUSY_MESSAGE: &str = "the server is busy checking other passwords; try again in a second";
+
+/// `Retry-After` of a busy answer: a queue of hashes drains in well under a second.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Valid syntax, invalid values (422).
@@ -25,6 +31,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Too many passwords are being checked at once (429): nothing was checked, and the same
+    /// request may succeed a moment later.
+    #[error("{BUSY_MESSAGE}")]
+    Busy,
     /// The server's disk is full (507): the write was refused whole, and the same request
     /// succeeds once an operator frees space.
     #[error("{STORAGE_FULL_MESSAGE}")]
@@ -48,9 +58,19 @@ impl ServiceError {
             ServiceError::Forbidden(_) => 403,
             ServiceError::NotFound => 404,
             ServiceError::Conflict(_) => 409,
-            ServiceError::TooManyRequests { .. } => 429,
+            ServiceError::TooManyRequests { .. } | ServiceError::Busy => 429,
             ServiceError::StorageFull => 507,
             ServiceError::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds the client should wait before trying again, for the answers that say so
+    /// (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ServiceError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            ServiceError::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 
@@ -63,6 +83,7 @@ impl ServiceError {
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
+            ServiceError::Busy => "busy",
             ServiceError::StorageFull => "storage_full",
             ServiceError::Internal(_) => "internal",
         }
@@ -137,7 +158,7 @@ impl IntoResponse for ServiceError {
             tracing::error!(%detail, "internal error");
         }
         let mut response = error_response(status, self.code(), &self.to_string());
-        if let ServiceError::TooManyRequests { retry_after_secs } = self {
+        if let Some(retry_after_secs) = self.retry_after_secs() {
             if let Ok(value) = retry_after_secs.to_string().parse() {
                 response
                     .headers_mut()

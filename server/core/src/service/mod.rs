@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::oidc::ExternalAuth;
+use crate::auth::password::Hashing;
 use crate::auth::rate_limit::RateLimiter;
 use crate::provider::Providers;
 use crate::store::DynStore;
@@ -53,6 +54,10 @@ pub struct ServiceConfig {
     /// Failed sign-ins allowed per email (and per client address) in `login_window`.
     pub login_attempts: u32,
     pub login_window: Duration,
+    /// Sign-ups allowed per client address in `signup_window` (each counted before its
+    /// password is hashed, whether or not the account is then created).
+    pub signup_attempts: u32,
+    pub signup_window: Duration,
     /// Tokens of conversation history sent to the model with each message.
     pub context_tokens: i64,
     /// Whether email + password accounts may sign up and sign in.
@@ -81,6 +86,8 @@ impl Default for ServiceConfig {
             signup: SignupPolicy::Open,
             login_attempts: 10,
             login_window: Duration::from_secs(300),
+            signup_attempts: 10,
+            signup_window: Duration::from_secs(3600),
             context_tokens: 8192,
             local_accounts: true,
             allowed_email_domains: Vec::new(),
@@ -103,6 +110,9 @@ struct Inner {
     store: DynStore,
     config: ServiceConfig,
     login_limiter: RateLimiter,
+    signup_limiter: RateLimiter,
+    /// Every password hashed or checked goes through here (a bounded number at once).
+    hashing: Hashing,
     providers: Arc<Providers>,
     /// Replies still being read from a provider; shutdown waits for them.
     replies: TaskTracker,
@@ -140,11 +150,14 @@ impl Services {
         external_auth: ExternalAuth,
     ) -> Services {
         let login_limiter = RateLimiter::new(config.login_attempts, config.login_window);
+        let signup_limiter = RateLimiter::new(config.signup_attempts, config.signup_window);
         Services {
             inner: Arc::new(Inner {
                 store,
                 config,
                 login_limiter,
+                signup_limiter,
+                hashing: Hashing::for_this_machine(),
                 providers: Arc::new(providers),
                 replies: TaskTracker::new(),
                 live: live::LiveReplies::default(),

@@ -42,7 +42,7 @@ fn message(session_id: Option<&str>, role: &str, content: &str) -> NewMessageInp
 
 async fn user(services: &Services, email: &str) -> User {
     services
-        .signup(email, "a good password", None)
+        .signup(email, "a good password", None, email)
         .await
         .expect("signup")
 }
@@ -60,7 +60,7 @@ pub async fn accounts_and_tokens(store: DynStore) {
     assert_eq!(second.role, UserRole::User);
 
     let duplicate = services
-        .signup("ADA@example.com", "another password", None)
+        .signup("ADA@example.com", "another password", None, "test")
         .await;
     assert!(
         matches!(duplicate, Err(ServiceError::Conflict(_))),
@@ -68,12 +68,14 @@ pub async fn accounts_and_tokens(store: DynStore) {
     );
     assert!(matches!(
         services
-            .signup("not-an-email", "a good password", None)
+            .signup("not-an-email", "a good password", None, "test")
             .await,
         Err(ServiceError::Invalid { .. })
     ));
     assert!(matches!(
-        services.signup("c@example.com", "short", None).await,
+        services
+            .signup("c@example.com", "short", None, "test")
+            .await,
         Err(ServiceError::Invalid { .. })
     ));
 
@@ -150,7 +152,7 @@ pub async fn closed_signup(store: DynStore) {
     user(&services, "first@example.com").await;
     assert!(matches!(
         services
-            .signup("second@example.com", "a good password", None)
+            .signup("second@example.com", "a good password", None, "test")
             .await,
         Err(ServiceError::Forbidden(_))
     ));
@@ -1686,7 +1688,7 @@ pub async fn first_account_race(store: DynStore) {
     let users = futures::future::join_all(
         emails
             .iter()
-            .map(|email| services.signup(email, "a good password", None)),
+            .map(|email| services.signup(email, "a good password", None, email)),
     )
     .await;
     let roles: Vec<UserRole> = users
@@ -2195,7 +2197,7 @@ pub async fn provider_identities(store: DynStore) {
     ));
     assert!(matches!(
         password_only
-            .signup("new@example.com", "a good password", None)
+            .signup("new@example.com", "a good password", None, "test")
             .await,
         Err(ServiceError::Forbidden(_))
     ));

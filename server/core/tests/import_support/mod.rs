@@ -34,7 +34,7 @@ pub async fn account() -> Account {
     );
     let services = Services::new(store, ServiceConfig::default());
     let user = services
-        .signup("importer@example.com", "a good password", None)
+        .signup("importer@example.com", "a good password", None, "test")
         .await
         .expect("signup");
     Account {

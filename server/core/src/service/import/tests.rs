@@ -28,7 +28,7 @@ async fn account() -> Account {
     );
     let services = Services::new(store, ServiceConfig::default());
     let user = services
-        .signup("panics@example.com", "a good password", None)
+        .signup("panics@example.com", "a good password", None, "test")
         .await
         .expect("signup");
     Account {
