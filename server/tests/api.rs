@@ -955,6 +955,63 @@ async fn health_and_metrics_answer() {
     assert!(metrics.contains("confab_store_size_bytes"), "{metrics}");
 }
 
+/// The series of a metrics exposition (each sample's name and labels), without the values.
+fn request_series(metrics: &str) -> Vec<String> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("confab_http_request"))
+        .filter_map(|line| line.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+/// Invented methods and made-up paths, a new set each round: the metrics count them under
+/// `other` and the routes they matched, so the series are the same after the second round as
+/// after the first, and none names what a client sent.
+#[tokio::test]
+async fn metrics_labels_stay_a_fixed_set_whatever_clients_send() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    let mut invented = 0;
+    let mut series = Vec::new();
+    for round in 0..2 {
+        for number in 0..20 {
+            let method = Method::from_bytes(format!("BREW{round}X{number}").as_bytes())
+                .expect("a valid method token");
+            for path in [
+                format!("/made-up-{round}-{number}"),
+                format!("/api/made-up-{round}-{number}"),
+            ] {
+                anonymous
+                    .request(method.clone(), &path)
+                    .send()
+                    .await
+                    .expect("request");
+                invented += 1;
+                let page = anonymous.get(&path).await;
+                assert_eq!(page.status(), StatusCode::NOT_FOUND, "GET {path}");
+            }
+        }
+        let metrics = anonymous.get("/metrics").await.text().await.expect("text");
+        assert!(!metrics.contains("BREW"), "{metrics}");
+        assert!(!metrics.contains("made-up"), "{metrics}");
+        let counted_as_other: u64 = metrics
+            .lines()
+            .filter(|line| line.starts_with("confab_http_requests_total{method=\"other\""))
+            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<u64>().ok())
+            .sum();
+        assert_eq!(counted_as_other, invented, "{metrics}");
+        series.push(request_series(&metrics));
+    }
+    // The first round's /metrics request is counted in the second round's exposition.
+    let first: Vec<String> = series[0].clone();
+    let second: Vec<String> = series[1]
+        .iter()
+        .filter(|line| !line.contains("route=\"/metrics\""))
+        .cloned()
+        .collect();
+    assert_eq!(second, first);
+}
+
 #[tokio::test]
 async fn the_first_page_renders_on_the_server() {
     let app = TestApp::spawn().await;

@@ -1,4 +1,9 @@
-//! Prometheus metrics: request counts and latency by route and status, kept in atomics.
+//! Prometheus metrics: request counts and latency by method, route and status.
+//!
+//! Every label takes its values from a fixed set, whatever clients send: an invented method
+//! is `other`, a route is the matched route template (never the path, which holds ids and
+//! whatever a client types) or `other`, a status is one Confab answered with. Otherwise each
+//! new value would add rows to the map and the exposition for as long as the process runs.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +14,21 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// (method, route, status) of an answered request.
-type RequestKey = (String, String, u16);
+type RequestKey = (&'static str, String, u16);
+
+/// The methods counted by name; any other is counted as `other`.
+const METHODS: [&str; 9] = [
+    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+];
+
+/// The `method` label of `method`: its name when it is a standard method, else `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    METHODS
+        .iter()
+        .find(|known| **known == method.as_str())
+        .copied()
+        .unwrap_or("other")
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -18,11 +37,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn record(&self, method: &'static str, route: String, status: u16, seconds: f64) {
         if let Ok(mut requests) = self.requests.lock() {
-            let entry = requests
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_insert((0, 0.0));
+            let entry = requests.entry((method, route, status)).or_insert((0, 0.0));
             entry.0 += 1;
             entry.1 += seconds;
         }
@@ -71,7 +88,7 @@ impl Metrics {
 
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     // The route pattern, not the path, so ids do not explode the label set.
     let route = request
         .extensions()
@@ -85,8 +102,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if let Some(metrics) = metrics {
         metrics.record(
-            &method,
-            &route,
+            method,
+            route,
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );
