@@ -143,6 +143,47 @@ async fn repeated_failed_logins_are_limited() {
     assert!(blocked.headers().contains_key("retry-after"));
 }
 
+/// The UI's sign-in (a server function) keeps the same limit as the REST API and answers the
+/// same way: 429 with `Retry-After`, and the limit's sentence for the page to show.
+#[tokio::test]
+async fn the_sign_in_server_function_is_limited_like_the_api() {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::spawn_with(|config| config.login_attempts = 3).await;
+    let attacker = app.client();
+    let path = <app::server_fns::SignIn as ServerFn>::PATH;
+    let try_sign_in = || {
+        attacker
+            .request(Method::POST, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("email=ada%40example.com&password=guess+guess")
+            .send()
+    };
+    let opened = std::time::Instant::now();
+    for attempt in 0..3 {
+        let failed = try_sign_in().await.expect("request");
+        assert_eq!(
+            failed.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{attempt}"
+        );
+        assert_eq!(failed.headers().get("retry-after"), None);
+    }
+    let limited = try_sign_in().await.expect("request");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("whole seconds");
+    let earliest = 300 - opened.elapsed().as_secs() - 1;
+    assert!((earliest..=300).contains(&retry_after), "{retry_after}");
+    // server_fn's encoding of the error, which the page decodes back to the sentence.
+    assert_eq!(
+        limited.text().await.expect("text"),
+        format!("ServerError|too many attempts, try again in {retry_after} seconds")
+    );
+}
+
 /// Ten sign-ups from one address in an hour; the eleventh is refused for the rest of the hour,
 /// whichever email it names, while another address still signs up.
 #[tokio::test]
