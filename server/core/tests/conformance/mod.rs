@@ -180,6 +180,63 @@ pub async fn login_is_rate_limited(store: DynStore) {
     ));
 }
 
+/// How many of `results` were refused for a whole fresh window of `window_secs`.
+fn refused_for<T>(results: &[Result<T, ServiceError>], window_secs: u64) -> usize {
+    results
+        .iter()
+        .filter(|result| {
+            matches!(result, Err(ServiceError::TooManyRequests { retry_after_secs }) if *retry_after_secs == window_secs)
+        })
+        .count()
+}
+
+/// A burst of concurrent attempts is counted before any password is hashed or checked: of
+/// twenty wrong sign-ins at once from one client exactly the limit are checked, and of twenty
+/// sign-ups at once exactly the limit create accounts; the rest are refused for the window.
+pub async fn a_burst_is_counted_before_hashing(store: DynStore) {
+    let services = Services::new(
+        store,
+        ServiceConfig {
+            login_attempts: 4,
+            signup_attempts: 4,
+            ..ServiceConfig::default()
+        },
+    );
+    let sign_ins = futures::future::join_all((0..20).map(|number| {
+        let email = format!("guess{number}@example.com");
+        let services = &services;
+        async move { services.login(&email, "wrong password", "10.0.0.9").await }
+    }))
+    .await;
+    let checked = sign_ins
+        .iter()
+        .filter(|result| matches!(result, Err(ServiceError::BadCredentials)))
+        .count();
+    assert_eq!((checked, refused_for(&sign_ins, 300)), (4, 16));
+
+    let sign_ups = futures::future::join_all((0..20).map(|number| {
+        let email = format!("new{number}@example.com");
+        let services = &services;
+        async move {
+            services
+                .signup(&email, "a good password", None, "10.0.0.9")
+                .await
+        }
+    }))
+    .await;
+    let created = sign_ups.iter().filter(|result| result.is_ok()).count();
+    assert_eq!((created, refused_for(&sign_ups, 3600)), (4, 16));
+    // Sign-ups and sign-ins keep separate counts, and other clients have their own.
+    services
+        .signup("other@example.com", "a good password", None, "10.0.0.10")
+        .await
+        .expect("another client signs up");
+    services
+        .login("other@example.com", "a good password", "10.0.0.10")
+        .await
+        .expect("and signs in");
+}
+
 pub async fn sessions_and_messages(store: DynStore) {
     let services = services(store);
     let ada = user(&services, "ada@example.com").await;
