@@ -103,7 +103,7 @@ mod server {
             .ok_or_else(|| ServerFnError::new("sign-in sessions are not installed"))
     }
 
-    /// The login limiter's key for the client, from the [`Client`] the server resolved
+    /// The sign-in and sign-up limiters' key for the client, from the [`Client`] the server resolved
     /// (through its trusted proxies), never from the socket: behind a proxy that is the proxy.
     pub fn client_address() -> String {
         parts()

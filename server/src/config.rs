@@ -133,7 +133,8 @@ pub struct Config {
     #[arg(long, env = "CONFAB_SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Normal, global = true)]
     pub sqlite_sync: SqliteSync,
 
-    /// Failed sign-ins allowed per email and per client address in 5 minutes.
+    /// Sign-in attempts allowed per email and per client address in 5 minutes (each counted
+    /// before its password is checked; a successful sign-in clears them).
     #[arg(
         long,
         env = "CONFAB_LOGIN_ATTEMPTS",

@@ -4,8 +4,8 @@
 //! peer is one of `CONFAB_TRUSTED_PROXIES`; from anyone else those headers are a client's claim
 //! and ignored. Only the family the proxies write is read (`CONFAB_PROXY_HEADERS`): nginx
 //! appends to `X-Forwarded-For` but passes a client's own `Forwarded` on untouched, so reading
-//! whichever is present would let a client choose its address. The login limiter, the CSRF
-//! check and server functions read the resulting [`Client`] from the request's extensions.
+//! whichever is present would let a client choose its address. The sign-in and sign-up
+//! limiters, the CSRF check and server functions read the resulting [`Client`] from the request's extensions.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;

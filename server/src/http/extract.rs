@@ -33,7 +33,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The client's address as the login limiter keys it ("unknown" when the server runs
+/// The client's address as the sign-in and sign-up limiters key it ("unknown" when the server runs
 /// without connection information), from the [`Client`] that `client::identify` resolved.
 pub struct ClientAddr(pub String);
 

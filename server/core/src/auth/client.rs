@@ -35,8 +35,9 @@ impl Client {
         same_host && same_scheme
     }
 
-    /// The key the login limiter counts this client's failures under ("unknown" without an
-    /// address, so clients the server cannot tell apart share one budget rather than none).
+    /// The key the sign-in and sign-up limiters count this client's attempts under ("unknown"
+    /// without an address, so clients the server cannot tell apart share one budget rather
+    /// than none).
     pub fn address_key(&self) -> String {
         self.address
             .map_or_else(|| "unknown".to_owned(), |address| address.to_string())

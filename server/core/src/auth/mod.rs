@@ -1,5 +1,5 @@
 //! Authentication: password hashing, API token secrets, sign-in sessions stored through the
-//! `Store`, login rate limiting, the resolved `Client` of a request and the `CurrentUser`
+//! `Store`, sign-in and sign-up rate limiting, the resolved `Client` of a request and the `CurrentUser`
 //! extractor.
 
 pub mod client;

@@ -51,7 +51,8 @@ impl SignupPolicy {
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub signup: SignupPolicy,
-    /// Failed sign-ins allowed per email (and per client address) in `login_window`.
+    /// Sign-in attempts allowed per email (and per client address) in `login_window`, each
+    /// counted before its password is checked; a successful sign-in clears them.
     pub login_attempts: u32,
     pub login_window: Duration,
     /// Sign-ups allowed per client address in `signup_window` (each counted before its
