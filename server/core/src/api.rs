@@ -21,6 +21,14 @@ pub struct LoginInput {
     pub password: String,
 }
 
+/// `DELETE /api/auth/me`: the password, for an account that has one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteAccountInput {
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSessionInput {

@@ -140,6 +140,7 @@ stories!(
     concurrent_appends_store_once,
     first_account_race,
     deleting_a_user_removes_everything,
+    deleting_an_account,
     auth_session_records,
     import_counters_and_branches,
     streaming_replies,
@@ -1820,6 +1821,57 @@ async fn round_trips_per_operation() {
         eprintln!("{}", table.join("\n"));
         // docs/mongodb.md publishes these budgets: its table cannot drift from them.
         assert_eq!(documented_round_trips(), budgets);
+    })
+    .await;
+}
+
+/// After `deleting_a_user_removes_everything`, read straight from the database: no document
+/// of any collection belongs to an account that is gone (sign-ins, tokens, provider links,
+/// chats, messages with their search terms, search totals), and the remaining account's two
+/// messages are all that is left.
+#[tokio::test]
+async fn a_deleted_user_leaves_no_document_behind() {
+    use mongodb::bson::{doc, Document};
+    let store = fresh("no_document_behind").await;
+    let database = store.database().clone();
+    run(vec![store], |mut stores| async move {
+        conformance::deleting_a_user_removes_everything(stores.remove(0)).await;
+        let users: Vec<String> = database
+            .collection::<Document>("users")
+            .distinct("_id", doc! {})
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(users.len(), 1);
+        let orphans = doc! { "user_id": { "$exists": true, "$nin": &users } };
+        for name in [
+            "identities",
+            "auth_sessions",
+            "api_tokens",
+            "chat_sessions",
+            "messages",
+        ] {
+            let count = database
+                .collection::<Document>(name)
+                .count_documents(orphans.clone())
+                .await
+                .unwrap();
+            assert_eq!(count, 0, "{name}");
+        }
+        let totals = database
+            .collection::<Document>("user_totals")
+            .count_documents(doc! { "_id": { "$nin": &users } })
+            .await
+            .unwrap();
+        assert_eq!(totals, 0, "user_totals");
+        let messages = database
+            .collection::<Document>("messages")
+            .count_documents(doc! {})
+            .await
+            .unwrap();
+        assert_eq!(messages, 2);
     })
     .await;
 }

@@ -40,6 +40,7 @@ stories!(
     concurrent_appends_store_once,
     first_account_race,
     deleting_a_user_removes_everything,
+    deleting_an_account,
     auth_session_records,
     import_counters_and_branches,
     streaming_replies,
@@ -509,4 +510,37 @@ async fn the_wal_starts_over_under_constant_writes() {
 async fn concurrent_appends_make_one_branch() {
     let (_dir, store) = fresh();
     conformance::concurrent_appends_make_one_branch(vec![store.clone(), store]).await;
+}
+
+/// After `deleting_a_user_removes_everything`, read by a connection of the test's own: no
+/// row of any table belongs to an account that is gone, and the full-text index holds the
+/// remaining account's messages and nothing more (none waits in `fts_pending` either).
+#[tokio::test]
+async fn a_deleted_user_leaves_no_row_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let store: DynStore = Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+    conformance::deleting_a_user_removes_everything(store).await;
+    let orphans = |table: &str| {
+        number(
+            &path,
+            &format!(
+                "SELECT count(*) FROM {table}
+                 WHERE user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM users)"
+            ),
+        )
+    };
+    for table in [
+        "auth_sessions",
+        "api_tokens",
+        "identities",
+        "chat_sessions",
+        "messages",
+    ] {
+        assert_eq!(orphans(table), 0, "{table}");
+    }
+    assert_eq!(number(&path, "SELECT count(*) FROM users"), 1);
+    assert_eq!(number(&path, "SELECT count(*) FROM messages"), 2);
+    assert_eq!(number(&path, "SELECT count(*) FROM messages_fts"), 2);
+    assert_eq!(number(&path, "SELECT count(*) FROM fts_pending"), 0);
 }

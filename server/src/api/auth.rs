@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_core::api::{LoginInput, SignupInput, UserEnvelope};
-use confab_core::auth::{sign_in, sign_out, CurrentUser};
+use confab_core::api::{DeleteAccountInput, LoginInput, SignupInput, UserEnvelope};
+use confab_core::auth::{sign_in, sign_out, signed_in_at, CurrentUser};
+use confab_core::service::accounts::Reauthentication;
 use tower_sessions::Session;
 
 use crate::http::{ApiJson, ApiResult, ClientAddr};
@@ -17,7 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/signup", post(signup))
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
-        .route("/api/auth/me", get(me))
+        .route("/api/auth/me", get(me).delete(delete_me))
 }
 
 async fn signup(
@@ -60,4 +61,22 @@ async fn logout(session: Session) -> ApiResult<StatusCode> {
 
 async fn me(CurrentUser(user): CurrentUser) -> Json<UserEnvelope> {
     Json(UserEnvelope { user })
+}
+
+async fn delete_me(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ClientAddr(client): ClientAddr,
+    session: Session,
+    ApiJson(input): ApiJson<DeleteAccountInput>,
+) -> ApiResult<StatusCode> {
+    let proof = Reauthentication {
+        password: input.password.as_deref(),
+        signed_in_at: signed_in_at(&session).await?,
+        client: &client,
+    };
+    state.services.delete_account(&user, proof).await?;
+    // The store ended every sign-in of the account; this also clears the cookie.
+    sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -5,13 +5,28 @@ use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
-use crate::model::{ApiToken, User};
+use crate::model::{ApiToken, User, UserRole};
 use crate::sign_in_failure::SignInFailure;
 use crate::store::{NewUser, StoreError};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_TOKEN_NAME_CHARS: usize = 100;
+
+/// How recent the sign-in of an account without a password must be for it to delete itself:
+/// it has no password to give again, so signing in anew at the provider is the re-check.
+pub const RECENT_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
+
+/// What someone gives, once more, to prove the account is theirs before it is deleted.
+#[derive(Clone, Copy, Debug)]
+pub struct Reauthentication<'a> {
+    /// The account's password; required when the account has one.
+    pub password: Option<&'a str>,
+    /// When the request's sign-in session signed in (None for API tokens and old sessions).
+    pub signed_in_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The login limiter's key for the client, as for sign-in.
+    pub client: &'a str,
+}
 
 /// Why someone a provider vouched for may not sign in here.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +209,86 @@ impl Services {
                 Ok(found.user)
             }
             _ => Err(ServiceError::BadCredentials),
+        }
+    }
+
+    /// Deletes the account and everything of it at once, with no way back: chats, messages and
+    /// their search terms, API tokens, provider links and every sign-in session (other browsers
+    /// too). An account with a password must give it (a wrong one counts toward the login
+    /// limiter, like a failed sign-in); one without must have signed in within
+    /// [`RECENT_SIGN_IN`]. The only administrator may not leave while other accounts exist.
+    pub async fn delete_account(
+        &self,
+        user: &User,
+        proof: Reauthentication<'_>,
+    ) -> ServiceResult<()> {
+        let credentials = self
+            .store()
+            .credentials_by_email(&user.email)
+            .await?
+            .filter(|found| found.user.id == user.id)
+            .ok_or(ServiceError::Unauthorized)?;
+        match credentials.password_hash {
+            Some(stored_hash) => self.recheck_password(user, proof, stored_hash).await?,
+            None => {
+                let recent = proof
+                    .signed_in_at
+                    .is_some_and(|at| chrono::Utc::now() - at <= RECENT_SIGN_IN);
+                if !recent {
+                    return Err(ServiceError::denied(
+                        "reauthentication_required",
+                        format!(
+                            "sign in again, then delete the account within {} minutes",
+                            RECENT_SIGN_IN.num_minutes()
+                        ),
+                    ));
+                }
+            }
+        }
+        // Checked here, not by the store: a second administrator cannot appear between the
+        // count and the delete, as only the first account of an instance becomes one.
+        if user.role == UserRole::Admin
+            && self.store().count_admins().await? <= 1
+            && self.store().count_users().await? > 1
+        {
+            return Err(ServiceError::denied(
+                "last_admin",
+                "the only administrator cannot delete their account while other accounts exist",
+            ));
+        }
+        self.store().delete_user(&user.id).await?;
+        self.inner.token_cache.forget_user(&user.id);
+        tracing::info!(user = %user.id, "account deleted by its owner");
+        Ok(())
+    }
+
+    async fn recheck_password(
+        &self,
+        user: &User,
+        proof: Reauthentication<'_>,
+        stored_hash: String,
+    ) -> ServiceResult<()> {
+        let limiter = &self.inner.login_limiter;
+        let keys = [
+            format!("email:{}", user.email.to_lowercase()),
+            format!("client:{}", proof.client),
+        ];
+        if let Some(retry_after_secs) = keys.iter().filter_map(|key| limiter.blocked_for(key)).max()
+        {
+            return Err(ServiceError::TooManyRequests { retry_after_secs });
+        }
+        let password = proof.password.unwrap_or_default();
+        let ok = password.len() <= MAX_PASSWORD_BYTES
+            && password::verify(password.to_owned(), Some(stored_hash)).await?;
+        if ok {
+            keys.iter().for_each(|key| limiter.reset(key));
+            Ok(())
+        } else {
+            keys.iter().for_each(|key| limiter.record_failure(key));
+            Err(ServiceError::denied(
+                "wrong_password",
+                "the password is not right; the account was not deleted",
+            ))
         }
     }
 

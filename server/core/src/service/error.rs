@@ -25,6 +25,10 @@ pub enum ServiceError {
     BadCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// Refused by a rule the client can name and act on (403), such as a wrong password given
+    /// to confirm a deletion.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -51,11 +55,18 @@ impl ServiceError {
         }
     }
 
+    pub fn denied(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Denied {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             ServiceError::Invalid { .. } => 422,
             ServiceError::Unauthorized | ServiceError::BadCredentials => 401,
-            ServiceError::Forbidden(_) => 403,
+            ServiceError::Forbidden(_) | ServiceError::Denied { .. } => 403,
             ServiceError::NotFound => 404,
             ServiceError::Conflict(_) => 409,
             ServiceError::TooManyRequests { .. } | ServiceError::Busy => 429,
@@ -80,6 +91,7 @@ impl ServiceError {
             ServiceError::Unauthorized => "unauthorized",
             ServiceError::BadCredentials => "bad_credentials",
             ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Denied { code, .. } => code,
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::TooManyRequests { .. } => "too_many_requests",

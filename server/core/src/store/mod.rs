@@ -258,6 +258,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     async fn count_users(&self) -> StoreResult<i64>;
+    /// How many accounts are administrators: an instance with accounts keeps at least one.
+    async fn count_admins(&self) -> StoreResult<i64>;
     /// Deletes the user and everything they own.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 

@@ -1780,6 +1780,19 @@ pub async fn deleting_a_user_removes_everything(store: DynStore) {
     }
     let token = services.create_token(&bob, "script").await.unwrap();
     store
+        .link_identity(&bob.id, "idp", "bob-at-idp", Some("bob@example.com"))
+        .await
+        .unwrap();
+    // A conversation deleted but still restorable goes too: nothing of the account is kept.
+    let binned = services
+        .append_message(&bob, message(None, "user", "binned secret words"))
+        .await
+        .unwrap();
+    services
+        .delete_session(&bob, &binned.session.id)
+        .await
+        .unwrap();
+    store
         .save_auth_session(
             "bob-sign-in",
             AuthSessionRecord {
@@ -1803,6 +1816,16 @@ pub async fn deleting_a_user_removes_everything(store: DynStore) {
     assert!(store.list_tokens(&bob.id).await.unwrap().is_empty());
     assert!(store
         .load_auth_session("bob-sign-in")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_by_identity("idp", "bob-at-idp")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_message(&bob.id, &binned.message.id)
         .await
         .unwrap()
         .is_none());
@@ -1856,6 +1879,151 @@ pub async fn deleting_a_user_removes_everything(store: DynStore) {
         .is_some());
     assert_eq!(search_for(&services, &ada, "secret").await.len(), 2);
     assert_eq!(store.count_users().await.unwrap(), 1);
+    assert_eq!(
+        store.count_admins().await.unwrap(),
+        1,
+        "ada, the first account"
+    );
+}
+
+/// A person deletes their own account: only after proving it is theirs, never leaving the
+/// accounts of an instance without an administrator, and then all of it at once.
+pub async fn deleting_an_account(store: DynStore) {
+    use confab_core::service::accounts::{Reauthentication, RECENT_SIGN_IN};
+    let services = Services::new(
+        store.clone(),
+        ServiceConfig {
+            login_attempts: 3,
+            ..ServiceConfig::default()
+        },
+    );
+    let proof = |password: Option<&'static str>| Reauthentication {
+        password,
+        signed_in_at: Some(Utc::now()),
+        client: "10.0.0.9",
+    };
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    services
+        .append_message(&bob, message(None, "user", "bob's quokka"))
+        .await
+        .unwrap();
+
+    // A wrong or missing password deletes nothing, however recent the sign-in.
+    for wrong in [Some("not the password"), None] {
+        match services.delete_account(&bob, proof(wrong)).await {
+            Err(error @ ServiceError::Denied { .. }) => {
+                assert_eq!((error.status(), error.code()), (403, "wrong_password"));
+                assert_eq!(
+                    error.to_string(),
+                    "the password is not right; the account was not deleted"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(store.user_by_id(&bob.id).await.unwrap().is_some());
+    assert_eq!(search_for(&services, &bob, "quokka").await.len(), 1);
+    // The failures count toward the login limiter: the third blocks sign-in and deletion.
+    let _ = services
+        .delete_account(&bob, proof(Some("still not it")))
+        .await;
+    assert!(matches!(
+        services
+            .login("bob@example.com", "a good password", "10.0.0.9")
+            .await,
+        Err(ServiceError::TooManyRequests { .. })
+    ));
+    assert!(matches!(
+        services
+            .delete_account(&bob, proof(Some("a good password")))
+            .await,
+        Err(ServiceError::TooManyRequests { .. })
+    ));
+    // The limiter lives in memory: a fresh service has forgotten the failures.
+    let services = Services::new(store.clone(), ServiceConfig::default());
+
+    // The only administrator stays while others have accounts.
+    match services
+        .delete_account(&ada, proof(Some("a good password")))
+        .await
+    {
+        Err(error @ ServiceError::Denied { .. }) => assert_eq!(error.code(), "last_admin"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.user_by_id(&ada.id).await.unwrap().is_some());
+
+    // An account without a password proves a recent sign-in instead.
+    let grace = services
+        .external_sign_in(confab_core::auth::oidc::ExternalIdentity {
+            provider: "idp".into(),
+            subject: "grace".into(),
+            email: Some("grace@example.com".into()),
+            email_verified: true,
+            name: None,
+        })
+        .await
+        .unwrap();
+    let too_old = Utc::now() - RECENT_SIGN_IN - chrono::Duration::seconds(5);
+    for signed_in_at in [None, Some(too_old)] {
+        let refused = services
+            .delete_account(
+                &grace,
+                Reauthentication {
+                    password: Some("anything"),
+                    signed_in_at,
+                    client: "10.0.0.10",
+                },
+            )
+            .await;
+        match refused {
+            Err(error @ ServiceError::Denied { .. }) => {
+                assert_eq!(error.code(), "reauthentication_required");
+                assert_eq!(
+                    error.to_string(),
+                    "sign in again, then delete the account within 10 minutes"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    services
+        .delete_account(&grace, proof(None))
+        .await
+        .expect("a recent sign-in is enough");
+    assert!(store
+        .user_by_identity("idp", "grace")
+        .await
+        .unwrap()
+        .is_none());
+
+    services
+        .delete_account(&bob, proof(Some("a good password")))
+        .await
+        .expect("bob deletes his account");
+    assert!(store.user_by_id(&bob.id).await.unwrap().is_none());
+    assert!(matches!(
+        services
+            .login("bob@example.com", "a good password", "10.0.0.9")
+            .await,
+        Err(ServiceError::BadCredentials)
+    ));
+    assert!(matches!(
+        services
+            .delete_account(&bob, proof(Some("a good password")))
+            .await,
+        Err(ServiceError::Unauthorized)
+    ));
+    // Alone now, the administrator may leave: the next account to sign up administers.
+    services
+        .delete_account(&ada, proof(Some("a good password")))
+        .await
+        .expect("the last account may leave");
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert_eq!(
+        user(&services, "eve@example.com").await.role,
+        UserRole::Admin
+    );
 }
 
 /// Sign-in records: replaced on save, hidden once expired, and never tied to a missing user.

@@ -289,6 +289,18 @@ impl Store for MongoStore {
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 
+    async fn count_admins(&self) -> StoreResult<i64> {
+        let count = self
+            .collections
+            .users
+            // An account becomes an administrator only by taking the first-admin slot, so
+            // counting holders of the slot counts administrators, from the slot's unique index.
+            .count_documents(doc! { "admin_slot": documents::FIRST_ADMIN_SLOT })
+            .await
+            .map_err(db_error)?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         accounts::delete_user(&self.collections, id).await
     }

@@ -32,6 +32,7 @@ use super::{
 use crate::ids::new_id;
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
+    UserRole,
 };
 
 pub use search::CANDIDATES as SEARCH_CANDIDATES;
@@ -390,6 +391,18 @@ impl Store for SqliteStore {
         self.read(|conn| {
             conn.query_row("SELECT count(*) FROM users", [], |row| row.get(0))
                 .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn count_admins(&self) -> StoreResult<i64> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM users WHERE role = ?1",
+                [UserRole::Admin.as_str()],
+                |row| row.get(0),
+            )
+            .map_err(sql_error)
         })
         .await
     }
