@@ -231,6 +231,7 @@ async fn every_private_route_needs_authentication() {
     let id = "01900000-0000-7000-8000-000000000000";
     let routes: Vec<(Method, String)> = vec![
         (Method::GET, "/api/auth/me".into()),
+        (Method::DELETE, "/api/auth/me".into()),
         (Method::GET, "/api/tokens".into()),
         (Method::POST, "/api/tokens".into()),
         (Method::DELETE, format!("/api/tokens/{id}")),
