@@ -215,6 +215,13 @@ mod browser {
         });
     }
 
+    /// Loads `path` as a new page, dropping everything the app holds in memory.
+    pub fn load_page(path: &str) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().assign(path);
+        }
+    }
+
     fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.local_storage().ok()?
     }
@@ -369,6 +376,7 @@ mod server_stubs {
     pub fn new_client_id() -> String {
         String::new()
     }
+    pub fn load_page(_path: &str) {}
     pub fn remember(_key: &str, _value: &str) {}
     pub fn recall(_key: &str) -> Option<String> {
         None

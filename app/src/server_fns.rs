@@ -180,6 +180,32 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
         .map_err(server::to_error)
 }
 
+/// Deletes the signed-in account for good once it is proven theirs (the password, or a recent
+/// sign-in for an account without one: see `Services::delete_account`), then ends this
+/// browser's sign-in; the store has ended the others.
+#[server(prefix = "/rpc")]
+pub async fn delete_account(password: Option<String>) -> Result<(), ServerFnError> {
+    use confab_core::service::accounts::Reauthentication;
+    let user = server::user().await?;
+    let session = server::session()?;
+    let signed_in_at = confab_core::auth::signed_in_at(&session)
+        .await
+        .map_err(server::to_error)?;
+    let client = server::client_address();
+    let proof = Reauthentication {
+        password: password.as_deref(),
+        signed_in_at,
+        client: &client,
+    };
+    server::services()?
+        .delete_account(&user, proof)
+        .await
+        .map_err(server::to_error)?;
+    confab_core::auth::sign_out(&session)
+        .await
+        .map_err(server::to_error)
+}
+
 /// Stops a reply that is streaming: the server cancels the model's request and saves what
 /// arrived as `partial`, reason `stopped`. Answers the reply as saved.
 #[server(prefix = "/rpc")]

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use leptos_router::hooks::use_query_map;
 
-use crate::server_fns::{current_user, sign_in_options, SignIn, SignOut, SignUp};
+use crate::server_fns::{current_user, sign_in_options, DeleteAccount, SignIn, SignOut, SignUp};
 
 /// The sign-in state every component can read.
 #[derive(Clone, Copy)]
@@ -15,12 +15,16 @@ pub struct Auth {
     pub sign_in: ServerAction<SignIn>,
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
+    /// Not followed by `user`: a refused attempt would re-render the top bar and close the
+    /// dialog before its error could be read; success loads a new page instead.
+    pub delete_account: ServerAction<DeleteAccount>,
 }
 
 pub fn provide_auth() {
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     let sign_out = ServerAction::<SignOut>::new();
+    let delete_account = ServerAction::<DeleteAccount>::new();
     let user = Resource::new(
         move || {
             (
@@ -36,6 +40,7 @@ pub fn provide_auth() {
         sign_in,
         sign_up,
         sign_out,
+        delete_account,
     });
 }
 

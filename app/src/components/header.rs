@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use super::account_menu::AccountMenu;
 use super::auth::use_auth;
 use super::search::SearchBox;
 
@@ -16,12 +17,7 @@ pub fn Header() -> impl IntoView {
                 {move || {
                     auth.user.get().and_then(Result::ok).flatten().map(|user| view! {
                         <SearchBox/>
-                        <div class="account">
-                            <span class="account-email" title=user.email.clone()>{user.name.clone()}</span>
-                            <ActionForm action=auth.sign_out attr:class="inline-form">
-                                <button type="submit" class="ghost">"Sign out"</button>
-                            </ActionForm>
-                        </div>
+                        <AccountMenu user=user/>
                     })
                 }}
             </Transition>

@@ -1,5 +1,6 @@
 //! Components shared by the pages.
 
+pub mod account_menu;
 pub mod auth;
 pub mod composer;
 pub mod conversation_head;
