@@ -261,3 +261,31 @@ async fn a_denied_consent_leads_back_with_a_code_and_not_the_providers_words() {
         .unwrap();
     assert_eq!(location(&unknown), "/?auth_error=unknown_provider");
 }
+
+/// An account made through the provider has no password to give again: its fresh sign-in is
+/// the proof, so it deletes itself with an empty body, and the provider's account is free.
+#[tokio::test]
+async fn an_account_without_a_password_deletes_itself_after_a_fresh_sign_in() {
+    let (app, idp) = setup().await;
+    let browser = browser();
+    let callback = callback_url(&app, &idp, &browser, "leaver").await;
+    assert_eq!(location(&browser.get(&callback).send().await.unwrap()), "/");
+    assert!(me(&app, &browser).await.is_some());
+
+    let deleted = browser
+        .delete(format!("{}/api/auth/me", app.address))
+        .header("Origin", &app.address)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(me(&app, &browser).await.is_none());
+    assert_eq!(app.store.count_users().await.unwrap(), 0);
+    assert!(app
+        .store
+        .user_by_identity("test", "leaver")
+        .await
+        .unwrap()
+        .is_none());
+}
