@@ -273,18 +273,30 @@ impl Services {
             format!("email:{}", user.email.to_lowercase()),
             format!("client:{}", proof.client),
         ];
-        if let Some(retry_after_secs) = keys.iter().filter_map(|key| limiter.blocked_for(key)).max()
-        {
-            return Err(ServiceError::TooManyRequests { retry_after_secs });
-        }
+        // Counted before the check, as a sign-in is (`login`): a burst cannot run more checks
+        // than the limit allows.
+        limiter
+            .attempt(&keys)
+            .map_err(|retry_after_secs| ServiceError::TooManyRequests { retry_after_secs })?;
         let password = proof.password.unwrap_or_default();
         let ok = password.len() <= MAX_PASSWORD_BYTES
-            && password::verify(password.to_owned(), Some(stored_hash)).await?;
+            && match self
+                .inner
+                .hashing
+                .verify(password.to_owned(), Some(stored_hash))
+                .await
+            {
+                Ok(ok) => ok,
+                // No password was checked (the hashing queue was full): the attempt is given back.
+                Err(error) => {
+                    limiter.forgive(&keys);
+                    return Err(error);
+                }
+            };
         if ok {
             keys.iter().for_each(|key| limiter.reset(key));
             Ok(())
         } else {
-            keys.iter().for_each(|key| limiter.record_failure(key));
             Err(ServiceError::denied(
                 "wrong_password",
                 "the password is not right; the account was not deleted",
