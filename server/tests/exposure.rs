@@ -17,9 +17,7 @@ fn provider_error(html: &str) -> Option<String> {
     Some(text)
 }
 
-#[tokio::test]
-async fn a_link_cannot_put_words_on_the_sign_in_page() {
-    let app = TestApp::spawn().await;
+async fn a_link_cannot_put_words_on_the_sign_in_page(app: &TestApp) {
     let known = app.client().get("/?auth_error=denied").await;
     assert_eq!(known.status(), StatusCode::OK);
     let html = known.text().await.unwrap();
@@ -108,9 +106,7 @@ fn nonce_of(policy: &str) -> String {
     rest.get(..rest.find('\'').unwrap()).unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn every_answer_carries_the_security_headers() {
-    let app = TestApp::spawn().await;
+async fn every_answer_carries_the_security_headers(app: &TestApp) {
     let mut nonces = Vec::new();
     for path in ["/", "/api/health", "/api/no/such/route", "/no/such/page"] {
         let response = app.client().get(path).await;
@@ -143,9 +139,7 @@ async fn every_answer_carries_the_security_headers() {
     assert_eq!(nonces.len(), 4, "a new nonce for every answer");
 }
 
-#[tokio::test]
-async fn every_inline_script_of_a_page_carries_its_nonce() {
-    let app = TestApp::spawn().await;
+async fn every_inline_script_of_a_page_carries_its_nonce(app: &TestApp) {
     let ada = app.user("ada@example.com").await;
     let sent = ada.message(None, "user", "hello").await;
     let session = sent["session"]["id"].as_str().unwrap();
@@ -301,4 +295,17 @@ async fn cookies_are_secure_behind_https_and_only_there() {
         let (_, cookie) = session_cookie(&signed_up);
         assert_eq!(cookie, format!("confab_session=ID{attributes}"), "{origin}");
     }
+}
+
+/// The pages' checks, one after another in one test: this binary's tests each run their own
+/// runtime, and server-rendered pages requested from several of them at once hung once in
+/// three CI-like runs (one request never answered, its test parked waiting for I/O; the
+/// cause, somewhere in rendering across runtimes in one process, was not found). Confab
+/// itself runs one runtime.
+#[tokio::test]
+async fn pages() {
+    let app = TestApp::spawn().await;
+    a_link_cannot_put_words_on_the_sign_in_page(&app).await;
+    every_answer_carries_the_security_headers(&app).await;
+    every_inline_script_of_a_page_carries_its_nonce(&app).await;
 }
