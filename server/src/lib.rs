@@ -9,7 +9,7 @@ pub mod state;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -24,7 +24,7 @@ use confab_core::service::{ServiceConfig, Services, SignupPolicy};
 use confab_core::store::DynStore;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
@@ -97,6 +97,18 @@ fn leptos_options(config: &Config) -> LeptosOptions {
 }
 
 /// The whole application: REST API, server functions, pages and static files.
+/// The app's page routes, generated once per process.
+///
+/// Generating them sets a process-wide flag in `leptos_server` (`SuppressResourceLoad`) that
+/// keeps every resource created meanwhile from ever loading. A router built while another one
+/// in the same process serves pages (the integration tests run many servers in one process)
+/// would leave those pages waiting forever for data; generated once, before any router exists,
+/// the flag is never set while a page renders.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(services: Services, config: Arc<Config>) -> Router {
     let leptos_options = leptos_options(&config);
     let state = AppState {
@@ -112,7 +124,7 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .with_secure(config.secure_cookies())
         .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let page_services = services.clone();
     Router::new()
         .merge(api::router(&state))

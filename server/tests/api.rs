@@ -1069,6 +1069,55 @@ async fn the_first_page_renders_on_the_server() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
+/// Starting a server must not stop another server's pages from loading their data. Building the
+/// page routes sets a process-wide flag in leptos_server that keeps every resource created
+/// meanwhile from loading, and a page rendered at that moment waited forever (tests hung in CI
+/// when one test's server started while another's rendered). Routers are built here without a
+/// pause on another thread while this server renders the first page a hundred times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_servers_start() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let app = TestApp::spawn().await;
+    let building = Arc::new(AtomicBool::new(true));
+    let builder = {
+        let building = Arc::clone(&building);
+        let services = confab::services(app.store.clone(), &app.config).expect("services");
+        let config = Arc::new(app.config.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let _entered = runtime.enter();
+            let mut built = 0u32;
+            while building.load(Ordering::Relaxed) {
+                drop(confab::router(services.clone(), Arc::clone(&config)));
+                built += 1;
+            }
+            built
+        })
+    };
+    let client = app.client();
+    for attempt in 0..100 {
+        let html = tokio::time::timeout(Duration::from_secs(20), async {
+            let page = client.get("/").await;
+            assert_eq!(page.status(), StatusCode::OK, "attempt {attempt}");
+            page.text().await.expect("text")
+        })
+        .await
+        .unwrap_or_else(|_| panic!("attempt {attempt}: the page did not finish within 20 s"));
+        assert!(
+            html.contains("Welcome to Confab"),
+            "attempt {attempt}: {html}"
+        );
+    }
+    building.store(false, Ordering::Relaxed);
+    let built = builder.join().expect("the router builder");
+    assert!(built > 0, "no router was built while the pages rendered");
+}
+
 /// The ids of a branch page's messages.
 fn ids_of(page: &Value) -> Vec<&str> {
     page["messages"]
