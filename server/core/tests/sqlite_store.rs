@@ -28,6 +28,7 @@ stories!(
     accounts_and_tokens,
     closed_signup,
     login_is_rate_limited,
+    a_successful_sign_in_keeps_the_client_count,
     a_burst_is_counted_before_hashing,
     sessions_and_messages,
     pagination,

@@ -61,7 +61,8 @@ impl RateLimiter {
     }
 
     /// Takes back one attempt under each key: the request was turned away before anything
-    /// was checked (the hashing queue was full), so it spent none of the client's budget.
+    /// was checked (the hashing queue was full), or it succeeded; either way it was not a
+    /// guess and spends none of the client's budget.
     pub fn forgive(&self, keys: &[String]) {
         if let Ok(mut windows) = self.windows.lock() {
             for key in keys {

@@ -175,7 +175,11 @@ impl Services {
 
     /// Checks an email and password. Unknown emails take as long as wrong passwords, and
     /// attempts per email and per client address are limited: each is counted before the
-    /// password is checked, and a successful sign-in clears both counts.
+    /// password is checked. A successful sign-in clears the email's count and gives back its
+    /// own attempt to the client, whose earlier failures stay counted until their window ends:
+    /// clearing them would let one account of an attacker's own wipe out the count of their
+    /// guesses at everyone else's, and counting successes would lock out people who share
+    /// one address (an office behind one NAT) for signing in.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
         self.local_accounts_enabled()?;
         let email = email.trim().to_lowercase();
@@ -205,7 +209,8 @@ impl Services {
         };
         match credentials {
             Some(found) if ok => {
-                keys.iter().for_each(|key| limiter.reset(key));
+                limiter.reset(&keys[0]);
+                limiter.forgive(&keys[1..]);
                 Ok(found.user)
             }
             _ => Err(ServiceError::BadCredentials),
@@ -294,7 +299,10 @@ impl Services {
                 }
             };
         if ok {
-            keys.iter().for_each(|key| limiter.reset(key));
+            // As for a sign-in (`login`): the email's count is cleared, the client's keeps its
+            // failures.
+            limiter.reset(&keys[0]);
+            limiter.forgive(&keys[1..]);
             Ok(())
         } else {
             Err(ServiceError::denied(

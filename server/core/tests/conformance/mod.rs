@@ -180,6 +180,78 @@ pub async fn login_is_rate_limited(store: DynStore) {
     ));
 }
 
+/// A sign-in to an account of one's own does not clear the count of one's guesses at other
+/// accounts: it clears the email's count and gives back only its own attempt. Otherwise nine
+/// guesses, one sign-in of one's own, nine guesses, ... never reach the limit. Successful
+/// sign-ins themselves spend nothing: people sharing one address all sign in.
+pub async fn a_successful_sign_in_keeps_the_client_count(store: DynStore) {
+    let services = Services::new(
+        store,
+        ServiceConfig {
+            login_attempts: 10,
+            ..ServiceConfig::default()
+        },
+    );
+    for number in 0..12 {
+        user(&services, &format!("colleague{number}@example.com")).await;
+    }
+    user(&services, "mallory@example.com").await;
+    // Twelve people behind one address sign in: more than the limit, none refused.
+    for number in 0..12 {
+        services
+            .login(
+                &format!("colleague{number}@example.com"),
+                "a good password",
+                "10.0.0.6",
+            )
+            .await
+            .unwrap_or_else(|error| panic!("colleague {number}: {error:?}"));
+    }
+    let guess = |number: usize| {
+        let services = &services;
+        async move {
+            services
+                .login(
+                    &format!("victim{number}@example.com"),
+                    "a guess",
+                    "10.0.0.7",
+                )
+                .await
+        }
+    };
+    for number in 0..9 {
+        let result = guess(number).await;
+        assert!(
+            matches!(result, Err(ServiceError::BadCredentials)),
+            "guess {number}: {result:?}"
+        );
+    }
+    services
+        .login("mallory@example.com", "a good password", "10.0.0.7")
+        .await
+        .expect("Mallory signs in to her own account");
+    // Her sign-in did not wipe out her nine guesses: the tenth is checked, the eleventh refused
+    // until the window that opened with the first guess ends (hashing took a few seconds).
+    let tenth = guess(9).await;
+    assert!(
+        matches!(tenth, Err(ServiceError::BadCredentials)),
+        "{tenth:?}"
+    );
+    let eleventh = guess(10).await;
+    assert!(
+        matches!(
+            eleventh,
+            Err(ServiceError::TooManyRequests { retry_after_secs }) if (1..=300).contains(&retry_after_secs)
+        ),
+        "{eleventh:?}"
+    );
+    // Her email's count was cleared by her sign-in: from another client she still signs in.
+    services
+        .login("mallory@example.com", "a good password", "10.0.0.8")
+        .await
+        .expect("Mallory from another client");
+}
+
 /// How many of `results` were refused for a whole fresh window of `window_secs`.
 fn refused_for<T>(results: &[Result<T, ServiceError>], window_secs: u64) -> usize {
     results
