@@ -286,9 +286,10 @@ async fn sign_in_on_the_page(
 async fn the_sign_in_page_counts_each_client_behind_nginx() {
     let (_app, nginx) = behind_nginx(None).await;
     let mallory = bob_signed_up_and_mallory_failed_ten_times(&nginx).await;
-    // The page shows the service's sentence; the window is 5 minutes.
+    // The page shows the service's sentence, answered 429 like the REST route; the window is
+    // 5 minutes.
     let (status, body) = sign_in_on_the_page(&mallory, "bob@example.com", "a good password").await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let seconds: u64 = body
         .strip_prefix("ServerError|too many attempts, try again in ")
         .and_then(|rest| rest.strip_suffix(" seconds"))
