@@ -1,5 +1,5 @@
-//! Confab behind a reverse proxy: Debian's nginx running the README's configuration in front
-//! of the real server, with `CONFAB_PUBLIC_URL` set to nginx's address and
+//! Confab behind a reverse proxy: Debian's nginx (and Debian's Caddy) running the README's
+//! configuration in front of the real server, with `CONFAB_PUBLIC_URL` set to nginx's address and
 //! `CONFAB_TRUSTED_PROXIES` to nginx's. nginx rewrites `Host` to its upstream's name, so
 //! cookie writes pass only by the public URL, and every request reaches Confab from nginx's
 //! address, so the login limit tells clients apart only by the forwarded address.
@@ -11,15 +11,14 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, Client_, Nginx, TestApp};
+use support::{error_code, Caddy, Client_, Nginx, ProxyProcess, TestApp};
 
-/// Confab (answering models from `provider`, if any) behind nginx. Confab's peer is always
-/// nginx at 127.0.0.1; test clients connect to nginx from other loopback addresses.
-async fn behind_nginx(provider: Option<&str>) -> (TestApp, Nginx) {
-    let port = Nginx::free_port();
+/// Confab (answering models from `provider`, if any) for a proxy that will listen on `port`:
+/// its public URL is the proxy's address and the proxy (always at 127.0.0.1) is trusted.
+async fn confab_for_proxy_on(port: u16, provider: Option<&str>) -> TestApp {
     let public_url = format!("http://127.0.0.1:{port}");
     let provider = provider.map(str::to_owned);
-    let app = TestApp::spawn_with(move |config| {
+    TestApp::spawn_with(move |config| {
         config.public_url = Some(public_url);
         config.trusted_proxies =
             confab::http::client::TrustedProxies::parse("127.0.0.1").expect("trusted proxies");
@@ -28,9 +27,24 @@ async fn behind_nginx(provider: Option<&str>) -> (TestApp, Nginx) {
             config.default_model = "fake-model".into();
         }
     })
-    .await;
+    .await
+}
+
+/// Confab (answering models from `provider`, if any) behind nginx. Confab's peer is always
+/// nginx at 127.0.0.1; test clients connect to nginx from other loopback addresses.
+async fn behind_nginx(provider: Option<&str>) -> (TestApp, ProxyProcess) {
+    let port = ProxyProcess::free_port();
+    let app = confab_for_proxy_on(port, provider).await;
     let nginx = Nginx::start(port, &app.address);
     (app, nginx)
+}
+
+/// Confab behind Caddy, as `behind_nginx` is behind nginx.
+async fn behind_caddy(provider: Option<&str>) -> (TestApp, ProxyProcess) {
+    let port = ProxyProcess::free_port();
+    let app = confab_for_proxy_on(port, provider).await;
+    let caddy = Caddy::start(port, &app.address);
+    (app, caddy)
 }
 
 /// The events of a streaming chat answer, each with the time it arrived.
@@ -65,18 +79,30 @@ async fn stream_chat(client: &Client_, body: Value) -> Vec<(Instant, String, Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_sign_in_chat_and_write_through_nginx() {
     let provider = fake_openai::spawn().await;
-    let (app, nginx) = behind_nginx(Some(&provider)).await;
+    let (_app, nginx) = behind_nginx(Some(&provider)).await;
+    sign_up_sign_in_chat_and_write_through(&nginx).await;
+}
 
-    let ada = nginx.client_from("127.0.0.2");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_sign_in_chat_and_write_through_caddy() {
+    let provider = fake_openai::spawn().await;
+    let (_app, caddy) = behind_caddy(Some(&provider)).await;
+    sign_up_sign_in_chat_and_write_through(&caddy).await;
+}
+
+/// Ada signs up, signs in from a new browser, chats with a reply streamed word by word (an
+/// event stream the proxy must not buffer) and writes, all through `proxy`.
+async fn sign_up_sign_in_chat_and_write_through(proxy: &ProxyProcess) {
+    let ada = proxy.client_from("127.0.0.2");
     let signed_up = ada.signup("ada@example.com", "a good password").await;
     assert_eq!(signed_up.status(), StatusCode::CREATED);
-    let later = nginx.client_from("127.0.0.2");
+    let later = proxy.client_from("127.0.0.2");
     let signed_in = later.login("ada@example.com", "a good password").await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let me = later.get_json("/api/auth/me").await;
     assert_eq!(me["user"]["email"], "ada@example.com");
 
-    // fake-slow sends a word every 150 ms: through an nginx that buffered, every event would
+    // fake-slow sends a word every 150 ms: through a proxy that buffered, every event would
     // arrive at once when the reply ends.
     let events = stream_chat(
         &later,
@@ -115,7 +141,6 @@ async fn sign_up_sign_in_chat_and_write_through_nginx() {
         .filter_map(|session| session["title"].as_str())
         .collect();
     assert_eq!(titles, ["Through the proxy", "one two three four five"]);
-    drop(app);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,8 +173,8 @@ async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
 
 /// Bob's account, made from 127.0.0.4, and Mallory at 127.0.0.2 after ten failed sign-ins,
 /// each for another unknown email so that only her client's count reaches the limit.
-async fn bob_signed_up_and_mallory_failed_ten_times(nginx: &Nginx) -> Client_ {
-    let owner = nginx.client_from("127.0.0.4");
+async fn bob_signed_up_and_mallory_failed_ten_times(proxy: &ProxyProcess) -> Client_ {
+    let owner = proxy.client_from("127.0.0.4");
     assert_eq!(
         owner
             .signup("bob@example.com", "a good password")
@@ -157,7 +182,7 @@ async fn bob_signed_up_and_mallory_failed_ten_times(nginx: &Nginx) -> Client_ {
             .status(),
         StatusCode::CREATED
     );
-    let mallory = nginx.client_from("127.0.0.2");
+    let mallory = proxy.client_from("127.0.0.2");
     for attempt in 0..10 {
         let failed = mallory
             .login(&format!("nobody{attempt}@example.com"), "wrong password")
@@ -191,6 +216,29 @@ async fn the_login_lockout_is_per_client_behind_nginx() {
     assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
 
     let bob = nginx.client_from("127.0.0.3");
+    let signed_in = bob.login("bob@example.com", "a good password").await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_lockout_is_per_client_behind_caddy() {
+    let (_app, caddy) = behind_caddy(None).await;
+    let mallory = bob_signed_up_and_mallory_failed_ten_times(&caddy).await;
+    let locked = mallory.login("bob@example.com", "a good password").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Caddy, trusting no proxy in front of itself, never passes a client's claim on as the
+    // rightmost address, so claiming another address changes nothing.
+    let spoofed = mallory
+        .request(Method::POST, "/api/auth/login")
+        .header("X-Forwarded-For", "127.0.0.9")
+        .header("X-Forwarded-Host", "evil.example")
+        .json(&json!({ "email": "bob@example.com", "password": "a good password" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let bob = caddy.client_from("127.0.0.3");
     let signed_in = bob.login("bob@example.com", "a good password").await;
     assert_eq!(signed_in.status(), StatusCode::OK);
 }

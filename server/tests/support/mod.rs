@@ -1,14 +1,17 @@
 //! `TestApp`: the real server on a random port with a fresh database (SQLite or MongoDB), and
 //! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
-//! binary as a child process. `Nginx`: the README's nginx configuration in front of a server.
+//! binary as a child process. `Nginx`, `Caddy`: the README's proxy configurations in front of
+//! a server (`ProxyProcess`).
 //! `both_backends!`: one test body run on both stores.
 
 // Each test binary uses only some of these helpers.
 #![allow(dead_code, unused_imports)]
 
+mod caddy;
 mod data;
 mod nginx;
 mod process;
+mod proxy;
 
 use std::sync::Arc;
 
@@ -20,9 +23,11 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+pub use caddy::Caddy;
 pub use data::{Backend, TestData};
 pub use nginx::Nginx;
 pub use process::TestProcess;
+pub use proxy::ProxyProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`
 /// expands to `mod name { async fn sqlite() ...; async fn mongo() ... }`, each a multi-threaded
