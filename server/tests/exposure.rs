@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 
 use reqwest::StatusCode;
-use support::TestApp;
+use support::{sse_events, TestApp};
 
 /// The text of the sign-in page's provider error, without Leptos' hydration markers.
 fn provider_error(html: &str) -> Option<String> {
@@ -308,4 +308,194 @@ async fn pages() {
     a_link_cannot_put_words_on_the_sign_in_page(&app).await;
     every_answer_carries_the_security_headers(&app).await;
     every_inline_script_of_a_page_carries_its_nonce(&app).await;
+}
+
+/// What a signed-in user reads when the default provider fails: each answer's text, named by
+/// where it came from. `model` is sent with each chat request.
+async fn what_users_read_of_a_failing_provider(
+    app: &TestApp,
+    model: &str,
+    sentence: &str,
+    code: &str,
+) -> Vec<(String, String)> {
+    use leptos::server_fn::ServerFn;
+    use serde_json::{json, Value};
+
+    let mut ada = app.user("ada@example.com").await;
+    let mut read = Vec::new();
+
+    // The chat page's stream, read to its end, then the reply as stored and as the
+    // conversation's page shows it.
+    let response = ada
+        .post(
+            "/api/chat",
+            json!({ "content": "anyone there?", "model": model }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stream = response.text().await.unwrap();
+    let (name, event) = sse_events(&stream).pop().unwrap_or_default();
+    assert_eq!(name, "error", "{stream}");
+    assert_eq!(
+        event["error"],
+        json!({ "code": code, "message": sentence }),
+        "{stream}"
+    );
+    let reply = &event["message"];
+    let session = reply["sessionId"].as_str().unwrap();
+    read.push(("/api/chat".to_owned(), stream.clone()));
+    let stored = ada
+        .get(&format!("/api/chat/messages?sessionId={session}&limit=200"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let messages: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(messages["messages"][1], *reply, "stored as the event said");
+    read.push(("the stored messages".to_owned(), stored));
+    let page = ada
+        .get(&format!("/c/{session}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    read.push(("the conversation's page".to_owned(), page));
+
+    // The UI's list of models, and the REST one.
+    let models = ada.get("/api/models").await.text().await.unwrap();
+    read.push(("/api/models".to_owned(), models));
+    let listed = ada
+        .request(
+            reqwest::Method::POST,
+            <app::server_fns::ListModels as ServerFn>::PATH,
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    read.push((
+        "the list_models server function".to_owned(),
+        listed.text().await.unwrap(),
+    ));
+
+    // The OpenAI-compatible endpoint, whole and streamed.
+    ada.token = Some(ada.new_api_token("sdk").await);
+    let whole = ada
+        .post(
+            "/v1/chat/completions",
+            json!({ "model": model, "messages": [{ "role": "user", "content": "whole?" }] }),
+        )
+        .await;
+    assert_eq!(whole.status(), StatusCode::BAD_GATEWAY);
+    let whole = whole.text().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&whole).unwrap(),
+        json!({ "error": { "message": sentence, "type": "invalid_request_error", "code": code } })
+    );
+    read.push(("/v1/chat/completions".to_owned(), whole));
+    let streamed = ada
+        .post(
+            "/v1/chat/completions",
+            json!({ "model": model, "stream": true, "messages": [{ "role": "user", "content": "streamed?" }] }),
+        )
+        .await;
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let streamed = streamed.text().await.unwrap();
+    let (name, last) = sse_events(&streamed).pop().unwrap_or_default();
+    assert_eq!(name, "message", "{streamed}");
+    assert_eq!(
+        last,
+        json!({ "error": { "message": sentence, "type": "server_error", "code": code } }),
+        "{streamed}"
+    );
+    read.push(("/v1/chat/completions, streamed".to_owned(), streamed));
+    read
+}
+
+/// Whether `text` holds `word` as a word of its own: not inside a longer run of letters and
+/// digits (a port number inside an id or a timestamp is not that port).
+fn names(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text.get(..at).and_then(|head| head.chars().next_back());
+        let after = text
+            .get(at + word.len()..)
+            .and_then(|tail| tail.chars().next());
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// Asserts that no text `read` holds any of `secrets`, nor `port` as a word of its own.
+fn shows_none(read: &[(String, String)], secrets: &[&str], port: &str) {
+    for (place, text) in read {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{place} shows {secret:?}: {text}");
+        }
+        assert!(!names(text, port), "{place} shows the port {port}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_url_and_its_secrets_reach_no_user() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let url = format!("http://confab-user:s3cret-pass@127.0.0.1:{port}/v1?api-key=q-s3cret-key");
+    let app = TestApp::spawn_with_provider(&url).await;
+    let sentence = "the model provider \"default\" could not be reached";
+    let read =
+        what_users_read_of_a_failing_provider(&app, "fake-model", sentence, "provider_unreachable")
+            .await;
+    shows_none(
+        &read,
+        &[
+            "confab-user",
+            "s3cret-pass",
+            "q-s3cret-key",
+            "api-key",
+            "127.0.0.1",
+        ],
+        &port,
+    );
+    // The model lists say only that, with no models.
+    for list in ["/api/models", "the list_models server function"] {
+        let (_, text) = read.iter().find(|(place, _)| place == list).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(text).unwrap(),
+            serde_json::json!({ "models": [], "errors": [sentence] }),
+            "{list}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn what_a_provider_says_in_its_error_reaches_no_user() {
+    let provider = fake_openai::spawn().await;
+    let (host, port) = provider
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .split_once(':')
+        .unwrap();
+    let (host, port) = (host.to_owned(), port.to_owned());
+    let url = provider.replacen("http://", "http://confab-user:s3cret-pass@", 1);
+    let app = TestApp::spawn_with_provider(&url).await;
+    let read = what_users_read_of_a_failing_provider(
+        &app,
+        "fake-500",
+        "the model provider \"default\" answered with an error (HTTP 500)",
+        "provider_error",
+    )
+    .await;
+    shows_none(
+        &read,
+        &[
+            fake_openai::SECRET_IN_ERROR,
+            "10.9.8.7",
+            "failed on purpose",
+            "confab-user",
+            "s3cret-pass",
+            &host,
+        ],
+        &port,
+    );
 }

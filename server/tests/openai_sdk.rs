@@ -11,15 +11,9 @@ async fn the_python_openai_sdk_works_unchanged() {
     let provider = fake_openai::spawn().await;
     let app = TestApp::spawn_with_provider(&provider).await;
     let ada = app.user("ada@example.com").await;
-    let token: Value = ada
-        .post("/api/tokens", json!({ "name": "python" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let secret = ada.new_api_token("python").await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_sdk.py");
     let base = app.address.clone();
-    let secret = token["token"].as_str().unwrap().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
             .arg(script)

@@ -40,18 +40,9 @@ impl Events {
             if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
                 let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
                 let block = String::from_utf8(block).expect("events are UTF-8");
-                let mut name = "message".to_owned();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(value) = line.strip_prefix("event:") {
-                        name = value.trim().to_owned();
-                    } else if let Some(value) = line.strip_prefix("data:") {
-                        data.push_str(value.strip_prefix(' ').unwrap_or(value));
-                    }
-                }
-                if data.is_empty() {
+                let Some((name, data)) = support::sse_event(&block) else {
                     continue;
-                }
+                };
                 let data: Value = serde_json::from_str(&data).expect("event data is JSON");
                 if name == "delta" {
                     self.text
@@ -568,13 +559,7 @@ async fn openai_endpoint_retries_store_nothing_twice(backend: Backend) {
     let provider = fake_openai::spawn().await;
     let app = app_with(backend, &provider, |_| {}).await;
     let mut ada = app.user("ada@example.com").await;
-    let created: Value = ada
-        .post("/api/tokens", json!({ "name": "sdk" }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    ada.token = Some(created["token"].as_str().unwrap().to_owned());
+    ada.token = Some(ada.new_api_token("sdk").await);
     let body = json!({
         "model": "fake-500",
         "messages": [{ "role": "user", "content": "is anyone there" }],

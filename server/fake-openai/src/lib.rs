@@ -8,7 +8,7 @@
 //! | `fake-slow` | the same, 150 ms apart |
 //! | `fake-no-usage` | the same, never a usage chunk |
 //! | `fake-error-midstream` | the first three words of the echo, then the connection is aborted mid-body (a reply of three words or fewer ends normally) |
-//! | `fake-500` | no stream: HTTP 500 with an OpenAI-style error body |
+//! | `fake-500` | no stream: HTTP 500 with an OpenAI-style error body whose message is `SERVER_ERROR_MESSAGE` (it quotes `SECRET_IN_ERROR`: what a provider says must not reach Confab's users) |
 //! | `fake-cut` | `one`, ` two`, ` three`, then the body ends cleanly: no `finish_reason`, no `[DONE]` |
 //! | `fake-reset` | `one`, ` two`, ` three`, then the connection is aborted mid-body |
 //! | `fake-malformed` | `one`, ` two`, ` three`, then the line `data: {"choices": [` (broken JSON); the connection stays open 1 s, then closes cleanly |
@@ -46,6 +46,13 @@ pub use mode::{
 };
 
 use log::RequestLog;
+
+/// A secret-looking string that `fake-500`'s error message quotes, as a provider's error may
+/// quote a key or an internal address.
+pub const SECRET_IN_ERROR: &str = "sk-fake-5ecret-from-the-error-body";
+/// The message of `fake-500`'s error body.
+pub const SERVER_ERROR_MESSAGE: &str =
+    "the fake provider failed on purpose; key sk-fake-5ecret-from-the-error-body at 10.9.8.7";
 
 /// Serves the fake provider on `listener` until the process ends.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
@@ -93,7 +100,7 @@ async fn completions(
         entry.finish(Outcome::Completed);
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": { "message": "the fake provider failed on purpose", "type": "server_error", "code": null } })),
+            Json(json!({ "error": { "message": SERVER_ERROR_MESSAGE, "type": "server_error", "code": null } })),
         )
             .into_response();
     }

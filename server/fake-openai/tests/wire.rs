@@ -480,7 +480,11 @@ async fn fake_500_answers_an_openai_error() {
     let body: Value = serde_json::from_str(&wire.body).unwrap();
     assert_eq!(
         body,
-        json!({ "error": { "message": "the fake provider failed on purpose", "type": "server_error", "code": null } })
+        json!({ "error": { "message": fake_openai::SERVER_ERROR_MESSAGE, "type": "server_error", "code": null } })
+    );
+    assert!(
+        fake_openai::SERVER_ERROR_MESSAGE.contains(fake_openai::SECRET_IN_ERROR),
+        "the message quotes the secret"
     );
     assert_eq!(log(&base).await[0]["_outcome"], "completed");
 }

@@ -357,6 +357,14 @@ impl Client_ {
         response.json().await.expect("json")
     }
 
+    /// Makes an API token named `name` and returns its secret.
+    pub async fn new_api_token(&self, name: &str) -> String {
+        let response = self.post("/api/tokens", json!({ "name": name })).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await.expect("json");
+        created["token"].as_str().expect("a token").to_owned()
+    }
+
     pub async fn session(&self, title: &str) -> Value {
         let response = self
             .post("/api/chat/sessions", json!({ "title": title }))
@@ -364,6 +372,36 @@ impl Client_ {
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.expect("json")
     }
+}
+
+/// The name (`message` when it has none) and data of one Server-Sent Events block; `None` for
+/// a block without data (a comment, a keep-alive).
+pub fn sse_event(block: &str) -> Option<(String, String)> {
+    let mut name = "message".to_owned();
+    let mut data = String::new();
+    for line in block.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            name = value.trim().to_owned();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(value.strip_prefix(' ').unwrap_or(value));
+        }
+    }
+    (!data.is_empty()).then_some((name, data))
+}
+
+/// The events of a whole Server-Sent Events body: each one's name and its data, parsed as JSON
+/// when it is JSON.
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(sse_event)
+        .map(|(name, data)| {
+            let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+            (name, data)
+        })
+        .collect()
 }
 
 /// The error code of an API error answer.

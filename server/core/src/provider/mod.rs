@@ -1,6 +1,7 @@
 //! Model providers: any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI, …) through
 //! async-openai. Several named providers may be configured; one is the default.
 
+mod error;
 mod stream;
 
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use async_openai::error::OpenAIError;
 use async_openai::Client;
 use serde::{Deserialize, Serialize};
 
+pub use error::{failure_of_status, redacted_url, Failure, ProviderError};
 pub use stream::{ChatTurn, ReplyEvent, ReplyStream};
 
 /// How long the list of models is reused before asking the providers again.
@@ -18,7 +20,7 @@ const MODELS_TTL: Duration = Duration::from_secs(30);
 /// Longest wait for a provider to start answering.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A provider's settings. The API key is never logged.
+/// A provider's settings. The API key is never logged, nor the URL's user, password or query.
 #[derive(Clone)]
 pub struct ProviderSettings {
     pub name: String,
@@ -32,25 +34,11 @@ impl std::fmt::Debug for ProviderSettings {
         formatter
             .debug_struct("ProviderSettings")
             .field("name", &self.name)
-            .field("base_url", &self.base_url)
+            .field("base_url", &redacted_url(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "<secret>"))
             .field("default_model", &self.default_model)
             .finish()
     }
-}
-
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProviderError {
-    #[error("the model provider at {url} could not be reached: {detail}")]
-    Unreachable { url: String, detail: String },
-    #[error("the model provider at {url} answered with an error: {detail}")]
-    Upstream { url: String, detail: String },
-    #[error("the reply stream from {url} broke off: {detail}")]
-    Interrupted { url: String, detail: String },
-    #[error("the model provider at {url} sent nothing for {seconds} seconds")]
-    Stalled { url: String, seconds: u64 },
-    #[error("unknown provider {0:?}")]
-    UnknownProvider(String),
 }
 
 /// A model one of the providers offers. `id` is what to send back as `model`.
@@ -78,25 +66,18 @@ pub struct Provider {
     http: reqwest::Client,
 }
 
-pub(crate) fn classify(url: &str, error: OpenAIError) -> ProviderError {
-    let url = url.to_owned();
+/// What an error of async-openai (listing models) means.
+fn classify(error: &OpenAIError) -> Failure {
     match error {
         OpenAIError::Reqwest(error)
             if error.is_connect() || error.is_timeout() || error.is_request() =>
         {
-            ProviderError::Unreachable {
-                url,
-                detail: error.to_string(),
-            }
+            Failure::Unreachable
         }
-        OpenAIError::StreamError(error) => ProviderError::Interrupted {
-            url,
-            detail: error.to_string(),
-        },
-        other => ProviderError::Upstream {
-            url,
-            detail: other.to_string(),
-        },
+        OpenAIError::ApiError(response) => failure_of_status(response.status_code.as_u16()),
+        OpenAIError::StreamError(_) => Failure::Interrupted,
+        OpenAIError::Reqwest(_) | OpenAIError::JSONDeserialize(..) => Failure::BadAnswer,
+        _ => Failure::Upstream { status: None },
     }
 }
 
@@ -121,6 +102,16 @@ impl Provider {
 
     pub fn client(&self) -> &Client<OpenAIConfig> {
         &self.client
+    }
+
+    /// A failure of this provider; `detail` goes to the log only.
+    pub fn failed(&self, failure: Failure, detail: impl std::fmt::Display) -> ProviderError {
+        ProviderError::new(
+            &self.settings.name,
+            &self.settings.base_url,
+            failure,
+            detail,
+        )
     }
 }
 
@@ -147,7 +138,7 @@ impl Providers {
     pub fn resolve(&self, requested: Option<&str>) -> Result<(usize, String), ProviderError> {
         let default = self
             .default_provider()
-            .ok_or_else(|| ProviderError::UnknownProvider("(none configured)".into()))?;
+            .ok_or_else(|| ProviderError::unknown_provider("(none configured)"))?;
         let Some(requested) = requested.map(str::trim).filter(|model| !model.is_empty()) else {
             return Ok((0, default.settings.default_model.clone()));
         };
@@ -201,16 +192,26 @@ impl Providers {
                         });
                     }
                 }
-                Ok(Err(error)) => list
-                    .errors
-                    .push(classify(&provider.settings.base_url, error).to_string()),
-                Err(_) => list.errors.push(
-                    ProviderError::Unreachable {
-                        url: provider.settings.base_url.clone(),
-                        detail: format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
-                    }
-                    .to_string(),
-                ),
+                Ok(Err(error)) => {
+                    let failure = classify(&error);
+                    let detail = match error {
+                        // async-openai's reqwest, whose text quotes the URL whole.
+                        OpenAIError::Reqwest(error) => error::causes(&error.without_url()),
+                        other => other.to_string(),
+                    };
+                    let failed = provider.failed(failure, detail);
+                    tracing::warn!(detail = failed.for_log(), "{failed}");
+                    list.errors.push(failed.to_string());
+                }
+                Err(_) => {
+                    let seconds = CONNECT_TIMEOUT.as_secs();
+                    let failed = provider.failed(
+                        Failure::TimedOut { seconds },
+                        format!("no list of models within {seconds} seconds"),
+                    );
+                    tracing::warn!(detail = failed.for_log(), "{failed}");
+                    list.errors.push(failed.to_string());
+                }
             }
         }
         // Only a complete answer is cached: a provider that was down is asked again next time.

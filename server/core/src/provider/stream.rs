@@ -15,7 +15,8 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Provider, ProviderError};
+use super::error::reqwest_detail;
+use super::{failure_of_status, Failure, Provider, ProviderError};
 use crate::model::Role;
 
 /// Longest line of the provider's event stream, in bytes. A chunk is a few hundred bytes; a
@@ -116,25 +117,28 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// What went wrong in a stream, and the detail for the log.
+type StreamFailure = (Failure, String);
+
 /// The events of one `data:` payload.
-fn parse_data(url: &str, data: &str) -> Vec<Result<ReplyEvent, ProviderError>> {
+fn parse_data(data: &str) -> Vec<Result<ReplyEvent, StreamFailure>> {
     if data.trim() == "[DONE]" {
         return vec![Ok(ReplyEvent::Done)];
     }
     let chunk: Chunk = match serde_json::from_str(data) {
         Ok(chunk) => chunk,
         Err(error) => {
-            return vec![Err(ProviderError::Interrupted {
-                url: url.to_owned(),
-                detail: format!("a malformed chunk ({error}): {}", quote(data)),
-            })]
+            return vec![Err((
+                Failure::BadAnswer,
+                format!("a malformed chunk ({error}): {}", quote(data)),
+            ))]
         }
     };
     if let Some(error) = chunk.error {
-        return vec![Err(ProviderError::Upstream {
-            url: url.to_owned(),
-            detail: error_message(&error),
-        })];
+        return vec![Err((
+            Failure::Upstream { status: None },
+            format!("an error in the stream: {}", error_message(&error)),
+        ))];
     }
     let mut events = Vec::new();
     for choice in chunk.choices {
@@ -164,7 +168,7 @@ fn bounded_lines<B: AsRef<[u8]> + Send + 'static>(
 ) -> impl Stream<Item = Result<B, String>> + Send + 'static {
     body.scan(0usize, |line, chunk| {
         let item = match chunk {
-            Err(error) => Err(error.to_string()),
+            Err(error) => Err(reqwest_detail(error)),
             Ok(bytes) => {
                 let data = bytes.as_ref();
                 *line = match data.iter().rposition(|byte| *byte == b'\n') {
@@ -212,37 +216,46 @@ impl Provider {
         }
         let response = match tokio::time::timeout(first_answer, request.send()).await {
             Err(_) => {
-                return Err(ProviderError::Stalled {
-                    url: base,
-                    seconds: first_answer.as_secs(),
-                })
+                let seconds = first_answer.as_secs();
+                return Err(self.failed(
+                    Failure::TimedOut { seconds },
+                    format!("no answer to a chat request within {seconds} seconds"),
+                ));
             }
             Ok(Err(error)) => {
-                return Err(ProviderError::Unreachable {
-                    url: base,
-                    detail: error.to_string(),
-                })
+                let failure = if error.is_connect() || error.is_timeout() || error.is_request() {
+                    Failure::Unreachable
+                } else {
+                    Failure::BadAnswer
+                };
+                return Err(self.failed(failure, reqwest_detail(error)));
             }
             Ok(Ok(response)) => response,
         };
         let status = response.status();
         if !status.is_success() {
             let detail = error_body(response).await;
-            return Err(ProviderError::Upstream {
-                url: base,
-                detail: format!("HTTP {status}: {detail}"),
-            });
+            return Err(self.failed(
+                failure_of_status(status.as_u16()),
+                format!("HTTP {status}: {detail}"),
+            ));
         }
+        let name = self.settings.name.clone();
         let events = bounded_lines(response.bytes_stream())
             .eventsource()
             .flat_map(move |event| {
                 let events = match event {
-                    Ok(event) => parse_data(&base, &event.data),
-                    Err(error) => vec![Err(ProviderError::Interrupted {
-                        url: base.clone(),
-                        detail: error.to_string(),
-                    })],
+                    Ok(event) => parse_data(&event.data),
+                    Err(error) => vec![Err((Failure::Interrupted, error.to_string()))],
                 };
+                let events: Vec<Result<ReplyEvent, ProviderError>> = events
+                    .into_iter()
+                    .map(|event| {
+                        event.map_err(|(failure, detail)| {
+                            ProviderError::new(&name, &base, failure, detail)
+                        })
+                    })
+                    .collect();
                 futures::stream::iter(events)
             });
         Ok(Box::pin(events))
@@ -276,13 +289,10 @@ mod tests {
 
     #[test]
     fn chunks_become_events() {
-        let events = parse_data(
-            "u",
-            r#"{"choices":[{"delta":{"content":"héllo 👋"},"finish_reason":null}]}"#,
-        );
+        let events =
+            parse_data(r#"{"choices":[{"delta":{"content":"héllo 👋"},"finish_reason":null}]}"#);
         assert_eq!(events, vec![Ok(ReplyEvent::Delta("héllo 👋".into()))]);
         let events = parse_data(
-            "u",
             r#"{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
         );
         assert_eq!(
@@ -295,20 +305,23 @@ mod tests {
                 })
             ]
         );
-        assert_eq!(parse_data("u", "[DONE]"), vec![Ok(ReplyEvent::Done)]);
+        assert_eq!(parse_data("[DONE]"), vec![Ok(ReplyEvent::Done)]);
     }
 
     #[test]
     fn a_malformed_chunk_or_an_error_object_is_an_error() {
-        let broken = parse_data("u", r#"{"choices": ["#);
+        let broken = parse_data(r#"{"choices": ["#);
         assert!(
-            matches!(&broken[..], [Err(ProviderError::Interrupted { detail, .. })] if detail.contains("malformed chunk")),
+            matches!(&broken[..], [Err((Failure::BadAnswer, detail))] if detail.starts_with("a malformed chunk (")),
             "{broken:?}"
         );
-        let refused = parse_data("u", r#"{"error":{"message":"model overloaded"}}"#);
-        assert!(
-            matches!(&refused[..], [Err(ProviderError::Upstream { detail, .. })] if detail == "model overloaded"),
-            "{refused:?}"
+        let refused = parse_data(r#"{"error":{"message":"model overloaded"}}"#);
+        assert_eq!(
+            refused,
+            [Err((
+                Failure::Upstream { status: None },
+                "an error in the stream: model overloaded".to_owned()
+            ))]
         );
     }
 

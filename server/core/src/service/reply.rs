@@ -30,7 +30,7 @@ use crate::api::{
 };
 use crate::ids::new_id;
 use crate::model::{Message, MessageStatus, Role, Session, StatusReason, User};
-use crate::provider::{ChatTurn, ProviderError, ReplyEvent};
+use crate::provider::{ChatTurn, Failure, ProviderError, ReplyEvent};
 use crate::store::{LeafRule, NewMessage, ReplyOutcome, StoreError};
 
 /// Events buffered for a slow client (a follower waits for room; the reply never does).
@@ -89,12 +89,15 @@ impl End {
             End::Stopped => return (MessageStatus::Partial, Some(StatusReason::Stopped)),
             End::TooLong => return (MessageStatus::Partial, Some(StatusReason::TooLong)),
             End::Shutdown => StatusReason::Shutdown,
-            End::Failed(ProviderError::Interrupted { .. }) => StatusReason::ProviderInterrupted,
-            End::Failed(ProviderError::Stalled { .. }) => StatusReason::ProviderStalled,
-            End::Failed(ProviderError::Unreachable { .. }) => StatusReason::ProviderUnreachable,
-            End::Failed(ProviderError::Upstream { .. } | ProviderError::UnknownProvider(_)) => {
-                StatusReason::ProviderError
-            }
+            End::Failed(error) => match error.failure() {
+                Some(Failure::Interrupted | Failure::BadAnswer) => {
+                    StatusReason::ProviderInterrupted
+                }
+                Some(Failure::TimedOut { .. }) => StatusReason::ProviderStalled,
+                Some(Failure::Unreachable) => StatusReason::ProviderUnreachable,
+                Some(Failure::KeyRefused | Failure::RateLimited | Failure::Upstream { .. })
+                | None => StatusReason::ProviderError,
+            },
         };
         let status = if has_text {
             MessageStatus::Partial
@@ -104,6 +107,8 @@ impl End {
         (status, Some(reason))
     }
 
+    /// The sentence the client gets: a provider's failure in Confab's words (see
+    /// `ProviderError`), never its URL or its own text.
     fn describe(&self) -> String {
         match self {
             End::Failed(error) => error.to_string(),
@@ -720,7 +725,7 @@ impl Services {
         let providers = Arc::clone(self.providers());
         let end = 'read: {
             let Some(provider) = providers.provider(provider_index) else {
-                break 'read End::Failed(ProviderError::UnknownProvider(model.to_owned()));
+                break 'read End::Failed(ProviderError::unknown_provider(model));
             };
             // Checkpoints (heartbeats) start with the request: a provider may take minutes
             // to answer (loading a model), and a reply without heartbeats counts as left.
@@ -749,7 +754,6 @@ impl Services {
                 Ok(stream) => stream,
                 Err(error) => break 'read End::Failed(error),
             };
-            let url = provider.settings.base_url.clone();
             let mut finished = false;
             let mut last_heard = tokio::time::Instant::now();
             loop {
@@ -768,10 +772,11 @@ impl Services {
                         if finished {
                             break 'read End::Finished;
                         }
-                        break 'read End::Failed(ProviderError::Stalled {
-                            url,
-                            seconds: config.provider_idle.as_secs(),
-                        });
+                        let seconds = config.provider_idle.as_secs();
+                        break 'read End::Failed(provider.failed(
+                            Failure::TimedOut { seconds },
+                            format!("the stream sent nothing for {seconds} seconds"),
+                        ));
                     }
                     event = stream.next() => {
                         last_heard = tokio::time::Instant::now();
@@ -789,10 +794,10 @@ impl Services {
                                 break 'read if finished {
                                     End::Finished
                                 } else {
-                                    End::Failed(ProviderError::Interrupted {
-                                        url,
-                                        detail: "the stream ended without a finish_reason".into(),
-                                    })
+                                    End::Failed(provider.failed(
+                                        Failure::Interrupted,
+                                        "the stream ended without a finish_reason",
+                                    ))
                                 };
                             }
                             Some(Err(_)) if finished => break 'read End::Finished,
@@ -807,7 +812,7 @@ impl Services {
         let text = live.text();
         let (status, status_reason) = end.status(!text.is_empty());
         if let End::Failed(error) = &end {
-            tracing::warn!(%error, reply = %reply.id, "the model reply did not complete");
+            tracing::warn!(%error, detail = error.for_log(), reply = %reply.id, "the model reply did not complete");
         }
         let (prompt_tokens, completion_tokens, usage_estimated) = match usage {
             Some((prompt, completion)) => (prompt, completion, false),
