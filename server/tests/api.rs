@@ -338,11 +338,63 @@ async fn cookie_writes_from_another_site_are_refused() {
         .await
         .unwrap();
     assert_eq!(no_origin.status(), StatusCode::FORBIDDEN);
+    // HTTP/1.0 needs no Host: a request that names none addressed no origin, so without a
+    // public URL even Confab's own origin does not vouch for it. The same request naming its
+    // host is a write from Confab's own page.
+    let signed_in = app
+        .client()
+        .login("ada@example.com", "a good password")
+        .await;
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| {
+            value
+                .split(';')
+                .next()
+                .filter(|pair| pair.starts_with("confab_session="))
+        })
+        .expect("a session cookie")
+        .to_owned();
+    let address = app.address.trim_start_matches("http://");
+    let raw_write = |host: Option<&str>| {
+        let host = host
+            .map(|host| format!("Host: {host}\r\n"))
+            .unwrap_or_default();
+        let body = r#"{"title":"raw"}"#;
+        format!(
+            "POST /api/chat/sessions HTTP/1.0\r\n{host}Origin: {}\r\nCookie: {cookie}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            app.address,
+            body.len()
+        )
+    };
+    assert_eq!(
+        status_line(address, &raw_write(None)).await,
+        "HTTP/1.0 403 Forbidden"
+    );
     let sessions: Value = ada.get("/api/chat/sessions").await.json().await.unwrap();
     assert!(
         sessions["sessions"].as_array().unwrap().is_empty(),
         "nothing was created"
     );
+    assert_eq!(
+        status_line(address, &raw_write(Some(address))).await,
+        "HTTP/1.0 201 Created"
+    );
+}
+
+/// The status line of the answer to `request`, sent as it is to `address`.
+async fn status_line(address: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or_default().to_owned()
 }
 
 both_backends!(

@@ -139,9 +139,71 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
     assert_eq!(nonces.len(), 4, "a new nonce for every answer");
 }
 
+/// The attribute names of every start tag in `html`, by tag name, outside script elements'
+/// text. Quoted attribute values are read whole, whatever they hold.
+fn attributes(html: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut chars = html.chars().peekable();
+    let mut in_script = false;
+    let mut tail = String::new();
+    while let Some(character) = chars.next() {
+        if in_script {
+            // Only `</script>` ends a script's text.
+            tail.push(character);
+            if tail.ends_with("</script>") {
+                in_script = false;
+                tail.clear();
+            }
+            continue;
+        }
+        if character != '<' || !chars.peek().is_some_and(char::is_ascii_alphabetic) {
+            continue;
+        }
+        let mut tag = String::new();
+        while let Some(letter) = chars.next_if(|next| !next.is_whitespace() && *next != '>') {
+            tag.push(letter);
+        }
+        loop {
+            while chars.next_if(|next| next.is_whitespace()).is_some() {}
+            let mut name = String::new();
+            while let Some(letter) =
+                chars.next_if(|next| !next.is_whitespace() && !matches!(next, '=' | '>'))
+            {
+                name.push(letter);
+            }
+            if chars.next_if_eq(&'=').is_some() {
+                match chars.next_if(|next| matches!(next, '"' | '\'')) {
+                    Some(quote) => while chars.next().is_some_and(|next| next != quote) {},
+                    None => {
+                        while chars
+                            .next_if(|next| !next.is_whitespace() && *next != '>')
+                            .is_some()
+                        {}
+                    }
+                }
+            }
+            if !name.is_empty() && name != "/" {
+                found.push((tag.clone(), name.to_ascii_lowercase()));
+            }
+            if chars.next_if_eq(&'>').is_some() || chars.peek().is_none() {
+                break;
+            }
+        }
+        in_script = tag.eq_ignore_ascii_case("script");
+    }
+    found
+}
+
 async fn every_inline_script_of_a_page_carries_its_nonce(app: &TestApp) {
     let ada = app.user("ada@example.com").await;
-    let sent = ada.message(None, "user", "hello").await;
+    // Markup in a message is its text, not the page's.
+    let sent = ada
+        .message(
+            None,
+            "user",
+            r#"hello </title><b style="color: red" onclick="alert(1)">there</b>"#,
+        )
+        .await;
     let session = sent["session"]["id"].as_str().unwrap();
     for path in [
         "/".to_owned(),
@@ -169,6 +231,35 @@ async fn every_inline_script_of_a_page_carries_its_nonce(app: &TestApp) {
                     "{path}: <script{script}> without this answer's nonce"
                 );
             }
+        }
+        // The policy allows no inline style and no inline handler: the page must need none.
+        let attributes = attributes(&html);
+        assert!(
+            attributes
+                .iter()
+                .any(|(tag, name)| tag == "link" && name == "href"),
+            "{path}: the attributes were read: {attributes:?}"
+        );
+        for (tag, name) in &attributes {
+            let handler = name.len() > 2
+                && name.starts_with("on")
+                && name
+                    .chars()
+                    .skip(2)
+                    .all(|letter| letter.is_ascii_lowercase());
+            assert!(
+                name != "style" && !handler,
+                "{path}: <{tag} {name}=…> (the policy ignores it): {html}"
+            );
+        }
+        if path.starts_with("/c/") {
+            assert!(
+                // The title is the message's start, escaped.
+                html.contains(
+                    "<title>hello &lt;/title&gt;&lt;b style=\"color: red\"… · Confab</title>"
+                ),
+                "{path}: {html}"
+            );
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn ChatPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match conversation.await {
                             Ok(data) => {
-                                let title = format!("{} · Confab", data.session.title);
+                                let title = title_text(format!("{} · Confab", data.session.title));
                                 chat.session.set(Some(data.session));
                                 chat.messages.set(data.messages);
                                 chat.earlier.set(data.earlier);
@@ -83,5 +83,19 @@ pub fn ChatPage() -> impl IntoView {
                 <Composer session_id=Signal::derive(move || Some(id.get()))/>
             </Workspace>
         </SignedIn>
+    }
+}
+
+/// The text for `<Title>`. leptos_meta 0.8 writes the server's `<title>` without escaping it,
+/// so a conversation title holding `</title>` (one typed, or one from an imported file) would
+/// end the element and put its own markup in the page. The server's copy is escaped (in a
+/// title the browser reads `&lt;` as `<`); the browser's, set as `document.title`, is text.
+fn title_text(text: String) -> String {
+    if cfg!(feature = "ssr") {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        text
     }
 }

@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::Extension;
 use confab_core::auth::client::Client;
 use confab_core::service::error::error_response;
 
@@ -20,14 +21,15 @@ use confab_core::service::error::error_response;
 #[derive(Clone, Debug, Default)]
 pub struct OwnOrigin(pub Option<String>);
 
-/// Refuses a cross-site write with 403. Needs the request's [`Client`] (`client::identify`).
+/// Refuses a cross-site write with 403. Needs the request's [`Client`]: `client::identify`
+/// runs first and always stores one (a router without it answers every request with 500).
 pub async fn protect(
     State(own_origin): State<Arc<OwnOrigin>>,
+    Extension(client): Extension<Client>,
     request: Request,
     next: Next,
 ) -> Response {
-    let client = request.extensions().get::<Client>();
-    if is_allowed(request.method(), request.headers(), client, &own_origin) {
+    if is_allowed(request.method(), request.headers(), &client, &own_origin) {
         next.run(request).await
     } else {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site write refused");
@@ -42,7 +44,7 @@ pub async fn protect(
 fn is_allowed(
     method: &Method,
     headers: &HeaderMap,
-    client: Option<&Client>,
+    client: &Client,
     own_origin: &OwnOrigin,
 ) -> bool {
     if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
@@ -51,7 +53,8 @@ fn is_allowed(
     let has_bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer "));
+        .and_then(|value| value.get(..7).filter(|_| value.len() > 7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "));
     if has_bearer {
         return true;
     }
@@ -61,7 +64,8 @@ fn is_allowed(
     {
         return match &own_origin.0 {
             Some(public) => public.eq_ignore_ascii_case(origin),
-            None => client.is_some_and(|client| client.addressed(origin)),
+            // A client that named no host (HTTP/1.0 without `Host`) addressed no origin.
+            None => client.addressed(origin),
         };
     }
     if let Some(site) = headers
@@ -100,7 +104,7 @@ mod tests {
 
     fn allowed(method: Method, pairs: &[(&str, &str)]) -> bool {
         let direct = client(None, "127.0.0.1:3000");
-        is_allowed(&method, &headers(pairs), Some(&direct), &OwnOrigin(None))
+        is_allowed(&method, &headers(pairs), &direct, &OwnOrigin(None))
     }
 
     #[test]
@@ -151,7 +155,7 @@ mod tests {
             is_allowed(
                 &Method::POST,
                 &headers(&[("origin", origin), ("cookie", "a=b")]),
-                Some(&behind_proxy),
+                &behind_proxy,
                 &public,
             )
         };
@@ -170,7 +174,7 @@ mod tests {
             is_allowed(
                 &Method::POST,
                 &headers(&[("origin", origin), ("cookie", "a=b")]),
-                Some(&forwarded),
+                &forwarded,
                 &OwnOrigin(None),
             )
         };
@@ -179,9 +183,23 @@ mod tests {
         assert!(!write("https://chat.example.com:8443"));
     }
 
+    /// What `identify` makes of a request that names no host (HTTP/1.0 allows it); the
+    /// router's answer is in server/tests/api.rs `cookie_writes_from_another_site_are_refused`.
     #[test]
-    fn without_a_client_only_a_public_url_can_vouch_for_an_origin() {
+    fn a_client_that_named_no_host_is_vouched_for_only_by_a_public_url() {
+        let hostless = Client {
+            address: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            scheme: None,
+            host: None,
+        };
         let origin = headers(&[("origin", "http://127.0.0.1:3000"), ("cookie", "a=b")]);
-        assert!(!is_allowed(&Method::POST, &origin, None, &OwnOrigin(None)));
+        assert!(!is_allowed(
+            &Method::POST,
+            &origin,
+            &hostless,
+            &OwnOrigin(None)
+        ));
+        let public = OwnOrigin(Some("http://127.0.0.1:3000".to_owned()));
+        assert!(is_allowed(&Method::POST, &origin, &hostless, &public));
     }
 }
