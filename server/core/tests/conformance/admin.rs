@@ -7,7 +7,9 @@ use confab_core::api::{
     AdminSettings, AuditAction, InvitationInput, InvitationStatus, PageInput, SignupPolicy,
     UserSummary,
 };
+use confab_core::auth::oidc::ExternalIdentity;
 use confab_core::model::{User, UserRole};
+use confab_core::service::accounts::ExternalSignInError;
 use confab_core::service::{ServiceConfig, ServiceError, Services};
 use confab_core::store::{AuthSessionRecord, DynStore, StoredInvitation, StoredPasswordReset};
 
@@ -215,7 +217,39 @@ pub async fn disabling_an_account(store: DynStore) {
         .await
         .unwrap();
 
+    // Bob also signs in through a provider.
+    let at_provider = |subject: &str| ExternalIdentity {
+        provider: "idp".into(),
+        subject: subject.into(),
+        email: Some("bob@example.com".into()),
+        email_verified: true,
+        name: None,
+    };
+    assert_eq!(
+        services
+            .external_sign_in(at_provider("bob-at-idp"))
+            .await
+            .unwrap(),
+        bob
+    );
+
     services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    // Through the provider, by the subject linked before or by a new one with his email.
+    for subject in ["bob-at-idp", "bob-elsewhere"] {
+        let refused = services.external_sign_in(at_provider(subject)).await;
+        assert!(
+            matches!(refused, Err(ExternalSignInError::AccountDisabled)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .user_by_identity("idp", "bob-elsewhere")
+            .await
+            .unwrap(),
+        None,
+        "nothing linked to a disabled account"
+    );
     assert!(store
         .load_auth_session("bob-laptop")
         .await
@@ -284,6 +318,13 @@ pub async fn disabling_an_account(store: DynStore) {
         .unwrap();
     assert_eq!(signed_in, bob);
     assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    assert_eq!(
+        services
+            .external_sign_in(at_provider("bob-at-idp"))
+            .await
+            .unwrap(),
+        bob
+    );
     let listed = services
         .admin_list_users(&ada, &PageInput::default())
         .await
