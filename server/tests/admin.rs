@@ -691,3 +691,33 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_sign_in_saved_after_the_sweep_ends_at_its_next_request,
+    |backend| async move {
+        let app = TestApp::spawn_on(backend).await;
+        let _ada = app.user("ada@example.com").await;
+        let bob = app.user("bob@example.com").await;
+        let bob_id = me(&bob).await["id"].as_str().unwrap().to_owned();
+        // As if Bob's sign-in was being saved while the administrator disabled him: the
+        // account is disabled and his sign-in record is still there.
+        assert!(app
+            .store
+            .set_user_disabled(&bob_id, Some(Utc::now()))
+            .await
+            .unwrap());
+        assert_eq!(
+            answer(bob.get("/api/auth/me").await).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                error("unauthorized", "authentication required")
+            )
+        );
+        // Ended for good: enabling the account does not bring that sign-in back.
+        assert!(app.store.set_user_disabled(&bob_id, None).await.unwrap());
+        assert_eq!(
+            bob.get("/api/auth/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+);

@@ -286,6 +286,8 @@ pub trait Store: Send + Sync + 'static {
     // Users. The first account created becomes the admin, decided atomically by the store.
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// `user_by_id`, but `None` for a disabled account: whom a sign-in cookie may stand for.
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     async fn count_users(&self) -> StoreResult<i64>;
     /// How many accounts are administrators: an instance with accounts keeps at least one.

@@ -234,6 +234,8 @@ pub async fn disabling_an_account(store: DynStore) {
     );
 
     services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    assert_eq!(store.active_user_by_id(&bob.id).await.unwrap(), None);
+    assert_eq!(store.user_by_id(&bob.id).await.unwrap(), Some(bob.clone()));
     // Through the provider, by the subject linked before or by a new one with his email.
     for subject in ["bob-at-idp", "bob-elsewhere"] {
         let refused = services.external_sign_in(at_provider(subject)).await;
@@ -318,6 +320,10 @@ pub async fn disabling_an_account(store: DynStore) {
         .unwrap();
     assert_eq!(signed_in, bob);
     assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    assert_eq!(
+        store.active_user_by_id(&bob.id).await.unwrap(),
+        Some(bob.clone())
+    );
     assert_eq!(
         services
             .external_sign_in(at_provider("bob-at-idp"))

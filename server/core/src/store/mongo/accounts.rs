@@ -96,6 +96,17 @@ pub async fn user_by_id(collections: &Collections, id: &str) -> StoreResult<Opti
         .transpose()
 }
 
+pub async fn active_user_by_id(collections: &Collections, id: &str) -> StoreResult<Option<User>> {
+    collections
+        .users
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(db_error)?
+        .filter(|document| document.disabled_at.is_none())
+        .map(|document| document.to_user())
+        .transpose()
+}
+
 pub async fn credentials_by_email(
     collections: &Collections,
     email: &str,
@@ -303,14 +314,7 @@ pub async fn user_by_token_hash(
     else {
         return Ok(None);
     };
-    collections
-        .users
-        .find_one(doc! { "_id": &token.user_id })
-        .await
-        .map_err(db_error)?
-        .filter(|document| document.disabled_at.is_none())
-        .map(|document| document.to_user())
-        .transpose()
+    active_user_by_id(collections, &token.user_id).await
 }
 
 pub async fn user_by_identity(

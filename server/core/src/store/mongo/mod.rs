@@ -288,6 +288,10 @@ impl Store for MongoStore {
         accounts::user_by_id(&self.collections, id).await
     }
 
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        accounts::active_user_by_id(&self.collections, id).await
+    }
+
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
         accounts::credentials_by_email(&self.collections, email).await
     }

@@ -48,6 +48,14 @@ pub fn user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
         .map_err(sql_error)
 }
 
+pub fn active_user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND disabled_at IS NULL"
+    ))
+    .and_then(|mut query| query.query_row([id], rows::user).optional())
+    .map_err(sql_error)
+}
+
 pub fn credentials_by_email(
     conn: &Connection,
     email: &str,

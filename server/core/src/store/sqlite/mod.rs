@@ -383,6 +383,12 @@ impl Store for SqliteStore {
         self.read(move |conn| accounts::user_by_id(conn, &id)).await
     }
 
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.read(move |conn| accounts::active_user_by_id(conn, &id))
+            .await
+    }
+
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
         let email = email.to_owned();
         self.read(move |conn| accounts::credentials_by_email(conn, &email))
