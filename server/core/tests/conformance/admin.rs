@@ -453,6 +453,24 @@ pub async fn invitations_work_once(store: DynStore) {
     assert_eq!(created, 1);
     assert_eq!(store.count_users().await.unwrap(), 3);
 
+    // A sign-up that fails (the email is taken) leaves the invitation usable.
+    let spare = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(signup("ada@example.com", Some(spare.token.clone()), "s").await),
+        (
+            409,
+            "conflict",
+            "an account with this email exists already".into()
+        )
+    );
+    let frank = signup("frank@example.com", Some(spare.token.clone()), "s")
+        .await
+        .unwrap();
+    assert_eq!(frank.email, "frank@example.com");
+
     // Expired and revoked ones.
     let now = Utc::now();
     store
@@ -533,6 +551,7 @@ pub async fn invitations_work_once(store: DynStore) {
     assert_eq!(
         statuses,
         [
+            (spare.invitation.id.clone(), InvitationStatus::Used),
             (open.invitation.id.clone(), InvitationStatus::Used),
             (bound.invitation.id.clone(), InvitationStatus::Used),
             ("expired-invitation".to_owned(), InvitationStatus::Expired),
