@@ -628,6 +628,38 @@ pub async fn password_resets(store: DynStore) {
         code(services.reset_password("", "another password").await),
         invalid
     );
+
+    // Four uses of one link at once: one sets its password, the others are refused.
+    let racing = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    let attempts = [
+        "password one",
+        "password two",
+        "password three",
+        "password four",
+    ]
+    .map(|password| {
+        let services = services.clone();
+        let token = racing.token.clone();
+        tokio::spawn(async move { (password, services.reset_password(&token, password).await) })
+    });
+    let mut set = Vec::new();
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            (password, Ok(())) => set.push(password),
+            (_, Err(error)) => assert_eq!(error.code(), "reset_token_invalid"),
+        }
+    }
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert_eq!(
+        services
+            .login("bob@example.com", set[0], "b")
+            .await
+            .unwrap(),
+        bob
+    );
     let now = Utc::now();
     store
         .create_password_reset(StoredPasswordReset {
