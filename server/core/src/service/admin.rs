@@ -221,11 +221,17 @@ impl Services {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
         self.keep_an_admin(&target)?;
-        let now = stored_time(Utc::now());
-        if !self
+        // Disabling again keeps the time it was first disabled (and still ends its sign-ins).
+        let disabled_before = self
             .store()
-            .set_user_disabled(&target.id, Some(now))
+            .credentials_by_email(&target.email)
             .await?
+            .is_some_and(|found| found.user.id == target.id && found.disabled_at.is_some());
+        if !disabled_before
+            && !self
+                .store()
+                .set_user_disabled(&target.id, Some(stored_time(Utc::now())))
+                .await?
         {
             return Err(ServiceError::NotFound);
         }

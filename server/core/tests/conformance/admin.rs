@@ -294,6 +294,14 @@ pub async fn disabling_an_account(store: DynStore) {
     let bob_listed = &listed.users[1];
     assert!(bob_listed.disabled);
     assert!(bob_listed.disabled_at.is_some());
+    // Disabled again: since the first time.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    let again = services
+        .admin_list_users(&ada, &PageInput::default())
+        .await
+        .unwrap();
+    assert_eq!(&again.users[1], bob_listed);
 
     let last_admin = (
         403,
