@@ -143,13 +143,16 @@ pub async fn sign_up(
     email: String,
     password: String,
     name: Option<String>,
+    // The secret of the invitation link the page was opened with (`?invitation=`), if any.
+    #[server(default)] invitation: Option<String>,
 ) -> Result<User, ServerFnError> {
     let services = server::services()?;
     let user = services
-        .signup(
+        .signup_with_invitation(
             &email,
             &password,
             name.as_deref(),
+            invitation.as_deref(),
             &server::client_address(),
         )
         .await
@@ -411,6 +414,9 @@ pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
 pub struct SignInChoices {
     pub providers: Vec<confab_core::api::SignInProvider>,
     pub local_accounts: bool,
+    /// Whether anyone may sign up, or only with an invitation: the policy in force (an
+    /// administrator's stored one, else the configured one).
+    pub signup: confab_core::api::SignupPolicy,
 }
 
 #[server(prefix = "/rpc")]
@@ -427,5 +433,6 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
             })
             .collect(),
         local_accounts: services.config().local_accounts,
+        signup: services.signup_policy().await.map_err(server::to_error)?,
     })
 }

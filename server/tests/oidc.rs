@@ -289,3 +289,43 @@ async fn an_account_without_a_password_deletes_itself_after_a_fresh_sign_in() {
         .unwrap()
         .is_none());
 }
+
+/// An administrator disables an account made through the provider: its browser is signed out,
+/// and signing in at the provider again leads back with `account_disabled` until it is
+/// enabled.
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_through_the_provider() {
+    let (app, idp) = setup().await;
+    let ada = app.user("ada@example.com").await;
+    let browser = browser();
+    let callback = callback_url(&app, &idp, &browser, "grace").await;
+    browser.get(&callback).send().await.unwrap();
+    let grace = me(&app, &browser).await.expect("signed in");
+    let grace_id = grace["user"]["id"].as_str().unwrap().to_owned();
+
+    let disabled = ada
+        .post(
+            &format!("/api/admin/users/{grace_id}/disable"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::NO_CONTENT);
+    assert!(me(&app, &browser).await.is_none(), "signed out");
+    let again = self::browser();
+    let callback = callback_url(&app, &idp, &again, "grace").await;
+    let landed = again.get(&callback).send().await.unwrap();
+    assert_eq!(location(&landed), "/?auth_error=account_disabled");
+    assert!(me(&app, &again).await.is_none());
+
+    let enabled = ada
+        .post(
+            &format!("/api/admin/users/{grace_id}/enable"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(enabled.status(), StatusCode::NO_CONTENT);
+    let callback = callback_url(&app, &idp, &again, "grace").await;
+    let landed = again.get(&callback).send().await.unwrap();
+    assert_eq!(location(&landed), "/");
+    assert_eq!(me(&app, &again).await.unwrap(), grace);
+}

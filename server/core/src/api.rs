@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Message, MessageStatus, Session, StatusReason, User};
+use chrono::{DateTime, Utc};
+
+use crate::model::{Message, MessageStatus, Session, StatusReason, User, UserRole};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -12,6 +14,10 @@ pub struct SignupInput {
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// The secret of an invitation (the `invitation` parameter of its link): with a valid one,
+    /// sign-up works even while it is closed, and uses the invitation up.
+    #[serde(default)]
+    pub invitation: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -309,4 +315,233 @@ pub struct SaveReplyInput {
 pub struct SignInProvider {
     pub display_name: String,
     pub login_url: String,
+}
+
+// Administration (`/api/admin/...`, `Services::admin_*`): what an administrator reads and
+// sends. Times are RFC 3339 UTC timestamps.
+
+/// Who may create an account once the first (admin) account exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupPolicy {
+    /// Anyone may sign up.
+    #[default]
+    Open,
+    /// Only with an invitation.
+    Closed,
+}
+
+impl SignupPolicy {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "open" => Some(SignupPolicy::Open),
+            "closed" => Some(SignupPolicy::Closed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupPolicy::Open => "open",
+            SignupPolicy::Closed => "closed",
+        }
+    }
+}
+
+/// The settings an administrator changes at run time (`GET`/`PUT /api/admin/settings`):
+/// `{"signup": "open" | "closed"}`. Once stored they win over the configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSettings {
+    pub signup: SignupPolicy,
+}
+
+/// One account as the administrators' list shows it: never its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: UserRole,
+    pub created_at: DateTime<Utc>,
+    /// Whether the account is disabled (it cannot sign in); `disabled_at` says since when.
+    pub disabled: bool,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Messages stored in the account's conversations, those deleted but still restorable
+    /// included.
+    pub message_count: i64,
+    /// The latest of its last sign-in and the last activity of its conversations (a message
+    /// written, a conversation started); `None` when it has neither.
+    pub last_active_at: Option<DateTime<Utc>>,
+}
+
+/// A page of the user list, sorted by email; `next_cursor` asks for the next page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPage {
+    pub users: Vec<UserSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/admin/users` and `GET /api/admin/audit`: page size (default 50, at most 200) and
+/// the cursor of the page before.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInput {
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// `POST /api/admin/invitations`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationInput {
+    /// Only this email may sign up with the invitation; any email when absent.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Hours until the invitation expires: 1 to 720 (30 days), 168 (7 days) when absent.
+    #[serde(default)]
+    pub expires_in_hours: Option<i64>,
+}
+
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    /// Usable.
+    Pending,
+    /// An account was created with it.
+    Used,
+    /// Past its expiry, unused.
+    Expired,
+}
+
+/// An invitation, without its secret (which only its creation answer carries).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    /// The email it is bound to, if any.
+    pub email: Option<String>,
+    /// The email of the administrator who created it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    /// The id of the account created with it.
+    pub used_by: Option<String>,
+    pub status: InvitationStatus,
+}
+
+/// An invitation just created: `token` is its one-time secret, shown here only, and `link`
+/// the address to send (`{public base}/?invitation=TOKEN`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedInvitation {
+    pub invitation: Invitation,
+    pub token: String,
+    pub link: String,
+}
+
+/// A password reset link just created for an account (`POST
+/// /api/admin/users/{id}/password-reset`): `token` is its one-time secret, `link` the address
+/// to send (`{public base}/reset-password?token=TOKEN`), valid until `expires_at` (24 hours).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetLink {
+    pub user_id: String,
+    pub token: String,
+    pub link: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/auth/password-reset`: the token of a reset link and the new password.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordResetInput {
+    pub token: String,
+    pub password: String,
+}
+
+/// What an administrator did (the audit log's `action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// Created an invitation (target: the invitation).
+    Invite,
+    /// Revoked an invitation (target: the invitation).
+    RevokeInvitation,
+    DisableUser,
+    EnableUser,
+    /// Created a password reset link for the target.
+    PasswordResetLink,
+    DeleteUser,
+    /// Changed the sign-up policy (detail: the new one).
+    SignupPolicy,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 7] = [
+        AuditAction::Invite,
+        AuditAction::RevokeInvitation,
+        AuditAction::DisableUser,
+        AuditAction::EnableUser,
+        AuditAction::PasswordResetLink,
+        AuditAction::DeleteUser,
+        AuditAction::SignupPolicy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Invite => "invite",
+            AuditAction::RevokeInvitation => "revoke_invitation",
+            AuditAction::DisableUser => "disable_user",
+            AuditAction::EnableUser => "enable_user",
+            AuditAction::PasswordResetLink => "password_reset_link",
+            AuditAction::DeleteUser => "delete_user",
+            AuditAction::SignupPolicy => "signup_policy",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+}
+
+/// One entry of the audit log. The actor's and the target's emails are kept as text, so an
+/// entry outlives the accounts it names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_email: String,
+    pub action: AuditAction,
+    /// The user id, the invitation id, or the setting's name (`signup`).
+    pub target_id: String,
+    /// The target account's email (for an invitation: the email it is bound to).
+    pub target_email: Option<String>,
+    /// More about the action: the new policy, an invitation's expiry.
+    pub detail: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// The list of invitations, newest first (at most 200).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationList {
+    pub invitations: Vec<Invitation>,
 }

@@ -18,13 +18,15 @@ pub enum SignInFailure {
     DomainNotAllowed,
     UnverifiedEmail,
     SignupClosed,
+    /// An administrator disabled the account.
+    AccountDisabled,
     /// Anything else, and any code this server does not know.
     NotCompleted,
 }
 
 impl SignInFailure {
     /// Every failure, for reading a code back.
-    pub const ALL: [SignInFailure; 13] = [
+    pub const ALL: [SignInFailure; 14] = [
         SignInFailure::UnknownProvider,
         SignInFailure::Denied,
         SignInFailure::BadState,
@@ -37,6 +39,7 @@ impl SignInFailure {
         SignInFailure::DomainNotAllowed,
         SignInFailure::UnverifiedEmail,
         SignInFailure::SignupClosed,
+        SignInFailure::AccountDisabled,
         SignInFailure::NotCompleted,
     ];
 
@@ -55,6 +58,7 @@ impl SignInFailure {
             SignInFailure::DomainNotAllowed => "domain_not_allowed",
             SignInFailure::UnverifiedEmail => "unverified_email",
             SignInFailure::SignupClosed => "signup_closed",
+            SignInFailure::AccountDisabled => "account_disabled",
             SignInFailure::NotCompleted => "not_completed",
         }
     }
@@ -87,6 +91,9 @@ impl SignInFailure {
             }
             SignInFailure::SignupClosed => {
                 "sign-up is closed on this instance; ask an administrator for an account."
+            }
+            SignInFailure::AccountDisabled => {
+                "this account is disabled; ask an administrator."
             }
             SignInFailure::NotCompleted => "the sign-in could not be completed; try again.",
         }

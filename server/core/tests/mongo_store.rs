@@ -157,6 +157,11 @@ stories!(
     branch_pages_by_hand,
     branch_ends_after_forks_anywhere,
     odd_content_is_stored_whole_and_found,
+    admin_user_list_and_counters,
+    disabling_an_account,
+    invitations_work_once,
+    password_resets,
+    stored_policy_and_audit_log,
 );
 
 /// Two connections to one database are two app nodes: 8 writers on each append to one

@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_core::api::{DeleteAccountInput, LoginInput, SignupInput, UserEnvelope};
+use confab_core::api::{
+    DeleteAccountInput, LoginInput, PasswordResetInput, SignupInput, UserEnvelope,
+};
 use confab_core::auth::{sign_in, sign_out, signed_in_at, CurrentUser};
 use confab_core::service::accounts::Reauthentication;
 use tower_sessions::Session;
@@ -19,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me).delete(delete_me))
+        .route("/api/auth/password-reset", post(password_reset))
 }
 
 async fn signup(
@@ -29,10 +32,11 @@ async fn signup(
 ) -> ApiResult<impl IntoResponse> {
     let user = state
         .services
-        .signup(
+        .signup_with_invitation(
             &input.email,
             &input.password,
             input.name.as_deref(),
+            input.invitation.as_deref(),
             &client,
         )
         .await?;
@@ -78,5 +82,17 @@ async fn delete_me(
     state.services.delete_account(&user, proof).await?;
     // The store ended every sign-in of the account; this also clears the cookie.
     sign_out(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a new password with the token of a reset link; every sign-in of the account ends.
+async fn password_reset(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<PasswordResetInput>,
+) -> ApiResult<StatusCode> {
+    state
+        .services
+        .reset_password(&input.token, &input.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

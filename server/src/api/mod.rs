@@ -1,6 +1,7 @@
 //! The REST API (see shared/API.md): thin adapters from HTTP to the service layer. Each module
 //! exports its own `router()`; they are merged here.
 
+mod admin;
 mod auth;
 mod chat;
 mod export;
@@ -20,6 +21,7 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(admin::router())
         .merge(tokens::router())
         .merge(chat::router())
         .merge(openai::router())

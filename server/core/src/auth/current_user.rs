@@ -47,10 +47,11 @@ pub async fn resolve(parts: &mut Parts) -> Result<(User, Credential), ServiceErr
     let Some(user_id) = user_id else {
         return Err(ServiceError::Unauthorized);
     };
-    match services.store().user_by_id(&user_id).await? {
+    match services.store().active_user_by_id(&user_id).await? {
         Some(user) => Ok((user, Credential::Cookie)),
         None => {
-            // The account is gone: end the sign-in too.
+            // The account is gone or disabled (a sign-in that was being saved while an
+            // administrator disabled it escaped the sweep of its sign-ins): end it too.
             let _ = session.flush().await;
             Err(ServiceError::Unauthorized)
         }

@@ -41,6 +41,8 @@ pub enum ExternalSignInError {
     SignupClosed,
     #[error("an account with this email was created meanwhile")]
     CreatedMeanwhile,
+    #[error("this account is disabled")]
+    AccountDisabled,
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -59,6 +61,7 @@ impl ExternalSignInError {
             ExternalSignInError::DomainNotAllowed => SignInFailure::DomainNotAllowed,
             ExternalSignInError::UnverifiedEmail => SignInFailure::UnverifiedEmail,
             ExternalSignInError::SignupClosed => SignInFailure::SignupClosed,
+            ExternalSignInError::AccountDisabled => SignInFailure::AccountDisabled,
             ExternalSignInError::CreatedMeanwhile | ExternalSignInError::Service(_) => {
                 SignInFailure::NotCompleted
             }
@@ -76,7 +79,7 @@ pub struct CreatedToken {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn normalize_email(email: &str) -> ServiceResult<String> {
+pub(crate) fn normalize_email(email: &str) -> ServiceResult<String> {
     let email = email.trim().to_lowercase();
     let valid = email.chars().count() <= MAX_EMAIL_CHARS
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -96,7 +99,7 @@ fn normalize_email(email: &str) -> ServiceResult<String> {
     }
 }
 
-fn check_password(password: &str) -> ServiceResult<()> {
+pub(crate) fn check_password(password: &str) -> ServiceResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ServiceError::invalid(
             "weak_password",
@@ -123,6 +126,24 @@ impl Services {
         name: Option<&str>,
         client: &str,
     ) -> ServiceResult<User> {
+        self.signup_with_invitation(email, password, name, None, client)
+            .await
+    }
+
+    /// `signup`, with the secret of an invitation when the person has one: a valid, unused,
+    /// unexpired invitation (for this email, when it is bound to one) lets the account be
+    /// created while sign-up is closed, and is used up by the creation itself, so that of two
+    /// sign-ups with it at most one creates an account. A bad invitation is refused (403
+    /// `invitation_invalid`, `invitation_used`, `invitation_expired` or
+    /// `invitation_email_mismatch`) whatever the policy.
+    pub async fn signup_with_invitation(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        invitation: Option<&str>,
+        client: &str,
+    ) -> ServiceResult<User> {
         self.local_accounts_enabled()?;
         let email = normalize_email(email)?;
         check_password(password)?;
@@ -136,7 +157,14 @@ impl Services {
             Some(name) => name.to_owned(),
             None => email.split('@').next().unwrap_or_default().to_owned(),
         };
-        if self.config().signup == SignupPolicy::Closed && self.store().count_users().await? > 0 {
+        let invitation = match invitation.map(str::trim).filter(|token| !token.is_empty()) {
+            Some(token) => Some(self.usable_invitation(token, &email).await?),
+            None => None,
+        };
+        if invitation.is_none()
+            && self.signup_policy().await? == SignupPolicy::Closed
+            && self.store().count_users().await? > 0
+        {
             return Err(ServiceError::Forbidden(
                 "sign-up is closed on this instance; ask an administrator for an account".into(),
             ));
@@ -153,14 +181,23 @@ impl Services {
                 return Err(error);
             }
         };
-        let created = self
-            .store()
-            .create_user(NewUser {
-                email,
-                name,
-                password_hash: Some(password_hash),
-            })
-            .await;
+        let new = NewUser {
+            email,
+            name,
+            password_hash: Some(password_hash),
+        };
+        let created = match &invitation {
+            Some(id) => match self
+                .store()
+                .create_invited_user(id, new, chrono::Utc::now())
+                .await
+            {
+                Ok(Some(user)) => Ok(user),
+                Ok(None) => return Err(super::admin::invitation_used()),
+                Err(error) => Err(error),
+            },
+            None => self.store().create_user(new).await,
+        };
         match created {
             Ok(user) => {
                 tracing::info!(user = %user.id, role = user.role.as_str(), "account created");
@@ -208,9 +245,16 @@ impl Services {
             }
         };
         match credentials {
+            // Said only to whoever gives the right password: the address alone tells nothing.
+            Some(found) if ok && found.disabled_at.is_some() => {
+                Err(super::admin::account_disabled())
+            }
             Some(found) if ok => {
                 limiter.reset(&keys[0]);
                 limiter.forgive(&keys[1..]);
+                self.store()
+                    .record_sign_in(&found.user.id, chrono::Utc::now())
+                    .await?;
                 Ok(found.user)
             }
             _ => Err(ServiceError::BadCredentials),
@@ -334,7 +378,7 @@ impl Services {
             .user_by_identity(&identity.provider, &identity.subject)
             .await?
         {
-            return Ok(user);
+            return self.externally_signed_in(user).await;
         }
         // An address the provider shares but that is no email address is as good as none.
         let email = identity
@@ -355,6 +399,9 @@ impl Services {
             if !identity.email_verified {
                 return Err(ExternalSignInError::UnverifiedEmail);
             }
+            if existing.disabled_at.is_some() {
+                return Err(ExternalSignInError::AccountDisabled);
+            }
             store
                 .link_identity(
                     &existing.user.id,
@@ -364,9 +411,9 @@ impl Services {
                 )
                 .await?;
             tracing::info!(user = %existing.user.id, provider = %identity.provider, "linked a provider account");
-            return Ok(existing.user);
+            return self.externally_signed_in(existing.user).await;
         }
-        if self.config().signup == SignupPolicy::Closed && store.count_users().await? > 0 {
+        if self.signup_policy().await? == SignupPolicy::Closed && store.count_users().await? > 0 {
             return Err(ExternalSignInError::SignupClosed);
         }
         let name = identity
@@ -395,6 +442,23 @@ impl Services {
             )
             .await?;
         tracing::info!(user = %user.id, provider = %identity.provider, "account created through a provider");
+        self.externally_signed_in(user).await
+    }
+
+    /// A provider vouched for `user`: refused when the account is disabled, else noted as
+    /// signed in.
+    async fn externally_signed_in(&self, user: User) -> Result<User, ExternalSignInError> {
+        let disabled = self
+            .store()
+            .credentials_by_email(&user.email)
+            .await?
+            .is_some_and(|found| found.user.id == user.id && found.disabled_at.is_some());
+        if disabled {
+            return Err(ExternalSignInError::AccountDisabled);
+        }
+        self.store()
+            .record_sign_in(&user.id, chrono::Utc::now())
+            .await?;
         Ok(user)
     }
 
@@ -480,7 +544,7 @@ impl TokenCache {
         }
     }
 
-    fn forget_user(&self, user_id: &str) {
+    pub(super) fn forget_user(&self, user_id: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.retain(|_, (user, _)| user.id != user_id);
         }

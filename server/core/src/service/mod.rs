@@ -2,6 +2,7 @@
 //! ownership). REST handlers, server functions and CLI commands are thin adapters over it.
 
 pub mod accounts;
+pub mod admin;
 pub mod branch;
 pub mod chat;
 pub mod error;
@@ -30,23 +31,7 @@ use crate::store::DynStore;
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
-/// Who may create an account once the first (admin) account exists.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SignupPolicy {
-    #[default]
-    Open,
-    Closed,
-}
-
-impl SignupPolicy {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "open" => Some(SignupPolicy::Open),
-            "closed" => Some(SignupPolicy::Closed),
-            _ => None,
-        }
-    }
-}
+pub use crate::api::SignupPolicy;
 
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {

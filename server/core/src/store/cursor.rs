@@ -33,6 +33,35 @@ impl SessionCursor {
     }
 }
 
+/// Position in the administrators' user list: the last email of the page.
+pub fn encode_email(email: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("u:{email}"))
+}
+
+pub fn decode_email(text: &str) -> Result<String, StoreError> {
+    let raw = decode_raw(text)?;
+    raw.strip_prefix("u:")
+        .filter(|email| !email.is_empty())
+        .map(str::to_owned)
+        .ok_or(StoreError::InvalidCursor)
+}
+
+/// Position in the audit log: the time (ms) and id of the last entry of the page.
+pub fn encode_audit(at_ms: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("a:{at_ms}:{id}"))
+}
+
+pub fn decode_audit(text: &str) -> Result<(i64, String), StoreError> {
+    let raw = decode_raw(text)?;
+    let rest = raw.strip_prefix("a:").ok_or(StoreError::InvalidCursor)?;
+    let (millis, id) = rest.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let at_ms = millis.parse().map_err(|_| StoreError::InvalidCursor)?;
+    if id.is_empty() || id.len() > 64 {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((at_ms, id.to_owned()))
+}
+
 /// Position in search results: an offset into the ranked list.
 pub fn encode_offset(offset: usize) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))

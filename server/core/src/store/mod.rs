@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, StatusReason,
     User, UserRole,
@@ -58,6 +59,35 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct UserCredentials {
     pub user: User,
     pub password_hash: Option<String>,
+    /// Since when the account is disabled (it may not sign in), if it is.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// An invitation as stored: its secret only as a hash (`auth::tokens::hash_secret`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredInvitation {
+    pub id: String,
+    pub token_hash: String,
+    /// The email it is bound to (normalized), if any.
+    pub email: Option<String>,
+    /// The email of the administrator who created it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    /// The id of the account created with it.
+    pub used_by: Option<String>,
+}
+
+/// A password reset as stored: its secret only as a hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPasswordReset {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug)]
@@ -256,12 +286,79 @@ pub trait Store: Send + Sync + 'static {
     // Users. The first account created becomes the admin, decided atomically by the store.
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// `user_by_id`, but `None` for a disabled account: whom a sign-in cookie may stand for.
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     async fn count_users(&self) -> StoreResult<i64>;
     /// How many accounts are administrators: an instance with accounts keeps at least one.
     async fn count_admins(&self) -> StoreResult<i64>;
     /// Deletes the user and everything they own.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+
+    /// Notes a successful sign-in of the user at `at` (the user list's last activity).
+    async fn record_sign_in(&self, user_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
+    // Administration (issue 14).
+    /// Up to `limit` users whose email sorts after `after_email`, in email order, with their
+    /// message counts (kept as counters where messages are written, never summed here) and
+    /// last activity.
+    async fn list_users(
+        &self,
+        after_email: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserSummary>>;
+    /// Disables the user from `at` (`Some`) or enables them (`None`). False when there is no
+    /// such user. Ending their sign-ins is `delete_user_auth_sessions`.
+    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool>;
+    /// Ends every sign-in session of the user; returns how many there were.
+    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64>;
+
+    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()>;
+    /// Up to `limit` invitations, newest first.
+    async fn list_invitations(&self, limit: usize) -> StoreResult<Vec<StoredInvitation>>;
+    async fn invitation_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredInvitation>>;
+    /// Removes the invitation; false when there is none with this id.
+    async fn delete_invitation(&self, id: &str) -> StoreResult<bool>;
+    /// Creates the user with the invitation, using it up in the same step: `None` (and no
+    /// account) when the invitation is gone, used, or expired at `now`. Of concurrent uses
+    /// at most one creates an account; a failed creation (a taken email) leaves the
+    /// invitation usable.
+    async fn create_invited_user(
+        &self,
+        invitation_id: &str,
+        new: NewUser,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+
+    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()>;
+    async fn password_reset_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredPasswordReset>>;
+    /// Uses the reset up: sets the user's password hash and ends every sign-in session of the
+    /// user. `None` when the reset is gone, used, or expired at `now`; of concurrent uses at
+    /// most one succeeds. Returns the user's id.
+    async fn use_password_reset(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>>;
+
+    /// A setting stored at run time (see `service::admin`), as text.
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
+    /// Up to `limit` audit entries older than `before` (time, id), newest first.
+    async fn list_audit(
+        &self,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>>;
 
     // Accounts at OAuth / OpenID Connect providers.
     async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>>;

@@ -12,10 +12,15 @@ use confab_core::service::{ServiceConfig, ServiceError, Services, SignupPolicy};
 use confab_core::store::{AuthSessionRecord, DynStore};
 use futures::StreamExt;
 
+pub mod admin;
 pub mod backup;
 pub mod branches;
 mod replies;
 pub mod round_trip;
+pub use admin::{
+    admin_user_list_and_counters, disabling_an_account, invitations_work_once, password_resets,
+    stored_policy_and_audit_log,
+};
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,

@@ -6,8 +6,8 @@ use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{doc, Binary};
 
 use super::documents::{
-    email_key, stored_time, to_bson_time, AuthSessionDoc, IdOnly, TokenDoc, UserDoc,
-    FIRST_ADMIN_SLOT,
+    email_key, from_bson_time, stored_time, to_bson_time, AuthSessionDoc, IdOnly, TokenDoc,
+    UserDoc, FIRST_ADMIN_SLOT,
 };
 use super::errors::{db_error, is_duplicate_key};
 use super::Collections;
@@ -33,6 +33,15 @@ pub async fn create_user(
     new: &NewUser,
     now: DateTime<Utc>,
 ) -> StoreResult<User> {
+    create_user_with_id(collections, &new_id(), new, now).await
+}
+
+pub async fn create_user_with_id(
+    collections: &Collections,
+    id: &str,
+    new: &NewUser,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
     let existing = collections
         .users
         .count_documents(doc! {})
@@ -41,10 +50,9 @@ pub async fn create_user(
         .await
         .map_err(db_error)?;
     let mut role = role_for_new_user(i64::try_from(existing).unwrap_or(i64::MAX));
-    let id = new_id();
     loop {
         let document = UserDoc {
-            id: id.clone(),
+            id: id.to_owned(),
             email: new.email.clone(),
             email_key: email_key(&new.email),
             name: new.name.clone(),
@@ -54,8 +62,10 @@ pub async fn create_user(
             admin_slot: if role == UserRole::Admin {
                 FIRST_ADMIN_SLOT.to_owned()
             } else {
-                id.clone()
+                id.to_owned()
             },
+            disabled_at: None,
+            last_sign_in_at: None,
         };
         match collections.users.insert_one(&document).await {
             Ok(_) => return document.to_user(),
@@ -86,6 +96,17 @@ pub async fn user_by_id(collections: &Collections, id: &str) -> StoreResult<Opti
         .transpose()
 }
 
+pub async fn active_user_by_id(collections: &Collections, id: &str) -> StoreResult<Option<User>> {
+    collections
+        .users
+        .find_one(doc! { "_id": id })
+        .await
+        .map_err(db_error)?
+        .filter(|document| document.disabled_at.is_none())
+        .map(|document| document.to_user())
+        .transpose()
+}
+
 pub async fn credentials_by_email(
     collections: &Collections,
     email: &str,
@@ -101,6 +122,7 @@ pub async fn credentials_by_email(
     Ok(Some(UserCredentials {
         user: document.to_user()?,
         password_hash: document.password_hash,
+        disabled_at: document.disabled_at.map(from_bson_time),
     }))
 }
 
@@ -136,6 +158,11 @@ async fn delete_owned(collections: &Collections, user_id: &str) -> StoreResult<(
         .map_err(db_error)?;
     collections
         .api_tokens
+        .delete_many(owned.clone())
+        .await
+        .map_err(db_error)?;
+    collections
+        .password_resets
         .delete_many(owned.clone())
         .await
         .map_err(db_error)?;
@@ -177,12 +204,23 @@ pub async fn save_auth_session(
         },
         expires_at: to_bson_time(record.expires_at),
     };
-    // Two upserts of a new key racing each other: one inserts, the other fails on the `_id`
-    // index (older servers do not retry that themselves); once more, it replaces.
+    replace_or_insert(&collections.auth_sessions, key, &document).await
+}
+
+/// Stores `document` under `_id` `key`, replacing what is there. Two upserts of a new key
+/// racing each other: one inserts, the other fails on the `_id` index (older servers do not
+/// retry that themselves); once more, it replaces.
+pub(super) async fn replace_or_insert<T>(
+    collection: &mongodb::Collection<T>,
+    key: &str,
+    document: &T,
+) -> StoreResult<()>
+where
+    T: serde::Serialize + Send + Sync,
+{
     for attempt in 0..2 {
-        match collections
-            .auth_sessions
-            .replace_one(doc! { "_id": key }, &document)
+        match collection
+            .replace_one(doc! { "_id": key }, document)
             .upsert(true)
             .await
         {
@@ -276,7 +314,7 @@ pub async fn user_by_token_hash(
     else {
         return Ok(None);
     };
-    user_by_id(collections, &token.user_id).await
+    active_user_by_id(collections, &token.user_id).await
 }
 
 pub async fn user_by_identity(

@@ -780,7 +780,15 @@ fn unindexed_by_design(name: &str, collection: &str, shape: &Shape) -> bool {
                     "_id",
                 ])
         }
-        "users" => name == "aggregate" && shape.is_empty(),
+        // The administrators' lists (`admin`): a page read in the order of an index
+        // (`users_email`, `invitations_recent`, `audit_log_recent`) with a limit, from its
+        // start or from a cursor's range on its first key: a bounded walk of the index, which
+        // `serves` cannot tell from a scan as it does not see the limit.
+        "users" => {
+            (name == "aggregate" && shape.is_empty()) || (name == "find" && only(&["email_key"]))
+        }
+        "invitations" => name == "find" && shape.is_empty(),
+        "audit_log" => name == "find" && only(&["at", "_id"]),
         _ => false,
     }
 }

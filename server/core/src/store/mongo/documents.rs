@@ -64,6 +64,11 @@ pub struct UserDoc {
     pub created_at: bson::DateTime,
     /// `FIRST_ADMIN_SLOT` for the first account, the account's own id otherwise.
     pub admin_slot: String,
+    /// Since when the account is disabled (absent while it is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<bson::DateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<bson::DateTime>,
 }
 
 pub fn email_key(email: &str) -> String {

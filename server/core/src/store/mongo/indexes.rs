@@ -56,6 +56,32 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
             "api_tokens",
             index(doc! { "secret_hash": 1 }, "api_tokens_secret", true),
         ),
+        // Administration (`admin`): secrets looked up by their hash, the lists newest first,
+        // a user's resets swept with the user.
+        (
+            "invitations",
+            index(doc! { "token_hash": 1 }, "invitations_token", true),
+        ),
+        (
+            "invitations",
+            index(
+                doc! { "created_at": -1, "_id": -1 },
+                "invitations_recent",
+                false,
+            ),
+        ),
+        (
+            "password_resets",
+            index(doc! { "token_hash": 1 }, "password_resets_token", true),
+        ),
+        (
+            "password_resets",
+            index(doc! { "user_id": 1 }, "password_resets_user", false),
+        ),
+        (
+            "audit_log",
+            index(doc! { "at": -1, "_id": -1 }, "audit_log_recent", false),
+        ),
         (
             "api_tokens",
             index(

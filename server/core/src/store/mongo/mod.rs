@@ -34,6 +34,7 @@
 //! a conversation (running it again adds the rest, as imports are idempotent).
 
 mod accounts;
+mod admin;
 mod branch;
 mod chat;
 #[cfg(feature = "test-hooks")]
@@ -66,8 +67,9 @@ pub(crate) use self::search::snippet_for;
 use super::{
     Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
     NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
-    StoreError, StoreResult, TreeMessage, UserCredentials,
+    StoreError, StoreResult, StoredInvitation, StoredPasswordReset, TreeMessage, UserCredentials,
 };
+use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
 };
@@ -95,6 +97,12 @@ pub(crate) struct Collections {
     messages: Collection<MessageDoc>,
     /// Each user's totals for search (see `totals`).
     user_totals: Collection<totals::TotalsDoc>,
+    /// Administration (see `admin`).
+    invitations: Collection<admin::InvitationDoc>,
+    password_resets: Collection<admin::PasswordResetDoc>,
+    settings: Collection<admin::SettingDoc>,
+    audit_log: Collection<admin::AuditDoc>,
+    claims: Collection<admin::ClaimDoc>,
     /// Appends to one session, one at a time in this process (see `chat::SessionLocks`).
     session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
@@ -189,6 +197,11 @@ impl MongoStore {
             chat_sessions: database.collection("chat_sessions"),
             messages: database.collection("messages"),
             user_totals: database.collection(totals::COLLECTION),
+            invitations: database.collection("invitations"),
+            password_resets: database.collection("password_resets"),
+            settings: database.collection("settings"),
+            audit_log: database.collection("audit_log"),
+            claims: database.collection("claims"),
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
             depths: depths::Depths::default(),
@@ -275,6 +288,10 @@ impl Store for MongoStore {
         accounts::user_by_id(&self.collections, id).await
     }
 
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        accounts::active_user_by_id(&self.collections, id).await
+    }
+
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
         accounts::credentials_by_email(&self.collections, email).await
     }
@@ -303,6 +320,94 @@ impl Store for MongoStore {
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         accounts::delete_user(&self.collections, id).await
+    }
+
+    async fn record_sign_in(&self, user_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        admin::record_sign_in(&self.collections, user_id, at).await
+    }
+
+    async fn list_users(
+        &self,
+        after_email: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserSummary>> {
+        admin::list_users(&self.collections, after_email, limit).await
+    }
+
+    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
+        admin::set_user_disabled(&self.collections, id, at).await
+    }
+
+    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64> {
+        admin::delete_user_auth_sessions(&self.collections, user_id).await
+    }
+
+    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()> {
+        admin::create_invitation(&self.collections, invitation).await
+    }
+
+    async fn list_invitations(&self, limit: usize) -> StoreResult<Vec<StoredInvitation>> {
+        admin::list_invitations(&self.collections, limit).await
+    }
+
+    async fn invitation_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredInvitation>> {
+        admin::invitation_by_token_hash(&self.collections, token_hash).await
+    }
+
+    async fn delete_invitation(&self, id: &str) -> StoreResult<bool> {
+        admin::delete_invitation(&self.collections, id).await
+    }
+
+    async fn create_invited_user(
+        &self,
+        invitation_id: &str,
+        new: NewUser,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        admin::create_invited_user(&self.collections, invitation_id, &new, now).await
+    }
+
+    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()> {
+        admin::create_password_reset(&self.collections, reset).await
+    }
+
+    async fn password_reset_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredPasswordReset>> {
+        admin::password_reset_by_token_hash(&self.collections, token_hash).await
+    }
+
+    async fn use_password_reset(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        admin::use_password_reset(&self.collections, id, password_hash, now).await
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        admin::setting(&self.collections, key).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        admin::set_setting(&self.collections, key, value).await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        admin::append_audit(&self.collections, entry).await
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        admin::list_audit(&self.collections, before, limit).await
     }
 
     async fn user_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {

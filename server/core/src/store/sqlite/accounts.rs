@@ -48,12 +48,20 @@ pub fn user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
         .map_err(sql_error)
 }
 
+pub fn active_user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND disabled_at IS NULL"
+    ))
+    .and_then(|mut query| query.query_row([id], rows::user).optional())
+    .map_err(sql_error)
+}
+
 pub fn credentials_by_email(
     conn: &Connection,
     email: &str,
 ) -> StoreResult<Option<UserCredentials>> {
     conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"
+        "SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users WHERE email = ?1"
     ))
     .and_then(|mut query| {
         query
@@ -61,6 +69,7 @@ pub fn credentials_by_email(
                 Ok(UserCredentials {
                     user: rows::user(row)?,
                     password_hash: row.get(5)?,
+                    disabled_at: row.get::<_, Option<i64>>(6)?.map(from_ms),
                 })
             })
             .optional()
@@ -150,7 +159,8 @@ pub fn list_tokens(conn: &Connection, user_id: &str) -> StoreResult<Vec<ApiToken
 
 pub fn user_by_token_hash(conn: &Connection, secret_hash: &str) -> StoreResult<Option<User>> {
     conn.prepare_cached(&format!(
-        "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.secret_hash = ?1",
+        "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.secret_hash = ?1 AND u.disabled_at IS NULL",
         USER_COLUMNS
             .split(", ")
             .map(|column| format!("u.{column}"))

@@ -253,6 +253,74 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_paths ON messages(path, depth);
     UPDATE messages SET depth = NULL, jump_id = NULL, jump_depth = NULL;
     "#,
+    // 12: administration (issue 14). A user can be disabled (`disabled_at`), and keeps the
+    // time of their last sign-in and their message count, which the admins' user list shows.
+    // The count follows the sessions' own counters through triggers, in the transaction of the
+    // write that moves them (an append, an import, a clear, a purge): one indexed UPDATE more
+    // per write, and the list reads one row per user instead of adding up their sessions. Like
+    // MongoDB's `user_totals`, it counts deleted conversations until they are purged.
+    // Invitations and password resets keep their secret as a hash only; settings are
+    // key/value text; the audit log keeps the actor's and the target's email as text, so that
+    // it outlives the accounts it names.
+    r#"
+    ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+    ALTER TABLE users ADD COLUMN last_sign_in_at INTEGER;
+    ALTER TABLE users ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE users SET message_count =
+        (SELECT coalesce(sum(message_count), 0) FROM chat_sessions WHERE user_id = users.id);
+    CREATE TRIGGER users_count_insert AFTER INSERT ON chat_sessions
+    WHEN new.message_count != 0 BEGIN
+        UPDATE users SET message_count = message_count + new.message_count WHERE id = new.user_id;
+    END;
+    CREATE TRIGGER users_count_update AFTER UPDATE OF message_count ON chat_sessions
+    WHEN new.message_count != old.message_count BEGIN
+        UPDATE users SET message_count = message_count + new.message_count - old.message_count
+        WHERE id = new.user_id;
+    END;
+    CREATE TRIGGER users_count_delete AFTER DELETE ON chat_sessions
+    WHEN old.message_count != 0 BEGIN
+        UPDATE users SET message_count = message_count - old.message_count WHERE id = old.user_id;
+    END;
+
+    CREATE TABLE invitations (
+        id          TEXT PRIMARY KEY,
+        token_hash  TEXT NOT NULL UNIQUE,
+        email       TEXT COLLATE NOCASE,
+        created_by  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_at     INTEGER,
+        used_by     TEXT
+    );
+    CREATE INDEX invitations_recent ON invitations(created_at DESC, id DESC);
+
+    CREATE TABLE password_resets (
+        id          TEXT PRIMARY KEY,
+        token_hash  TEXT NOT NULL UNIQUE,
+        user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_at     INTEGER
+    );
+    CREATE INDEX password_resets_user ON password_resets(user_id);
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE audit_log (
+        id           TEXT PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        actor_id     TEXT NOT NULL,
+        actor_email  TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        target_id    TEXT NOT NULL,
+        target_email TEXT,
+        detail       TEXT
+    );
+    CREATE INDEX audit_log_recent ON audit_log(at DESC, id DESC);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -3,6 +3,7 @@
 //! Writes go through a single group-committing writer thread; reads use a pool.
 
 mod accounts;
+mod admin;
 mod branch;
 mod chat;
 mod fts;
@@ -27,8 +28,9 @@ use self::writer::Writer;
 use super::{
     Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
     NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
-    StoreError, StoreResult, TreeMessage, UserCredentials,
+    StoreError, StoreResult, StoredInvitation, StoredPasswordReset, TreeMessage, UserCredentials,
 };
+use crate::api::{AuditEntry, UserSummary};
 use crate::ids::new_id;
 use crate::model::{
     ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
@@ -381,6 +383,12 @@ impl Store for SqliteStore {
         self.read(move |conn| accounts::user_by_id(conn, &id)).await
     }
 
+    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.read(move |conn| accounts::active_user_by_id(conn, &id))
+            .await
+    }
+
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
         let email = email.to_owned();
         self.read(move |conn| accounts::credentials_by_email(conn, &email))
@@ -415,6 +423,130 @@ impl Store for SqliteStore {
                     .map(|changed| changed > 0)
                     .map_err(sql_error)
             })
+            .await
+    }
+
+    async fn record_sign_in(&self, user_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |conn| admin::record_sign_in(conn, &user_id, at))
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        after_email: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<UserSummary>> {
+        let after_email = after_email.map(str::to_owned);
+        self.read(move |conn| admin::list_users(conn, after_email.as_deref(), limit))
+            .await
+    }
+
+    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| admin::set_user_disabled(conn, &id, at))
+            .await
+    }
+
+    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64> {
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |conn| admin::delete_user_auth_sessions(conn, &user_id))
+            .await
+    }
+
+    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| admin::create_invitation(conn, &invitation))
+            .await
+    }
+
+    async fn list_invitations(&self, limit: usize) -> StoreResult<Vec<StoredInvitation>> {
+        self.read(move |conn| admin::list_invitations(conn, limit))
+            .await
+    }
+
+    async fn invitation_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredInvitation>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| admin::invitation_by_token_hash(conn, &token_hash))
+            .await
+    }
+
+    async fn delete_invitation(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.writer
+            .write(move |conn| admin::delete_invitation(conn, &id))
+            .await
+    }
+
+    async fn create_invited_user(
+        &self,
+        invitation_id: &str,
+        new: NewUser,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let invitation_id = invitation_id.to_owned();
+        self.writer
+            .write(move |conn| admin::create_invited_user(conn, &invitation_id, &new, now))
+            .await
+    }
+
+    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| admin::create_password_reset(conn, &reset))
+            .await
+    }
+
+    async fn password_reset_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<StoredPasswordReset>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| admin::password_reset_by_token_hash(conn, &token_hash))
+            .await
+    }
+
+    async fn use_password_reset(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        let (id, password_hash) = (id.to_owned(), password_hash.to_owned());
+        self.writer
+            .write(move |conn| admin::use_password_reset(conn, &id, &password_hash, now))
+            .await
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn| admin::setting(conn, &key)).await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.writer
+            .write(move |conn| admin::set_setting(conn, &key, &value))
+            .await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.writer
+            .write(move |conn| admin::append_audit(conn, &entry))
+            .await
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read(move |conn| admin::list_audit(conn, before, limit))
             .await
     }
 

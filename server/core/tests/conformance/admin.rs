@@ -1,0 +1,817 @@
+//! Administration (issue 14), told through the service layer: the user list and its counters,
+//! disabled accounts, invitations, password resets, the stored sign-up policy and the audit
+//! log.
+
+use chrono::{Duration, Utc};
+use confab_core::api::{
+    AdminSettings, AuditAction, InvitationInput, InvitationStatus, PageInput, SignupPolicy,
+    UserSummary,
+};
+use confab_core::auth::oidc::ExternalIdentity;
+use confab_core::model::{User, UserRole};
+use confab_core::service::accounts::ExternalSignInError;
+use confab_core::service::{ServiceConfig, ServiceError, Services};
+use confab_core::store::{AuthSessionRecord, DynStore, StoredInvitation, StoredPasswordReset};
+
+use super::{message, services, user};
+
+const PASSWORD: &str = "a good password";
+
+fn code<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> (u16, &'static str, String) {
+    let error = result.expect_err("refused");
+    (error.status(), error.code(), error.to_string())
+}
+
+fn page(limit: i64, cursor: Option<String>) -> PageInput {
+    PageInput {
+        limit: Some(limit),
+        cursor,
+    }
+}
+
+fn summary(user: &User) -> UserSummary {
+    UserSummary {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: user.role,
+        created_at: user.created_at,
+        disabled: false,
+        disabled_at: None,
+        message_count: 0,
+        last_active_at: None,
+    }
+}
+
+/// Every admin method refuses an account that is not an administrator, before anything.
+async fn refused_to(services: &Services, bob: &User, someone: &str) {
+    let expected = (
+        403,
+        "admin_required",
+        "only an administrator of this instance may do this".to_owned(),
+    );
+    let all = [
+        code(services.admin_list_users(bob, &PageInput::default()).await),
+        code(services.admin_disable_user(bob, someone).await),
+        code(services.admin_enable_user(bob, someone).await),
+        code(services.admin_delete_user(bob, someone).await),
+        code(services.admin_create_password_reset(bob, someone).await),
+        code(
+            services
+                .admin_create_invitation(bob, &InvitationInput::default())
+                .await,
+        ),
+        code(services.admin_list_invitations(bob).await),
+        code(services.admin_revoke_invitation(bob, someone).await),
+        code(services.admin_settings(bob).await),
+        code(
+            services
+                .admin_update_settings(
+                    bob,
+                    AdminSettings {
+                        signup: SignupPolicy::Closed,
+                    },
+                )
+                .await,
+        ),
+        code(services.admin_audit(bob, &PageInput::default()).await),
+    ];
+    for refusal in all {
+        assert_eq!(refusal, expected);
+    }
+}
+
+pub async fn admin_user_list_and_counters(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let carol = user(&services, "carol@example.com").await;
+    refused_to(&services, &bob, &carol.id).await;
+
+    // Bob writes five messages in two conversations; Carol only signs in.
+    let first = services
+        .append_message(&bob, message(None, "user", "one"))
+        .await
+        .unwrap();
+    let one = first.session.id.clone();
+    for content in ["two", "three"] {
+        services
+            .append_message(&bob, message(Some(&one), "user", content))
+            .await
+            .unwrap();
+    }
+    let other = services
+        .append_message(&bob, message(None, "user", "four"))
+        .await
+        .unwrap();
+    let two = other.session.id.clone();
+    let last = services
+        .append_message(&bob, message(Some(&two), "user", "five"))
+        .await
+        .unwrap();
+    let before = Utc::now();
+    services
+        .login("carol@example.com", PASSWORD, "c")
+        .await
+        .unwrap();
+    let after = Utc::now();
+
+    let listed = services
+        .admin_list_users(&ada, &page(2, None))
+        .await
+        .unwrap();
+    let bob_summary = UserSummary {
+        message_count: 5,
+        last_active_at: Some(last.message.created_at),
+        ..summary(&bob)
+    };
+    assert_eq!(listed.users, [summary(&ada), bob_summary.clone()]);
+    let rest = services
+        .admin_list_users(&ada, &page(2, listed.next_cursor.clone()))
+        .await
+        .unwrap();
+    assert_eq!(rest.next_cursor, None);
+    assert_eq!(rest.users.len(), 1);
+    let carol_listed = &rest.users[0];
+    let signed_in = carol_listed.last_active_at.expect("signed in");
+    assert!(
+        signed_in >= before - Duration::milliseconds(1) && signed_in <= after,
+        "{signed_in} within {before}..{after}"
+    );
+    assert_eq!(
+        carol_listed,
+        &UserSummary {
+            last_active_at: Some(signed_in),
+            ..summary(&carol)
+        }
+    );
+    assert_eq!(
+        code(
+            services
+                .admin_list_users(&ada, &page(2, Some("not a cursor".into())))
+                .await
+        ),
+        (
+            422,
+            "invalid_cursor",
+            "the cursor is not one this server gave".into()
+        )
+    );
+
+    // The counters follow clears, deletions (counted until purged) and purges.
+    services.clear_session(&bob, &two).await.unwrap();
+    services.delete_session(&bob, &one).await.unwrap();
+    let count = |services: Services, ada: User| async move {
+        services
+            .admin_list_users(&ada, &page(10, None))
+            .await
+            .unwrap()
+            .users
+            .into_iter()
+            .find(|listed| listed.email == "bob@example.com")
+            .expect("bob listed")
+            .message_count
+    };
+    assert_eq!(count(services.clone(), ada.clone()).await, 3);
+    let purging = Services::new(
+        store.clone(),
+        ServiceConfig {
+            deleted_retention: std::time::Duration::ZERO,
+            ..ServiceConfig::default()
+        },
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(purging.purge_deleted_sessions().await.unwrap(), 1);
+    assert_eq!(count(services.clone(), ada.clone()).await, 0);
+}
+
+pub async fn disabling_an_account(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let token = services.create_token(&bob, "script").await.unwrap().token;
+    assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    let later = Utc::now() + Duration::hours(1);
+    for key in ["bob-laptop", "bob-phone"] {
+        store
+            .save_auth_session(
+                key,
+                AuthSessionRecord {
+                    user_id: Some(bob.id.clone()),
+                    data: b"{}".to_vec(),
+                    expires_at: later,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .save_auth_session(
+            "ada-laptop",
+            AuthSessionRecord {
+                user_id: Some(ada.id.clone()),
+                data: b"{}".to_vec(),
+                expires_at: later,
+            },
+        )
+        .await
+        .unwrap();
+
+    // Bob also signs in through a provider.
+    let at_provider = |subject: &str| ExternalIdentity {
+        provider: "idp".into(),
+        subject: subject.into(),
+        email: Some("bob@example.com".into()),
+        email_verified: true,
+        name: None,
+    };
+    assert_eq!(
+        services
+            .external_sign_in(at_provider("bob-at-idp"))
+            .await
+            .unwrap(),
+        bob
+    );
+
+    services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    assert_eq!(store.active_user_by_id(&bob.id).await.unwrap(), None);
+    assert_eq!(store.user_by_id(&bob.id).await.unwrap(), Some(bob.clone()));
+    // Through the provider, by the subject linked before or by a new one with his email.
+    for subject in ["bob-at-idp", "bob-elsewhere"] {
+        let refused = services.external_sign_in(at_provider(subject)).await;
+        assert!(
+            matches!(refused, Err(ExternalSignInError::AccountDisabled)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .user_by_identity("idp", "bob-elsewhere")
+            .await
+            .unwrap(),
+        None,
+        "nothing linked to a disabled account"
+    );
+    assert!(store
+        .load_auth_session("bob-laptop")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .load_auth_session("bob-phone")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .load_auth_session("ada-laptop")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(matches!(
+        services.user_for_token(&token).await,
+        Err(ServiceError::Unauthorized)
+    ));
+    let disabled = (
+        403,
+        "account_disabled",
+        "this account is disabled; ask an administrator".to_owned(),
+    );
+    assert_eq!(
+        code(services.login("bob@example.com", PASSWORD, "b").await),
+        disabled
+    );
+    // A wrong password says nothing about the account.
+    assert!(matches!(
+        services
+            .login("bob@example.com", "not the password", "b")
+            .await,
+        Err(ServiceError::BadCredentials)
+    ));
+    let listed = services
+        .admin_list_users(&ada, &PageInput::default())
+        .await
+        .unwrap();
+    let bob_listed = &listed.users[1];
+    assert!(bob_listed.disabled);
+    assert!(bob_listed.disabled_at.is_some());
+    // Disabled again: since the first time.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    let again = services
+        .admin_list_users(&ada, &PageInput::default())
+        .await
+        .unwrap();
+    assert_eq!(&again.users[1], bob_listed);
+
+    let last_admin = (
+        403,
+        "last_admin",
+        "the only administrator cannot be disabled or deleted".to_owned(),
+    );
+    assert_eq!(
+        code(services.admin_disable_user(&ada, &ada.id).await),
+        last_admin
+    );
+    assert_eq!(
+        code(services.admin_delete_user(&ada, &ada.id).await),
+        last_admin
+    );
+    assert_eq!(
+        code(services.admin_disable_user(&ada, "no-such-user").await),
+        (404, "not_found", "not found".into())
+    );
+
+    services.admin_enable_user(&ada, &bob.id).await.unwrap();
+    let signed_in = services
+        .login("bob@example.com", PASSWORD, "b")
+        .await
+        .unwrap();
+    assert_eq!(signed_in, bob);
+    assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    assert_eq!(
+        store.active_user_by_id(&bob.id).await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(
+        services
+            .external_sign_in(at_provider("bob-at-idp"))
+            .await
+            .unwrap(),
+        bob
+    );
+    let listed = services
+        .admin_list_users(&ada, &PageInput::default())
+        .await
+        .unwrap();
+    assert!(!listed.users[1].disabled);
+    assert_eq!(listed.users[1].disabled_at, None);
+
+    services.admin_delete_user(&ada, &bob.id).await.unwrap();
+    assert_eq!(store.user_by_id(&bob.id).await.unwrap(), None);
+    assert!(matches!(
+        services.user_for_token(&token).await,
+        Err(ServiceError::Unauthorized)
+    ));
+    assert_eq!(
+        code(services.admin_delete_user(&ada, &bob.id).await),
+        (404, "not_found", "not found".into())
+    );
+}
+
+pub async fn invitations_work_once(store: DynStore) {
+    let services = Services::new(
+        store.clone(),
+        ServiceConfig {
+            signup: SignupPolicy::Closed,
+            ..ServiceConfig::default()
+        },
+    );
+    let ada = user(&services, "ada@example.com").await;
+    let bound = services
+        .admin_create_invitation(
+            &ada,
+            &InvitationInput {
+                email: Some(" Carol@Example.com ".into()),
+                expires_in_hours: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(bound.invitation.email.as_deref(), Some("carol@example.com"));
+    assert_eq!(bound.invitation.created_by, "ada@example.com");
+    assert_eq!(bound.invitation.status, InvitationStatus::Pending);
+    assert_eq!(
+        bound.invitation.expires_at - bound.invitation.created_at,
+        Duration::days(7)
+    );
+    let signup = |email: &'static str, invitation: Option<String>, client: &'static str| {
+        let services = services.clone();
+        async move {
+            services
+                .signup_with_invitation(email, PASSWORD, None, invitation.as_deref(), client)
+                .await
+        }
+    };
+    assert_eq!(
+        code(signup("dave@example.com", None, "d").await),
+        (
+            403,
+            "forbidden",
+            "sign-up is closed on this instance; ask an administrator for an account".into()
+        )
+    );
+    assert_eq!(
+        code(signup("dave@example.com", Some(bound.token.clone()), "d").await),
+        (
+            403,
+            "invitation_email_mismatch",
+            "this invitation is for another email address".into()
+        )
+    );
+    let carol = signup("carol@example.com", Some(bound.token.clone()), "c")
+        .await
+        .unwrap();
+    assert_eq!(carol.role, UserRole::User);
+    let used = (
+        403,
+        "invitation_used",
+        "this invitation was used already; ask an administrator for a new one".to_owned(),
+    );
+    assert_eq!(
+        code(signup("carol2@example.com", Some(bound.token.clone()), "c").await),
+        used
+    );
+    let listed = services.admin_list_invitations(&ada).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, InvitationStatus::Used);
+    assert_eq!(listed[0].used_by.as_deref(), Some(carol.id.as_str()));
+    assert!(listed[0].used_at.is_some());
+
+    // Eight sign-ups with one open invitation at once: one account.
+    let open = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    let emails = [
+        "p0@example.com",
+        "p1@example.com",
+        "p2@example.com",
+        "p3@example.com",
+        "p4@example.com",
+        "p5@example.com",
+        "p6@example.com",
+        "p7@example.com",
+    ];
+    let racing = emails.map(|email| {
+        let services = services.clone();
+        let token = open.token.clone();
+        tokio::spawn(async move {
+            services
+                .signup_with_invitation(email, PASSWORD, None, Some(&token), email)
+                .await
+        })
+    });
+    let mut created = 0;
+    for outcome in futures::future::join_all(racing).await {
+        match outcome.unwrap() {
+            Ok(_) => created += 1,
+            Err(error) => assert_eq!(error.code(), "invitation_used"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.count_users().await.unwrap(), 3);
+
+    // A sign-up that fails (the email is taken) leaves the invitation usable.
+    let spare = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(signup("ada@example.com", Some(spare.token.clone()), "s").await),
+        (
+            409,
+            "conflict",
+            "an account with this email exists already".into()
+        )
+    );
+    let frank = signup("frank@example.com", Some(spare.token.clone()), "s")
+        .await
+        .unwrap();
+    assert_eq!(frank.email, "frank@example.com");
+
+    // Expired and revoked ones.
+    let now = Utc::now();
+    store
+        .create_invitation(StoredInvitation {
+            id: "expired-invitation".into(),
+            token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
+            email: None,
+            created_by: "ada@example.com".into(),
+            created_at: now - Duration::days(8),
+            expires_at: now - Duration::days(1),
+            used_at: None,
+            used_by: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        code(signup("late@example.com", Some("expired-secret".into()), "l").await),
+        (
+            403,
+            "invitation_expired",
+            "this invitation has expired; ask an administrator for a new one".into()
+        )
+    );
+    let revoked = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    services
+        .admin_revoke_invitation(&ada, &revoked.invitation.id)
+        .await
+        .unwrap();
+    let invalid = (
+        403,
+        "invitation_invalid",
+        "this invitation is not valid; ask an administrator for a new one".to_owned(),
+    );
+    assert_eq!(
+        code(signup("eve@example.com", Some(revoked.token.clone()), "e").await),
+        invalid
+    );
+    assert_eq!(
+        code(signup("eve@example.com", Some("made up".into()), "e").await),
+        invalid
+    );
+    assert_eq!(
+        code(
+            services
+                .admin_revoke_invitation(&ada, &revoked.invitation.id)
+                .await
+        ),
+        (404, "not_found", "not found".into())
+    );
+    assert_eq!(
+        code(
+            services
+                .admin_create_invitation(
+                    &ada,
+                    &InvitationInput {
+                        email: None,
+                        expires_in_hours: Some(0),
+                    },
+                )
+                .await
+        ),
+        (
+            422,
+            "invalid_expiry",
+            "an invitation expires in 1 to 720 hours".into()
+        )
+    );
+    let statuses: Vec<_> = services
+        .admin_list_invitations(&ada)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|invitation| (invitation.id, invitation.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (spare.invitation.id.clone(), InvitationStatus::Used),
+            (open.invitation.id.clone(), InvitationStatus::Used),
+            (bound.invitation.id.clone(), InvitationStatus::Used),
+            ("expired-invitation".to_owned(), InvitationStatus::Expired),
+        ]
+    );
+}
+
+pub async fn password_resets(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    store
+        .save_auth_session(
+            "bob-laptop",
+            AuthSessionRecord {
+                user_id: Some(bob.id.clone()),
+                data: b"{}".to_vec(),
+                expires_at: Utc::now() + Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    let reset = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    assert_eq!(reset.user_id, bob.id);
+    let valid_for = reset.expires_at - Utc::now();
+    assert!(valid_for > Duration::hours(23) && valid_for <= Duration::hours(24));
+
+    assert_eq!(
+        code(services.reset_password(&reset.token, "short").await),
+        (
+            422,
+            "weak_password",
+            "the password needs at least 8 characters".into()
+        )
+    );
+    services
+        .reset_password(&reset.token, "a new good password")
+        .await
+        .unwrap();
+    assert!(store
+        .load_auth_session("bob-laptop")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        services.login("bob@example.com", PASSWORD, "b").await,
+        Err(ServiceError::BadCredentials)
+    ));
+    assert_eq!(
+        services
+            .login("bob@example.com", "a new good password", "b")
+            .await
+            .unwrap(),
+        bob
+    );
+    let invalid = (
+        403,
+        "reset_token_invalid",
+        "this password reset link is not valid or was used already; ask an administrator for a new one"
+            .to_owned(),
+    );
+    assert_eq!(
+        code(
+            services
+                .reset_password(&reset.token, "another password")
+                .await
+        ),
+        invalid
+    );
+    assert_eq!(
+        code(services.reset_password("", "another password").await),
+        invalid
+    );
+
+    // Four uses of one link at once: one sets its password, the others are refused.
+    let racing = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    let attempts = [
+        "password one",
+        "password two",
+        "password three",
+        "password four",
+    ]
+    .map(|password| {
+        let services = services.clone();
+        let token = racing.token.clone();
+        tokio::spawn(async move { (password, services.reset_password(&token, password).await) })
+    });
+    let mut set = Vec::new();
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            (password, Ok(())) => set.push(password),
+            (_, Err(error)) => assert_eq!(error.code(), "reset_token_invalid"),
+        }
+    }
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert_eq!(
+        services
+            .login("bob@example.com", set[0], "b")
+            .await
+            .unwrap(),
+        bob
+    );
+    let now = Utc::now();
+    store
+        .create_password_reset(StoredPasswordReset {
+            id: "expired-reset".into(),
+            token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
+            user_id: bob.id.clone(),
+            created_at: now - Duration::hours(25),
+            expires_at: now - Duration::hours(1),
+            used_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            services
+                .reset_password("expired-secret", "another password")
+                .await
+        ),
+        (
+            403,
+            "reset_token_expired",
+            "this password reset link has expired; ask an administrator for a new one".into()
+        )
+    );
+    assert_eq!(
+        code(services.admin_create_password_reset(&ada, "nobody").await),
+        (404, "not_found", "not found".into())
+    );
+}
+
+pub async fn stored_policy_and_audit_log(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    assert_eq!(
+        services.admin_settings(&ada).await.unwrap(),
+        AdminSettings {
+            signup: SignupPolicy::Open
+        }
+    );
+    let closed = AdminSettings {
+        signup: SignupPolicy::Closed,
+    };
+    assert_eq!(
+        services.admin_update_settings(&ada, closed).await.unwrap(),
+        closed
+    );
+    // Another process on the same database, configured open: the stored policy wins.
+    let restarted = super::services(store.clone());
+    assert_eq!(
+        restarted.signup_policy().await.unwrap(),
+        SignupPolicy::Closed
+    );
+    assert_eq!(
+        code(
+            restarted
+                .signup("carol@example.com", PASSWORD, None, "c")
+                .await
+        )
+        .0,
+        403
+    );
+
+    let invitation = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    services
+        .admin_revoke_invitation(&ada, &invitation.invitation.id)
+        .await
+        .unwrap();
+    services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    services.admin_enable_user(&ada, &bob.id).await.unwrap();
+    services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    services.admin_delete_user(&ada, &bob.id).await.unwrap();
+
+    let mut entries = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = services
+            .admin_audit(&ada, &page(2, cursor.take()))
+            .await
+            .unwrap();
+        assert!(page.entries.len() <= 2);
+        entries.extend(page.entries);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let seen: Vec<_> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.action,
+                entry.target_id.clone(),
+                entry.target_email.clone(),
+                entry.detail.clone(),
+            )
+        })
+        .collect();
+    let bob_target = |action| (action, bob.id.clone(), Some(bob.email.clone()), None);
+    assert_eq!(
+        seen,
+        [
+            bob_target(AuditAction::DeleteUser),
+            bob_target(AuditAction::PasswordResetLink),
+            bob_target(AuditAction::EnableUser),
+            bob_target(AuditAction::DisableUser),
+            (
+                AuditAction::RevokeInvitation,
+                invitation.invitation.id.clone(),
+                None,
+                None
+            ),
+            (
+                AuditAction::Invite,
+                invitation.invitation.id.clone(),
+                None,
+                Some(format!(
+                    "expires {}",
+                    invitation.invitation.expires_at.to_rfc3339()
+                ))
+            ),
+            (
+                AuditAction::SignupPolicy,
+                "signup".to_owned(),
+                None,
+                Some("closed".to_owned())
+            ),
+        ]
+    );
+    for entry in &entries {
+        assert_eq!(entry.actor_id, ada.id);
+        assert_eq!(entry.actor_email, "ada@example.com");
+    }
+    let times: Vec<_> = entries
+        .iter()
+        .map(|entry| (entry.at, entry.id.clone()))
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+}
