@@ -67,7 +67,7 @@ pub const SIGNUP_CLOSED: &str =
 
 /// Sign in or create an account. Works as plain HTML forms before the WASM loads.
 #[component]
-pub fn AuthPanel() -> impl IntoView {
+pub fn AuthPanel() -> AnyView {
     let auth = use_auth();
     let query = use_query_map();
     // The secret of an invitation's link (`/?invitation=TOKEN`): the page opens on "Create
@@ -161,4 +161,5 @@ pub fn AuthPanel() -> impl IntoView {
             </Show>
         </section>
     }
+    .into_any()
 }

@@ -70,7 +70,7 @@ pub fn AdminPage() -> impl IntoView {
 
 /// The page's answer to someone who may not see it: a sentence, answered 403.
 #[component]
-fn Refusal(text: &'static str, signed_in: bool) -> impl IntoView {
+fn Refusal(text: &'static str, signed_in: bool) -> AnyView {
     #[cfg(feature = "ssr")]
     {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -84,11 +84,12 @@ fn Refusal(text: &'static str, signed_in: bool) -> impl IntoView {
             {signed_in.then(|| view! { <p><A href="/">"Back to your conversations"</A></p> })}
         </section>
     }
+    .into_any()
 }
 
 /// Open or closed, saved the moment a button is pressed; says which one is in force.
 #[component]
-fn SignupSection() -> impl IntoView {
+fn SignupSection() -> AnyView {
     let save = ServerAction::<AdminSetSignup>::new();
     let settings = Resource::new(move || save.version().get(), |_| admin_get_settings());
     let error = move || failure(save.value().get());
@@ -131,11 +132,12 @@ fn SignupSection() -> impl IntoView {
             <p class="form-error" role="alert">{error}</p>
         </section>
     }
+    .into_any()
 }
 
 /// A link to hand out, in a read-only field to select, with a Copy button.
 #[component]
-fn LinkField(label: String, link: String, note: String) -> impl IntoView {
+fn LinkField(label: String, link: String, note: String) -> AnyView {
     let copied = RwSignal::new(false);
     let to_copy = link.clone();
     view! {
@@ -164,12 +166,13 @@ fn LinkField(label: String, link: String, note: String) -> impl IntoView {
             <p class="muted small">{note}</p>
         </div>
     }
+    .into_any()
 }
 
 /// Invitations and accounts share their actions' outcomes: a sign-up with an invitation adds
 /// an account and uses the invitation up, and the audit log follows both.
 #[component]
-fn AccountsAndInvitations() -> impl IntoView {
+fn AccountsAndInvitations() -> AnyView {
     let create_invitation = ServerAction::<AdminCreateInvitation>::new();
     let revoke = ServerAction::<AdminRevokeInvitation>::new();
     let disable = ServerAction::<AdminDisableUser>::new();
@@ -193,6 +196,7 @@ fn AccountsAndInvitations() -> impl IntoView {
         <UsersSection disable=disable enable=enable delete=delete reset=reset users=users/>
         <AuditSection changes=Signal::derive(changes)/>
     }
+    .into_any()
 }
 
 fn invitation_status(status: InvitationStatus) -> &'static str {
@@ -208,7 +212,7 @@ fn InvitationsSection(
     create: ServerAction<AdminCreateInvitation>,
     revoke: ServerAction<AdminRevokeInvitation>,
     invitations: Resource<Result<Vec<Invitation>, ServerFnError>>,
-) -> impl IntoView {
+) -> AnyView {
     // The latest outcome of either action: a success clears an earlier failure.
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
@@ -274,6 +278,7 @@ fn InvitationsSection(
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -283,7 +288,7 @@ fn UsersSection(
     delete: ServerAction<AdminDeleteUser>,
     reset: ServerAction<AdminCreatePasswordReset>,
     users: Resource<Result<confab_core::api::UserPage, ServerFnError>>,
-) -> impl IntoView {
+) -> AnyView {
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(result) = disable.value().get() {
@@ -401,6 +406,7 @@ fn UsersSection(
             })}
         </section>
     }
+    .into_any()
 }
 
 /// Deleting an account is for good: the dialog names it and waits for a second click.
@@ -410,7 +416,7 @@ fn DeleteUserDialog(
     email: String,
     action: ServerAction<AdminDeleteUser>,
     on_cancel: impl Fn() + Clone + Send + Sync + 'static,
-) -> impl IntoView {
+) -> AnyView {
     let error = move || failure(action.value().get());
     let cancel = on_cancel.clone();
     view! {
@@ -433,6 +439,7 @@ fn DeleteUserDialog(
             </div>
         </div>
     }
+    .into_any()
 }
 
 /// What an audit entry says was done, in words.
@@ -463,7 +470,7 @@ fn audit_target(entry: &AuditEntry) -> String {
 }
 
 #[component]
-fn AuditSection(changes: Signal<(usize, usize, usize, usize, usize, usize)>) -> impl IntoView {
+fn AuditSection(changes: Signal<(usize, usize, usize, usize, usize, usize)>) -> AnyView {
     let audit = Resource::new(move || changes.get(), |_| admin_audit(None));
     view! {
         <section class="admin-section" aria-labelledby="admin-audit-title">
@@ -498,4 +505,5 @@ fn AuditSection(changes: Signal<(usize, usize, usize, usize, usize, usize)>) -> 
             </Transition>
         </section>
     }
+    .into_any()
 }
