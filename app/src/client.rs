@@ -222,6 +222,14 @@ mod browser {
         }
     }
 
+    /// The origin this page was loaded from (`https://host:port`), which links to this site
+    /// start with.
+    pub fn origin() -> String {
+        web_sys::window()
+            .and_then(|window| window.location().origin().ok())
+            .unwrap_or_default()
+    }
+
     fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.local_storage().ok()?
     }
@@ -377,6 +385,9 @@ mod server_stubs {
         String::new()
     }
     pub fn load_page(_path: &str) {}
+    pub fn origin() -> String {
+        String::new()
+    }
     pub fn remember(_key: &str, _value: &str) {}
     pub fn recall(_key: &str) -> Option<String> {
         None

@@ -1,6 +1,8 @@
 //! Server functions: the UI's way to the service layer. Each is a thin adapter, exactly like
 //! the REST handlers; the rules live in `confab_core::service`.
 
+use chrono::{DateTime, Utc};
+use confab_core::api::{AdminSettings, AuditPage, Invitation, SignupPolicy, UserPage};
 use confab_core::model::{
     BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, User,
 };
@@ -138,6 +140,8 @@ pub async fn current_user() -> Result<Option<User>, ServerFnError> {
     server::optional_user().await
 }
 
+/// Creates an account and signs it in; `invitation` is the secret of an invitation's link,
+/// which lets the account be created while sign-up is closed.
 #[server(prefix = "/rpc")]
 pub async fn sign_up(
     email: String,
@@ -414,9 +418,8 @@ pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
 pub struct SignInChoices {
     pub providers: Vec<confab_core::api::SignInProvider>,
     pub local_accounts: bool,
-    /// Whether anyone may sign up, or only with an invitation: the policy in force (an
-    /// administrator's stored one, else the configured one).
-    pub signup: confab_core::api::SignupPolicy,
+    /// Who may create an account: the policy in force (`Services::signup_policy`).
+    pub signup: SignupPolicy,
 }
 
 #[server(prefix = "/rpc")]
@@ -435,4 +438,166 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
         local_accounts: services.config().local_accounts,
         signup: services.signup_policy().await.map_err(server::to_error)?,
     })
+}
+
+/// Sets a new password with the secret of a reset link (no sign-in needed). `confirm` is the
+/// password typed a second time: the form sends both, so a typo is caught before the link is
+/// used up, with JavaScript off too.
+#[server(prefix = "/rpc")]
+pub async fn reset_password(
+    token: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ServerFnError> {
+    if password != confirm {
+        return Err(ServerFnError::new(
+            "the two passwords are not the same; type the new password twice",
+        ));
+    }
+    server::services()?
+        .reset_password(&token, &password)
+        .await
+        .map_err(server::to_error)
+}
+
+// Administration: each function below is `Services::admin_*` for the signed-in user, who must
+// be an administrator (the service refuses anyone else with its sentence).
+
+/// An invitation just created, with the path of its link (`invitation_path`): the page puts
+/// its own origin in front, the one the administrator's browser uses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedInvitationLink {
+    pub invitation: Invitation,
+    pub path: String,
+}
+
+/// A password reset just created for `user_id`, with the path of its link
+/// (`password_reset_path`), valid until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PasswordResetPath {
+    pub user_id: String,
+    pub path: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_get_settings() -> Result<AdminSettings, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_settings(&user)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_set_signup(signup: SignupPolicy) -> Result<AdminSettings, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_update_settings(&user, AdminSettings { signup })
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_list_users(cursor: Option<String>) -> Result<UserPage, ServerFnError> {
+    let user = server::user().await?;
+    let page = confab_core::api::PageInput {
+        cursor,
+        ..Default::default()
+    };
+    server::services()?
+        .admin_list_users(&user, &page)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_disable_user(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_disable_user(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_enable_user(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_enable_user(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_delete_user(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_delete_user(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_create_invitation(
+    email: Option<String>,
+) -> Result<CreatedInvitationLink, ServerFnError> {
+    let user = server::user().await?;
+    let input = confab_core::api::InvitationInput {
+        email,
+        ..Default::default()
+    };
+    let created = server::services()?
+        .admin_create_invitation(&user, &input)
+        .await
+        .map_err(server::to_error)?;
+    Ok(CreatedInvitationLink {
+        path: confab_core::api::invitation_path(&created.token),
+        invitation: created.invitation,
+    })
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_list_invitations() -> Result<Vec<Invitation>, ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_list_invitations(&user)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_revoke_invitation(id: String) -> Result<(), ServerFnError> {
+    let user = server::user().await?;
+    server::services()?
+        .admin_revoke_invitation(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_create_password_reset(id: String) -> Result<PasswordResetPath, ServerFnError> {
+    let user = server::user().await?;
+    let created = server::services()?
+        .admin_create_password_reset(&user, &id)
+        .await
+        .map_err(server::to_error)?;
+    Ok(PasswordResetPath {
+        path: confab_core::api::password_reset_path(&created.token),
+        user_id: created.user_id,
+        expires_at: created.expires_at,
+    })
+}
+
+#[server(prefix = "/rpc")]
+pub async fn admin_audit(cursor: Option<String>) -> Result<AuditPage, ServerFnError> {
+    let user = server::user().await?;
+    let page = confab_core::api::PageInput {
+        cursor,
+        ..Default::default()
+    };
+    server::services()?
+        .admin_audit(&user, &page)
+        .await
+        .map_err(server::to_error)
 }

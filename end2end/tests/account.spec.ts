@@ -23,8 +23,8 @@ async function searchFor(page: Page, word: string) {
 }
 
 test('a deleted account cannot sign in again, and nobody finds its words', async ({ page, browser }) => {
-  // Bob signs up first, in a browser of his own, so that Ada is never the only administrator
-  // of a fresh instance with other accounts (who may not leave).
+  // Bob has an account too, in a browser of his own: at the end he looks for Ada's words. (The
+  // administrator, who may not leave while others exist, is the account .ci/e2e makes first.)
   const bobContext = await browser.newContext();
   const bob = await bobContext.newPage();
   await signUp(bob, uniqueEmail('bob'));

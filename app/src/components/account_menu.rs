@@ -1,8 +1,10 @@
-//! Who is signed in, with the account's actions: sign out, and delete the account for good
-//! behind a confirmation that asks for the password.
+//! Who is signed in, with the account's actions: sign out, delete the account for good
+//! behind a confirmation that asks for the password, and for an administrator the way to the
+//! administration.
 
-use confab_core::model::User;
+use confab_core::model::{User, UserRole};
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use super::auth::use_auth;
 use crate::client;
@@ -14,6 +16,11 @@ pub fn AccountMenu(user: User) -> impl IntoView {
     let auth = use_auth();
     let confirming = RwSignal::new(false);
     let menu = NodeRef::<leptos::html::Details>::new();
+    let close_menu = move |_| {
+        if let Some(menu) = menu.get_untracked() {
+            menu.set_open(false);
+        }
+    };
     let open_dialog = move |_| {
         if let Some(menu) = menu.get_untracked() {
             menu.set_open(false);
@@ -28,6 +35,9 @@ pub fn AccountMenu(user: User) -> impl IntoView {
             <details class="menu" node_ref=menu>
                 <summary class="button-like account-menu-button">"Account"</summary>
                 <div class="menu-items" role="menu">
+                    {(user.role == UserRole::Admin).then(|| view! {
+                        <A href="/admin" attr:role="menuitem" on:click=close_menu>"Administration"</A>
+                    })}
                     <button type="button" role="menuitem" class="danger-text" on:click=open_dialog>
                         "Delete my account…"
                     </button>

@@ -1,5 +1,6 @@
 //! Who is signed in, shared through context, and the sign-in / sign-up forms.
 
+use confab_core::api::SignupPolicy;
 use confab_core::model::User;
 use confab_core::sign_in_failure::SignInFailure;
 use leptos::prelude::*;
@@ -60,17 +61,36 @@ fn error_text(result: Option<Result<User, ServerFnError>>) -> Option<String> {
     }
 }
 
+/// What the "Create account" tab says while sign-up is closed and the visitor has no invitation.
+pub const SIGNUP_CLOSED: &str =
+    "Sign-up is closed on this instance: an account is created with an invitation from an administrator.";
+
 /// Sign in or create an account. Works as plain HTML forms before the WASM loads.
 #[component]
-pub fn AuthPanel() -> impl IntoView {
+pub fn AuthPanel() -> AnyView {
     let auth = use_auth();
-    let creating = RwSignal::new(false);
+    let query = use_query_map();
+    // The secret of an invitation's link (`/?invitation=TOKEN`): the page opens on "Create
+    // account" and sends it with the sign-up, which then works while sign-up is closed.
+    let invitation = query
+        .read_untracked()
+        .get("invitation")
+        .filter(|token| !token.trim().is_empty());
+    let invited = invitation.is_some();
+    let invitation = StoredValue::new(invitation.unwrap_or_default());
+    let creating = RwSignal::new(invited);
     let sign_in_error = move || error_text(auth.sign_in.value().get());
     let sign_up_error = move || error_text(auth.sign_up.value().get());
     let options = Resource::new(|| (), |_| sign_in_options());
+    // Closed only when the server says so: an unanswered question keeps the form.
+    let signup_open = move || {
+        options
+            .get()
+            .and_then(Result::ok)
+            .is_none_or(|options| options.signup == SignupPolicy::Open)
+    };
     // A provider sign-in that failed comes back as `/?auth_error=CODE`. Only Confab's own
     // sentence for the code is shown: anyone can make a link with any text in it.
-    let query = use_query_map();
     let provider_error = move || {
         query
             .read()
@@ -79,8 +99,16 @@ pub fn AuthPanel() -> impl IntoView {
     };
     view! {
         <section class="auth-panel" aria-labelledby="auth-title">
-            <h1 id="auth-title" class="auth-title">"Welcome to Confab"</h1>
-            <p class="auth-lede">"Every conversation saved the moment it exists, found again in milliseconds."</p>
+            <h1 id="auth-title" class="auth-title">
+                {if invited { "You were invited to Confab" } else { "Welcome to Confab" }}
+            </h1>
+            <p class="auth-lede">
+                {if invited {
+                    "Create your account below: the invitation lets you in."
+                } else {
+                    "Every conversation saved the moment it exists, found again in milliseconds."
+                }}
+            </p>
             {move || provider_error().map(|message| view! {
                 <p class="form-error provider-error" role="alert">{format!("Sign-in failed: {message}")}</p>
             })}
@@ -113,14 +141,25 @@ pub fn AuthPanel() -> impl IntoView {
                     </ActionForm>
                 }
             >
-                <ActionForm action=auth.sign_up attr:class="auth-form" attr:aria-label="Create account">
-                    <label>"Name"<input type="text" name="name" autocomplete="name" placeholder="Optional"/></label>
-                    <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
-                    <label>"Password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>
-                    <p class="form-error" role="alert">{sign_up_error}</p>
-                    <button type="submit" class="primary">"Create account"</button>
-                </ActionForm>
+                <Transition fallback=|| ()>
+                <Show
+                    when=move || invited || signup_open()
+                    fallback=|| view! {
+                        <p class="auth-note" role="status">{SIGNUP_CLOSED}</p>
+                    }
+                >
+                    <ActionForm action=auth.sign_up attr:class="auth-form" attr:aria-label="Create account">
+                        <input type="hidden" name="invitation" value=invitation.get_value()/>
+                        <label>"Name"<input type="text" name="name" autocomplete="name" placeholder="Optional"/></label>
+                        <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
+                        <label>"Password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>
+                        <p class="form-error" role="alert">{sign_up_error}</p>
+                        <button type="submit" class="primary">"Create account"</button>
+                    </ActionForm>
+                </Show>
+                </Transition>
             </Show>
         </section>
     }
+    .into_any()
 }

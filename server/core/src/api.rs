@@ -436,6 +436,20 @@ pub struct Invitation {
     pub status: InvitationStatus,
 }
 
+/// The path of an invitation's link: `{origin}/?invitation=TOKEN` opens the sign-in page on
+/// "Create account" with the invitation. The one place the format is written: the REST answer
+/// (`CreatedInvitation::link`) and the UI's administration page both build links with it, and
+/// the sign-in page reads the same parameter. Secrets are URL-safe as generated.
+pub fn invitation_path(token: &str) -> String {
+    format!("/?invitation={token}")
+}
+
+/// The path of a password reset link: `{origin}/reset-password?token=TOKEN`, the page that
+/// sets a new password with it (see [`invitation_path`]).
+pub fn password_reset_path(token: &str) -> String {
+    format!("/reset-password?token={token}")
+}
+
 /// An invitation just created: `token` is its one-time secret, shown here only, and `link`
 /// the address to send (`{public base}/?invitation=TOKEN`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,216 @@
+import { test, expect, type Locator, type Page } from '@playwright/test';
+import { artifacts, uniqueEmail, waitForHydration } from './helpers';
+
+// The administrator is the instance's first account, which .ci/e2e signs up before any test.
+const adminEmail = process.env.CONFAB_ADMIN_EMAIL ?? 'admin@example.com';
+const adminPassword = process.env.CONFAB_ADMIN_PASSWORD ?? "the administrator's password";
+
+const SIGNUP_CLOSED_PAGE =
+  'Sign-up is closed on this instance: an account is created with an invitation from an administrator.';
+const WHEN = /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/;
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/');
+  await waitForHydration(page);
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function openAdministration(page: Page): Promise<void> {
+  await page.getByText('Account', { exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Administration' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByRole('heading', { name: 'Administration', level: 1 })).toBeVisible();
+  await waitForHydration(page);
+}
+
+async function setSignup(page: Page, choice: 'Open' | 'Closed'): Promise<void> {
+  const button = page.getByRole('group', { name: 'Sign-up policy' }).getByRole('button', { name: choice });
+  await button.click();
+  await expect(button).toHaveAttribute('aria-pressed', 'true');
+}
+
+function section(page: Page, name: string): Locator {
+  return page.getByRole('region', { name });
+}
+
+/** The texts of a table row's cells, the actions' cell left out. */
+async function cells(row: Locator): Promise<string[]> {
+  return (await row.locator('td:not(.row-actions)').allInnerTexts()).map((text) => text.trim());
+}
+
+test('an administrator closes sign-up, invites, disables, resets a password and reads the audit log', async ({ page, browser, baseURL }) => {
+  test.setTimeout(180_000);
+  const guestContext = await browser.newContext();
+  const guest = await guestContext.newPage();
+  try {
+    await signIn(page, adminEmail, adminPassword);
+    await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
+    await openAdministration(page);
+
+    // Sign-up closed: the page says what is in force.
+    await setSignup(page, 'Closed');
+    await expect(section(page, 'Sign-up').locator('.admin-in-force')).toHaveText(
+      "In force: sign-up is closed. Only an invitation's link creates an account.");
+
+    // Without an invitation the sign-in page says so, and a sign-up is refused.
+    await guest.goto('/');
+    await waitForHydration(guest);
+    await guest.getByRole('tab', { name: 'Create account' }).click();
+    await expect(guest.locator('.auth-note')).toHaveText(SIGNUP_CLOSED_PAGE);
+    await expect(guest.getByRole('form', { name: 'Create account' })).toHaveCount(0);
+    const email = uniqueEmail('invited');
+    const refused = await guest.request.post('/api/auth/signup', { data: { email, password: 'a good password' } });
+    expect(refused.status()).toBe(403);
+    expect((await refused.json()).error.message).toBe('sign-up is closed on this instance; ask an administrator for an account');
+
+    // An invitation for anyone: its link in a read-only field, the invitation pending.
+    const invitations = section(page, 'Invitations');
+    await invitations.getByRole('button', { name: 'Create invitation' }).click();
+    const linkField = invitations.getByLabel('Invitation link');
+    await expect(linkField).toHaveValue(new RegExp(`^${baseURL}/\\?invitation=cfb_[A-Za-z0-9_-]+$`));
+    await expect(linkField).toHaveAttribute('readonly', '');
+    const link = await linkField.inputValue();
+    await expect(invitations.getByRole('alert')).toHaveText('');
+    const invitationRow = invitations.getByRole('table', { name: 'Invitations' }).locator('tbody tr').first();
+    const invitationCells = await cells(invitationRow);
+    expect(invitationCells[0]).toBe('anyone');
+    expect(invitationCells[1]).toMatch(WHEN);
+    expect(invitationCells[2]).toMatch(WHEN);
+    expect(invitationCells[3]).toBe('pending');
+    await expect(invitationRow.getByRole('button', { name: 'Revoke' })).toBeVisible();
+
+    // The link opens "Create account" and the invitation lets the account in.
+    await guest.goto(link);
+    await waitForHydration(guest);
+    await expect(guest.getByRole('heading', { name: 'You were invited to Confab' })).toBeVisible();
+    await expect(guest.getByRole('tab', { name: 'Create account' })).toHaveAttribute('aria-selected', 'true');
+    const form = guest.getByRole('form', { name: 'Create account' });
+    await form.getByLabel('Name').fill('Invited Person');
+    await form.getByLabel('Email').fill(email);
+    await form.getByLabel('Password').fill('a good password');
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await expect(guest.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
+
+    // Not an administrator: no way in.
+    await guest.getByText('Account', { exact: true }).click();
+    await expect(guest.getByRole('menuitem', { name: 'Administration' })).toHaveCount(0);
+    await guest.goto('/admin');
+    await expect(guest.locator('.admin-refusal').getByRole('alert')).toHaveText(
+      'Only an administrator of this instance may see its administration.');
+    await expect(guest.getByRole('table')).toHaveCount(0);
+
+    // The administrator sees the new account, with no message yet, and the invitation used.
+    await page.reload();
+    await waitForHydration(page);
+    const accounts = section(page, 'Accounts');
+    const userRow = accounts.getByRole('row').filter({ hasText: email });
+    const userCells = await cells(userRow);
+    expect(userCells.slice(0, 4)).toEqual([email, 'Invited Person', 'user', '0']);
+    // Signing up is not signing in, and no conversation yet.
+    expect(userCells.slice(4)).toEqual(['never', 'active']);
+    expect((await cells(invitations.locator('tbody tr').first()))[3]).toBe('used');
+    await expect(invitations.locator('tbody tr').first().getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+
+    // Disabled: the person's next page is signed out, and signing in says why.
+    await userRow.getByRole('button', { name: 'Disable' }).click();
+    await expect(userRow.locator('td[data-label="Status"]')).toHaveText('disabled');
+    await expect(accounts.locator('.form-error')).toHaveText('');
+    await guest.goto('/');
+    await waitForHydration(guest);
+    await expect(guest.getByRole('heading', { name: 'Welcome to Confab' })).toBeVisible();
+    const signInForm = guest.getByRole('form', { name: 'Sign in' });
+    await signInForm.getByLabel('Email').fill(email);
+    await signInForm.getByLabel('Password').fill('a good password');
+    await signInForm.getByRole('button', { name: 'Sign in' }).click();
+    await expect(signInForm.getByRole('alert')).toHaveText('this account is disabled; ask an administrator');
+
+    // The only administrator can be neither disabled nor deleted: the service's sentence.
+    const adminRow = accounts.getByRole('row').filter({ hasText: adminEmail });
+    await adminRow.getByRole('button', { name: 'Disable' }).click();
+    await expect(accounts.locator('.form-error')).toHaveText('the only administrator cannot be disabled or deleted');
+    await adminRow.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this account?' });
+    await dialog.getByRole('button', { name: 'Delete the account' }).click();
+    await expect(dialog.getByRole('alert')).toHaveText('the only administrator cannot be disabled or deleted');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(dialog).toHaveCount(0);
+
+    // Enabled again, and a password reset link for it.
+    await userRow.getByRole('button', { name: 'Enable' }).click();
+    await expect(userRow.locator('td[data-label="Status"]')).toHaveText('active');
+    await expect(accounts.locator('.form-error')).toHaveText('');
+    await userRow.getByRole('button', { name: 'Reset password link' }).click();
+    const resetField = accounts.getByLabel(`Password reset link for ${email}`);
+    await expect(resetField).toHaveValue(new RegExp(`^${baseURL}/reset-password\\?token=cfb_[A-Za-z0-9_-]+$`));
+    const resetLink = await resetField.inputValue();
+
+    await page.screenshot({ path: `${artifacts}/admin-light.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: `${artifacts}/admin-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${artifacts}/admin-phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // The person sets a new password with the link (typed twice) and signs in with it.
+    await guest.goto(resetLink);
+    await waitForHydration(guest);
+    const resetForm = guest.getByRole('form', { name: 'Set a new password' });
+    await resetForm.getByLabel('New password', { exact: true }).fill('a new good password');
+    await resetForm.getByLabel('New password again').fill('a new good passwort');
+    await resetForm.getByRole('button', { name: 'Set the password' }).click();
+    await expect(resetForm.getByRole('alert')).toHaveText('the two passwords are not the same; type the new password twice');
+    await resetForm.getByLabel('New password again').fill('a new good password');
+    await resetForm.getByRole('button', { name: 'Set the password' }).click();
+    await expect(guest.locator('.auth-panel').getByRole('status')).toHaveText('Your password was changed.');
+    await guest.getByRole('link', { name: 'Sign in' }).click();
+    await signIn(guest, email, 'a good password');
+    await expect(guest.getByRole('form', { name: 'Sign in' }).getByRole('alert')).toHaveText('invalid email or password');
+    await signIn(guest, email, 'a new good password');
+    await expect(guest.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
+    // The link works once.
+    await guest.goto(resetLink);
+    await waitForHydration(guest);
+    const again = guest.getByRole('form', { name: 'Set a new password' });
+    await again.getByLabel('New password', { exact: true }).fill('a third good password');
+    await again.getByLabel('New password again').fill('a third good password');
+    await again.getByRole('button', { name: 'Set the password' }).click();
+    await expect(again.getByRole('alert')).toHaveText(
+      'this password reset link is not valid or was used already; ask an administrator for a new one');
+
+    // Deleted, behind the dialog that names the account.
+    await userRow.getByRole('button', { name: 'Delete…' }).click();
+    await expect(dialog.getByText(email, { exact: true })).toBeVisible();
+    await dialog.getByRole('button', { name: 'Delete the account' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(accounts.getByRole('row').filter({ hasText: email })).toHaveCount(0);
+
+    // The audit log, newest first: who did what to whom.
+    const audit = section(page, 'Audit log').locator('tbody tr');
+    await expect(audit.first().locator('td[data-label="What"]')).toHaveText('Deleted the account');
+    const expected = [
+      ['Deleted the account', email],
+      ['Created a password reset link', email],
+      ['Enabled the account', email],
+      ['Disabled the account', email],
+      ['Created an invitation', 'anyone'],
+      ['Set sign-up to closed', 'this instance'],
+    ];
+    for (const [index, [what, target]] of expected.entries()) {
+      const entry = await cells(audit.nth(index));
+      expect(entry[0]).toMatch(WHEN);
+      expect(entry.slice(1)).toEqual([adminEmail, what, target]);
+    }
+  } finally {
+    // Later specs sign up freely.
+    await page.goto('/admin');
+    await waitForHydration(page);
+    await setSignup(page, 'Open');
+    await expect(section(page, 'Sign-up').locator('.admin-in-force')).toHaveText(
+      'In force: sign-up is open. Anyone may create an account.');
+    await guestContext.close();
+  }
+});
