@@ -15,10 +15,13 @@ pub fn Header() -> impl IntoView {
             <A href="/" attr:class="brand">"Confab"</A>
             <Transition fallback=|| ()>
                 {move || {
+                    // Type-erased: the account menu's view (with its dialogs) is deep enough
+                    // that the server crate's future for this page would pass the compiler's
+                    // recursion limit.
                     auth.user.get().and_then(Result::ok).flatten().map(|user| view! {
                         <SearchBox/>
                         <AccountMenu user=user/>
-                    })
+                    }.into_any())
                 }}
             </Transition>
         </header>
