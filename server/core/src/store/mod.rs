@@ -338,8 +338,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<StoredPasswordReset>>;
-    /// Uses the reset up: sets the user's password hash and ends every sign-in session of the
-    /// user. `None` when the reset is gone, used, or expired at `now`; of concurrent uses at
+    /// Uses the reset up, and with it every other unused reset of the user: sets the user's
+    /// password hash and ends every sign-in session of the user. `None` when the reset is gone, used, or expired at `now`; of concurrent uses at
     /// most one succeeds. Returns the user's id.
     async fn use_password_reset(
         &self,

@@ -637,6 +637,36 @@ pub async fn password_resets(store: DynStore) {
         invalid
     );
 
+    // Two links made one after the other: using the newer uses up the older too, so an older
+    // link that leaked cannot take the account back after its owner chose a password.
+    let older = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    let newer = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    services
+        .reset_password(&newer.token, "the newer password")
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            services
+                .reset_password(&older.token, "the attacker's password")
+                .await
+        ),
+        invalid
+    );
+    assert_eq!(
+        services
+            .login("bob@example.com", "the newer password", "b")
+            .await
+            .unwrap(),
+        bob
+    );
+
     // Four uses of one link at once: one sets its password, the others are refused.
     let racing = services
         .admin_create_password_reset(&ada, &bob.id)

@@ -387,10 +387,12 @@ pub async fn use_password_reset(
     if !claim(collections, &format!("password_reset:{id}"), now).await? {
         return Ok(None);
     }
+    // This link and every other unused one of the account: an older link that leaked must not
+    // take the account back after its owner chose a new password.
     collections
         .password_resets
-        .update_one(
-            doc! { "_id": id },
+        .update_many(
+            doc! { "user_id": &reset.user_id, "used_at": null },
             doc! { "$set": { "used_at": to_bson_time(now) } },
         )
         .await

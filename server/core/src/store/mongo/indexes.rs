@@ -76,7 +76,13 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
         ),
         (
             "password_resets",
-            index(doc! { "user_id": 1 }, "password_resets_user", false),
+            // A used link ends the account's other unused ones (`use_password_reset`); the
+            // prefix serves deleting an account's links.
+            index(
+                doc! { "user_id": 1, "used_at": 1 },
+                "password_resets_user_used",
+                false,
+            ),
         ),
         (
             "audit_log",

@@ -236,6 +236,13 @@ pub fn use_password_reset(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
+    // Every other link of the account is used up with it: an older link that leaked must not
+    // take the account back after its owner chose a new password.
+    conn.execute(
+        "UPDATE password_resets SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+        params![user_id, to_ms(now)],
+    )
+    .map_err(sql_error)?;
     conn.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![user_id, password_hash],
