@@ -147,12 +147,17 @@ test('an administrator closes sign-up, invites, disables, resets a password and 
     await expect(resetField).toHaveValue(new RegExp(`^${baseURL}/reset-password\\?token=cfb_[A-Za-z0-9_-]+$`));
     const resetLink = await resetField.inputValue();
 
-    await page.screenshot({ path: `${artifacts}/admin-light.png`, fullPage: true });
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await page.screenshot({ path: `${artifacts}/admin-dark.png`, fullPage: true });
+    // The page scrolls inside the workspace: one picture where the reset link is, one of the top.
+    const scroller = page.locator('.admin-page').locator('xpath=..');
+    for (const [scheme, width, height] of [['light', 1280, 720], ['dark', 1280, 720], ['phone', 390, 844]] as const) {
+      await page.emulateMedia({ colorScheme: scheme === 'dark' ? 'dark' : 'light' });
+      await page.setViewportSize({ width, height });
+      await resetField.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: `${artifacts}/admin-${scheme}.png` });
+      await scroller.evaluate((element) => element.scrollTo(0, 0));
+      await page.screenshot({ path: `${artifacts}/admin-${scheme}-top.png` });
+    }
     await page.emulateMedia({ colorScheme: 'light' });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: `${artifacts}/admin-phone.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 720 });
 
     // The person sets a new password with the link (typed twice) and signs in with it.

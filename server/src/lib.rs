@@ -2,6 +2,11 @@
 //!
 //! `launch` takes a bound listener, so tests start the real server on port 0.
 
+// Rendering the app's pages here lays out their view types, as deep as the app crate's own
+// limit allows them to be (`app/src/lib.rs`): the default limit overflowed on the top bar once
+// the Account menu gained the administration's link.
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod config;
 pub mod http;
