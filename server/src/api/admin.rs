@@ -93,7 +93,10 @@ async fn password_reset(
         .await?;
     let base = public_base(&state, client.as_deref());
     let link = PasswordResetLink {
-        link: format!("{base}/reset-password?token={}", reset.token),
+        link: format!(
+            "{base}{}",
+            confab_core::api::password_reset_path(&reset.token)
+        ),
         user_id: reset.user_id,
         token: reset.token,
         expires_at: reset.expires_at,
@@ -121,7 +124,10 @@ async fn invite(
         .await?;
     let base = public_base(&state, client.as_deref());
     let answer = CreatedInvitation {
-        link: format!("{base}/?invitation={}", created.token),
+        link: format!(
+            "{base}{}",
+            confab_core::api::invitation_path(&created.token)
+        ),
         invitation: created.invitation,
         token: created.token,
     };
