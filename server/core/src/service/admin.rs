@@ -435,6 +435,12 @@ impl Services {
             .use_password_reset(&reset.id, &password_hash, now)
             .await?
             .ok_or_else(invalid)?;
+        // Guesses at the old password may have locked the owner out; the new one is theirs.
+        if let Some(user) = self.store().user_by_id(&user_id).await? {
+            self.inner
+                .login_limiter
+                .reset(&format!("email:{}", user.email.to_lowercase()));
+        }
         tracing::info!(user = %user_id, "password reset");
         Ok(())
     }

@@ -726,6 +726,37 @@ pub async fn password_resets(store: DynStore) {
         code(services.admin_create_password_reset(&ada, "nobody").await),
         (404, "not_found", "not found".into())
     );
+
+    // Locked out by guesses at the old password (each from another address, so only the
+    // email's count fills), Bob signs in with the password a reset gave him at once.
+    for number in 0..10 {
+        let guess = services
+            .login("bob@example.com", "a guess", &format!("10.1.0.{number}"))
+            .await;
+        assert!(
+            matches!(guess, Err(ServiceError::BadCredentials)),
+            "{guess:?}"
+        );
+    }
+    assert!(matches!(
+        services.login("bob@example.com", set[0], "10.1.1.1").await,
+        Err(ServiceError::TooManyRequests { .. })
+    ));
+    let unlock = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    services
+        .reset_password(&unlock.token, "after the lockout")
+        .await
+        .unwrap();
+    assert_eq!(
+        services
+            .login("bob@example.com", "after the lockout", "10.1.1.2")
+            .await
+            .unwrap(),
+        bob
+    );
 }
 
 pub async fn stored_policy_and_audit_log(store: DynStore) {
