@@ -114,6 +114,50 @@ both_backends!(
                 assert_eq!(got, (status, expected), "{method} {path}");
             }
         }
+        // The UI's server functions are adapters over the same service: refused alike.
+        use app::server_fns::{
+            AdminAudit, AdminCreateInvitation, AdminCreatePasswordReset, AdminDeleteUser,
+            AdminDisableUser, AdminEnableUser, AdminGetSettings, AdminListInvitations,
+            AdminListUsers, AdminRevokeInvitation, AdminSetSignup,
+        };
+        use leptos::server_fn::ServerFn;
+        let id = [("id", ada_id.as_str())];
+        let functions: Vec<(&str, &[(&str, &str)])> = vec![
+            (AdminGetSettings::PATH, &[]),
+            (AdminSetSignup::PATH, &[("signup", "closed")]),
+            (AdminListUsers::PATH, &[]),
+            (AdminDisableUser::PATH, &id),
+            (AdminEnableUser::PATH, &id),
+            (AdminDeleteUser::PATH, &id),
+            (AdminCreateInvitation::PATH, &[]),
+            (AdminListInvitations::PATH, &[]),
+            (AdminRevokeInvitation::PATH, &[("id", "some-id")]),
+            (AdminCreatePasswordReset::PATH, &id),
+            (AdminAudit::PATH, &[]),
+        ];
+        for (path, form) in functions {
+            for (client, expected) in [
+                (
+                    &bob,
+                    "ServerError|only an administrator of this instance may do this",
+                ),
+                (&anonymous, "ServerError|authentication required"),
+            ] {
+                let response = client
+                    .request(reqwest::Method::POST, path)
+                    .form(form)
+                    .send()
+                    .await
+                    .expect("request");
+                let status = response.status();
+                let body = response.text().await.expect("body");
+                assert_eq!(
+                    (status, body.as_str()),
+                    (StatusCode::INTERNAL_SERVER_ERROR, expected),
+                    "{path}"
+                );
+            }
+        }
         // Nothing was done: the policy is still open, Ada still there, nothing audited.
         assert_eq!(
             ada.get_json("/api/admin/settings").await,
