@@ -432,11 +432,11 @@ test('a conversation is server-rendered: readable with JavaScript off, with work
   // Opened in the browser (sidebar links, no page load), a conversation gets no scroll script:
   // one fetched and run whenever it arrived would take a reader who scrolled up meanwhile back
   // to the end. The app opens the list at its end itself.
-  const opened = sidebar(page).getByRole('listitem').getByRole('link');
-  await opened.filter({ hasText: 'otters' }).click();
+  const links = sidebar(page).getByRole('listitem').getByRole('link');
+  await links.filter({ hasText: 'otters' }).click();
   await expect(page).toHaveURL(new RegExp(`/c/${other.sessionId}$`));
   await expect(page.locator('li.message')).toHaveCount(1);
-  await opened.filter({ hasNotText: 'otters' }).click();
+  await links.filter({ hasNotText: 'otters' }).click();
   await expect(page).toHaveURL(new RegExp(`/c/${sessionId}$`));
   await expect(page.locator('li.message')).toHaveCount(50);
   await expect(page.locator('li.message').last()).toBeInViewport();
