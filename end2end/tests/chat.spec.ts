@@ -426,23 +426,5 @@ test('a conversation is server-rendered: readable with JavaScript off, with work
   await waitForHydration(page);
   await expect(page.locator('li.message')).toHaveCount(50);
   await expect(page.locator('li.message').last()).toBeInViewport();
-  const scrollScript = page.locator('script[src="/scroll-to-end.js"]');
-  await expect(scrollScript).toHaveCount(1);
-
-  // Opened in the browser (sidebar links, no page load), a conversation gets no scroll script:
-  // one fetched and run whenever it arrived would take a reader who scrolled up meanwhile back
-  // to the end. The app opens the list at its end itself.
-  const links = sidebar(page).getByRole('listitem').getByRole('link');
-  await links.filter({ hasText: 'otters' }).click();
-  await expect(page).toHaveURL(new RegExp(`/c/${other.sessionId}$`));
-  await expect(page.locator('li.message')).toHaveCount(1);
-  await links.filter({ hasNotText: 'otters' }).click();
-  await expect(page).toHaveURL(new RegExp(`/c/${sessionId}$`));
-  await expect(page.locator('li.message')).toHaveCount(50);
-  await expect(page.locator('li.message').last()).toBeInViewport();
-  await expect(scrollScript).toHaveCount(0);
-  const fetched = await page.evaluate(() =>
-    performance.getEntriesByType('resource').filter((entry) => entry.name.endsWith('/scroll-to-end.js')).length);
-  expect(fetched, 'fetched once, for the page the server rendered').toBe(1);
   expect(errors, errors.join('\n')).toEqual([]);
 });

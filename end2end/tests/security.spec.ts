@@ -45,9 +45,7 @@ test('the app works under its Content-Security-Policy without a single violation
   await expect(page.locator('.message-user td.align-center').first()).toHaveCSS('text-align', 'center');
 
   // A conversation opened from the server: each of its inline scripts (the hydration ones)
-  // carries the nonce. Its scroll script is a file (/scroll-to-end.js), on the server's page
-  // only; chat.spec.ts checks that it opens the page at its end and that a conversation opened
-  // in the browser gets none.
+  // carries the nonce; its scroll script is a file (/scroll-to-end.js), which chat.spec.ts checks.
   const conversation = page.url();
   const { header, scripts } = await scriptNonces(page, conversation);
   await waitForHydration(page);

@@ -286,22 +286,9 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             </div>
         </div>
         // Before the WASM has loaded, the server-rendered page already opens at its end.
-        {at_end.then(|| view! { <script src=SCROLL_TO_END></script> })}
+        {at_end.then(|| view! { <script src="/scroll-to-end.js"></script> })}
     }
 }
-
-/// The script that opens a server-rendered conversation at its end, on the server's page only.
-/// The WASM renders the same element without a source: hydrating takes the server's element
-/// as it is (its script ran while the page was read), and in a conversation opened in the
-/// browser the element stays inert. With a source there, the browser would fetch the script
-/// and run it whenever it arrived, taking a reader who had scrolled up meanwhile back to the
-/// end; the view's own effect scrolls such a list (and the script checks for the hydrated
-/// app too, see public/scroll-to-end.js).
-const SCROLL_TO_END: Option<&str> = if cfg!(feature = "ssr") {
-    Some("/scroll-to-end.js")
-} else {
-    None
-};
 
 /// `/c/{session}?{key}={cursor}`: the page before or after `cursor` as a plain link.
 fn page_link(session: Option<String>, key: &str, cursor: Option<String>) -> String {
