@@ -172,6 +172,7 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         // Microseconds: most requests take under a millisecond, which `ms` logs as 0.
         .layer(
             TraceLayer::new_for_http()
+                .make_span_with(http::request_span)
                 .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Micros)),
         )
         .with_state(state)
