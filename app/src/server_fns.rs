@@ -151,7 +151,7 @@ pub async fn sign_up(
     #[server(default)] invitation: Option<String>,
 ) -> Result<User, ServerFnError> {
     let services = server::services()?;
-    let user = services
+    let signed_in = services
         .signup_with_invitation(
             &email,
             &password,
@@ -161,23 +161,23 @@ pub async fn sign_up(
         )
         .await
         .map_err(server::to_error)?;
-    confab_core::auth::sign_in(&server::session()?, &user)
+    confab_core::auth::sign_in(&server::session()?, &signed_in)
         .await
         .map_err(server::to_error)?;
-    Ok(user)
+    Ok(signed_in.user)
 }
 
 #[server(prefix = "/rpc")]
 pub async fn sign_in(email: String, password: String) -> Result<User, ServerFnError> {
     let services = server::services()?;
-    let user = services
-        .login(&email, &password, &server::client_address())
+    let signed_in = services
+        .authenticate(&email, &password, &server::client_address())
         .await
         .map_err(server::to_error)?;
-    confab_core::auth::sign_in(&server::session()?, &user)
+    confab_core::auth::sign_in(&server::session()?, &signed_in)
         .await
         .map_err(server::to_error)?;
-    Ok(user)
+    Ok(signed_in.user)
 }
 
 #[server(prefix = "/rpc")]

@@ -5,7 +5,8 @@
 mod support;
 
 use chrono::{Duration, Utc};
-use confab_core::store::StoredInvitation;
+use confab_core::api::{AuditAction, AuditEntry};
+use confab_core::store::{AdminChange, AuthSessionRecord, StoredInvitation};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use support::{Client_, TestApp};
@@ -58,6 +59,54 @@ async fn signed_out_for_good(bob: &Client_) {
         bob.login("bob@example.com", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Signs `client` in and answers its sign-in's key and record as stored: what a sign-in that
+/// is still being saved would write.
+async fn signed_in_record(
+    app: &TestApp,
+    client: &Client_,
+    email: &str,
+    password: &str,
+) -> (String, AuthSessionRecord) {
+    let response = client.login(email, password).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    let session_id = cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, value)| value.to_owned())
+        .expect("name=value");
+    let key = confab_core::auth::tokens::hash_session_id(&session_id);
+    let record = app
+        .store
+        .load_auth_session(&key)
+        .await
+        .unwrap()
+        .expect("the sign-in is stored");
+    (key, record)
+}
+
+/// A password reset link for the account `user_id`, made by `admin`: the whole answer.
+async fn reset_link(admin: &Client_, user_id: &str) -> Value {
+    let (status, link) = answer(
+        admin
+            .post(
+                &format!("/api/admin/users/{user_id}/password-reset"),
+                json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    link
 }
 
 fn denied_disabled() -> Value {
@@ -320,19 +369,31 @@ both_backends!(
 
         // An expired invitation, and a revoked one.
         let now = Utc::now();
-        app.store
-            .create_invitation(StoredInvitation {
-                id: "old-invitation".into(),
-                token_hash: confab_core::auth::tokens::hash_secret("cfb_old"),
-                email: None,
-                created_by: "ada@example.com".into(),
-                created_at: now - Duration::days(8),
-                expires_at: now - Duration::days(1),
-                used_at: None,
-                used_by: None,
-            })
+        let old = StoredInvitation {
+            id: "old-invitation".into(),
+            token_hash: confab_core::auth::tokens::hash_secret("cfb_old"),
+            email: None,
+            created_by: "ada@example.com".into(),
+            created_at: now - Duration::days(8),
+            expires_at: now - Duration::days(1),
+            used_at: None,
+            used_by: None,
+        };
+        let entry = AuditEntry {
+            id: "old-invitation-entry".into(),
+            at: old.created_at,
+            actor_id: "ada".into(),
+            actor_email: "ada@example.com".into(),
+            action: AuditAction::Invite,
+            target_id: old.id.clone(),
+            target_email: None,
+            detail: None,
+        };
+        assert!(app
+            .store
+            .audited(AdminChange::CreateInvitation(old), entry)
             .await
-            .unwrap();
+            .unwrap());
         let ((status, body), _) = signup("late@example.com", Some("cfb_old")).await;
         assert_eq!(
             (status, body),
@@ -477,15 +538,7 @@ both_backends!(
         let ada = app.user("ada@example.com").await;
         let bob = app.user("bob@example.com").await;
         let bob_id = me(&bob).await["id"].as_str().unwrap().to_owned();
-        let (status, link) = answer(
-            ada.post(
-                &format!("/api/admin/users/{bob_id}/password-reset"),
-                json!({}),
-            )
-            .await,
-        )
-        .await;
-        assert_eq!(status, StatusCode::CREATED);
+        let link = reset_link(&ada, &bob_id).await;
         let token = link["token"].as_str().expect("token").to_owned();
         let expires_at: chrono::DateTime<Utc> =
             link["expiresAt"].as_str().unwrap().parse().unwrap();
@@ -722,7 +775,7 @@ both_backends!(
                 entry(
                     "revoke_invitation",
                     &invitation_id,
-                    Value::Null,
+                    json!("carol@example.com"),
                     Value::Null
                 ),
                 entry(
@@ -740,28 +793,101 @@ both_backends!(
     a_sign_in_saved_after_the_sweep_ends_at_its_next_request,
     |backend| async move {
         let app = TestApp::spawn_on(backend).await;
-        let _ada = app.user("ada@example.com").await;
+        let ada = app.user("ada@example.com").await;
         let bob = app.user("bob@example.com").await;
         let bob_id = me(&bob).await["id"].as_str().unwrap().to_owned();
-        // As if Bob's sign-in was being saved while the administrator disabled him: the
-        // account is disabled and his sign-in record is still there.
-        assert!(app
-            .store
-            .set_user_disabled(&bob_id, Some(Utc::now()))
-            .await
-            .unwrap());
+        let late = app.client();
+        let (key, record) = signed_in_record(&app, &late, "bob@example.com", PASSWORD).await;
         assert_eq!(
-            answer(bob.get("/api/auth/me").await).await,
+            ada.post(&format!("/api/admin/users/{bob_id}/disable"), json!({}))
+                .await
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+        // As if Bob's sign-in was being saved while the administrator disabled him: it lands
+        // after the sweep of his sign-ins.
+        assert!(app.store.load_auth_session(&key).await.unwrap().is_none());
+        app.store.save_auth_session(&key, record).await.unwrap();
+        assert_eq!(
+            answer(late.get("/api/auth/me").await).await,
             (
                 StatusCode::UNAUTHORIZED,
                 error("unauthorized", "authentication required")
             )
         );
         // Ended for good: enabling the account does not bring that sign-in back.
-        assert!(app.store.set_user_disabled(&bob_id, None).await.unwrap());
         assert_eq!(
-            bob.get("/api/auth/me").await.status(),
+            ada.post(&format!("/api/admin/users/{bob_id}/enable"), json!({}))
+                .await
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            late.get("/api/auth/me").await.status(),
             StatusCode::UNAUTHORIZED
         );
+        assert!(app.store.load_auth_session(&key).await.unwrap().is_none());
+    }
+);
+
+both_backends!(
+    a_reset_ends_a_sign_in_saved_meanwhile_and_the_api_tokens,
+    |backend| async move {
+        let app = TestApp::spawn_on(backend).await;
+        let ada = app.user("ada@example.com").await;
+        let bob = app.user("bob@example.com").await;
+        let bob_id = me(&bob).await["id"].as_str().unwrap().to_owned();
+        let mut script = app.client();
+        script.token = Some(bob.new_api_token("backup script").await);
+        assert_eq!(me(&script).await["id"], bob_id.as_str());
+
+        // Bob signs in on a second browser with his old password; its session record is the
+        // one a sign-in still on its way would save.
+        let late = app.client();
+        let (key, record) = signed_in_record(&app, &late, "bob@example.com", PASSWORD).await;
+
+        let link = reset_link(&ada, &bob_id).await;
+        assert_eq!(
+            answer(
+                app.client()
+                    .post(
+                        "/api/auth/password-reset",
+                        json!({ "token": link["token"], "password": "a new good password" }),
+                    )
+                    .await
+            )
+            .await,
+            (StatusCode::NO_CONTENT, Value::Null)
+        );
+        // The reset swept the sign-ins it found; the late one lands after the sweep.
+        assert!(app.store.load_auth_session(&key).await.unwrap().is_none());
+        app.store.save_auth_session(&key, record).await.unwrap();
+        assert_eq!(
+            late.get("/api/auth/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(
+            app.store.load_auth_session(&key).await.unwrap().is_none(),
+            "the stale sign-in is deleted when it is refused"
+        );
+        signed_out_for_good(&bob).await;
+        // The reset took the account back: its API tokens are gone, the cached one too.
+        assert_eq!(
+            script.get("/api/auth/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(app.store.list_tokens(&bob_id).await.unwrap().is_empty());
+
+        // A sign-in with the new password holds.
+        let fresh = app.client();
+        assert_eq!(
+            fresh
+                .login("bob@example.com", "a new good password")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(me(&fresh).await["id"], bob_id.as_str());
+        assert_eq!(me(&fresh).await["id"], bob_id.as_str());
     }
 );

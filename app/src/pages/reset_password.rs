@@ -27,7 +27,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             <Show
                 when=done
                 fallback=move || view! {
-                    <p class="auth-lede">"Choose the password you will sign in with from now on. Your other sign-ins end."</p>
+                    <p class="auth-lede">"Choose the password you will sign in with from now on. Your other sign-ins end, and your API tokens are deleted."</p>
                     <ActionForm action=action attr:class="auth-form" attr:aria-label="Set a new password">
                         <input type="hidden" name="token" value=token.get_value()/>
                         <label>"New password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>

@@ -162,6 +162,7 @@ stories!(
     invitations_work_once,
     password_resets,
     stored_policy_and_audit_log,
+    an_admin_change_and_its_audit_entry_are_one,
 );
 
 /// Two connections to one database are two app nodes: 8 writers on each append to one

@@ -62,6 +62,7 @@ stories!(
     invitations_work_once,
     password_resets,
     stored_policy_and_audit_log,
+    an_admin_change_and_its_audit_entry_are_one,
 );
 
 /// The long conversation of `import_long` (3,000 messages) in a database file of its own,

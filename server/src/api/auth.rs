@@ -30,7 +30,7 @@ async fn signup(
     session: Session,
     ApiJson(input): ApiJson<SignupInput>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = state
+    let signed_in = state
         .services
         .signup_with_invitation(
             &input.email,
@@ -40,8 +40,13 @@ async fn signup(
             &client,
         )
         .await?;
-    sign_in(&session, &user).await?;
-    Ok((StatusCode::CREATED, Json(UserEnvelope { user })))
+    sign_in(&session, &signed_in).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserEnvelope {
+            user: signed_in.user,
+        }),
+    ))
 }
 
 async fn login(
@@ -50,12 +55,14 @@ async fn login(
     session: Session,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> ApiResult<Json<UserEnvelope>> {
-    let user = state
+    let signed_in = state
         .services
-        .login(&input.email, &input.password, &client)
+        .authenticate(&input.email, &input.password, &client)
         .await?;
-    sign_in(&session, &user).await?;
-    Ok(Json(UserEnvelope { user }))
+    sign_in(&session, &signed_in).await?;
+    Ok(Json(UserEnvelope {
+        user: signed_in.user,
+    }))
 }
 
 async fn logout(session: Session) -> ApiResult<StatusCode> {

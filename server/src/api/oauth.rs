@@ -101,8 +101,12 @@ async fn callback(
             return back_with(error.failure());
         }
     };
-    match state.services.external_sign_in(identity).await {
-        Ok(user) => match sign_in(&session, &user).await {
+    let signed_in = match state.services.external_sign_in(identity).await {
+        Ok(user) => state.services.signed_in(user).await.map_err(Into::into),
+        Err(error) => Err(error),
+    };
+    match signed_in {
+        Ok(signed_in) => match sign_in(&session, &signed_in).await {
             Ok(()) => Redirect::to("/").into_response(),
             Err(error) => {
                 tracing::error!(%error, "cannot sign in after a provider sign-in");

@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use tower_sessions::Session;
 
-use super::SESSION_USER_KEY;
+use super::{credentials_stamp, SESSION_CREDENTIALS_KEY, SESSION_USER_KEY};
 use crate::model::User;
 use crate::service::{ServiceError, Services};
 
@@ -40,18 +40,31 @@ pub async fn resolve(parts: &mut Parts) -> Result<(User, Credential), ServiceErr
     let session = Session::from_request_parts(parts, &())
         .await
         .map_err(|_| ServiceError::Unauthorized)?;
-    let user_id: Option<String> = session
-        .get(SESSION_USER_KEY)
-        .await
-        .map_err(|error| ServiceError::Internal(format!("session load failed: {error}")))?;
+    let load_failed = |error: tower_sessions::session::Error| {
+        ServiceError::Internal(format!("session load failed: {error}"))
+    };
+    let user_id: Option<String> = session.get(SESSION_USER_KEY).await.map_err(load_failed)?;
     let Some(user_id) = user_id else {
         return Err(ServiceError::Unauthorized);
     };
-    match services.store().active_user_by_id(&user_id).await? {
-        Some(user) => Ok((user, Credential::Cookie)),
-        None => {
-            // The account is gone or disabled (a sign-in that was being saved while an
-            // administrator disabled it escaped the sweep of its sign-ins): end it too.
+    let stamp: Option<String> = session
+        .get(SESSION_CREDENTIALS_KEY)
+        .await
+        .map_err(load_failed)?;
+    let found = services.store().active_credentials_by_id(&user_id).await?;
+    match found {
+        // Sessions signed in before stamps existed have none; a password reset deleted every
+        // one of them that its account had.
+        Some(found)
+            if stamp
+                .is_none_or(|stamp| stamp == credentials_stamp(found.password_hash.as_deref())) =>
+        {
+            Ok((found.user, Credential::Cookie))
+        }
+        _ => {
+            // The account is gone or disabled, or its password changed since this session
+            // signed in (a sign-in that was being saved while an administrator disabled the
+            // account or its password was reset escaped the sweep of its sign-ins): end it.
             let _ = session.flush().await;
             Err(ServiceError::Unauthorized)
         }

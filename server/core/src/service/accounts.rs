@@ -4,6 +4,7 @@ use super::{ServiceError, ServiceResult, Services, SignupPolicy};
 use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
+use crate::auth::SignedIn;
 use crate::ids::new_id;
 use crate::model::{ApiToken, User, UserRole};
 use crate::sign_in_failure::SignInFailure;
@@ -126,8 +127,10 @@ impl Services {
         name: Option<&str>,
         client: &str,
     ) -> ServiceResult<User> {
-        self.signup_with_invitation(email, password, name, None, client)
-            .await
+        Ok(self
+            .signup_with_invitation(email, password, name, None, client)
+            .await?
+            .user)
     }
 
     /// `signup`, with the secret of an invitation when the person has one: a valid, unused,
@@ -143,7 +146,7 @@ impl Services {
         name: Option<&str>,
         invitation: Option<&str>,
         client: &str,
-    ) -> ServiceResult<User> {
+    ) -> ServiceResult<SignedIn> {
         self.local_accounts_enabled()?;
         let email = normalize_email(email)?;
         check_password(password)?;
@@ -181,6 +184,7 @@ impl Services {
                 return Err(error);
             }
         };
+        let stamp_of = password_hash.clone();
         let new = NewUser {
             email,
             name,
@@ -201,7 +205,7 @@ impl Services {
         match created {
             Ok(user) => {
                 tracing::info!(user = %user.id, role = user.role.as_str(), "account created");
-                Ok(user)
+                Ok(SignedIn::new(user, Some(&stamp_of)))
             }
             Err(StoreError::Duplicate(_)) => Err(ServiceError::Conflict(
                 "an account with this email exists already".into(),
@@ -217,7 +221,15 @@ impl Services {
     /// clearing them would let one account of an attacker's own wipe out the count of their
     /// guesses at everyone else's, and counting successes would lock out people who share
     /// one address (an office behind one NAT) for signing in.
-    pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
+    ///
+    /// Answers the user with the stamp of the password hash just checked, for the sign-in
+    /// session (`auth::sign_in`); [`Services::login`] is this without the stamp.
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> ServiceResult<SignedIn> {
         self.local_accounts_enabled()?;
         let email = email.trim().to_lowercase();
         let limiter = &self.inner.login_limiter;
@@ -255,10 +267,27 @@ impl Services {
                 self.store()
                     .record_sign_in(&found.user.id, chrono::Utc::now())
                     .await?;
-                Ok(found.user)
+                Ok(SignedIn::new(found.user, found.password_hash.as_deref()))
             }
             _ => Err(ServiceError::BadCredentials),
         }
+    }
+
+    /// [`Services::authenticate`] for a caller that keeps no sign-in session (a script, a
+    /// test): the user whose email and password these are.
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
+        Ok(self.authenticate(email, password, client).await?.user)
+    }
+
+    /// What a sign-in session of `user` records when the proof was not a password (a
+    /// provider vouched for them): the stamp of their credentials as they are now.
+    pub async fn signed_in(&self, user: User) -> ServiceResult<SignedIn> {
+        let found = self
+            .store()
+            .active_credentials_by_id(&user.id)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        Ok(SignedIn::new(user, found.password_hash.as_deref()))
     }
 
     /// Deletes the account and everything of it at once, with no way back: chats, messages and
@@ -470,12 +499,15 @@ impl Services {
         if let Some(user) = self.inner.token_cache.get(&hash) {
             return Ok(user);
         }
+        // Taken before the read: an account disabled or a token deleted while the read is on
+        // its way must not be cached from its answer.
+        let generation = self.inner.token_cache.generation();
         let user = self
             .store()
             .user_by_token_hash(&hash)
             .await?
             .ok_or(ServiceError::Unauthorized)?;
-        self.inner.token_cache.put(hash, user.clone());
+        self.inner.token_cache.put(hash, user.clone(), generation);
         Ok(user)
     }
 
@@ -515,11 +547,20 @@ impl Services {
     }
 }
 
-/// API tokens seen in the last few seconds. A token deleted on this node stops working at once;
-/// on another node of the same database, within `TOKEN_CACHE_TTL`.
+/// API tokens seen in the last few seconds. A token deleted, or an account disabled, deleted or
+/// reset on this node stops working at once; on another node of the same database, within
+/// `TOKEN_CACHE_TTL`.
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (User, std::time::Instant)>>,
+    state: std::sync::Mutex<TokenCacheState>,
+}
+
+#[derive(Default)]
+struct TokenCacheState {
+    entries: std::collections::HashMap<String, (User, std::time::Instant)>,
+    /// Counts `forget_user` calls: an answer read from the store before the latest one may
+    /// predate what it forgot, and is not kept.
+    generation: u64,
 }
 
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -527,26 +568,74 @@ const TOKEN_CACHE_SIZE: usize = 10_000;
 
 impl TokenCache {
     fn get(&self, hash: &str) -> Option<User> {
-        let entries = self.entries.lock().ok()?;
-        let (user, at) = entries.get(hash)?;
+        let state = self.state.lock().ok()?;
+        let (user, at) = state.entries.get(hash)?;
         (at.elapsed() < TOKEN_CACHE_TTL).then(|| user.clone())
     }
 
-    fn put(&self, hash: String, user: User) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= TOKEN_CACHE_SIZE {
-                entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-                if entries.len() >= TOKEN_CACHE_SIZE {
-                    entries.clear();
-                }
-            }
-            entries.insert(hash, (user, std::time::Instant::now()));
+    /// What `put` needs to know that nothing was forgotten since.
+    fn generation(&self) -> u64 {
+        self.state.lock().map(|state| state.generation).unwrap_or(0)
+    }
+
+    /// Keeps `user` for `hash`, read from the store when the cache was at `generation`; not
+    /// kept when a user was forgotten since.
+    fn put(&self, hash: String, user: User, generation: u64) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if state.generation != generation {
+            return;
         }
+        if state.entries.len() >= TOKEN_CACHE_SIZE {
+            state
+                .entries
+                .retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+            if state.entries.len() >= TOKEN_CACHE_SIZE {
+                state.entries.clear();
+            }
+        }
+        state
+            .entries
+            .insert(hash, (user, std::time::Instant::now()));
     }
 
     pub(super) fn forget_user(&self, user_id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, (user, _)| user.id != user_id);
+        if let Ok(mut state) = self.state.lock() {
+            state.generation += 1;
+            state.entries.retain(|_, (user, _)| user.id != user_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod token_cache_tests {
+    use super::TokenCache;
+    use crate::model::{User, UserRole};
+
+    fn bob() -> User {
+        User {
+            id: "bob".into(),
+            email: "bob@example.com".into(),
+            name: "Bob".into(),
+            role: UserRole::User,
+            created_at: chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
+        }
+    }
+
+    #[test]
+    fn an_answer_read_before_a_user_was_forgotten_is_not_kept() {
+        let cache = TokenCache::default();
+        let before_the_read = cache.generation();
+        // The account is disabled while its token's look-up is on its way.
+        cache.forget_user("bob");
+        cache.put("hash".into(), bob(), before_the_read);
+        assert_eq!(cache.get("hash"), None);
+
+        let after = cache.generation();
+        cache.put("hash".into(), bob(), after);
+        assert_eq!(cache.get("hash"), Some(bob()));
+        cache.forget_user("bob");
+        assert_eq!(cache.get("hash"), None);
     }
 }

@@ -1,8 +1,8 @@
 //! Administration (issue 14): what the instance's administrator may do, and the rules around
 //! it. Every method named `admin_*` takes the acting user and refuses anyone who is not an
 //! administrator with 403 `admin_required`, before it reads anything. Every change an
-//! administrator makes appends an entry to the audit log in the same call, after the change
-//! (a change whose entry could not be written is reported as failed, though it was made).
+//! administrator makes is written with its audit entry by one store call (`Store::audited`):
+//! no change is ever without its entry.
 //!
 //! The REST adapters (`/api/admin/...`) and the UI's server functions call these methods and
 //! nothing below them. Links carrying a secret (`?invitation=`, `/reset-password?token=`) are
@@ -19,7 +19,7 @@ use crate::api::{
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
 use crate::model::{clamp_limit, User, UserRole};
-use crate::store::{cursor, StoredInvitation, StoredPasswordReset};
+use crate::store::{cursor, AdminChange, StoredInvitation, StoredPasswordReset};
 
 /// How long an invitation is valid when its creator does not say.
 pub const DEFAULT_INVITATION_HOURS: i64 = 7 * 24;
@@ -105,28 +105,31 @@ impl Services {
         }
     }
 
-    async fn audit(
+    /// Makes `change` with its audit entry (`Store::audited`): whether anything changed.
+    async fn audited(
         &self,
         actor: &User,
+        change: AdminChange,
         action: AuditAction,
-        target_id: &str,
-        target_email: Option<&str>,
+        target: (&str, Option<&str>),
         detail: Option<String>,
-    ) -> ServiceResult<()> {
-        self.store()
-            .append_audit(AuditEntry {
-                id: new_id(),
-                at: stored_time(Utc::now()),
-                actor_id: actor.id.clone(),
-                actor_email: actor.email.clone(),
-                action,
-                target_id: target_id.to_owned(),
-                target_email: target_email.map(str::to_owned),
-                detail,
-            })
-            .await?;
-        tracing::info!(actor = %actor.id, action = action.as_str(), target = %target_id, "administrator action");
-        Ok(())
+    ) -> ServiceResult<bool> {
+        let (target_id, target_email) = target;
+        let entry = AuditEntry {
+            id: new_id(),
+            at: stored_time(Utc::now()),
+            actor_id: actor.id.clone(),
+            actor_email: actor.email.clone(),
+            action,
+            target_id: target_id.to_owned(),
+            target_email: target_email.map(str::to_owned),
+            detail,
+        };
+        let changed = self.store().audited(change, entry).await?;
+        if changed {
+            tracing::info!(actor = %actor.id, action = action.as_str(), target = %target_id, "administrator action");
+        }
+        Ok(changed)
     }
 
     /// The sign-up policy in force: the one an administrator stored, else the configured one.
@@ -157,12 +160,15 @@ impl Services {
     ) -> ServiceResult<AdminSettings> {
         self.require_admin(actor)?;
         let policy = settings.signup.as_str();
-        self.store().set_setting(SIGNUP_SETTING, policy).await?;
-        self.audit(
+        let change = AdminChange::SetSetting {
+            key: SIGNUP_SETTING.to_owned(),
+            value: policy.to_owned(),
+        };
+        self.audited(
             actor,
+            change,
             AuditAction::SignupPolicy,
-            SIGNUP_SETTING,
-            None,
+            (SIGNUP_SETTING, None),
             Some(policy.to_owned()),
         )
         .await?;
@@ -216,54 +222,38 @@ impl Services {
 
     /// Disables an account (`POST /api/admin/users/{id}/disable`): it can no longer sign in
     /// (403 `account_disabled`, with a password or through a provider), every sign-in session
-    /// of it ends at once, and its API tokens answer 401. Audited as `disable_user`.
+    /// of it ends at once, and its API tokens answer 401. Disabling it again keeps the time it
+    /// was first disabled and ends its sign-ins again. Audited as `disable_user` when it was
+    /// enabled.
     pub async fn admin_disable_user(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
         self.keep_an_admin(&target)?;
-        // Disabling again keeps the time it was first disabled (and still ends its sign-ins).
-        let disabled_before = self
-            .store()
-            .credentials_by_email(&target.email)
-            .await?
-            .is_some_and(|found| found.user.id == target.id && found.disabled_at.is_some());
-        if !disabled_before
-            && !self
-                .store()
-                .set_user_disabled(&target.id, Some(stored_time(Utc::now())))
-                .await?
-        {
-            return Err(ServiceError::NotFound);
-        }
-        let ended = self.store().delete_user_auth_sessions(&target.id).await?;
+        let change = AdminChange::DisableUser {
+            id: target.id.clone(),
+            at: stored_time(Utc::now()),
+        };
+        let target_ref = (target.id.as_str(), Some(target.email.as_str()));
+        self.audited(actor, change, AuditAction::DisableUser, target_ref, None)
+            .await?;
         self.inner.token_cache.forget_user(&target.id);
-        tracing::info!(user = %target.id, sessions = ended, "account disabled");
-        self.audit(
-            actor,
-            AuditAction::DisableUser,
-            &target.id,
-            Some(&target.email),
-            None,
-        )
-        .await
+        tracing::info!(user = %target.id, "account disabled");
+        Ok(())
     }
 
     /// Enables a disabled account again (`POST /api/admin/users/{id}/enable`): it signs in as
-    /// before. Audited as `enable_user`.
+    /// before. Audited as `enable_user` when it was disabled; enabling an enabled account
+    /// changes nothing and records nothing.
     pub async fn admin_enable_user(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
-        if !self.store().set_user_disabled(&target.id, None).await? {
-            return Err(ServiceError::NotFound);
-        }
-        self.audit(
-            actor,
-            AuditAction::EnableUser,
-            &target.id,
-            Some(&target.email),
-            None,
-        )
-        .await
+        let change = AdminChange::EnableUser {
+            id: target.id.clone(),
+        };
+        let target_ref = (target.id.as_str(), Some(target.email.as_str()));
+        self.audited(actor, change, AuditAction::EnableUser, target_ref, None)
+            .await?;
+        Ok(())
     }
 
     /// Deletes an account and everything of it (`DELETE /api/admin/users/{id}`), as
@@ -273,19 +263,19 @@ impl Services {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
         self.keep_an_admin(&target)?;
-        if !self.store().delete_user(&target.id).await? {
+        let change = AdminChange::DeleteUser {
+            id: target.id.clone(),
+        };
+        let target_ref = (target.id.as_str(), Some(target.email.as_str()));
+        if !self
+            .audited(actor, change, AuditAction::DeleteUser, target_ref, None)
+            .await?
+        {
             return Err(ServiceError::NotFound);
         }
         self.inner.token_cache.forget_user(&target.id);
         tracing::info!(user = %target.id, "account deleted by an administrator");
-        self.audit(
-            actor,
-            AuditAction::DeleteUser,
-            &target.id,
-            Some(&target.email),
-            None,
-        )
-        .await
+        Ok(())
     }
 
     /// Creates an invitation (`POST /api/admin/invitations`): sign-up with its secret works
@@ -321,12 +311,11 @@ impl Services {
             used_at: None,
             used_by: None,
         };
-        self.store().create_invitation(stored.clone()).await?;
-        self.audit(
+        self.audited(
             actor,
+            AdminChange::CreateInvitation(stored.clone()),
             AuditAction::Invite,
-            &stored.id,
-            stored.email.as_deref(),
+            (&stored.id, stored.email.as_deref()),
             Some(format!("expires {}", stored.expires_at.to_rfc3339())),
         )
         .await?;
@@ -351,14 +340,33 @@ impl Services {
     }
 
     /// Revokes an invitation (`DELETE /api/admin/invitations/{id}`): its secret no longer
-    /// works. 404 when there is none with this id. Audited as `revoke_invitation`.
+    /// works. 404 when there is none with this id. Audited as `revoke_invitation`, with the
+    /// email it was for, if any.
     pub async fn admin_revoke_invitation(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
-        if id.is_empty() || id.len() > 64 || !self.store().delete_invitation(id).await? {
+        if id.is_empty() || id.len() > 64 {
             return Err(ServiceError::NotFound);
         }
-        self.audit(actor, AuditAction::RevokeInvitation, id, None, None)
-            .await
+        let invitation = self
+            .store()
+            .invitation_by_id(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let change = AdminChange::DeleteInvitation { id: id.to_owned() };
+        let target_ref = (id, invitation.email.as_deref());
+        if !self
+            .audited(
+                actor,
+                change,
+                AuditAction::RevokeInvitation,
+                target_ref,
+                None,
+            )
+            .await?
+        {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(())
     }
 
     /// Creates a one-time password reset for an account (`POST
@@ -374,21 +382,19 @@ impl Services {
         let now = stored_time(Utc::now());
         let token = generate_secret();
         let expires_at = now + PASSWORD_RESET_VALID;
-        self.store()
-            .create_password_reset(StoredPasswordReset {
-                id: new_id(),
-                token_hash: hash_secret(&token),
-                user_id: target.id.clone(),
-                created_at: now,
-                expires_at,
-                used_at: None,
-            })
-            .await?;
-        self.audit(
+        let reset = StoredPasswordReset {
+            id: new_id(),
+            token_hash: hash_secret(&token),
+            user_id: target.id.clone(),
+            created_at: now,
+            expires_at,
+            used_at: None,
+        };
+        self.audited(
             actor,
+            AdminChange::CreatePasswordReset(reset),
             AuditAction::PasswordResetLink,
-            &target.id,
-            Some(&target.email),
+            (&target.id, Some(&target.email)),
             None,
         )
         .await?;
@@ -400,8 +406,9 @@ impl Services {
     }
 
     /// Sets a new password with the secret of a reset link (`POST /api/auth/password-reset`,
-    /// no sign-in needed): the password follows the sign-up rules, the link is used up, and
-    /// every sign-in session of the account ends. A link that is unknown or used answers 403
+    /// no sign-in needed): the password follows the sign-up rules, the link is used up, every
+    /// sign-in session of the account ends (one being saved meanwhile included: its stamp no
+    /// longer matches, see `auth::SignedIn`) and its API tokens are deleted. A link that is unknown or used answers 403
     /// `reset_token_invalid`, an expired one `reset_token_expired`.
     pub async fn reset_password(&self, token: &str, password: &str) -> ServiceResult<()> {
         let invalid = || {
@@ -435,6 +442,7 @@ impl Services {
             .use_password_reset(&reset.id, &password_hash, now)
             .await?
             .ok_or_else(invalid)?;
+        self.inner.token_cache.forget_user(&user_id);
         // Guesses at the old password may have locked the owner out; the new one is theirs.
         if let Some(user) = self.store().user_by_id(&user_id).await? {
             self.inner

@@ -269,6 +269,27 @@ pub struct BranchWindow {
     pub siblings: Vec<Message>,
 }
 
+/// A change an administrator makes (`service::admin`), applied by [`Store::audited`] together
+/// with the audit entry that records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminChange {
+    /// Stores a run-time setting (`key` = `value`), replacing the one stored before.
+    SetSetting { key: String, value: String },
+    /// Disables the account from `at` unless it is disabled already, and ends every sign-in
+    /// session of it either way. Changed: it was enabled.
+    DisableUser { id: String, at: DateTime<Utc> },
+    /// Enables the account. Changed: it was disabled.
+    EnableUser { id: String },
+    /// Deletes the account and everything it owns. Changed: it existed.
+    DeleteUser { id: String },
+    /// Stores a new invitation. Always a change.
+    CreateInvitation(StoredInvitation),
+    /// Removes an invitation. Changed: it existed.
+    DeleteInvitation { id: String },
+    /// Stores a new password reset. Always a change.
+    CreatePasswordReset(StoredPasswordReset),
+}
+
 /// A stored sign-in (tower-sessions record), keyed by a hash of its id.
 #[derive(Clone, Debug)]
 pub struct AuthSessionRecord {
@@ -286,8 +307,9 @@ pub trait Store: Send + Sync + 'static {
     // Users. The first account created becomes the admin, decided atomically by the store.
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
-    /// `user_by_id`, but `None` for a disabled account: whom a sign-in cookie may stand for.
-    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// The account with its credentials, but `None` for a disabled account: whom a sign-in
+    /// cookie may stand for, and the password hash its sign-in must still match.
+    async fn active_credentials_by_id(&self, id: &str) -> StoreResult<Option<UserCredentials>>;
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>>;
     async fn count_users(&self) -> StoreResult<i64>;
     /// How many accounts are administrators: an instance with accounts keeps at least one.
@@ -307,21 +329,21 @@ pub trait Store: Send + Sync + 'static {
         after_email: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<UserSummary>>;
-    /// Disables the user from `at` (`Some`) or enables them (`None`). False when there is no
-    /// such user. Ending their sign-ins is `delete_user_auth_sessions`.
-    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool>;
-    /// Ends every sign-in session of the user; returns how many there were.
-    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64>;
+    /// Makes an administrator's `change` and appends `entry` to the audit log, both or neither:
+    /// true when something changed (and the entry was appended), false when there was nothing
+    /// to change (no entry). SQLite does both in one transaction. MongoDB (no multi-document
+    /// transaction on every server it runs on) appends the entry first and removes it when
+    /// nothing changed: a change that fails, or a crash between the two, leaves an entry for
+    /// an attempt, never a change without its entry.
+    async fn audited(&self, change: AdminChange, entry: AuditEntry) -> StoreResult<bool>;
 
-    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()>;
     /// Up to `limit` invitations, newest first.
     async fn list_invitations(&self, limit: usize) -> StoreResult<Vec<StoredInvitation>>;
     async fn invitation_by_token_hash(
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<StoredInvitation>>;
-    /// Removes the invitation; false when there is none with this id.
-    async fn delete_invitation(&self, id: &str) -> StoreResult<bool>;
+    async fn invitation_by_id(&self, id: &str) -> StoreResult<Option<StoredInvitation>>;
     /// Creates the user with the invitation, using it up in the same step: `None` (and no
     /// account) when the invitation is gone, used, or expired at `now`. Of concurrent uses
     /// at most one creates an account; a failed creation (a taken email) leaves the
@@ -333,14 +355,14 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
 
-    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()>;
     async fn password_reset_by_token_hash(
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<StoredPasswordReset>>;
     /// Uses the reset up, and with it every other unused reset of the user: sets the user's
-    /// password hash and ends every sign-in session of the user. `None` when the reset is gone, used, or expired at `now`; of concurrent uses at
-    /// most one succeeds. Returns the user's id.
+    /// password hash, ends every sign-in session of the user and deletes their API tokens.
+    /// `None` when the reset is gone, used, or expired at `now`; of concurrent uses at most
+    /// one succeeds. Returns the user's id.
     async fn use_password_reset(
         &self,
         id: &str,
@@ -350,9 +372,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// A setting stored at run time (see `service::admin`), as text.
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
-    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
     /// Up to `limit` audit entries older than `before` (time, id), newest first.
     async fn list_audit(
         &self,

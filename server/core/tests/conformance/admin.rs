@@ -2,16 +2,18 @@
 //! disabled accounts, invitations, password resets, the stored sign-up policy and the audit
 //! log.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use confab_core::api::{
-    AdminSettings, AuditAction, InvitationInput, InvitationStatus, PageInput, SignupPolicy,
-    UserSummary,
+    AdminSettings, AuditAction, AuditEntry, InvitationInput, InvitationStatus, PageInput,
+    SignupPolicy, UserSummary,
 };
 use confab_core::auth::oidc::ExternalIdentity;
 use confab_core::model::{User, UserRole};
 use confab_core::service::accounts::ExternalSignInError;
 use confab_core::service::{ServiceConfig, ServiceError, Services};
-use confab_core::store::{AuthSessionRecord, DynStore, StoredInvitation, StoredPasswordReset};
+use confab_core::store::{
+    AdminChange, AuthSessionRecord, DynStore, StoredInvitation, StoredPasswordReset,
+};
 
 use super::{message, services, user};
 
@@ -234,7 +236,11 @@ pub async fn disabling_an_account(store: DynStore) {
     );
 
     services.admin_disable_user(&ada, &bob.id).await.unwrap();
-    assert_eq!(store.active_user_by_id(&bob.id).await.unwrap(), None);
+    assert!(store
+        .active_credentials_by_id(&bob.id)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.user_by_id(&bob.id).await.unwrap(), Some(bob.clone()));
     // Through the provider, by the subject linked before or by a new one with his email.
     for subject in ["bob-at-idp", "bob-elsewhere"] {
@@ -329,8 +335,12 @@ pub async fn disabling_an_account(store: DynStore) {
     assert_eq!(signed_in, bob);
     assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
     assert_eq!(
-        store.active_user_by_id(&bob.id).await.unwrap(),
-        Some(bob.clone())
+        store
+            .active_credentials_by_id(&bob.id)
+            .await
+            .unwrap()
+            .map(|found| (found.user, found.disabled_at)),
+        Some((bob.clone(), None))
     );
     assert_eq!(
         services
@@ -390,6 +400,7 @@ pub async fn invitations_work_once(store: DynStore) {
             services
                 .signup_with_invitation(email, PASSWORD, None, invitation.as_deref(), client)
                 .await
+                .map(|signed_in| signed_in.user)
         }
     };
     assert_eq!(
@@ -481,19 +492,21 @@ pub async fn invitations_work_once(store: DynStore) {
 
     // Expired and revoked ones.
     let now = Utc::now();
-    store
-        .create_invitation(StoredInvitation {
-            id: "expired-invitation".into(),
-            token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
-            email: None,
-            created_by: "ada@example.com".into(),
-            created_at: now - Duration::days(8),
-            expires_at: now - Duration::days(1),
-            used_at: None,
-            used_by: None,
-        })
+    let expired = StoredInvitation {
+        id: "expired-invitation".into(),
+        token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
+        email: None,
+        created_by: "ada@example.com".into(),
+        created_at: now - Duration::days(8),
+        expires_at: now - Duration::days(1),
+        used_at: None,
+        used_by: None,
+    };
+    let entry = entry_by(&ada, AuditAction::Invite, &expired.id);
+    assert!(store
+        .audited(AdminChange::CreateInvitation(expired), entry)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(
         code(signup("late@example.com", Some("expired-secret".into()), "l").await),
         (
@@ -699,17 +712,19 @@ pub async fn password_resets(store: DynStore) {
         bob
     );
     let now = Utc::now();
-    store
-        .create_password_reset(StoredPasswordReset {
-            id: "expired-reset".into(),
-            token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
-            user_id: bob.id.clone(),
-            created_at: now - Duration::hours(25),
-            expires_at: now - Duration::hours(1),
-            used_at: None,
-        })
+    let expired = StoredPasswordReset {
+        id: "expired-reset".into(),
+        token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
+        user_id: bob.id.clone(),
+        created_at: now - Duration::hours(25),
+        expires_at: now - Duration::hours(1),
+        used_at: None,
+    };
+    let entry = entry_by(&ada, AuditAction::PasswordResetLink, &bob.id);
+    assert!(store
+        .audited(AdminChange::CreatePasswordReset(expired), entry)
         .await
-        .unwrap();
+        .unwrap());
     assert_eq!(
         code(
             services
@@ -793,14 +808,25 @@ pub async fn stored_policy_and_audit_log(store: DynStore) {
     );
 
     let invitation = services
-        .admin_create_invitation(&ada, &InvitationInput::default())
+        .admin_create_invitation(
+            &ada,
+            &InvitationInput {
+                email: Some("Erin@Example.com".into()),
+                ..InvitationInput::default()
+            },
+        )
         .await
         .unwrap();
     services
         .admin_revoke_invitation(&ada, &invitation.invitation.id)
         .await
         .unwrap();
+    // What changes nothing records nothing: enabling an enabled account, disabling a
+    // disabled one.
+    services.admin_enable_user(&ada, &bob.id).await.unwrap();
     services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    services.admin_disable_user(&ada, &bob.id).await.unwrap();
+    services.admin_enable_user(&ada, &bob.id).await.unwrap();
     services.admin_enable_user(&ada, &bob.id).await.unwrap();
     services
         .admin_create_password_reset(&ada, &bob.id)
@@ -844,13 +870,13 @@ pub async fn stored_policy_and_audit_log(store: DynStore) {
             (
                 AuditAction::RevokeInvitation,
                 invitation.invitation.id.clone(),
-                None,
+                Some("erin@example.com".to_owned()),
                 None
             ),
             (
                 AuditAction::Invite,
                 invitation.invitation.id.clone(),
-                None,
+                Some("erin@example.com".to_owned()),
                 Some(format!(
                     "expires {}",
                     invitation.invitation.expires_at.to_rfc3339()
@@ -875,4 +901,135 @@ pub async fn stored_policy_and_audit_log(store: DynStore) {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
+}
+
+/// An audit entry by `actor`, made by hand for changes a test makes through the store.
+fn entry_by(actor: &User, action: AuditAction, target_id: &str) -> AuditEntry {
+    AuditEntry {
+        id: confab_core::ids::new_id(),
+        at: DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now"),
+        actor_id: actor.id.clone(),
+        actor_email: actor.email.clone(),
+        action,
+        target_id: target_id.to_owned(),
+        target_email: None,
+        detail: None,
+    }
+}
+
+/// Every audit entry, newest first.
+async fn whole_audit_log(store: &DynStore) -> Vec<AuditEntry> {
+    store.list_audit(None, 1_000).await.unwrap()
+}
+
+/// An administrator's change and its audit entry are one: a change whose entry cannot be
+/// written is not made (here the entry's id is taken, which fails its insert on either store),
+/// and a change that finds nothing to change leaves no entry.
+pub async fn an_admin_change_and_its_audit_entry_are_one(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let first = entry_by(&ada, AuditAction::SignupPolicy, "signup");
+    let set_closed = AdminChange::SetSetting {
+        key: "signup".into(),
+        value: "closed".into(),
+    };
+    assert!(store.audited(set_closed, first.clone()).await.unwrap());
+    assert_eq!(whole_audit_log(&store).await, std::slice::from_ref(&first));
+
+    // Every kind of change, each with an entry whose id is taken: refused, nothing changed.
+    let invitation = StoredInvitation {
+        id: "never-created".into(),
+        token_hash: confab_core::auth::tokens::hash_secret("never-created"),
+        email: None,
+        created_by: ada.email.clone(),
+        created_at: first.at,
+        expires_at: first.at + Duration::days(1),
+        used_at: None,
+        used_by: None,
+    };
+    let reset = StoredPasswordReset {
+        id: "never-created".into(),
+        token_hash: confab_core::auth::tokens::hash_secret("never-created"),
+        user_id: bob.id.clone(),
+        created_at: first.at,
+        expires_at: first.at + Duration::days(1),
+        used_at: None,
+    };
+    let refused = [
+        AdminChange::SetSetting {
+            key: "signup".into(),
+            value: "open".into(),
+        },
+        AdminChange::DisableUser {
+            id: bob.id.clone(),
+            at: first.at,
+        },
+        AdminChange::DeleteUser { id: bob.id.clone() },
+        AdminChange::CreateInvitation(invitation),
+        AdminChange::CreatePasswordReset(reset),
+    ];
+    for change in refused {
+        let mut clash = entry_by(&ada, AuditAction::DeleteUser, &bob.id);
+        clash.id = first.id.clone();
+        assert!(
+            store.audited(change.clone(), clash).await.is_err(),
+            "{change:?} with a taken entry id"
+        );
+    }
+    assert_eq!(whole_audit_log(&store).await, std::slice::from_ref(&first));
+    assert_eq!(
+        store.setting("signup").await.unwrap().as_deref(),
+        Some("closed")
+    );
+    let found = store
+        .credentials_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .expect("Bob is still there");
+    assert_eq!((found.user, found.disabled_at), (bob.clone(), None));
+    assert!(store
+        .invitation_by_token_hash(&confab_core::auth::tokens::hash_secret("never-created"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .password_reset_by_token_hash(&confab_core::auth::tokens::hash_secret("never-created"))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Nothing to change, nothing recorded.
+    let nothing = [
+        AdminChange::EnableUser { id: bob.id.clone() },
+        AdminChange::DeleteUser {
+            id: "nobody".into(),
+        },
+        AdminChange::DeleteInvitation {
+            id: "no-invitation".into(),
+        },
+    ];
+    for change in nothing {
+        let entry = entry_by(&ada, AuditAction::EnableUser, &bob.id);
+        assert!(
+            !store.audited(change.clone(), entry).await.unwrap(),
+            "{change:?}"
+        );
+    }
+    let disable = AdminChange::DisableUser {
+        id: bob.id.clone(),
+        at: first.at,
+    };
+    let disabled = entry_by(&ada, AuditAction::DisableUser, &bob.id);
+    assert!(store
+        .audited(disable.clone(), disabled.clone())
+        .await
+        .unwrap());
+    let again = entry_by(&ada, AuditAction::DisableUser, &bob.id);
+    assert!(!store.audited(disable, again).await.unwrap());
+    let mut log = whole_audit_log(&store).await;
+    log.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![first, disabled];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(log, expected);
 }

@@ -18,8 +18,8 @@ pub mod branches;
 mod replies;
 pub mod round_trip;
 pub use admin::{
-    admin_user_list_and_counters, disabling_an_account, invitations_work_once, password_resets,
-    stored_policy_and_audit_log,
+    admin_user_list_and_counters, an_admin_change_and_its_audit_entry_are_one,
+    disabling_an_account, invitations_work_once, password_resets, stored_policy_and_audit_log,
 };
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,

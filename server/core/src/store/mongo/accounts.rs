@@ -97,33 +97,44 @@ pub async fn user_by_id(collections: &Collections, id: &str) -> StoreResult<Opti
 }
 
 pub async fn active_user_by_id(collections: &Collections, id: &str) -> StoreResult<Option<User>> {
+    Ok(active_credentials_by_id(collections, id)
+        .await?
+        .map(|found| found.user))
+}
+
+pub async fn active_credentials_by_id(
+    collections: &Collections,
+    id: &str,
+) -> StoreResult<Option<UserCredentials>> {
     collections
         .users
         .find_one(doc! { "_id": id })
         .await
         .map_err(db_error)?
         .filter(|document| document.disabled_at.is_none())
-        .map(|document| document.to_user())
+        .map(credentials)
         .transpose()
+}
+
+fn credentials(document: UserDoc) -> StoreResult<UserCredentials> {
+    Ok(UserCredentials {
+        user: document.to_user()?,
+        password_hash: document.password_hash,
+        disabled_at: document.disabled_at.map(from_bson_time),
+    })
 }
 
 pub async fn credentials_by_email(
     collections: &Collections,
     email: &str,
 ) -> StoreResult<Option<UserCredentials>> {
-    let Some(document) = collections
+    collections
         .users
         .find_one(doc! { "email_key": email_key(email) })
         .await
         .map_err(db_error)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(UserCredentials {
-        user: document.to_user()?,
-        password_hash: document.password_hash,
-        disabled_at: document.disabled_at.map(from_bson_time),
-    }))
+        .map(credentials)
+        .transpose()
 }
 
 /// Deletes what gives access first (sign-ins, tokens), then the chats, then the account, and

@@ -12,14 +12,16 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Bson};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{create_user_with_id, replace_or_insert, user_exists};
+use super::accounts::{create_user_with_id, delete_user, replace_or_insert, user_exists};
 use super::documents::{email_key, from_bson_time, to_bson_time, UserDoc};
 use super::errors::{db_error, is_duplicate_key};
 use super::Collections;
 use crate::api::{AuditAction, AuditEntry, UserSummary};
 use crate::ids::new_id;
 use crate::model::{User, UserRole};
-use crate::store::{NewUser, StoreError, StoreResult, StoredInvitation, StoredPasswordReset};
+use crate::store::{
+    AdminChange, NewUser, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvitationDoc {
@@ -183,27 +185,74 @@ pub async fn record_sign_in(
     Ok(())
 }
 
-pub async fn set_user_disabled(
+/// See `Store::audited`: the entry first, the change after it, the entry removed again when
+/// there was nothing to change.
+pub async fn audited(
     collections: &Collections,
-    id: &str,
-    at: Option<DateTime<Utc>>,
+    change: AdminChange,
+    entry: AuditEntry,
 ) -> StoreResult<bool> {
-    let update = match at {
-        Some(at) => doc! { "$set": { "disabled_at": to_bson_time(at) } },
-        None => doc! { "$unset": { "disabled_at": "" } },
+    let entry_id = entry.id.clone();
+    append_audit(collections, entry).await?;
+    let changed = match change {
+        AdminChange::SetSetting { key, value } => {
+            set_setting(collections, &key, &value).await?;
+            true
+        }
+        AdminChange::DisableUser { id, at } => {
+            let updated = collections
+                .users
+                .update_one(
+                    doc! { "_id": &id, "disabled_at": null },
+                    doc! { "$set": { "disabled_at": to_bson_time(at) } },
+                )
+                .await
+                .map_err(db_error)?;
+            delete_user_auth_sessions(collections, &id).await?;
+            updated.matched_count > 0
+        }
+        AdminChange::EnableUser { id } => {
+            collections
+                .users
+                .update_one(
+                    doc! { "_id": &id, "disabled_at": { "$ne": null } },
+                    doc! { "$unset": { "disabled_at": "" } },
+                )
+                .await
+                .map_err(db_error)?
+                .matched_count
+                > 0
+        }
+        AdminChange::DeleteUser { id } => delete_user(collections, &id).await?,
+        AdminChange::CreateInvitation(invitation) => {
+            create_invitation(collections, invitation).await?;
+            true
+        }
+        AdminChange::DeleteInvitation { id } => {
+            collections
+                .invitations
+                .delete_one(doc! { "_id": &id })
+                .await
+                .map_err(db_error)?
+                .deleted_count
+                > 0
+        }
+        AdminChange::CreatePasswordReset(reset) => {
+            create_password_reset(collections, reset).await?;
+            true
+        }
     };
-    let updated = collections
-        .users
-        .update_one(doc! { "_id": id }, update)
-        .await
-        .map_err(db_error)?;
-    Ok(updated.matched_count > 0)
+    if !changed {
+        collections
+            .audit_log
+            .delete_one(doc! { "_id": &entry_id })
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(changed)
 }
 
-pub async fn delete_user_auth_sessions(
-    collections: &Collections,
-    user_id: &str,
-) -> StoreResult<u64> {
+async fn delete_user_auth_sessions(collections: &Collections, user_id: &str) -> StoreResult<u64> {
     let deleted = collections
         .auth_sessions
         .delete_many(doc! { "user_id": user_id })
@@ -212,7 +261,7 @@ pub async fn delete_user_auth_sessions(
     Ok(deleted.deleted_count)
 }
 
-pub async fn create_invitation(
+async fn create_invitation(
     collections: &Collections,
     invitation: StoredInvitation,
 ) -> StoreResult<()> {
@@ -266,13 +315,16 @@ pub async fn invitation_by_token_hash(
         .map(InvitationDoc::into_stored))
 }
 
-pub async fn delete_invitation(collections: &Collections, id: &str) -> StoreResult<bool> {
-    let deleted = collections
+pub async fn invitation_by_id(
+    collections: &Collections,
+    id: &str,
+) -> StoreResult<Option<StoredInvitation>> {
+    Ok(collections
         .invitations
-        .delete_one(doc! { "_id": id })
+        .find_one(doc! { "_id": id })
         .await
-        .map_err(db_error)?;
-    Ok(deleted.deleted_count > 0)
+        .map_err(db_error)?
+        .map(InvitationDoc::into_stored))
 }
 
 /// Inserts the claim `id`: false when it was claimed before.
@@ -334,7 +386,7 @@ pub async fn create_invited_user(
     Ok(Some(user))
 }
 
-pub async fn create_password_reset(
+async fn create_password_reset(
     collections: &Collections,
     reset: StoredPasswordReset,
 ) -> StoreResult<()> {
@@ -408,7 +460,13 @@ pub async fn use_password_reset(
     if updated.matched_count == 0 {
         return Ok(None);
     }
+    // A reset takes the account back: whoever had its sign-ins or its tokens loses them.
     delete_user_auth_sessions(collections, &reset.user_id).await?;
+    collections
+        .api_tokens
+        .delete_many(doc! { "user_id": &reset.user_id })
+        .await
+        .map_err(db_error)?;
     Ok(Some(reset.user_id))
 }
 
@@ -421,7 +479,7 @@ pub async fn setting(collections: &Collections, key: &str) -> StoreResult<Option
         .map(|setting| setting.value))
 }
 
-pub async fn set_setting(collections: &Collections, key: &str, value: &str) -> StoreResult<()> {
+async fn set_setting(collections: &Collections, key: &str, value: &str) -> StoreResult<()> {
     let document = SettingDoc {
         key: key.to_owned(),
         value: value.to_owned(),
@@ -429,7 +487,7 @@ pub async fn set_setting(collections: &Collections, key: &str, value: &str) -> S
     replace_or_insert(&collections.settings, key, &document).await
 }
 
-pub async fn append_audit(collections: &Collections, entry: AuditEntry) -> StoreResult<()> {
+async fn append_audit(collections: &Collections, entry: AuditEntry) -> StoreResult<()> {
     let document = AuditDoc {
         id: entry.id,
         at: to_bson_time(entry.at),

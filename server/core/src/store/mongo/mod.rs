@@ -65,9 +65,10 @@ use self::documents::{
 use self::errors::db_error;
 pub(crate) use self::search::snippet_for;
 use super::{
-    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
-    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
-    StoreError, StoreResult, StoredInvitation, StoredPasswordReset, TreeMessage, UserCredentials,
+    AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
+    MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
+    SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
+    TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
@@ -288,8 +289,8 @@ impl Store for MongoStore {
         accounts::user_by_id(&self.collections, id).await
     }
 
-    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        accounts::active_user_by_id(&self.collections, id).await
+    async fn active_credentials_by_id(&self, id: &str) -> StoreResult<Option<UserCredentials>> {
+        accounts::active_credentials_by_id(&self.collections, id).await
     }
 
     async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<UserCredentials>> {
@@ -334,16 +335,8 @@ impl Store for MongoStore {
         admin::list_users(&self.collections, after_email, limit).await
     }
 
-    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
-        admin::set_user_disabled(&self.collections, id, at).await
-    }
-
-    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64> {
-        admin::delete_user_auth_sessions(&self.collections, user_id).await
-    }
-
-    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()> {
-        admin::create_invitation(&self.collections, invitation).await
+    async fn audited(&self, change: AdminChange, entry: AuditEntry) -> StoreResult<bool> {
+        admin::audited(&self.collections, change, entry).await
     }
 
     async fn list_invitations(&self, limit: usize) -> StoreResult<Vec<StoredInvitation>> {
@@ -357,8 +350,8 @@ impl Store for MongoStore {
         admin::invitation_by_token_hash(&self.collections, token_hash).await
     }
 
-    async fn delete_invitation(&self, id: &str) -> StoreResult<bool> {
-        admin::delete_invitation(&self.collections, id).await
+    async fn invitation_by_id(&self, id: &str) -> StoreResult<Option<StoredInvitation>> {
+        admin::invitation_by_id(&self.collections, id).await
     }
 
     async fn create_invited_user(
@@ -368,10 +361,6 @@ impl Store for MongoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
         admin::create_invited_user(&self.collections, invitation_id, &new, now).await
-    }
-
-    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()> {
-        admin::create_password_reset(&self.collections, reset).await
     }
 
     async fn password_reset_by_token_hash(
@@ -392,14 +381,6 @@ impl Store for MongoStore {
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
         admin::setting(&self.collections, key).await
-    }
-
-    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
-        admin::set_setting(&self.collections, key, value).await
-    }
-
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        admin::append_audit(&self.collections, entry).await
     }
 
     async fn list_audit(

@@ -48,12 +48,32 @@ pub fn user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
         .map_err(sql_error)
 }
 
-pub fn active_user_by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
+pub fn active_credentials_by_id(
+    conn: &Connection,
+    id: &str,
+) -> StoreResult<Option<UserCredentials>> {
     conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND disabled_at IS NULL"
+        "SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users
+         WHERE id = ?1 AND disabled_at IS NULL"
     ))
-    .and_then(|mut query| query.query_row([id], rows::user).optional())
+    .and_then(|mut query| query.query_row([id], credentials).optional())
     .map_err(sql_error)
+}
+
+fn credentials(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserCredentials> {
+    Ok(UserCredentials {
+        user: rows::user(row)?,
+        password_hash: row.get(5)?,
+        disabled_at: row.get::<_, Option<i64>>(6)?.map(from_ms),
+    })
+}
+
+/// Deletes the account; everything it owns goes with it (foreign keys with `ON DELETE
+/// CASCADE`, the search index by its triggers). False when there was none.
+pub fn delete_user(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.execute("DELETE FROM users WHERE id = ?1", [id])
+        .map(|changed| changed > 0)
+        .map_err(sql_error)
 }
 
 pub fn credentials_by_email(
@@ -63,17 +83,7 @@ pub fn credentials_by_email(
     conn.prepare_cached(&format!(
         "SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users WHERE email = ?1"
     ))
-    .and_then(|mut query| {
-        query
-            .query_row([email], |row| {
-                Ok(UserCredentials {
-                    user: rows::user(row)?,
-                    password_hash: row.get(5)?,
-                    disabled_at: row.get::<_, Option<i64>>(6)?.map(from_ms),
-                })
-            })
-            .optional()
-    })
+    .and_then(|mut query| query.query_row([email], credentials).optional())
     .map_err(sql_error)
 }
 

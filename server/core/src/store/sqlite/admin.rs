@@ -10,7 +10,7 @@ use super::sql_error;
 use crate::api::{AuditAction, AuditEntry, UserSummary};
 use crate::ids::new_id;
 use crate::model::{User, UserRole};
-use crate::store::{NewUser, StoreResult, StoredInvitation, StoredPasswordReset};
+use crate::store::{AdminChange, NewUser, StoreResult, StoredInvitation, StoredPasswordReset};
 
 fn bad_value(column: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -69,20 +69,54 @@ pub fn record_sign_in(conn: &Connection, user_id: &str, at: DateTime<Utc>) -> St
     Ok(())
 }
 
-pub fn set_user_disabled(
-    conn: &Connection,
-    id: &str,
-    at: Option<DateTime<Utc>>,
-) -> StoreResult<bool> {
-    conn.execute(
-        "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
-        params![id, at.map(to_ms)],
-    )
-    .map(|changed| changed > 0)
-    .map_err(sql_error)
+/// See `Store::audited`: the change and its entry in the job's savepoint, so an entry that
+/// cannot be written undoes the change.
+pub fn audited(conn: &Connection, change: &AdminChange, entry: &AuditEntry) -> StoreResult<bool> {
+    let changed = match change {
+        AdminChange::SetSetting { key, value } => {
+            set_setting(conn, key, value)?;
+            true
+        }
+        AdminChange::DisableUser { id, at } => {
+            let changed = conn
+                .execute(
+                    "UPDATE users SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
+                    params![id, to_ms(*at)],
+                )
+                .map_err(sql_error)?;
+            delete_user_auth_sessions(conn, id)?;
+            changed > 0
+        }
+        AdminChange::EnableUser { id } => {
+            conn.execute(
+                "UPDATE users SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL",
+                [id],
+            )
+            .map_err(sql_error)?
+                > 0
+        }
+        AdminChange::DeleteUser { id } => accounts::delete_user(conn, id)?,
+        AdminChange::CreateInvitation(invitation) => {
+            create_invitation(conn, invitation)?;
+            true
+        }
+        AdminChange::DeleteInvitation { id } => {
+            conn.execute("DELETE FROM invitations WHERE id = ?1", [id])
+                .map_err(sql_error)?
+                > 0
+        }
+        AdminChange::CreatePasswordReset(reset) => {
+            create_password_reset(conn, reset)?;
+            true
+        }
+    };
+    if changed {
+        append_audit(conn, entry)?;
+    }
+    Ok(changed)
 }
 
-pub fn delete_user_auth_sessions(conn: &Connection, user_id: &str) -> StoreResult<u64> {
+fn delete_user_auth_sessions(conn: &Connection, user_id: &str) -> StoreResult<u64> {
     conn.execute("DELETE FROM auth_sessions WHERE user_id = ?1", [user_id])
         .map(|changed| changed as u64)
         .map_err(sql_error)
@@ -104,7 +138,7 @@ fn invitation(row: &Row<'_>) -> rusqlite::Result<StoredInvitation> {
     })
 }
 
-pub fn create_invitation(conn: &Connection, invitation: &StoredInvitation) -> StoreResult<()> {
+fn create_invitation(conn: &Connection, invitation: &StoredInvitation) -> StoreResult<()> {
     conn.execute(
         &format!("INSERT INTO invitations ({INVITATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         params![
@@ -146,10 +180,12 @@ pub fn invitation_by_token_hash(
     .map_err(sql_error)
 }
 
-pub fn delete_invitation(conn: &Connection, id: &str) -> StoreResult<bool> {
-    conn.execute("DELETE FROM invitations WHERE id = ?1", [id])
-        .map(|changed| changed > 0)
-        .map_err(sql_error)
+pub fn invitation_by_id(conn: &Connection, id: &str) -> StoreResult<Option<StoredInvitation>> {
+    conn.prepare_cached(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = ?1"
+    ))
+    .and_then(|mut query| query.query_row([id], invitation).optional())
+    .map_err(sql_error)
 }
 
 /// One job of the single writer: the invitation is marked used and the user created in the
@@ -177,7 +213,7 @@ pub fn create_invited_user(
 
 const RESET_COLUMNS: &str = "id, token_hash, user_id, created_at, expires_at, used_at";
 
-pub fn create_password_reset(conn: &Connection, reset: &StoredPasswordReset) -> StoreResult<()> {
+fn create_password_reset(conn: &Connection, reset: &StoredPasswordReset) -> StoreResult<()> {
     conn.execute(
         &format!("INSERT INTO password_resets ({RESET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
@@ -248,7 +284,10 @@ pub fn use_password_reset(
         params![user_id, password_hash],
     )
     .map_err(sql_error)?;
+    // A reset takes the account back: whoever had its sign-ins or its tokens loses them.
     delete_user_auth_sessions(conn, &user_id)?;
+    conn.execute("DELETE FROM api_tokens WHERE user_id = ?1", [&user_id])
+        .map_err(sql_error)?;
     Ok(Some(user_id))
 }
 
@@ -258,7 +297,7 @@ pub fn setting(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
         .map_err(sql_error)
 }
 
-pub fn set_setting(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
+fn set_setting(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -268,7 +307,7 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> StoreResult<()>
     Ok(())
 }
 
-pub fn append_audit(conn: &Connection, entry: &AuditEntry) -> StoreResult<()> {
+fn append_audit(conn: &Connection, entry: &AuditEntry) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO audit_log (id, at, actor_id, actor_email, action, target_id, target_email,
              detail)

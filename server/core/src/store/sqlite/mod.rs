@@ -26,9 +26,10 @@ use rusqlite::Connection;
 use self::readers::Readers;
 use self::writer::Writer;
 use super::{
-    Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession, MessageQuery,
-    NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch, SessionQuery, Store,
-    StoreError, StoreResult, StoredInvitation, StoredPasswordReset, TreeMessage, UserCredentials,
+    AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
+    MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
+    SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
+    TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::ids::new_id;
@@ -383,9 +384,9 @@ impl Store for SqliteStore {
         self.read(move |conn| accounts::user_by_id(conn, &id)).await
     }
 
-    async fn active_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+    async fn active_credentials_by_id(&self, id: &str) -> StoreResult<Option<UserCredentials>> {
         let id = id.to_owned();
-        self.read(move |conn| accounts::active_user_by_id(conn, &id))
+        self.read(move |conn| accounts::active_credentials_by_id(conn, &id))
             .await
     }
 
@@ -418,11 +419,7 @@ impl Store for SqliteStore {
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_owned();
         self.writer
-            .write(move |conn| {
-                conn.execute("DELETE FROM users WHERE id = ?1", [&id])
-                    .map(|changed| changed > 0)
-                    .map_err(sql_error)
-            })
+            .write(move |conn| accounts::delete_user(conn, &id))
             .await
     }
 
@@ -443,23 +440,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn set_user_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<bool> {
-        let id = id.to_owned();
+    async fn audited(&self, change: AdminChange, entry: AuditEntry) -> StoreResult<bool> {
         self.writer
-            .write(move |conn| admin::set_user_disabled(conn, &id, at))
-            .await
-    }
-
-    async fn delete_user_auth_sessions(&self, user_id: &str) -> StoreResult<u64> {
-        let user_id = user_id.to_owned();
-        self.writer
-            .write(move |conn| admin::delete_user_auth_sessions(conn, &user_id))
-            .await
-    }
-
-    async fn create_invitation(&self, invitation: StoredInvitation) -> StoreResult<()> {
-        self.writer
-            .write(move |conn| admin::create_invitation(conn, &invitation))
+            .write(move |conn| admin::audited(conn, &change, &entry))
             .await
     }
 
@@ -477,10 +460,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_invitation(&self, id: &str) -> StoreResult<bool> {
+    async fn invitation_by_id(&self, id: &str) -> StoreResult<Option<StoredInvitation>> {
         let id = id.to_owned();
-        self.writer
-            .write(move |conn| admin::delete_invitation(conn, &id))
+        self.read(move |conn| admin::invitation_by_id(conn, &id))
             .await
     }
 
@@ -493,12 +475,6 @@ impl Store for SqliteStore {
         let invitation_id = invitation_id.to_owned();
         self.writer
             .write(move |conn| admin::create_invited_user(conn, &invitation_id, &new, now))
-            .await
-    }
-
-    async fn create_password_reset(&self, reset: StoredPasswordReset) -> StoreResult<()> {
-        self.writer
-            .write(move |conn| admin::create_password_reset(conn, &reset))
             .await
     }
 
@@ -526,19 +502,6 @@ impl Store for SqliteStore {
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.read(move |conn| admin::setting(conn, &key)).await
-    }
-
-    async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
-        let (key, value) = (key.to_owned(), value.to_owned());
-        self.writer
-            .write(move |conn| admin::set_setting(conn, &key, &value))
-            .await
-    }
-
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.writer
-            .write(move |conn| admin::append_audit(conn, &entry))
-            .await
     }
 
     async fn list_audit(
