@@ -418,7 +418,8 @@ pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
 pub struct SignInChoices {
     pub providers: Vec<confab_core::api::SignInProvider>,
     pub local_accounts: bool,
-    /// Who may create an account: the policy in force (`Services::signup_policy`).
+    /// Who may create an account now: `Open` while the policy is open or no account exists
+    /// yet (`Services::signup_open_to_anyone`).
     pub signup: SignupPolicy,
 }
 
@@ -436,7 +437,15 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
             })
             .collect(),
         local_accounts: services.config().local_accounts,
-        signup: services.signup_policy().await.map_err(server::to_error)?,
+        signup: if services
+            .signup_open_to_anyone()
+            .await
+            .map_err(server::to_error)?
+        {
+            SignupPolicy::Open
+        } else {
+            SignupPolicy::Closed
+        },
     })
 }
 

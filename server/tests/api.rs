@@ -110,6 +110,24 @@ async fn sign_in_cookies_are_secure_behind_https() {
 #[tokio::test]
 async fn closed_signup_admits_only_the_first_account() {
     let app = TestApp::spawn_with(|config| config.signup = confab::config::Signup::Closed).await;
+    // The sign-in page of a fresh instance offers the sign-up its first account needs; once
+    // that account exists, it says sign-up is closed.
+    let sign_up_offered = || async {
+        use leptos::server_fn::ServerFn;
+        let path = <app::server_fns::SignInOptions as ServerFn>::PATH;
+        let options: Value = app
+            .client()
+            .request(Method::POST, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        options["signup"].clone()
+    };
+    assert_eq!(sign_up_offered().await, "open");
     assert_eq!(
         app.client()
             .signup("admin@example.com", "a good password")
@@ -117,6 +135,7 @@ async fn closed_signup_admits_only_the_first_account() {
             .status(),
         StatusCode::CREATED
     );
+    assert_eq!(sign_up_offered().await, "closed");
     let refused = app
         .client()
         .signup("later@example.com", "a good password")

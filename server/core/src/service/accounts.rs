@@ -164,10 +164,7 @@ impl Services {
             Some(token) => Some(self.usable_invitation(token, &email).await?),
             None => None,
         };
-        if invitation.is_none()
-            && self.signup_policy().await? == SignupPolicy::Closed
-            && self.store().count_users().await? > 0
-        {
+        if invitation.is_none() && !self.signup_open_to_anyone().await? {
             return Err(ServiceError::Forbidden(
                 "sign-up is closed on this instance; ask an administrator for an account".into(),
             ));

@@ -143,6 +143,14 @@ impl Services {
             .unwrap_or(self.config().signup))
     }
 
+    /// Whether anyone may sign up without an invitation now: the policy in force is open, or
+    /// the instance has no account yet (its first account, the administrator, may always
+    /// sign up). Sign-up and the sign-in page both ask this.
+    pub async fn signup_open_to_anyone(&self) -> ServiceResult<bool> {
+        Ok(self.signup_policy().await? == SignupPolicy::Open
+            || self.store().count_users().await? == 0)
+    }
+
     /// The run-time settings (`GET /api/admin/settings`).
     pub async fn admin_settings(&self, actor: &User) -> ServiceResult<AdminSettings> {
         self.require_admin(actor)?;
