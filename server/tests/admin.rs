@@ -319,18 +319,8 @@ both_backends!(
         );
 
         // An expired invitation, and a revoked one.
-        let now = Utc::now();
         app.store
-            .create_invitation(StoredInvitation {
-                id: "old-invitation".into(),
-                token_hash: confab_core::auth::tokens::hash_secret("cfb_old"),
-                email: None,
-                created_by: "ada@example.com".into(),
-                created_at: now - Duration::days(8),
-                expires_at: now - Duration::days(1),
-                used_at: None,
-                used_by: None,
-            })
+            .create_invitation(StoredInvitation::expired("old-invitation", "cfb_old"))
             .await
             .unwrap();
         let ((status, body), _) = signup("late@example.com", Some("cfb_old")).await;

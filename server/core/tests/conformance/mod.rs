@@ -18,8 +18,9 @@ pub mod branches;
 mod replies;
 pub mod round_trip;
 pub use admin::{
-    admin_user_list_and_counters, disabling_an_account, invitations_work_once, password_resets,
-    stored_policy_and_audit_log,
+    admin_user_list_and_counters, disabling_an_account, invitations_through_a_provider,
+    invitations_work_once, password_resets, stored_policy_and_audit_log,
+    users_are_created_with_their_identity,
 };
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
