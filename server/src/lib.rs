@@ -172,9 +172,21 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         // Microseconds: most requests take under a millisecond, which `ms` logs as 0.
         .layer(
             TraceLayer::new_for_http()
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Micros)),
         )
         .with_state(state)
+}
+
+/// A request's span: its path without the query, which may carry a secret (an invitation, a
+/// password reset's token, a provider's sign-in code).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        version = ?request.version(),
+    )
 }
 
 async fn server_function(State(state): State<AppState>, request: Request) -> impl IntoResponse {

@@ -12,7 +12,7 @@ use confab_core::store::StoredInvitation;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{provider_error, Client_, TestApp};
+use support::{provider_error, Backend, Client_, TestApp, TestProcess};
 
 struct Idp {
     child: Child,
@@ -133,22 +133,18 @@ fn location(response: &reqwest::Response) -> String {
 /// Signs in at the provider as `login` (its login form, then its consent form when it asks)
 /// and returns the callback URL it sends the browser back to.
 async fn callback_url(app: &TestApp, idp: &Idp, browser: &reqwest::Client, login: &str) -> String {
-    callback_url_from(app, idp, browser, login, "/auth/test/login").await
+    callback_url_from(&app.address, idp, browser, login, "/auth/test/login").await
 }
 
-/// `callback_url`, starting at `start` (the sign-in page's link).
+/// `callback_url` from the Confab at `base`, starting at `start` (the sign-in page's link).
 async fn callback_url_from(
-    app: &TestApp,
+    base: &str,
     idp: &Idp,
     browser: &reqwest::Client,
     login: &str,
     start: &str,
 ) -> String {
-    let mut response = browser
-        .get(format!("{}{start}", app.address))
-        .send()
-        .await
-        .unwrap();
+    let mut response = browser.get(format!("{base}{start}")).send().await.unwrap();
     for _ in 0..4 {
         if response.status().is_redirection() {
             let url = location(&response);
@@ -368,15 +364,16 @@ async fn sign_in_from(
     login: &str,
     start: &str,
 ) -> String {
-    let callback = callback_url_from(app, idp, browser, login, start).await;
+    let callback = callback_url_from(&app.address, idp, browser, login, start).await;
     location(&browser.get(&callback).send().await.unwrap())
 }
 
-/// The administrator's browser as a client of Confab's API (the same cookies).
-fn api(app: &TestApp, browser: &reqwest::Client) -> Client_ {
+/// The administrator's browser as a client of the API of the Confab at `base` (the same
+/// cookies).
+fn api(base: &str, browser: &reqwest::Client) -> Client_ {
     Client_ {
         http: browser.clone(),
-        base: app.address.clone(),
+        base: base.to_owned(),
         token: None,
     }
 }
@@ -416,7 +413,7 @@ async fn an_invitation_lets_one_account_in_through_the_provider() {
         "/"
     );
     assert_eq!(me(app, &ada).await.unwrap()["user"]["role"], "admin");
-    let admin = api(app, &ada);
+    let admin = api(&app.address, &ada);
 
     // (a) No invitation: closed.
     let bob = browser();
@@ -608,4 +605,51 @@ async fn the_sign_in_page_sends_an_invitation_through_the_provider() {
         html.contains("Create your account below: the invitation lets you in."),
         "{html}"
     );
+}
+
+/// The invitation's secret reaches no log, even at the debug level where every request is
+/// logged: Confab logs paths, not queries, and keeps the secret only in the sign-in session.
+#[tokio::test]
+async fn an_invitation_stays_out_of_the_log() {
+    let (idp_port, port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let process = TestProcess::start(
+        Backend::Sqlite,
+        &[
+            ("CONFAB_LOG", "debug"),
+            ("CONFAB_ADDR", &format!("127.0.0.1:{port}")),
+            ("CONFAB_PUBLIC_URL", &base),
+            ("CONFAB_SIGNUP", "closed"),
+            ("CONFAB_LOCAL_ACCOUNTS", "false"),
+            ("CONFAB_OIDC_PROVIDERS", "test"),
+            ("CONFAB_OIDC_TEST_ISSUER", &issuer),
+            ("CONFAB_OIDC_TEST_CLIENT_ID", "confab"),
+            ("CONFAB_OIDC_TEST_CLIENT_SECRET", "confab-test-secret"),
+        ],
+    )
+    .await;
+    let idp = start_idp(idp_port, &format!("{base}/auth/test/callback"));
+    let sign_in = |browser: &reqwest::Client, login: &'static str, start: String| {
+        let (browser, base) = (browser.clone(), process.url.clone());
+        let idp = &idp;
+        async move {
+            let callback = callback_url_from(&base, idp, &browser, login, &start).await;
+            location(&browser.get(&callback).send().await.unwrap())
+        }
+    };
+    let ada = browser();
+    assert_eq!(sign_in(&ada, "ada", "/auth/test/login".into()).await, "/");
+    let admin = api(&process.url, &ada);
+    let (_, secret) = invite(&admin, serde_json::json!({})).await;
+    let grace = browser();
+    let start = format!("/auth/test/login?invitation={secret}");
+    assert_eq!(sign_in(&grace, "grace", start).await, "/");
+
+    let log = process.output();
+    assert!(
+        log.contains("/auth/test/login") && log.contains("/auth/test/callback"),
+        "requests are logged at this level: {log}"
+    );
+    assert!(!log.contains(&secret), "the invitation is in the log");
 }
