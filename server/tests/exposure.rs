@@ -6,16 +6,7 @@ mod support;
 use std::process::Command;
 
 use reqwest::StatusCode;
-use support::{sse_events, TestApp};
-
-/// The text of the sign-in page's provider error, without Leptos' hydration markers.
-fn provider_error(html: &str) -> Option<String> {
-    let start = html.find("provider-error")?;
-    let text_start = start + html.get(start..)?.find('>')? + 1;
-    let text_end = text_start + html.get(text_start..)?.find("</p>")?;
-    let text = html.get(text_start..text_end)?.replace("<!>", "");
-    Some(text)
-}
+use support::{provider_error, sse_events, TestApp};
 
 async fn a_link_cannot_put_words_on_the_sign_in_page(app: &TestApp) {
     let known = app.client().get("/?auth_error=denied").await;

@@ -6,11 +6,13 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use confab::config::{Config, Signup};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
+use confab_core::store::StoredInvitation;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::TestApp;
+use support::{provider_error, Backend, Client_, TestApp, TestProcess};
 
 struct Idp {
     child: Child,
@@ -62,9 +64,21 @@ fn start_idp(port: u16, redirect_uri: &str) -> Idp {
 
 /// Confab configured with the provider as "test", and the provider itself.
 async fn setup() -> (TestApp, Idp) {
+    setup_with(|_| {}).await
+}
+
+/// `setup`, with `configure` applied to Confab's configuration.
+async fn setup_with(configure: impl FnOnce(&mut Config)) -> (TestApp, Idp) {
     let port = free_port();
+    let app = spawn_with_provider(port, configure).await;
+    let idp = start_idp(port, &format!("{}/auth/test/callback", app.address));
+    (app, idp)
+}
+
+/// Confab with the provider "test" expected at `port` (the provider itself is not started).
+async fn spawn_with_provider(port: u16, configure: impl FnOnce(&mut Config)) -> TestApp {
     let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(move |config| {
+    TestApp::spawn_with(move |config| {
         config.public_url = Some(format!("http://{}", config.addr));
         config.extra_sign_in_providers.push(ProviderConfig {
             name: "test".into(),
@@ -74,10 +88,15 @@ async fn setup() -> (TestApp, Idp) {
             client_secret: Some("confab-test-secret".into()),
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
         });
+        configure(config);
     })
-    .await;
-    let idp = start_idp(port, &format!("{}/auth/test/callback", app.address));
-    (app, idp)
+    .await
+}
+
+/// Sign-up closed and no local accounts: only the first account and invitations get in.
+fn closed_to_providers_only(config: &mut Config) {
+    config.signup = Signup::Closed;
+    config.local_accounts = false;
 }
 
 /// A browser that stops when it is sent back to Confab's callback, so tests can look at it.
@@ -114,11 +133,18 @@ fn location(response: &reqwest::Response) -> String {
 /// Signs in at the provider as `login` (its login form, then its consent form when it asks)
 /// and returns the callback URL it sends the browser back to.
 async fn callback_url(app: &TestApp, idp: &Idp, browser: &reqwest::Client, login: &str) -> String {
-    let mut response = browser
-        .get(format!("{}/auth/test/login", app.address))
-        .send()
-        .await
-        .unwrap();
+    callback_url_from(&app.address, idp, browser, login, "/auth/test/login").await
+}
+
+/// `callback_url` from the Confab at `base`, starting at `start` (the sign-in page's link).
+async fn callback_url_from(
+    base: &str,
+    idp: &Idp,
+    browser: &reqwest::Client,
+    login: &str,
+    start: &str,
+) -> String {
+    let mut response = browser.get(format!("{base}{start}")).send().await.unwrap();
     for _ in 0..4 {
         if response.status().is_redirection() {
             let url = location(&response);
@@ -328,4 +354,301 @@ async fn a_disabled_account_cannot_sign_in_through_the_provider() {
     let landed = again.get(&callback).send().await.unwrap();
     assert_eq!(location(&landed), "/");
     assert_eq!(me(&app, &again).await.unwrap(), grace);
+}
+
+/// Where Confab sends a browser that follows the sign-in page's link `start`, signed in at
+/// the provider as `login`: the address of the page it lands on.
+async fn sign_in_from(
+    (app, idp): &(TestApp, Idp),
+    browser: &reqwest::Client,
+    login: &str,
+    start: &str,
+) -> String {
+    let callback = callback_url_from(&app.address, idp, browser, login, start).await;
+    location(&browser.get(&callback).send().await.unwrap())
+}
+
+/// The administrator's browser as a client of the API of the Confab at `base` (the same
+/// cookies).
+fn api(base: &str, browser: &reqwest::Client) -> Client_ {
+    Client_ {
+        http: browser.clone(),
+        base: base.to_owned(),
+        token: None,
+    }
+}
+
+/// The invitation `id` as `GET /api/admin/invitations` lists it to the administrator.
+async fn listed_invitation(admin: &Client_, id: &str) -> Value {
+    admin.get_json("/api/admin/invitations").await["invitations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|invitation| invitation["id"] == id)
+        .cloned()
+        .expect("listed")
+}
+
+/// An invitation made by the administrator: its id and secret.
+async fn invite(admin: &Client_, body: Value) -> (String, String) {
+    let response = admin.post("/api/admin/invitations", body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    (
+        created["invitation"]["id"].as_str().unwrap().to_owned(),
+        created["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// On an instance with sign-up closed and no local accounts, an invitation followed through
+/// the provider lets one account in; every bad one leads back with its own code and creates
+/// nothing.
+#[tokio::test]
+async fn an_invitation_lets_one_account_in_through_the_provider() {
+    let site = setup_with(closed_to_providers_only).await;
+    let (app, idp) = &site;
+    let ada = browser();
+    assert_eq!(
+        sign_in_from(&site, &ada, "ada", "/auth/test/login").await,
+        "/"
+    );
+    assert_eq!(me(app, &ada).await.unwrap()["user"]["role"], "admin");
+    let admin = api(&app.address, &ada);
+
+    // (a) No invitation: closed.
+    let bob = browser();
+    assert_eq!(
+        sign_in_from(&site, &bob, "bob", "/auth/test/login").await,
+        "/?auth_error=signup_closed"
+    );
+    assert!(me(app, &bob).await.is_none());
+    assert_eq!(app.store.count_users().await.unwrap(), 1);
+
+    // (b) A valid invitation: the account, and the invitation used by it.
+    let (open_id, open) = invite(&admin, serde_json::json!({})).await;
+    let with_open = format!("/auth/test/login?invitation={open}");
+    // The secret stays with Confab: the provider's address does not carry it.
+    let leaving = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{with_open}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let provider_url = location(&leaving);
+    assert!(provider_url.starts_with(&idp.issuer), "{provider_url}");
+    assert!(!provider_url.contains(&open), "{provider_url}");
+    let grace = browser();
+    assert_eq!(sign_in_from(&site, &grace, "grace", &with_open).await, "/");
+    let grace_user = me(app, &grace).await.expect("signed in")["user"].clone();
+    assert_eq!(grace_user["email"], "grace@example.com");
+    assert_eq!(grace_user["role"], "user");
+    let grace_id = grace_user["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.store
+            .user_by_identity("test", "grace")
+            .await
+            .unwrap()
+            .map(|user| user.id),
+        Some(grace_id.clone())
+    );
+    let used = listed_invitation(&admin, &open_id).await;
+    assert_eq!(
+        (&used["status"], &used["usedBy"]),
+        (&serde_json::json!("used"), &serde_json::json!(grace_id))
+    );
+    assert!(used["usedAt"].is_string());
+    assert_eq!(
+        sign_in_from(&site, &bob, "bob", &with_open).await,
+        "/?auth_error=invitation_used"
+    );
+    assert!(me(app, &bob).await.is_none());
+    assert_eq!(app.store.count_users().await.unwrap(), 2);
+
+    // (c) Bound to an email: another email is refused, the invited one gets in.
+    let (bound_id, bound) =
+        invite(&admin, serde_json::json!({ "email": "Carol@Example.com" })).await;
+    let with_bound = format!("/auth/test/login?invitation={bound}");
+    let dave = browser();
+    assert_eq!(
+        sign_in_from(&site, &dave, "dave", &with_bound).await,
+        "/?auth_error=invitation_email_mismatch"
+    );
+    assert!(me(app, &dave).await.is_none());
+    assert_eq!(app.store.count_users().await.unwrap(), 2);
+    assert_eq!(
+        listed_invitation(&admin, &bound_id).await["status"],
+        "pending"
+    );
+    let carol = browser();
+    assert_eq!(sign_in_from(&site, &carol, "carol", &with_bound).await, "/");
+    assert_eq!(
+        me(app, &carol).await.unwrap()["user"]["email"],
+        "carol@example.com"
+    );
+
+    // (d) Expired, made up, and longer than any secret (refused before the provider).
+    StoredInvitation::store_expired(&*app.store, "old-invitation", "old-secret")
+        .await
+        .unwrap();
+    let eve = browser();
+    assert_eq!(
+        sign_in_from(&site, &eve, "eve", "/auth/test/login?invitation=old-secret").await,
+        "/?auth_error=invitation_expired"
+    );
+    assert_eq!(
+        sign_in_from(&site, &eve, "eve", "/auth/test/login?invitation=made-up").await,
+        "/?auth_error=invitation_invalid"
+    );
+    let too_long = eve
+        .get(format!(
+            "{}/auth/test/login?invitation={}",
+            app.address,
+            "x".repeat(201)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&too_long), "/?auth_error=invitation_invalid");
+    assert!(me(app, &eve).await.is_none());
+    assert_eq!(app.store.count_users().await.unwrap(), 3);
+
+    // Someone with an account who follows an invitation signs in; it stays unused.
+    let (spare_id, spare) = invite(&admin, serde_json::json!({})).await;
+    let again = browser();
+    let with_spare = format!("/auth/test/login?invitation={spare}");
+    assert_eq!(sign_in_from(&site, &again, "grace", &with_spare).await, "/");
+    assert_eq!(me(app, &again).await.unwrap()["user"]["id"], grace_id);
+    assert_eq!(
+        listed_invitation(&admin, &spare_id).await["status"],
+        "pending"
+    );
+}
+
+/// The page at `path`, as a browser without a sign-in gets it.
+async fn page(app: &TestApp, path: &str) -> String {
+    let response = app.client().get(path).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The sign-in page opened from an invitation's link: its provider button carries the
+/// invitation, and without local accounts it shows no form that could not work but says how
+/// the invitation is used. Each bad invitation's code reads as Confab's own sentence.
+#[tokio::test]
+async fn the_sign_in_page_sends_an_invitation_through_the_provider() {
+    // The page only names the provider: none needs to run.
+    let app = spawn_with_provider(free_port(), closed_to_providers_only).await;
+    let invited = page(&app, "/?invitation=cfb_Ab-9%26x").await;
+    assert!(
+        invited.contains(r#"href="/auth/test/login?invitation=cfb_Ab-9%26x""#),
+        "{invited}"
+    );
+    assert!(invited.contains("You were invited to Confab"), "{invited}");
+    assert!(
+        invited.contains(
+            "Continue with a provider below: the invitation creates your account when you first sign in."
+        ),
+        "{invited}"
+    );
+    for form in ["<form", "name=\"password\"", "auth-tabs", "auth-divider"] {
+        assert!(!invited.contains(form), "{form} in {invited}");
+    }
+    let plain = page(&app, "/").await;
+    assert!(plain.contains(r#"href="/auth/test/login""#), "{plain}");
+    assert!(
+        plain.contains("This instance signs in through its identity providers only."),
+        "{plain}"
+    );
+    assert!(!plain.contains("<form"), "{plain}");
+
+    for (code, sentence) in [
+        (
+            "invitation_invalid",
+            "this invitation is not valid; ask an administrator for a new one.",
+        ),
+        (
+            "invitation_used",
+            "this invitation was used already; ask an administrator for a new one.",
+        ),
+        (
+            "invitation_expired",
+            "this invitation has expired; ask an administrator for a new one.",
+        ),
+        (
+            "invitation_email_mismatch",
+            "this invitation is for another email address: sign in with the invited one, verified by the provider.",
+        ),
+    ] {
+        let html = page(&app, &format!("/?auth_error={code}")).await;
+        assert_eq!(
+            provider_error(&html),
+            Some(format!("Sign-in failed: {sentence}")),
+            "{code}"
+        );
+    }
+
+    // With local accounts on, the invitation goes with both the button and the form.
+    let local = spawn_with_provider(free_port(), |config| config.signup = Signup::Closed).await;
+    let html = page(&local, "/?invitation=cfb_secret").await;
+    assert!(
+        html.contains(r#"href="/auth/test/login?invitation=cfb_secret""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="invitation" value="cfb_secret""#),
+        "{html}"
+    );
+    assert!(
+        html.contains("Create your account below: the invitation lets you in."),
+        "{html}"
+    );
+}
+
+/// The invitation's secret reaches no log, even at the debug level where every request is
+/// logged: Confab logs paths, not queries, and keeps the secret only in the sign-in session.
+#[tokio::test]
+async fn an_invitation_stays_out_of_the_log() {
+    let (idp_port, port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let process = TestProcess::start(
+        Backend::Sqlite,
+        &[
+            ("CONFAB_LOG", "debug"),
+            ("CONFAB_ADDR", &format!("127.0.0.1:{port}")),
+            ("CONFAB_PUBLIC_URL", &base),
+            ("CONFAB_SIGNUP", "closed"),
+            ("CONFAB_LOCAL_ACCOUNTS", "false"),
+            ("CONFAB_OIDC_PROVIDERS", "test"),
+            ("CONFAB_OIDC_TEST_ISSUER", &issuer),
+            ("CONFAB_OIDC_TEST_CLIENT_ID", "confab"),
+            ("CONFAB_OIDC_TEST_CLIENT_SECRET", "confab-test-secret"),
+        ],
+    )
+    .await;
+    let idp = start_idp(idp_port, &format!("{base}/auth/test/callback"));
+    let sign_in = |browser: &reqwest::Client, login: &'static str, start: String| {
+        let (browser, base) = (browser.clone(), process.url.clone());
+        let idp = &idp;
+        async move {
+            let callback = callback_url_from(&base, idp, &browser, login, &start).await;
+            location(&browser.get(&callback).send().await.unwrap())
+        }
+    };
+    let ada = browser();
+    assert_eq!(sign_in(&ada, "ada", "/auth/test/login".into()).await, "/");
+    let admin = api(&process.url, &ada);
+    let (_, secret) = invite(&admin, serde_json::json!({})).await;
+    let grace = browser();
+    let start = format!("/auth/test/login?invitation={secret}");
+    assert_eq!(sign_in(&grace, "grace", start).await, "/");
+
+    let log = process.output();
+    assert!(
+        log.contains("/auth/test/login") && log.contains("/auth/test/callback"),
+        "requests are logged at this level: {log}"
+    );
+    assert!(!log.contains(&secret), "the invitation is in the log");
 }

@@ -65,13 +65,31 @@ fn error_text(result: Option<Result<User, ServerFnError>>) -> Option<String> {
 pub const SIGNUP_CLOSED: &str =
     "Sign-up is closed on this instance: an account is created with an invitation from an administrator.";
 
+/// What the page says in place of the forms when the instance has no local accounts.
+pub const PROVIDERS_ONLY: &str = "This instance signs in through its identity providers only.";
+
+/// What the page says to someone who follows an invitation while the instance has no local
+/// accounts: the provider buttons carry the invitation.
+pub const INVITED_THROUGH_PROVIDER: &str =
+    "Continue with a provider below: the invitation creates your account when you first sign in.";
+
+/// What the page says first: who it greets, and how an invitation is used.
+fn lede(invited: bool, local_accounts: bool) -> &'static str {
+    match (invited, local_accounts) {
+        (false, _) => "Every conversation saved the moment it exists, found again in milliseconds.",
+        (true, true) => "Create your account below: the invitation lets you in.",
+        (true, false) => INVITED_THROUGH_PROVIDER,
+    }
+}
+
 /// Sign in or create an account. Works as plain HTML forms before the WASM loads.
 #[component]
 pub fn AuthPanel() -> AnyView {
     let auth = use_auth();
     let query = use_query_map();
     // The secret of an invitation's link (`/?invitation=TOKEN`): the page opens on "Create
-    // account" and sends it with the sign-up, which then works while sign-up is closed.
+    // account" and sends it with the sign-up, which then works while sign-up is closed; the
+    // provider buttons carry it too, for an account made through a provider.
     let invitation = query
         .read_untracked()
         .get("invitation")
@@ -82,6 +100,13 @@ pub fn AuthPanel() -> AnyView {
     let sign_in_error = move || error_text(auth.sign_in.value().get());
     let sign_up_error = move || error_text(auth.sign_up.value().get());
     let options = Resource::new(|| (), |_| sign_in_options());
+    // Off only when the server says so: an unanswered question keeps the forms.
+    let local_accounts = move || {
+        options
+            .get()
+            .and_then(Result::ok)
+            .is_none_or(|options| options.local_accounts)
+    };
     // Closed only when the server says so: an unanswered question keeps the form.
     let signup_open = move || {
         options
@@ -102,63 +127,79 @@ pub fn AuthPanel() -> AnyView {
             <h1 id="auth-title" class="auth-title">
                 {if invited { "You were invited to Confab" } else { "Welcome to Confab" }}
             </h1>
-            <p class="auth-lede">
-                {if invited {
-                    "Create your account below: the invitation lets you in."
-                } else {
-                    "Every conversation saved the moment it exists, found again in milliseconds."
-                }}
-            </p>
+            <Transition fallback=|| ()>
+                <p class="auth-lede">{move || lede(invited, local_accounts())}</p>
+            </Transition>
             {move || provider_error().map(|message| view! {
                 <p class="form-error provider-error" role="alert">{format!("Sign-in failed: {message}")}</p>
             })}
             <Transition fallback=|| ()>
                 {move || options.get().and_then(Result::ok).filter(|options| !options.providers.is_empty()).map(|options| view! {
                     <div class="provider-buttons">
-                        {options.providers.into_iter().map(|provider| view! {
-                            <a class="provider-button" href=provider.login_url rel="external">
-                                {format!("Continue with {}", provider.display_name)}
-                            </a>
+                        {options.providers.into_iter().map(|provider| {
+                            // The invitation goes along to the provider sign-in, which can
+                            // create the account with it.
+                            let href = if invited {
+                                provider.login_url_with_invitation(&invitation.get_value())
+                            } else {
+                                provider.login_url.clone()
+                            };
+                            view! {
+                                <a class="provider-button" href=href rel="external">
+                                    {format!("Continue with {}", provider.display_name)}
+                                </a>
+                            }
                         }).collect_view()}
                     </div>
-                    <p class="auth-divider"><span>"or"</span></p>
+                    {options.local_accounts.then(|| view! {
+                        <p class="auth-divider"><span>"or"</span></p>
+                    })}
                 })}
             </Transition>
-            <div class="auth-tabs" role="tablist">
-                <button role="tab" class="tab" aria-selected=move || (!creating.get()).to_string()
-                    on:click=move |_| creating.set(false)>"Sign in"</button>
-                <button role="tab" class="tab" aria-selected=move || creating.get().to_string()
-                    on:click=move |_| creating.set(true)>"Create account"</button>
-            </div>
+            <Transition fallback=|| ()>
             <Show
-                when=move || creating.get()
-                fallback=move || view! {
-                    <ActionForm action=auth.sign_in attr:class="auth-form" attr:aria-label="Sign in">
-                        <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
-                        <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
-                        <p class="form-error" role="alert">{sign_in_error}</p>
-                        <button type="submit" class="primary">"Sign in"</button>
-                    </ActionForm>
-                }
+                when=local_accounts
+                fallback=move || (!invited).then(|| view! {
+                    <p class="auth-note" role="status">{PROVIDERS_ONLY}</p>
+                })
             >
-                <Transition fallback=|| ()>
+                <div class="auth-tabs" role="tablist">
+                    <button role="tab" class="tab" aria-selected=move || (!creating.get()).to_string()
+                        on:click=move |_| creating.set(false)>"Sign in"</button>
+                    <button role="tab" class="tab" aria-selected=move || creating.get().to_string()
+                        on:click=move |_| creating.set(true)>"Create account"</button>
+                </div>
                 <Show
-                    when=move || invited || signup_open()
-                    fallback=|| view! {
-                        <p class="auth-note" role="status">{SIGNUP_CLOSED}</p>
+                    when=move || creating.get()
+                    fallback=move || view! {
+                        <ActionForm action=auth.sign_in attr:class="auth-form" attr:aria-label="Sign in">
+                            <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
+                            <label>"Password"<input type="password" name="password" autocomplete="current-password" required/></label>
+                            <p class="form-error" role="alert">{sign_in_error}</p>
+                            <button type="submit" class="primary">"Sign in"</button>
+                        </ActionForm>
                     }
                 >
-                    <ActionForm action=auth.sign_up attr:class="auth-form" attr:aria-label="Create account">
-                        <input type="hidden" name="invitation" value=invitation.get_value()/>
-                        <label>"Name"<input type="text" name="name" autocomplete="name" placeholder="Optional"/></label>
-                        <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
-                        <label>"Password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>
-                        <p class="form-error" role="alert">{sign_up_error}</p>
-                        <button type="submit" class="primary">"Create account"</button>
-                    </ActionForm>
+                    <Transition fallback=|| ()>
+                    <Show
+                        when=move || invited || signup_open()
+                        fallback=|| view! {
+                            <p class="auth-note" role="status">{SIGNUP_CLOSED}</p>
+                        }
+                    >
+                        <ActionForm action=auth.sign_up attr:class="auth-form" attr:aria-label="Create account">
+                            <input type="hidden" name="invitation" value=invitation.get_value()/>
+                            <label>"Name"<input type="text" name="name" autocomplete="name" placeholder="Optional"/></label>
+                            <label>"Email"<input type="email" name="email" autocomplete="email" required/></label>
+                            <label>"Password"<input type="password" name="password" autocomplete="new-password" minlength="8" required/></label>
+                            <p class="form-error" role="alert">{sign_up_error}</p>
+                            <button type="submit" class="primary">"Create account"</button>
+                        </ActionForm>
+                    </Show>
+                    </Transition>
                 </Show>
-                </Transition>
             </Show>
+            </Transition>
         </section>
     }
     .into_any()

@@ -317,6 +317,45 @@ pub struct SignInProvider {
     pub login_url: String,
 }
 
+impl SignInProvider {
+    /// Where the button leads for someone who follows an invitation: the login URL carrying
+    /// its secret, which the server keeps until the provider sends the browser back.
+    pub fn login_url_with_invitation(&self, invitation: &str) -> String {
+        let mut url = format!("{}?invitation=", self.login_url);
+        // Percent-encoded whole, byte by byte: the secret comes from the page's address, where
+        // anyone may have written anything.
+        for byte in invitation.bytes() {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+                url.push(char::from(byte));
+            } else {
+                url.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        url
+    }
+}
+
+#[cfg(test)]
+mod sign_in_provider_tests {
+    use super::SignInProvider;
+
+    #[test]
+    fn an_invitation_rides_in_the_login_url_percent_encoded() {
+        let button = SignInProvider {
+            display_name: "Test ID".into(),
+            login_url: "/auth/test/login".into(),
+        };
+        assert_eq!(
+            button.login_url_with_invitation("cfb_Ab-9_x.~"),
+            "/auth/test/login?invitation=cfb_Ab-9_x.~"
+        );
+        assert_eq!(
+            button.login_url_with_invitation("a&b=c #é"),
+            "/auth/test/login?invitation=a%26b%3Dc%20%23%C3%A9"
+        );
+    }
+}
+
 // Administration (`/api/admin/...`, `Services::admin_*`): what an administrator reads and
 // sends. Times are RFC 3339 UTC timestamps.
 

@@ -20,13 +20,19 @@ pub enum SignInFailure {
     SignupClosed,
     /// An administrator disabled the account.
     AccountDisabled,
+    /// The invitation the sign-in carried is unknown or revoked.
+    InvitationInvalid,
+    InvitationUsed,
+    InvitationExpired,
+    /// The invitation is bound to another email than the one the provider verified.
+    InvitationEmailMismatch,
     /// Anything else, and any code this server does not know.
     NotCompleted,
 }
 
 impl SignInFailure {
     /// Every failure, for reading a code back.
-    pub const ALL: [SignInFailure; 14] = [
+    pub const ALL: [SignInFailure; 18] = [
         SignInFailure::UnknownProvider,
         SignInFailure::Denied,
         SignInFailure::BadState,
@@ -40,6 +46,10 @@ impl SignInFailure {
         SignInFailure::UnverifiedEmail,
         SignInFailure::SignupClosed,
         SignInFailure::AccountDisabled,
+        SignInFailure::InvitationInvalid,
+        SignInFailure::InvitationUsed,
+        SignInFailure::InvitationExpired,
+        SignInFailure::InvitationEmailMismatch,
         SignInFailure::NotCompleted,
     ];
 
@@ -59,6 +69,10 @@ impl SignInFailure {
             SignInFailure::UnverifiedEmail => "unverified_email",
             SignInFailure::SignupClosed => "signup_closed",
             SignInFailure::AccountDisabled => "account_disabled",
+            SignInFailure::InvitationInvalid => "invitation_invalid",
+            SignInFailure::InvitationUsed => "invitation_used",
+            SignInFailure::InvitationExpired => "invitation_expired",
+            SignInFailure::InvitationEmailMismatch => "invitation_email_mismatch",
             SignInFailure::NotCompleted => "not_completed",
         }
     }
@@ -94,6 +108,18 @@ impl SignInFailure {
             }
             SignInFailure::AccountDisabled => {
                 "this account is disabled; ask an administrator."
+            }
+            SignInFailure::InvitationInvalid => {
+                "this invitation is not valid; ask an administrator for a new one."
+            }
+            SignInFailure::InvitationUsed => {
+                "this invitation was used already; ask an administrator for a new one."
+            }
+            SignInFailure::InvitationExpired => {
+                "this invitation has expired; ask an administrator for a new one."
+            }
+            SignInFailure::InvitationEmailMismatch => {
+                "this invitation is for another email address: sign in with the invited one, verified by the provider."
             }
             SignInFailure::NotCompleted => "the sign-in could not be completed; try again.",
         }

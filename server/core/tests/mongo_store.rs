@@ -160,6 +160,8 @@ stories!(
     admin_user_list_and_counters,
     disabling_an_account,
     invitations_work_once,
+    invitations_through_a_provider,
+    users_are_created_with_their_identity,
     password_resets,
     stored_policy_and_audit_log,
     an_admin_change_and_its_audit_entry_are_one,

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use confab_core::auth::oidc::PendingLogin;
 use confab_core::auth::sign_in;
 use confab_core::service::accounts::ExternalSignInError;
+use confab_core::service::admin::invitation_secret;
 use confab_core::service::ServiceError;
 use confab_core::sign_in_failure::SignInFailure;
 use serde::Deserialize;
@@ -40,12 +41,30 @@ async fn providers(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
+#[derive(Deserialize)]
+struct LoginQuery {
+    /// The secret of the invitation the sign-in page was opened with.
+    invitation: Option<String>,
+}
+
+/// Leaves for the provider. An invitation the sign-in carries is remembered with the pending
+/// sign-in (never in the provider's URL, never logged) for the callback.
 async fn login(
     State(state): State<AppState>,
     session: Session,
     Path(provider): Path<String>,
+    Query(query): Query<LoginQuery>,
 ) -> Response {
-    match state.services.external_auth().begin(&provider).await {
+    let invitation = match invitation_secret(query.invitation.as_deref()) {
+        Ok(invitation) => invitation,
+        Err(refused) => return back_with(refused.failure()),
+    };
+    match state
+        .services
+        .external_auth()
+        .begin(&provider, invitation)
+        .await
+    {
         Ok((url, pending)) => match session.insert(PENDING_KEY, &pending).await {
             Ok(()) => Redirect::to(&url).into_response(),
             Err(error) => {
@@ -101,7 +120,11 @@ async fn callback(
             return back_with(error.failure());
         }
     };
-    let signed_in = match state.services.external_sign_in(identity).await {
+    let signed_in = match state
+        .services
+        .external_sign_in_with_invitation(identity, pending.invitation.as_deref())
+        .await
+    {
         Ok(user) => state.services.signed_in(user).await.map_err(Into::into),
         Err(error) => Err(error),
     };

@@ -469,3 +469,12 @@ fn serve_store(
     });
     (store, stop, server)
 }
+
+/// The text of the sign-in page's provider error, without Leptos' hydration markers.
+pub fn provider_error(html: &str) -> Option<String> {
+    let start = html.find("provider-error")?;
+    let text_start = start + html.get(start..)?.find('>')? + 1;
+    let text_end = text_start + html.get(text_start..)?.find("</p>")?;
+    let text = html.get(text_start..text_end)?.replace("<!>", "");
+    Some(text)
+}

@@ -1,6 +1,7 @@
 //! Accounts: sign-up, sign-in and API tokens.
 
-use super::{ServiceError, ServiceResult, Services, SignupPolicy};
+use super::admin::{invitation_secret, InvitationRefused};
+use super::{ServiceError, ServiceResult, Services};
 use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
@@ -8,7 +9,7 @@ use crate::auth::SignedIn;
 use crate::ids::new_id;
 use crate::model::{ApiToken, User, UserRole};
 use crate::sign_in_failure::SignInFailure;
-use crate::store::{NewUser, StoreError};
+use crate::store::{NewIdentity, NewUser, StoreError};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_NAME_CHARS: usize = 100;
@@ -44,6 +45,9 @@ pub enum ExternalSignInError {
     CreatedMeanwhile,
     #[error("this account is disabled")]
     AccountDisabled,
+    /// The invitation the sign-in carried does not let a new account in.
+    #[error(transparent)]
+    Invitation(#[from] InvitationRefused),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -63,6 +67,7 @@ impl ExternalSignInError {
             ExternalSignInError::UnverifiedEmail => SignInFailure::UnverifiedEmail,
             ExternalSignInError::SignupClosed => SignInFailure::SignupClosed,
             ExternalSignInError::AccountDisabled => SignInFailure::AccountDisabled,
+            ExternalSignInError::Invitation(refused) => refused.failure(),
             ExternalSignInError::CreatedMeanwhile | ExternalSignInError::Service(_) => {
                 SignInFailure::NotCompleted
             }
@@ -160,8 +165,11 @@ impl Services {
             Some(name) => name.to_owned(),
             None => email.split('@').next().unwrap_or_default().to_owned(),
         };
-        let invitation = match invitation.map(str::trim).filter(|token| !token.is_empty()) {
-            Some(token) => Some(self.usable_invitation(token, &email).await?),
+        let invitation = match invitation_secret(invitation)? {
+            Some(token) => Some(
+                self.usable_invitation(&token, Some(email.as_str()))
+                    .await??,
+            ),
             None => None,
         };
         if invitation.is_none() && !self.signup_open_to_anyone().await? {
@@ -186,21 +194,11 @@ impl Services {
             email,
             name,
             password_hash: Some(password_hash),
+            identity: None,
         };
-        let created = match &invitation {
-            Some(id) => match self
-                .store()
-                .create_invited_user(id, new, chrono::Utc::now())
-                .await
-            {
-                Ok(Some(user)) => Ok(user),
-                Ok(None) => return Err(super::admin::invitation_used()),
-                Err(error) => Err(error),
-            },
-            None => self.store().create_user(new).await,
-        };
-        match created {
-            Ok(user) => {
+        match self.create_account(new, invitation.as_deref()).await {
+            Ok(None) => Err(InvitationRefused::Used.into()),
+            Ok(Some(user)) => {
                 tracing::info!(user = %user.id, role = user.role.as_str(), "account created");
                 Ok(SignedIn::new(user, Some(&stamp_of)))
             }
@@ -399,6 +397,20 @@ impl Services {
         &self,
         identity: ExternalIdentity,
     ) -> Result<User, ExternalSignInError> {
+        self.external_sign_in_with_invitation(identity, None).await
+    }
+
+    /// `external_sign_in`, with the secret of an invitation the person followed. It matters only
+    /// when an account is created: a valid, unused, unexpired invitation (bound to an email,
+    /// only when the provider verified that email) lets it be created while sign-up is closed,
+    /// and is used up by the creation itself, so that of two sign-ins with it at most one
+    /// creates an account. A bad invitation refuses the creation (`Invitation`) whatever the
+    /// policy; someone who has an account signs in and leaves the invitation unused.
+    pub async fn external_sign_in_with_invitation(
+        &self,
+        identity: ExternalIdentity,
+        invitation: Option<&str>,
+    ) -> Result<User, ExternalSignInError> {
         let store = self.store();
         if let Some(user) = store
             .user_by_identity(&identity.provider, &identity.subject)
@@ -439,7 +451,12 @@ impl Services {
             tracing::info!(user = %existing.user.id, provider = %identity.provider, "linked a provider account");
             return self.externally_signed_in(existing.user).await;
         }
-        if self.signup_policy().await? == SignupPolicy::Closed && store.count_users().await? > 0 {
+        let verified_email = identity.email_verified.then_some(email.as_str());
+        let invitation = match invitation_secret(invitation)? {
+            Some(token) => Some(self.usable_invitation(&token, verified_email).await??),
+            None => None,
+        };
+        if invitation.is_none() && !self.signup_open_to_anyone().await? {
             return Err(ExternalSignInError::SignupClosed);
         }
         let name = identity
@@ -447,28 +464,47 @@ impl Services {
             .filter(|name| !name.trim().is_empty())
             .map(|name| name.chars().take(MAX_NAME_CHARS).collect())
             .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-        let user = match store
-            .create_user(NewUser {
-                email: email.clone(),
-                name,
-                password_hash: None,
-            })
-            .await
-        {
-            Ok(user) => user,
+        let new = NewUser {
+            email: email.clone(),
+            name,
+            password_hash: None,
+            identity: Some(NewIdentity {
+                provider: identity.provider.clone(),
+                subject: identity.subject,
+                email: Some(email),
+            }),
+        };
+        let user = match self.create_account(new, invitation.as_deref()).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(InvitationRefused::Used.into()),
             Err(StoreError::Duplicate(_)) => return Err(ExternalSignInError::CreatedMeanwhile),
             Err(error) => return Err(error.into()),
         };
-        store
-            .link_identity(
-                &user.id,
-                &identity.provider,
-                &identity.subject,
-                Some(&email),
-            )
-            .await?;
-        tracing::info!(user = %user.id, provider = %identity.provider, "account created through a provider");
+        tracing::info!(
+            user = %user.id,
+            provider = %identity.provider,
+            invited = invitation.is_some(),
+            "account created through a provider"
+        );
         self.externally_signed_in(user).await
+    }
+
+    /// Creates the account, with its provider's identity when it has one; with the invitation's
+    /// id, the invitation is used up in the same store operation. `None` (and no account) when
+    /// the invitation was used or expired meanwhile.
+    async fn create_account(
+        &self,
+        new: NewUser,
+        invitation: Option<&str>,
+    ) -> Result<Option<User>, StoreError> {
+        match invitation {
+            Some(id) => {
+                self.store()
+                    .create_invited_user(id, new, chrono::Utc::now())
+                    .await
+            }
+            None => self.store().create_user(new).await.map(Some),
+        }
     }
 
     /// A provider vouched for `user`: refused when the account is disabled, else noted as

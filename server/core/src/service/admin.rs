@@ -19,6 +19,7 @@ use crate::api::{
 use crate::auth::tokens::{generate_secret, hash_secret};
 use crate::ids::new_id;
 use crate::model::{clamp_limit, User, UserRole};
+use crate::sign_in_failure::SignInFailure;
 use crate::store::{cursor, AdminChange, StoredInvitation, StoredPasswordReset};
 
 /// How long an invitation is valid when its creator does not say.
@@ -286,8 +287,8 @@ impl Services {
         Ok(())
     }
 
-    /// Creates an invitation (`POST /api/admin/invitations`): sign-up with its secret works
-    /// once, even while sign-up is closed, for `email` only when given, until it expires
+    /// Creates an invitation (`POST /api/admin/invitations`): sign-up with its secret, or a
+    /// first sign-in through a provider, works once, even while sign-up is closed, for `email` only when given, until it expires
     /// (`expires_in_hours`, default [`DEFAULT_INVITATION_HOURS`], at most
     /// [`MAX_INVITATION_HOURS`]). Audited as `invite`.
     pub async fn admin_create_invitation(
@@ -491,53 +492,82 @@ impl Services {
         })
     }
 
-    /// Checks an invitation's secret for a sign-up with `email` (normalized), and answers the
-    /// invitation's id. The use itself happens with the account's creation.
+    /// Checks an invitation's secret for a new account, and answers the invitation's id. `email`
+    /// is the address the person is known to hold (normalized): the one typed into the sign-up
+    /// form, or the one a provider verified; `None` when a provider did not verify it, which an
+    /// invitation bound to an email refuses. The use itself happens with the account's
+    /// creation. A store failure is the outer error, a refusal the inner one.
     pub(crate) async fn usable_invitation(
         &self,
         token: &str,
-        email: &str,
-    ) -> ServiceResult<String> {
-        let invalid = || {
-            ServiceError::denied(
-                "invitation_invalid",
-                "this invitation is not valid; ask an administrator for a new one",
-            )
-        };
+        email: Option<&str>,
+    ) -> ServiceResult<Result<String, InvitationRefused>> {
         if token.is_empty() || token.len() > MAX_SECRET_BYTES {
-            return Err(invalid());
+            return Ok(Err(InvitationRefused::Invalid));
         }
-        let invitation = self
+        let Some(invitation) = self
             .store()
             .invitation_by_token_hash(&hash_secret(token))
             .await?
-            .ok_or_else(invalid)?;
-        if invitation.used_at.is_some() {
-            return Err(invitation_used());
-        }
-        if invitation.expires_at <= Utc::now() {
-            return Err(ServiceError::denied(
-                "invitation_expired",
-                "this invitation has expired; ask an administrator for a new one",
-            ));
-        }
-        if invitation
+        else {
+            return Ok(Err(InvitationRefused::Invalid));
+        };
+        Ok(if invitation.used_at.is_some() {
+            Err(InvitationRefused::Used)
+        } else if invitation.expires_at <= Utc::now() {
+            Err(InvitationRefused::Expired)
+        } else if invitation
             .email
             .as_deref()
-            .is_some_and(|bound| !bound.eq_ignore_ascii_case(email))
+            .is_some_and(|bound| !email.is_some_and(|email| bound.eq_ignore_ascii_case(email)))
         {
-            return Err(ServiceError::denied(
-                "invitation_email_mismatch",
-                "this invitation is for another email address",
-            ));
-        }
-        Ok(invitation.id)
+            Err(InvitationRefused::EmailMismatch)
+        } else {
+            Ok(invitation.id)
+        })
     }
 }
 
-pub(crate) fn invitation_used() -> ServiceError {
-    ServiceError::denied(
-        "invitation_used",
-        "this invitation was used already; ask an administrator for a new one",
-    )
+/// Why an invitation does not let an account be created. The API answers 403 with the code
+/// and sentence (`ServiceError`); a provider sign-in leads back to the sign-in page with the
+/// code (`SignInFailure`), which says it in its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvitationRefused {
+    /// Unknown, revoked, or no secret Confab could have made.
+    #[error("this invitation is not valid; ask an administrator for a new one")]
+    Invalid,
+    #[error("this invitation was used already; ask an administrator for a new one")]
+    Used,
+    #[error("this invitation has expired; ask an administrator for a new one")]
+    Expired,
+    #[error("this invitation is for another email address")]
+    EmailMismatch,
+}
+
+impl InvitationRefused {
+    pub fn failure(self) -> SignInFailure {
+        match self {
+            InvitationRefused::Invalid => SignInFailure::InvitationInvalid,
+            InvitationRefused::Used => SignInFailure::InvitationUsed,
+            InvitationRefused::Expired => SignInFailure::InvitationExpired,
+            InvitationRefused::EmailMismatch => SignInFailure::InvitationEmailMismatch,
+        }
+    }
+}
+
+impl From<InvitationRefused> for ServiceError {
+    fn from(refused: InvitationRefused) -> Self {
+        ServiceError::denied(refused.failure().code(), refused.to_string())
+    }
+}
+
+/// An invitation's secret as a link or form carries it: trimmed, `None` when there is none.
+/// One longer than any secret Confab makes is refused here, so that it is neither kept (a
+/// provider sign-in remembers the secret until it comes back) nor hashed.
+pub fn invitation_secret(raw: Option<&str>) -> Result<Option<String>, InvitationRefused> {
+    match raw.map(str::trim).filter(|token| !token.is_empty()) {
+        Some(token) if token.len() > MAX_SECRET_BYTES => Err(InvitationRefused::Invalid),
+        Some(token) => Ok(Some(token.to_owned())),
+        None => Ok(None),
+    }
 }

@@ -79,6 +79,45 @@ pub struct StoredInvitation {
     pub used_by: Option<String>,
 }
 
+#[cfg(feature = "test-hooks")]
+impl StoredInvitation {
+    /// An unused invitation of ada@example.com's with the secret `secret`, which expired a day
+    /// ago: the service never makes one, so tests store it themselves.
+    pub fn expired(id: &str, secret: &str) -> StoredInvitation {
+        let now = Utc::now();
+        StoredInvitation {
+            id: id.to_owned(),
+            token_hash: crate::auth::tokens::hash_secret(secret),
+            email: None,
+            created_by: "ada@example.com".into(),
+            created_at: now - chrono::Duration::days(8),
+            expires_at: now - chrono::Duration::days(1),
+            used_at: None,
+            used_by: None,
+        }
+    }
+
+    /// Stores [`StoredInvitation::expired`] as an administrator's change would be, with its
+    /// audit entry (by ada@example.com).
+    pub async fn store_expired(store: &dyn Store, id: &str, secret: &str) -> StoreResult<()> {
+        let invitation = Self::expired(id, secret);
+        let entry = AuditEntry {
+            id: crate::ids::new_id(),
+            at: invitation.created_at,
+            actor_id: "ada".into(),
+            actor_email: invitation.created_by.clone(),
+            action: crate::api::AuditAction::Invite,
+            target_id: invitation.id.clone(),
+            target_email: None,
+            detail: None,
+        };
+        store
+            .audited(AdminChange::CreateInvitation(invitation), entry)
+            .await
+            .map(drop)
+    }
+}
+
 /// A password reset as stored: its secret only as a hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPasswordReset {
@@ -95,6 +134,17 @@ pub struct NewUser {
     pub email: String,
     pub name: String,
     pub password_hash: Option<String>,
+    /// The provider's account the user signs in with, linked in the same step as the user is
+    /// created: an account made through a provider never exists without it.
+    pub identity: Option<NewIdentity>,
+}
+
+/// An account at an OAuth / OpenID Connect provider, to link to a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewIdentity {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
 }
 
 /// What `list_sessions` may filter on.
@@ -305,6 +355,8 @@ pub trait Store: Send + Sync + 'static {
     async fn health(&self) -> StoreResult<()>;
 
     // Users. The first account created becomes the admin, decided atomically by the store.
+    /// Creates the user with its identity, when it has one. `Duplicate` (and no account) when
+    /// the email is taken or the identity is linked to another user already.
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
     /// The account with its credentials, but `None` for a disabled account: whom a sign-in

@@ -11,8 +11,10 @@ use confab_core::auth::oidc::ExternalIdentity;
 use confab_core::model::{User, UserRole};
 use confab_core::service::accounts::ExternalSignInError;
 use confab_core::service::{ServiceConfig, ServiceError, Services};
+use confab_core::sign_in_failure::SignInFailure;
 use confab_core::store::{
-    AdminChange, AuthSessionRecord, DynStore, StoredInvitation, StoredPasswordReset,
+    AdminChange, AuthSessionRecord, DynStore, NewIdentity, NewUser, StoreError, StoredInvitation,
+    StoredPasswordReset,
 };
 
 use super::{message, services, user};
@@ -491,22 +493,9 @@ pub async fn invitations_work_once(store: DynStore) {
     assert_eq!(frank.email, "frank@example.com");
 
     // Expired and revoked ones.
-    let now = Utc::now();
-    let expired = StoredInvitation {
-        id: "expired-invitation".into(),
-        token_hash: confab_core::auth::tokens::hash_secret("expired-secret"),
-        email: None,
-        created_by: "ada@example.com".into(),
-        created_at: now - Duration::days(8),
-        expires_at: now - Duration::days(1),
-        used_at: None,
-        used_by: None,
-    };
-    let entry = entry_by(&ada, AuditAction::Invite, &expired.id);
-    assert!(store
-        .audited(AdminChange::CreateInvitation(expired), entry)
+    StoredInvitation::store_expired(&*store, "expired-invitation", "expired-secret")
         .await
-        .unwrap());
+        .unwrap();
     assert_eq!(
         code(signup("late@example.com", Some("expired-secret".into()), "l").await),
         (
@@ -578,6 +567,261 @@ pub async fn invitations_work_once(store: DynStore) {
             ("expired-invitation".to_owned(), InvitationStatus::Expired),
         ]
     );
+}
+
+/// Invitations used through a provider, on an instance with sign-up closed and no local
+/// accounts: the invitation lets one account in, made with its identity in the same step;
+/// a bad one is refused with its own failure; someone who has an account just signs in.
+pub async fn invitations_through_a_provider(store: DynStore) {
+    let services = Services::new(
+        store.clone(),
+        ServiceConfig {
+            signup: SignupPolicy::Closed,
+            local_accounts: false,
+            ..ServiceConfig::default()
+        },
+    );
+    let identity = |subject: &str, email: &str, verified: bool| ExternalIdentity {
+        provider: "idp".into(),
+        subject: subject.into(),
+        email: Some(email.into()),
+        email_verified: verified,
+        name: None,
+    };
+    let refusal =
+        |result: Result<User, ExternalSignInError>| result.expect_err("refused").failure();
+    let ada = services
+        .external_sign_in(identity("ada", "ada@example.com", true))
+        .await
+        .unwrap();
+    assert_eq!(
+        ada.role,
+        UserRole::Admin,
+        "the first account needs no invitation"
+    );
+    let invite = |email: Option<&str>| {
+        let (services, ada) = (services.clone(), ada.clone());
+        let email = email.map(str::to_owned);
+        async move {
+            services
+                .admin_create_invitation(
+                    &ada,
+                    &InvitationInput {
+                        email,
+                        expires_in_hours: None,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let status_of = |id: String| {
+        let (services, ada) = (services.clone(), ada.clone());
+        async move {
+            services
+                .admin_list_invitations(&ada)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|invitation| invitation.id == id)
+                .expect("listed")
+        }
+    };
+
+    // Who signs in at the provider, with what invitation.
+    let sign_in = |subject: &str, email: &str, verified: bool, invitation: Option<&str>| {
+        let services = services.clone();
+        let identity = identity(subject, email, verified);
+        let invitation = invitation.map(str::to_owned);
+        async move {
+            services
+                .external_sign_in_with_invitation(identity, invitation.as_deref())
+                .await
+        }
+    };
+
+    // Without an invitation: closed.
+    assert_eq!(
+        refusal(sign_in("bob", "bob@example.com", true, None).await),
+        SignInFailure::SignupClosed
+    );
+
+    // With one: the account, linked to its provider's account, and the invitation used by it.
+    let open = invite(None).await;
+    let padded = format!(" {} ", open.token);
+    let grace = sign_in("grace", "Grace@Example.com", true, Some(&padded))
+        .await
+        .unwrap();
+    assert_eq!(
+        (grace.email.as_str(), grace.role),
+        ("grace@example.com", UserRole::User)
+    );
+    assert_eq!(
+        store.user_by_identity("idp", "grace").await.unwrap(),
+        Some(grace.clone())
+    );
+    let used = status_of(open.invitation.id.clone()).await;
+    assert_eq!(used.status, InvitationStatus::Used);
+    assert_eq!(used.used_by.as_deref(), Some(grace.id.as_str()));
+    assert_eq!(
+        refusal(sign_in("bob", "bob@example.com", true, Some(&open.token)).await),
+        SignInFailure::InvitationUsed
+    );
+    // Grace again, with the link she used: she signs in.
+    let again = sign_in("grace", "grace@example.com", true, Some(&open.token))
+        .await
+        .unwrap();
+    assert_eq!(again.id, grace.id);
+
+    // Bound to an email: only the provider's verified email of that address opens it.
+    let bound = invite(Some("carol@example.com")).await;
+    for (subject, email, verified) in [
+        ("dave", "dave@example.com", true),
+        ("carol-unverified", "carol@example.com", false),
+    ] {
+        assert_eq!(
+            refusal(sign_in(subject, email, verified, Some(&bound.token)).await),
+            SignInFailure::InvitationEmailMismatch,
+            "{email} verified: {verified}"
+        );
+    }
+    assert_eq!(
+        status_of(bound.invitation.id.clone()).await.status,
+        InvitationStatus::Pending
+    );
+    let carol = sign_in("carol", "CAROL@example.com", true, Some(&bound.token))
+        .await
+        .unwrap();
+    assert_eq!(carol.email, "carol@example.com");
+    assert_eq!(
+        status_of(bound.invitation.id.clone()).await.used_by,
+        Some(carol.id.clone())
+    );
+
+    // Expired, revoked, made up, too long.
+    StoredInvitation::store_expired(&*store, "old", "old-secret")
+        .await
+        .unwrap();
+    let revoked = invite(None).await;
+    services
+        .admin_revoke_invitation(&ada, &revoked.invitation.id)
+        .await
+        .unwrap();
+    let too_long = "x".repeat(201);
+    for (token, failure) in [
+        ("old-secret", SignInFailure::InvitationExpired),
+        (revoked.token.as_str(), SignInFailure::InvitationInvalid),
+        ("made up", SignInFailure::InvitationInvalid),
+        (too_long.as_str(), SignInFailure::InvitationInvalid),
+    ] {
+        assert_eq!(
+            refusal(sign_in("eve", "eve@example.com", true, Some(token)).await),
+            failure
+        );
+    }
+    assert_eq!(store.count_users().await.unwrap(), 3, "ada, grace, carol");
+
+    // Someone with an account who follows an invitation signs in; the invitation stays unused.
+    let spare = invite(None).await;
+    let linked = sign_in("ada-elsewhere", "ada@example.com", true, Some(&spare.token))
+        .await
+        .unwrap();
+    assert_eq!(linked.id, ada.id);
+    assert_eq!(
+        status_of(spare.invitation.id.clone()).await.status,
+        InvitationStatus::Pending
+    );
+
+    // Eight people with one invitation at once: one account.
+    let racing = (0..8).map(|n| {
+        let subject = format!("p{n}");
+        let racer = sign_in(
+            &subject,
+            &format!("{subject}@example.com"),
+            true,
+            Some(&spare.token),
+        );
+        tokio::spawn(racer)
+    });
+    let mut created = Vec::new();
+    for outcome in futures::future::join_all(racing).await {
+        match outcome.unwrap() {
+            Ok(user) => created.push(user),
+            Err(error) => assert_eq!(error.failure(), SignInFailure::InvitationUsed),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    assert_eq!(store.count_users().await.unwrap(), 4);
+    assert_eq!(
+        status_of(spare.invitation.id.clone()).await.used_by,
+        Some(created[0].id.clone())
+    );
+}
+
+/// A user is created with its provider's identity in one step: when the identity is linked to
+/// another user already, neither the user nor (with an invitation) the invitation's use is
+/// left behind.
+pub async fn users_are_created_with_their_identity(store: DynStore) {
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let new = |email: &str, subject: &str| NewUser {
+        email: email.into(),
+        name: "New".into(),
+        password_hash: None,
+        identity: Some(NewIdentity {
+            provider: "idp".into(),
+            subject: subject.into(),
+            email: Some(email.into()),
+        }),
+    };
+    let bob = store
+        .create_user(new("bob@example.com", "bob"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_identity("idp", "bob").await.unwrap(),
+        Some(bob.clone())
+    );
+
+    let invitation = services
+        .admin_create_invitation(&ada, &InvitationInput::default())
+        .await
+        .unwrap();
+    let id = invitation.invitation.id.clone();
+    let taken = [
+        store
+            .create_user(new("other@example.com", "bob"))
+            .await
+            .map(Some),
+        store
+            .create_invited_user(&id, new("other@example.com", "bob"), Utc::now())
+            .await,
+    ];
+    for taken in taken {
+        assert!(matches!(taken, Err(StoreError::Duplicate(_))), "{taken:?}");
+    }
+    assert!(store
+        .credentials_by_email("other@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    let stored = store
+        .invitation_by_token_hash(&confab_core::auth::tokens::hash_secret(&invitation.token))
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!((stored.used_at, stored.used_by), (None, None));
+
+    let carol = store
+        .create_invited_user(&id, new("carol@example.com", "carol"), Utc::now())
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(
+        store.user_by_identity("idp", "carol").await.unwrap(),
+        Some(carol.clone())
+    );
+    assert_eq!(store.count_users().await.unwrap(), 3);
 }
 
 pub async fn password_resets(store: DynStore) {

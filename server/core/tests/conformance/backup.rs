@@ -24,6 +24,7 @@ pub async fn account(store: &DynStore, email: &str) -> (Services, User) {
             email: email.to_owned(),
             name: email.to_owned(),
             password_hash: None,
+            identity: None,
         })
         .await
         .expect("create user");

@@ -42,7 +42,8 @@ pub(super) type FlowClient = Client<
 >;
 
 /// What a sign-in remembers (in the visitor's server-side session) while at the provider.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Its secrets stay out of `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub provider: String,
     pub state: String,
@@ -50,6 +51,22 @@ pub struct PendingLogin {
     pub verifier: String,
     /// Unix seconds.
     pub started_at: i64,
+    /// The secret of the invitation the sign-in started with (`?invitation=`), kept here and
+    /// never sent to the provider. Absent from sign-ins remembered before invitations went
+    /// through providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<String>,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PendingLogin")
+            .field("provider", &self.provider)
+            .field("started_at", &self.started_at)
+            .field("invited", &self.invitation.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 pub(super) fn client(
@@ -173,8 +190,13 @@ impl ExternalAuth {
         Ok(keys)
     }
 
-    /// Where to send the browser, and what to remember until it comes back.
-    pub async fn begin(&self, name: &str) -> Result<(String, PendingLogin), FlowError> {
+    /// Where to send the browser, and what to remember until it comes back: with the secret of
+    /// the invitation the sign-in carries, which the URL does not.
+    pub async fn begin(
+        &self,
+        name: &str,
+        invitation: Option<String>,
+    ) -> Result<(String, PendingLogin), FlowError> {
         let provider = self.provider(name)?;
         let (auth_url, token_url) = match &provider.kind {
             ProviderKind::Oidc { issuer } => {
@@ -207,6 +229,7 @@ impl ExternalAuth {
                 nonce,
                 verifier: verifier.secret().clone(),
                 started_at: chrono::Utc::now().timestamp(),
+                invitation,
             },
         ))
     }

@@ -14,7 +14,8 @@ use super::Collections;
 use crate::ids::new_id;
 use crate::model::{ApiToken, User, UserRole};
 use crate::store::{
-    role_for_new_user, AuthSessionRecord, NewUser, StoreError, StoreResult, UserCredentials,
+    role_for_new_user, AuthSessionRecord, NewIdentity, NewUser, StoreError, StoreResult,
+    UserCredentials,
 };
 
 pub async fn user_exists(collections: &Collections, id: &str) -> StoreResult<bool> {
@@ -50,7 +51,7 @@ pub async fn create_user_with_id(
         .await
         .map_err(db_error)?;
     let mut role = role_for_new_user(i64::try_from(existing).unwrap_or(i64::MAX));
-    loop {
+    let document = loop {
         let document = UserDoc {
             id: id.to_owned(),
             email: new.email.clone(),
@@ -68,7 +69,7 @@ pub async fn create_user_with_id(
             last_sign_in_at: None,
         };
         match collections.users.insert_one(&document).await {
-            Ok(_) => return document.to_user(),
+            Ok(_) => break document,
             Err(error) if is_duplicate_key(&error) && role == UserRole::Admin => {
                 // Either the email is taken, or another first account won the admin slot
                 // between our count and our insert: then this one is an ordinary account.
@@ -83,7 +84,54 @@ pub async fn create_user_with_id(
             }
             Err(error) => return Err(db_error(error)),
         }
+    };
+    let user = document.to_user()?;
+    if let Some(identity) = &new.identity {
+        link_new_user(collections, &user, identity, now).await?;
     }
+    Ok(user)
+}
+
+/// Links the identity a user was just created with. Without a transaction the user exists for
+/// a moment without it; when the identity cannot be linked the user is removed again, so
+/// that no account made through a provider stays without the account it was made for.
+async fn link_new_user(
+    collections: &Collections,
+    user: &User,
+    identity: &NewIdentity,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let linked = insert_identity(
+        collections,
+        &user.id,
+        &identity.provider,
+        &identity.subject,
+        identity.email.as_deref(),
+        to_bson_time(now),
+    )
+    .await;
+    let failure = match linked {
+        Ok(true) => return Ok(()),
+        // A sign-in running at the same time may have found the new user by email and linked
+        // this very identity to it.
+        Ok(false)
+            if user_by_identity(collections, &identity.provider, &identity.subject)
+                .await?
+                .is_some_and(|linked| linked.id == user.id) =>
+        {
+            return Ok(());
+        }
+        Ok(false) => {
+            StoreError::Duplicate("the provider's account is linked to another user".into())
+        }
+        Err(error) => error,
+    };
+    collections
+        .users
+        .delete_one(doc! { "_id": &user.id })
+        .await
+        .map_err(db_error)?;
+    Err(failure)
 }
 
 pub async fn user_by_id(collections: &Collections, id: &str) -> StoreResult<Option<User>> {
@@ -355,21 +403,38 @@ pub async fn link_identity(
     if !user_exists(collections, user_id).await? {
         return Err(StoreError::NotFound);
     }
+    insert_identity(
+        collections,
+        user_id,
+        provider,
+        subject,
+        email,
+        mongodb::bson::DateTime::now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// False when the provider's account is linked already (to this user or another).
+async fn insert_identity(
+    collections: &Collections,
+    user_id: &str,
+    provider: &str,
+    subject: &str,
+    email: Option<&str>,
+    created_at: mongodb::bson::DateTime,
+) -> StoreResult<bool> {
     let document = super::documents::IdentityDoc {
         key: super::documents::identity_key(provider, subject),
         user_id: user_id.to_owned(),
         provider: provider.to_owned(),
         subject: subject.to_owned(),
         email: email.map(str::to_owned),
-        created_at: mongodb::bson::DateTime::now(),
+        created_at,
     };
-    match collections
-        .identities
-        .insert_one(document)
-        .await
-        .map_err(db_error)
-    {
-        Ok(_) | Err(StoreError::Duplicate(_)) => Ok(()),
-        Err(error) => Err(error),
+    match collections.identities.insert_one(document).await {
+        Ok(_) => Ok(true),
+        Err(error) if is_duplicate_key(&error) => Ok(false),
+        Err(error) => Err(db_error(error)),
     }
 }

@@ -28,6 +28,11 @@
 //!   it either wins before the claim or is refused, never gets a session without messages.
 //! - The first account is the admin because it holds a slot in a unique index
 //!   (`documents::FIRST_ADMIN_SLOT`), not because a count said so.
+//! - An account made through a provider is written before its identity, and removed again
+//!   when the identity cannot be written, so it is not left behind without the provider's
+//!   account it was made for (only a crash between the two writes, or a failed removal, can
+//!   leave one; signing in with a verified email links it later). An invitation used for it is
+//!   given back with the removal.
 //!
 //! What does not hold: a concurrent `clear_session` and append on the same session may leave
 //! its counters off until the next clear; an import interrupted half-way has imported part of

@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::{self, from_ms, to_ms, TOKEN_COLUMNS, USER_COLUMNS};
 use super::sql_error;
 use crate::model::{ApiToken, User};
-use crate::store::{role_for_new_user, AuthSessionRecord, NewUser, StoreResult, UserCredentials};
+use crate::store::{
+    role_for_new_user, AuthSessionRecord, NewUser, StoreError, StoreResult, UserCredentials,
+};
 
 pub fn create_user(
     conn: &Connection,
@@ -33,6 +35,22 @@ pub fn create_user(
         ])
     })
     .map_err(sql_error)?;
+    // In the same job as the user: a failure here rolls the user back with it.
+    if let Some(identity) = &new.identity {
+        let linked = link_identity(
+            conn,
+            id,
+            &identity.provider,
+            &identity.subject,
+            identity.email.as_deref(),
+            now,
+        )?;
+        if !linked {
+            return Err(StoreError::Duplicate(
+                "the provider's account is linked to another user".into(),
+            ));
+        }
+    }
     Ok(User {
         id: id.to_owned(),
         email: new.email.clone(),
@@ -199,6 +217,7 @@ pub fn user_by_identity(
     .map_err(sql_error)
 }
 
+/// False when the provider's account was linked already (to this user or another).
 pub fn link_identity(
     conn: &Connection,
     user_id: &str,
@@ -206,13 +225,13 @@ pub fn link_identity(
     subject: &str,
     email: Option<&str>,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     conn.execute(
         "INSERT INTO identities (provider, subject, user_id, email, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(provider, subject) DO NOTHING",
         params![provider, subject, user_id, email, to_ms(now)],
     )
-    .map_err(sql_error)?;
-    Ok(())
+    .map(|inserted| inserted > 0)
+    .map_err(sql_error)
 }

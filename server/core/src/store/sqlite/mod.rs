@@ -533,6 +533,7 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| {
                 accounts::link_identity(conn, &user_id, &provider, &subject, email.as_deref(), now)
+                    .map(|_| ())
             })
             .await
     }
