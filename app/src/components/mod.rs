@@ -6,6 +6,7 @@ pub mod composer;
 pub mod conversation_head;
 pub mod header;
 pub mod message_list;
+pub mod paged_list;
 pub mod search;
 pub mod session_list;
 pub mod toasts;

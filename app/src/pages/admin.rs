@@ -1,7 +1,8 @@
 //! `/admin`: the instance's administration, for administrators only. Sign-up policy,
 //! invitations, accounts and the audit log, each a thin view over `Services::admin_*`
 //! through the server functions; after every action the lists are fetched again, and every
-//! refusal shows the service's own sentence.
+//! refusal shows the service's own sentence. Accounts and the audit log grow by a page with
+//! "Show more" (`PagedList`).
 
 use chrono::{DateTime, Utc};
 use confab_core::api::{
@@ -13,6 +14,7 @@ use leptos_router::components::A;
 
 use crate::client;
 use crate::components::auth::{use_auth, AuthPanel};
+use crate::components::paged_list::{PagedList, Rows};
 use crate::components::workspace::Workspace;
 use crate::server_fns::{
     admin_audit, admin_get_settings, admin_list_invitations, admin_list_users,
@@ -51,8 +53,7 @@ pub fn AdminPage() -> impl IntoView {
                         <div class="scroller">
                             <div class="admin-page">
                                 <h1>"Administration"</h1>
-                                <SignupSection/>
-                                <AccountsAndInvitations/>
+                                <Sections/>
                             </div>
                         </div>
                     </Workspace>
@@ -87,10 +88,74 @@ fn Refusal(text: &'static str, signed_in: bool) -> AnyView {
     .into_any()
 }
 
+/// Every action of the page. Each one an administrator finishes may change what the lists
+/// show, and each one is audited.
+#[derive(Clone, Copy)]
+struct Actions {
+    set_signup: ServerAction<AdminSetSignup>,
+    create_invitation: ServerAction<AdminCreateInvitation>,
+    revoke: ServerAction<AdminRevokeInvitation>,
+    disable: ServerAction<AdminDisableUser>,
+    enable: ServerAction<AdminEnableUser>,
+    delete: ServerAction<AdminDeleteUser>,
+    reset: ServerAction<AdminCreatePasswordReset>,
+}
+
+impl Actions {
+    fn new() -> Self {
+        Actions {
+            set_signup: ServerAction::new(),
+            create_invitation: ServerAction::new(),
+            revoke: ServerAction::new(),
+            disable: ServerAction::new(),
+            enable: ServerAction::new(),
+            delete: ServerAction::new(),
+            reset: ServerAction::new(),
+        }
+    }
+
+    /// How many actions have finished (failed ones too): the lists load again when it grows.
+    /// Every action counts, so none can be missing from the audit log shown.
+    fn finished(&self) -> usize {
+        self.set_signup.version().get()
+            + self.create_invitation.version().get()
+            + self.revoke.version().get()
+            + self.disable.version().get()
+            + self.enable.version().get()
+            + self.delete.version().get()
+            + self.reset.version().get()
+    }
+}
+
+async fn users_after(cursor: Option<String>) -> Result<Rows<UserSummary>, ServerFnError> {
+    admin_list_users(cursor).await.map(Rows::from)
+}
+
+async fn audit_after(cursor: Option<String>) -> Result<Rows<AuditEntry>, ServerFnError> {
+    admin_audit(cursor).await.map(Rows::from)
+}
+
+/// The sections share their actions' outcomes: a sign-up with an invitation adds an account
+/// and uses the invitation up, and the audit log follows every action.
+#[component]
+fn Sections() -> AnyView {
+    let actions = Actions::new();
+    let finished = move || actions.finished();
+    let invitations = Resource::new(finished, |_| admin_list_invitations());
+    let users = PagedList::new(finished, users_after);
+    let audit = PagedList::new(finished, audit_after);
+    view! {
+        <SignupSection save=actions.set_signup/>
+        <InvitationsSection create=actions.create_invitation revoke=actions.revoke invitations=invitations/>
+        <UsersSection disable=actions.disable enable=actions.enable delete=actions.delete reset=actions.reset users=users/>
+        <AuditSection audit=audit/>
+    }
+    .into_any()
+}
+
 /// Open or closed, saved the moment a button is pressed; says which one is in force.
 #[component]
-fn SignupSection() -> AnyView {
-    let save = ServerAction::<AdminSetSignup>::new();
+fn SignupSection(save: ServerAction<AdminSetSignup>) -> AnyView {
     let settings = Resource::new(move || save.version().get(), |_| admin_get_settings());
     let error = move || failure(save.value().get());
     let policy = move || {
@@ -165,36 +230,6 @@ fn LinkField(label: String, link: String, note: String) -> AnyView {
             }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
             <p class="muted small">{note}</p>
         </div>
-    }
-    .into_any()
-}
-
-/// Invitations and accounts share their actions' outcomes: a sign-up with an invitation adds
-/// an account and uses the invitation up, and the audit log follows both.
-#[component]
-fn AccountsAndInvitations() -> AnyView {
-    let create_invitation = ServerAction::<AdminCreateInvitation>::new();
-    let revoke = ServerAction::<AdminRevokeInvitation>::new();
-    let disable = ServerAction::<AdminDisableUser>::new();
-    let enable = ServerAction::<AdminEnableUser>::new();
-    let delete = ServerAction::<AdminDeleteUser>::new();
-    let reset = ServerAction::<AdminCreatePasswordReset>::new();
-    let changes = move || {
-        (
-            create_invitation.version().get(),
-            revoke.version().get(),
-            disable.version().get(),
-            enable.version().get(),
-            delete.version().get(),
-            reset.version().get(),
-        )
-    };
-    let invitations = Resource::new(changes, |_| admin_list_invitations());
-    let users = Resource::new(changes, |_| admin_list_users(None));
-    view! {
-        <InvitationsSection create=create_invitation revoke=revoke invitations=invitations/>
-        <UsersSection disable=disable enable=enable delete=delete reset=reset users=users/>
-        <AuditSection changes=Signal::derive(changes)/>
     }
     .into_any()
 }
@@ -287,7 +322,7 @@ fn UsersSection(
     enable: ServerAction<AdminEnableUser>,
     delete: ServerAction<AdminDeleteUser>,
     reset: ServerAction<AdminCreatePasswordReset>,
-    users: Resource<Result<confab_core::api::UserPage, ServerFnError>>,
+    users: PagedList<UserSummary>,
 ) -> AnyView {
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
@@ -316,7 +351,7 @@ fn UsersSection(
         users
             .get()
             .and_then(Result::ok)
-            .and_then(|page| page.users.into_iter().find(|user| user.id == id))
+            .and_then(|shown| shown.rows.into_iter().find(|user| user.id == id))
             .map(|user| user.email)
     };
     let reset_link = move || {
@@ -385,21 +420,19 @@ fn UsersSection(
             <p class="form-error" role="alert">{move || error.get()}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || users.get().map(|answer| match answer {
-                    Ok(page) => view! {
+                    Ok(shown) => view! {
                         <table class="admin-table" aria-label="Accounts">
                             <thead><tr>
                                 <th scope="col">"Email"</th><th scope="col">"Name"</th><th scope="col">"Role"</th>
                                 <th scope="col" class="number">"Messages"</th><th scope="col">"Last active"</th>
                                 <th scope="col">"Status"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
                             </tr></thead>
-                            <tbody>{page.users.into_iter().map(row).collect_view()}</tbody>
+                            <tbody>{shown.rows.into_iter().map(row).collect_view()}</tbody>
                         </table>
-                        {page.next_cursor.is_some().then(|| view! {
-                            <p class="muted small">"The first 50 accounts by email are shown."</p>
-                        })}
                     }.into_any(),
                     Err(error) => view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any(),
                 })}
+                {users.show_more("accounts")}
             </Transition>
             {move || deleting.get().map(|(id, email)| view! {
                 <DeleteUserDialog id=id email=email action=delete on_cancel=move || deleting.set(None)/>
@@ -470,23 +503,22 @@ fn audit_target(entry: &AuditEntry) -> String {
 }
 
 #[component]
-fn AuditSection(changes: Signal<(usize, usize, usize, usize, usize, usize)>) -> AnyView {
-    let audit = Resource::new(move || changes.get(), |_| admin_audit(None));
+fn AuditSection(audit: PagedList<AuditEntry>) -> AnyView {
     view! {
         <section class="admin-section" aria-labelledby="admin-audit-title">
             <h2 id="admin-audit-title">"Audit log"</h2>
             <p class="muted small">"What administrators did, newest first."</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || audit.get().map(|answer| match answer {
-                    Ok(page) if page.entries.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
-                    Ok(page) => view! {
+                    Ok(shown) if shown.rows.is_empty() => view! { <p class="muted">"Nothing yet."</p> }.into_any(),
+                    Ok(shown) => view! {
                         <table class="admin-table" aria-label="Audit log">
                             <thead><tr>
                                 <th scope="col">"When"</th><th scope="col">"Who"</th>
                                 <th scope="col">"What"</th><th scope="col">"Target"</th>
                             </tr></thead>
                             <tbody>
-                                {page.entries.into_iter().map(|entry| view! {
+                                {shown.rows.into_iter().map(|entry| view! {
                                     <tr>
                                         <td data-label="When">{when(entry.at)}</td>
                                         <td data-label="Who" class="cell-email">{entry.actor_email.clone()}</td>
@@ -496,12 +528,10 @@ fn AuditSection(changes: Signal<(usize, usize, usize, usize, usize, usize)>) -> 
                                 }).collect_view()}
                             </tbody>
                         </table>
-                        {page.next_cursor.is_some().then(|| view! {
-                            <p class="muted small">"The newest 50 entries are shown."</p>
-                        })}
                     }.into_any(),
                     Err(error) => view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any(),
                 })}
+                {audit.show_more("audit entries")}
             </Transition>
         </section>
     }
