@@ -120,15 +120,11 @@ async fn callback(
             return back_with(error.failure());
         }
     };
-    let signed_in = match state
+    match state
         .services
         .external_sign_in_with_invitation(identity, pending.invitation.as_deref())
         .await
     {
-        Ok(user) => state.services.signed_in(user).await.map_err(Into::into),
-        Err(error) => Err(error),
-    };
-    match signed_in {
         Ok(signed_in) => match sign_in(&session, &signed_in).await {
             Ok(()) => Redirect::to("/").into_response(),
             Err(error) => {

@@ -274,17 +274,6 @@ impl Services {
         Ok(self.authenticate(email, password, client).await?.user)
     }
 
-    /// What a sign-in session of `user` records when the proof was not a password (a
-    /// provider vouched for them): the stamp of their credentials as they are now.
-    pub async fn signed_in(&self, user: User) -> ServiceResult<SignedIn> {
-        let found = self
-            .store()
-            .active_credentials_by_id(&user.id)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
-        Ok(SignedIn::new(user, found.password_hash.as_deref()))
-    }
-
     /// Deletes the account and everything of it at once, with no way back: chats, messages and
     /// their search terms, API tokens, provider links and every sign-in session (other browsers
     /// too). An account with a password must give it (a wrong one counts toward the login
@@ -397,7 +386,10 @@ impl Services {
         &self,
         identity: ExternalIdentity,
     ) -> Result<User, ExternalSignInError> {
-        self.external_sign_in_with_invitation(identity, None).await
+        Ok(self
+            .external_sign_in_with_invitation(identity, None)
+            .await?
+            .user)
     }
 
     /// `external_sign_in`, with the secret of an invitation the person followed. It matters only
@@ -410,7 +402,7 @@ impl Services {
         &self,
         identity: ExternalIdentity,
         invitation: Option<&str>,
-    ) -> Result<User, ExternalSignInError> {
+    ) -> Result<SignedIn, ExternalSignInError> {
         let store = self.store();
         if let Some(user) = store
             .user_by_identity(&identity.provider, &identity.subject)
@@ -508,20 +500,25 @@ impl Services {
     }
 
     /// A provider vouched for `user`: refused when the account is disabled, else noted as
-    /// signed in.
-    async fn externally_signed_in(&self, user: User) -> Result<User, ExternalSignInError> {
-        let disabled = self
+    /// signed in, with the stamp of the account's credentials as they are now (the provider,
+    /// not a password, was the proof).
+    async fn externally_signed_in(&self, user: User) -> Result<SignedIn, ExternalSignInError> {
+        let found = self
             .store()
             .credentials_by_email(&user.email)
             .await?
-            .is_some_and(|found| found.user.id == user.id && found.disabled_at.is_some());
-        if disabled {
+            .filter(|found| found.user.id == user.id);
+        if found
+            .as_ref()
+            .is_some_and(|found| found.disabled_at.is_some())
+        {
             return Err(ExternalSignInError::AccountDisabled);
         }
         self.store()
             .record_sign_in(&user.id, chrono::Utc::now())
             .await?;
-        Ok(user)
+        let password_hash = found.and_then(|found| found.password_hash);
+        Ok(SignedIn::new(user, password_hash.as_deref()))
     }
 
     pub async fn user_for_token(&self, secret: &str) -> ServiceResult<User> {

@@ -637,6 +637,7 @@ pub async fn invitations_through_a_provider(store: DynStore) {
             services
                 .external_sign_in_with_invitation(identity, invitation.as_deref())
                 .await
+                .map(|signed_in| signed_in.user)
         }
     };
 
