@@ -352,13 +352,16 @@ test('an administrator of a larger instance reaches every account and audit entr
     await auditAfter(3);
     expect((await cells(auditRows.first())).slice(1)).toEqual([adminEmail, 'Set sign-up to open', 'this instance']);
   } finally {
-    // Later specs sign up freely. Open is pressed only when it is not in force: on a fresh page
-    // the Open button can stay unpressed after hydration while open is in force (the segment
-    // buttons read the settings outside their Transition), and pressing it again changes nothing.
+    // Later specs sign up freely. A freshly loaded page says which policy is in force on its
+    // buttons too (they once read the settings outside their Transition and showed neither).
     await page.goto('/admin');
     await waitForHydration(page);
     const inForce = section(page, 'Sign-up').locator('.admin-in-force');
-    if (!(await inForce.innerText()).includes('sign-up is open')) await setSignup(page, 'Open');
+    const policy = page.getByRole('group', { name: 'Sign-up policy' });
+    const open = (await inForce.innerText()).includes('sign-up is open');
+    await expect(policy.getByRole('button', { name: 'Open' })).toHaveAttribute('aria-pressed', String(open));
+    await expect(policy.getByRole('button', { name: 'Closed' })).toHaveAttribute('aria-pressed', String(!open));
+    if (!open) await setSignup(page, 'Open');
     await expect(inForce).toHaveText('In force: sign-up is open. Anyone may create an account.');
   }
 });

@@ -34,12 +34,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the provider, allowing `redirect_uri`; waits until it listens.
-fn start_idp(port: u16, redirect_uri: &str) -> Idp {
+/// Starts the provider on a port of the system's choice (so no other process can take it
+/// first), allowing `redirect_uri`; waits until it listens.
+fn start_idp(redirect_uri: &str) -> Idp {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc/provider.mjs");
     let mut child = Command::new("node")
         .arg(script)
-        .arg(port.to_string())
+        .arg("0")
         .arg(redirect_uri)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -69,28 +70,40 @@ async fn setup() -> (TestApp, Idp) {
 
 /// `setup`, with `configure` applied to Confab's configuration.
 async fn setup_with(configure: impl FnOnce(&mut Config)) -> (TestApp, Idp) {
-    let port = free_port();
-    let app = spawn_with_provider(port, configure).await;
-    let idp = start_idp(port, &format!("{}/auth/test/callback", app.address));
-    (app, idp)
+    // Confab's listener is bound before `configure` runs, so the provider can be started with
+    // Confab's real callback and Confab configured with the provider's real issuer.
+    let mut idp = None;
+    let app = TestApp::spawn_with(|config| {
+        let started = start_idp(&format!("http://{}/auth/test/callback", config.addr));
+        add_provider(config, started.issuer.clone());
+        idp = Some(started);
+        configure(config);
+    })
+    .await;
+    (app, idp.expect("the provider was started"))
 }
 
-/// Confab with the provider "test" expected at `port` (the provider itself is not started).
+/// Confab with the provider "test" expected at `port` (where nothing listens: for tests that
+/// never reach the provider).
 async fn spawn_with_provider(port: u16, configure: impl FnOnce(&mut Config)) -> TestApp {
-    let issuer = format!("http://127.0.0.1:{port}");
     TestApp::spawn_with(move |config| {
-        config.public_url = Some(format!("http://{}", config.addr));
-        config.extra_sign_in_providers.push(ProviderConfig {
-            name: "test".into(),
-            display_name: "Test ID".into(),
-            kind: ProviderKind::Oidc { issuer },
-            client_id: "confab".into(),
-            client_secret: Some("confab-test-secret".into()),
-            scopes: vec!["openid".into(), "email".into(), "profile".into()],
-        });
+        add_provider(config, format!("http://127.0.0.1:{port}"));
         configure(config);
     })
     .await
+}
+
+/// Adds the provider "test" at `issuer` to `config`, Confab's public URL its own address.
+fn add_provider(config: &mut Config, issuer: String) {
+    config.public_url = Some(format!("http://{}", config.addr));
+    config.extra_sign_in_providers.push(ProviderConfig {
+        name: "test".into(),
+        display_name: "Test ID".into(),
+        kind: ProviderKind::Oidc { issuer },
+        client_id: "confab".into(),
+        client_secret: Some("confab-test-secret".into()),
+        scopes: vec!["openid".into(), "email".into(), "profile".into()],
+    });
 }
 
 /// Sign-up closed and no local accounts: only the first account and invitations get in.
@@ -610,9 +623,12 @@ async fn the_sign_in_page_sends_an_invitation_through_the_provider() {
 /// logged: Confab logs paths, not queries, and keeps the secret only in the sign-in session.
 #[tokio::test]
 async fn an_invitation_stays_out_of_the_log() {
-    let (idp_port, port) = (free_port(), free_port());
+    // The provider starts first, on a port of its choosing, so only Confab's port (chosen
+    // here, bound by the child process) is picked beforehand.
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let issuer = format!("http://127.0.0.1:{idp_port}");
+    let idp = start_idp(&format!("{base}/auth/test/callback"));
+    let issuer = idp.issuer.clone();
     let process = TestProcess::start(
         Backend::Sqlite,
         &[
@@ -628,7 +644,6 @@ async fn an_invitation_stays_out_of_the_log() {
         ],
     )
     .await;
-    let idp = start_idp(idp_port, &format!("{base}/auth/test/callback"));
     let sign_in = |browser: &reqwest::Client, login: &'static str, start: String| {
         let (browser, base) = (browser.clone(), process.url.clone());
         let idp = &idp;
