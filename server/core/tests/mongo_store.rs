@@ -197,6 +197,20 @@ async fn concurrent_appends_make_one_branch() {
     .await;
 }
 
+/// Two clients of one database are two nodes: which use of a one-time secret wins is decided
+/// by the server (the claim's unique insert), also on FerretDB.
+#[tokio::test]
+async fn one_time_secrets_race_across_nodes() {
+    let url = with_database(&server_url(), &unique_database("secrets_race"));
+    let connect = || async { Arc::new(MongoStore::connect(&url).await.expect("connect")) };
+    let (first, second) = (connect().await, connect().await);
+    run(
+        vec![first, second],
+        conformance::one_time_secrets_race_across_nodes,
+    )
+    .await;
+}
+
 /// Tree links are repaired at connect, and every page is exact after: links an import computed
 /// a batch at a time before the `relink_imported_trees` step had jumps too short (here every
 /// jump is the root: valid, and a walk a step per message), and messages stored before the

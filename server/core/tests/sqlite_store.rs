@@ -543,6 +543,18 @@ async fn concurrent_appends_make_one_branch() {
     conformance::concurrent_appends_make_one_branch(vec![store.clone(), store]).await;
 }
 
+/// Two stores opened on one database file are two nodes, each with its own writer: which use
+/// of a one-time secret wins is decided by SQLite's locks and the claim's condition, not by one
+/// writer taking the jobs in turn (on one store, a racing test could not fail).
+#[tokio::test]
+async fn one_time_secrets_race_across_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confab.db");
+    let open = || -> DynStore { Arc::new(SqliteStore::open(SqliteOptions::new(&path)).unwrap()) };
+    let (first, second) = (open(), open());
+    conformance::one_time_secrets_race_across_nodes(vec![first, second]).await;
+}
+
 /// After `deleting_a_user_removes_everything`, read by a connection of the test's own: no
 /// row of any table belongs to an account that is gone, and the full-text index holds the
 /// remaining account's messages and nothing more (none waits in `fts_pending` either).

@@ -440,7 +440,8 @@ pub async fn invitations_work_once(store: DynStore) {
     assert_eq!(listed[0].used_by.as_deref(), Some(carol.id.as_str()));
     assert!(listed[0].used_at.is_some());
 
-    // Eight sign-ups with one open invitation at once: one account.
+    // Eight sign-ups with one open invitation at once, on one node: one account. (On SQLite one
+    // writer orders them; `one_time_secrets_race_across_nodes` races two.)
     let open = services
         .admin_create_invitation(&ada, &InvitationInput::default())
         .await
@@ -733,7 +734,8 @@ pub async fn invitations_through_a_provider(store: DynStore) {
         InvitationStatus::Pending
     );
 
-    // Eight people with one invitation at once: one account.
+    // Eight people with one invitation at once, on one node: one account (across two nodes:
+    // `one_time_secrets_race_across_nodes`).
     let racing = (0..8).map(|n| {
         let subject = format!("p{n}");
         let racer = sign_in(
@@ -925,7 +927,8 @@ pub async fn password_resets(store: DynStore) {
         bob
     );
 
-    // Four uses of one link at once: one sets its password, the others are refused.
+    // Four uses of one link at once, on one node: one sets its password, the others are
+    // refused (across two nodes: `one_time_secrets_race_across_nodes`).
     let racing = services
         .admin_create_password_reset(&ada, &bob.id)
         .await
@@ -1277,4 +1280,124 @@ pub async fn an_admin_change_and_its_audit_entry_are_one(store: DynStore) {
     let mut expected = vec![first, disabled];
     expected.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(log, expected);
+}
+
+/// One-time secrets used at once from two nodes (two stores on one database: two SQLite
+/// connections with a writer each, or two MongoDB clients), so the race is one the database
+/// decides and not one a node's own writer orders. Eight sign-ups with one invitation, eight
+/// provider sign-ins with another, four uses of one reset link: one of each wins.
+pub async fn one_time_secrets_race_across_nodes(nodes: Vec<DynStore>) {
+    assert!(nodes.len() >= 2, "two nodes at least");
+    let config = ServiceConfig {
+        signup: SignupPolicy::Closed,
+        ..ServiceConfig::default()
+    };
+    let nodes: Vec<Services> = nodes
+        .into_iter()
+        .map(|store| Services::new(store, config.clone()))
+        .collect();
+    let node = |n: usize| nodes[n % nodes.len()].clone();
+    let store = nodes[0].store().clone();
+    let ada = user(&nodes[0], "ada@example.com").await;
+    let no_terms = InvitationInput::default();
+    let invite = || nodes[0].admin_create_invitation(&ada, &no_terms);
+    let bobs = invite().await.unwrap();
+    let bob = nodes[1]
+        .signup_with_invitation("bob@example.com", PASSWORD, None, Some(&bobs.token), "b")
+        .await
+        .unwrap()
+        .user;
+
+    // Local sign-ups.
+    let invitation = invite().await.unwrap();
+    let racing = (0..8).map(|n| {
+        let (services, token) = (node(n), invitation.token.clone());
+        tokio::spawn(async move {
+            let email = format!("local{n}@example.com");
+            services
+                .signup_with_invitation(&email, PASSWORD, None, Some(&token), &email)
+                .await
+                .map(|signed_in| signed_in.user)
+        })
+    });
+    let created = the_one_winner(racing, |error: ServiceError| {
+        assert_eq!(error.code(), "invitation_used")
+    })
+    .await;
+    assert_eq!(store.count_users().await.unwrap(), 3);
+    used_by(&store, &invitation.invitation.id, &created).await;
+
+    // Provider sign-ins.
+    let invitation = invite().await.unwrap();
+    let racing = (0..8).map(|n| {
+        let (services, token) = (node(n), invitation.token.clone());
+        tokio::spawn(async move {
+            let identity = ExternalIdentity {
+                provider: "idp".into(),
+                subject: format!("p{n}"),
+                email: Some(format!("p{n}@example.com")),
+                email_verified: true,
+                name: None,
+            };
+            services
+                .external_sign_in_with_invitation(identity, Some(&token))
+                .await
+                .map(|signed_in| signed_in.user)
+        })
+    });
+    let created = the_one_winner(racing, |error: ExternalSignInError| {
+        assert_eq!(error.failure(), SignInFailure::InvitationUsed)
+    })
+    .await;
+    assert_eq!(store.count_users().await.unwrap(), 4);
+    used_by(&store, &invitation.invitation.id, &created).await;
+
+    // One reset link.
+    let link = node(1)
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    let racing = (0..4).map(|n| {
+        let (services, token) = (node(n), link.token.clone());
+        tokio::spawn(async move {
+            let password = format!("new password {n}");
+            services
+                .reset_password(&token, &password)
+                .await
+                .map(|()| password)
+        })
+    });
+    let set = the_one_winner(racing, |error: ServiceError| {
+        assert_eq!(error.code(), "reset_token_invalid")
+    })
+    .await;
+    for n in 0..2 {
+        assert_eq!(
+            node(n).login("bob@example.com", &set, "b").await.unwrap(),
+            bob
+        );
+    }
+}
+
+/// The one racer that succeeded; every other was refused as `refused` checks.
+async fn the_one_winner<T: std::fmt::Debug, E>(
+    racing: impl IntoIterator<Item = tokio::task::JoinHandle<Result<T, E>>>,
+    refused: impl Fn(E),
+) -> T {
+    let mut won = Vec::new();
+    for outcome in futures::future::join_all(racing).await {
+        match outcome.expect("the racer ran") {
+            Ok(value) => won.push(value),
+            Err(error) => refused(error),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    won.remove(0)
+}
+
+/// The invitation `id` is stored as used by `user`.
+async fn used_by(store: &DynStore, id: &str, user: &User) {
+    let invitation = store.invitation_by_id(id).await.unwrap().expect("kept");
+    assert_eq!(invitation.used_by.as_deref(), Some(user.id.as_str()));
+    assert!(invitation.used_at.is_some());
 }

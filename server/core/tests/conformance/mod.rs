@@ -19,8 +19,9 @@ mod replies;
 pub mod round_trip;
 pub use admin::{
     admin_user_list_and_counters, an_admin_change_and_its_audit_entry_are_one,
-    disabling_an_account, invitations_through_a_provider, invitations_work_once, password_resets,
-    stored_policy_and_audit_log, users_are_created_with_their_identity,
+    disabling_an_account, invitations_through_a_provider, invitations_work_once,
+    one_time_secrets_race_across_nodes, password_resets, stored_policy_and_audit_log,
+    users_are_created_with_their_identity,
 };
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,

@@ -367,23 +367,29 @@ pub async fn create_invited_user(
     if !usable || !claim(collections, &claim_id, now).await? {
         return Ok(None);
     }
+    // The invitation says it is used before the account exists. A crash between the two then
+    // leaves it listed as used (by an account that never came), which an administrator sees and
+    // replaces; the other order left it listed as pending while its claim refused every use.
     let user_id = new_id();
-    let user = match create_user_with_id(collections, &user_id, new, now).await {
-        Ok(user) => user,
-        Err(error) => {
-            give_back(collections, &claim_id).await?;
-            return Err(error);
-        }
+    let mark = |update| {
+        collections
+            .invitations
+            .update_one(doc! { "_id": invitation_id }, update)
     };
-    collections
-        .invitations
-        .update_one(
-            doc! { "_id": invitation_id },
-            doc! { "$set": { "used_at": to_bson_time(now), "used_by": &user.id } },
-        )
+    mark(doc! { "$set": { "used_at": to_bson_time(now), "used_by": &user_id } })
         .await
         .map_err(db_error)?;
-    Ok(Some(user))
+    match create_user_with_id(collections, &user_id, new, now).await {
+        Ok(user) => Ok(Some(user)),
+        Err(error) => {
+            // A failed creation (a taken email) leaves the invitation usable.
+            mark(doc! { "$unset": { "used_at": "", "used_by": "" } })
+                .await
+                .map_err(db_error)?;
+            give_back(collections, &claim_id).await?;
+            Err(error)
+        }
+    }
 }
 
 async fn create_password_reset(
@@ -449,6 +455,12 @@ pub async fn use_password_reset(
         )
         .await
         .map_err(db_error)?;
+    // A reset takes the account back: whoever had its sign-ins or its tokens loses them. They
+    // go before the password changes, so a crash in between costs the owner a sign-in and a new
+    // link, never leaves the new password beside someone else's token; and again after it, for
+    // a token made in between (a sign-in made in between holds the old password's stamp, which
+    // stops counting once the password changes).
+    end_sign_ins_and_tokens(collections, &reset.user_id).await?;
     let updated = collections
         .users
         .update_one(
@@ -460,14 +472,19 @@ pub async fn use_password_reset(
     if updated.matched_count == 0 {
         return Ok(None);
     }
-    // A reset takes the account back: whoever had its sign-ins or its tokens loses them.
-    delete_user_auth_sessions(collections, &reset.user_id).await?;
+    end_sign_ins_and_tokens(collections, &reset.user_id).await?;
+    Ok(Some(reset.user_id))
+}
+
+/// Deletes every sign-in session and API token of `user_id`.
+async fn end_sign_ins_and_tokens(collections: &Collections, user_id: &str) -> StoreResult<()> {
+    delete_user_auth_sessions(collections, user_id).await?;
     collections
         .api_tokens
-        .delete_many(doc! { "user_id": &reset.user_id })
+        .delete_many(doc! { "user_id": user_id })
         .await
         .map_err(db_error)?;
-    Ok(Some(reset.user_id))
+    Ok(())
 }
 
 pub async fn setting(collections: &Collections, key: &str) -> StoreResult<Option<String>> {
