@@ -759,6 +759,32 @@ pub async fn invitations_through_a_provider(store: DynStore) {
         status_of(spare.invitation.id.clone()).await.used_by,
         Some(created[0].id.clone())
     );
+
+    // Allowed email domains are the deployment's rule: an invitation does not override them,
+    // and a refused sign-in leaves the invitation unused.
+    let listed = Services::new(
+        store.clone(),
+        ServiceConfig {
+            signup: SignupPolicy::Closed,
+            local_accounts: false,
+            allowed_email_domains: vec!["example.com".into()],
+            ..ServiceConfig::default()
+        },
+    );
+    let outside = invite(None).await;
+    let refused = listed
+        .external_sign_in_with_invitation(
+            identity("eve", "eve@elsewhere.org", true),
+            Some(&outside.token),
+        )
+        .await
+        .map(|signed_in| signed_in.user);
+    assert_eq!(refusal(refused), SignInFailure::DomainNotAllowed);
+    assert_eq!(
+        status_of(outside.invitation.id.clone()).await.status,
+        InvitationStatus::Pending
+    );
+    assert_eq!(store.count_users().await.unwrap(), 4);
 }
 
 /// A user is created with its provider's identity in one step: when the identity is linked to
