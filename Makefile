@@ -24,7 +24,7 @@ npm:
 		cd end2end && npm ci --no-audit --no-fund; fi
 
 build: tools npm
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 run: build
 	LEPTOS_SITE_ROOT=target/site ./target/release/confab serve

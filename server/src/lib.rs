@@ -167,6 +167,7 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .layer(Extension(state.metrics.clone()))
         .layer(Extension(services))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn(http::static_files::vary_on_encoding))
         // Outside the rest: refusals (CSRF, body limits) carry the headers too.
         .layer(middleware::from_fn(http::security_headers::apply))
         // Microseconds: most requests take under a millisecond, which `ms` logs as 0.

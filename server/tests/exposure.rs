@@ -379,6 +379,57 @@ async fn cookies_are_secure_behind_https_and_only_there() {
     }
 }
 
+/// The WASM and the CSS go out precompressed (`cargo leptos build --precompress` writes `.br`
+/// and `.gz` beside them): the brotli file to a client that takes brotli, the gzip file to one
+/// that takes only gzip, the file itself to one that takes neither, each with its own type.
+#[tokio::test]
+async fn the_wasm_and_css_are_served_precompressed() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let files = [
+        ("confab.wasm", "application/wasm"),
+        ("confab.css", "text/css"),
+    ];
+    for (name, _) in files {
+        for (suffix, body) in [("", "plain"), (".br", "brotli"), (".gz", "gzip")] {
+            std::fs::write(
+                pkg.join(format!("{name}{suffix}")),
+                format!("{body} {name}"),
+            )
+            .unwrap();
+        }
+    }
+    let root = site.path().to_owned();
+    let app = TestApp::spawn_with(move |config| config.site_root = root).await;
+    let http = reqwest::Client::new();
+    for (name, content_type) in files {
+        for (accept, encoding, body) in [
+            ("gzip, deflate, br", Some("br"), "brotli"),
+            ("gzip, deflate", Some("gzip"), "gzip"),
+            ("identity", None, "plain"),
+        ] {
+            let answer = http
+                .get(format!("{}/pkg/{name}", app.address))
+                .header("accept-encoding", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "{name} for {accept}");
+            let header = |name: &str| {
+                answer
+                    .headers()
+                    .get(name)
+                    .map(|value| value.to_str().unwrap().to_owned())
+            };
+            assert_eq!(header("content-encoding").as_deref(), encoding, "{name}");
+            assert_eq!(header("content-type").as_deref(), Some(content_type));
+            assert_eq!(header("vary").as_deref(), Some("accept-encoding"));
+            assert_eq!(answer.text().await.unwrap(), format!("{body} {name}"));
+        }
+    }
+}
+
 /// The pages' checks, one after another in one test: this binary's tests each run their own
 /// runtime, and server-rendered pages requested from several of them at once hung once in
 /// three CI-like runs (one request never answered, its test parked waiting for I/O; the

@@ -1,7 +1,7 @@
 //! HTTP plumbing shared by the REST API and the pages: the error type, body and query
 //! extractors that answer in the API's error shape, who the client is (through trusted
-//! proxies), CSRF protection, unbuffered event streams, metrics and the security headers of
-//! every answer.
+//! proxies), CSRF protection, unbuffered event streams, metrics, the security headers of
+//! every answer and the caching rule of the precompressed site files.
 
 pub mod client;
 pub mod csrf;
@@ -10,6 +10,7 @@ pub mod event_stream;
 pub mod extract;
 pub mod metrics;
 pub mod security_headers;
+pub mod static_files;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiQuery, ClientAddr, OptionalJson};
