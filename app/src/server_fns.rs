@@ -49,9 +49,9 @@ pub const MESSAGE_PAGE: usize = 50;
 #[cfg(feature = "ssr")]
 mod server {
     use confab_core::auth::client::Client;
-    use confab_core::auth::current_user::resolve;
     use confab_core::model::User;
     use confab_core::service::{ServiceError, Services};
+    use confab_http::current_user::resolve;
     use http::request::Parts;
     use leptos::prelude::*;
 
@@ -84,7 +84,7 @@ mod server {
     /// The signed-in user, or None.
     pub async fn optional_user() -> Result<Option<User>, ServerFnError> {
         let mut parts = parts()?;
-        match resolve(&mut parts).await {
+        match resolve(&mut parts, &services()?).await {
             Ok((user, _)) => Ok(Some(user)),
             Err(ServiceError::Unauthorized) => Ok(None),
             Err(error) => Err(to_error(error)),
@@ -161,7 +161,7 @@ pub async fn sign_up(
         )
         .await
         .map_err(server::to_error)?;
-    confab_core::auth::sign_in(&server::session()?, &signed_in)
+    confab_http::session::sign_in(&server::session()?, &signed_in)
         .await
         .map_err(server::to_error)?;
     Ok(signed_in.user)
@@ -174,7 +174,7 @@ pub async fn sign_in(email: String, password: String) -> Result<User, ServerFnEr
         .authenticate(&email, &password, &server::client_address())
         .await
         .map_err(server::to_error)?;
-    confab_core::auth::sign_in(&server::session()?, &signed_in)
+    confab_http::session::sign_in(&server::session()?, &signed_in)
         .await
         .map_err(server::to_error)?;
     Ok(signed_in.user)
@@ -182,7 +182,7 @@ pub async fn sign_in(email: String, password: String) -> Result<User, ServerFnEr
 
 #[server(prefix = "/rpc")]
 pub async fn sign_out() -> Result<(), ServerFnError> {
-    confab_core::auth::sign_out(&server::session()?)
+    confab_http::session::sign_out(&server::session()?)
         .await
         .map_err(server::to_error)
 }
@@ -195,7 +195,7 @@ pub async fn delete_account(password: Option<String>) -> Result<(), ServerFnErro
     use confab_core::service::accounts::Reauthentication;
     let user = server::user().await?;
     let session = server::session()?;
-    let signed_in_at = confab_core::auth::signed_in_at(&session)
+    let signed_in_at = confab_http::session::signed_in_at(&session)
         .await
         .map_err(server::to_error)?;
     let client = server::client_address();
@@ -208,7 +208,7 @@ pub async fn delete_account(password: Option<String>) -> Result<(), ServerFnErro
         .delete_account(&user, proof)
         .await
         .map_err(server::to_error)?;
-    confab_core::auth::sign_out(&session)
+    confab_http::session::sign_out(&session)
         .await
         .map_err(server::to_error)
 }

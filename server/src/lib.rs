@@ -22,11 +22,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{middleware, Extension, Router};
 use confab_core::auth::oidc::ExternalAuth;
-use confab_core::auth::session_store::StoreSessionStore;
 use confab_core::provider::Providers;
-use confab_core::service::error::error_response;
 use confab_core::service::{ServiceConfig, Services, SignupPolicy};
 use confab_core::store::DynStore;
+use confab_http::error_response;
+use confab_http::session_store::StoreSessionStore;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
@@ -165,7 +165,6 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .layer(sessions)
         .layer(middleware::from_fn(http::metrics::track))
         .layer(Extension(state.metrics.clone()))
-        .layer(Extension(services))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(http::static_files::vary_on_encoding))
         // Outside the rest: refusals (CSRF, body limits) carry the headers too.

@@ -12,7 +12,7 @@ use confab_core::api::{
     PasswordResetLink, UserPage,
 };
 use confab_core::auth::client::Client;
-use confab_core::auth::CurrentUser;
+use confab_http::CurrentUser;
 
 use crate::http::{ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::state::AppState;

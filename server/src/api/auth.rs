@@ -8,8 +8,9 @@ use axum::{Json, Router};
 use confab_core::api::{
     DeleteAccountInput, LoginInput, PasswordResetInput, SignupInput, UserEnvelope,
 };
-use confab_core::auth::{sign_in, sign_out, signed_in_at, CurrentUser};
 use confab_core::service::accounts::Reauthentication;
+use confab_http::session::{sign_in, sign_out, signed_in_at};
+use confab_http::CurrentUser;
 use tower_sessions::Session;
 
 use crate::http::{ApiJson, ApiResult, ClientAddr};

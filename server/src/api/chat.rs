@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use confab_core::api::{
     BranchInput, ChatEvent, ChatInput, RegenerateInput, SaveReplyInput, SwitchBranchInput,
 };
-use confab_core::auth::CurrentUser;
 use confab_core::model::BranchPage;
 use confab_core::model::MAX_STORED_CONTENT_BYTES;
+use confab_http::CurrentUser;
 use serde_json::json;
 use tokio::sync::mpsc;
 

@@ -6,8 +6,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use confab_core::auth::CurrentUser;
 use confab_core::service::export::ExportFormat;
+use confab_http::CurrentUser;
 use futures::StreamExt;
 use serde::Deserialize;
 

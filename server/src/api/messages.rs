@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use confab_core::api::{MessageCreated, MessageListInput, NewMessageInput};
-use confab_core::auth::CurrentUser;
+use confab_http::CurrentUser;
 use serde_json::json;
 
 use crate::http::{ApiJson, ApiQuery, ApiResult};

@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use confab_core::api::ChatEvent;
-use confab_core::auth::CurrentUser;
 use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
 use confab_core::service::recorder::RequestIdentity;
 use confab_core::service::ServiceError;
+use confab_http::CurrentUser;
 use serde_json::{json, Value};
 
 use crate::http::{event_stream, ApiJson, ApiResult};

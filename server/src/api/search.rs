@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use confab_core::api::SearchInput;
-use confab_core::auth::CurrentUser;
+use confab_http::CurrentUser;
 use serde_json::json;
 
 use crate::http::{ApiQuery, ApiResult};

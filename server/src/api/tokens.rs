@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use confab_core::auth::CurrentUser;
+use confab_http::CurrentUser;
 use serde::Deserialize;
 use serde_json::json;
 

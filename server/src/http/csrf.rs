@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Extension;
 use confab_core::auth::client::Client;
-use confab_core::service::error::error_response;
+use confab_http::error_response;
 
 /// The origin writes must come from when it is configured (`Config::public_origin`).
 #[derive(Clone, Debug, Default)]

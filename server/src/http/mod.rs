@@ -1,18 +1,17 @@
-//! HTTP plumbing shared by the REST API and the pages: the error type, body and query
-//! extractors that answer in the API's error shape, who the client is (through trusted
+//! HTTP plumbing shared by the REST API and the pages (the error type and the signed-in user
+//! are `confab-http`'s, which the server functions share): body and query extractors that answer in the API's error shape, who the client is (through trusted
 //! proxies), CSRF protection, unbuffered event streams, metrics, the security headers of
 //! every answer and the caching rule of the precompressed site files.
 
 pub mod client;
 pub mod csrf;
-pub mod error;
 pub mod event_stream;
 pub mod extract;
 pub mod metrics;
 pub mod security_headers;
 pub mod static_files;
 
-pub use error::{ApiError, ApiResult};
+pub use confab_http::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiQuery, ClientAddr, OptionalJson};
 
 /// The span of a request: its method and path, never its query string, which carries secrets

@@ -1,31 +1,17 @@
-//! Authentication: password hashing, API token secrets, sign-in sessions stored through the
-//! `Store`, sign-in and sign-up rate limiting, the resolved `Client` of a request and the `CurrentUser`
-//! extractor.
+//! Authentication: password hashing, API token secrets, the stamp a sign-in keeps of the
+//! credentials it checked, sign-in and sign-up rate limiting, OAuth/OIDC sign-in and the
+//! resolved `Client` of a request. Sessions and extractors, which are HTTP, live in
+//! `confab-http`.
 
 pub mod client;
-pub mod current_user;
 pub mod oidc;
 pub mod password;
 pub mod rate_limit;
-pub mod session_store;
 pub mod tokens;
-
-pub use current_user::CurrentUser;
-
-/// The key under which a sign-in session holds the user id.
-pub const SESSION_USER_KEY: &str = "user_id";
-/// The key under which a sign-in session holds when it signed in (Unix seconds), so that an
-/// account without a password can prove a recent sign-in before it is deleted.
-pub const SESSION_SIGNED_IN_AT_KEY: &str = "signed_in_at";
-
-/// The key under which a sign-in session holds the stamp of the credentials it was made with
-/// ([`credentials_stamp`]).
-pub const SESSION_CREDENTIALS_KEY: &str = "credentials";
 
 use sha2::{Digest, Sha256};
 
 use crate::model::User;
-use crate::service::ServiceError;
 
 /// A person who just proved who they are, with the stamp of the credentials as they were read
 /// for that proof. A sign-in session keeps the stamp, and a request with the session counts
@@ -47,6 +33,12 @@ impl SignedIn {
             stamp: credentials_stamp(password_hash),
         }
     }
+
+    /// The stamp of the credentials the sign-in checked ([`credentials_stamp`]), which its
+    /// sign-in session keeps.
+    pub fn stamp(&self) -> &str {
+        &self.stamp
+    }
 }
 
 /// A short digest of an account's password hash (of nothing when it has no password): it
@@ -66,49 +58,6 @@ pub fn credentials_stamp(password_hash: Option<&str>) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-/// Starts a signed-in session for `signed_in` under a fresh id (so a session id planted before
-/// sign-in is worthless: no session fixation).
-pub async fn sign_in(
-    session: &tower_sessions::Session,
-    signed_in: &SignedIn,
-) -> Result<(), ServiceError> {
-    let failed =
-        |error: tower_sessions::session::Error| ServiceError::Internal(format!("session: {error}"));
-    session.cycle_id().await.map_err(failed)?;
-    session
-        .insert(SESSION_USER_KEY, &signed_in.user.id)
-        .await
-        .map_err(failed)?;
-    session
-        .insert(SESSION_CREDENTIALS_KEY, &signed_in.stamp)
-        .await
-        .map_err(failed)?;
-    session
-        .insert(SESSION_SIGNED_IN_AT_KEY, chrono::Utc::now().timestamp())
-        .await
-        .map_err(failed)
-}
-
-/// When this session signed in, if it is signed in and knows (sessions from before this key
-/// existed do not, and count as old).
-pub async fn signed_in_at(
-    session: &tower_sessions::Session,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
-    let seconds: Option<i64> = session
-        .get(SESSION_SIGNED_IN_AT_KEY)
-        .await
-        .map_err(|error| ServiceError::Internal(format!("session: {error}")))?;
-    Ok(seconds.and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)))
-}
-
-/// Ends the signed-in session and deletes its record.
-pub async fn sign_out(session: &tower_sessions::Session) -> Result<(), ServiceError> {
-    session
-        .flush()
-        .await
-        .map_err(|error| ServiceError::Internal(format!("session: {error}")))
 }
 
 #[cfg(test)]

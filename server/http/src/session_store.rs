@@ -8,10 +8,13 @@ use chrono::{DateTime, Utc};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::tokens::hash_session_id;
-use super::SESSION_USER_KEY;
-use crate::store::{AuthSessionRecord, DynStore};
+use confab_core::auth::tokens::hash_session_id;
+use confab_core::store::{AuthSessionRecord, DynStore};
 
+use crate::session::SESSION_USER_KEY;
+
+/// A tower-sessions store over Confab's `Store`: records are kept under the SHA-256 of their
+/// id, with the user id beside them so an account's sign-ins can all be ended at once.
 #[derive(Clone)]
 pub struct StoreSessionStore {
     store: DynStore,

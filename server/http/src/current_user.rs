@@ -1,14 +1,16 @@
 //! The signed-in user of a request, from an `Authorization: Bearer` API token or the sign-in
 //! cookie. Used by the REST handlers and by the server functions alike.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use confab_core::auth::credentials_stamp;
+use confab_core::model::User;
+use confab_core::service::{ServiceError, Services};
 use tower_sessions::Session;
 
-use super::{credentials_stamp, SESSION_CREDENTIALS_KEY, SESSION_USER_KEY};
-use crate::model::User;
-use crate::service::{ServiceError, Services};
+use crate::error::ApiError;
+use crate::session::{SESSION_CREDENTIALS_KEY, SESSION_USER_KEY};
 
 #[derive(Clone, Debug)]
 pub struct CurrentUser(pub User);
@@ -27,12 +29,13 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub async fn resolve(parts: &mut Parts) -> Result<(User, Credential), ServiceError> {
-    let services = parts
-        .extensions
-        .get::<Services>()
-        .cloned()
-        .ok_or_else(|| ServiceError::Internal("services are not installed".into()))?;
+/// Who the request is: the account of its bearer token, or of its sign-in session while that
+/// account is active and has the credentials the session was signed in with (else the session
+/// ends). `Unauthorized` when neither.
+pub async fn resolve(
+    parts: &mut Parts,
+    services: &Services,
+) -> Result<(User, Credential), ServiceError> {
     if let Some(token) = bearer_token(parts) {
         let user = services.user_for_token(token).await?;
         return Ok((user, Credential::Bearer));
@@ -71,14 +74,20 @@ pub async fn resolve(parts: &mut Parts) -> Result<(User, Credential), ServiceErr
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = ServiceError;
+/// The signed-in user of a REST request (401 `unauthorized` otherwise), resolved once per
+/// request.
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Services: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(known) = parts.extensions.get::<CurrentUser>() {
             return Ok(known.clone());
         }
-        let (user, _) = resolve(parts).await?;
+        let (user, _) = resolve(parts, &Services::from_ref(state)).await?;
         let current = CurrentUser(user);
         parts.extensions.insert(current.clone());
         Ok(current)

@@ -1,0 +1,152 @@
+//! The API's error answer: a service error, or a request we could not even read, as
+//! `{"error": {"code", "message"}}` with its status (and `Retry-After` when the service says
+//! when to try again). Details of an internal error go to the log, never to the client.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::header::RETRY_AFTER;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use confab_core::service::error::explain_json_error;
+use confab_core::service::ServiceError;
+
+/// The JSON error body every API answer uses: `{"error": {"code", "message"}}`.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The answer for a service error: its status and code, its sentence, and `Retry-After`.
+fn service_error_response(error: ServiceError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let ServiceError::Internal(detail) = &error {
+        // Details of a 500 go to the log, never to the client.
+        tracing::error!(%detail, "internal error");
+    }
+    let mut response = error_response(status, error.code(), &error.to_string());
+    if let Some(seconds) = error.retry_after_secs() {
+        response.headers_mut().insert(RETRY_AFTER, seconds.into());
+    }
+    response
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The request could not be read: 400 (bad syntax), 413 (too large), 415, 422.
+    #[error("{message}")]
+    Request {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Request {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            _ => "malformed_json",
+        };
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                "the request body is larger than this server accepts".to_owned()
+            }
+            _ => explain_json_error(&rejection.body_text()),
+        };
+        ApiError::Request {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Service(error) => service_error_response(error),
+            ApiError::Request {
+                status,
+                code,
+                message,
+            } => error_response(status, code, &message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_core::store::StoreError;
+
+    use super::*;
+
+    fn answer(error: ServiceError) -> (StatusCode, Option<String>, String) {
+        let response = ApiError::from(error).into_response();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .map(|value| value.to_str().unwrap().to_owned());
+        let status = response.status();
+        let body =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 4096)).unwrap();
+        (
+            status,
+            retry_after,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_duplicate_reaches_the_client_without_the_databases_words() {
+        let duplicate = StoreError::Duplicate("UNIQUE constraint failed: users.email".into());
+        assert_eq!(
+            answer(duplicate.into()),
+            (
+                StatusCode::CONFLICT,
+                None,
+                r#"{"error":{"code":"conflict","message":"this conflicts with something already saved"}}"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn an_internal_error_is_hidden_and_a_busy_one_says_when_to_come_back() {
+        assert_eq!(
+            answer(ServiceError::Internal(
+                "disk /var/lib/confab: I/O error".into()
+            )),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                r#"{"error":{"code":"internal","message":"internal error"}}"#.into()
+            )
+        );
+        let busy = answer(ServiceError::Busy);
+        assert_eq!(
+            (busy.0, busy.1.as_deref()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("1"))
+        );
+    }
+}
