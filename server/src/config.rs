@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::provider::ProviderSettings;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::http::client::{Proxies, ProxyHeaders, TrustedProxies};
 
@@ -79,9 +80,10 @@ pub struct Config {
         long,
         env = "CONFAB_DATABASE_URL",
         global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
 
     /// Who may create accounts once the first (admin) account exists.
     #[arg(long, env = "CONFAB_SIGNUP", value_enum, default_value_t = Signup::Open, global = true)]
@@ -168,9 +170,10 @@ pub struct Config {
         long,
         env = "CONFAB_OPENAI_API_KEY",
         global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub openai_api_key: Option<String>,
+    pub openai_api_key: Option<SecretString>,
 
     /// Model used when a request names none.
     #[arg(
@@ -303,7 +306,10 @@ impl Config {
         let mut settings = vec![ProviderSettings {
             name: "default".into(),
             base_url: self.openai_base_url.clone(),
-            api_key: self.openai_api_key.clone().filter(|key| !key.is_empty()),
+            api_key: self
+                .openai_api_key
+                .clone()
+                .filter(|key| !key.expose_secret().is_empty()),
             default_model: self.default_model.clone(),
         }];
         for entry in self
@@ -336,7 +342,8 @@ impl Config {
                 base_url: url.trim().to_owned(),
                 api_key: std::env::var(key_variable)
                     .ok()
-                    .filter(|key| !key.is_empty()),
+                    .filter(|key| !key.is_empty())
+                    .map(SecretString::from),
                 default_model: self.default_model.clone(),
             });
         }
@@ -385,7 +392,7 @@ impl Config {
                     issuer: required("ISSUER")?,
                 },
                 client_id: required("CLIENT_ID")?,
-                client_secret: variable(name, "CLIENT_SECRET"),
+                client_secret: variable(name, "CLIENT_SECRET").map(SecretString::from),
                 scopes: variable(name, "SCOPES")
                     .unwrap_or_else(|| "openid email profile".into())
                     .split_whitespace()
@@ -399,7 +406,9 @@ impl Config {
                 display_name: "GitHub".into(),
                 kind: ProviderKind::Github,
                 client_id: client_id.to_owned(),
-                client_secret: std::env::var("CONFAB_GITHUB_CLIENT_SECRET").ok(),
+                client_secret: std::env::var("CONFAB_GITHUB_CLIENT_SECRET")
+                    .ok()
+                    .map(SecretString::from),
                 scopes: vec!["read:user".into(), "user:email".into()],
             });
         }
@@ -473,9 +482,49 @@ fn origin_of(url: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{host}"))
 }
 
+/// Reads a secret flag or variable (a database URL with its password, an API key): held as a
+/// `SecretString`, whose `Debug` shows nothing, so printing the configuration shows no secret.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::origin_of;
+    use clap::Parser;
+    use secrecy::ExposeSecret;
+
+    use super::{origin_of, Cli};
+
+    /// Printing the configuration (a debug log, a panic message) shows none of its secrets,
+    /// which are still there for what needs them.
+    #[test]
+    fn the_configurations_debug_shows_no_secret() {
+        let cli = Cli::try_parse_from([
+            "confab",
+            "--database-url",
+            "mongodb://confab:hunter2@db.example.com/confab",
+            "--openai-api-key",
+            "sk-live-0123456789",
+        ])
+        .unwrap();
+        let printed = format!("{cli:?}");
+        for secret in ["hunter2", "sk-live-0123456789"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        let config = &cli.config;
+        let url = config
+            .database_url
+            .as_ref()
+            .map(ExposeSecret::expose_secret);
+        assert_eq!(url, Some("mongodb://confab:hunter2@db.example.com/confab"));
+        let providers = config.provider_settings().unwrap();
+        let key = providers[0]
+            .api_key
+            .as_ref()
+            .map(ExposeSecret::expose_secret);
+        assert_eq!(key, Some("sk-live-0123456789"));
+        assert!(!format!("{providers:?}").contains("sk-live"));
+    }
 
     #[test]
     fn the_public_origin_is_written_as_browsers_write_origin() {

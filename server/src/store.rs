@@ -2,13 +2,19 @@
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
+
 use confab_core::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use confab_core::store::{DynStore, StoreError};
 
 use crate::config::{Config, SqliteSync};
 
 pub async fn open(config: &Config) -> Result<DynStore, StoreError> {
-    match config.database_url.as_deref().map(str::trim) {
+    let url = config
+        .database_url
+        .as_ref()
+        .map(ExposeSecret::expose_secret);
+    match url.map(str::trim) {
         Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
             open_mongo(url).await
         }

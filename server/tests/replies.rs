@@ -660,7 +660,7 @@ async fn another_node_follows_and_stops_a_reply() {
     .await;
     let shared = node_a.data.database_url.clone();
     let node_b = app_with(Backend::Mongo, &provider, move |config| {
-        config.database_url = shared;
+        config.database_url = shared.map(Into::into);
         config.reply_checkpoint_ms = 200;
     })
     .await;

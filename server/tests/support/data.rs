@@ -42,7 +42,7 @@ impl TestData {
     /// Points `config` at this data.
     pub fn apply(&self, config: &mut Config) {
         config.data_dir = self.dir.path().to_owned();
-        config.database_url = self.database_url.clone();
+        config.database_url = self.database_url.clone().map(Into::into);
     }
 
     /// The environment variables that point a `confab` process at this data.

@@ -432,7 +432,11 @@ async fn start(
     oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (store, indexes): (DynStore, _) = match config.database_url.as_deref() {
+    let url = config
+        .database_url
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret);
+    let (store, indexes): (DynStore, _) = match url {
         Some(url) if url.starts_with("mongodb") => {
             let mut store = MongoStore::connect_with(url, |options| commands.monitor(options))
                 .await

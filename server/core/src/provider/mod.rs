@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::Client;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use error::{failure_of_status, redacted_url, Failure, ProviderError};
@@ -25,7 +26,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ProviderSettings {
     pub name: String,
     pub base_url: String,
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretString>,
     pub default_model: String,
 }
 
@@ -85,7 +86,7 @@ impl Provider {
     fn new(settings: ProviderSettings) -> Provider {
         let mut config = OpenAIConfig::new().with_api_base(settings.base_url.trim_end_matches('/'));
         if let Some(key) = &settings.api_key {
-            config = config.with_api_key(key);
+            config = config.with_api_key(key.expose_secret());
         }
         // A client that cannot be built (no TLS backend) is a broken installation; the default
         // client then fails each request with a clear error.

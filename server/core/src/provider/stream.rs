@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -212,7 +213,7 @@ impl Provider {
         });
         let mut request = self.http.post(&url).json(&body);
         if let Some(key) = &self.settings.api_key {
-            request = request.bearer_auth(key);
+            request = request.bearer_auth(key.expose_secret());
         }
         let response = match tokio::time::timeout(first_answer, request.send()).await {
             Err(_) => {

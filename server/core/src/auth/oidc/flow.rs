@@ -12,6 +12,7 @@ use oauth2::{
     RedirectUrl, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
     TokenResponse, TokenUrl,
 };
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -90,7 +91,7 @@ pub(super) fn client(
             RedirectUrl::new(redirect).map_err(|error| protocol("redirect URL", error))?,
         );
     if let Some(secret) = &provider.client_secret {
-        client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
     }
     if provider.kind == ProviderKind::Github {
         client = client.set_auth_type(AuthType::RequestBody);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::sign_in_failure::SignInFailure;
@@ -37,7 +38,7 @@ pub struct ProviderConfig {
     pub display_name: String,
     pub kind: ProviderKind,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
     pub scopes: Vec<String>,
 }
 
