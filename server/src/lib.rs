@@ -131,6 +131,8 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
 
     let routes = page_routes();
     let page_services = services.clone();
+    // The 404 page renders the same header as every page, which asks who is signed in.
+    let fallback_services = services.clone();
     Router::new()
         .merge(api::router(&state))
         .route("/api/{*rest}", any(api_not_found))
@@ -151,7 +153,11 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
             AppState,
             _,
         >(
-            http::security_headers::provide_request_nonce, app::shell
+            move || {
+                provide_context(fallback_services.clone());
+                http::security_headers::provide_request_nonce();
+            },
+            app::shell,
         ))
         .layer(middleware::from_fn_with_state(
             Arc::new(http::csrf::OwnOrigin(config.public_origin())),

@@ -379,25 +379,24 @@ async fn cookies_are_secure_behind_https_and_only_there() {
     }
 }
 
-/// The WASM and the CSS go out precompressed (`cargo leptos build --precompress` writes `.br`
-/// and `.gz` beside them): the brotli file to a client that takes brotli, the gzip file to one
+/// The WASM, the CSS and public/'s files go out precompressed (`cargo leptos build
+/// --precompress` writes `.br` and `.gz` beside them): the brotli file to a client that takes brotli, the gzip file to one
 /// that takes only gzip, the file itself to one that takes neither, each with its own type.
 #[tokio::test]
-async fn the_wasm_and_css_are_served_precompressed() {
+async fn the_site_files_are_served_precompressed() {
     let site = tempfile::tempdir().unwrap();
     let pkg = site.path().join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
+    // The site's root holds public/'s files, precompressed as well.
     let files = [
-        ("confab.wasm", "application/wasm"),
-        ("confab.css", "text/css"),
+        ("pkg/confab.wasm", "application/wasm"),
+        ("pkg/confab.css", "text/css"),
+        ("scroll-to-end.js", "text/javascript"),
     ];
     for (name, _) in files {
         for (suffix, body) in [("", "plain"), (".br", "brotli"), (".gz", "gzip")] {
-            std::fs::write(
-                pkg.join(format!("{name}{suffix}")),
-                format!("{body} {name}"),
-            )
-            .unwrap();
+            let path = site.path().join(format!("{name}{suffix}"));
+            std::fs::write(path, format!("{body} {name}")).unwrap();
         }
     }
     let root = site.path().to_owned();
@@ -410,7 +409,7 @@ async fn the_wasm_and_css_are_served_precompressed() {
             ("identity", None, "plain"),
         ] {
             let answer = http
-                .get(format!("{}/pkg/{name}", app.address))
+                .get(format!("{}/{name}", app.address))
                 .header("accept-encoding", accept)
                 .send()
                 .await
@@ -430,6 +429,71 @@ async fn the_wasm_and_css_are_served_precompressed() {
     }
 }
 
+/// A page that does not exist still knows who is signed in: its header shows the account
+/// menu and the search box (the 404 page once rendered without the services, so a signed-in
+/// user looked signed out there).
+async fn the_not_found_page_keeps_the_signed_in_header(app: &TestApp) {
+    let browser = app.client();
+    let signed_up = browser.signup("nadia@example.com", "a good password").await;
+    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    let missing = browser.get("/no/such/page").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let html = missing.text().await.unwrap();
+    assert!(
+        html.contains(r#"<span title="nadia@example.com" class="account-email">nadia</span>"#),
+        "{html}"
+    );
+    assert!(html.contains("account-menu-button"), "{html}");
+    assert!(html.contains(r#"aria-label="Search messages""#), "{html}");
+    let anonymous = app
+        .client()
+        .get("/no/such/page")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!anonymous.contains("account-menu-button"), "{anonymous}");
+}
+
+/// The administration page, as the server renders it, says which sign-up policy is in force on
+/// its buttons too (`aria-pressed`), before any script runs.
+async fn the_admin_page_presses_the_policy_in_force(app: &TestApp) {
+    let ada = app.client();
+    let signed_in = ada.login("ada@example.com", "a good password").await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let html = ada.get("/admin").await.text().await.unwrap();
+    assert!(html.contains("In force: sign-up is open."), "{html}");
+    // Each segment button's aria-pressed and label, in page order.
+    let buttons: Vec<(String, String)> = html
+        .split("<button")
+        .skip(1)
+        .filter(|tag| {
+            tag.split('>')
+                .next()
+                .unwrap_or_default()
+                .contains(r#"class="segment""#)
+        })
+        .map(|tag| {
+            let (attributes, rest) = tag.split_once('>').unwrap();
+            let pressed = attributes
+                .split(r#"aria-pressed=""#)
+                .nth(1)
+                .and_then(|value| value.split('"').next())
+                .unwrap_or("absent");
+            let label = rest.split('<').next().unwrap_or_default();
+            (pressed.to_owned(), label.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        buttons,
+        [
+            ("true".into(), "Open".into()),
+            ("false".into(), "Closed".into())
+        ],
+        "{html}"
+    );
+}
+
 /// The pages' checks, one after another in one test: this binary's tests each run their own
 /// runtime, and server-rendered pages requested from several of them at once hung once in
 /// three CI-like runs (one request never answered, its test parked waiting for I/O; the
@@ -441,6 +505,8 @@ async fn pages() {
     a_link_cannot_put_words_on_the_sign_in_page(&app).await;
     every_answer_carries_the_security_headers(&app).await;
     every_inline_script_of_a_page_carries_its_nonce(&app).await;
+    the_not_found_page_keeps_the_signed_in_header(&app).await;
+    the_admin_page_presses_the_policy_in_force(&app).await;
 }
 
 /// What a signed-in user reads when the default provider fails: each answer's text, named by

@@ -180,22 +180,22 @@ fn SignupSection(save: ServerAction<AdminSetSignup>) -> AnyView {
         <section class="admin-section" aria-labelledby="admin-signup-title">
             <h2 id="admin-signup-title">"Sign-up"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                // The buttons live inside the Transition: read outside it, the
-                // settings resource is not awaited during SSR and hydration, so
-                // neither button said it was pressed on a freshly loaded page.
                 {move || settings.get().map(|answer| match answer {
                     Ok(settings) => view! {
                         <p class="admin-in-force">{match settings.signup {
                             SignupPolicy::Open => "In force: sign-up is open. Anyone may create an account.",
                             SignupPolicy::Closed => "In force: sign-up is closed. Only an invitation's link creates an account.",
                         }}</p>
-                        <div class="segments" role="group" aria-label="Sign-up policy">
-                            {choice(SignupPolicy::Open, "Open")}
-                            {choice(SignupPolicy::Closed, "Closed")}
-                        </div>
                     }.into_any(),
                     Err(error) => view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any(),
                 })}
+                // Inside the Transition, so the page is rendered once the settings are read
+                // (outside it, neither button said it was pressed on a freshly loaded page),
+                // and outside the match, so a failed reload leaves them to try again.
+                <div class="segments" role="group" aria-label="Sign-up policy">
+                    {choice(SignupPolicy::Open, "Open")}
+                    {choice(SignupPolicy::Closed, "Closed")}
+                </div>
             </Transition>
             <p class="form-error" role="alert">{error}</p>
         </section>
