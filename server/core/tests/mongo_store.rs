@@ -165,6 +165,7 @@ stories!(
     password_resets,
     stored_policy_and_audit_log,
     an_admin_change_and_its_audit_entry_are_one,
+    a_reset_stops_the_tokens_of_the_old_password,
 );
 
 /// Two connections to one database are two app nodes: 8 writers on each append to one

@@ -65,6 +65,7 @@ stories!(
     password_resets,
     stored_policy_and_audit_log,
     an_admin_change_and_its_audit_entry_are_one,
+    a_reset_stops_the_tokens_of_the_old_password,
 );
 
 /// The long conversation of `import_long` (3,000 messages) in a database file of its own,

@@ -12,15 +12,15 @@ use tower_sessions::Session;
 use crate::error::ApiError;
 use crate::session::{SESSION_CREDENTIALS_KEY, SESSION_USER_KEY};
 
+/// The signed-in user of a request (401 `unauthorized` otherwise).
 #[derive(Clone, Debug)]
 pub struct CurrentUser(pub User);
 
-/// How the request proved who it is; cookie-authenticated writes need a CSRF check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
-    Bearer,
-    Cookie,
-}
+/// The credentials stamp behind a request (`confab_core::auth::credentials_stamp`): its sign-in
+/// session's, or the one its API token was made under; `None` for those from before stamps
+/// were kept. A token the request makes is made under it, so it stops when the password changes.
+#[derive(Clone, Debug)]
+pub struct ProvenWith(pub Option<String>);
 
 /// The bearer token of a request, if it carries one.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
@@ -31,14 +31,14 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 
 /// Who the request is: the account of its bearer token, or of its sign-in session while that
 /// account is active and has the credentials the session was signed in with (else the session
-/// ends). `Unauthorized` when neither.
+/// ends), with the credentials stamp behind it. `Unauthorized` when neither.
 pub async fn resolve(
     parts: &mut Parts,
     services: &Services,
-) -> Result<(User, Credential), ServiceError> {
+) -> Result<(User, ProvenWith), ServiceError> {
     if let Some(token) = bearer_token(parts) {
-        let user = services.user_for_token(token).await?;
-        return Ok((user, Credential::Bearer));
+        let (user, made_under) = services.user_for_token(token).await?;
+        return Ok((user, ProvenWith(made_under)));
     }
     let session = Session::from_request_parts(parts, &())
         .await
@@ -60,9 +60,10 @@ pub async fn resolve(
         // one of them that its account had.
         Some(found)
             if stamp
+                .as_deref()
                 .is_none_or(|stamp| stamp == credentials_stamp(found.password_hash.as_deref())) =>
         {
-            Ok((found.user, Credential::Cookie))
+            Ok((found.user, ProvenWith(stamp)))
         }
         _ => {
             // The account is gone or disabled, or its password changed since this session
@@ -87,9 +88,30 @@ where
         if let Some(known) = parts.extensions.get::<CurrentUser>() {
             return Ok(known.clone());
         }
-        let (user, _) = resolve(parts, &Services::from_ref(state)).await?;
+        let (user, proven_with) = resolve(parts, &Services::from_ref(state)).await?;
         let current = CurrentUser(user);
         parts.extensions.insert(current.clone());
+        parts.extensions.insert(proven_with);
         Ok(current)
+    }
+}
+
+/// The credentials stamp behind a signed-in request (401 `unauthorized` when it is not).
+impl<S> FromRequestParts<S> for ProvenWith
+where
+    Services: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<ProvenWith>().is_none() {
+            CurrentUser::from_request_parts(parts, state).await?;
+        }
+        parts
+            .extensions
+            .get::<ProvenWith>()
+            .cloned()
+            .ok_or(ApiError::Service(ServiceError::Unauthorized))
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use confab_http::CurrentUser;
+use confab_http::{CurrentUser, ProvenWith};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,9 +26,13 @@ struct NewToken {
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    ProvenWith(made_under): ProvenWith,
     ApiJson(input): ApiJson<NewToken>,
 ) -> ApiResult<impl IntoResponse> {
-    let created = state.services.create_token(&user, &input.name).await?;
+    let created = state
+        .services
+        .create_token(&user, &input.name, made_under.as_deref())
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -5,7 +5,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
-use crate::auth::SignedIn;
+use crate::auth::{credentials_stamp, SignedIn};
 use crate::ids::new_id;
 use crate::model::{ApiToken, User, UserRole};
 use crate::sign_in_failure::SignInFailure;
@@ -521,27 +521,50 @@ impl Services {
         Ok(SignedIn::new(user, password_hash.as_deref()))
     }
 
-    pub async fn user_for_token(&self, secret: &str) -> ServiceResult<User> {
+    /// The account of an API token, with the credentials stamp the token was made under (which
+    /// a token it makes inherits). `Unauthorized` when there is no such token, its account is
+    /// disabled, or the account's password changed since the token was made.
+    pub async fn user_for_token(&self, secret: &str) -> ServiceResult<(User, Option<String>)> {
         if secret.is_empty() || secret.len() > 200 {
             return Err(ServiceError::Unauthorized);
         }
         let hash = hash_secret(secret);
-        if let Some(user) = self.inner.token_cache.get(&hash) {
-            return Ok(user);
+        if let Some(found) = self.inner.token_cache.get(&hash) {
+            return Ok(found);
         }
         // Taken before the read: an account disabled or a token deleted while the read is on
         // its way must not be cached from its answer.
         let generation = self.inner.token_cache.generation();
-        let user = self
+        let holder = self
             .store()
-            .user_by_token_hash(&hash)
+            .token_holder(&hash)
             .await?
             .ok_or(ServiceError::Unauthorized)?;
-        self.inner.token_cache.put(hash, user.clone(), generation);
-        Ok(user)
+        // A token made under other credentials than the account's now (made with the old
+        // password, and written after a reset had swept the account's tokens) counts for
+        // nothing. Tokens from before stamps were kept have none.
+        let now = credentials_stamp(holder.credentials.password_hash.as_deref());
+        if holder
+            .made_under
+            .as_ref()
+            .is_some_and(|stamp| *stamp != now)
+        {
+            return Err(ServiceError::Unauthorized);
+        }
+        let found = (holder.credentials.user, holder.made_under);
+        self.inner.token_cache.put(hash, found.clone(), generation);
+        Ok(found)
     }
 
-    pub async fn create_token(&self, user: &User, name: &str) -> ServiceResult<CreatedToken> {
+    /// Makes an API token for `user`, named `name` (1 to 100 characters), made under the
+    /// credentials stamp of what asked for it (`made_under`: the sign-in's, or the token's):
+    /// once the password changes, it stops with them. Answers its secret, shown only now.
+    pub async fn create_token(
+        &self,
+        user: &User,
+        name: &str,
+        made_under: Option<&str>,
+    ) -> ServiceResult<CreatedToken> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS {
             return Err(ServiceError::invalid(
@@ -552,7 +575,7 @@ impl Services {
         let secret = generate_secret();
         let token = self
             .store()
-            .create_token(&user.id, &new_id(), name, &hash_secret(&secret))
+            .create_token(&user.id, &new_id(), name, &hash_secret(&secret), made_under)
             .await?;
         Ok(CreatedToken {
             id: token.id,
@@ -587,20 +610,23 @@ pub(crate) struct TokenCache {
 
 #[derive(Default)]
 struct TokenCacheState {
-    entries: std::collections::HashMap<String, (User, std::time::Instant)>,
+    entries: std::collections::HashMap<String, (TokenUser, std::time::Instant)>,
     /// Counts `forget_user` calls: an answer read from the store before the latest one may
     /// predate what it forgot, and is not kept.
     generation: u64,
 }
 
+/// What a token look-up answers: its account, and the credentials stamp it was made under.
+type TokenUser = (User, Option<String>);
+
 const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 const TOKEN_CACHE_SIZE: usize = 10_000;
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<User> {
+    fn get(&self, hash: &str) -> Option<TokenUser> {
         let state = self.state.lock().ok()?;
-        let (user, at) = state.entries.get(hash)?;
-        (at.elapsed() < TOKEN_CACHE_TTL).then(|| user.clone())
+        let (found, at) = state.entries.get(hash)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| found.clone())
     }
 
     /// What `put` needs to know that nothing was forgotten since.
@@ -608,9 +634,9 @@ impl TokenCache {
         self.state.lock().map(|state| state.generation).unwrap_or(0)
     }
 
-    /// Keeps `user` for `hash`, read from the store when the cache was at `generation`; not
+    /// Keeps `found` for `hash`, read from the store when the cache was at `generation`; not
     /// kept when a user was forgotten since.
-    fn put(&self, hash: String, user: User, generation: u64) {
+    fn put(&self, hash: String, found: TokenUser, generation: u64) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -627,13 +653,13 @@ impl TokenCache {
         }
         state
             .entries
-            .insert(hash, (user, std::time::Instant::now()));
+            .insert(hash, (found, std::time::Instant::now()));
     }
 
     pub(super) fn forget_user(&self, user_id: &str) {
         if let Ok(mut state) = self.state.lock() {
             state.generation += 1;
-            state.entries.retain(|_, (user, _)| user.id != user_id);
+            state.entries.retain(|_, ((user, _), _)| user.id != user_id);
         }
     }
 }
@@ -643,14 +669,15 @@ mod token_cache_tests {
     use super::TokenCache;
     use crate::model::{User, UserRole};
 
-    fn bob() -> User {
-        User {
+    fn bob() -> (User, Option<String>) {
+        let user = User {
             id: "bob".into(),
             email: "bob@example.com".into(),
             name: "Bob".into(),
             role: UserRole::User,
             created_at: chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
-        }
+        };
+        (user, Some("stamp".into()))
     }
 
     #[test]

@@ -63,6 +63,15 @@ pub struct UserCredentials {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// The holder of an API token: the active account with its credentials as they are now, and
+/// the stamp of the credentials the token was made under (`auth::credentials_stamp`; `None`
+/// for a token from before stamps were kept). A token counts only while the two agree.
+#[derive(Clone, Debug)]
+pub struct TokenHolder {
+    pub credentials: UserCredentials,
+    pub made_under: Option<String>,
+}
+
 /// An invitation as stored: its secret only as a hash (`auth::tokens::hash_secret`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredInvitation {
@@ -450,16 +459,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_expired_auth_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     // API tokens, looked up by the hash of their secret.
+    /// Stores a token of `user_id`, made under the credentials stamp `made_under` (the
+    /// sign-in's or the token's that asked for it).
     async fn create_token(
         &self,
         user_id: &str,
         id: &str,
         name: &str,
         secret_hash: &str,
+        made_under: Option<&str>,
     ) -> StoreResult<ApiToken>;
     async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>>;
     async fn delete_token(&self, user_id: &str, id: &str) -> StoreResult<bool>;
-    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>>;
+    /// The holder of the token with this secret hash, `None` when there is no such token or
+    /// its account is disabled.
+    async fn token_holder(&self, secret_hash: &str) -> StoreResult<Option<TokenHolder>>;
 
     // Chat sessions.
     async fn create_session(&self, new: NewSession) -> StoreResult<Session>;

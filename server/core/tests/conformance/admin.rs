@@ -193,8 +193,12 @@ pub async fn disabling_an_account(store: DynStore) {
     let services = services(store.clone());
     let ada = user(&services, "ada@example.com").await;
     let bob = user(&services, "bob@example.com").await;
-    let token = services.create_token(&bob, "script").await.unwrap().token;
-    assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    let token = services
+        .create_token(&bob, "script", None)
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(services.user_for_token(&token).await.unwrap().0, bob);
     let later = Utc::now() + Duration::hours(1);
     for key in ["bob-laptop", "bob-phone"] {
         store
@@ -335,7 +339,7 @@ pub async fn disabling_an_account(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(signed_in, bob);
-    assert_eq!(services.user_for_token(&token).await.unwrap(), bob);
+    assert_eq!(services.user_for_token(&token).await.unwrap().0, bob);
     assert_eq!(
         store
             .active_credentials_by_id(&bob.id)
@@ -1426,4 +1430,85 @@ async fn used_by(store: &DynStore, id: &str, user: &User) {
     let invitation = store.invitation_by_id(id).await.unwrap().expect("kept");
     assert_eq!(invitation.used_by.as_deref(), Some(user.id.as_str()));
     assert!(invitation.used_at.is_some());
+}
+
+/// API tokens are made under the credentials stamp of what asked for them (a sign-in, or a
+/// token), and count only while the account's password is the one they were made under. A
+/// request that checked the old password before a reset and writes its new token after the
+/// reset's sweep makes a token that never works; one made under the new password works.
+pub async fn a_reset_stops_the_tokens_of_the_old_password(store: DynStore) {
+    use confab_core::auth::tokens::{generate_secret, hash_secret};
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let old = services
+        .authenticate("bob@example.com", PASSWORD, "b")
+        .await
+        .unwrap();
+    let old_stamp = old.stamp().to_owned();
+
+    // A token from the sign-in, and one that token made: both under the old password.
+    let first = services
+        .create_token(&bob, "laptop", Some(&old_stamp))
+        .await
+        .unwrap();
+    let (holder, made_under) = services.user_for_token(&first.token).await.unwrap();
+    assert_eq!(
+        (holder, made_under.as_deref()),
+        (bob.clone(), Some(old_stamp.as_str()))
+    );
+    let second = services
+        .create_token(&bob, "script", made_under.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(services.user_for_token(&second.token).await.unwrap().0, bob);
+
+    let link = services
+        .admin_create_password_reset(&ada, &bob.id)
+        .await
+        .unwrap();
+    services
+        .reset_password(&link.token, "a new password")
+        .await
+        .unwrap();
+    // The late write: a token of the old password, stored after the reset.
+    let late = generate_secret();
+    store
+        .create_token(
+            &bob.id,
+            "late",
+            "late",
+            &hash_secret(&late),
+            Some(&old_stamp),
+        )
+        .await
+        .unwrap();
+    for token in [first.token.as_str(), second.token.as_str(), late.as_str()] {
+        assert!(
+            matches!(
+                services.user_for_token(token).await,
+                Err(ServiceError::Unauthorized)
+            ),
+            "{token}"
+        );
+    }
+    // Another node, with nothing cached, agrees about the late one.
+    let elsewhere = super::services(store.clone());
+    assert!(matches!(
+        elsewhere.user_for_token(&late).await,
+        Err(ServiceError::Unauthorized)
+    ));
+
+    // Made under the new password, a token works.
+    let new = services
+        .authenticate("bob@example.com", "a new password", "b")
+        .await
+        .unwrap();
+    assert_ne!(new.stamp(), old_stamp);
+    let fresh = services
+        .create_token(&bob, "laptop", Some(new.stamp()))
+        .await
+        .unwrap();
+    let (holder, made_under) = services.user_for_token(&fresh.token).await.unwrap();
+    assert_eq!((holder, made_under.as_deref()), (bob, Some(new.stamp())));
 }

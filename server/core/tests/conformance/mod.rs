@@ -18,10 +18,10 @@ pub mod branches;
 mod replies;
 pub mod round_trip;
 pub use admin::{
-    admin_user_list_and_counters, an_admin_change_and_its_audit_entry_are_one,
-    disabling_an_account, invitations_through_a_provider, invitations_work_once,
-    one_time_secrets_race_across_nodes, password_resets, stored_policy_and_audit_log,
-    users_are_created_with_their_identity,
+    a_reset_stops_the_tokens_of_the_old_password, admin_user_list_and_counters,
+    an_admin_change_and_its_audit_entry_are_one, disabling_an_account,
+    invitations_through_a_provider, invitations_work_once, one_time_secrets_race_across_nodes,
+    password_resets, stored_policy_and_audit_log, users_are_created_with_their_identity,
 };
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
@@ -104,9 +104,9 @@ pub async fn accounts_and_tokens(store: DynStore) {
         Err(ServiceError::BadCredentials)
     ));
 
-    let token = services.create_token(&admin, "script").await.unwrap();
+    let token = services.create_token(&admin, "script", None).await.unwrap();
     assert_eq!(
-        services.user_for_token(&token.token).await.unwrap().id,
+        services.user_for_token(&token.token).await.unwrap().0.id,
         admin.id
     );
     assert!(services.user_for_token("cfb_wrong").await.is_err());
@@ -1857,7 +1857,7 @@ pub async fn deleting_a_user_removes_everything(store: DynStore) {
         let reply = services.append_message(who, reply).await.unwrap();
         ids.push((first.session.id, first.message.id, reply.message.id));
     }
-    let token = services.create_token(&bob, "script").await.unwrap();
+    let token = services.create_token(&bob, "script", None).await.unwrap();
     store
         .link_identity(&bob.id, "idp", "bob-at-idp", Some("bob@example.com"))
         .await

@@ -15,7 +15,7 @@ use crate::ids::new_id;
 use crate::model::{ApiToken, User, UserRole};
 use crate::store::{
     role_for_new_user, AuthSessionRecord, NewIdentity, NewUser, StoreError, StoreResult,
-    UserCredentials,
+    TokenHolder, UserCredentials,
 };
 
 pub async fn user_exists(collections: &Collections, id: &str) -> StoreResult<bool> {
@@ -142,12 +142,6 @@ pub async fn user_by_id(collections: &Collections, id: &str) -> StoreResult<Opti
         .map_err(db_error)?
         .map(|document| document.to_user())
         .transpose()
-}
-
-pub async fn active_user_by_id(collections: &Collections, id: &str) -> StoreResult<Option<User>> {
-    Ok(active_credentials_by_id(collections, id)
-        .await?
-        .map(|found| found.user))
 }
 
 pub async fn active_credentials_by_id(
@@ -316,12 +310,13 @@ pub async fn delete_expired_auth_sessions(
     Ok(deleted.deleted_count)
 }
 
+/// Stores the token `(id, name, secret_hash)` of `user_id`, made under the credentials stamp
+/// `made_under`.
 pub async fn create_token(
     collections: &Collections,
     user_id: &str,
-    id: &str,
-    name: &str,
-    secret_hash: &str,
+    (id, name, secret_hash): (&str, &str, &str),
+    made_under: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<ApiToken> {
     if !user_exists(collections, user_id).await? {
@@ -334,6 +329,7 @@ pub async fn create_token(
         secret_hash: secret_hash.to_owned(),
         created_at: to_bson_time(now),
         last_used_at: None,
+        made_under: made_under.map(str::to_owned),
     };
     collections
         .api_tokens
@@ -361,10 +357,10 @@ pub async fn list_tokens(collections: &Collections, user_id: &str) -> StoreResul
     Ok(documents.iter().map(TokenDoc::to_token).collect())
 }
 
-pub async fn user_by_token_hash(
+pub async fn token_holder(
     collections: &Collections,
     secret_hash: &str,
-) -> StoreResult<Option<User>> {
+) -> StoreResult<Option<TokenHolder>> {
     let Some(token) = collections
         .api_tokens
         .find_one(doc! { "secret_hash": secret_hash })
@@ -373,7 +369,12 @@ pub async fn user_by_token_hash(
     else {
         return Ok(None);
     };
-    active_user_by_id(collections, &token.user_id).await
+    Ok(active_credentials_by_id(collections, &token.user_id)
+        .await?
+        .map(|credentials| TokenHolder {
+            credentials,
+            made_under: token.made_under,
+        }))
 }
 
 pub async fn user_by_identity(

@@ -371,22 +371,37 @@ pub async fn create_invited_user(
     // leaves it listed as used (by an account that never came), which an administrator sees and
     // replaces; the other order left it listed as pending while its claim refused every use.
     let user_id = new_id();
-    let mark = |update| {
-        collections
-            .invitations
-            .update_one(doc! { "_id": invitation_id }, update)
-    };
-    mark(doc! { "$set": { "used_at": to_bson_time(now), "used_by": &user_id } })
+    collections
+        .invitations
+        .update_one(
+            doc! { "_id": invitation_id },
+            doc! { "$set": { "used_at": to_bson_time(now), "used_by": &user_id } },
+        )
         .await
         .map_err(db_error)?;
     match create_user_with_id(collections, &user_id, new, now).await {
         Ok(user) => Ok(Some(user)),
         Err(error) => {
-            // A failed creation (a taken email) leaves the invitation usable.
-            mark(doc! { "$unset": { "used_at": "", "used_by": "" } })
-                .await
-                .map_err(db_error)?;
-            give_back(collections, &claim_id).await?;
+            // A failed creation (a taken email) leaves the invitation usable: its mark (this
+            // use's, by its user id) and its claim go. Should that fail too, the creation's
+            // error is still the one reported; the invitation then stays used up.
+            let unmarked = collections
+                .invitations
+                .update_one(
+                    doc! { "_id": invitation_id, "used_by": &user_id },
+                    doc! { "$unset": { "used_at": "", "used_by": "" } },
+                )
+                .await;
+            match unmarked {
+                Ok(_) => {
+                    if let Err(undo) = give_back(collections, &claim_id).await {
+                        tracing::warn!(%undo, invitation = invitation_id, "claim not given back");
+                    }
+                }
+                Err(undo) => {
+                    tracing::warn!(%undo, invitation = invitation_id, "invitation not unmarked");
+                }
+            }
             Err(error)
         }
     }

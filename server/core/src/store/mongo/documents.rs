@@ -118,6 +118,9 @@ pub struct TokenDoc {
     pub created_at: bson::DateTime,
     #[serde(default)]
     pub last_used_at: Option<bson::DateTime>,
+    /// The credentials stamp the token was made under (absent on tokens from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_under: Option<String>,
 }
 
 impl TokenDoc {

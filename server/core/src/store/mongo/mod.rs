@@ -73,7 +73,7 @@ use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
     SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
-    TreeMessage, UserCredentials,
+    TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
@@ -437,16 +437,10 @@ impl Store for MongoStore {
         id: &str,
         name: &str,
         secret_hash: &str,
+        made_under: Option<&str>,
     ) -> StoreResult<ApiToken> {
-        accounts::create_token(
-            &self.collections,
-            user_id,
-            id,
-            name,
-            secret_hash,
-            Utc::now(),
-        )
-        .await
+        let token = (id, name, secret_hash);
+        accounts::create_token(&self.collections, user_id, token, made_under, Utc::now()).await
     }
 
     async fn list_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
@@ -463,8 +457,8 @@ impl Store for MongoStore {
         Ok(deleted.deleted_count > 0)
     }
 
-    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>> {
-        accounts::user_by_token_hash(&self.collections, secret_hash).await
+    async fn token_holder(&self, secret_hash: &str) -> StoreResult<Option<TokenHolder>> {
+        accounts::token_holder(&self.collections, secret_hash).await
     }
 
     async fn create_session(&self, new: NewSession) -> StoreResult<Session> {

@@ -7,7 +7,8 @@ use super::rows::{self, from_ms, to_ms, TOKEN_COLUMNS, USER_COLUMNS};
 use super::sql_error;
 use crate::model::{ApiToken, User};
 use crate::store::{
-    role_for_new_user, AuthSessionRecord, NewUser, StoreError, StoreResult, UserCredentials,
+    role_for_new_user, AuthSessionRecord, NewUser, StoreError, StoreResult, TokenHolder,
+    UserCredentials,
 };
 
 pub fn create_user(
@@ -150,18 +151,19 @@ pub fn load_auth_session(
     .map_err(sql_error)
 }
 
+/// Stores the token `(id, name, secret_hash)` of `user_id`, made under the credentials stamp
+/// `made_under`.
 pub fn create_token(
     conn: &Connection,
     user_id: &str,
-    id: &str,
-    name: &str,
-    secret_hash: &str,
+    (id, name, secret_hash): (&str, &str, &str),
+    made_under: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<ApiToken> {
     conn.execute(
-        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, user_id, name, secret_hash, to_ms(now)],
+        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at, made_under)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, user_id, name, secret_hash, to_ms(now), made_under],
     )
     .map_err(sql_error)?;
     Ok(ApiToken {
@@ -185,9 +187,10 @@ pub fn list_tokens(conn: &Connection, user_id: &str) -> StoreResult<Vec<ApiToken
     tokens
 }
 
-pub fn user_by_token_hash(conn: &Connection, secret_hash: &str) -> StoreResult<Option<User>> {
+pub fn token_holder(conn: &Connection, secret_hash: &str) -> StoreResult<Option<TokenHolder>> {
     conn.prepare_cached(&format!(
-        "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id
+        "SELECT {}, u.password_hash, u.disabled_at, t.made_under
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.secret_hash = ?1 AND u.disabled_at IS NULL",
         USER_COLUMNS
             .split(", ")
@@ -195,7 +198,16 @@ pub fn user_by_token_hash(conn: &Connection, secret_hash: &str) -> StoreResult<O
             .collect::<Vec<_>>()
             .join(", ")
     ))
-    .and_then(|mut query| query.query_row([secret_hash], rows::user).optional())
+    .and_then(|mut query| {
+        query
+            .query_row([secret_hash], |row| {
+                Ok(TokenHolder {
+                    credentials: credentials(row)?,
+                    made_under: row.get(7)?,
+                })
+            })
+            .optional()
+    })
     .map_err(sql_error)
 }
 

@@ -321,6 +321,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_recent ON audit_log(at DESC, id DESC);
     "#,
+    // The credentials stamp each API token was made under: a password reset stops the tokens
+    // made with the old password even when one is written after the reset's sweep.
+    r#"
+    ALTER TABLE api_tokens ADD COLUMN made_under TEXT;
+    "#,
 ];
 
 /// The schema version this build expects.

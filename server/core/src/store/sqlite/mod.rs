@@ -29,7 +29,7 @@ use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
     SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
-    TreeMessage, UserCredentials,
+    TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::ids::new_id;
@@ -582,6 +582,7 @@ impl Store for SqliteStore {
         id: &str,
         name: &str,
         secret_hash: &str,
+        made_under: Option<&str>,
     ) -> StoreResult<ApiToken> {
         let (user_id, id, name, secret_hash) = (
             user_id.to_owned(),
@@ -589,10 +590,12 @@ impl Store for SqliteStore {
             name.to_owned(),
             secret_hash.to_owned(),
         );
+        let made_under = made_under.map(str::to_owned);
         let now = Utc::now();
         self.writer
             .write(move |conn| {
-                accounts::create_token(conn, &user_id, &id, &name, &secret_hash, now)
+                let token = (id.as_str(), name.as_str(), secret_hash.as_str());
+                accounts::create_token(conn, &user_id, token, made_under.as_deref(), now)
             })
             .await
     }
@@ -617,9 +620,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn user_by_token_hash(&self, secret_hash: &str) -> StoreResult<Option<User>> {
+    async fn token_holder(&self, secret_hash: &str) -> StoreResult<Option<TokenHolder>> {
         let secret_hash = secret_hash.to_owned();
-        self.read(move |conn| accounts::user_by_token_hash(conn, &secret_hash))
+        self.read(move |conn| accounts::token_holder(conn, &secret_hash))
             .await
     }
 
