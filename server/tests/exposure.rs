@@ -463,6 +463,15 @@ async fn the_admin_page_presses_the_policy_in_force(app: &TestApp) {
     assert_eq!(signed_in.status(), StatusCode::OK);
     let html = ada.get("/admin").await.text().await.unwrap();
     assert!(html.contains("In force: sign-up is open."), "{html}");
+    // Every load sends the same data for hydration, made once: the page once made its data
+    // again each time server rendering went over it, so the browser met ids it could not
+    // match (and data that failed with "services are not installed") and did not hydrate.
+    let resolved = |html: &str| html.matches("__RESOLVED_RESOURCES[").count();
+    for _ in 0..5 {
+        let again = ada.get("/admin").await.text().await.unwrap();
+        assert!(!again.contains("not installed"), "{again}");
+        assert_eq!(resolved(&again), resolved(&html), "{again}");
+    }
     // Each segment button's aria-pressed and label, in page order.
     let buttons: Vec<(String, String)> = html
         .split("<button")

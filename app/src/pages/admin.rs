@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use confab_core::api::{
-    AuditAction, AuditEntry, Invitation, InvitationStatus, SignupPolicy, UserSummary,
+    AdminSettings, AuditAction, AuditEntry, Invitation, InvitationStatus, SignupPolicy, UserSummary,
 };
 use confab_core::model::UserRole;
 use leptos::prelude::*;
@@ -45,6 +45,12 @@ fn failure<T: Clone + Send + Sync + 'static>(
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let auth = use_auth();
+    // Made once, here, outside the Transition: server rendering runs a Transition's children
+    // again once their data has arrived, and resources made inside would be made again each
+    // time, under new ids the browser cannot match when it hydrates (the page failed to
+    // hydrate on some loads). For someone who is not an administrator they load refusals,
+    // which are never shown.
+    let data = AdminData::new();
     view! {
         <Transition fallback=|| view! { <p class="muted center">"Loading…"</p> }>
             {move || auth.user.get().map(|user| match user {
@@ -53,7 +59,7 @@ pub fn AdminPage() -> impl IntoView {
                         <div class="scroller">
                             <div class="admin-page">
                                 <h1>"Administration"</h1>
-                                <Sections/>
+                                <Sections data=data/>
                             </div>
                         </div>
                     </Workspace>
@@ -135,17 +141,44 @@ async fn audit_after(cursor: Option<String>) -> Result<Rows<AuditEntry>, ServerF
     admin_audit(cursor).await.map(Rows::from)
 }
 
-/// The sections share their actions' outcomes: a sign-up with an invitation adds an account
-/// and uses the invitation up, and the audit log follows every action.
+/// The page's actions and what it shows. The sections share their actions' outcomes: a sign-up
+/// with an invitation adds an account and uses the invitation up, and the audit log follows
+/// every action.
+#[derive(Clone, Copy)]
+struct AdminData {
+    actions: Actions,
+    settings: Resource<Result<AdminSettings, ServerFnError>>,
+    invitations: Resource<Result<Vec<Invitation>, ServerFnError>>,
+    users: PagedList<UserSummary>,
+    audit: PagedList<AuditEntry>,
+}
+
+impl AdminData {
+    fn new() -> Self {
+        let actions = Actions::new();
+        let finished = move || actions.finished();
+        let save = actions.set_signup;
+        AdminData {
+            actions,
+            settings: Resource::new(move || save.version().get(), |_| admin_get_settings()),
+            invitations: Resource::new(finished, |_| admin_list_invitations()),
+            users: PagedList::new(finished, users_after),
+            audit: PagedList::new(finished, audit_after),
+        }
+    }
+}
+
 #[component]
-fn Sections() -> AnyView {
-    let actions = Actions::new();
-    let finished = move || actions.finished();
-    let invitations = Resource::new(finished, |_| admin_list_invitations());
-    let users = PagedList::new(finished, users_after);
-    let audit = PagedList::new(finished, audit_after);
+fn Sections(data: AdminData) -> AnyView {
+    let AdminData {
+        actions,
+        settings,
+        invitations,
+        users,
+        audit,
+    } = data;
     view! {
-        <SignupSection save=actions.set_signup/>
+        <SignupSection save=actions.set_signup settings=settings/>
         <InvitationsSection create=actions.create_invitation revoke=actions.revoke invitations=invitations/>
         <UsersSection disable=actions.disable enable=actions.enable delete=actions.delete reset=actions.reset users=users/>
         <AuditSection audit=audit/>
@@ -155,8 +188,10 @@ fn Sections() -> AnyView {
 
 /// Open or closed, saved the moment a button is pressed; says which one is in force.
 #[component]
-fn SignupSection(save: ServerAction<AdminSetSignup>) -> AnyView {
-    let settings = Resource::new(move || save.version().get(), |_| admin_get_settings());
+fn SignupSection(
+    save: ServerAction<AdminSetSignup>,
+    settings: Resource<Result<AdminSettings, ServerFnError>>,
+) -> AnyView {
     let error = move || failure(save.value().get());
     let policy = move || {
         settings
