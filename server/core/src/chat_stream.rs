@@ -136,8 +136,23 @@ where
     B: AsRef<[u8]>,
 {
     bytes
+        .flat_map(|chunk| futures::stream::iter(line_by_line(chunk)))
         .eventsource()
         .map(|event| event.map_err(DecodeError::from))
+}
+
+/// A chunk of bytes cut after each line break. The SSE parser moves what follows each line it
+/// reads to a new buffer, so a chunk of many lines (a whole body) would cost its length times
+/// their number; fed a line at a time it costs each line's length.
+fn line_by_line<B: AsRef<[u8]>, E>(chunk: Result<B, E>) -> Vec<Result<Vec<u8>, E>> {
+    match chunk {
+        Ok(bytes) => bytes
+            .as_ref()
+            .split_inclusive(|byte| *byte == b'\n')
+            .map(|line| Ok(line.to_vec()))
+            .collect(),
+        Err(error) => vec![Err(error)],
+    }
 }
 
 /// The chat events of a reply stream's body.
