@@ -24,6 +24,8 @@ pub fn after(delay: Duration, action: impl FnOnce() + 'static) {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::StreamError;
+    use confab_core::chat_stream::{chat_events, ChatEvent, DecodeError};
+    use futures::StreamExt;
     use std::cell::RefCell;
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
@@ -122,7 +124,7 @@ mod browser {
     pub async fn post_event_stream(
         path: &str,
         body: &str,
-        mut on_event: impl FnMut(&str, serde_json::Value),
+        mut on_event: impl FnMut(ChatEvent),
     ) -> Result<(), StreamError> {
         let controller =
             web_sys::AbortController::new().map_err(|e| StreamError::Failed(describe(e)))?;
@@ -137,7 +139,7 @@ mod browser {
         path: &str,
         body: &str,
         signal: &web_sys::AbortSignal,
-        on_event: &mut impl FnMut(&str, serde_json::Value),
+        on_event: &mut impl FnMut(ChatEvent),
     ) -> Result<(), StreamError> {
         let response = post(path, body, "text/event-stream", Some(signal)).await?;
         if !response.ok() {
@@ -147,53 +149,30 @@ mod browser {
                 &text,
             )));
         }
-        let stream = response
+        let body = response
             .body()
             .ok_or_else(|| StreamError::Failed("the reply has no body".into()))?;
-        let reader: web_sys::ReadableStreamDefaultReader = stream
-            .get_reader()
-            .dyn_into()
-            .map_err(|_| StreamError::Failed("the reply cannot be read".into()))?;
-        let mut buffer: Vec<u8> = Vec::new();
-        loop {
-            let chunk = JsFuture::from(reader.read()).await.map_err(|error| {
-                if is_abort(&error) || signal.aborted() {
-                    StreamError::Aborted
-                } else {
-                    StreamError::Failed(describe(error))
+        let bytes = wasm_streams::ReadableStream::from_raw(body)
+            .try_into_stream()
+            .map_err(|_| StreamError::Failed("the reply cannot be read".into()))?
+            .map(|chunk| chunk.map(|chunk| js_sys::Uint8Array::new(&chunk).to_vec()));
+        let mut events = std::pin::pin!(chat_events(bytes));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => on_event(event),
+                Err(DecodeError::Transport(error)) => {
+                    return Err(if is_abort(&error) || signal.aborted() {
+                        StreamError::Aborted
+                    } else {
+                        StreamError::Failed(describe(error))
+                    });
                 }
-            })?;
-            let done = js_sys::Reflect::get(&chunk, &"done".into())
-                .ok()
-                .and_then(|done| done.as_bool())
-                .unwrap_or(true);
-            if done {
-                break;
-            }
-            if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
-                buffer.extend(js_sys::Uint8Array::new(&value).to_vec());
-            }
-            // Events end with a blank line; a chunk may hold several or half of one.
-            while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
-                let block: Vec<u8> = buffer.drain(..end + 2).collect();
-                let block = String::from_utf8_lossy(&block);
-                let mut name = "message".to_owned();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(value) = line.strip_prefix("event:") {
-                        name = value.trim().to_owned();
-                    } else if let Some(value) = line.strip_prefix("data:") {
-                        if !data.is_empty() {
-                            data.push('\n');
-                        }
-                        data.push_str(value.strip_prefix(' ').unwrap_or(value));
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&data) {
-                    on_event(&name, value);
+                // An event this client does not know (from a newer server) is skipped.
+                Err(DecodeError::Event { .. }) => {}
+                Err(DecodeError::Malformed(reason)) => {
+                    return Err(StreamError::Failed(format!(
+                        "the reply stream is malformed: {reason}"
+                    )));
                 }
             }
         }
@@ -369,6 +348,7 @@ pub use browser::*;
 #[cfg(not(feature = "hydrate"))]
 mod server_stubs {
     use super::StreamError;
+    use confab_core::chat_stream::ChatEvent;
 
     pub async fn post_json(_path: &str, _body: &str) -> Result<String, String> {
         Err("only in the browser".into())
@@ -376,7 +356,7 @@ mod server_stubs {
     pub async fn post_event_stream(
         _path: &str,
         _body: &str,
-        _on_event: impl FnMut(&str, serde_json::Value),
+        _on_event: impl FnMut(ChatEvent),
     ) -> Result<(), StreamError> {
         Err(StreamError::Failed("only in the browser".into()))
     }

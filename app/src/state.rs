@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use confab_core::api::{ChatInput, RegenerateInput, UnsavedReply};
+use confab_core::chat_stream::ChatEvent;
 use confab_core::model::{Message, Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -509,76 +510,53 @@ pub fn start_reply(
         let mut session_id: Option<String> = chat
             .live
             .with_untracked(|live| live.as_ref().and_then(|l| l.session_id.clone()));
-        let result = client::post_event_stream(path, &body, |event, data| match event {
-            "message" => {
-                let message = data
-                    .get("message")
-                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
-                let created = data
-                    .get("session")
-                    .and_then(|value| serde_json::from_value::<Session>(value.clone()).ok());
-                if let Some(message) = message {
-                    session_id = Some(message.session_id.clone());
-                    chat.live.update(|live| {
-                        if let Some(live) = live {
-                            live.session_id = Some(message.session_id.clone());
-                            if live.user_text.is_some() {
-                                live.user_saved = Some(message.clone());
-                            }
+        let result = client::post_event_stream(path, &body, |event| match event {
+            ChatEvent::Message { message, session } => {
+                session_id = Some(message.session_id.clone());
+                chat.live.update(|live| {
+                    if let Some(live) = live {
+                        live.session_id = Some(message.session_id.clone());
+                        if live.user_text.is_some() {
+                            live.user_saved = Some(message.clone());
                         }
-                    });
-                    if chat.live.with_untracked(|live| {
-                        live.as_ref().is_some_and(|live| live.user_text.is_some())
-                    }) {
-                        user_saved = Some(message);
                     }
+                });
+                if chat.live.with_untracked(|live| {
+                    live.as_ref().is_some_and(|live| live.user_text.is_some())
+                }) {
+                    user_saved = Some(message);
                 }
-                if let Some(session) = created {
+                if let Some(session) = session {
                     let path = format!("/c/{}", session.id);
                     sessions.upsert(session);
                     navigate(&path, NavigateOptions::default());
                 }
             }
-            "reply" => {
-                let id = data
-                    .pointer("/message/id")
-                    .and_then(|id| id.as_str())
-                    .map(str::to_owned);
+            ChatEvent::Reply { message } => {
                 chat.live.update(|live| {
                     if let Some(live) = live {
-                        live.reply_id = id;
+                        live.reply_id = Some(message.id);
                     }
                 });
             }
-            "delta" => {
-                if let Some(text) = data.get("text").and_then(|text| text.as_str()) {
-                    chat.live.update(|live| {
-                        if let Some(live) = live {
-                            live.text.push_str(text);
-                        }
-                    });
-                }
+            ChatEvent::Delta { text } => {
+                chat.live.update(|live| {
+                    if let Some(live) = live {
+                        live.text.push_str(&text);
+                    }
+                });
             }
-            "done" => {
-                let reply = data
-                    .get("message")
-                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
-                finish(chat, user_saved.clone(), reply);
+            ChatEvent::Done { message } => {
+                finish(chat, user_saved.clone(), Some(message));
                 finished = true;
             }
-            "error" => {
-                let reason = data
-                    .pointer("/error/message")
-                    .and_then(|text| text.as_str())
-                    .unwrap_or("the model failed")
-                    .to_owned();
-                let partial = data
-                    .get("message")
-                    .and_then(|value| serde_json::from_value::<Message>(value.clone()).ok());
-                let text = data.get("text").and_then(|text| text.as_str());
-                let unsaved = data
-                    .get("unsaved")
-                    .and_then(|value| serde_json::from_value::<UnsavedReply>(value.clone()).ok());
+            ChatEvent::Error {
+                error,
+                message: partial,
+                text,
+                unsaved,
+            } => {
+                let reason = error.message;
                 match (text, session_id.clone()) {
                     // The reply streamed but could not be saved: keep its text on offer.
                     (Some(text), Some(session_id)) => {
@@ -588,7 +566,7 @@ pub fn start_reply(
                             Some(ToastAction::SaveReply {
                                 session_id,
                                 parent_id: user_saved.as_ref().map(|m| m.id.clone()),
-                                text: text.to_owned(),
+                                text,
                                 unsaved,
                             }),
                             Duration::from_secs(600),
@@ -599,7 +577,6 @@ pub fn start_reply(
                 finish(chat, user_saved.clone(), partial);
                 finished = true;
             }
-            _ => {}
         })
         .await;
         match result {

@@ -5,10 +5,10 @@ mod support;
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{error_code, sse_events, Client_, TestApp};
+use support::{error_code, named, sse_events, ChatEvents, Client_, TestApp};
 
 /// Sends a chat request and reads its whole stream of events.
 async fn chat(client: &Client_, body: Value) -> Vec<(String, Value)> {
@@ -20,7 +20,25 @@ async fn chat(client: &Client_, body: Value) -> Vec<(String, Value)> {
         .starts_with("text/event-stream"));
     // nginx then passes each event on even where its configuration buffers.
     assert_eq!(response.headers()["x-accel-buffering"], "no");
-    sse_events(&response.text().await.unwrap())
+    ChatEvents::new(response)
+        .all()
+        .await
+        .iter()
+        .map(named)
+        .collect()
+}
+
+/// Reads a chat stream up to its first delta; returns the id of the session it created.
+async fn session_then_first_delta(events: &mut ChatEvents) -> String {
+    let Some(ChatEvent::Message {
+        session: Some(session),
+        ..
+    }) = events.next().await
+    else {
+        panic!("the stream starts with the message and the session it created");
+    };
+    events.until("delta").await;
+    session.id
 }
 
 async fn messages(client: &Client_, session_id: &str) -> Vec<Value> {
@@ -124,7 +142,12 @@ async fn the_context_is_the_active_branch_and_branches_are_kept() {
             json!({ "messageId": first_reply["id"] }),
         )
         .await;
-    let regenerated = sse_events(&response.text().await.unwrap());
+    let regenerated: Vec<(String, Value)> = ChatEvents::new(response)
+        .all()
+        .await
+        .iter()
+        .map(named)
+        .collect();
     let second_reply = regenerated.last().unwrap().1["message"].clone();
     assert_eq!(second_reply["parentId"], first_question["id"]);
     let siblings: Value = ada
@@ -218,19 +241,9 @@ async fn a_reply_is_saved_when_the_client_disconnects() {
             json!({ "content": "a slow answer please", "model": "fake-slow" }),
         )
         .await;
-    let mut body = response.bytes_stream();
-    let mut seen = String::new();
-    while let Some(chunk) = body.next().await {
-        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        if seen.contains("event: delta") {
-            break;
-        }
-    }
-    let session_id = sse_events(&seen)[0].1["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    drop(body); // the browser tab closes after the first delta
+    let mut events = ChatEvents::new(response);
+    let session_id = session_then_first_delta(&mut events).await;
+    drop(events); // the browser tab closes after the first delta
 
     let saved = wait_for_messages(&ada, &session_id, 2).await;
     assert_eq!(saved[1]["content"], "Echo: a slow answer please");
@@ -351,19 +364,9 @@ async fn shutdown_finishes_replies_in_flight() {
             json!({ "content": "finish me before you go", "model": "fake-slow" }),
         )
         .await;
-    let mut body = response.bytes_stream();
-    let mut seen = String::new();
-    while let Some(chunk) = body.next().await {
-        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        if seen.contains("event: delta") {
-            break;
-        }
-    }
-    let session_id = sse_events(&seen)[0].1["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    drop(body);
+    let mut events = ChatEvents::new(response);
+    let session_id = session_then_first_delta(&mut events).await;
+    drop(events);
     let user_id = {
         let me: Value = ada.get("/api/auth/me").await.json().await.unwrap();
         me["user"]["id"].as_str().unwrap().to_owned()
@@ -412,13 +415,14 @@ async fn the_openai_compatible_endpoint_records_conversations() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-accel-buffering"], "no");
     let body = response.text().await.unwrap();
-    assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
-    let chunks: Vec<Value> = body
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter(|data| *data != "[DONE]")
-        .map(|data| serde_json::from_str(data).unwrap())
-        .collect();
+    let mut events = sse_events(&body);
+    assert_eq!(
+        events.pop(),
+        Some(("message".into(), "[DONE]".into())),
+        "{body}"
+    );
+    let chunks: Vec<Value> = events.into_iter().map(|(_, data)| data).collect();
+    assert!(chunks.iter().all(Value::is_object), "{body}");
     let text: String = chunks
         .iter()
         .filter_map(|chunk| chunk["choices"][0]["delta"]["content"].as_str())

@@ -7,53 +7,34 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use confab_core::chat_stream::ChatEvent;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::{Backend, Client_, TestApp, TestProcess};
+use support::{named, Backend, ChatEvents, Client_, TestApp, TestProcess};
 
-/// Reads a `text/event-stream` answer event by event, as a browser would.
+/// A reply stream read event by event, as a browser would, with every delta's text so far.
 struct Events {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>,
-    buffer: Vec<u8>,
+    events: ChatEvents,
     /// Every delta's text so far, in order.
     text: String,
 }
 
 impl Events {
     fn new(response: Response) -> Events {
-        assert_eq!(response.status(), StatusCode::OK);
         Events {
-            body: Box::pin(
-                response
-                    .bytes_stream()
-                    .map(|chunk| chunk.map(|bytes| bytes.to_vec())),
-            ),
-            buffer: Vec::new(),
+            events: ChatEvents::new(response),
             text: String::new(),
         }
     }
 
-    /// The next event, or `None` when the stream ended.
+    /// The next event, or `None` when the stream ended (a body cut by a server that was
+    /// killed ends it too, like a closed one).
     async fn next(&mut self) -> Option<(String, Value)> {
-        loop {
-            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
-                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                let block = String::from_utf8(block).expect("events are UTF-8");
-                let Some((name, data)) = support::sse_event(&block) else {
-                    continue;
-                };
-                let data: Value = serde_json::from_str(&data).expect("event data is JSON");
-                if name == "delta" {
-                    self.text
-                        .push_str(data["text"].as_str().expect("delta text"));
-                }
-                return Some((name, data));
-            }
-            // A body cut by a server that was killed ends the stream, like a closed one.
-            let chunk = self.body.next().await?.ok()?;
-            self.buffer.extend_from_slice(&chunk);
+        let event = self.events.next_unless_cut().await?;
+        if let ChatEvent::Delta { text } = &event {
+            self.text.push_str(text);
         }
+        Some(named(&event))
     }
 
     /// Reads until an event named `name`, returning its data.

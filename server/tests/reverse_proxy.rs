@@ -8,10 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, Caddy, Client_, Nginx, ProxyProcess, TestApp};
+use support::{error_code, named, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp};
 
 /// Confab (answering models from `provider`, if any) for a proxy that will listen on `port`:
 /// its public URL is the proxy's address and the proxy (always at 127.0.0.1) is trusted.
@@ -49,29 +48,11 @@ async fn behind_caddy(provider: Option<&str>) -> (TestApp, ProxyProcess) {
 
 /// The events of a streaming chat answer, each with the time it arrived.
 async fn stream_chat(client: &Client_, body: Value) -> Vec<(Instant, String, Value)> {
-    let response = client.post("/api/chat", body).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut chunks = response.bytes_stream();
-    let mut pending = String::new();
+    let mut stream = ChatEvents::new(client.post("/api/chat", body).await);
     let mut events = Vec::new();
-    while let Some(chunk) = chunks.next().await {
-        pending.push_str(std::str::from_utf8(&chunk.expect("chunk")).expect("UTF-8"));
-        while let Some(end) = pending.find("\n\n") {
-            let block: String = pending.drain(..end + 2).collect();
-            let name = block
-                .lines()
-                .find_map(|line| line.strip_prefix("event:"))
-                .map(|name| name.trim().to_owned());
-            let data: String = block
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            if let Some(name) = name {
-                let data = serde_json::from_str(&data).expect("event data is JSON");
-                events.push((Instant::now(), name, data));
-            }
-        }
+    while let Some(event) = stream.next().await {
+        let (name, data) = named(&event);
+        events.push((Instant::now(), name, data));
     }
     events
 }

@@ -6,9 +6,10 @@
 
 mod support;
 
+use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
+use support::{ChatEvents, Client_, TestApp};
 
 /// The first line of [`TEXT`], and so the title of a session it starts.
 const TITLE: &str =
@@ -253,8 +254,13 @@ both_backends!(
         let ada = app.user("ada@example.com").await;
         let response = ada.post("/api/chat", json!({ "content": TEXT })).await;
         assert_eq!(response.status(), StatusCode::OK);
-        let events = response.text().await.unwrap();
-        assert!(events.contains("event: done"), "{events}");
+        let events = ChatEvents::new(response).all().await;
+        assert!(
+            events
+                .iter()
+                .any(|event| matches!(event, ChatEvent::Done { .. })),
+            "{events:?}"
+        );
 
         let sent: Vec<Value> =
             reqwest::get(format!("{}/_requests", provider.trim_end_matches("/v1")))

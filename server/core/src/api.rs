@@ -248,44 +248,6 @@ pub struct RegenerateInput {
     pub client_id: Option<String>,
 }
 
-/// What a chat reply stream reports, in order: the saved user message, deltas, then done or
-/// error. The SSE route and the UI consume the same events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "camelCase")]
-pub enum ChatEvent {
-    /// The user message is saved (and the session, when this message created it).
-    Message {
-        message: Message,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        session: Option<Session>,
-    },
-    /// The reply is stored (status `streaming`, no text yet): its id is what Stop names.
-    Reply {
-        message: Message,
-    },
-    Delta {
-        text: String,
-    },
-    /// The reply ended and is saved: `complete`, or `partial` with reason `stopped`.
-    Done {
-        message: Message,
-    },
-    /// The reply did not complete. `code` is the status reason (`provider_interrupted`,
-    /// `too_long`, …) and `message` the reply as saved (`partial` with what had arrived, or
-    /// `error` when nothing had); or `code` is `save_failed` (or `storage_full`) with no
-    /// `message`, and `text` holds the whole reply so the client can keep it and save it again
-    /// into the same stored reply named by `unsaved` (`POST /api/chat/messages/{id}/save`).
-    Error {
-        code: String,
-        error: String,
-        message: Option<Message>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        text: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        unsaved: Option<UnsavedReply>,
-    },
-}
-
 /// A reply that streamed but whose last save failed: the stored reply it belongs in and the
 /// status it ended with. Its text travels beside it (`text` of the error event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

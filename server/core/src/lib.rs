@@ -2,6 +2,7 @@
 //! backends, the service layer that owns every rule, and authentication.
 
 pub mod api;
+pub mod chat_stream;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod provider;

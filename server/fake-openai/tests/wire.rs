@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use confab_core::chat_stream::server_sent_events;
 use fake_openai::{huge_piece, long_reply, HUGE_CHUNK_BYTES, HUGE_TOTAL_BYTES};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -156,11 +158,13 @@ async fn read_until(
     (stream, raw)
 }
 
-/// The `data:` payloads of an SSE body, in order, as text.
+/// The data of each event of an SSE body, in order, as text, read with the decoder Confab's
+/// readers use; an event the body cuts short is not one.
 fn data_lines(body: &str) -> Vec<String> {
-    body.lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .map(str::to_owned)
+    let bytes = futures::stream::iter([Ok::<_, std::convert::Infallible>(body.as_bytes())]);
+    futures::executor::block_on(server_sent_events(bytes).collect::<Vec<_>>())
+        .into_iter()
+        .map(|event| event.expect("a well-formed event stream").data)
         .collect()
 }
 

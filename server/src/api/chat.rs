@@ -8,8 +8,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use confab_core::api::{
-    BranchInput, ChatEvent, ChatInput, RegenerateInput, SaveReplyInput, SwitchBranchInput,
+    BranchInput, ChatInput, RegenerateInput, SaveReplyInput, SwitchBranchInput,
 };
+use confab_core::chat_stream::ChatEvent;
 use confab_core::model::BranchPage;
 use confab_core::model::MAX_STORED_CONTENT_BYTES;
 use confab_http::CurrentUser;
@@ -40,32 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/models", get(models))
 }
 
-/// One SSE event per `ChatEvent`: `message`, `reply`, `delta`, `done` or `error`.
+/// One SSE event per `ChatEvent`, in the encoding its readers decode (`confab_core::chat_stream`).
 fn sse_event(event: ChatEvent) -> Event {
-    let (name, data) = match event {
-        ChatEvent::Message { message, session } => {
-            ("message", json!({ "message": message, "session": session }))
-        }
-        ChatEvent::Reply { message } => ("reply", json!({ "message": message })),
-        ChatEvent::Delta { text } => ("delta", json!({ "text": text })),
-        ChatEvent::Done { message } => ("done", json!({ "message": message })),
-        ChatEvent::Error {
-            code,
-            error,
-            message,
-            text,
-            unsaved,
-        } => (
-            "error",
-            json!({
-                "error": { "code": code, "message": error },
-                "message": message,
-                "text": text,
-                "unsaved": unsaved,
-            }),
-        ),
-    };
-    Event::default().event(name).data(data.to_string())
+    let (name, data) = event.encode();
+    Event::default().event(name).data(data)
 }
 
 /// The chat events as a server-sent event stream that proxies do not hold back.

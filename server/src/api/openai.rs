@@ -11,7 +11,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use confab_core::api::ChatEvent;
+use confab_core::chat_stream::ChatEvent;
 use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
 use confab_core::service::recorder::RequestIdentity;
@@ -206,8 +206,8 @@ fn streamed(
                     events.push(Ok(Event::default().data("[DONE]")));
                     return Some((futures::stream::iter(events), (receiver, true)));
                 }
-                Some(ChatEvent::Error { code, error, .. }) => {
-                    let event = Event::default().data(json!({ "error": { "message": error, "type": "server_error", "code": code } }).to_string());
+                Some(ChatEvent::Error { error, .. }) => {
+                    let event = Event::default().data(json!({ "error": { "message": error.message, "type": "server_error", "code": error.code } }).to_string());
                     return Some((futures::stream::iter(vec![Ok(event)]), (receiver, true)));
                 }
             };
@@ -240,8 +240,8 @@ async fn collected(
                 }))
                 .into_response();
             }
-            ChatEvent::Error { code, error, .. } => {
-                return openai_error(StatusCode::BAD_GATEWAY, &code, &error)
+            ChatEvent::Error { error, .. } => {
+                return openai_error(StatusCode::BAD_GATEWAY, &error.code, &error.message)
             }
             ChatEvent::Message { .. } | ChatEvent::Reply { .. } | ChatEvent::Delta { .. } => {}
         }

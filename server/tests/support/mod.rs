@@ -13,12 +13,15 @@ mod nginx;
 mod process;
 mod proxy;
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use confab::config::Config;
+use confab_core::chat_stream::{chat_events, server_sent_events, ChatEvent, DecodeError};
 use confab_core::store::mongo::command_log::{assert_shapes, CommandLog, Indexes};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
+use futures::{Stream, StreamExt};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -374,32 +377,76 @@ impl Client_ {
     }
 }
 
-/// The name (`message` when it has none) and data of one Server-Sent Events block; `None` for
-/// a block without data (a comment, a keep-alive).
-pub fn sse_event(block: &str) -> Option<(String, String)> {
-    let mut name = "message".to_owned();
-    let mut data = String::new();
-    for line in block.lines() {
-        if let Some(value) = line.strip_prefix("event:") {
-            name = value.trim().to_owned();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(value.strip_prefix(' ').unwrap_or(value));
-        }
-    }
-    (!data.is_empty()).then_some((name, data))
+/// A chat reply stream (`/api/chat`, `/api/chat/regenerate`) read event by event as it
+/// arrives, with the decoder the browser uses (`confab_core::chat_stream`).
+pub struct ChatEvents {
+    events: Pin<Box<dyn Stream<Item = Result<ChatEvent, DecodeError<reqwest::Error>>> + Send>>,
 }
 
-/// The events of a whole Server-Sent Events body: each one's name and its data, parsed as JSON
-/// when it is JSON.
+impl ChatEvents {
+    pub fn new(response: Response) -> ChatEvents {
+        assert_eq!(response.status(), StatusCode::OK);
+        ChatEvents {
+            events: Box::pin(chat_events(response.bytes_stream())),
+        }
+    }
+
+    /// The next event; `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<ChatEvent> {
+        self.events
+            .next()
+            .await
+            .map(|event| event.unwrap_or_else(|error| panic!("{error}")))
+    }
+
+    /// The next event; `None` when the stream ended or was cut (by a server that was killed).
+    pub async fn next_unless_cut(&mut self) -> Option<ChatEvent> {
+        match self.events.next().await? {
+            Ok(event) => Some(event),
+            Err(DecodeError::Transport(_)) => None,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Reads until an event named `name` (`delta`, `done`, …), returning it.
+    pub async fn until(&mut self, name: &str) -> ChatEvent {
+        while let Some(event) = self.next().await {
+            if event.encode().0 == name {
+                return event;
+            }
+        }
+        panic!("the stream ended before a {name:?} event");
+    }
+
+    /// Reads to the end.
+    pub async fn all(mut self) -> Vec<ChatEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+/// A chat event as its SSE name and its data as JSON, as the wire carries it.
+pub fn named(event: &ChatEvent) -> (String, Value) {
+    let (name, data) = event.encode();
+    (
+        name,
+        serde_json::from_str(&data).expect("event data is JSON"),
+    )
+}
+
+/// The events of a whole Server-Sent Events body, read with the decoder the browser uses: each
+/// one's name and its data, parsed as JSON when it is JSON (`[DONE]` is not).
 pub fn sse_events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(sse_event)
-        .map(|(name, data)| {
-            let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
-            (name, data)
+    let bytes = futures::stream::iter([Ok::<_, std::convert::Infallible>(body.as_bytes())]);
+    futures::executor::block_on(server_sent_events(bytes).collect::<Vec<_>>())
+        .into_iter()
+        .map(|event| {
+            let event = event.expect("a well-formed event stream");
+            let data = serde_json::from_str(&event.data).unwrap_or(Value::String(event.data));
+            (event.event, data)
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::ChatEvent;
+use crate::chat_stream::ChatEvent;
 
 #[derive(Default)]
 struct State {
@@ -180,6 +180,7 @@ impl LiveReplies {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat_stream::ChatError;
 
     #[test]
     fn a_reply_is_cut_at_its_bound_on_a_character_boundary() {
@@ -205,8 +206,7 @@ mod tests {
         reply.push("two ", 100);
         reply.push("three", 100);
         let done = ChatEvent::Error {
-            code: "test".into(),
-            error: "end".into(),
+            error: ChatError::new("test", "end"),
             message: None,
             text: None,
             unsaved: None,

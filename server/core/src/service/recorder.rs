@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 
 use super::reply::{reply_client_id, ReplyRequest};
 use super::{ServiceError, ServiceResult, Services};
-use crate::api::{ChatEvent, NewMessageInput};
+use crate::api::NewMessageInput;
+use crate::chat_stream::ChatEvent;
 use crate::model::{Role, User};
 use crate::provider::ChatTurn;
 use crate::store::LeafRule;

@@ -25,9 +25,8 @@ use super::chat::ParentChoice;
 use super::live::{follow, LiveReply, Pushed};
 use super::validate;
 use super::{ServiceError, ServiceResult, Services};
-use crate::api::{
-    ChatEvent, ChatInput, NewMessageInput, RegenerateInput, SaveReplyInput, UnsavedReply,
-};
+use crate::api::{ChatInput, NewMessageInput, RegenerateInput, SaveReplyInput, UnsavedReply};
+use crate::chat_stream::{ChatError, ChatEvent};
 use crate::ids::new_id;
 use crate::model::{Message, MessageStatus, Role, Session, StatusReason, User};
 use crate::provider::{ChatTurn, Failure, ProviderError, ReplyEvent};
@@ -146,11 +145,12 @@ fn end_event(message: Message) -> ChatEvent {
         return ChatEvent::Done { message };
     }
     ChatEvent::Error {
-        code: message
-            .status_reason
-            .map_or("provider_error", StatusReason::as_str)
-            .into(),
-        error: describe_reason(message.status_reason).into(),
+        error: ChatError::new(
+            message
+                .status_reason
+                .map_or("provider_error", StatusReason::as_str),
+            describe_reason(message.status_reason),
+        ),
         message: Some(message),
         text: None,
         unsaved: None,
@@ -558,8 +558,7 @@ impl Services {
                 Ok(None) => {
                     let _ = events
                         .send(ChatEvent::Error {
-                            code: "not_found".into(),
-                            error: "the conversation was deleted".into(),
+                            error: ChatError::new("not_found", "the conversation was deleted"),
                             message: None,
                             text: None,
                             unsaved: None,
@@ -683,8 +682,7 @@ impl Drop for EndOnDrop {
         if !self.live.has_ended() {
             tracing::error!(reply = %self.id, "a reply task ended without finishing the reply");
             self.live.end(ChatEvent::Error {
-                code: "internal".into(),
-                error: "the reply failed inside Confab".into(),
+                error: ChatError::new("internal", "the reply failed inside Confab"),
                 message: None,
                 text: Some(self.live.text()),
                 unsaved: Some(UnsavedReply {
@@ -837,14 +835,12 @@ impl Services {
         let event = match self.save_reply(user, &reply.id, outcome.clone()).await {
             Ok(saved) => match end_event(saved) {
                 ChatEvent::Error {
-                    code,
+                    error,
                     message,
                     text,
                     unsaved,
-                    ..
                 } => ChatEvent::Error {
-                    code,
-                    error: end.describe(),
+                    error: ChatError::new(error.code, end.describe()),
                     message,
                     text,
                     unsaved,
@@ -876,8 +872,7 @@ impl Services {
                     status_reason: outcome.status_reason,
                 });
                 ChatEvent::Error {
-                    code: code.into(),
-                    error: sentence.into(),
+                    error: ChatError::new(code, sentence),
                     message: None,
                     text: Some(outcome.content),
                     unsaved,
