@@ -1,36 +1,11 @@
 import { test, expect, type Locator, type Page } from '@playwright/test';
-import { artifacts, uniqueEmail, waitForHydration } from './helpers';
-
-// The administrator is the instance's first account, which .ci/e2e signs up before any test.
-const adminEmail = process.env.CONFAB_ADMIN_EMAIL ?? 'admin@example.com';
-const adminPassword = process.env.CONFAB_ADMIN_PASSWORD ?? "the administrator's password";
+import {
+  adminEmail, adminPassword, artifacts, openAdministration, setSignup, signIn, uniqueEmail, waitForHydration,
+} from './helpers';
 
 const SIGNUP_CLOSED_PAGE =
   'Sign-up is closed on this instance: an account is created with an invitation from an administrator.';
 const WHEN = /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/;
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto('/');
-  await waitForHydration(page);
-  const form = page.getByRole('form', { name: 'Sign in' });
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password').fill(password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function openAdministration(page: Page): Promise<void> {
-  await page.getByText('Account', { exact: true }).click();
-  await page.getByRole('menuitem', { name: 'Administration' }).click();
-  await expect(page).toHaveURL(/\/admin$/);
-  await expect(page.getByRole('heading', { name: 'Administration', level: 1 })).toBeVisible();
-  await waitForHydration(page);
-}
-
-async function setSignup(page: Page, choice: 'Open' | 'Closed'): Promise<void> {
-  const button = page.getByRole('group', { name: 'Sign-up policy' }).getByRole('button', { name: choice });
-  await button.click();
-  await expect(button).toHaveAttribute('aria-pressed', 'true');
-}
 
 function section(page: Page, name: string): Locator {
   return page.getByRole('region', { name });

@@ -108,3 +108,33 @@ export async function recordStreaming(page: Page): Promise<void> {
 export async function streamingSeen(page: Page): Promise<StreamingSeen> {
   return page.evaluate(() => (window as unknown as { streamingSeen: StreamingSeen }).streamingSeen);
 }
+
+// The administrator is the instance's first account, which .ci/e2e signs up before any test.
+export const adminEmail = process.env.CONFAB_ADMIN_EMAIL ?? 'admin@example.com';
+export const adminPassword = process.env.CONFAB_ADMIN_PASSWORD ?? "the administrator's password";
+
+/** Signs in with the sign-in page's form (the outcome is left to the caller). */
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/');
+  await waitForHydration(page);
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Opens the administration from the account menu. */
+export async function openAdministration(page: Page): Promise<void> {
+  await page.getByText('Account', { exact: true }).click();
+  await page.getByRole('menuitem', { name: 'Administration' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByRole('heading', { name: 'Administration', level: 1 })).toBeVisible();
+  await waitForHydration(page);
+}
+
+/** Presses a sign-up policy's button on the administration page; it then says it is in force. */
+export async function setSignup(page: Page, choice: 'Open' | 'Closed'): Promise<void> {
+  const button = page.getByRole('group', { name: 'Sign-up policy' }).getByRole('button', { name: choice });
+  await button.click();
+  await expect(button).toHaveAttribute('aria-pressed', 'true');
+}
