@@ -38,7 +38,7 @@ fn free_port() -> u16 {
 /// first), allowing `redirect_uri`; waits until it listens.
 fn start_idp(redirect_uri: &str) -> Idp {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc/provider.mjs");
-    let mut child = Command::new("node")
+    let child = Command::new("node")
         .arg(script)
         .arg("0")
         .arg(redirect_uri)
@@ -46,21 +46,30 @@ fn start_idp(redirect_uri: &str) -> Idp {
         .stderr(Stdio::null())
         .spawn()
         .expect("node runs (the test needs end2end's npm packages: `make test` installs them)");
-    let mut line = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    stdout
-        .read_line(&mut line)
-        .expect("the provider prints its issuer");
-    // Keep draining: a closed pipe would kill the provider at its next line of output.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    // The guard owns the child from here: a provider that fails to start is killed too.
+    let mut idp = Idp {
+        child,
+        issuer: String::new(),
+    };
+    let mut stdout = BufReader::new(idp.child.stdout.take().expect("stdout"));
+    // Read on a thread that keeps draining afterwards (a closed pipe would kill the provider
+    // at its next line of output), waited for at most 60 s.
+    let (first_line, read) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = first_line.send(stdout.read_line(&mut line).map(|_| line));
+        std::io::copy(&mut stdout, &mut std::io::sink())
+    });
+    let line = read
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the provider printed its issuer within 60 s")
+        .expect("the provider's output is readable");
     assert!(
         line.starts_with("http://"),
         "the provider did not start: {line:?}"
     );
-    Idp {
-        child,
-        issuer: line.trim().to_owned(),
-    }
+    idp.issuer = line.trim().to_owned();
+    idp
 }
 
 /// Confab configured with the provider as "test", and the provider itself.

@@ -1340,6 +1340,7 @@ pub async fn one_time_secrets_race_across_nodes(nodes: Vec<DynStore>) {
 
     // Local sign-ups.
     let invitation = invite().await.unwrap();
+    let local_token = invitation.token.clone();
     let racing = (0..8).map(|n| {
         let (services, token) = (node(n), invitation.token.clone());
         tokio::spawn(async move {
@@ -1359,6 +1360,7 @@ pub async fn one_time_secrets_race_across_nodes(nodes: Vec<DynStore>) {
 
     // Provider sign-ins.
     let invitation = invite().await.unwrap();
+    let provider_token = invitation.token.clone();
     let racing = (0..8).map(|n| {
         let (services, token) = (node(n), invitation.token.clone());
         tokio::spawn(async move {
@@ -1406,6 +1408,30 @@ pub async fn one_time_secrets_race_across_nodes(nodes: Vec<DynStore>) {
             node(n).login("bob@example.com", &set, "b").await.unwrap(),
             bob
         );
+    }
+    // Only the winner's password is in force: the old one and the losers' are refused.
+    let refused = std::iter::once(PASSWORD.to_owned())
+        .chain((0..4).map(|n| format!("new password {n}")))
+        .filter(|password| *password != set);
+    for password in refused {
+        let attempt = node(0).login("bob@example.com", &password, "b").await;
+        assert_eq!(
+            code(attempt),
+            (401, "bad_credentials", "invalid email or password".into()),
+            "{password}"
+        );
+    }
+    // The losers gave nothing back: the link stays used up, and so do both invitations.
+    let link_again = node(1).reset_password(&link.token, "yet another one").await;
+    assert_eq!(code(link_again).1, "reset_token_invalid");
+    for (token, email) in [
+        (&local_token, "late-local@example.com"),
+        (&provider_token, "late-provider@example.com"),
+    ] {
+        let late = node(0)
+            .signup_with_invitation(email, PASSWORD, None, Some(token), email)
+            .await;
+        assert_eq!(code(late).1, "invitation_used", "{email}");
     }
 }
 
