@@ -187,16 +187,24 @@ pub fn list_tokens(conn: &Connection, user_id: &str) -> StoreResult<Vec<ApiToken
     tokens
 }
 
-pub fn token_holder(conn: &Connection, secret_hash: &str) -> StoreResult<Option<TokenHolder>> {
-    conn.prepare_cached(&format!(
-        "SELECT {}, u.password_hash, u.disabled_at, t.made_under
-         FROM api_tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.secret_hash = ?1 AND u.disabled_at IS NULL",
+/// [`USER_COLUMNS`] of `users` under the alias `u`, for the queries that join it; built once.
+fn user_columns_of_u() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         USER_COLUMNS
             .split(", ")
             .map(|column| format!("u.{column}"))
             .collect::<Vec<_>>()
             .join(", ")
+    });
+    &COLUMNS
+}
+
+pub fn token_holder(conn: &Connection, secret_hash: &str) -> StoreResult<Option<TokenHolder>> {
+    conn.prepare_cached(&format!(
+        "SELECT {}, u.password_hash, u.disabled_at, t.made_under
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.secret_hash = ?1 AND u.disabled_at IS NULL",
+        user_columns_of_u()
     ))
     .and_then(|mut query| {
         query
@@ -219,11 +227,7 @@ pub fn user_by_identity(
     conn.prepare_cached(&format!(
         "SELECT {} FROM identities i JOIN users u ON u.id = i.user_id
          WHERE i.provider = ?1 AND i.subject = ?2",
-        USER_COLUMNS
-            .split(", ")
-            .map(|column| format!("u.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        user_columns_of_u()
     ))
     .and_then(|mut query| query.query_row([provider, subject], rows::user).optional())
     .map_err(sql_error)
