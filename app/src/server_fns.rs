@@ -2,7 +2,9 @@
 //! the REST handlers; the rules live in `confab_core::service`.
 
 use chrono::{DateTime, Utc};
-use confab_core::api::{AdminSettings, AuditPage, Invitation, SignupPolicy, UserPage};
+use confab_core::api::{
+    AdminSettings, AuditPage, Invitation, ModelChoices, SignInChoices, SignupPolicy, UserPage,
+};
 use confab_core::model::{
     BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, User,
 };
@@ -28,20 +30,6 @@ pub fn single_view(message: Message) -> MessageView {
 /// A session with a page of its active branch (`earlier`/`later`: the cursors of the pages
 /// above and below).
 pub type SessionView = BranchPage;
-
-/// The models the providers offer, and what failed while asking them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelChoices {
-    pub models: Vec<ModelChoice>,
-    pub errors: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelChoice {
-    pub id: String,
-    pub provider: String,
-    pub default: bool,
-}
 
 /// How many messages of a branch one load brings.
 pub const MESSAGE_PAGE: usize = 50;
@@ -398,55 +386,15 @@ pub async fn search_messages(
 #[server(prefix = "/rpc")]
 pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
     server::user().await?;
-    let list = server::services()?.providers().models().await;
-    Ok(ModelChoices {
-        models: list
-            .models
-            .into_iter()
-            .map(|model| ModelChoice {
-                id: model.id,
-                provider: model.provider,
-                default: model.default,
-            })
-            .collect(),
-        errors: list.errors,
-    })
-}
-
-/// How one may sign in here: a button per identity provider, and whether passwords work.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SignInChoices {
-    pub providers: Vec<confab_core::api::SignInProvider>,
-    pub local_accounts: bool,
-    /// Who may create an account now: `Open` while the policy is open or no account exists
-    /// yet (`Services::signup_open_to_anyone`).
-    pub signup: SignupPolicy,
+    Ok(server::services()?.providers().models().await)
 }
 
 #[server(prefix = "/rpc")]
 pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
-    let services = server::services()?;
-    Ok(SignInChoices {
-        providers: services
-            .external_auth()
-            .buttons()
-            .into_iter()
-            .map(|button| confab_core::api::SignInProvider {
-                display_name: button.display_name,
-                login_url: button.login_url,
-            })
-            .collect(),
-        local_accounts: services.config().local_accounts,
-        signup: if services
-            .signup_open_to_anyone()
-            .await
-            .map_err(server::to_error)?
-        {
-            SignupPolicy::Open
-        } else {
-            SignupPolicy::Closed
-        },
-    })
+    server::services()?
+        .sign_in_choices()
+        .await
+        .map_err(server::to_error)
 }
 
 /// Sets a new password with the secret of a reset link (no sign-in needed). `confirm` is the

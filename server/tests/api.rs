@@ -702,6 +702,67 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
 }
 
+/// serde builds a struct from an array of its fields in order, so `[null, null]` once renamed
+/// nothing and answered 200 (found by schemathesis). Every body is a JSON object; `null` stands
+/// for an absent optional body.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let first = ada.message(None, "user", "hello").await;
+    let session_id = first["session"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/chat/sessions/{session_id}");
+    for body in [
+        json!([null, null]),
+        json!(["renamed"]),
+        json!("renamed"),
+        json!(7),
+    ] {
+        let response = ada.put(&path, body.clone()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer,
+            json!({ "error": { "code": "invalid_body", "message": "the body must be a JSON object" } }),
+            "{body}"
+        );
+    }
+    let session: Value = ada.get(&path).await.json().await.unwrap();
+    assert_eq!(
+        session["title"], first["session"]["title"],
+        "nothing renamed"
+    );
+
+    // An optional body may be absent, or `null`; an array is still refused.
+    let with_null = ada.post("/api/chat/sessions", Value::Null).await;
+    assert_eq!(with_null.status(), StatusCode::CREATED);
+    let created: Value = with_null.json().await.unwrap();
+    assert_eq!(created["title"], "New chat");
+    let with_array = ada.post("/api/chat/sessions", json!([null])).await;
+    assert_eq!(with_array.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The API's own document is served, and it is the committed one (`docs/openapi.json`).
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let app = TestApp::spawn().await;
+    let response = reqwest::get(format!("{}/api/openapi.json", app.address))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let served = response.text().await.unwrap();
+    let committed = include_str!("../../docs/openapi.json");
+    assert!(
+        served == committed,
+        "the served document is not docs/openapi.json"
+    );
+}
+
 /// The first page of a session's messages.
 async fn messages_page(client: &Client_, session_id: &str) -> Value {
     client

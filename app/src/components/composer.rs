@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
-use crate::server_fns::{list_models, ModelChoices};
+use crate::server_fns::list_models;
 use crate::state::{error_text, start_reply, use_chat, use_stores, Outgoing};
+use confab_core::api::ModelChoices;
 
 #[component]
 pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoView {

@@ -1,16 +1,23 @@
-//! Request shapes of the public API, shared by the REST layer, the server functions and the
-//! WASM client. Values arrive unchecked; the service layer validates them.
+//! The wire types of the public API: what requests carry and what answers hold, shared by the
+//! REST layer, the server functions, the WASM client and the tests. Values arrive unchecked;
+//! the service layer validates them. With the `openapi` feature each type is also an OpenAPI
+//! schema, from which the server generates its document (`GET /api/openapi.json`,
+//! `docs/openapi.json`): the serde attributes here are the contract.
 
 use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Message, MessageStatus, Session, StatusReason, User, UserRole};
+use crate::model::{
+    ApiToken, Message, MessageStatus, SearchHit, Session, StatusReason, User, UserRole,
+};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignupInput {
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -21,6 +28,7 @@ pub struct SignupInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginInput {
     pub email: String,
@@ -29,6 +37,7 @@ pub struct LoginInput {
 
 /// `DELETE /api/auth/me`: the password, for an account that has one.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteAccountInput {
     #[serde(default)]
@@ -36,6 +45,7 @@ pub struct DeleteAccountInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NewSessionInput {
     #[serde(default)]
@@ -43,6 +53,7 @@ pub struct NewSessionInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionPatchInput {
     #[serde(default)]
@@ -59,7 +70,9 @@ pub struct SessionPatchInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SessionListInput {
     #[serde(default)]
     pub limit: Option<i64>,
@@ -74,7 +87,9 @@ pub struct SessionListInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct MessageListInput {
     pub session_id: String,
     #[serde(default)]
@@ -84,13 +99,16 @@ pub struct MessageListInput {
     #[serde(default, rename = "type")]
     pub message_type: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::model::Role>))]
     pub role: Option<String>,
 }
 
 /// Which page of a session's active branch to read (`GET /api/chat/sessions/{id}/branch`).
 /// At most one of `before`, `after` and `around`; none reads the newest page.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct BranchInput {
     /// Messages per page (default 50, at most 200). With `type`, the most matches a page holds.
     #[serde(default)]
@@ -111,6 +129,7 @@ pub struct BranchInput {
 
 /// Which message's branch becomes the active one (`POST /api/chat/sessions/{id}/branch`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchBranchInput {
     pub message_id: String,
@@ -120,10 +139,12 @@ pub struct SwitchBranchInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NewMessageInput {
     #[serde(default)]
     pub session_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::model::Role))]
     pub role: String,
     pub content: String,
     #[serde(default, rename = "type")]
@@ -146,12 +167,15 @@ pub struct NewMessageInput {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SearchInput {
     pub q: String,
     #[serde(default, rename = "type")]
     pub message_type: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::model::Role>))]
     pub role: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
@@ -169,6 +193,7 @@ pub struct SearchInput {
 
 /// The answer to an append: the message and its (possibly new) session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageCreated {
     pub message: Message,
@@ -176,6 +201,7 @@ pub struct MessageCreated {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserEnvelope {
     pub user: User,
@@ -183,6 +209,7 @@ pub struct UserEnvelope {
 
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub sessions: usize,
@@ -194,6 +221,7 @@ pub struct ImportReport {
 /// How far an import has got, reported after every batch written (the CLI's progress line,
 /// `GET /api/import/progress/{id}`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportProgress {
     /// Conversations read so far, imported or not.
@@ -206,7 +234,33 @@ pub struct ImportProgress {
     pub bytes_read: u64,
 }
 
+/// Where a followed import stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ImportState {
+    Running,
+    Done,
+    Failed,
+}
+
+/// `GET /api/import/progress/{id}`: where the import named `id` is: how far it got, and its
+/// report once `done` or its error once `failed`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportProgressView {
+    pub state: ImportState,
+    #[serde(flatten)]
+    pub progress: ImportProgress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ImportReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportProblem {
     pub title: String,
@@ -215,6 +269,7 @@ pub struct ImportProblem {
 
 /// `POST /api/chat`: a user message and the reply it asks for.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatInput {
     #[serde(default)]
@@ -236,6 +291,7 @@ pub struct ChatInput {
 
 /// `POST /api/chat/regenerate`: another reply to the same user message.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateInput {
     /// The reply to regenerate, or the user message to answer again.
@@ -251,6 +307,7 @@ pub struct RegenerateInput {
 /// A reply that streamed but whose last save failed: the stored reply it belongs in and the
 /// status it ended with. Its text travels beside it (`text` of the error event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UnsavedReply {
     /// The stored reply's id.
@@ -263,6 +320,7 @@ pub struct UnsavedReply {
 /// `POST /api/chat/messages/{id}/save`: a reply's text (at most 8 MiB of UTF-8) and final
 /// status, for a reply whose own save failed (the `unsaved` of its error event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SaveReplyInput {
     pub content: String,
@@ -273,8 +331,11 @@ pub struct SaveReplyInput {
 
 /// A button on the sign-in page: where it leads and what it says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignInProvider {
+    /// The provider's name in Confab's configuration (`/auth/{name}/login`).
+    pub name: String,
     pub display_name: String,
     pub login_url: String,
 }
@@ -304,6 +365,7 @@ mod sign_in_provider_tests {
     #[test]
     fn an_invitation_rides_in_the_login_url_percent_encoded() {
         let button = SignInProvider {
+            name: "test".into(),
             display_name: "Test ID".into(),
             login_url: "/auth/test/login".into(),
         };
@@ -323,6 +385,7 @@ mod sign_in_provider_tests {
 
 /// Who may create an account once the first (admin) account exists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SignupPolicy {
     /// Anyone may sign up.
@@ -352,6 +415,7 @@ impl SignupPolicy {
 /// The settings an administrator changes at run time (`GET`/`PUT /api/admin/settings`):
 /// `{"signup": "open" | "closed"}`. Once stored they win over the configuration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AdminSettings {
     pub signup: SignupPolicy,
@@ -359,6 +423,7 @@ pub struct AdminSettings {
 
 /// One account as the administrators' list shows it: never its content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserSummary {
     pub id: String,
@@ -379,6 +444,7 @@ pub struct UserSummary {
 
 /// A page of the user list, sorted by email; `next_cursor` asks for the next page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserPage {
     pub users: Vec<UserSummary>,
@@ -388,7 +454,9 @@ pub struct UserPage {
 /// `GET /api/admin/users` and `GET /api/admin/audit`: page size (default 50, at most 200) and
 /// the cursor of the page before.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PageInput {
     #[serde(default)]
     pub limit: Option<i64>,
@@ -398,6 +466,7 @@ pub struct PageInput {
 
 /// `POST /api/admin/invitations`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationInput {
     /// Only this email may sign up with the invitation; any email when absent.
@@ -410,6 +479,7 @@ pub struct InvitationInput {
 
 /// Where an invitation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     /// Usable.
@@ -422,6 +492,7 @@ pub enum InvitationStatus {
 
 /// An invitation, without its secret (which only its creation answer carries).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Invitation {
     pub id: String,
@@ -454,6 +525,7 @@ pub fn password_reset_path(token: &str) -> String {
 /// An invitation just created: `token` is its one-time secret, shown here only, and `link`
 /// the address to send (`{public base}/?invitation=TOKEN`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedInvitation {
     pub invitation: Invitation,
@@ -465,6 +537,7 @@ pub struct CreatedInvitation {
 /// /api/admin/users/{id}/password-reset`): `token` is its one-time secret, `link` the address
 /// to send (`{public base}/reset-password?token=TOKEN`), valid until `expires_at` (24 hours).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetLink {
     pub user_id: String,
@@ -475,14 +548,17 @@ pub struct PasswordResetLink {
 
 /// `POST /api/auth/password-reset`: the token of a reset link and the new password.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PasswordResetInput {
     pub token: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8))]
     pub password: String,
 }
 
 /// What an administrator did (the audit log's `action`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     /// Created an invitation (target: the invitation).
@@ -531,6 +607,7 @@ impl AuditAction {
 /// One entry of the audit log. The actor's and the target's emails are kept as text, so an
 /// entry outlives the accounts it names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: String,
@@ -548,6 +625,7 @@ pub struct AuditEntry {
 
 /// A page of the audit log, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
@@ -556,7 +634,166 @@ pub struct AuditPage {
 
 /// The list of invitations, newest first (at most 200).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationList {
     pub invitations: Vec<Invitation>,
+}
+
+// Answers (REST, and the server functions where they answer the same thing).
+
+/// The body of every error answer: `{"error": {"code", "message"}}`. `code` is stable and
+/// machine-readable (`not_found`, `too_large`, `storage_full`, ...); `message` is a sentence
+/// for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code and a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `GET /api/chat/sessions`: a page of the user's sessions; `next_cursor` asks for the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionPage {
+    pub sessions: Vec<Session>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/chat/messages`: a page of a session's messages; `next_cursor` asks for the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/chat/search`: a page of hits, best first; `next_cursor` asks for the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchPage {
+    pub results: Vec<SearchHit>,
+    pub next_cursor: Option<String>,
+}
+
+/// One message: a stopped reply, or a reply saved again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageEnvelope {
+    pub message: Message,
+}
+
+/// `GET /api/chat/messages/{id}/siblings`: the message and its siblings, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageList {
+    pub messages: Vec<Message>,
+}
+
+/// A model one of the providers offers. `id` is what to send back as `model`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelChoice {
+    pub id: String,
+    /// The name of the provider that offers it.
+    pub provider: String,
+    /// Whether it is the model a chat uses when it names none.
+    pub default: bool,
+}
+
+/// `GET /api/models`: the models the providers offer, and per provider that failed, what
+/// failed (so one provider down does not hide the others).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelChoices {
+    pub models: Vec<ModelChoice>,
+    pub errors: Vec<String>,
+}
+
+/// `GET /api/auth/providers`: how one may sign in here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignInChoices {
+    /// A button per identity provider.
+    pub providers: Vec<SignInProvider>,
+    /// Whether email and password accounts work.
+    pub local_accounts: bool,
+    /// Who may create an account now: `open` while the policy is open or no account exists
+    /// yet.
+    pub signup: SignupPolicy,
+}
+
+/// `GET /api/tokens`: the user's API tokens, without their secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenList {
+    pub tokens: Vec<ApiToken>,
+}
+
+/// `POST /api/tokens`: the name of the token to create (1 to 100 characters).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewTokenInput {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub name: String,
+}
+
+/// A token just created: `token` is its secret, in this answer and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedToken {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How the store is doing (`GET /api/health`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum HealthStatus {
+    /// It reads and writes.
+    Ok,
+    /// It reads but cannot write (its storage is full).
+    Degraded,
+    /// It does not answer.
+    Unavailable,
+}
+
+/// `GET /api/health`: 200 with `ok`; 503 with `degraded` or `unavailable`, the reason in
+/// `store` and a coded `error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    pub status: HealthStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }

@@ -35,6 +35,7 @@ pub fn clamp_limit(limit: Option<i64>) -> usize {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
     Admin,
@@ -59,6 +60,7 @@ impl UserRole {
 
 /// A user as the API shows it (never with the password hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -70,6 +72,7 @@ pub struct User {
 
 /// An API token's public face: the secret is shown once at creation and never stored in clear.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub id: String,
@@ -80,6 +83,7 @@ pub struct ApiToken {
 
 /// A chat session (a conversation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: String,
@@ -99,6 +103,7 @@ pub struct Session {
 
 /// A session with the aggregates the detail view shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDetail {
     #[serde(flatten)]
@@ -107,6 +112,7 @@ pub struct SessionDetail {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     System,
@@ -131,6 +137,7 @@ impl Role {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     #[default]
@@ -165,6 +172,7 @@ impl MessageStatus {
 /// Why a reply is not `complete` (status `partial` or `error`). Stored and exported as the
 /// snake_case name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusReason {
     /// The provider's stream ended without a `finish_reason` (closed, reset, malformed chunk).
@@ -246,6 +254,7 @@ pub const KNOWN_MESSAGE_TYPES: &[&str] = &[
 pub const DEFAULT_MESSAGE_TYPE: &str = "chat";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: String,
@@ -274,6 +283,7 @@ pub struct Message {
 /// parent, or for a root the session's roots; in sibling order, oldest first by creation time
 /// then id; see `service::branch`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SiblingPlace {
     /// How many siblings, the message included (1 when it has none).
@@ -289,6 +299,7 @@ pub struct SiblingPlace {
 /// A message of the branch with its place among its siblings. In JSON the message's own
 /// fields and `siblings`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BranchEntry {
     #[serde(flatten)]
@@ -298,6 +309,7 @@ pub struct BranchEntry {
 
 /// A page of a session's active branch, root side first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BranchPage {
     pub session: Session,
@@ -310,6 +322,7 @@ pub struct BranchPage {
 
 /// One page of a cursor-paginated list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -318,6 +331,7 @@ pub struct Page<T> {
 
 /// One search result. `snippet` is HTML: escaped text with `<mark>` around the hits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
     pub message_id: String,

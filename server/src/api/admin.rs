@@ -5,29 +5,30 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use confab_core::api::{
     AdminSettings, AuditPage, CreatedInvitation, InvitationInput, InvitationList, PageInput,
     PasswordResetLink, UserPage,
 };
 use confab_core::auth::client::Client;
 use confab_http::CurrentUser;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/users", get(users))
-        .route("/api/admin/users/{id}", delete(delete_user))
-        .route("/api/admin/users/{id}/disable", post(disable))
-        .route("/api/admin/users/{id}/enable", post(enable))
-        .route("/api/admin/users/{id}/password-reset", post(password_reset))
-        .route("/api/admin/invitations", get(invitations).post(invite))
-        .route("/api/admin/invitations/{id}", delete(revoke))
-        .route("/api/admin/settings", get(settings).put(update_settings))
-        .route("/api/admin/audit", get(audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users))
+        .routes(routes!(delete_user))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(password_reset))
+        .routes(routes!(invitations, invite))
+        .routes(routes!(revoke))
+        .routes(routes!(settings, update_settings))
+        .routes(routes!(audit))
 }
 
 /// Where people reach this instance: `CONFAB_PUBLIC_URL` when set, else the scheme and host
@@ -46,6 +47,9 @@ fn public_base(state: &AppState, client: Option<&Client>) -> String {
         .unwrap_or_default()
 }
 
+/// The accounts, by email.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(PageInput),
+    responses((status = 200, body = UserPage)), security(("session" = []), ("token" = [])))]
 async fn users(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -54,6 +58,10 @@ async fn users(
     Ok(Json(state.services.admin_list_users(&user, &page).await?))
 }
 
+/// Disables an account: it cannot sign in, and its sign-ins and tokens end.
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 204, description = "Disabled")), security(("session" = []), ("token" = [])))]
 async fn disable(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -63,6 +71,9 @@ async fn disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 204, description = "Enabled")), security(("session" = []), ("token" = [])))]
 async fn enable(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -72,6 +83,10 @@ async fn enable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes an account and everything in it.
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 204, description = "Deleted")), security(("session" = []), ("token" = [])))]
 async fn delete_user(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -81,6 +96,10 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Makes a one-time password reset link for an account (valid 24 hours).
+#[utoipa::path(post, path = "/api/admin/users/{id}/password-reset", operation_id = "create_password_reset_link", tag = "admin",
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 201, body = PasswordResetLink)), security(("session" = []), ("token" = [])))]
 async fn password_reset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -104,6 +123,8 @@ async fn password_reset(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
+#[utoipa::path(get, path = "/api/admin/invitations", tag = "admin",
+    responses((status = 200, body = InvitationList)), security(("session" = []), ("token" = [])))]
 async fn invitations(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -112,6 +133,10 @@ async fn invitations(
     Ok(Json(InvitationList { invitations }))
 }
 
+/// Makes an invitation (the body is optional).
+#[utoipa::path(post, path = "/api/admin/invitations", tag = "admin",
+    request_body(content = Option<InvitationInput>),
+    responses((status = 201, body = CreatedInvitation)), security(("session" = []), ("token" = [])))]
 async fn invite(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -134,6 +159,9 @@ async fn invite(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+#[utoipa::path(delete, path = "/api/admin/invitations/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The invitation's id")),
+    responses((status = 204, description = "Revoked")), security(("session" = []), ("token" = [])))]
 async fn revoke(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -143,6 +171,8 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/admin/settings", tag = "admin",
+    responses((status = 200, body = AdminSettings)), security(("session" = []), ("token" = [])))]
 async fn settings(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -150,6 +180,8 @@ async fn settings(
     Ok(Json(state.services.admin_settings(&user).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/settings", tag = "admin", request_body = AdminSettings,
+    responses((status = 200, body = AdminSettings)), security(("session" = []), ("token" = [])))]
 async fn update_settings(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -160,6 +192,9 @@ async fn update_settings(
     ))
 }
 
+/// What administrators did, newest first.
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", params(PageInput),
+    responses((status = 200, body = AuditPage)), security(("session" = []), ("token" = [])))]
 async fn audit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -3,28 +3,33 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use confab_core::api::{
-    DeleteAccountInput, LoginInput, PasswordResetInput, SignupInput, UserEnvelope,
+    DeleteAccountInput, ErrorBody, LoginInput, PasswordResetInput, SignupInput, UserEnvelope,
 };
 use confab_core::service::accounts::Reauthentication;
 use confab_http::session::{sign_in, sign_out, signed_in_at};
 use confab_http::CurrentUser;
 use tower_sessions::Session;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiJson, ApiResult, ClientAddr};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/signup", post(signup))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/me", get(me).delete(delete_me))
-        .route("/api/auth/password-reset", post(password_reset))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me, delete_me))
+        .routes(routes!(password_reset))
 }
 
+/// Creates an account and signs it in (the session cookie). While sign-up is closed, only
+/// with an invitation; the first account is the administrator.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupInput,
+    responses((status = 201, body = UserEnvelope, description = "Created and signed in")))]
 async fn signup(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -50,6 +55,10 @@ async fn signup(
     ))
 }
 
+/// Signs in with email and password (the session cookie).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = UserEnvelope),
+        (status = 401, body = ErrorBody, description = "Wrong email or password (`bad_credentials`)")))]
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
@@ -66,15 +75,25 @@ async fn login(
     }))
 }
 
+/// Ends this sign-in; answers 204 signed in or not.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out")))]
 async fn logout(session: Session) -> ApiResult<StatusCode> {
     sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Who is signed in.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses((status = 200, body = UserEnvelope)), security(("session" = []), ("token" = [])))]
 async fn me(CurrentUser(user): CurrentUser) -> Json<UserEnvelope> {
     Json(UserEnvelope { user })
 }
 
+/// Deletes the account and everything in it. An account with a password sends it; one
+/// without must have signed in within the last minutes.
+#[utoipa::path(delete, path = "/api/auth/me", tag = "auth", request_body = DeleteAccountInput,
+    responses((status = 204, description = "Deleted")), security(("session" = []), ("token" = [])))]
 async fn delete_me(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -94,6 +113,9 @@ async fn delete_me(
 }
 
 /// Sets a new password with the token of a reset link; every sign-in of the account ends.
+#[utoipa::path(post, path = "/api/auth/password-reset", operation_id = "reset_password", tag = "auth",
+    request_body = PasswordResetInput,
+    responses((status = 204, description = "The new password is in force")))]
 async fn password_reset(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<PasswordResetInput>,

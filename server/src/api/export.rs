@@ -4,24 +4,27 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+
 use confab_core::service::export::ExportFormat;
 use confab_http::CurrentUser;
 use futures::StreamExt;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiQuery, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat/sessions/{id}/export", get(export_session))
-        .route("/api/export", get(export_account))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export_session))
+        .routes(routes!(export_account))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FormatQuery {
+    /// `json` (the default) or `markdown`.
     format: Option<String>,
 }
 
@@ -32,6 +35,12 @@ fn attachment(filename: &str) -> String {
     )
 }
 
+/// One session as a file to download: JSON (Confab's backup format) or Markdown.
+#[utoipa::path(get, path = "/api/chat/sessions/{id}/export", tag = "export",
+    params(("id" = String, Path, description = "The session's id"), FormatQuery),
+    responses((status = 200, description = "The session in Confab's backup format, or as Markdown",
+        content((Object = "application/json"), (String = "text/markdown")))),
+    security(("session" = []), ("token" = [])))]
 async fn export_session(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -50,6 +59,11 @@ async fn export_session(
         .into_response())
 }
 
+/// The whole account as a backup file (Confab's backup format, `docs/backup-format.md`),
+/// streamed.
+#[utoipa::path(get, path = "/api/export", tag = "export",
+    responses((status = 200, content_type = "application/json", body = Object, description = "Every session of the account")),
+    security(("session" = []), ("token" = [])))]
 async fn export_account(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Response {
     let filename = format!(
         "confab-export-{}.json",

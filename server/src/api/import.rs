@@ -9,15 +9,16 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use confab_core::api::ImportReport;
+use axum::{Extension, Json};
+use confab_core::api::{ErrorDetail, ImportProgressView, ImportReport, ImportState};
 use confab_core::service::import::{ImportOptions, ImportProgress};
 use confab_core::service::ServiceError;
 use confab_http::CurrentUser;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::http::{ApiError, ApiQuery, ApiResult};
 use crate::state::AppState;
@@ -31,41 +32,23 @@ const MAX_FOLLOWED: usize = 1_000;
 /// Longest progress id: the page sends 32 hex digits.
 const MAX_ID_CHARS: usize = 64;
 
-pub fn router(max_import_bytes: usize) -> Router<AppState> {
-    Router::new()
+pub fn router(max_import_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         // The import enforces its own limit while streaming (`max_import_bytes`).
-        .route(
-            "/api/import",
-            post(import).layer(DefaultBodyLimit::max(max_import_bytes)),
-        )
-        .route("/api/import/progress/{id}", get(progress))
+        .routes(routes!(import).layer(DefaultBodyLimit::max(max_import_bytes)))
+        .routes(routes!(progress))
         .layer(Extension(Arc::new(Followed::default())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     /// A name the client picks for this import, to read its progress by.
     progress: Option<String>,
 }
 
-/// `GET /api/import/progress/{id}`: where the import named `id` is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProgressView {
-    /// `running`, `done` or `failed`.
-    state: &'static str,
-    #[serde(flatten)]
-    progress: ImportProgress,
-    /// The import's answer, once `done`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    report: Option<ImportReport>,
-    /// Why it failed, once `failed`: `{code, message}` as in every error answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<serde_json::Value>,
-}
-
 struct Job {
-    view: ProgressView,
+    view: ImportProgressView,
     finished: Option<Instant>,
 }
 
@@ -108,8 +91,8 @@ impl Followed {
         jobs.insert(
             key,
             Job {
-                view: ProgressView {
-                    state: "running",
+                view: ImportProgressView {
+                    state: ImportState::Running,
                     progress: ImportProgress::default(),
                     report: None,
                     error: None,
@@ -126,7 +109,7 @@ impl Followed {
         }
     }
 
-    fn view(&self, user_id: &str, id: &str) -> Option<ProgressView> {
+    fn view(&self, user_id: &str, id: &str) -> Option<ImportProgressView> {
         self.lock()
             .get(&(user_id.to_owned(), id.to_owned()))
             .map(|job| job.view.clone())
@@ -151,6 +134,10 @@ fn progress_id(id: &str) -> ApiResult<()> {
 
 /// Imports the request body as it arrives: the file is parsed a conversation at a time, so a
 /// large export never sits in memory whole. Over the size limit answers 413.
+#[utoipa::path(post, path = "/api/import", tag = "import", params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "An export of Confab, ChatGPT, Open WebUI, LibreChat or chatbot-ui: JSON or a ZIP"),
+    responses((status = 200, body = ImportReport)), security(("session" = []), ("token" = [])))]
 async fn import(
     State(state): State<AppState>,
     Extension(followed): Extension<Arc<Followed>>,
@@ -209,7 +196,7 @@ async fn import(
 
 enum Ending {
     Done(ImportReport),
-    Failed(serde_json::Value),
+    Failed(ErrorDetail),
 }
 
 /// A followed import's entry, ended however its request ends. A request dropped midway (the
@@ -233,11 +220,11 @@ impl Following {
             job.finished = Some(Instant::now());
             match ending {
                 Ending::Done(report) => {
-                    job.view.state = "done";
+                    job.view.state = ImportState::Done;
                     job.view.report = Some(report);
                 }
                 Ending::Failed(error) => {
-                    job.view.state = "failed";
+                    job.view.state = ImportState::Failed;
                     job.view.error = Some(error);
                 }
             }
@@ -250,28 +237,35 @@ impl Drop for Following {
         if self.ended {
             return;
         }
-        self.record(Ending::Failed(serde_json::json!({
-            "code": "cancelled",
-            "message": "the upload ended before the import did",
-        })));
+        self.record(Ending::Failed(ErrorDetail {
+            code: "cancelled".into(),
+            message: "the upload ended before the import did".into(),
+        }));
     }
 }
 
 /// The `{code, message}` an error answers with.
-fn error_body(error: &ApiError) -> serde_json::Value {
+fn error_body(error: &ApiError) -> ErrorDetail {
     // An internal error's text is "internal error", as in its answer: details stay in the log.
     let (code, message) = match error {
         ApiError::Service(service) => (service.code(), service.to_string()),
         ApiError::Request { code, message, .. } => (*code, message.clone()),
     };
-    serde_json::json!({ "code": code, "message": message })
+    ErrorDetail {
+        code: code.into(),
+        message,
+    }
 }
 
+/// Where the import started with `?progress=ID` stands (on the node that runs it).
+#[utoipa::path(get, path = "/api/import/progress/{id}", tag = "import",
+    params(("id" = String, Path, description = "The progress id the import was started with")),
+    responses((status = 200, body = ImportProgressView)), security(("session" = []), ("token" = [])))]
 async fn progress(
     Extension(followed): Extension<Arc<Followed>>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> ApiResult<Json<ProgressView>> {
+) -> ApiResult<Json<ImportProgressView>> {
     progress_id(&id)?;
     followed
         .view(&user.id, &id)

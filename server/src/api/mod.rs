@@ -1,5 +1,7 @@
-//! The REST API (see shared/API.md): thin adapters from HTTP to the service layer. Each module
-//! exports its own `router()`; they are merged here.
+//! The REST API: thin adapters from HTTP to the service layer. Each module exports its own
+//! `router()`, whose handlers carry their OpenAPI description (`#[utoipa::path]`); they are
+//! merged here, and the document of what was merged is served at `GET /api/openapi.json`
+//! and committed as `docs/openapi.json` (a test fails when the two differ).
 
 mod admin;
 mod auth;
@@ -14,12 +16,160 @@ mod search;
 mod sessions;
 mod tokens;
 
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::routing::get;
 use axum::Router;
+use confab_core::api::ErrorBody;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi as _};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
+/// The parts of the document no handler describes: its title, the two ways to sign in, and
+/// the error answers every operation shares.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Confab",
+        description = "The REST API of Confab, a self-hosted AI chat that never loses a message. \
+            Signed-in requests carry the session cookie of `POST /api/auth/login` or an API token \
+            (`Authorization: Bearer ...`, `POST /api/tokens`). Every error answers \
+            `{\"error\": {\"code\", \"message\"}}`.",
+        license(name = "MIT")
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SignInSchemes, &SharedErrors)
+)]
+struct ApiDoc;
+
+struct SignInSchemes;
+
+impl Modify for SignInSchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::SESSION_COOKIE,
+                "The sign-in cookie that `POST /api/auth/login` and `POST /api/auth/signup` set",
+            ))),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token made with `POST /api/tokens`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The error answers any operation may give, by status, each with the error body (kept once
+/// among the document's components, referred to by each operation). 401 only where the
+/// operation asks for a sign-in. 500 is not among them: it is a bug, never a
+/// documented answer.
+const SHARED_ERRORS: [(&str, &str); 9] = [
+    (
+        "400",
+        "The request cannot be read (malformed JSON, a bad query)",
+    ),
+    (
+        "403",
+        "Not allowed: a cross-site write, an account disabled, not an administrator",
+    ),
+    ("404", "Not found, or not the user's"),
+    (
+        "409",
+        "In conflict with what is stored (a reply saved already, a running import)",
+    ),
+    ("413", "The body is larger than this server accepts"),
+    ("415", "The body is not JSON where JSON is expected"),
+    (
+        "422",
+        "The request is well formed but not valid (a field's value, a size limit)",
+    ),
+    (
+        "429",
+        "Too many requests: try again after `Retry-After` seconds",
+    ),
+    (
+        "507",
+        "The store's disk is full: nothing was saved, and reading still works",
+    ),
+];
+
+struct SharedErrors;
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (status, description) in SHARED_ERRORS.into_iter().chain([UNAUTHORIZED]) {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build();
+            components
+                .responses
+                .insert(error_response_name(status), response.into());
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_shared_errors(operation);
+            }
+        }
+    }
+}
+
+const UNAUTHORIZED: (&str, &str) = ("401", "Not signed in, or the sign-in has ended");
+
+/// The name under which the error answer of `status` is kept in the document's components.
+fn error_response_name(status: &str) -> String {
+    format!("Error{status}")
+}
+
+fn add_shared_errors(operation: &mut Operation) {
+    let signed_in = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let unauthorized = signed_in.then_some(UNAUTHORIZED);
+    for (status, _) in SHARED_ERRORS.into_iter().chain(unauthorized) {
+        let reference = Ref::new(format!(
+            "#/components/responses/{}",
+            error_response_name(status)
+        ));
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert(reference.into());
+    }
+}
+
+/// Every API route, with the OpenAPI document describing them.
+fn documented(max_import_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(admin::router())
         .merge(tokens::router())
@@ -30,6 +180,87 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(messages::router())
         .merge(search::router())
         .merge(export::router())
-        .merge(import::router(state.config.max_import_bytes))
+        .merge(import::router(max_import_bytes))
         .merge(ops::router())
+}
+
+/// The OpenAPI 3.1 document of the REST API.
+pub fn openapi() -> OpenApi {
+    let (_, mut document) = documented(0).split_for_parts();
+    // The modifiers of `ApiDoc` ran before the handlers' paths were merged in.
+    SharedErrors.modify(&mut document);
+    document
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub fn openapi_json() -> String {
+    let mut json = openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+    json.push('\n');
+    json
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (router, _) = documented(state.config.max_import_bytes).split_for_parts();
+    let document: Arc<str> = openapi_json().into();
+    router.route(
+        "/api/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    document.to_string(),
+                )
+            }
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::openapi_json;
+
+    /// The committed document is the one the code generates. After a change to the API, run
+    /// `CONFAB_BLESS=1 cargo test -p confab --lib openapi` to write it again, and read the diff.
+    #[test]
+    fn the_committed_openapi_document_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+        let generated = openapi_json();
+        if std::env::var_os("CONFAB_BLESS").is_some() {
+            std::fs::write(path, &generated).expect("write docs/openapi.json");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/openapi.json differs from the API the code serves; \
+             run `CONFAB_BLESS=1 cargo test -p confab --lib openapi` and commit the result"
+        );
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_and_not_500() {
+        let document = super::openapi();
+        assert!(matches!(
+            document.openapi,
+            utoipa::openapi::OpenApiVersion::Version31
+        ));
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.put, &item.post, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let statuses: Vec<&String> = operation.responses.responses.keys().collect();
+                assert!(
+                    statuses.iter().any(|status| status.as_str() == "422"),
+                    "{path}: {statuses:?}"
+                );
+                assert!(
+                    !statuses.iter().any(|status| status.as_str() == "500"),
+                    "{path}: {statuses:?}"
+                );
+            }
+        }
+    }
 }

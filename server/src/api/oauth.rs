@@ -6,7 +6,8 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use confab_core::api::SignInChoices;
 use confab_core::auth::oidc::PendingLogin;
 use confab_core::service::accounts::ExternalSignInError;
 use confab_core::service::admin::invitation_secret;
@@ -14,17 +15,21 @@ use confab_core::service::ServiceError;
 use confab_core::sign_in_failure::SignInFailure;
 use confab_http::session::sign_in;
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::http::ApiResult;
 use crate::state::AppState;
 
 /// Where a sign-in in progress is remembered (one at a time per browser).
 const PENDING_KEY: &str = "oidc_pending";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/providers", get(providers))
+/// The sign-in options are part of the API; the provider round trip is for browsers and stays
+/// out of the API document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(providers))
         .route("/auth/{provider}/login", get(login))
         .route("/auth/{provider}/callback", get(callback))
 }
@@ -33,12 +38,11 @@ fn back_with(failure: SignInFailure) -> Response {
     Redirect::to(&format!("/?auth_error={}", failure.code())).into_response()
 }
 
-/// The providers the sign-in page offers, and whether local accounts are on.
-async fn providers(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "providers": state.services.external_auth().buttons(),
-        "localAccounts": state.services.config().local_accounts,
-    }))
+/// The providers the sign-in page offers, whether local accounts are on, and who may sign up.
+#[utoipa::path(get, path = "/api/auth/providers", tag = "auth",
+    responses((status = 200, body = SignInChoices)))]
+async fn providers(State(state): State<AppState>) -> ApiResult<Json<SignInChoices>> {
+    Ok(Json(state.services.sign_in_choices().await?))
 }
 
 #[derive(Deserialize)]

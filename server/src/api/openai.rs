@@ -9,8 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use confab_core::chat_stream::ChatEvent;
 use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
@@ -18,16 +17,18 @@ use confab_core::service::recorder::RequestIdentity;
 use confab_core::service::ServiceError;
 use confab_http::CurrentUser;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{event_stream, ApiJson, ApiResult};
 use crate::state::AppState;
 
 pub const SESSION_HEADER: &str = "x-confab-session";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .route("/v1/models", get(models))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(completions))
+        .routes(routes!(models))
 }
 
 /// OpenAI's error shape, which its SDKs parse.
@@ -78,6 +79,17 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
         .collect()
 }
 
+/// OpenAI's chat completions (`https://platform.openai.com/docs/api-reference/chat`), sent
+/// to the configured provider and recorded as a Confab session. Errors take OpenAI's shape,
+/// `{"error": {"message", "type", "code"}}`.
+#[utoipa::path(post, path = "/v1/chat/completions", operation_id = "openai_chat_completions", tag = "openai",
+    request_body(content = Object, description = "OpenAI's chat completion request"),
+    params(("x-confab-session" = Option<String>, Header, description = "The session to continue")),
+    responses((status = 200, description = "A chat completion, or with `stream` its chunks as server-sent events",
+        content((Object = "application/json"), (String = "text/event-stream"))),
+        (status = 502, body = Object, description = "The provider failed"),
+        (status = 504, body = Object, description = "The provider did not answer in time")),
+    security(("session" = []), ("token" = [])))]
 async fn completions(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -254,6 +266,10 @@ async fn collected(
 }
 
 /// The provider's models, in OpenAI's list shape.
+/// The models, in OpenAI's list shape.
+#[utoipa::path(get, path = "/v1/models", operation_id = "openai_list_models", tag = "openai",
+    responses((status = 200, body = Object, description = "`{object: list, data: [{id, object, created, owned_by}]}`")),
+    security(("session" = []), ("token" = [])))]
 async fn models(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,

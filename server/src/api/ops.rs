@@ -3,49 +3,70 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use confab_core::api::{ErrorDetail, Health, HealthStatus};
 use confab_core::service::error::STORAGE_FULL_MESSAGE;
 use confab_core::store::StoreError;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/health", get(health))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
 }
 
 /// 200 `{"status":"ok"}` when the store reads and writes; 503 when it cannot write
 /// (`"status":"degraded"`, with the reason in `store` and a coded `error`) or does not answer
 /// at all (`"status":"unavailable"`).
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/api/health", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     match state.services.store().health().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: HealthStatus::Ok,
+                store: None,
+                error: None,
+            }),
+        ),
         Err(StoreError::Full) => {
             tracing::warn!("health check: the store cannot write, its storage is full");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "degraded",
-                    "store": "cannot write: storage full",
-                    "error": { "code": "storage_full", "message": STORAGE_FULL_MESSAGE },
-                })),
+                Json(Health {
+                    status: HealthStatus::Degraded,
+                    store: Some("cannot write: storage full".into()),
+                    error: Some(ErrorDetail {
+                        code: "storage_full".into(),
+                        message: STORAGE_FULL_MESSAGE.into(),
+                    }),
+                }),
             )
         }
         Err(error) => {
             tracing::error!(%error, "health check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({ "status": "unavailable", "error": { "code": "store_unavailable", "message": "the database does not answer" } }),
-                ),
+                Json(Health {
+                    status: HealthStatus::Unavailable,
+                    store: None,
+                    error: Some(ErrorDetail {
+                        code: "store_unavailable".into(),
+                        message: "the database does not answer".into(),
+                    }),
+                }),
             )
         }
     }
 }
 
+/// The Prometheus text exposition (`docs/metrics.md`).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let size = state
         .services

@@ -3,37 +3,43 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use confab_core::api::{NewSessionInput, SessionListInput, SessionPatchInput};
+use axum::Json;
+use confab_core::api::{NewSessionInput, SessionListInput, SessionPage, SessionPatchInput};
+use confab_core::model::{Session, SessionDetail};
 use confab_http::CurrentUser;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/chat/sessions", get(list).post(create))
-        .route(
-            "/api/chat/sessions/{id}",
-            get(show).put(update).delete(remove),
-        )
-        .route("/api/chat/sessions/{id}/messages", delete(clear))
-        .route("/api/chat/sessions/{id}/restore", post(restore))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(clear))
+        .routes(routes!(restore))
 }
 
+/// The user's sessions, pinned first, then by last activity, newest first.
+#[utoipa::path(get, path = "/api/chat/sessions", operation_id = "list_sessions", tag = "sessions", params(SessionListInput),
+    responses((status = 200, body = SessionPage)), security(("session" = []), ("token" = [])))]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiQuery(input): ApiQuery<SessionListInput>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<SessionPage>> {
     let page = state.services.list_sessions(&user, input).await?;
-    Ok(Json(
-        json!({ "sessions": page.items, "nextCursor": page.next_cursor }),
-    ))
+    Ok(Json(SessionPage {
+        sessions: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
+/// Starts an empty session (the body and its title are optional).
+#[utoipa::path(post, path = "/api/chat/sessions", operation_id = "create_session", tag = "sessions",
+    request_body(content = Option<NewSessionInput>),
+    responses((status = 201, body = Session)), security(("session" = []), ("token" = [])))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -46,6 +52,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
+#[utoipa::path(get, path = "/api/chat/sessions/{id}", operation_id = "get_session", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    responses((status = 200, body = SessionDetail)), security(("session" = []), ("token" = [])))]
 async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -54,6 +63,11 @@ async fn show(
     Ok(Json(state.services.get_session(&user, &id).await?))
 }
 
+/// Renames, pins, archives the session or switches its active branch.
+#[utoipa::path(put, path = "/api/chat/sessions/{id}", operation_id = "update_session", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    request_body = SessionPatchInput,
+    responses((status = 200, body = Session)), security(("session" = []), ("token" = [])))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -65,6 +79,10 @@ async fn update(
     ))
 }
 
+/// Deletes the session with its messages; `restore` undoes it within the retention time.
+#[utoipa::path(delete, path = "/api/chat/sessions/{id}", operation_id = "delete_session", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    responses((status = 204, description = "Deleted")), security(("session" = []), ("token" = [])))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -76,6 +94,9 @@ async fn remove(
 
 /// Undoes a delete within the retention time: 200 with the session as it was, 404 when it
 /// is not a deleted session that can still be restored.
+#[utoipa::path(post, path = "/api/chat/sessions/{id}/restore", operation_id = "restore_session", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    responses((status = 200, body = Session)), security(("session" = []), ("token" = [])))]
 async fn restore(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -84,6 +105,10 @@ async fn restore(
     Ok(Json(state.services.restore_session(&user, &id).await?))
 }
 
+/// Deletes every message of the session and keeps the session.
+#[utoipa::path(delete, path = "/api/chat/sessions/{id}/messages", operation_id = "clear_session", tag = "sessions",
+    params(("id" = String, Path, description = "The session's id")),
+    responses((status = 204, description = "Cleared")), security(("session" = []), ("token" = [])))]
 async fn clear(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -3,31 +3,30 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
+use confab_core::api::{CreatedToken, NewTokenInput, TokenList};
 use confab_http::{CurrentUser, ProvenWith};
-use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::{ApiJson, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tokens", get(list).post(create))
-        .route("/api/tokens/{id}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
 }
 
-#[derive(Deserialize)]
-struct NewToken {
-    name: String,
-}
-
+/// Makes an API token (`Authorization: Bearer ...`) for scripts and the `/v1` endpoint; its
+/// secret is in this answer only.
+#[utoipa::path(post, path = "/api/tokens", operation_id = "create_token", tag = "tokens", request_body = NewTokenInput,
+    responses((status = 201, body = CreatedToken)), security(("session" = []), ("token" = [])))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ProvenWith(made_under): ProvenWith,
-    ApiJson(input): ApiJson<NewToken>,
+    ApiJson(input): ApiJson<NewTokenInput>,
 ) -> ApiResult<impl IntoResponse> {
     let created = state
         .services
@@ -36,14 +35,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(get, path = "/api/tokens", operation_id = "list_tokens", tag = "tokens",
+    responses((status = 200, body = TokenList)), security(("session" = []), ("token" = [])))]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<TokenList>> {
     let tokens = state.services.list_tokens(&user).await?;
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(TokenList { tokens }))
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", operation_id = "delete_token", tag = "tokens",
+    params(("id" = String, Path, description = "The token's id")),
+    responses((status = 204, description = "Deleted")), security(("session" = []), ("token" = [])))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

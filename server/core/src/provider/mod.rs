@@ -7,11 +7,11 @@ mod stream;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::api::{ModelChoice, ModelChoices};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::Client;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
 pub use error::{failure_of_status, redacted_url, Failure, ProviderError};
 pub use stream::{ChatTurn, ReplyEvent, ReplyStream};
@@ -40,23 +40,6 @@ impl std::fmt::Debug for ProviderSettings {
             .field("default_model", &self.default_model)
             .finish()
     }
-}
-
-/// A model one of the providers offers. `id` is what to send back as `model`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelInfo {
-    pub id: String,
-    pub provider: String,
-    pub default: bool,
-}
-
-/// Errors from listing models, per provider, so one provider down does not hide the others.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelList {
-    pub models: Vec<ModelInfo>,
-    pub errors: Vec<String>,
 }
 
 pub struct Provider {
@@ -118,7 +101,7 @@ impl Provider {
 
 pub struct Providers {
     providers: Vec<Provider>,
-    models: Mutex<Option<(Instant, ModelList)>>,
+    models: Mutex<Option<(Instant, ModelChoices)>>,
 }
 
 impl Providers {
@@ -163,7 +146,7 @@ impl Providers {
     }
 
     /// The models every provider lists, cached briefly.
-    pub async fn models(&self) -> ModelList {
+    pub async fn models(&self) -> ModelChoices {
         if let Ok(cache) = self.models.lock() {
             if let Some((at, list)) = cache.as_ref() {
                 if at.elapsed() < MODELS_TTL {
@@ -171,7 +154,7 @@ impl Providers {
                 }
             }
         }
-        let mut list = ModelList {
+        let mut list = ModelChoices {
             models: Vec::new(),
             errors: Vec::new(),
         };
@@ -186,7 +169,7 @@ impl Providers {
                         } else {
                             format!("{}/{}", provider.settings.name, model.id)
                         };
-                        list.models.push(ModelInfo {
+                        list.models.push(ModelChoice {
                             default: index == 0 && model.id == provider.settings.default_model,
                             id,
                             provider: provider.settings.name.clone(),

@@ -2,6 +2,7 @@
 
 use super::admin::{invitation_secret, InvitationRefused};
 use super::{ServiceError, ServiceResult, Services};
+use crate::api::CreatedToken;
 use crate::auth::oidc::ExternalIdentity;
 use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::tokens::{generate_secret, hash_secret};
@@ -73,16 +74,6 @@ impl ExternalSignInError {
             }
         }
     }
-}
-
-/// A token just created: the secret is in here and nowhere else.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreatedToken {
-    pub id: String,
-    pub name: String,
-    pub token: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub(crate) fn normalize_email(email: &str) -> ServiceResult<String> {

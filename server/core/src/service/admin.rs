@@ -152,6 +152,21 @@ impl Services {
             || self.store().count_users().await? == 0)
     }
 
+    /// How one may sign in here (`GET /api/auth/providers`, the sign-in page): a button per
+    /// identity provider, whether passwords work, and who may create an account now.
+    pub async fn sign_in_choices(&self) -> ServiceResult<crate::api::SignInChoices> {
+        let signup = if self.signup_open_to_anyone().await? {
+            SignupPolicy::Open
+        } else {
+            SignupPolicy::Closed
+        };
+        Ok(crate::api::SignInChoices {
+            providers: self.external_auth().buttons(),
+            local_accounts: self.config().local_accounts,
+            signup,
+        })
+    }
+
     /// The run-time settings (`GET /api/admin/settings`).
     pub async fn admin_settings(&self, actor: &User) -> ServiceResult<AdminSettings> {
         self.require_admin(actor)?;

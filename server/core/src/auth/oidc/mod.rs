@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
 use crate::sign_in_failure::SignInFailure;
 
@@ -51,15 +50,6 @@ impl std::fmt::Debug for ProviderConfig {
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
-}
-
-/// What the sign-in page shows: a button per provider.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderButton {
-    pub name: String,
-    pub display_name: String,
-    pub login_url: String,
 }
 
 /// Who the provider says signed in.
@@ -152,10 +142,11 @@ impl ExternalAuth {
         self.providers.is_empty()
     }
 
-    pub fn buttons(&self) -> Vec<ProviderButton> {
+    /// What the sign-in page shows: a button per provider.
+    pub fn buttons(&self) -> Vec<crate::api::SignInProvider> {
         self.providers
             .iter()
-            .map(|provider| ProviderButton {
+            .map(|provider| crate::api::SignInProvider {
                 name: provider.name.clone(),
                 display_name: provider.display_name.clone(),
                 login_url: format!("/auth/{}/login", provider.name),
