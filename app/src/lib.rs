@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod components;
+pub mod error;
 pub mod markdown;
 pub mod pages;
 pub mod server_fns;

@@ -1,6 +1,7 @@
 //! Server functions: the UI's way to the service layer. Each is a thin adapter, exactly like
 //! the REST handlers; the rules live in `confab_core::service`.
 
+use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use confab_core::api::{
     AdminSettings, AuditPage, Invitation, ModelChoices, SignInChoices, SignupPolicy, UserPage,
@@ -41,24 +42,25 @@ mod server {
     use confab_core::service::{ServiceError, Services};
     use confab_http::current_user::resolve;
     use http::request::Parts;
+
+    use crate::error::AppError;
     use leptos::prelude::*;
 
-    pub fn services() -> Result<Services, ServerFnError> {
-        use_context::<Services>().ok_or_else(|| ServerFnError::new("services are not installed"))
+    pub fn services() -> Result<Services, AppError> {
+        use_context::<Services>()
+            .ok_or_else(|| AppError::new("internal", "services are not installed"))
     }
 
-    fn parts() -> Result<Parts, ServerFnError> {
-        use_context::<Parts>().ok_or_else(|| ServerFnError::new("no request context"))
+    fn parts() -> Result<Parts, AppError> {
+        use_context::<Parts>().ok_or_else(|| AppError::new("internal", "no request context"))
     }
 
-    /// The error a server function returns: the service error's sentence, which the UI shows
-    /// as it is (a full disk reads "the server's storage is full, so nothing was saved...").
-    /// Details of an internal error go to the log only. A refusal to try again later (a rate
-    /// limit, a full hashing queue) is answered 429 with `Retry-After`, as the REST API does.
-    pub fn to_error(error: ServiceError) -> ServerFnError {
-        if let ServiceError::Internal(detail) = &error {
-            tracing::error!(%detail, "internal error in a server function");
-        }
+    /// The error a server function returns: the code and sentence the REST API gives for the
+    /// same service error (`confab_http::error::public_error`, which logs an internal error's
+    /// details and hides them). A refusal to try again later (a rate limit, a full hashing
+    /// queue) is answered 429 with `Retry-After`, as the REST API does.
+    pub fn to_error(error: ServiceError) -> AppError {
+        let detail = confab_http::error::public_error(&error);
         if let (Some(seconds), Some(response)) = (
             error.retry_after_secs(),
             use_context::<leptos_axum::ResponseOptions>(),
@@ -66,11 +68,11 @@ mod server {
             response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
             response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         }
-        ServerFnError::new(error.to_string())
+        AppError::new(detail.code, detail.message)
     }
 
     /// The signed-in user, or None.
-    pub async fn optional_user() -> Result<Option<User>, ServerFnError> {
+    pub async fn optional_user() -> Result<Option<User>, AppError> {
         let mut parts = parts()?;
         match resolve(&mut parts, &services()?).await {
             Ok((user, _)) => Ok(Some(user)),
@@ -79,18 +81,18 @@ mod server {
         }
     }
 
-    pub async fn user() -> Result<User, ServerFnError> {
+    pub async fn user() -> Result<User, AppError> {
         optional_user()
             .await?
             .ok_or_else(|| to_error(ServiceError::Unauthorized))
     }
 
-    pub fn session() -> Result<tower_sessions::Session, ServerFnError> {
+    pub fn session() -> Result<tower_sessions::Session, AppError> {
         parts()?
             .extensions
             .get::<tower_sessions::Session>()
             .cloned()
-            .ok_or_else(|| ServerFnError::new("sign-in sessions are not installed"))
+            .ok_or_else(|| AppError::new("internal", "sign-in sessions are not installed"))
     }
 
     /// The sign-in and sign-up limiters' key for the client, from the [`Client`] the server resolved
@@ -124,7 +126,7 @@ mod server {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn current_user() -> Result<Option<User>, ServerFnError> {
+pub async fn current_user() -> Result<Option<User>, AppError> {
     server::optional_user().await
 }
 
@@ -137,7 +139,7 @@ pub async fn sign_up(
     name: Option<String>,
     // The secret of the invitation link the page was opened with (`?invitation=`), if any.
     #[server(default)] invitation: Option<String>,
-) -> Result<User, ServerFnError> {
+) -> Result<User, AppError> {
     let services = server::services()?;
     let signed_in = services
         .signup_with_invitation(
@@ -156,7 +158,7 @@ pub async fn sign_up(
 }
 
 #[server(prefix = "/rpc")]
-pub async fn sign_in(email: String, password: String) -> Result<User, ServerFnError> {
+pub async fn sign_in(email: String, password: String) -> Result<User, AppError> {
     let services = server::services()?;
     let signed_in = services
         .authenticate(&email, &password, &server::client_address())
@@ -169,7 +171,7 @@ pub async fn sign_in(email: String, password: String) -> Result<User, ServerFnEr
 }
 
 #[server(prefix = "/rpc")]
-pub async fn sign_out() -> Result<(), ServerFnError> {
+pub async fn sign_out() -> Result<(), AppError> {
     confab_http::session::sign_out(&server::session()?)
         .await
         .map_err(server::to_error)
@@ -179,7 +181,7 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 /// sign-in for an account without one: see `Services::delete_account`), then ends this
 /// browser's sign-in; the store has ended the others.
 #[server(prefix = "/rpc")]
-pub async fn delete_account(password: Option<String>) -> Result<(), ServerFnError> {
+pub async fn delete_account(password: Option<String>) -> Result<(), AppError> {
     use confab_core::service::accounts::Reauthentication;
     let user = server::user().await?;
     let session = server::session()?;
@@ -204,7 +206,7 @@ pub async fn delete_account(password: Option<String>) -> Result<(), ServerFnErro
 /// Stops a reply that is streaming: the server cancels the model's request and saves what
 /// arrived as `partial`, reason `stopped`. Answers the reply as saved.
 #[server(prefix = "/rpc")]
-pub async fn stop_reply(id: String) -> Result<Message, ServerFnError> {
+pub async fn stop_reply(id: String) -> Result<Message, AppError> {
     let user = server::user().await?;
     server::services()?
         .stop_reply(&user, &id)
@@ -216,7 +218,7 @@ pub async fn stop_reply(id: String) -> Result<Message, ServerFnError> {
 pub async fn list_sessions(
     cursor: Option<String>,
     archived: bool,
-) -> Result<Page<Session>, ServerFnError> {
+) -> Result<Page<Session>, AppError> {
     let user = server::user().await?;
     server::services()?
         .list_sessions(
@@ -232,7 +234,7 @@ pub async fn list_sessions(
 }
 
 #[server(prefix = "/rpc")]
-pub async fn get_session(id: String) -> Result<Session, ServerFnError> {
+pub async fn get_session(id: String) -> Result<Session, AppError> {
     let user = server::user().await?;
     server::services()?
         .get_session(&user, &id)
@@ -242,7 +244,7 @@ pub async fn get_session(id: String) -> Result<Session, ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn create_session(title: Option<String>) -> Result<Session, ServerFnError> {
+pub async fn create_session(title: Option<String>) -> Result<Session, AppError> {
     let user = server::user().await?;
     server::services()?
         .create_session(&user, title.as_deref())
@@ -256,7 +258,7 @@ pub async fn update_session(
     title: Option<String>,
     pinned: Option<bool>,
     archived: Option<bool>,
-) -> Result<Session, ServerFnError> {
+) -> Result<Session, AppError> {
     let user = server::user().await?;
     server::services()?
         .update_session(
@@ -274,7 +276,7 @@ pub async fn update_session(
 }
 
 #[server(prefix = "/rpc")]
-pub async fn delete_session(id: String) -> Result<(), ServerFnError> {
+pub async fn delete_session(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .delete_session(&user, &id)
@@ -284,7 +286,7 @@ pub async fn delete_session(id: String) -> Result<(), ServerFnError> {
 
 /// Undoes `delete_session` within the retention time and returns the session as it was.
 #[server(prefix = "/rpc")]
-pub async fn restore_session(id: String) -> Result<Session, ServerFnError> {
+pub async fn restore_session(id: String) -> Result<Session, AppError> {
     let user = server::user().await?;
     server::services()?
         .restore_session(&user, &id)
@@ -293,7 +295,7 @@ pub async fn restore_session(id: String) -> Result<Session, ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn clear_session(id: String) -> Result<(), ServerFnError> {
+pub async fn clear_session(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .clear_session(&user, &id)
@@ -309,7 +311,7 @@ pub async fn load_conversation(
     before: Option<String>,
     after: Option<String>,
     message_type: Option<String>,
-) -> Result<SessionView, ServerFnError> {
+) -> Result<SessionView, AppError> {
     let user = server::user().await?;
     server::services()?
         .branch_page(
@@ -330,7 +332,7 @@ pub async fn load_conversation(
 /// Opens a conversation at one of its messages (a search hit): switches to its branch when it
 /// is on another, and answers the page around it.
 #[server(prefix = "/rpc")]
-pub async fn open_message(message_id: String) -> Result<SessionView, ServerFnError> {
+pub async fn open_message(message_id: String) -> Result<SessionView, AppError> {
     let user = server::user().await?;
     server::services()?
         .open_at(&user, &message_id, Some(MESSAGE_PAGE as i64))
@@ -344,7 +346,7 @@ pub async fn open_message(message_id: String) -> Result<SessionView, ServerFnErr
 pub async fn switch_branch(
     session_id: String,
     message_id: String,
-) -> Result<SessionView, ServerFnError> {
+) -> Result<SessionView, AppError> {
     let user = server::user().await?;
     server::services()?
         .switch_branch(
@@ -363,7 +365,7 @@ pub async fn switch_branch(
 pub async fn search_messages(
     q: String,
     message_type: Option<String>,
-) -> Result<Vec<SearchHit>, ServerFnError> {
+) -> Result<Vec<SearchHit>, AppError> {
     if q.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -384,13 +386,13 @@ pub async fn search_messages(
 }
 
 #[server(prefix = "/rpc")]
-pub async fn list_models() -> Result<ModelChoices, ServerFnError> {
+pub async fn list_models() -> Result<ModelChoices, AppError> {
     server::user().await?;
     Ok(server::services()?.providers().models().await)
 }
 
 #[server(prefix = "/rpc")]
-pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
+pub async fn sign_in_options() -> Result<SignInChoices, AppError> {
     server::services()?
         .sign_in_choices()
         .await
@@ -405,9 +407,10 @@ pub async fn reset_password(
     token: String,
     password: String,
     confirm: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), AppError> {
     if password != confirm {
-        return Err(ServerFnError::new(
+        return Err(AppError::new(
+            "passwords_differ",
             "the two passwords are not the same; type the new password twice",
         ));
     }
@@ -438,7 +441,7 @@ pub struct PasswordResetPath {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_get_settings() -> Result<AdminSettings, ServerFnError> {
+pub async fn admin_get_settings() -> Result<AdminSettings, AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_settings(&user)
@@ -447,7 +450,7 @@ pub async fn admin_get_settings() -> Result<AdminSettings, ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_set_signup(signup: SignupPolicy) -> Result<AdminSettings, ServerFnError> {
+pub async fn admin_set_signup(signup: SignupPolicy) -> Result<AdminSettings, AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_update_settings(&user, AdminSettings { signup })
@@ -456,7 +459,7 @@ pub async fn admin_set_signup(signup: SignupPolicy) -> Result<AdminSettings, Ser
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_list_users(cursor: Option<String>) -> Result<UserPage, ServerFnError> {
+pub async fn admin_list_users(cursor: Option<String>) -> Result<UserPage, AppError> {
     let user = server::user().await?;
     let page = confab_core::api::PageInput {
         cursor,
@@ -469,7 +472,7 @@ pub async fn admin_list_users(cursor: Option<String>) -> Result<UserPage, Server
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_disable_user(id: String) -> Result<(), ServerFnError> {
+pub async fn admin_disable_user(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_disable_user(&user, &id)
@@ -478,7 +481,7 @@ pub async fn admin_disable_user(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_enable_user(id: String) -> Result<(), ServerFnError> {
+pub async fn admin_enable_user(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_enable_user(&user, &id)
@@ -487,7 +490,7 @@ pub async fn admin_enable_user(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_delete_user(id: String) -> Result<(), ServerFnError> {
+pub async fn admin_delete_user(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_delete_user(&user, &id)
@@ -498,7 +501,7 @@ pub async fn admin_delete_user(id: String) -> Result<(), ServerFnError> {
 #[server(prefix = "/rpc")]
 pub async fn admin_create_invitation(
     email: Option<String>,
-) -> Result<CreatedInvitationLink, ServerFnError> {
+) -> Result<CreatedInvitationLink, AppError> {
     let user = server::user().await?;
     let input = confab_core::api::InvitationInput {
         email,
@@ -515,7 +518,7 @@ pub async fn admin_create_invitation(
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_list_invitations() -> Result<Vec<Invitation>, ServerFnError> {
+pub async fn admin_list_invitations() -> Result<Vec<Invitation>, AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_list_invitations(&user)
@@ -524,7 +527,7 @@ pub async fn admin_list_invitations() -> Result<Vec<Invitation>, ServerFnError> 
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_revoke_invitation(id: String) -> Result<(), ServerFnError> {
+pub async fn admin_revoke_invitation(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .admin_revoke_invitation(&user, &id)
@@ -533,7 +536,7 @@ pub async fn admin_revoke_invitation(id: String) -> Result<(), ServerFnError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_create_password_reset(id: String) -> Result<PasswordResetPath, ServerFnError> {
+pub async fn admin_create_password_reset(id: String) -> Result<PasswordResetPath, AppError> {
     let user = server::user().await?;
     let created = server::services()?
         .admin_create_password_reset(&user, &id)
@@ -547,7 +550,7 @@ pub async fn admin_create_password_reset(id: String) -> Result<PasswordResetPath
 }
 
 #[server(prefix = "/rpc")]
-pub async fn admin_audit(cursor: Option<String>) -> Result<AuditPage, ServerFnError> {
+pub async fn admin_audit(cursor: Option<String>) -> Result<AuditPage, AppError> {
     let user = server::user().await?;
     let page = confab_core::api::PageInput {
         cursor,

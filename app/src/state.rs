@@ -3,6 +3,7 @@
 //! a reply keeps streaming while the URL changes (a first message creates its session, and the
 //! page moves to `/c/{id}` mid-reply).
 
+use crate::error::AppError;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,15 +24,9 @@ use crate::server_fns::{
 /// restorable for much longer; this is only how long the button is offered).
 const UNDO_NOTICE: Duration = Duration::from_secs(10);
 
-/// A server function error as a sentence for people.
-pub fn error_text(error: &ServerFnError) -> String {
-    match error {
-        ServerFnError::ServerError(message) => message.clone(),
-        other => other
-            .to_string()
-            .trim_start_matches("error running server function: ")
-            .to_owned(),
-    }
+/// A server function error as a sentence for people, chosen by its code.
+pub fn error_text(error: &AppError) -> String {
+    error.sentence()
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -126,7 +121,7 @@ pub fn activity(session: &Session) -> DateTime<Utc> {
 /// added on scroll, and local changes made before the server confirms them.
 #[derive(Clone, Copy)]
 pub struct SessionsStore {
-    pub first_page: Resource<Result<Page<Session>, ServerFnError>>,
+    pub first_page: Resource<Result<Page<Session>, AppError>>,
     pub items: RwSignal<Vec<Session>>,
     pub next_cursor: RwSignal<Option<String>>,
     /// Showing archived sessions instead of the others.

@@ -196,10 +196,14 @@ async fn the_sign_in_server_function_is_limited_like_the_api() {
         .expect("whole seconds");
     let earliest = 300 - opened.elapsed().as_secs() - 1;
     assert!((earliest..=300).contains(&retry_after), "{retry_after}");
-    // server_fn's encoding of the error, which the page decodes back to the sentence.
+    // The typed error, with the REST API's code, which the page decodes to choose its words.
+    let error: app::error::AppError = limited.json().await.expect("the typed error");
     assert_eq!(
-        limited.text().await.expect("text"),
-        format!("ServerError|too many attempts, try again in {retry_after} seconds")
+        error,
+        app::error::AppError::new(
+            "too_many_requests",
+            format!("too many attempts, try again in {retry_after} seconds")
+        )
     );
 }
 

@@ -1,5 +1,6 @@
 //! Who is signed in, shared through context, and the sign-in / sign-up forms.
 
+use crate::error::AppError;
 use confab_core::api::SignupPolicy;
 use confab_core::model::User;
 use confab_core::sign_in_failure::SignInFailure;
@@ -12,7 +13,7 @@ use crate::server_fns::{current_user, sign_in_options, DeleteAccount, SignIn, Si
 /// The sign-in state every component can read.
 #[derive(Clone, Copy)]
 pub struct Auth {
-    pub user: Resource<Result<Option<User>, ServerFnError>>,
+    pub user: Resource<Result<Option<User>, AppError>>,
     pub sign_in: ServerAction<SignIn>,
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
@@ -49,14 +50,9 @@ pub fn use_auth() -> Auth {
     expect_context::<Auth>()
 }
 
-fn error_text(result: Option<Result<User, ServerFnError>>) -> Option<String> {
+fn error_text(result: Option<Result<User, AppError>>) -> Option<String> {
     match result {
-        Some(Err(error)) => Some(
-            error
-                .to_string()
-                .trim_start_matches("error running server function: ")
-                .to_owned(),
-        ),
+        Some(Err(error)) => Some(error.sentence()),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; the message type and the
 //! model are chosen beside it; Stop ends a streaming reply.
 
+use crate::error::AppError;
 use confab_core::model::KNOWN_MESSAGE_TYPES;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,7 +19,7 @@ pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoVi
     // Asked from the browser only, once hydrated: a slow provider never holds the page back.
     // (Not a `LocalResource`: read inside the page's `Suspense`, one makes the server send that
     // Suspense's fallback instead of the page.)
-    let models = RwSignal::new(None::<Result<ModelChoices, ServerFnError>>);
+    let models = RwSignal::new(None::<Result<ModelChoices, AppError>>);
     Effect::new(move |_| {
         spawn_local(async move {
             let answer = list_models().await;

@@ -7,6 +7,7 @@
 //! its first page, as many pages as were shown: the rows an administrator had in view stay in
 //! view, each with its state after the change, and none twice.
 
+use crate::error::AppError;
 use std::future::Future;
 
 use leptos::prelude::*;
@@ -42,10 +43,10 @@ impl From<AuditPage> for Rows<AuditEntry> {
 }
 
 /// The first `pages` pages, one after the other (fewer when the list ends before).
-async fn first_pages<T, F, Fut>(fetch: F, pages: usize) -> Result<Rows<T>, ServerFnError>
+async fn first_pages<T, F, Fut>(fetch: F, pages: usize) -> Result<Rows<T>, AppError>
 where
     F: Fn(Option<String>) -> Fut,
-    Fut: Future<Output = Result<Rows<T>, ServerFnError>>,
+    Fut: Future<Output = Result<Rows<T>, AppError>>,
 {
     let mut shown = fetch(None).await?;
     for _ in 1..pages {
@@ -69,12 +70,12 @@ fn append<T>(shown: &mut Rows<T>, cursor: &str, page: Rows<T>) -> bool {
     true
 }
 
-pub type Listing<T> = Resource<Result<Rows<T>, ServerFnError>>;
+pub type Listing<T> = Resource<Result<Rows<T>, AppError>>;
 
 /// The rows shown of a paged list, and its "Show more".
 pub struct PagedList<T: Send + Sync + 'static> {
     rows: Listing<T>,
-    more: Action<String, Result<(), ServerFnError>>,
+    more: Action<String, Result<(), AppError>>,
 }
 
 impl<T: Send + Sync + 'static> Clone for PagedList<T> {
@@ -94,7 +95,7 @@ where
     pub fn new<F, Fut>(changes: impl Fn() -> usize + Send + Sync + 'static, fetch: F) -> Self
     where
         F: Fn(Option<String>) -> Fut + Copy + Send + Sync + 'static,
-        Fut: Future<Output = Result<Rows<T>, ServerFnError>> + Send + 'static,
+        Fut: Future<Output = Result<Rows<T>, AppError>> + Send + 'static,
     {
         // How many pages are in view: loading again loads that many.
         let pages = StoredValue::new(1_usize);
@@ -118,7 +119,7 @@ where
     }
 
     /// The answer: the rows shown, or why none could be loaded.
-    pub fn get(&self) -> Option<Result<Rows<T>, ServerFnError>> {
+    pub fn get(&self) -> Option<Result<Rows<T>, AppError>> {
         self.rows.get()
     }
 
@@ -176,7 +177,7 @@ mod tests {
         total: u32,
         size: usize,
         asked: &Mutex<Vec<Option<String>>>,
-    ) -> impl Fn(Option<String>) -> std::future::Ready<Result<Rows<u32>, ServerFnError>> + '_ {
+    ) -> impl Fn(Option<String>) -> std::future::Ready<Result<Rows<u32>, AppError>> + '_ {
         move |cursor: Option<String>| {
             asked.lock().unwrap().push(cursor.clone());
             let after = cursor.map_or(0, |cursor| cursor.parse::<u32>().unwrap());

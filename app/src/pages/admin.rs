@@ -4,6 +4,7 @@
 //! refusal shows the service's own sentence. Accounts and the audit log grow by a page with
 //! "Show more" (`PagedList`).
 
+use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use confab_core::api::{
     AdminSettings, AuditAction, AuditEntry, Invitation, InvitationStatus, SignupPolicy, UserSummary,
@@ -33,9 +34,7 @@ fn when(time: DateTime<Utc>) -> String {
 }
 
 /// The service's sentence of a finished action that failed, `None` otherwise.
-fn failure<T: Clone + Send + Sync + 'static>(
-    value: Option<Result<T, ServerFnError>>,
-) -> Option<String> {
+fn failure<T: Clone + Send + Sync + 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
     match value {
         Some(Err(error)) => Some(error_text(&error)),
         _ => None,
@@ -133,11 +132,11 @@ impl Actions {
     }
 }
 
-async fn users_after(cursor: Option<String>) -> Result<Rows<UserSummary>, ServerFnError> {
+async fn users_after(cursor: Option<String>) -> Result<Rows<UserSummary>, AppError> {
     admin_list_users(cursor).await.map(Rows::from)
 }
 
-async fn audit_after(cursor: Option<String>) -> Result<Rows<AuditEntry>, ServerFnError> {
+async fn audit_after(cursor: Option<String>) -> Result<Rows<AuditEntry>, AppError> {
     admin_audit(cursor).await.map(Rows::from)
 }
 
@@ -147,8 +146,8 @@ async fn audit_after(cursor: Option<String>) -> Result<Rows<AuditEntry>, ServerF
 #[derive(Clone, Copy)]
 struct AdminData {
     actions: Actions,
-    settings: Resource<Result<AdminSettings, ServerFnError>>,
-    invitations: Resource<Result<Vec<Invitation>, ServerFnError>>,
+    settings: Resource<Result<AdminSettings, AppError>>,
+    invitations: Resource<Result<Vec<Invitation>, AppError>>,
     users: PagedList<UserSummary>,
     audit: PagedList<AuditEntry>,
 }
@@ -190,7 +189,7 @@ fn Sections(data: AdminData) -> AnyView {
 #[component]
 fn SignupSection(
     save: ServerAction<AdminSetSignup>,
-    settings: Resource<Result<AdminSettings, ServerFnError>>,
+    settings: Resource<Result<AdminSettings, AppError>>,
 ) -> AnyView {
     let error = move || failure(save.value().get());
     let policy = move || {
@@ -284,7 +283,7 @@ fn invitation_status(status: InvitationStatus) -> &'static str {
 fn InvitationsSection(
     create: ServerAction<AdminCreateInvitation>,
     revoke: ServerAction<AdminRevokeInvitation>,
-    invitations: Resource<Result<Vec<Invitation>, ServerFnError>>,
+    invitations: Resource<Result<Vec<Invitation>, AppError>>,
 ) -> AnyView {
     // The latest outcome of either action: a success clears an earlier failure.
     let error = RwSignal::new(None::<String>);

@@ -113,16 +113,7 @@ async fn a_zip_that_unpacks_past_the_limit_is_refused() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            ServiceError::Invalid {
-                code: "too_large",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(&error, ServiceError::TooLarge(_)), "{error:?}");
 }
 
 #[tokio::test]
@@ -249,16 +240,7 @@ async fn files_that_are_not_imports_are_refused() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            ServiceError::Invalid {
-                code: "too_large",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(matches!(&error, ServiceError::TooLarge(_)), "{error:?}");
     assert!(account.sessions().await.is_empty());
 }
 

@@ -6,23 +6,47 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use confab_core::api::{ErrorBody, ErrorDetail};
 use confab_core::service::error::explain_json_error;
 use confab_core::service::ServiceError;
 
 /// The JSON error body every API answer uses: `{"error": {"code", "message"}}`.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(ErrorBody::new(code, message))).into_response()
+}
+
+/// The HTTP status of a service error: the one place each kind meets HTTP.
+pub fn status_of(error: &ServiceError) -> StatusCode {
+    match error {
+        ServiceError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::Unauthorized | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) | ServiceError::Denied { .. } => StatusCode::FORBIDDEN,
+        ServiceError::NotFound => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ServiceError::TooManyRequests { .. } | ServiceError::Busy => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What a client is told of a service error: its code and sentence. An internal error's
+/// details go to the log here and never to the client, whichever adapter answers (REST, the
+/// server functions, the OpenAI-compatible endpoint): each reports errors through this.
+pub fn public_error(error: &ServiceError) -> ErrorDetail {
+    if let ServiceError::Internal(detail) = error {
+        tracing::error!(%detail, "internal error");
+    }
+    ErrorDetail {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+    }
 }
 
 /// The answer for a service error: its status and code, its sentence, and `Retry-After`.
 fn service_error_response(error: ServiceError) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let ServiceError::Internal(detail) = &error {
-        // Details of a 500 go to the log, never to the client.
-        tracing::error!(%detail, "internal error");
-    }
-    let mut response = error_response(status, error.code(), &error.to_string());
+    let detail = public_error(&error);
+    let mut response = error_response(status_of(&error), &detail.code, &detail.message);
     if let Some(seconds) = error.retry_after_secs() {
         response.headers_mut().insert(RETRY_AFTER, seconds.into());
     }
@@ -121,6 +145,13 @@ mod tests {
     #[test]
     fn a_duplicate_reaches_the_client_without_the_databases_words() {
         let duplicate = StoreError::Duplicate("UNIQUE constraint failed: users.email".into());
+        assert_eq!(
+            answer(ServiceError::TooLarge(
+                "the file is larger than 1 MiB".into()
+            ))
+            .0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
         assert_eq!(
             answer(duplicate.into()),
             (

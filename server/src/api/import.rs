@@ -177,14 +177,7 @@ async fn import(
         .services
         .import_reader_with(&user, reader, options, on_progress)
         .await
-        .map_err(|error| match error {
-            error if error.code() == "too_large" => ApiError::Request {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "body_too_large",
-                message: error.to_string(),
-            },
-            error => ApiError::from(error),
-        });
+        .map_err(ApiError::from);
     if let Some(following) = following {
         following.end(match &outcome {
             Ok(report) => Ending::Done(report.clone()),

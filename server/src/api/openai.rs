@@ -14,7 +14,6 @@ use confab_core::chat_stream::ChatEvent;
 use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
 use confab_core::service::recorder::RequestIdentity;
-use confab_core::service::ServiceError;
 use confab_http::CurrentUser;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -145,14 +144,13 @@ async fn completions(
     {
         Ok(recorded) => recorded,
         Err(error) => {
-            let status =
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let message = if matches!(error, ServiceError::Internal(_)) {
-                "internal error".to_owned()
-            } else {
-                error.to_string()
-            };
-            return openai_error(status, error.code(), &message);
+            // Logged when internal, and then told as "internal error", as on every endpoint.
+            let detail = confab_http::error::public_error(&error);
+            return openai_error(
+                confab_http::error::status_of(&error),
+                &detail.code,
+                &detail.message,
+            );
         }
     };
     let session_header = HeaderValue::from_str(&recorded.session.id).ok();

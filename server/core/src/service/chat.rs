@@ -286,12 +286,12 @@ impl Services {
             active_leaf: LeafRule::Set,
         };
         match self.store().append_message(message, new_session).await {
-            Err(crate::store::StoreError::Conflict(detail)) if detail.contains("parent") => {
-                Err(ServiceError::invalid(
-                    "invalid_parent",
-                    "parentId is not a message of this session",
-                ))
-            }
+            Err(crate::store::StoreError::Conflict(
+                crate::store::Conflict::ParentOutsideSession,
+            )) => Err(ServiceError::invalid(
+                "invalid_parent",
+                "parentId is not a message of this session",
+            )),
             other => Ok(other?),
         }
     }

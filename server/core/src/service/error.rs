@@ -1,5 +1,6 @@
-//! The service layer's error: what went wrong in the user's terms, with the HTTP status and the
-//! machine-readable code every adapter reports.
+//! The service layer's error: what went wrong in the user's terms, with the machine-readable
+//! code every adapter reports. It knows nothing of HTTP: `confab_http::error` maps each kind to
+//! its status.
 
 use crate::store::StoreError;
 
@@ -33,6 +34,10 @@ pub enum ServiceError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// What was sent is larger than a limit of Confab's (an import's file, or what it unpacks
+    /// to): the sentence names the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
     /// Too many passwords are being checked at once (429): nothing was checked, and the same
@@ -62,19 +67,6 @@ impl ServiceError {
         }
     }
 
-    pub fn status(&self) -> u16 {
-        match self {
-            ServiceError::Invalid { .. } => 422,
-            ServiceError::Unauthorized | ServiceError::BadCredentials => 401,
-            ServiceError::Forbidden(_) | ServiceError::Denied { .. } => 403,
-            ServiceError::NotFound => 404,
-            ServiceError::Conflict(_) => 409,
-            ServiceError::TooManyRequests { .. } | ServiceError::Busy => 429,
-            ServiceError::StorageFull => 507,
-            ServiceError::Internal(_) => 500,
-        }
-    }
-
     /// Seconds the client should wait before trying again, for the answers that say so
     /// (`Retry-After`).
     pub fn retry_after_secs(&self) -> Option<u64> {
@@ -94,6 +86,7 @@ impl ServiceError {
             ServiceError::Denied { code, .. } => code,
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
+            ServiceError::TooLarge(_) => "too_large",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
             ServiceError::Busy => "busy",
             ServiceError::StorageFull => "storage_full",
@@ -106,7 +99,7 @@ impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ServiceError::NotFound,
-            StoreError::Conflict(sentence) => ServiceError::Conflict(sentence),
+            StoreError::Conflict(conflict) => ServiceError::Conflict(conflict.to_string()),
             StoreError::Duplicate(detail) => {
                 // The database's words name its tables and indexes: the log may know them,
                 // the client may not.
@@ -178,8 +171,8 @@ mod tests {
         let error = ServiceError::from(duplicate);
         // What every adapter reports (the HTTP body is confab-http's test).
         assert_eq!(
-            (error.status(), error.code(), error.to_string().as_str()),
-            (409, "conflict", DUPLICATE_MESSAGE)
+            (error.code(), error.to_string().as_str()),
+            ("conflict", DUPLICATE_MESSAGE)
         );
     }
 

@@ -27,10 +27,9 @@ use crate::model::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A write that contradicts what is stored, in Confab's words for the user ("the
-    /// parent message is not in this session").
+    /// A write that contradicts what is stored: what it contradicts.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// A uniqueness rule of the database was broken (an email already registered, for
     /// instance). The text is the database's own (table, index and column names) and goes to
     /// the log only.
@@ -53,6 +52,21 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a refused write contradicts. Each says so in Confab's words for the user (its
+/// `Display`), and callers decide by the variant, never by the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// The parent named for a new message is not a message of its session.
+    #[error("the parent message is not in this session")]
+    ParentOutsideSession,
+    /// An imported conversation's id belongs to a session that is not the importer's.
+    #[error("the session id is taken")]
+    SessionIdTaken,
+    /// An imported conversation's deleted copy is being purged at this moment.
+    #[error("a deleted conversation of this file is being removed; import it again later")]
+    SessionBeingPurged,
+}
 
 /// A user with the secret needed to check a password.
 #[derive(Clone, Debug)]

@@ -23,7 +23,7 @@ const PASSWORD: &str = "a good password";
 
 fn code<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> (u16, &'static str, String) {
     let error = result.expect_err("refused");
-    (error.status(), error.code(), error.to_string())
+    (super::status(&error), error.code(), error.to_string())
 }
 
 fn page(limit: i64, cursor: Option<String>) -> PageInput {

@@ -83,8 +83,7 @@ pub(super) fn read_conversations(
             Ok(()) => {}
             Err(Halt::Cancelled) => return Err(Halt::Cancelled),
             Err(Halt::Failed(_)) if exceeded.load(Ordering::Relaxed) => {
-                return Err(ServiceError::invalid(
-                    "too_large",
+                return Err(ServiceError::TooLarge(
                     format!(
                         "the conversations in the ZIP file unpack to more than the import limit of {} MiB",
                         max_bytes.div_ceil(1024 * 1024)

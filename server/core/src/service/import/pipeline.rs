@@ -143,10 +143,7 @@ pub(super) fn run(reader: impl Read, reading: Reading) -> Result<(), Halt> {
 }
 
 fn too_large(what: &str, limit: u64) -> ServiceError {
-    ServiceError::invalid(
-        "too_large",
-        format!("{what} of {} MiB", limit.div_ceil(1024 * 1024)),
-    )
+    ServiceError::TooLarge(format!("{what} of {} MiB", limit.div_ceil(1024 * 1024)))
 }
 
 fn read_file(reader: impl Read, sink: &mut Sink, max_bytes: u64) -> Result<(), Halt> {

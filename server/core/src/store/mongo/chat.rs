@@ -786,7 +786,7 @@ async fn parent_in_session(
 
 /// What an append whose parent is not in its session answers, as on SQLite.
 fn not_in_session() -> StoreError {
-    StoreError::Conflict("the parent message is not in this session".into())
+    StoreError::Conflict(crate::store::Conflict::ParentOutsideSession)
 }
 
 /// The `$inc`/`$max` of one appended message and the `$addToSet` of its model (the session's

@@ -249,7 +249,7 @@ async fn existing_session(
         .or_else(|| found.first())
         // The id belongs to another user's session: derived ids make this all but impossible,
         // and messages must never be attached to someone else's session.
-        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))?;
+        .ok_or(StoreError::Conflict(crate::store::Conflict::SessionIdTaken))?;
     if existing.deleted_at.is_some() {
         let restored = collections
             .chat_sessions
@@ -261,8 +261,7 @@ async fn existing_session(
             .map_err(db_error)?;
         if restored.matched_count == 0 {
             return Err(StoreError::Conflict(
-                "a deleted conversation of this file is being removed; import it again later"
-                    .into(),
+                crate::store::Conflict::SessionBeingPurged,
             ));
         }
     }

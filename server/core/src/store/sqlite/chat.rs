@@ -628,7 +628,7 @@ pub fn append_message(
         let parent = message_by_id(conn, &message.user_id, parent_id)?;
         if parent.is_none_or(|parent| parent.session_id != message.session_id) {
             return Err(StoreError::Conflict(
-                "the parent message is not in this session".into(),
+                crate::store::Conflict::ParentOutsideSession,
             ));
         }
     }

@@ -216,7 +216,7 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
         .map_err(sql_error)?
         // The id belongs to another user's session: derived ids make this all but impossible,
         // and messages must never be attached to someone else's session.
-        .ok_or_else(|| StoreError::Conflict("the session id is taken".into()))?;
+        .ok_or(StoreError::Conflict(crate::store::Conflict::SessionIdTaken))?;
     // Importing a conversation again that was deleted (and not yet purged) brings it back:
     // the user asked for it, and its messages are all still there to be counted once.
     conn.prepare_cached(

@@ -79,7 +79,7 @@ fn copy_error(error: &StoreError) -> StoreError {
     match error {
         StoreError::Full => StoreError::Full,
         StoreError::NotFound => StoreError::NotFound,
-        StoreError::Conflict(detail) => StoreError::Conflict(detail.clone()),
+        StoreError::Conflict(conflict) => StoreError::Conflict(*conflict),
         StoreError::Duplicate(detail) => StoreError::Duplicate(detail.clone()),
         other => StoreError::Backend(other.to_string()),
     }
