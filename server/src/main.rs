@@ -1,7 +1,6 @@
 //! `confab`: serve the app, or import a file from the command line.
 
-use clap::Parser;
-use confab::config::{Cli, Command};
+use confab::config::{Cli, Command, ConfigError, Sources};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc. After the benchmark (an import of a million messages,
@@ -68,7 +67,15 @@ fn limit_malloc_arenas() {
 }
 
 async fn run() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::load(Sources::of_process()) {
+        Ok(cli) => cli,
+        // The help, the version, or a wrong flag, printed as clap prints them.
+        Err(ConfigError::CommandLine(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("confab: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")),
