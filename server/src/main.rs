@@ -71,9 +71,10 @@ async fn run() -> std::process::ExitCode {
         Ok(cli) => cli,
         // The help, the version, or a wrong flag, printed as clap prints them.
         Err(ConfigError::CommandLine(error)) => error.exit(),
+        // A wrong variable or file: the same code as a wrong flag.
         Err(error) => {
             eprintln!("confab: {error}");
-            return std::process::ExitCode::FAILURE;
+            return std::process::ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
