@@ -82,6 +82,9 @@ async fn run() -> std::process::ExitCode {
             EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    if let Some(file) = &cli.config.config_file {
+        tracing::info!("configuration read from {}", file.display());
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Import { file, user } => import(cli.config, file, user).await,

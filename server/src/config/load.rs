@@ -61,7 +61,7 @@ pub enum ConfigError {
 
 impl Cli {
     /// Reads the configuration: defaults in code, then the file, then `CONFAB_*` variables,
-    /// then flags, each option from the first of those (in reverse) that sets it.
+    /// then flags; each option takes its value from the last of these that sets it.
     ///
     /// clap stays the one definition of every option (its help, default and parser): the file
     /// and the variables are fed to it as defaults of a second parse, which only the flags it
@@ -97,29 +97,26 @@ impl Cli {
             (None, Some(path)) if path.exists() => Some(File::read(path)?),
             (None, _) => None,
         };
-        let options: Vec<(String, Option<String>)> = documented
+        // Every option but the file itself; the help and the version set nothing.
+        let options: Vec<&clap::Arg> = documented
             .get_arguments()
             .filter(|arg| {
                 arg.get_long().is_some()
                     && !["help", "version", "config"].contains(&arg.get_id().as_str())
             })
-            .map(|arg| {
-                let variable = arg
-                    .get_env()
-                    .map(|name| name.to_string_lossy().into_owned());
-                (arg.get_id().to_string(), variable)
-            })
             .collect();
         if let Some(file) = &file {
             file.check_keys(&options)?;
         }
-        for (id, variable) in &options {
+        for arg in options {
+            let id = arg.get_id().as_str();
             if flags.value_source(id) == Some(ValueSource::CommandLine) {
                 continue;
             }
-            let from_env = variable
-                .as_deref()
-                .and_then(|name| env(name).map(|value| (value, name.to_owned())));
+            let variable = arg
+                .get_env()
+                .map(|name| name.to_string_lossy().into_owned());
+            let from_env = variable.and_then(|name| env(&name).map(|value| (value, name)));
             let found = match from_env {
                 Some(found) => Some(found),
                 None => match &file {
@@ -128,10 +125,6 @@ impl Cli {
                 },
             };
             if let Some((value, origin)) = found {
-                let arg = documented
-                    .get_arguments()
-                    .find(|arg| arg.get_id() == id)
-                    .expect("the option was listed from this command");
                 check_value(arg, &value)
                     .map_err(|reason| ConfigError::Invalid { origin, reason })?;
                 command = command.mut_arg(id, |arg| arg.default_value(value));
@@ -245,11 +238,11 @@ impl File {
     }
 
     /// Refuses a key that is no option: a misspelt one would otherwise be ignored in silence.
-    fn check_keys(&self, options: &[(String, Option<String>)]) -> Result<(), ConfigError> {
+    fn check_keys(&self, options: &[&clap::Arg]) -> Result<(), ConfigError> {
         match self
             .options
             .keys()
-            .find(|key| !options.iter().any(|(id, _)| id == *key))
+            .find(|key| !options.iter().any(|arg| arg.get_id() == key.as_str()))
         {
             Some(key) => Err(ConfigError::UnknownKey {
                 path: self.path.clone(),
