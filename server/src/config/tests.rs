@@ -356,6 +356,24 @@ fn providers_from_the_file_equal_the_same_from_variables() {
         "keycloak \"Company login\" Oidc { issuer: \"https://id.example.com/realms/main\" } \
          confab Some(\"rotated\") [\"openid\", \"email\", \"profile\"]"
     );
+    // The file's lists, with the secrets in variables: the file need not hold any.
+    let secrets_apart = config(directory.load(
+        &[],
+        &[
+            ("CONFAB_PROVIDER_LOCAL_LLM_API_KEY", "local-key"),
+            ("CONFAB_OIDC_GOOGLE_CLIENT_SECRET", "google-secret"),
+            ("CONFAB_OIDC_GOOGLE_DISPLAY_NAME", "Google"),
+        ],
+    ));
+    assert_eq!(
+        model_providers(&secrets_apart)[2],
+        "local-llm http://127.0.0.1:8080/v1 Some(\"local-key\") llama3.2"
+    );
+    assert_eq!(
+        sign_in_providers(&secrets_apart)[1],
+        "google \"Google\" Oidc { issuer: \"https://accounts.google.com\" } google-client \
+         Some(\"google-secret\") [\"openid\", \"email\"]"
+    );
 }
 
 /// Printing the configuration (a debug log, a panic message) shows none of its secrets,
