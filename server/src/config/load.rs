@@ -275,6 +275,8 @@ fn variable_name(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
+/// A provider's name goes into URLs (`/auth/{name}/login`), model names (`name/model`) and
+/// variable names.
 fn check_name(name: &str, what: &str) -> Result<(), ConfigError> {
     if !name.is_empty()
         && name
@@ -306,7 +308,7 @@ fn model_providers(
                     .split_once('=')
                     .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
                     .ok_or_else(|| ConfigError::Invalid {
-                        origin: "CONFAB_PROVIDERS".into(),
+                        origin: "providers".into(),
                         reason: format!("the entry {entry:?} is not name=base_url"),
                     })
             })

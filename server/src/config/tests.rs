@@ -238,6 +238,23 @@ fn a_wrong_key_or_value_is_refused_with_its_name() {
         "CONFAB_MAX_BODY_BYTES: invalid digit found in string"
     );
     assert_eq!(
+        error(load_with(&["--providers", "groq"], &[], None)),
+        "providers: the entry \"groq\" is not name=base_url"
+    );
+    assert_eq!(
+        error(load_with(
+            &[],
+            &[("CONFAB_PROVIDERS", "my groq=https://api.groq.com/openai/v1")],
+            None
+        )),
+        "providers: the name \"my groq\" must be letters, digits, - or _"
+    );
+    let directory = Directory::with_file("[[oidc_providers]]\nname = \"id/main\"\n");
+    assert_eq!(
+        error(directory.load(&[], &[])),
+        "oidc_providers: the name \"id/main\" must be letters, digits, - or _"
+    );
+    assert_eq!(
         error(load_with(
             &[],
             &[("CONFAB_OIDC_PROVIDERS", "keycloak")],
