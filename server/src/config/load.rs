@@ -291,6 +291,21 @@ fn check_name(name: &str, what: &str) -> Result<(), ConfigError> {
     })
 }
 
+/// Two providers of one name would answer to the same URLs and models.
+fn check_unique<'a>(
+    mut names: impl Iterator<Item = &'a String>,
+    what: &str,
+) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    match names.find(|name| !seen.insert(*name)) {
+        Some(name) => Err(ConfigError::Invalid {
+            origin: what.to_owned(),
+            reason: format!("the name {name:?} is given twice"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The model providers besides the default: those `--providers` lists, else the file's, each
 /// with its key from `CONFAB_PROVIDER_<NAME>_API_KEY`, else from its table in the file.
 fn model_providers(
@@ -318,6 +333,7 @@ fn model_providers(
             .map(|provider| (provider.name.clone(), provider.base_url.clone()))
             .collect(),
     };
+    check_unique(entries.iter().map(|(name, _)| name), "providers")?;
     entries
         .into_iter()
         .map(|(name, base_url)| {
@@ -359,6 +375,7 @@ fn oidc_providers(
             .map(|provider| provider.name.clone())
             .collect(),
     };
+    check_unique(names.iter(), "oidc_providers")?;
     names
         .into_iter()
         .map(|name| {

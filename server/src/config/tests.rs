@@ -249,6 +249,18 @@ fn a_wrong_key_or_value_is_refused_with_its_name() {
         )),
         "providers: the name \"my groq\" must be letters, digits, - or _"
     );
+    assert_eq!(
+        error(load_with(&["--oidc-providers", "google,google"], &[], None)),
+        "oidc_providers: the name \"google\" is given twice"
+    );
+    let directory = Directory::with_file(
+        "[[providers]]\nname = \"groq\"\nbase_url = \"https://a.example.com\"\n\
+         [[providers]]\nname = \"groq\"\nbase_url = \"https://b.example.com\"\n",
+    );
+    assert_eq!(
+        error(directory.load(&[], &[])),
+        "providers: the name \"groq\" is given twice"
+    );
     let directory = Directory::with_file("[[oidc_providers]]\nname = \"id/main\"\n");
     assert_eq!(
         error(directory.load(&[], &[])),
