@@ -49,16 +49,11 @@ pub enum LaunchError {
     Store(#[from] confab_core::store::StoreError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
-    #[error("configuration: {0}")]
-    Config(String),
 }
 
 pub fn services(store: DynStore, config: &Config) -> Result<Services, LaunchError> {
-    let providers = Providers::new(config.provider_settings().map_err(LaunchError::Config)?);
-    let sign_in = ExternalAuth::new(
-        config.sign_in_providers().map_err(LaunchError::Config)?,
-        &config.public_base(),
-    );
+    let providers = Providers::new(config.provider_settings());
+    let sign_in = ExternalAuth::new(config.sign_in_providers(), &config.public_base());
     Ok(Services::with_parts(
         store,
         ServiceConfig {

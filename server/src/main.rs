@@ -1,7 +1,6 @@
 //! `confab`: serve the app, or import a file from the command line.
 
-use clap::Parser;
-use confab::config::{Cli, Command};
+use confab::config::{Cli, Command, ConfigError, Sources};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc. After the benchmark (an import of a million messages,
@@ -68,12 +67,24 @@ fn limit_malloc_arenas() {
 }
 
 async fn run() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::load(Sources::of_process()) {
+        Ok(cli) => cli,
+        // The help, the version, or a wrong flag, printed as clap prints them.
+        Err(ConfigError::CommandLine(error)) => error.exit(),
+        // A wrong variable or file: the same code as a wrong flag.
+        Err(error) => {
+            eprintln!("confab: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    if let Some(file) = &cli.config.config_file {
+        tracing::info!("configuration read from {}", file.display());
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::Import { file, user } => import(cli.config, file, user).await,

@@ -1,5 +1,9 @@
-//! Every option Confab reads, in one place. Defaults live here; each can be set by a
-//! `CONFAB_*` environment variable or the flag of the same name (flags win).
+//! Every option Confab reads, in one place: each is declared here once, with its help and its
+//! default; it can be set in the configuration file (`confab.toml`), by a `CONFAB_*`
+//! environment variable, or by the flag of the same name, and the last of those wins
+//! (`load.rs` reads them).
+
+mod load;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,18 +17,45 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::http::client::{Proxies, ProxyHeaders, TrustedProxies};
 
+pub use load::{ConfigError, Environment, Sources};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "confab",
     version,
-    about = "Confab: a self-hosted AI chat that never loses a message"
+    about = "Confab: a self-hosted AI chat that never loses a message",
+    after_help = MORE_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
     pub config: Config,
+    #[command(flatten)]
+    lists: ProviderLists,
 }
+
+/// What `--help` says after the options: the file, the order of the sources, and the
+/// variables named after a provider, which clap cannot list as options.
+const MORE_HELP: &str = "\
+Every option can also be set in the configuration file (--config, else ./confab.toml if it
+exists) under the flag's name with `_` for `-`, e.g. `max_body_bytes = 65536`. Flags win over
+CONFAB_* variables, which win over the file, which wins over the defaults. A key the file does not
+know stops Confab at start-up. docs/confab.example.toml is a complete, commented example.
+
+Variables named after a provider (NAME in capitals, `-` written `_`):
+  CONFAB_PROVIDER_<NAME>_API_KEY     API key of a provider listed in --providers
+  CONFAB_OIDC_<NAME>_ISSUER          issuer URL of a provider listed in --oidc-providers (required)
+  CONFAB_OIDC_<NAME>_CLIENT_ID       its client id (required)
+  CONFAB_OIDC_<NAME>_CLIENT_SECRET   its client secret
+  CONFAB_OIDC_<NAME>_SCOPES          its scopes, separated by spaces (default: openid email profile)
+  CONFAB_OIDC_<NAME>_DISPLAY_NAME    its sign-in button's label (default: NAME)
+
+In the file, providers are tables (see the example):
+  [[providers]]       name, base_url, api_key
+  [[oidc_providers]]  name, issuer, client_id, client_secret, scopes (a list), display_name
+--providers and --oidc-providers (or their variables), when set, replace the file's list; a
+provider they name still takes from its table in the file what no variable sets.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -62,6 +93,18 @@ pub enum SqliteSync {
 
 #[derive(Clone, Debug, Args)]
 pub struct Config {
+    /// The configuration file (TOML). Without it, `confab.toml` in the working directory is read
+    /// if it exists.
+    // Once loaded: the file that was read, if any.
+    #[arg(
+        id = "config",
+        long = "config",
+        env = "CONFAB_CONFIG",
+        value_name = "PATH",
+        global = true
+    )]
+    pub config_file: Option<PathBuf>,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -184,10 +227,10 @@ pub struct Config {
     )]
     pub default_model: String,
 
-    /// More providers, `name=base_url` separated by commas; each one's key is read from
-    /// `CONFAB_PROVIDER_<NAME>_API_KEY`. Their models are addressed as `name/model`.
-    #[arg(long, env = "CONFAB_PROVIDERS", global = true)]
-    pub providers: Option<String>,
+    /// More model providers (from `--providers` or the file's `[[providers]]`), each with its
+    /// key; their models are addressed as `name/model`.
+    #[arg(skip)]
+    pub providers: Vec<ModelProvider>,
 
     /// Largest reply a model may give, in bytes (at most 8 MiB). Confab stops reading the
     /// provider there and keeps what arrived as `partial`, reason `too_long`.
@@ -247,15 +290,24 @@ pub struct Config {
     #[arg(long, env = "CONFAB_LOCAL_ACCOUNTS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub local_accounts: bool,
 
-    /// OpenID Connect providers to offer, by short name, separated by commas. Each reads
-    /// `CONFAB_OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, and optionally `_SCOPES`
-    /// (default `openid email profile`) and `_DISPLAY_NAME`.
-    #[arg(long, env = "CONFAB_OIDC_PROVIDERS", global = true)]
-    pub oidc_providers: Option<String>,
+    /// The OpenID Connect providers offered for sign-in (from `--oidc-providers` or the file's
+    /// `[[oidc_providers]]`), in order.
+    #[arg(skip)]
+    pub oidc_providers: Vec<ProviderConfig>,
 
-    /// GitHub sign-in: the OAuth app's client id (its secret in `CONFAB_GITHUB_CLIENT_SECRET`).
+    /// GitHub sign-in: the OAuth app's client id.
     #[arg(long, env = "CONFAB_GITHUB_CLIENT_ID", global = true)]
     pub github_client_id: Option<String>,
+
+    /// GitHub sign-in: the OAuth app's client secret.
+    #[arg(
+        long,
+        env = "CONFAB_GITHUB_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub github_client_secret: Option<SecretString>,
 
     /// Only emails of these domains (comma-separated) may sign in through a provider.
     #[arg(long, env = "CONFAB_ALLOWED_EMAIL_DOMAINS", global = true)]
@@ -302,118 +354,47 @@ impl Config {
     }
 
     /// The configured model providers, the default first.
-    pub fn provider_settings(&self) -> Result<Vec<ProviderSettings>, String> {
-        let mut settings = vec![ProviderSettings {
+    pub fn provider_settings(&self) -> Vec<ProviderSettings> {
+        let default = ModelProvider {
             name: "default".into(),
             base_url: self.openai_base_url.clone(),
-            api_key: self
-                .openai_api_key
-                .clone()
-                .filter(|key| !key.expose_secret().is_empty()),
-            default_model: self.default_model.clone(),
-        }];
-        for entry in self
-            .providers
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-        {
-            let (name, url) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("CONFAB_PROVIDERS entry {entry:?} is not name=base_url"))?;
-            let name = name.trim();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!(
-                    "provider name {name:?} must be letters, digits, - or _"
-                ));
-            }
-            let key_variable = format!(
-                "CONFAB_PROVIDER_{}_API_KEY",
-                name.to_ascii_uppercase().replace('-', "_")
-            );
-            settings.push(ProviderSettings {
-                name: name.to_owned(),
-                base_url: url.trim().to_owned(),
-                api_key: std::env::var(key_variable)
-                    .ok()
-                    .filter(|key| !key.is_empty())
-                    .map(SecretString::from),
+            api_key: self.openai_api_key.clone(),
+        };
+        std::iter::once(&default)
+            .chain(&self.providers)
+            .map(|provider| ProviderSettings {
+                name: provider.name.clone(),
+                base_url: provider.base_url.clone(),
+                api_key: provider
+                    .api_key
+                    .clone()
+                    .filter(|key| !key.expose_secret().is_empty()),
                 default_model: self.default_model.clone(),
-            });
-        }
-        Ok(settings)
+            })
+            .collect()
     }
 
-    /// The configured sign-in providers (OpenID Connect ones, then GitHub).
-    pub fn sign_in_providers(&self) -> Result<Vec<ProviderConfig>, String> {
-        let variable = |name: &str, field: &str| {
-            std::env::var(format!(
-                "CONFAB_OIDC_{}_{field}",
-                name.to_ascii_uppercase().replace('-', "_")
-            ))
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-        };
-        let mut providers = Vec::new();
-        for name in self
-            .oidc_providers
+    /// The configured sign-in providers (OpenID Connect ones, then GitHub, then those given
+    /// in code).
+    pub fn sign_in_providers(&self) -> Vec<ProviderConfig> {
+        let github = self
+            .github_client_id
             .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-        {
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!(
-                    "sign-in provider name {name:?} must be letters, digits, - or _"
-                ));
-            }
-            let required = |field: &str| {
-                variable(name, field).ok_or_else(|| {
-                    format!(
-                        "CONFAB_OIDC_{}_{field} is not set",
-                        name.to_ascii_uppercase()
-                    )
-                })
-            };
-            providers.push(ProviderConfig {
-                name: name.to_owned(),
-                display_name: variable(name, "DISPLAY_NAME").unwrap_or_else(|| name.to_owned()),
-                kind: ProviderKind::Oidc {
-                    issuer: required("ISSUER")?,
-                },
-                client_id: required("CLIENT_ID")?,
-                client_secret: variable(name, "CLIENT_SECRET").map(SecretString::from),
-                scopes: variable(name, "SCOPES")
-                    .unwrap_or_else(|| "openid email profile".into())
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
-            });
-        }
-        if let Some(client_id) = self.github_client_id.as_deref().filter(|id| !id.is_empty()) {
-            providers.push(ProviderConfig {
+            .filter(|id| !id.is_empty())
+            .map(|client_id| ProviderConfig {
                 name: "github".into(),
                 display_name: "GitHub".into(),
                 kind: ProviderKind::Github,
                 client_id: client_id.to_owned(),
-                client_secret: std::env::var("CONFAB_GITHUB_CLIENT_SECRET")
-                    .ok()
-                    .map(SecretString::from),
+                client_secret: self.github_client_secret.clone(),
                 scopes: vec!["read:user".into(), "user:email".into()],
             });
-        }
-        providers.extend(self.extra_sign_in_providers.iter().cloned());
-        Ok(providers)
+        self.oidc_providers
+            .iter()
+            .cloned()
+            .chain(github)
+            .chain(self.extra_sign_in_providers.iter().cloned())
+            .collect()
     }
 
     /// The origin browsers see Confab at (`scheme://host[:port]`, lowercase, without a default
@@ -440,14 +421,57 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.addr))
     }
 
-    /// Settings for tests and tools: a store under `data_dir`, everything else default.
+    /// Settings for tests and tools: a store under `data_dir`, everything else default
+    /// (neither the process environment nor a file is read).
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Config {
-        let cli = Cli::parse_from(["confab"]);
+        let sources = Sources {
+            args: vec!["confab".into()],
+            env: Box::new(|_| None),
+            default_file: None,
+        };
+        let defaults = Cli::load(sources).expect("the defaults in code are valid");
         Config {
             data_dir: data_dir.into(),
-            ..cli.config
+            ..defaults.config
         }
     }
+}
+
+/// A model provider besides the default one.
+#[derive(Clone, Debug)]
+pub struct ModelProvider {
+    /// Its models are addressed as `name/model`.
+    pub name: String,
+    /// Any OpenAI-compatible endpoint.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+}
+
+/// The two lists the loader turns into `Config::providers` and `Config::oidc_providers`, as the
+/// flags and variables write them; the rest of each provider is in variables named after it
+/// or in the file's tables.
+#[derive(Clone, Debug, Args)]
+struct ProviderLists {
+    /// More model providers, `name=base_url` separated by commas; each one's key is read from
+    /// `CONFAB_PROVIDER_<NAME>_API_KEY`. Their models are addressed as `name/model`.
+    #[arg(
+        long,
+        env = "CONFAB_PROVIDERS",
+        value_name = "NAME=BASE_URL,...",
+        global = true
+    )]
+    providers: Option<String>,
+
+    /// OpenID Connect providers to offer for sign-in, by short name, separated by commas. Each
+    /// reads `CONFAB_OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, and optionally
+    /// `_SCOPES` (default `openid email profile`) and `_DISPLAY_NAME`.
+    #[arg(
+        long,
+        env = "CONFAB_OIDC_PROVIDERS",
+        value_name = "NAME,...",
+        global = true
+    )]
+    oidc_providers: Option<String>,
 }
 
 /// Checks `CONFAB_PUBLIC_URL` at start-up: a URL whose origin can be compared with a browser's.
@@ -489,68 +513,4 @@ fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-    use secrecy::ExposeSecret;
-
-    use super::{origin_of, Cli};
-
-    /// Printing the configuration (a debug log, a panic message) shows none of its secrets,
-    /// which are still there for what needs them.
-    #[test]
-    fn the_configurations_debug_shows_no_secret() {
-        let cli = Cli::try_parse_from([
-            "confab",
-            "--database-url",
-            "mongodb://confab:hunter2@db.example.com/confab",
-            "--openai-api-key",
-            "sk-live-0123456789",
-        ])
-        .unwrap();
-        let printed = format!("{cli:?}");
-        for secret in ["hunter2", "sk-live-0123456789"] {
-            assert!(!printed.contains(secret), "{printed}");
-        }
-        let config = &cli.config;
-        let url = config
-            .database_url
-            .as_ref()
-            .map(ExposeSecret::expose_secret);
-        assert_eq!(url, Some("mongodb://confab:hunter2@db.example.com/confab"));
-        let providers = config.provider_settings().unwrap();
-        let key = providers[0]
-            .api_key
-            .as_ref()
-            .map(ExposeSecret::expose_secret);
-        assert_eq!(key, Some("sk-live-0123456789"));
-        assert!(!format!("{providers:?}").contains("sk-live"));
-    }
-
-    #[test]
-    fn the_public_origin_is_written_as_browsers_write_origin() {
-        assert_eq!(
-            origin_of("https://Chat.Example.com:443/confab/"),
-            Ok("https://chat.example.com".to_owned())
-        );
-        assert_eq!(
-            origin_of("http://127.0.0.1:8080"),
-            Ok("http://127.0.0.1:8080".to_owned())
-        );
-        assert_eq!(
-            origin_of("https://user:secret@chat.example.com"),
-            Err(
-                "CONFAB_PUBLIC_URL (with a user name or password, not shown) is not an http:// \
-                 or https:// URL with a host"
-                    .to_owned()
-            )
-        );
-        for invalid in ["chat.example.com", "ftp://chat.example.com", "https://"] {
-            assert_eq!(
-                origin_of(invalid),
-                Err(format!(
-                    "CONFAB_PUBLIC_URL {invalid:?} is not an http:// or https:// URL with a host"
-                ))
-            );
-        }
-    }
-}
+mod tests;
