@@ -48,11 +48,12 @@ mod server {
 
     pub fn services() -> Result<Services, AppError> {
         use_context::<Services>()
-            .ok_or_else(|| AppError::new("internal", "services are not installed"))
+            .ok_or_else(|| to_error(ServiceError::Internal("services are not installed".into())))
     }
 
     fn parts() -> Result<Parts, AppError> {
-        use_context::<Parts>().ok_or_else(|| AppError::new("internal", "no request context"))
+        use_context::<Parts>()
+            .ok_or_else(|| to_error(ServiceError::Internal("no request context".into())))
     }
 
     /// The error a server function returns: the code and sentence the REST API gives for the
@@ -92,7 +93,11 @@ mod server {
             .extensions
             .get::<tower_sessions::Session>()
             .cloned()
-            .ok_or_else(|| AppError::new("internal", "sign-in sessions are not installed"))
+            .ok_or_else(|| {
+                to_error(ServiceError::Internal(
+                    "sign-in sessions are not installed".into(),
+                ))
+            })
     }
 
     /// The sign-in and sign-up limiters' key for the client, from the [`Client`] the server resolved

@@ -187,10 +187,14 @@ both_backends!(
             for (client, expected) in [
                 (
                     &bob,
-                    "ServerError|only an administrator of this instance may do this",
+                    (
+                        "admin_required",
+                        "only an administrator of this instance may do this",
+                    ),
                 ),
-                (&anonymous, "ServerError|authentication required"),
+                (&anonymous, ("unauthorized", "authentication required")),
             ] {
+                let expected = app::error::AppError::new(expected.0, expected.1);
                 let response = client
                     .request(reqwest::Method::POST, path)
                     .form(form)
@@ -198,9 +202,10 @@ both_backends!(
                     .await
                     .expect("request");
                 let status = response.status();
-                let body = response.text().await.expect("body");
+                // The server functions' typed error: the REST API's code and sentence.
+                let error: app::error::AppError = response.json().await.expect("typed error");
                 assert_eq!(
-                    (status, body.as_str()),
+                    (status, error),
                     (StatusCode::INTERNAL_SERVER_ERROR, expected),
                     "{path}"
                 );

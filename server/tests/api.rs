@@ -748,6 +748,49 @@ async fn a_body_that_is_not_a_json_object_is_refused() {
     assert_eq!(created["title"], "New chat");
     let with_array = ada.post("/api/chat/sessions", json!([null])).await;
     assert_eq!(with_array.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The order of the checks: the content type before the size, the size before the syntax,
+    // whatever the body holds. A long array is refused without being built.
+    let oversized = "[".to_owned() + &"0,".repeat(200 * 1024) + "0]";
+    let untyped = ada
+        .request(Method::PUT, &path)
+        .header("content-type", "text/plain")
+        .body(oversized.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untyped.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let too_large = ada
+        .request(Method::PUT, &path)
+        .header("content-type", "application/json")
+        .body(oversized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = too_large.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({ "error": { "code": "body_too_large", "message": "the request body is larger than this server accepts" } })
+    );
+    let long_array = "[".to_owned() + &"0,".repeat(30 * 1024) + "0]";
+    let refused = ada
+        .request(Method::PUT, &path)
+        .header("content-type", "application/json")
+        .body(long_array)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let broken = ada
+        .request(Method::PUT, &path)
+        .header("content-type", "application/json")
+        .body("[0, 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(broken).await, "malformed_json");
 }
 
 /// The API's own document is served, and it is the committed one (`docs/openapi.json`).

@@ -319,8 +319,12 @@ async fn the_sign_in_page_counts_each_client_behind_nginx() {
     // 5 minutes.
     let (status, body) = sign_in_on_the_page(&mallory, "bob@example.com", "a good password").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    let seconds: u64 = body
-        .strip_prefix("ServerError|too many attempts, try again in ")
+    let error: app::error::AppError =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not the typed error: {body}"));
+    assert_eq!(error.code, "too_many_requests", "{body}");
+    let seconds: u64 = error
+        .message
+        .strip_prefix("too many attempts, try again in ")
         .and_then(|rest| rest.strip_suffix(" seconds"))
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or_else(|| panic!("not the lockout: {body}"));

@@ -10,6 +10,9 @@ use confab_core::api::{ErrorBody, ErrorDetail};
 use confab_core::service::error::explain_json_error;
 use confab_core::service::ServiceError;
 
+/// What a client is told when its request body is over the size limit (413 `body_too_large`).
+pub const BODY_TOO_LARGE: &str = "the request body is larger than this server accepts";
+
 /// The JSON error body every API answer uses: `{"error": {"code", "message"}}`.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(ErrorBody::new(code, message))).into_response()
@@ -88,9 +91,7 @@ impl From<JsonRejection> for ApiError {
             _ => "malformed_json",
         };
         let message = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                "the request body is larger than this server accepts".to_owned()
-            }
+            StatusCode::PAYLOAD_TOO_LARGE => BODY_TOO_LARGE.to_owned(),
             _ => explain_json_error(&rejection.body_text()),
         };
         ApiError::Request {

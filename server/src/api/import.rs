@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use confab_core::api::{ErrorDetail, ImportProgressView, ImportReport, ImportState};
+use confab_core::api::{ErrorBody, ErrorDetail, ImportProgressView, ImportReport, ImportState};
 use confab_core::service::import::{ImportOptions, ImportProgress};
 use confab_core::service::ServiceError;
 use confab_http::CurrentUser;
@@ -135,9 +135,10 @@ fn progress_id(id: &str) -> ApiResult<()> {
 /// Imports the request body as it arrives: the file is parsed a conversation at a time, so a
 /// large export never sits in memory whole. Over the size limit answers 413.
 #[utoipa::path(post, path = "/api/import", tag = "import", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
-        description = "An export of Confab, ChatGPT, Open WebUI, LibreChat or chatbot-ui: JSON or a ZIP"),
-    responses((status = 200, body = ImportReport)), security(("session" = []), ("token" = [])))]
+    request_body(description = "An export of Confab, ChatGPT, Open WebUI, LibreChat or chatbot-ui, as it was downloaded: JSON or a ZIP file",
+        content((String = "application/octet-stream"), (String = "application/zip"), (Object = "application/json"))),
+    responses((status = 200, body = ImportReport),
+        (status = 503, body = ErrorBody, description = "Too many imports are followed at once on this node (`busy`); the same import without `progress` runs")), security(("session" = []), ("token" = [])))]
 async fn import(
     State(state): State<AppState>,
     Extension(followed): Extension<Arc<Followed>>,

@@ -73,8 +73,8 @@ impl Modify for SignInSchemes {
 
 /// The error answers any operation may give, by status, each with the error body (kept once
 /// among the document's components, referred to by each operation). 401 only where the
-/// operation asks for a sign-in. 500 is not among them: it is a bug, never a
-/// documented answer.
+/// operation asks for a sign-in. 500 is not among them: Confab answers it only when its own
+/// store fails (and logs why), never for anything a request holds.
 const SHARED_ERRORS: [(&str, &str); 9] = [
     (
         "400",

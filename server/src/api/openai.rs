@@ -86,8 +86,7 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
     params(("x-confab-session" = Option<String>, Header, description = "The session to continue")),
     responses((status = 200, description = "A chat completion, or with `stream` its chunks as server-sent events",
         content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 502, body = Object, description = "The provider failed"),
-        (status = 504, body = Object, description = "The provider did not answer in time")),
+        (status = 502, body = Object, description = "The provider failed or did not answer in time")),
     security(("session" = []), ("token" = [])))]
 async fn completions(
     State(state): State<AppState>,
@@ -264,7 +263,6 @@ async fn collected(
 }
 
 /// The provider's models, in OpenAI's list shape.
-/// The models, in OpenAI's list shape.
 #[utoipa::path(get, path = "/v1/models", operation_id = "openai_list_models", tag = "openai",
     responses((status = 200, body = Object, description = "`{object: list, data: [{id, object, created, owned_by}]}`")),
     security(("session" = []), ("token" = [])))]

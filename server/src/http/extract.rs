@@ -6,7 +6,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use confab_core::auth::client::Client;
-use serde::de::DeserializeOwned;
+use confab_http::error::BODY_TOO_LARGE;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::ApiError;
 
@@ -35,35 +36,68 @@ fn not_an_object() -> ApiError {
 
 /// Reads a JSON body that is an object, or `null` (answered as `None`). Every request body of
 /// the API is an object: serde would also build a struct from an array of its fields in order
-/// (`[null, null]`), which no client means and the API document does not allow.
+/// (`[null, null]`), which no client means and the API document does not allow. The checks come
+/// in the order of axum's `Json`: the content type (415), the size (413), the syntax (400),
+/// then the shape (422).
 async fn json_object<T: DeserializeOwned, S: Send + Sync>(
     request: Request,
     state: &S,
 ) -> Result<Option<T>, ApiError> {
+    if !has_json_content_type(request.headers()) {
+        // Answers 415 before reading a byte of the body, as for any JSON body.
+        let _ = Json::<IgnoredAny>::from_request(request, state).await?;
+        return Err(not_an_object());
+    }
     let (parts, body) = request.into_parts();
     let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
         .await
-        .map_err(|rejection| ApiError::Request {
-            status: rejection.status(),
-            code: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "body_too_large"
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::Request {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "body_too_large",
+                    message: BODY_TOO_LARGE.into(),
+                }
             } else {
-                "unreadable_body"
-            },
-            message: rejection.body_text(),
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
         })?;
     let is_object = bytes.trim_ascii_start().starts_with(b"{");
+    let is_null = bytes.trim_ascii() == b"null";
     let body = Request::from_parts(parts, Body::from(bytes));
     if is_object {
         let Json(value) = Json::<T>::from_request(body, state).await?;
         return Ok(Some(value));
     }
-    // Not an object: still 415 without a JSON content type and 400 when it is not JSON at all,
-    // as for any other body; `null` is no body.
-    match Json::<serde_json::Value>::from_request(body, state).await? {
-        Json(serde_json::Value::Null) => Ok(None),
-        Json(_) => Err(not_an_object()),
+    // Not an object: still 400 when it is not JSON at all. `IgnoredAny` checks the syntax
+    // without building anything, whatever the size of the array or string sent.
+    let _ = Json::<IgnoredAny>::from_request(body, state).await?;
+    if is_null {
+        Ok(None)
+    } else {
+        Err(not_an_object())
     }
+}
+
+/// Whether the request says its body is JSON: `application/json` or `application/*+json`,
+/// parameters allowed, as axum's `Json` decides.
+fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype.len() > 5
+                && subtype
+                    .get(subtype.len() - 5..)
+                    .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
 }
 
 /// Query parameters: 400 when they cannot be read.

@@ -17,7 +17,7 @@ pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// Valid syntax, invalid values (422).
+    /// Valid syntax, invalid values.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
     #[error("authentication required")]
@@ -26,8 +26,8 @@ pub enum ServiceError {
     BadCredentials,
     #[error("{0}")]
     Forbidden(String),
-    /// Refused by a rule the client can name and act on (403), such as a wrong password given
-    /// to confirm a deletion.
+    /// Refused by a rule the client can name and act on, such as a wrong password given to
+    /// confirm a deletion.
     #[error("{message}")]
     Denied { code: &'static str, message: String },
     #[error("not found")]
@@ -40,12 +40,12 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
-    /// Too many passwords are being checked at once (429): nothing was checked, and the same
-    /// request may succeed a moment later.
+    /// Too many passwords are being checked at once: nothing was checked, and the same request
+    /// may succeed a moment later.
     #[error("{BUSY_MESSAGE}")]
     Busy,
-    /// The server's disk is full (507): the write was refused whole, and the same request
-    /// succeeds once an operator frees space.
+    /// The server's disk is full: the write was refused whole, and the same request succeeds
+    /// once an operator frees space.
     #[error("{STORAGE_FULL_MESSAGE}")]
     StorageFull,
     #[error("internal error")]
@@ -86,7 +86,9 @@ impl ServiceError {
             ServiceError::Denied { code, .. } => code,
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
-            ServiceError::TooLarge(_) => "too_large",
+            // The code of every "over the size limit" answer, whether the body was cut off while
+            // it arrived or the import found it too large.
+            ServiceError::TooLarge(_) => "body_too_large",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
             ServiceError::Busy => "busy",
             ServiceError::StorageFull => "storage_full",

@@ -6,6 +6,22 @@ use base64::Engine;
 
 use super::StoreError;
 
+/// The end of a page read one row past its size (`limit + 1` rows asked for a page of
+/// `limit`), the one way every list knows whether another page follows without counting: when
+/// the extra row came, it is dropped and the next page's cursor is made from the last row kept;
+/// otherwise this is the last page (`None`).
+pub fn cut_page<T>(
+    found: &mut Vec<T>,
+    limit: usize,
+    cursor_of: impl FnOnce(&T) -> String,
+) -> Option<String> {
+    if found.len() <= limit {
+        return None;
+    }
+    found.truncate(limit);
+    found.last().map(cursor_of)
+}
+
 /// Position in the session list: last activity (ms) and id, the list's sort key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionCursor {
@@ -88,6 +104,22 @@ fn decode_raw(text: &str) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_read_one_row_past_its_size_knows_what_follows() {
+        let mut short = vec![1, 2];
+        assert_eq!(cut_page(&mut short, 3, |row| row.to_string()), None);
+        assert_eq!(short, [1, 2]);
+        let mut exact = vec![1, 2, 3];
+        assert_eq!(cut_page(&mut exact, 3, |row| row.to_string()), None);
+        assert_eq!(exact, [1, 2, 3]);
+        let mut over = vec![1, 2, 3, 4];
+        assert_eq!(
+            cut_page(&mut over, 3, |row| row.to_string()),
+            Some("3".into())
+        );
+        assert_eq!(over, [1, 2, 3]);
+    }
 
     #[test]
     fn session_cursor_round_trips() {

@@ -166,18 +166,13 @@ pub async fn list_sessions(
         .try_collect()
         .await
         .map_err(db_error)?;
-    let next_cursor = if found.len() > query.limit {
-        found.truncate(query.limit);
-        found.last().map(|session| {
-            SessionCursor {
-                activity_ms: session.activity_at.timestamp_millis(),
-                id: session.id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let next_cursor = crate::store::cursor::cut_page(&mut found, query.limit, |session| {
+        SessionCursor {
+            activity_ms: session.activity_at.timestamp_millis(),
+            id: session.id.clone(),
+        }
+        .encode()
+    });
     Ok(Page {
         items: found.into_iter().map(SessionDoc::into_session).collect(),
         next_cursor,
@@ -1439,12 +1434,8 @@ pub async fn list_messages(
         .try_collect()
         .await
         .map_err(db_error)?;
-    let next_cursor = if found.len() > query.limit {
-        found.truncate(query.limit);
-        found.last().map(|message| message.id.clone())
-    } else {
-        None
-    };
+    let next_cursor =
+        crate::store::cursor::cut_page(&mut found, query.limit, |message| message.id.clone());
     found.reverse();
     let items = found
         .into_iter()

@@ -290,12 +290,9 @@ pub async fn search(
         .skip(query.offset)
         .take(query.limit + 1)
         .collect();
-    let next_cursor = if page.len() > query.limit {
-        page.truncate(query.limit);
-        Some(encode_offset(query.offset + query.limit))
-    } else {
-        None
-    };
+    let next_cursor = crate::store::cursor::cut_page(&mut page, query.limit, |_| {
+        encode_offset(query.offset + query.limit)
+    });
     let titles = session_titles(collections, user_id, &page).await?;
     let items = page
         .into_iter()

@@ -120,11 +120,9 @@ pub fn list_sessions(
             found = matches;
             next_cursor
         }
-        None if found.len() > query.limit => {
-            found.truncate(query.limit);
-            found.last().map(|listed| listed.cursor().encode())
-        }
-        None => None,
+        None => crate::store::cursor::cut_page(&mut found, query.limit, |listed| {
+            listed.cursor().encode()
+        }),
     };
     Ok(Page {
         items: found
@@ -673,12 +671,8 @@ pub fn list_messages(
         .query_map(rusqlite::params_from_iter(args.iter()), rows::message)
         .and_then(Iterator::collect)
         .map_err(sql_error)?;
-    let next_cursor = if found.len() > query.limit {
-        found.truncate(query.limit);
-        found.last().map(|message| message.id.clone())
-    } else {
-        None
-    };
+    let next_cursor =
+        crate::store::cursor::cut_page(&mut found, query.limit, |message| message.id.clone());
     found.reverse();
     Ok(Some(Page {
         items: found,

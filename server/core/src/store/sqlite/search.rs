@@ -132,12 +132,9 @@ pub fn search(
         })
         .and_then(Iterator::collect)
         .map_err(sql_error)?;
-    let next_cursor = if hits.len() > query.limit {
-        hits.truncate(query.limit);
-        Some(encode_offset(query.offset + query.limit))
-    } else {
-        None
-    };
+    let next_cursor = crate::store::cursor::cut_page(&mut hits, query.limit, |_| {
+        encode_offset(query.offset + query.limit)
+    });
     let mut snippets = snippets(conn, query, hits.iter().map(|(seq, _)| *seq))?;
     let items = hits
         .into_iter()
