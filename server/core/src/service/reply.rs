@@ -28,6 +28,7 @@ use super::{ServiceError, ServiceResult, Services};
 use crate::api::{ChatInput, NewMessageInput, RegenerateInput, SaveReplyInput, UnsavedReply};
 use crate::chat_stream::{ChatError, ChatEvent};
 use crate::ids::new_id;
+use crate::meter::{label, PROVIDER_FIRST_TOKEN_SECONDS, PROVIDER_REQUEST_SECONDS};
 use crate::model::{Message, MessageStatus, Role, Session, StatusReason, User};
 use crate::provider::{ChatTurn, Failure, ProviderError, ReplyEvent};
 use crate::store::{LeafRule, NewMessage, ReplyOutcome, StoreError};
@@ -104,6 +105,27 @@ impl End {
             MessageStatus::Error
         };
         (status, Some(reason))
+    }
+
+    /// The `outcome` label of the provider's latency (`crate::meter`): how the reading ended,
+    /// a failure by its kind.
+    fn outcome(&self) -> &'static str {
+        match self {
+            End::Finished => "finished",
+            End::Stopped => "stopped",
+            End::TooLong => "too_long",
+            End::Shutdown => "shutdown",
+            End::Failed(error) => match error.failure() {
+                Some(Failure::Unreachable) => "unreachable",
+                Some(Failure::TimedOut { .. }) => "timed_out",
+                Some(Failure::KeyRefused) => "key_refused",
+                Some(Failure::RateLimited) => "rate_limited",
+                Some(Failure::Upstream { .. }) => "upstream_error",
+                Some(Failure::BadAnswer) => "bad_answer",
+                Some(Failure::Interrupted) => "interrupted",
+                None => "unknown_provider",
+            },
+        }
     }
 
     /// The sentence the client gets: a provider's failure in Confab's words (see
@@ -721,6 +743,12 @@ impl Services {
         let shutdown = self.shutdown_token().clone();
         let mut usage: Option<(i64, i64)> = None;
         let providers = Arc::clone(self.providers());
+        // A configured name, so one of a fixed set.
+        let provider_name = providers
+            .provider(provider_index)
+            .map_or("unknown", |provider| provider.settings.name.as_str())
+            .to_owned();
+        let mut first_text = true;
         let end = 'read: {
             let Some(provider) = providers.provider(provider_index) else {
                 break 'read End::Failed(ProviderError::unknown_provider(model));
@@ -780,6 +808,14 @@ impl Services {
                         last_heard = tokio::time::Instant::now();
                         match event {
                             Some(Ok(ReplyEvent::Delta(delta))) => {
+                                if std::mem::take(&mut first_text) {
+                                    self.meter()
+                                        .histogram(
+                                            PROVIDER_FIRST_TOKEN_SECONDS,
+                                            vec![label("provider", provider_name.clone())],
+                                        )
+                                        .record(started.elapsed().as_secs_f64());
+                                }
                                 if live.push(&delta, config.max_reply_bytes) == Pushed::Full {
                                     break 'read End::TooLong;
                                 }
@@ -807,6 +843,15 @@ impl Services {
         };
         // Reading has ended: the stream (if any) is dropped here, which closes the connection
         // and so cancels the generation at the provider.
+        self.meter()
+            .histogram(
+                PROVIDER_REQUEST_SECONDS,
+                vec![
+                    label("provider", provider_name),
+                    label("outcome", end.outcome()),
+                ],
+            )
+            .record(started.elapsed().as_secs_f64());
         let text = live.text();
         let (status, status_reason) = end.status(!text.is_empty());
         if let End::Failed(error) = &end {
