@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{error_code, Client_, TestApp, TestProcess};
@@ -1254,16 +1255,17 @@ async fn every_answer_carries_its_request_id() {
 
 /// What the request log writes (its target only), for the whole test binary: installed once,
 /// as the process's subscriber; each test finds its own lines by request id.
-fn request_log() -> &'static std::sync::Mutex<Vec<u8>> {
-    use std::sync::{Mutex, OnceLock};
+fn request_log() -> &'static CapturedLog {
+    use std::sync::OnceLock;
     use tracing_subscriber::layer::SubscriberExt;
 
-    static LOG: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
     LOG.get_or_init(|| {
-        let log: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let log = CapturedLog::default();
+        let writer = log.clone();
         let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
-            .with_writer(move || LogWriter(log));
+            .with_writer(move || writer.clone());
         let only_requests = tracing_subscriber::filter::Targets::new()
             .with_target("confab::http::request_log", tracing::Level::INFO);
         tracing::subscriber::set_global_default(
@@ -1274,20 +1276,6 @@ fn request_log() -> &'static std::sync::Mutex<Vec<u8>> {
         .expect("the only subscriber of this test binary");
         log
     })
-}
-
-/// Appends to the request log.
-struct LogWriter(&'static std::sync::Mutex<Vec<u8>>);
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A request is logged once, at INFO, when answered, with its method, route template,
@@ -1310,7 +1298,7 @@ async fn a_request_is_logged_once_with_its_route_status_and_user() {
     let refused = get_with_request_id(&app.client(), &path, &refused_id).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
-    let logged = String::from_utf8(log.lock().expect("log").clone()).expect("UTF-8");
+    let logged = log.text();
     let lines_of = |id: &str| -> Vec<String> {
         logged
             .lines()

@@ -84,38 +84,17 @@ fn acceptable_request_id(value: &HeaderValue) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use axum::body::Body;
     use axum::http::{HeaderValue, Request};
     use axum::response::Response;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("log buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use confab_testdata::CapturedLog;
 
     /// The span names the route and never the path or its query string (where the secrets
     /// of links are), and the answered line carries the status and the latency.
     #[test]
     fn the_request_span_logs_the_route_without_the_path_or_query() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
+        let captured = CapturedLog::default();
+        let subscriber = captured.subscriber(tracing::Level::INFO);
         tracing::subscriber::with_default(subscriber, || {
             for uri in [
                 "/reset-password?token=cfb_reset_secret",
@@ -131,8 +110,7 @@ mod tests {
                 super::answered(&response, std::time::Duration::from_micros(1234), &span);
             }
         });
-        let logged =
-            String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("UTF-8");
+        let logged = captured.text();
         let lines: Vec<&str> = logged.lines().collect();
         assert_eq!(lines.len(), 3, "{logged}");
         for line in lines {

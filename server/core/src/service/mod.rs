@@ -1,5 +1,12 @@
 //! The service layer: every rule of the product lives here once (validation, limits, titles,
 //! ownership). REST handlers, server functions and CLI commands are thin adapters over it.
+//!
+//! Each public method runs in a span named after it (`#[tracing::instrument]`), inside the
+//! request's, with the ids it acts on (`user_id`, `session_id`, `message_id`, ...) and never a
+//! password, a token, an email or a message's text (`skip_all`). Its error is logged at DEBUG:
+//! most are the client's mistakes (not found, invalid, unauthorized, limits), which the client
+//! is told anyway, and an internal failure is logged at ERROR, once, by the adapter that turns
+//! it into a 500 (`confab_http::error`, `app::server_fns::to_error`), with the request's span.
 
 pub mod accounts;
 pub mod admin;
@@ -11,6 +18,8 @@ pub mod import;
 mod live;
 pub mod recorder;
 pub mod reply;
+#[cfg(test)]
+mod spans_tests;
 mod validate;
 
 use std::sync::Arc;
