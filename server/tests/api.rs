@@ -1297,6 +1297,18 @@ async fn a_request_is_logged_once_with_its_route_status_and_user() {
     let refused_id = format!("log-test-refused-{session_id}");
     let refused = get_with_request_id(&app.client(), &path, &refused_id).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // A server function resolves its user through the same `confab_http::current_user`.
+    let function_id = format!("log-test-function-{session_id}");
+    // Each server function is a route of its own, its path a fixed one.
+    let function_path = <app::server_fns::CurrentUser as leptos::server_fn::ServerFn>::PATH;
+    let function = ada
+        .request(Method::POST, function_path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-request-id", &function_id)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(function.status(), StatusCode::OK);
 
     let logged = log.text();
     let lines_of = |id: &str| -> Vec<String> {
@@ -1326,6 +1338,16 @@ async fn a_request_is_logged_once_with_its_route_status_and_user() {
         refused_lines[0].contains(&expected),
         "{expected} in {}",
         refused_lines[0]
+    );
+    let function_lines = lines_of(&function_id);
+    assert_eq!(function_lines.len(), 1, "{logged}");
+    let expected = format!(
+        "INFO request{{method=POST route={function_path} request_id={function_id} user_id={user_id} status=200 latency_us="
+    );
+    assert!(
+        function_lines[0].contains(&expected),
+        "{expected} in {}",
+        function_lines[0]
     );
 }
 
