@@ -1310,45 +1310,36 @@ async fn a_request_is_logged_once_with_its_route_status_and_user() {
         .expect("request");
     assert_eq!(function.status(), StatusCode::OK);
 
+    // Each request's one line: its span's fields (in the order they were recorded), then the
+    // latency, then what it says.
     let logged = log.text();
-    let lines_of = |id: &str| -> Vec<String> {
-        logged
+    for (id, fields) in [
+        (
+            &request_id,
+            format!("method=GET route=/api/chat/sessions/{{id}} request_id={request_id} user_id={user_id} status=200"),
+        ),
+        (
+            &refused_id,
+            format!("method=GET route=/api/chat/sessions/{{id}} request_id={refused_id} status=401"),
+        ),
+        (
+            &function_id,
+            format!("method=POST route={function_path} request_id={function_id} user_id={user_id} status=200"),
+        ),
+    ] {
+        let lines: Vec<&str> = logged
             .lines()
             .filter(|line| line.contains(&format!("request_id={id} ")))
-            .map(str::to_owned)
-            .collect()
-    };
-    let lines = lines_of(&request_id);
-    assert_eq!(lines.len(), 1, "{logged}");
-    let expected = format!(
-        "INFO request{{method=GET route=/api/chat/sessions/{{id}} request_id={request_id} user_id={user_id} status=200 latency_us="
-    );
-    assert!(lines[0].contains(&expected), "{expected} in {}", lines[0]);
-    assert!(
-        lines[0].ends_with("confab::http::request_log: answered"),
-        "{}",
-        lines[0]
-    );
-    let refused_lines = lines_of(&refused_id);
-    assert_eq!(refused_lines.len(), 1, "{logged}");
-    let expected = format!(
-        "INFO request{{method=GET route=/api/chat/sessions/{{id}} request_id={refused_id} status=401 latency_us="
-    );
-    assert!(
-        refused_lines[0].contains(&expected),
-        "{expected} in {}",
-        refused_lines[0]
-    );
-    let function_lines = lines_of(&function_id);
-    assert_eq!(function_lines.len(), 1, "{logged}");
-    let expected = format!(
-        "INFO request{{method=POST route={function_path} request_id={function_id} user_id={user_id} status=200 latency_us="
-    );
-    assert!(
-        function_lines[0].contains(&expected),
-        "{expected} in {}",
-        function_lines[0]
-    );
+            .collect();
+        assert_eq!(lines.len(), 1, "{id} in {logged}");
+        let expected = format!("INFO request{{{fields} latency_us=");
+        assert!(lines[0].contains(&expected), "{expected} in {}", lines[0]);
+        assert!(
+            lines[0].ends_with("}: confab::http::request_log: answered"),
+            "{}",
+            lines[0]
+        );
+    }
 }
 
 #[tokio::test]
