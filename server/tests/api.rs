@@ -1209,6 +1209,28 @@ async fn metrics_time_requests_store_operations_and_model_replies() {
     assert!(!metrics.contains(session_id), "{metrics}");
 }
 
+/// A provider that cannot be reached is timed too, under the outcome `unreachable`, and
+/// no first text is counted.
+#[tokio::test]
+async fn an_unreachable_provider_is_timed_under_its_outcome() {
+    // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
+    let app = TestApp::spawn_with_provider("http://127.0.0.1:9/v1").await;
+    let ada = app.user("ada@example.com").await;
+    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
+    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("error"));
+
+    let metrics = ada.get("/metrics").await.text().await.expect("text");
+    let series = "confab_provider_request_duration_seconds_count{provider=\"default\",outcome=\"unreachable\"}";
+    assert_eq!(sample(&metrics, series), Some(1.0), "{metrics}");
+    assert!(!metrics.contains("outcome=\"finished\""), "{metrics}");
+    assert!(
+        !metrics.contains("confab_provider_first_token_seconds_count"),
+        "{metrics}"
+    );
+}
+
 /// GETs `path` with the request id `id`.
 async fn get_with_request_id(client: &Client_, path: &str, id: &str) -> reqwest::Response {
     client
