@@ -217,8 +217,9 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    let services = services(store.clone(), &config)?;
-    spawn_session_sweeper(store);
+    let services = services(store, &config)?;
+    // Through the services' store, whose operations are timed (`confab_core::store::measured`).
+    spawn_session_sweeper(services.store().clone());
     let recovery = services.spawn_reply_recovery();
     let purger = spawn_deleted_purger(services.clone(), config.purge_every);
     let upkeep = spawn_metrics_upkeep(services.meter().clone());
