@@ -37,14 +37,28 @@ struct MeasuredStore {
 }
 
 impl MeasuredStore {
-    /// Runs `operation`, timing it whether it succeeds or fails.
+    /// Runs `operation`, timing it whether it succeeds, fails or is given up half-way (its
+    /// caller dropped, a client gone).
     async fn timed<T>(&self, operation: &'static str, run: impl Future<Output = T>) -> T {
-        let started = Instant::now();
-        let result = run.await;
-        if let Some(histogram) = self.histograms.get(operation) {
-            histogram.record(started.elapsed().as_secs_f64());
+        let _timing = Timing {
+            histogram: self.histograms.get(operation),
+            started: Instant::now(),
+        };
+        run.await
+    }
+}
+
+/// Records the time since `started` when dropped.
+struct Timing<'a> {
+    histogram: Option<&'a Histogram>,
+    started: Instant,
+}
+
+impl Drop for Timing<'_> {
+    fn drop(&mut self) {
+        if let Some(histogram) = self.histogram {
+            histogram.record(self.started.elapsed().as_secs_f64());
         }
-        result
     }
 }
 
