@@ -221,3 +221,43 @@ measured_operations! {
     fn import_sessions(user_id: &str, sessions: Vec<ImportSession>) -> StoreResult<ImportCounts>;
     fn size_bytes() -> StoreResult<Option<u64>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+    #[tokio::test]
+    async fn each_operation_is_timed_under_its_name_and_backend() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: DynStore = Arc::new(
+            SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db")))
+                .expect("open store"),
+        );
+        let meter = Meter::new();
+        let store = measured(store, &meter);
+        assert_eq!(store.backend(), "sqlite");
+        store.count_users().await.expect("count");
+        store.count_users().await.expect("count");
+        store.health().await.expect("healthy");
+
+        let rendered = meter.render();
+        let count = |operation: &str| {
+            let series = format!(
+                "confab_store_operation_duration_seconds_count{{operation=\"{operation}\",backend=\"sqlite\"}} "
+            );
+            rendered
+                .lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .unwrap_or_else(|| panic!("{series} in {rendered}"))
+                .to_owned()
+        };
+        assert_eq!(count("count_users"), "2");
+        assert_eq!(count("health"), "1");
+        // Every operation has its series from the start, at zero until it runs.
+        assert_eq!(count("append_message"), "0");
+        for operation in OPERATIONS {
+            count(operation);
+        }
+    }
+}
