@@ -18,10 +18,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use axum::{middleware, Extension, Router};
+use axum::{middleware, Router};
 use confab_core::auth::oidc::ExternalAuth;
+use confab_core::meter::Meter;
 use confab_core::provider::Providers;
 use confab_core::service::{ServiceConfig, Services, SignupPolicy};
 use confab_core::store::DynStore;
@@ -31,14 +33,16 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::{Config, Signup};
-use crate::http::metrics::Metrics;
 use crate::state::AppState;
+
+/// The header of a request's id (`http::request_log`).
+const REQUEST_ID: HeaderName = HeaderName::from_static(http::request_log::REQUEST_ID_HEADER);
 
 /// Name of the sign-in cookie.
 pub const SESSION_COOKIE: &str = "confab_session";
@@ -111,9 +115,9 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 pub fn router(services: Services, config: Arc<Config>) -> Router {
     let leptos_options = leptos_options(&config);
+    http::metrics::describe(services.meter());
     let state = AppState {
         services: services.clone(),
-        metrics: Arc::new(Metrics::default()),
         leptos_options: leptos_options.clone(),
         config: config.clone(),
     };
@@ -164,18 +168,26 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
             http::client::identify,
         ))
         .layer(sessions)
-        .layer(middleware::from_fn(http::metrics::track))
-        .layer(Extension(state.metrics.clone()))
+        .layer(middleware::from_fn_with_state(
+            services.meter().clone(),
+            http::metrics::track,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(http::static_files::vary_on_encoding))
         // Outside the rest: refusals (CSRF, body limits) carry the headers too.
         .layer(middleware::from_fn(http::security_headers::apply))
-        // Microseconds: most requests take under a millisecond, which `ms` logs as 0.
+        // `Router::layer` wraps each route, so the span is made after routing and names the
+        // matched route; the request id is set outside it, before the span is made.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(http::request_span)
-                .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Micros)),
+                .make_span_with(http::request_log::request_span)
+                .on_response(http::request_log::answered),
         )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(
+            http::request_log::untrusted_request_id_dropped,
+        ))
         .with_state(state)
 }
 
@@ -200,10 +212,12 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    let services = services(store.clone(), &config)?;
-    spawn_session_sweeper(store);
+    let services = services(store, &config)?;
+    // Through the services' store, whose operations are timed (`confab_core::store::measured`).
+    spawn_session_sweeper(services.store().clone());
     let recovery = services.spawn_reply_recovery();
     let purger = spawn_deleted_purger(services.clone(), config.purge_every);
+    let upkeep = spawn_metrics_upkeep(services.meter().clone());
     let grace = Duration::from_secs(config.shutdown_grace);
     let app = router(services.clone(), Arc::new(config));
     // At the signal, replies get the grace period to finish; then what remains is saved as
@@ -223,6 +237,7 @@ pub async fn serve(
     .await;
     // A purge cut short here is finished by the next start's (each step can be repeated).
     purger.abort();
+    upkeep.abort();
     services.shut_down_replies(grace).await;
     recovery.abort();
     served?;
@@ -257,6 +272,18 @@ fn spawn_deleted_purger(services: Services, every: Duration) -> tokio::task::Joi
                 Ok(count) => tracing::info!(count, "purged deleted conversations"),
                 Err(error) => tracing::warn!(%error, "could not purge deleted conversations"),
             }
+        }
+    })
+}
+
+/// Folds the latency samples into their histograms every few seconds, so that they do not
+/// pile up in memory when nobody reads `/metrics`.
+fn spawn_metrics_upkeep(meter: Meter) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            ticks.tick().await;
+            meter.run_upkeep();
         }
     })
 }

@@ -7,12 +7,10 @@ use confab_core::service::Services;
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
-use crate::http::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
-    pub metrics: Arc<Metrics>,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
 }

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{error_code, Client_, TestApp, TestProcess};
@@ -1231,6 +1232,244 @@ async fn metrics_labels_stay_a_fixed_set_whatever_clients_send() {
         .cloned()
         .collect();
     assert_eq!(second, first);
+}
+
+/// The value of the sample `series` (its name and labels, exactly) in a metrics exposition.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// After a chat, `/metrics` holds latency histograms: of the requests under their route
+/// templates (never the path, which holds the session's id), of the store's operations by
+/// name and backend, and of the model's reply and its first text by provider and outcome.
+#[tokio::test]
+async fn metrics_time_requests_store_operations_and_model_replies() {
+    let provider = fake_openai::spawn().await;
+    let app = TestApp::spawn_with_provider(&provider).await;
+    let ada = app.user("ada@example.com").await;
+    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
+    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("done"));
+    let session_id = events[0].1["session"]["id"].as_str().expect("a session");
+    let shown = ada.get(&format!("/api/chat/sessions/{session_id}")).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+
+    let metrics = ada.get("/metrics").await.text().await.expect("text");
+    let session_route = "method=\"GET\",route=\"/api/chat/sessions/{id}\",status=\"200\"";
+    for (series, value) in [
+        (
+            format!("confab_http_request_duration_seconds_bucket{{{session_route},le=\"+Inf\"}}"),
+            1.0,
+        ),
+        (
+            format!("confab_http_request_duration_seconds_count{{{session_route}}}"),
+            1.0,
+        ),
+        (format!("confab_http_requests_total{{{session_route}}}"), 1.0),
+        (
+            "confab_http_request_duration_seconds_count{method=\"POST\",route=\"/api/chat\",status=\"200\"}"
+                .to_owned(),
+            1.0,
+        ),
+        (
+            "confab_provider_request_duration_seconds_count{provider=\"default\",outcome=\"finished\"}"
+                .to_owned(),
+            1.0,
+        ),
+        (
+            "confab_provider_first_token_seconds_count{provider=\"default\"}".to_owned(),
+            1.0,
+        ),
+        (
+            "confab_store_operation_duration_seconds_count{operation=\"create_user\",backend=\"sqlite\"}"
+                .to_owned(),
+            1.0,
+        ),
+    ] {
+        assert_eq!(sample(&metrics, &series), Some(value), "{series} in {metrics}");
+    }
+    for operation in ["append_message", "finish_reply", "get_session"] {
+        let series = format!(
+            "confab_store_operation_duration_seconds_count{{operation=\"{operation}\",backend=\"sqlite\"}}"
+        );
+        let count = sample(&metrics, &series).unwrap_or_default();
+        assert!(count >= 1.0, "{series} in {metrics}");
+    }
+    // Each histogram has its buckets, in order, under a `# TYPE ... histogram`.
+    assert!(metrics.contains("# TYPE confab_store_operation_duration_seconds histogram"));
+    assert!(metrics.contains("# TYPE confab_provider_request_duration_seconds histogram"));
+    let buckets: Vec<f64> = metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("confab_http_request_duration_seconds_bucket{")
+                && line.contains(session_route)
+        })
+        .filter_map(|line| line.split("le=\"").nth(1)?.split('"').next()?.parse().ok())
+        .collect();
+    assert!(buckets.len() > 5, "{metrics}");
+    assert!(
+        buckets.windows(2).all(|pair| pair[0] < pair[1]),
+        "{buckets:?}"
+    );
+    assert!(!metrics.contains(session_id), "{metrics}");
+}
+
+/// A provider that cannot be reached is timed too, under the outcome `unreachable`, and
+/// no first text is counted.
+#[tokio::test]
+async fn an_unreachable_provider_is_timed_under_its_outcome() {
+    // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
+    let app = TestApp::spawn_with_provider("http://127.0.0.1:9/v1").await;
+    let ada = app.user("ada@example.com").await;
+    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
+    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("error"));
+
+    let metrics = ada.get("/metrics").await.text().await.expect("text");
+    let series = "confab_provider_request_duration_seconds_count{provider=\"default\",outcome=\"unreachable\"}";
+    assert_eq!(sample(&metrics, series), Some(1.0), "{metrics}");
+    assert!(!metrics.contains("outcome=\"finished\""), "{metrics}");
+    assert!(
+        !metrics.contains("confab_provider_first_token_seconds_count"),
+        "{metrics}"
+    );
+}
+
+/// GETs `path` with the request id `id`.
+async fn get_with_request_id(client: &Client_, path: &str, id: &str) -> reqwest::Response {
+    client
+        .request(Method::GET, path)
+        .header("x-request-id", id)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Whether `text` is a UUID in its usual form (8-4-4-4-12 hexadecimal digits).
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<usize> = text.split('-').map(str::len).collect();
+    groups == [8, 4, 4, 4, 12] && text.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+}
+
+/// Each answer names its request in `x-request-id`: an id Confab made (a UUID), or the
+/// client's own when it is a short plain token (a proxy's, to follow a request across both
+/// logs); anything else is replaced, so it never reaches the log.
+#[tokio::test]
+async fn every_answer_carries_its_request_id() {
+    let app = TestApp::spawn().await;
+    let anonymous = app.client();
+    let request_id = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned()
+    };
+    let made = request_id(&anonymous.get("/api/health").await);
+    assert!(is_uuid(&made), "{made}");
+    let other = request_id(&anonymous.get("/no/such/page").await);
+    assert_ne!(other, made);
+    assert!(is_uuid(&other), "{other}");
+
+    let proxied = get_with_request_id(&anonymous, "/api/health", "nginx-4f2a9c").await;
+    assert_eq!(request_id(&proxied), "nginx-4f2a9c");
+    for unacceptable in ["two words", &"a".repeat(65), "quote\"d"] {
+        let replaced = get_with_request_id(&anonymous, "/api/health", unacceptable).await;
+        let id = request_id(&replaced);
+        assert!(is_uuid(&id), "{unacceptable:?} answered with {id}");
+    }
+}
+
+/// What the request log writes (its target only), for the whole test binary: installed once,
+/// as the process's subscriber; each test finds its own lines by request id.
+fn request_log() -> &'static CapturedLog {
+    use std::sync::OnceLock;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone());
+        let only_requests = tracing_subscriber::filter::Targets::new()
+            .with_target("confab::http::request_log", tracing::Level::INFO);
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry()
+                .with(layer)
+                .with(only_requests),
+        )
+        .expect("the only subscriber of this test binary");
+        log
+    })
+}
+
+/// A request is logged once, at INFO, when answered, with its method, route template,
+/// request id, the signed-in user (recorded in the request's span where the user is
+/// resolved), status and latency; a refused one has no user.
+#[tokio::test]
+async fn a_request_is_logged_once_with_its_route_status_and_user() {
+    let log = request_log();
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let me = ada.get_json("/api/auth/me").await;
+    let user_id = me["user"]["id"].as_str().expect("an id").to_owned();
+    let session = ada.session("Observed").await;
+    let session_id = session["id"].as_str().expect("an id");
+    let path = format!("/api/chat/sessions/{session_id}");
+    let request_id = format!("log-test-{session_id}");
+    let shown = get_with_request_id(&ada, &path, &request_id).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let refused_id = format!("log-test-refused-{session_id}");
+    let refused = get_with_request_id(&app.client(), &path, &refused_id).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // A server function resolves its user through the same `confab_http::current_user`.
+    let function_id = format!("log-test-function-{session_id}");
+    // Each server function is a route of its own, its path a fixed one.
+    let function_path = <app::server_fns::CurrentUser as leptos::server_fn::ServerFn>::PATH;
+    let function = ada
+        .request(Method::POST, function_path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-request-id", &function_id)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(function.status(), StatusCode::OK);
+
+    // Each request's one line: its span's fields (in the order they were recorded), then the
+    // latency, then what it says.
+    let logged = log.text();
+    for (id, fields) in [
+        (
+            &request_id,
+            format!("method=GET route=/api/chat/sessions/{{id}} request_id={request_id} user_id={user_id} status=200"),
+        ),
+        (
+            &refused_id,
+            format!("method=GET route=/api/chat/sessions/{{id}} request_id={refused_id} status=401"),
+        ),
+        (
+            &function_id,
+            format!("method=POST route={function_path} request_id={function_id} user_id={user_id} status=200"),
+        ),
+    ] {
+        let lines: Vec<&str> = logged
+            .lines()
+            .filter(|line| line.contains(&format!("request_id={id} ")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{id} in {logged}");
+        let expected = format!("INFO request{{{fields} latency_us=");
+        assert!(lines[0].contains(&expected), "{expected} in {}", lines[0]);
+        assert!(
+            lines[0].ends_with("}: confab::http::request_log: answered"),
+            "{}",
+            lines[0]
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,12 +7,18 @@
 //! conversation a `mapping` of node id to `{id, message, parent, children}` under a root node
 //! without a message; user messages without `metadata`; the model only in
 //! `default_model_slug`.
+//!
+//! Also a log kept in memory (`CapturedLog`), for the tests that read what was logged.
+
+mod log;
 
 use std::io::{Cursor, Write};
 
 use serde_json::{json, Map, Value};
 use zip::result::ZipResult;
 use zip::write::SimpleFileOptions;
+
+pub use log::CapturedLog;
 
 /// The root node ChatGPT puts above the first message.
 pub const CHATGPT_ROOT: &str = "client-created-root";

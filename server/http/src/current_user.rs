@@ -32,7 +32,21 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 /// Who the request is: the account of its bearer token, or of its sign-in session while that
 /// account is active and has the credentials the session was signed in with (else the session
 /// ends), with the credentials stamp behind it. `Unauthorized` when neither.
+///
+/// The user's id goes into the request's span (`user_id`, declared by the server's request
+/// log), so every line logged for the request, and the line that ends it, names who it was.
 pub async fn resolve(
+    parts: &mut Parts,
+    services: &Services,
+) -> Result<(User, ProvenWith), ServiceError> {
+    let resolved = resolve_unrecorded(parts, services).await;
+    if let Ok((user, _)) = &resolved {
+        tracing::Span::current().record("user_id", tracing::field::display(&user.id));
+    }
+    resolved
+}
+
+async fn resolve_unrecorded(
     parts: &mut Parts,
     services: &Services,
 ) -> Result<(User, ProvenWith), ServiceError> {

@@ -10,6 +10,7 @@ use confab_core::store::StoreError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::metrics::{REPLY_SAVE_FAILURES_TOTAL, STORE_SIZE_BYTES};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,10 +65,12 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     }
 }
 
-/// The Prometheus text exposition (`docs/metrics.md`).
+/// The Prometheus exposition of this app's registry (`docs/metrics.md`), with the store's size
+/// and the replies' save failures read at the time of asking.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let meter = state.services.meter();
     let size = state
         .services
         .store()
@@ -76,18 +79,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .ok()
         .flatten()
         .unwrap_or(0) as f64;
-    let save_failures = state.services.reply_save_failures() as f64;
-    let body = state.metrics.render(&[
-        (
-            "confab_store_size_bytes",
-            "Bytes the store occupies on disk.",
-            size,
-        ),
-        (
-            "confab_reply_save_failures_total",
-            "Finished replies that could not be saved after every retry (their text went to the client).",
-            save_failures,
-        ),
-    ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    meter.gauge(STORE_SIZE_BYTES, Vec::new()).set(size);
+    meter
+        .counter(REPLY_SAVE_FAILURES_TOTAL, Vec::new())
+        .absolute(state.services.reply_save_failures());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        meter.render(),
+    )
 }

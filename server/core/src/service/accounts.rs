@@ -116,6 +116,7 @@ impl Services {
     /// Creates an account. The first account becomes the admin; later ones follow the policy.
     /// Sign-ups are limited per `client` (the address key of `Client::address_key`), each
     /// counted before its password is hashed.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn signup(
         &self,
         email: &str,
@@ -135,6 +136,7 @@ impl Services {
     /// sign-ups with it at most one creates an account. A bad invitation is refused (403
     /// `invitation_invalid`, `invitation_used`, `invitation_expired` or
     /// `invitation_email_mismatch`) whatever the policy.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn signup_with_invitation(
         &self,
         email: &str,
@@ -210,6 +212,7 @@ impl Services {
     ///
     /// Answers the user with the stamp of the password hash just checked, for the sign-in
     /// session (`auth::sign_in`); [`Services::login`] is this without the stamp.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn authenticate(
         &self,
         email: &str,
@@ -261,6 +264,7 @@ impl Services {
 
     /// [`Services::authenticate`] for a caller that keeps no sign-in session (a script, a
     /// test): the user whose email and password these are.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<User> {
         Ok(self.authenticate(email, password, client).await?.user)
     }
@@ -270,6 +274,7 @@ impl Services {
     /// too). An account with a password must give it (a wrong one counts toward the login
     /// limiter, like a failed sign-in); one without must have signed in within
     /// [`RECENT_SIGN_IN`]. The only administrator may not leave while other accounts exist.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn delete_account(
         &self,
         user: &User,
@@ -373,6 +378,7 @@ impl Services {
     /// Signs in someone a provider vouched for. Their first sign-in creates the account; a
     /// later one finds it by the provider's subject. An existing account with the same email is
     /// linked only when the provider says the email is verified.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(provider = %identity.provider))]
     pub async fn external_sign_in(
         &self,
         identity: ExternalIdentity,
@@ -389,6 +395,7 @@ impl Services {
     /// and is used up by the creation itself, so that of two sign-ins with it at most one
     /// creates an account. A bad invitation refuses the creation (`Invitation`) whatever the
     /// policy; someone who has an account signs in and leaves the invitation unused.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(provider = %identity.provider))]
     pub async fn external_sign_in_with_invitation(
         &self,
         identity: ExternalIdentity,
@@ -515,6 +522,7 @@ impl Services {
     /// The account of an API token, with the credentials stamp the token was made under (which
     /// a token it makes inherits). `Unauthorized` when there is no such token, its account is
     /// disabled, or the account's password changed since the token was made.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn user_for_token(&self, secret: &str) -> ServiceResult<(User, Option<String>)> {
         if secret.is_empty() || secret.len() > 200 {
             return Err(ServiceError::Unauthorized);
@@ -550,6 +558,7 @@ impl Services {
     /// Makes an API token for `user`, named `name` (1 to 100 characters), made under the
     /// credentials stamp of what asked for it (`made_under`: the sign-in's, or the token's):
     /// once the password changes, it stops with them. Answers its secret, shown only now.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn create_token(
         &self,
         user: &User,
@@ -576,10 +585,12 @@ impl Services {
         })
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn list_tokens(&self, user: &User) -> ServiceResult<Vec<ApiToken>> {
         Ok(self.store().list_tokens(&user.id).await?)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, token_id = %id))]
     pub async fn delete_token(&self, user: &User, id: &str) -> ServiceResult<()> {
         if self.store().delete_token(&user.id, id).await? {
             // The cache is keyed by secret hash, which we no longer know: drop the user's.

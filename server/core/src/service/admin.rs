@@ -135,6 +135,7 @@ impl Services {
 
     /// The sign-up policy in force: the one an administrator stored, else the configured one.
     /// Sign-up, provider sign-up and the sign-in page all read it here.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn signup_policy(&self) -> ServiceResult<SignupPolicy> {
         Ok(self
             .store()
@@ -147,6 +148,7 @@ impl Services {
     /// Whether anyone may sign up without an invitation now: the policy in force is open, or
     /// the instance has no account yet (its first account, the administrator, may always
     /// sign up). Sign-up and the sign-in page both ask this.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn signup_open_to_anyone(&self) -> ServiceResult<bool> {
         Ok(self.signup_policy().await? == SignupPolicy::Open
             || self.store().count_users().await? == 0)
@@ -168,6 +170,7 @@ impl Services {
     }
 
     /// The run-time settings (`GET /api/admin/settings`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_settings(&self, actor: &User) -> ServiceResult<AdminSettings> {
         self.require_admin(actor)?;
         Ok(AdminSettings {
@@ -177,6 +180,7 @@ impl Services {
 
     /// Stores the run-time settings (`PUT /api/admin/settings`); they win over the
     /// configuration from then on, restarts included. Audited as `signup_policy`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_update_settings(
         &self,
         actor: &User,
@@ -200,6 +204,7 @@ impl Services {
     }
 
     /// A page of the accounts, by email (`GET /api/admin/users`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_list_users(
         &self,
         actor: &User,
@@ -249,6 +254,7 @@ impl Services {
     /// of it ends at once, and its API tokens answer 401. Disabling it again keeps the time it
     /// was first disabled and ends its sign-ins again. Audited as `disable_user` when it was
     /// enabled.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id, target_user_id = %id))]
     pub async fn admin_disable_user(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
@@ -268,6 +274,7 @@ impl Services {
     /// Enables a disabled account again (`POST /api/admin/users/{id}/enable`): it signs in as
     /// before. Audited as `enable_user` when it was disabled; enabling an enabled account
     /// changes nothing and records nothing.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id, target_user_id = %id))]
     pub async fn admin_enable_user(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
@@ -283,6 +290,7 @@ impl Services {
     /// Deletes an account and everything of it (`DELETE /api/admin/users/{id}`), as
     /// `delete_account` does, without its password: the administrator is signed in. The
     /// audit log keeps naming it by email. Audited as `delete_user`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id, target_user_id = %id))]
     pub async fn admin_delete_user(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         let target = self.target(id).await?;
@@ -306,6 +314,7 @@ impl Services {
     /// first sign-in through a provider, works once, even while sign-up is closed, for `email` only when given, until it expires
     /// (`expires_in_hours`, default [`DEFAULT_INVITATION_HOURS`], at most
     /// [`MAX_INVITATION_HOURS`]). Audited as `invite`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_create_invitation(
         &self,
         actor: &User,
@@ -351,6 +360,7 @@ impl Services {
 
     /// The newest invitations (at most [`MAX_INVITATIONS_LISTED`]), used and expired ones
     /// included (`GET /api/admin/invitations`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_list_invitations(&self, actor: &User) -> ServiceResult<Vec<Invitation>> {
         self.require_admin(actor)?;
         let now = Utc::now();
@@ -366,6 +376,7 @@ impl Services {
     /// Revokes an invitation (`DELETE /api/admin/invitations/{id}`): its secret no longer
     /// works. 404 when there is none with this id. Audited as `revoke_invitation`, with the
     /// email it was for, if any.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id, invitation_id = %id))]
     pub async fn admin_revoke_invitation(&self, actor: &User, id: &str) -> ServiceResult<()> {
         self.require_admin(actor)?;
         if id.is_empty() || id.len() > 64 {
@@ -396,6 +407,7 @@ impl Services {
     /// Creates a one-time password reset for an account (`POST
     /// /api/admin/users/{id}/password-reset`), valid [`PASSWORD_RESET_VALID`]. Audited as
     /// `password_reset_link`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id, target_user_id = %id))]
     pub async fn admin_create_password_reset(
         &self,
         actor: &User,
@@ -434,6 +446,7 @@ impl Services {
     /// sign-in session of the account ends (one being saved meanwhile included: its stamp no
     /// longer matches, see `auth::SignedIn`) and its API tokens are deleted. A link that is unknown or used answers 403
     /// `reset_token_invalid`, an expired one `reset_token_expired`.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn reset_password(&self, token: &str, password: &str) -> ServiceResult<()> {
         let invalid = || {
             ServiceError::denied(
@@ -478,6 +491,7 @@ impl Services {
     }
 
     /// A page of the audit log, newest first (`GET /api/admin/audit`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(actor_id = %actor.id))]
     pub async fn admin_audit(&self, actor: &User, page: &PageInput) -> ServiceResult<AuditPage> {
         self.require_admin(actor)?;
         let limit = clamp_limit(page.limit);

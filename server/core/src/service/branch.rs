@@ -305,6 +305,7 @@ impl Services {
     /// A page of the session's active branch (see `BranchInput`): the newest page, the one
     /// above `before`, below `after`, or around `around` (which must be on the active branch,
     /// else `not_on_branch`). Each message comes with its place among its siblings.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %session_id))]
     pub async fn branch_page(
         &self,
         user: &User,
@@ -523,6 +524,7 @@ impl Services {
     }
 
     /// The messages that share `id`'s parent (itself included), in sibling order.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, message_id = %id))]
     pub async fn siblings(&self, user: &User, id: &str) -> ServiceResult<Vec<Message>> {
         let message = self.get_message(user, id).await?;
         let mut siblings = self
@@ -540,6 +542,7 @@ impl Services {
     /// Makes the branch through `message_id` the active one: from the message, the newest
     /// child again and again (the last in sibling order) to the new active leaf. Answers the
     /// page around the message.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %session_id, message_id = %input.message_id))]
     pub async fn switch_branch(
         &self,
         user: &User,
@@ -593,6 +596,7 @@ impl Services {
 
     /// Opens a conversation at one of its messages (a search hit): the page around it, after
     /// switching to its branch when it is not on the active one.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, message_id = %message_id))]
     pub async fn open_at(
         &self,
         user: &User,
@@ -632,6 +636,7 @@ impl Services {
 
     /// The active branch of a session, root first, whole. For tests and tools: the view and
     /// the context read pages (`branch_page`, `context`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %session_id))]
     pub async fn active_branch(
         &self,
         user: &User,
@@ -653,6 +658,7 @@ impl Services {
     /// The turns sent to the model for a reply to `question`: its branch from the root to
     /// it, cut to the token budget from the oldest end (a leading system message is always
     /// kept). Reads up the parent chain only as far as the budget reaches, and the root.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %question.session_id, message_id = %question.id))]
     pub async fn context(&self, user: &User, question: &Message) -> ServiceResult<Vec<ChatTurn>> {
         let store = self.store();
         let session_id = question.session_id.as_str();

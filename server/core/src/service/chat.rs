@@ -56,6 +56,7 @@ fn parse_time(field: &'static str, text: &str) -> ServiceResult<DateTime<Utc>> {
 }
 
 impl Services {
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn create_session(&self, user: &User, title: Option<&str>) -> ServiceResult<Session> {
         let title = match title {
             Some(title) => validate::title(title)?,
@@ -73,6 +74,7 @@ impl Services {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn get_session(&self, user: &User, id: &str) -> ServiceResult<SessionDetail> {
         validate::existing_id(id)?;
         self.store()
@@ -85,6 +87,7 @@ impl Services {
     /// `MAX_QUERY_CHARS` characters) the page holds the sessions whose title holds it, among a
     /// bounded number looked at (`store::title_filter`): fewer than `limit`, even none, with a
     /// cursor when more follow. Errors: `InvalidCursor` for a cursor the list did not give.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn list_sessions(
         &self,
         user: &User,
@@ -110,6 +113,7 @@ impl Services {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn update_session(
         &self,
         user: &User,
@@ -150,6 +154,7 @@ impl Services {
     /// Deletes the session at once, restorably: it is gone from every list, search and read,
     /// and `restore_session` brings it back within the retention time
     /// (`ServiceConfig::deleted_retention`); after that the purge removes it for good.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn delete_session(&self, user: &User, id: &str) -> ServiceResult<()> {
         validate::existing_id(id)?;
         if self
@@ -166,6 +171,7 @@ impl Services {
     /// Brings back a session deleted less than the retention time ago, exactly as it was.
     /// `NotFound` when there is nothing to bring back: no such session, one that is not
     /// deleted, or one deleted longer ago (even if the purge has not removed it yet).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn restore_session(&self, user: &User, id: &str) -> ServiceResult<Session> {
         validate::existing_id(id)?;
         self.store()
@@ -176,6 +182,7 @@ impl Services {
 
     /// Removes for good the sessions deleted longer than the retention time ago, with their
     /// messages; returns how many. Run at start-up and then hourly by the server.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn purge_deleted_sessions(&self) -> ServiceResult<u64> {
         Ok(self
             .store()
@@ -191,6 +198,7 @@ impl Services {
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn clear_session(&self, user: &User, id: &str) -> ServiceResult<()> {
         validate::existing_id(id)?;
         if self.store().clear_session(&user.id, id, Utc::now()).await? {
@@ -204,6 +212,7 @@ impl Services {
     /// Without a parent the message continues the session's active branch; either way it
     /// becomes the end of the active branch. A repeated client id returns the first message
     /// (`created = false`), never a duplicate.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = ?input.session_id))]
     pub async fn append_message(
         &self,
         user: &User,
@@ -296,6 +305,7 @@ impl Services {
         }
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %input.session_id))]
     pub async fn list_messages(
         &self,
         user: &User,
@@ -327,6 +337,7 @@ impl Services {
             .await?)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, message_id = %id))]
     pub async fn get_message(&self, user: &User, id: &str) -> ServiceResult<Message> {
         validate::existing_id(id)?;
         self.store()
@@ -335,6 +346,7 @@ impl Services {
             .ok_or(ServiceError::NotFound)
     }
 
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn search(&self, user: &User, input: SearchInput) -> ServiceResult<Page<SearchHit>> {
         if input.q.chars().count() > MAX_QUERY_CHARS {
             return Err(ServiceError::invalid(

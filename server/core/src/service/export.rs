@@ -183,6 +183,7 @@ pub fn render_markdown(session: &Session, messages: &[Message]) -> String {
 }
 
 impl Services {
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn export_session(
         &self,
         user: &User,
@@ -308,6 +309,7 @@ impl Services {
     }
 
     /// Imports a Confab export (see `import_confab_with_ids`).
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn import_confab(
         &self,
         user: &User,
@@ -322,6 +324,7 @@ impl Services {
     /// ids are derived from the exported ones, so importing the same file again adds nothing.
     /// A version 1 file does not name its account: the sessions this account holds already
     /// (deleted ones included) keep their ids, the others are derived. See `keeps_ids`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn import_confab_with_ids(
         &self,
         user: &User,

@@ -1,5 +1,12 @@
 //! The service layer: every rule of the product lives here once (validation, limits, titles,
 //! ownership). REST handlers, server functions and CLI commands are thin adapters over it.
+//!
+//! Each public method runs in a span named after it (`#[tracing::instrument]`), inside the
+//! request's, with the ids it acts on (`user_id`, `session_id`, `message_id`, ...) and never a
+//! password, a token, an email or a message's text (`skip_all`). Its error is logged at DEBUG:
+//! most are the client's mistakes (not found, invalid, unauthorized, limits), which the client
+//! is told anyway, and an internal failure is logged at ERROR, once, by the adapter that turns
+//! it into a 500 (`confab_http::error`, `app::server_fns::to_error`), with the request's span.
 
 pub mod accounts;
 pub mod admin;
@@ -11,6 +18,8 @@ pub mod import;
 mod live;
 pub mod recorder;
 pub mod reply;
+#[cfg(test)]
+mod spans_tests;
 mod validate;
 
 use std::sync::Arc;
@@ -26,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::oidc::ExternalAuth;
 use crate::auth::password::Hashing;
 use crate::auth::rate_limit::RateLimiter;
+use crate::meter::Meter;
 use crate::provider::Providers;
 use crate::store::DynStore;
 
@@ -113,6 +123,8 @@ struct Inner {
     /// Recently seen API tokens, so scripts that send many requests cost one lookup.
     token_cache: accounts::TokenCache,
     external_auth: ExternalAuth,
+    /// Measurements: the store's operations, the providers' replies, the server's requests.
+    meter: Meter,
 }
 
 impl Services {
@@ -128,13 +140,16 @@ impl Services {
         Self::with_parts(store, config, providers, ExternalAuth::new(Vec::new(), ""))
     }
 
-    /// Everything configured: model providers and sign-in providers.
+    /// Everything configured: model providers and sign-in providers. The services measure
+    /// into a registry of their own (`meter`), every operation of `store` timed.
     pub fn with_parts(
         store: DynStore,
         config: ServiceConfig,
         providers: Providers,
         external_auth: ExternalAuth,
     ) -> Services {
+        let meter = Meter::new();
+        let store = crate::store::measured::measured(store, &meter);
         let login_limiter = RateLimiter::new(config.login_attempts, config.login_window);
         let signup_limiter = RateLimiter::new(config.signup_attempts, config.signup_window);
         Services {
@@ -151,8 +166,14 @@ impl Services {
                 reply_save_failures: AtomicU64::new(0),
                 token_cache: accounts::TokenCache::default(),
                 external_auth,
+                meter,
             }),
         }
+    }
+
+    /// The registry of this app's measurements (rendered at the server's `/metrics`).
+    pub fn meter(&self) -> &Meter {
+        &self.inner.meter
     }
 
     pub fn external_auth(&self) -> &ExternalAuth {

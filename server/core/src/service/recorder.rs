@@ -86,6 +86,7 @@ impl Services {
     /// message when continuing one), the request's messages go to the provider as they are, and
     /// the reply is saved like any other. A retry of the same request (see `RequestIdentity`)
     /// stores nothing new and follows the first one's reply.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = ?session_id))]
     pub async fn record_completion(
         &self,
         user: &User,

@@ -6,6 +6,7 @@
 
 pub mod cjk;
 pub mod cursor;
+pub mod measured;
 pub mod mongo;
 pub mod paths;
 pub mod search_query;
@@ -374,6 +375,9 @@ pub struct AuthSessionRecord {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The backend's name, from a fixed set (`sqlite`, `mongodb`): a label of the metrics.
+    fn backend(&self) -> &'static str;
+
     /// Answers when the store can serve requests.
     async fn health(&self) -> StoreResult<()>;
 

@@ -119,6 +119,7 @@ fn nothing_imported(problems: &[ImportProblem]) -> ServiceError {
 impl Services {
     /// Imports a file held in memory, in any supported format. Re-importing the same file adds
     /// nothing.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn import_bytes(&self, user: &User, bytes: &[u8]) -> ServiceResult<ImportReport> {
         // The bytes are here already; the limit is for what a ZIP unpacks to.
         let options = ImportOptions {
@@ -130,6 +131,7 @@ impl Services {
 
     /// Imports a file read from `reader` (an upload, a file on disk) with the default size
     /// limit, calling `progress` after every batch written.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn import_reader(
         &self,
         user: &User,
@@ -145,6 +147,7 @@ impl Services {
     /// JSON, over the size limit) after some conversations were imported, those stay and the
     /// rest is reported as an error; when nothing could be read, the import fails, and so it
     /// does (`nothing_imported`) when nothing was stored and nothing was there already.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn import_reader_with(
         &self,
         user: &User,

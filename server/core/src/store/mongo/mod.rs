@@ -267,6 +267,10 @@ impl MongoStore {
 
 #[async_trait]
 impl Store for MongoStore {
+    fn backend(&self) -> &'static str {
+        "mongodb"
+    }
+
     /// A ping, then a one-document write (an upsert into `health`): a server that answers but
     /// cannot write, with its disk full, fails with `StoreError::Full`.
     async fn health(&self) -> StoreResult<()> {

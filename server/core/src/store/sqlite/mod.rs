@@ -356,6 +356,10 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
     /// Fails when the store does not answer reads, or, after a write ran out of space (or a
     /// commit failed), when a probe write still cannot commit: `StoreError::Full` for a full
     /// disk. While writes work this costs one read and an atomic load.
