@@ -4,9 +4,11 @@
 
 use std::fmt;
 
+use confab_core::api::ErrorBody;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use server_fn::Bytes;
 
 /// A failed server function: `code` is one of the REST API's error codes (`not_found`,
 /// `storage_full`, `too_many_requests`, ...), or `unreachable` when the request never got an
@@ -57,6 +59,23 @@ impl FromServerFnError for AppError {
         };
         AppError::new(code, error.to_string())
     }
+
+    /// Reads an error answer: this type as the server functions send it, or the REST API's
+    /// `{"error": {"code", "message"}}` that the layers in front of them answer with (a
+    /// cross-site write refused, a body over the size limit). Anything else, a proxy's HTML
+    /// page say, becomes `request_failed` with a sentence of Confab's, never the parser's.
+    fn de(data: Bytes) -> Self {
+        if let Ok(error) = serde_json::from_slice::<AppError>(&data) {
+            return error;
+        }
+        if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(&data) {
+            return AppError::new(error.code, error.message);
+        }
+        AppError::new(
+            "request_failed",
+            "the server's answer could not be read; try again",
+        )
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +92,24 @@ mod tests {
         assert_eq!(full.sentence(), "the server's storage is full");
         let lost = AppError::from_server_fn_error(ServerFnErrorErr::Request("refused".into()));
         assert_eq!(lost.code, "unreachable");
+    }
+
+    #[test]
+    fn every_error_answer_is_read_with_its_code() {
+        let typed = AppError::new("storage_full", "the server's storage is full");
+        assert_eq!(AppError::de(typed.ser()), typed);
+        let rest = br#"{"error":{"code":"csrf","message":"cross-site request refused"}}"#;
+        assert_eq!(
+            AppError::de(Bytes::from_static(rest)),
+            AppError::new("csrf", "cross-site request refused")
+        );
+        let html = Bytes::from_static(b"<html><body>502 Bad Gateway</body></html>");
+        assert_eq!(
+            AppError::de(html),
+            AppError::new(
+                "request_failed",
+                "the server's answer could not be read; try again"
+            )
+        );
     }
 }
