@@ -40,6 +40,11 @@ pub fn public_error(error: &ServiceError) -> ErrorDetail {
     if let ServiceError::Internal(detail) = error {
         tracing::error!(%detail, "internal error");
     }
+    told(error)
+}
+
+/// A service error's code and sentence; an internal error's sentence is "internal error".
+fn told(error: &ServiceError) -> ErrorDetail {
     ErrorDetail {
         code: error.code().to_owned(),
         message: error.to_string(),
@@ -72,6 +77,19 @@ pub enum ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
+    /// The code and sentence the answer to this error carries, as `into_response` sends them,
+    /// for the places that report it elsewhere too (an import's progress). Logs nothing: the
+    /// answer itself logs an internal error.
+    pub fn detail(&self) -> ErrorDetail {
+        match self {
+            ApiError::Service(error) => told(error),
+            ApiError::Request { code, message, .. } => ErrorDetail {
+                code: (*code).to_owned(),
+                message: message.clone(),
+            },
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Request {
             status: StatusCode::BAD_REQUEST,

@@ -182,7 +182,7 @@ async fn import(
     if let Some(following) = following {
         following.end(match &outcome {
             Ok(report) => Ending::Done(report.clone()),
-            Err(error) => Ending::Failed(error_body(error)),
+            Err(error) => Ending::Failed(error.detail()),
         });
     }
     outcome.map(Json)
@@ -235,19 +235,6 @@ impl Drop for Following {
             code: "cancelled".into(),
             message: "the upload ended before the import did".into(),
         }));
-    }
-}
-
-/// The `{code, message}` an error answers with.
-fn error_body(error: &ApiError) -> ErrorDetail {
-    // An internal error's text is "internal error", as in its answer: details stay in the log.
-    let (code, message) = match error {
-        ApiError::Service(service) => (service.code(), service.to_string()),
-        ApiError::Request { code, message, .. } => (*code, message.clone()),
-    };
-    ErrorDetail {
-        code: code.into(),
-        message,
     }
 }
 

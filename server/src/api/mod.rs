@@ -16,8 +16,7 @@ mod search;
 mod sessions;
 mod tokens;
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
 use axum::Router;
@@ -43,7 +42,7 @@ use crate::state::AppState;
         license(name = "MIT")
     ),
     components(schemas(ErrorBody)),
-    modifiers(&SignInSchemes, &SharedErrors)
+    modifiers(&SignInSchemes)
 )]
 struct ApiDoc;
 
@@ -184,36 +183,42 @@ fn documented(max_import_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(ops::router())
 }
 
-/// The OpenAPI 3.1 document of the REST API.
-pub fn openapi() -> OpenApi {
-    let (_, mut document) = documented(0).split_for_parts();
-    // The modifiers of `ApiDoc` ran before the handlers' paths were merged in.
+/// The document of the merged routes with the shared error answers added: `ApiDoc`'s own
+/// modifiers run before the handlers' paths are merged in, so this one runs after.
+fn finished(mut document: OpenApi) -> OpenApi {
     SharedErrors.modify(&mut document);
     document
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
-pub fn openapi_json() -> String {
-    let mut json = openapi()
+fn pretty_json(document: &OpenApi) -> String {
+    let mut json = document
         .to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
     json.push('\n');
     json
 }
 
+/// The OpenAPI 3.1 document of the REST API.
+pub fn openapi() -> OpenApi {
+    finished(documented(0).split_for_parts().1)
+}
+
+/// [`openapi`] as served and committed.
+pub fn openapi_json() -> String {
+    pretty_json(&openapi())
+}
+
+/// The API's routes and `GET /api/openapi.json`, whose document is made once, from the same
+/// routes, and sent without a copy per request.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let (router, _) = documented(state.config.max_import_bytes).split_for_parts();
-    let document: Arc<str> = openapi_json().into();
+    let (router, document) = documented(state.config.max_import_bytes).split_for_parts();
+    let json = Bytes::from(pretty_json(&finished(document)));
     router.route(
         "/api/openapi.json",
         get(move || {
-            let document = document.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    document.to_string(),
-                )
-            }
+            let json = json.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], json) }
         }),
     )
 }
