@@ -15,12 +15,16 @@ use confab_core::model::Role;
 use confab_core::provider::ChatTurn;
 use confab_core::service::recorder::RequestIdentity;
 use confab_http::CurrentUser;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::{event_stream, ApiJson, ApiResult};
 use crate::state::AppState;
+
+mod wire;
+
+pub use wire::*;
 
 pub const SESSION_HEADER: &str = "x-confab-session";
 
@@ -32,7 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// OpenAI's error shape, which its SDKs parse.
 fn openai_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": { "message": message, "type": "invalid_request_error", "code": code } }))).into_response()
+    let body = OpenAiErrorBody::new("invalid_request_error", code, message);
+    (status, Json(body)).into_response()
 }
 
 fn text_of(content: &Value) -> String {
@@ -84,9 +89,9 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
 #[utoipa::path(post, path = "/v1/chat/completions", operation_id = "openai_chat_completions", tag = "openai",
     request_body(content = Object, description = "OpenAI's chat completion request"),
     params(("x-confab-session" = Option<String>, Header, description = "The session to continue")),
-    responses((status = 200, description = "A chat completion, or with `stream` its chunks as server-sent events",
-        content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 502, body = Object, description = "The provider failed or did not answer in time")),
+    responses((status = 200, description = "A chat completion, or with `stream` its chunks as server-sent events (`data:` a chunk, an error body, or `[DONE]`)",
+        content((ChatCompletion = "application/json"), (ChatCompletionChunk = "text/event-stream"))),
+        (status = 502, body = OpenAiErrorBody, description = "The provider failed or did not answer in time")),
     security(("session" = []), ("token" = [])))]
 async fn completions(
     State(state): State<AppState>,
@@ -165,11 +170,10 @@ async fn completions(
     response
 }
 
-fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> Value {
-    json!({
-        "id": id, "object": "chat.completion.chunk", "created": chrono::Utc::now().timestamp(), "model": model,
-        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }]
-    })
+/// One `data:` event of a completion stream.
+fn data_event(body: &impl serde::Serialize) -> Result<Event, Infallible> {
+    // Serialising these plain structs cannot fail; an empty event would be skipped by clients.
+    Ok(Event::default().data(serde_json::to_string(body).unwrap_or_default()))
 }
 
 fn streamed(
@@ -184,46 +188,42 @@ fn streamed(
             if finished {
                 return None;
             }
-            let events: Vec<Value> = match receiver.recv().await {
+            let delta =
+                |delta, finish| data_event(&ChatCompletionChunk::delta(&id, &model, delta, finish));
+            let events = match receiver.recv().await {
                 None => return None,
-                Some(ChatEvent::Message { .. }) => vec![chunk(
-                    &id,
-                    &model,
-                    json!({ "role": "assistant", "content": "" }),
+                Some(ChatEvent::Message { .. }) => vec![delta(
+                    Delta {
+                        role: Some("assistant"),
+                        content: Some(String::new()),
+                    },
                     None,
                 )],
                 Some(ChatEvent::Reply { .. }) => Vec::new(),
-                Some(ChatEvent::Delta { text }) => {
-                    vec![chunk(&id, &model, json!({ "content": text }), None)]
-                }
+                Some(ChatEvent::Delta { text }) => vec![delta(
+                    Delta {
+                        role: None,
+                        content: Some(text),
+                    },
+                    None,
+                )],
                 Some(ChatEvent::Done { message }) => {
-                    let mut events = vec![chunk(&id, &model, json!({}), Some("stop"))];
+                    let mut events = vec![delta(Delta::default(), Some("stop"))];
                     if include_usage {
-                        let (prompt, completion) = (
-                            message.prompt_tokens.unwrap_or(0),
-                            message.completion_tokens.unwrap_or(0),
-                        );
-                        events.push(json!({
-                            "id": id, "object": "chat.completion.chunk", "created": chrono::Utc::now().timestamp(), "model": model,
-                            "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
-                        }));
+                        let usage = Usage::new(message.prompt_tokens, message.completion_tokens);
+                        events.push(data_event(&ChatCompletionChunk::usage(&id, &model, usage)));
                     }
-                    let mut events: Vec<Result<Event, Infallible>> = events
-                        .into_iter()
-                        .map(|event| Ok(Event::default().data(event.to_string())))
-                        .collect();
                     events.push(Ok(Event::default().data("[DONE]")));
                     return Some((futures::stream::iter(events), (receiver, true)));
                 }
                 Some(ChatEvent::Error { error, .. }) => {
-                    let event = Event::default().data(json!({ "error": { "message": error.message, "type": "server_error", "code": error.code } }).to_string());
-                    return Some((futures::stream::iter(vec![Ok(event)]), (receiver, true)));
+                    let body = OpenAiErrorBody::new("server_error", &error.code, &error.message);
+                    return Some((
+                        futures::stream::iter(vec![data_event(&body)]),
+                        (receiver, true),
+                    ));
                 }
             };
-            let events: Vec<Result<Event, Infallible>> = events
-                .into_iter()
-                .map(|event| Ok(Event::default().data(event.to_string())))
-                .collect();
             Some((futures::stream::iter(events), (receiver, false)))
         }
     });
@@ -237,16 +237,21 @@ async fn collected(
     while let Some(event) = receiver.recv().await {
         match event {
             ChatEvent::Done { message } => {
-                let (prompt, completion) = (
-                    message.prompt_tokens.unwrap_or(0),
-                    message.completion_tokens.unwrap_or(0),
-                );
-                return Json(json!({
-                    "id": format!("chatcmpl-{}", message.id), "object": "chat.completion",
-                    "created": message.created_at.timestamp(), "model": model,
-                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": message.content }, "finish_reason": "stop" }],
-                    "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
-                }))
+                return Json(ChatCompletion {
+                    id: format!("chatcmpl-{}", message.id),
+                    object: "chat.completion",
+                    created: message.created_at.timestamp(),
+                    model,
+                    choices: vec![CompletionChoice {
+                        index: 0,
+                        message: AssistantMessage {
+                            role: "assistant",
+                            content: message.content,
+                        },
+                        finish_reason: "stop",
+                    }],
+                    usage: Usage::new(message.prompt_tokens, message.completion_tokens),
+                })
                 .into_response();
             }
             ChatEvent::Error { error, .. } => {
@@ -264,17 +269,25 @@ async fn collected(
 
 /// The provider's models, in OpenAI's list shape.
 #[utoipa::path(get, path = "/v1/models", operation_id = "openai_list_models", tag = "openai",
-    responses((status = 200, body = Object, description = "`{object: list, data: [{id, object, created, owned_by}]}`")),
+    responses((status = 200, body = ModelObjectList)),
     security(("session" = []), ("token" = [])))]
 async fn models(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ModelObjectList>> {
     let list = state.services.providers().models().await;
-    let data: Vec<Value> = list
+    let data = list
         .models
-        .iter()
-        .map(|model| json!({ "id": model.id, "object": "model", "created": 0, "owned_by": model.provider }))
+        .into_iter()
+        .map(|model| ModelObject {
+            id: model.id,
+            object: "model",
+            created: 0,
+            owned_by: model.provider,
+        })
         .collect();
-    Ok(Json(json!({ "object": "list", "data": data })))
+    Ok(Json(ModelObjectList {
+        object: "list",
+        data,
+    }))
 }
