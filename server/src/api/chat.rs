@@ -36,31 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(models))
 }
 
-/// One event of a chat stream as it travels: its name and its data, a JSON object (the
-/// fields of `confab_core::chat_stream::ChatEvent`'s variant of that name). `message`: the
-/// user's message as saved, with its session; `reply`: the reply as first saved; `delta`: the
-/// next piece of text; `done`: the reply as finally saved; `error`: why it ended, with what
-/// was saved. Documents the wire form, which `ChatEvent::encode` writes.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct ChatStreamEvent {
-    event: ChatEventName,
-    #[schema(content_media_type = "application/json")]
-    data: String,
-}
-
-/// The names of a chat stream's events.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-enum ChatEventName {
-    Message,
-    Reply,
-    Delta,
-    Done,
-    Error,
-}
-
 /// One SSE event per `ChatEvent`, in the encoding its readers decode (`confab_core::chat_stream`).
 fn sse_event(event: ChatEvent) -> Event {
     let (name, data) = event.encode();
@@ -80,7 +55,7 @@ fn into_sse(receiver: mpsc::Receiver<ChatEvent>) -> impl IntoResponse {
 
 /// Saves the user's message and streams the model's reply, which is saved as it arrives.
 #[utoipa::path(post, path = "/api/chat", tag = "chat", request_body = ChatInput,
-    responses((status = 200, content_type = "text/event-stream", body = ChatStreamEvent, description = "Server-sent events, one per `ChatStreamEvent`")), security(("session" = []), ("token" = [])))]
+    responses((status = 200, content_type = "text/event-stream", body = ChatEvent, description = "Server-sent events, one per `ChatEvent`: its `event` is the SSE event name, its `data` the event's data line (JSON)")), security(("session" = []), ("token" = [])))]
 async fn chat(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -92,7 +67,7 @@ async fn chat(
 
 /// Asks the model for another reply to the same user message (a sibling of the old one).
 #[utoipa::path(post, path = "/api/chat/regenerate", tag = "chat", request_body = RegenerateInput,
-    responses((status = 200, content_type = "text/event-stream", body = ChatStreamEvent, description = "Server-sent events, one per `ChatStreamEvent`")), security(("session" = []), ("token" = [])))]
+    responses((status = 200, content_type = "text/event-stream", body = ChatEvent, description = "Server-sent events, one per `ChatEvent`: its `event` is the SSE event name, its `data` the event's data line (JSON)")), security(("session" = []), ("token" = [])))]
 async fn regenerate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
