@@ -144,7 +144,7 @@ async fn app_with(
 ) -> TestApp {
     let provider = provider.to_owned();
     TestApp::spawn_with_on(backend, move |config| {
-        config.openai_base_url = provider;
+        config.openai_base_url = provider.into();
         config.default_model = "fake-model".into();
         configure(config);
     })
@@ -706,7 +706,7 @@ async fn a_reply_that_cannot_be_saved_goes_to_the_client_whole() {
     let store: confab_core::store::DynStore = sqlite.clone();
     let url = provider.clone();
     let app = TestApp::spawn_with_store(store, move |config| {
-        config.openai_base_url = url;
+        config.openai_base_url = url.into();
         config.default_model = "fake-huge".into();
         config.max_reply_bytes = 300 * 1024;
         config.reply_save_retry = 1;
@@ -783,7 +783,7 @@ async fn a_reply_whose_save_failed_is_saved_again_into_the_same_reply() {
     let app = TestApp::spawn_with_store(store.clone(), {
         let provider = provider.clone();
         move |config| {
-            config.openai_base_url = provider;
+            config.openai_base_url = provider.into();
             config.default_model = "fake-model".into();
             config.max_reply_bytes = bound;
             config.reply_save_retry = 1;

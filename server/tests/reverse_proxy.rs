@@ -22,7 +22,7 @@ async fn confab_for_proxy_on(port: u16, provider: Option<&str>) -> TestApp {
         config.trusted_proxies =
             confab::http::client::TrustedProxies::parse("127.0.0.1").expect("trusted proxies");
         if let Some(url) = provider {
-            config.openai_base_url = url;
+            config.openai_base_url = url.into();
             config.default_model = "fake-model".into();
         }
     })

@@ -12,7 +12,7 @@ use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Cli, ModelProvider};
+use super::{Cli, ModelProvider, ProviderUrl, DEFAULT_PROVIDER};
 
 /// Reads an environment variable by name.
 pub type Environment = Box<dyn Fn(&str) -> Option<String>>;
@@ -213,6 +213,26 @@ struct FileSignInProvider {
     display_name: Option<String>,
 }
 
+/// Where the file is wrong and why, without the line itself: toml's own report quotes the
+/// source line, and the line may hold a secret (`api_key = sk-…` with its quotes forgotten),
+/// which would then reach the service's log.
+fn parse_error(text: &str, error: &toml::de::Error) -> String {
+    let reason = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return reason.to_owned();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    format!("TOML parse error at line {line}, column {column}: {reason}")
+}
+
 impl File {
     fn read(path: PathBuf) -> Result<File, ConfigError> {
         let text = match std::fs::read_to_string(&path) {
@@ -232,7 +252,7 @@ impl File {
             }),
             Err(error) => Err(ConfigError::NotToml {
                 path,
-                reason: error.to_string().trim_end().to_owned(),
+                reason: parse_error(&text, &error),
             }),
         }
     }
@@ -291,13 +311,14 @@ fn check_name(name: &str, what: &str) -> Result<(), ConfigError> {
     })
 }
 
-/// Two providers of one name would answer to the same URLs and models.
+/// Two providers of one name would answer to the same URLs and models, and two whose names
+/// differ only as variable names do (`a-b` and `A_B`) would read each other's secrets.
 fn check_unique<'a>(
     mut names: impl Iterator<Item = &'a String>,
     what: &str,
 ) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
-    match names.find(|name| !seen.insert(*name)) {
+    match names.find(|name| !seen.insert(variable_name(name))) {
         Some(name) => Err(ConfigError::Invalid {
             origin: what.to_owned(),
             reason: format!("the name {name:?} is given twice"),
@@ -318,13 +339,15 @@ fn model_providers(
             .split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
-            .map(|entry| {
+            .enumerate()
+            .map(|(index, entry)| {
                 entry
                     .split_once('=')
                     .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
+                    // Not the entry itself: it may be a URL with a key in it.
                     .ok_or_else(|| ConfigError::Invalid {
                         origin: "providers".into(),
-                        reason: format!("the entry {entry:?} is not name=base_url"),
+                        reason: format!("entry {} is not name=base_url", index + 1),
                     })
             })
             .collect::<Result<_, _>>()?,
@@ -333,6 +356,14 @@ fn model_providers(
             .map(|provider| (provider.name.clone(), provider.base_url.clone()))
             .collect(),
     };
+    if entries.iter().any(|(name, _)| name == DEFAULT_PROVIDER) {
+        return Err(ConfigError::Invalid {
+            origin: "providers".into(),
+            reason: format!(
+                "the name {DEFAULT_PROVIDER:?} is the provider of --openai-base-url; give this one another name"
+            ),
+        });
+    }
     check_unique(entries.iter().map(|(name, _)| name), "providers")?;
     entries
         .into_iter()
@@ -349,7 +380,7 @@ fn model_providers(
                 });
             Ok(ModelProvider {
                 name,
-                base_url,
+                base_url: ProviderUrl::from(base_url),
                 api_key,
             })
         })

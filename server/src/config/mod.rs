@@ -206,7 +206,7 @@ pub struct Config {
         global = true,
         hide_env_values = true
     )]
-    pub openai_base_url: String,
+    pub openai_base_url: ProviderUrl,
 
     /// API key of the default provider (not needed by Ollama).
     #[arg(
@@ -356,7 +356,7 @@ impl Config {
     /// The configured model providers, the default first.
     pub fn provider_settings(&self) -> Vec<ProviderSettings> {
         let default = ModelProvider {
-            name: "default".into(),
+            name: DEFAULT_PROVIDER.into(),
             base_url: self.openai_base_url.clone(),
             api_key: self.openai_api_key.clone(),
         };
@@ -364,7 +364,7 @@ impl Config {
             .chain(&self.providers)
             .map(|provider| ProviderSettings {
                 name: provider.name.clone(),
-                base_url: provider.base_url.clone(),
+                base_url: provider.base_url.as_str().to_owned(),
                 api_key: provider
                     .api_key
                     .clone()
@@ -437,20 +437,55 @@ impl Config {
     }
 }
 
+/// The name of the provider `--openai-base-url` configures; its models need no prefix.
+pub const DEFAULT_PROVIDER: &str = "default";
+
+/// A model provider's base URL, as configured. It may carry a key (`https://user:key@…`,
+/// `?api-key=…`), so its `Debug` form is `redacted_url`'s: the user, password and query
+/// hidden.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderUrl(String);
+
+impl ProviderUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ProviderUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(ProviderUrl(url.to_owned()))
+    }
+}
+
+impl From<String> for ProviderUrl {
+    fn from(url: String) -> Self {
+        ProviderUrl(url)
+    }
+}
+
+impl std::fmt::Debug for ProviderUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", confab_core::provider::redacted_url(&self.0))
+    }
+}
+
 /// A model provider besides the default one.
 #[derive(Clone, Debug)]
 pub struct ModelProvider {
     /// Its models are addressed as `name/model`.
     pub name: String,
     /// Any OpenAI-compatible endpoint.
-    pub base_url: String,
+    pub base_url: ProviderUrl,
     pub api_key: Option<SecretString>,
 }
 
 /// The two lists the loader turns into `Config::providers` and `Config::oidc_providers`, as the
 /// flags and variables write them; the rest of each provider is in variables named after it
 /// or in the file's tables.
-#[derive(Clone, Debug, Args)]
+#[derive(Clone, Args)]
 struct ProviderLists {
     /// More model providers, `name=base_url` separated by commas; each one's key is read from
     /// `CONFAB_PROVIDER_<NAME>_API_KEY`. Their models are addressed as `name/model`.
@@ -458,7 +493,8 @@ struct ProviderLists {
         long,
         env = "CONFAB_PROVIDERS",
         value_name = "NAME=BASE_URL,...",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     providers: Option<String>,
 
@@ -472,6 +508,17 @@ struct ProviderLists {
         global = true
     )]
     oidc_providers: Option<String>,
+}
+
+/// The lists' URLs may carry keys: only whether each list is set is shown (the providers
+/// themselves are printed from `Config`, their URLs redacted).
+impl std::fmt::Debug for ProviderLists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderLists")
+            .field("providers", &self.providers.as_ref().map(|_| "…"))
+            .field("oidc_providers", &self.oidc_providers)
+            .finish()
+    }
 }
 
 /// Checks `CONFAB_PUBLIC_URL` at start-up: a URL whose origin can be compared with a browser's.

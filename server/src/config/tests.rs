@@ -221,17 +221,12 @@ fn a_wrong_key_or_value_is_refused_with_its_name() {
         );
     }
     let directory = Directory::with_file("[[providers]]\nname = \"a\"\nbase = \"b\"\n");
-    let message = error(directory.load(&[], &[]));
-    assert!(
-        message.starts_with(&format!(
-            "{}: TOML parse error at line 3",
+    assert_eq!(
+        error(directory.load(&[], &[])),
+        format!(
+            "{}: TOML parse error at line 3, column 1: unknown field `base`, expected one of `name`, `base_url`, `api_key`",
             directory.file().display()
-        )),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("unknown field `base`, expected one of `name`, `base_url`, `api_key`"),
-        "{message}"
+        )
     );
     assert_eq!(
         error(load_with(&[], &[("CONFAB_MAX_BODY_BYTES", "lots")], None)),
@@ -239,7 +234,39 @@ fn a_wrong_key_or_value_is_refused_with_its_name() {
     );
     assert_eq!(
         error(load_with(&["--providers", "groq"], &[], None)),
-        "providers: the entry \"groq\" is not name=base_url"
+        "providers: entry 1 is not name=base_url"
+    );
+    // An entry that is only a URL is not repeated: it may hold a key.
+    assert_eq!(
+        error(load_with(
+            &[
+                "--providers",
+                "a=http://a.example.com, https://user:sk-in-url@b.example.com/v1"
+            ],
+            &[],
+            None
+        )),
+        "providers: entry 2 is not name=base_url"
+    );
+    // Names that are the same variable name would read each other's keys.
+    assert_eq!(
+        error(load_with(
+            &[
+                "--providers",
+                "local-llm=http://a.example.com,LOCAL_LLM=http://b.example.com"
+            ],
+            &[],
+            None
+        )),
+        "providers: the name \"LOCAL_LLM\" is given twice"
+    );
+    assert_eq!(
+        error(load_with(&["--oidc-providers", "Google,google"], &[], None)),
+        "oidc_providers: the name \"google\" is given twice"
+    );
+    assert_eq!(
+        error(load_with(&["--providers", "default=http://a.example.com"], &[], None)),
+        "providers: the name \"default\" is the provider of --openai-base-url; give this one another name"
     );
     assert_eq!(
         error(load_with(
@@ -602,4 +629,81 @@ fn the_public_origin_is_written_as_browsers_write_origin() {
             ))
         );
     }
+}
+
+/// A file Confab cannot parse is reported by line and column, never by its text: the line may
+/// hold a secret, and the report goes to the service's log.
+#[test]
+fn a_file_that_does_not_parse_is_reported_without_its_lines() {
+    let cases = [
+        (
+            "openai_api_key = sk-live-0123456789\n",
+            "line 1, column 18: string values must be quoted, expected literal string",
+        ),
+        (
+            "[[providers]]\nname = \"groq\"\napikey = \"gsk-0123456789\"\n",
+            "line 3, column 1: unknown field `apikey`, expected one of `name`, `base_url`, `api_key`",
+        ),
+        (
+            "database_url = \"mongodb://confab:hunter\\2@db.example.com/confab\"\n",
+            "line 1, column 41: missing escaped value, expected `b`, `e`, `f`, `n`, `r`, `\\`, `\"`, `x`, `u`, `U`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let directory = Directory::with_file(text);
+        let message = error(directory.load(&[], &[]));
+        assert_eq!(
+            message,
+            format!(
+                "{}: TOML parse error at {expected}",
+                directory.file().display()
+            )
+        );
+        for secret in ["sk-live", "gsk-", "hunter"] {
+            assert!(!message.contains(secret), "{message}");
+        }
+    }
+}
+
+/// Provider URLs may carry keys (`https://user:key@…`, `?api-key=…`): `--help` does not show
+/// their variables' values, and the configuration's Debug form hides the user, password and
+/// query.
+#[test]
+fn provider_urls_are_not_printed_with_their_keys() {
+    let command = <Cli as clap::CommandFactory>::command();
+    for name in [
+        "openai_base_url",
+        "openai_api_key",
+        "providers",
+        "database_url",
+    ] {
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == name)
+            .unwrap_or_else(|| panic!("no option {name}"));
+        assert!(arg.is_hide_env_values_set(), "--help shows {name}'s value");
+    }
+    let cli = load_with(
+        &[
+            "--openai-base-url",
+            "https://me:url-password@llm.example.com/v1?api-key=query-key",
+            "--providers",
+            "groq=https://groq:groq-password@api.groq.com/openai/v1",
+        ],
+        &[],
+        None,
+    )
+    .unwrap();
+    let printed = format!("{cli:?}");
+    for secret in ["url-password", "query-key", "groq-password"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(
+        printed.contains("https://llm.example.com/v1 (user, password and query hidden)"),
+        "{printed}"
+    );
+    assert_eq!(
+        model_providers(&cli.config)[1],
+        "groq https://groq:groq-password@api.groq.com/openai/v1 None llama3.2"
+    );
 }

@@ -119,7 +119,7 @@ impl TestApp {
     pub async fn spawn_with_provider_on(backend: Backend, provider_url: &str) -> TestApp {
         let url = provider_url.to_owned();
         Self::spawn_with_on(backend, move |config| {
-            config.openai_base_url = url;
+            config.openai_base_url = url.into();
             config.default_model = "fake-model".into();
         })
         .await
