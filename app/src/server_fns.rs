@@ -58,18 +58,37 @@ mod server {
 
     /// The error a server function returns: the code and sentence the REST API gives for the
     /// same service error (`confab_http::error::public_error`, which logs an internal error's
-    /// details and hides them). A refusal to try again later (a rate limit, a full hashing
-    /// queue) is answered 429 with `Retry-After`, as the REST API does.
+    /// details and hides them), answered with the REST API's status for it (401, 404, 429
+    /// with `Retry-After`, …). Without that, server_fn answers every error 500: a wrong
+    /// password would be logged as a server failure and counted as one.
     pub fn to_error(error: ServiceError) -> AppError {
         let detail = confab_http::error::public_error(&error);
-        if let (Some(seconds), Some(response)) = (
-            error.retry_after_secs(),
-            use_context::<leptos_axum::ResponseOptions>(),
-        ) {
-            response.set_status(http::StatusCode::TOO_MANY_REQUESTS);
-            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        if let Some(response) =
+            use_context::<leptos_axum::ResponseOptions>().filter(|_| answered_with_status())
+        {
+            response.set_status(confab_http::error::status_of(&error));
+            if let Some(seconds) = error.retry_after_secs() {
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+            }
         }
         AppError::new(detail.code, detail.message)
+    }
+
+    /// Whether this request is a server function called by a program (the WASM client, a
+    /// test), whose answer's status is the error's. A page rendered on the server keeps its
+    /// own status, and so does a browser's plain form post, which leptos_axum answers with a
+    /// redirect back to the page (a 4xx would leave the browser on a blank answer).
+    fn answered_with_status() -> bool {
+        let Some(parts) = use_context::<Parts>() else {
+            return false;
+        };
+        let plain_form_post = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+            && parts.headers.contains_key(http::header::REFERER);
+        parts.uri.path().starts_with("/rpc/") && !plain_form_post
     }
 
     /// The signed-in user, or None.

@@ -184,15 +184,20 @@ both_backends!(
             (AdminAudit::PATH, &[]),
         ];
         for (path, form) in functions {
-            for (client, expected) in [
+            for (client, status, expected) in [
                 (
                     &bob,
+                    StatusCode::FORBIDDEN,
                     (
                         "admin_required",
                         "only an administrator of this instance may do this",
                     ),
                 ),
-                (&anonymous, ("unauthorized", "authentication required")),
+                (
+                    &anonymous,
+                    StatusCode::UNAUTHORIZED,
+                    ("unauthorized", "authentication required"),
+                ),
             ] {
                 let expected = app::error::AppError::new(expected.0, expected.1);
                 let response = client
@@ -201,14 +206,10 @@ both_backends!(
                     .send()
                     .await
                     .expect("request");
-                let status = response.status();
-                // The server functions' typed error: the REST API's code and sentence.
+                let response_status = response.status();
+                // The server functions' typed error: the REST API's status, code and sentence.
                 let error: app::error::AppError = response.json().await.expect("typed error");
-                assert_eq!(
-                    (status, error),
-                    (StatusCode::INTERNAL_SERVER_ERROR, expected),
-                    "{path}"
-                );
+                assert_eq!((response_status, error), (status, expected), "{path}");
             }
         }
         // Nothing was done: the policy is still open, Ada still there, nothing audited.

@@ -163,6 +163,47 @@ async fn repeated_failed_logins_are_limited() {
     assert!(blocked.headers().contains_key("retry-after"));
 }
 
+/// A server function's refusal has the REST API's status when a program calls it, but a
+/// browser's plain form post (JavaScript off) is still sent back to its page, as leptos_axum
+/// answers it, with the error in the query: a 401 there would leave the browser on a blank
+/// answer.
+#[tokio::test]
+async fn a_plain_form_post_that_fails_goes_back_to_its_page() {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::spawn().await;
+    let path = <app::server_fns::SignIn as ServerFn>::PATH;
+    let page = format!("{}/", app.address);
+    // Redirects are not followed: the answer itself is what is checked.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let post = |browser: bool| {
+        let request = client
+            .post(format!("{}{path}", app.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("email=nobody%40example.com&password=guess+guess");
+        match browser {
+            true => request
+                .header("accept", "text/html,application/xhtml+xml")
+                .header("referer", &page),
+            false => request,
+        }
+        .send()
+    };
+    let program = post(false).await.expect("request");
+    assert_eq!(program.status(), StatusCode::UNAUTHORIZED);
+    let error: app::error::AppError = program.json().await.expect("typed error");
+    assert_eq!(error.code, "bad_credentials");
+    let browser = post(true).await.expect("request");
+    assert_eq!(browser.status(), StatusCode::FOUND);
+    // Back to the page, with the error for it to show (server_fn's `__err`, the typed error).
+    let location = browser.headers()["location"].to_str().expect("ASCII");
+    let (back, query) = location.split_once('?').expect("the error in the query");
+    assert_eq!(back, page);
+    assert!(query.contains("__err="), "{location}");
+}
+
 /// The UI's sign-in (a server function) keeps the same limit as the REST API and answers the
 /// same way: 429 with `Retry-After`, and the limit's sentence for the page to show.
 #[tokio::test]
@@ -181,11 +222,8 @@ async fn the_sign_in_server_function_is_limited_like_the_api() {
     let opened = std::time::Instant::now();
     for attempt in 0..3 {
         let failed = try_sign_in().await.expect("request");
-        assert_eq!(
-            failed.status(),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{attempt}"
-        );
+        // A wrong password is the client's error, answered as REST answers it: not a 500.
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED, "{attempt}");
         assert_eq!(failed.headers().get("retry-after"), None);
     }
     let limited = try_sign_in().await.expect("request");
