@@ -455,4 +455,67 @@ async fn the_openai_compatible_endpoint_records_conversations() {
         .await;
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(empty).await, "empty_messages");
+
+    // Every /v1 error is in OpenAI's shape, also those the shared extractors answer: no
+    // sign-in, a body that is not JSON, a JSON body that is not an object, an unknown role.
+    let openai_error = |status: StatusCode, code: &str, message: &str| {
+        let kind = match status.is_server_error() {
+            true => "server_error",
+            false => "invalid_request_error",
+        };
+        (
+            status,
+            json!({ "error": { "message": message, "type": kind, "code": code } }),
+        )
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status();
+        (
+            status,
+            response.json::<Value>().await.expect("a JSON error"),
+        )
+    };
+    let anonymous = app.client().get("/v1/models").await;
+    assert_eq!(
+        answer(anonymous).await,
+        openai_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authentication required"
+        )
+    );
+    let not_json = sdk
+        .request(reqwest::Method::POST, "/v1/chat/completions")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = answer(not_json).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+    let array = sdk.post("/v1/chat/completions", json!([1, 2])).await;
+    assert_eq!(
+        answer(array).await,
+        openai_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the body must be a JSON object"
+        )
+    );
+    let role = sdk
+        .post(
+            "/v1/chat/completions",
+            json!({ "messages": [{ "role": "robot", "content": "hi" }] }),
+        )
+        .await;
+    assert_eq!(
+        answer(role).await,
+        openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_role",
+            "unknown role \"robot\""
+        )
+    );
 }

@@ -599,7 +599,7 @@ async fn what_users_read_of_a_failing_provider(
     let whole = whole.text().await.unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(&whole).unwrap(),
-        json!({ "error": { "message": sentence, "type": "invalid_request_error", "code": code } })
+        json!({ "error": { "message": sentence, "type": "server_error", "code": code } })
     );
     read.push(("/v1/chat/completions".to_owned(), whole));
     let streamed = ada

@@ -70,10 +70,11 @@ impl Modify for SignInSchemes {
     }
 }
 
-/// The error answers any operation may give, by status, each with the error body (kept once
-/// among the document's components, referred to by each operation). 401 only where the
-/// operation asks for a sign-in. 500 is not among them: Confab answers it only when its own
-/// store fails (and logs why), never for anything a request holds.
+/// The error answers operations share, by status, each with the error body (kept once among
+/// the document's components, referred to by each operation that can give it: see
+/// `can_answer`). 401 only where the operation asks for a sign-in. 500 is not among them:
+/// Confab answers it only when its own store fails (and logs why), never for anything a
+/// request holds.
 const SHARED_ERRORS: [(&str, &str); 9] = [
     (
         "400",
@@ -106,35 +107,68 @@ const SHARED_ERRORS: [(&str, &str); 9] = [
 
 struct SharedErrors;
 
+/// The two shapes of error body: Confab's, and OpenAI's under `/v1` (`openai::in_openai_shape`).
+#[derive(Clone, Copy)]
+enum ErrorShape {
+    Confab,
+    OpenAi,
+}
+
+impl ErrorShape {
+    fn of(path: &str) -> ErrorShape {
+        match path.starts_with("/v1/") {
+            true => ErrorShape::OpenAi,
+            false => ErrorShape::Confab,
+        }
+    }
+
+    fn schema(self) -> &'static str {
+        match self {
+            ErrorShape::Confab => "ErrorBody",
+            ErrorShape::OpenAi => "OpenAiErrorBody",
+        }
+    }
+
+    /// The name under which the error answer of `status` is kept in the document's components.
+    fn response_name(self, status: &str) -> String {
+        match self {
+            ErrorShape::Confab => format!("Error{status}"),
+            ErrorShape::OpenAi => format!("OpenAiError{status}"),
+        }
+    }
+}
+
 impl Modify for SharedErrors {
     fn modify(&self, openapi: &mut OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for (status, description) in SHARED_ERRORS.into_iter().chain([UNAUTHORIZED]) {
-            let response = ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
-                .build();
-            components
-                .responses
-                .insert(error_response_name(status), response.into());
+        for shape in [ErrorShape::Confab, ErrorShape::OpenAi] {
+            for (status, description) in SHARED_ERRORS.into_iter().chain([UNAUTHORIZED]) {
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(shape.schema())))
+                            .build(),
+                    )
+                    .build();
+                components
+                    .responses
+                    .insert(shape.response_name(status), response.into());
+            }
         }
-        for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                add_shared_errors(operation);
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let shape = ErrorShape::of(path);
+            for (operation, reads) in [
+                (&mut item.get, true),
+                (&mut item.put, false),
+                (&mut item.post, false),
+                (&mut item.delete, false),
+                (&mut item.patch, false),
+            ] {
+                if let Some(operation) = operation {
+                    add_shared_errors(operation, reads, shape);
+                }
             }
         }
     }
@@ -142,21 +176,30 @@ impl Modify for SharedErrors {
 
 const UNAUTHORIZED: (&str, &str) = ("401", "Not signed in, or the sign-in has ended");
 
-/// The name under which the error answer of `status` is kept in the document's components.
-fn error_response_name(status: &str) -> String {
-    format!("Error{status}")
+/// Whether an operation can give the shared error `status`: 413 and 415 only with a body;
+/// 409 (a conflict with what is stored) and 507 (a full disk) only when it writes, which a
+/// GET does not; 401 only when it asks for a sign-in. An operation that can give one of these
+/// otherwise says so in its own `responses`.
+fn can_answer(status: &str, operation: &Operation, reads: bool) -> bool {
+    match status {
+        "413" | "415" => operation.request_body.is_some(),
+        "409" | "507" => !reads,
+        "401" => operation
+            .security
+            .as_ref()
+            .is_some_and(|requirements| !requirements.is_empty()),
+        _ => true,
+    }
 }
 
-fn add_shared_errors(operation: &mut Operation) {
-    let signed_in = operation
-        .security
-        .as_ref()
-        .is_some_and(|requirements| !requirements.is_empty());
-    let unauthorized = signed_in.then_some(UNAUTHORIZED);
-    for (status, _) in SHARED_ERRORS.into_iter().chain(unauthorized) {
+fn add_shared_errors(operation: &mut Operation, reads: bool, shape: ErrorShape) {
+    for (status, _) in SHARED_ERRORS.into_iter().chain([UNAUTHORIZED]) {
+        if !can_answer(status, operation, reads) {
+            continue;
+        }
         let reference = Ref::new(format!(
             "#/components/responses/{}",
-            error_response_name(status)
+            shape.response_name(status)
         ));
         operation
             .responses
@@ -244,6 +287,8 @@ mod tests {
         );
     }
 
+    /// Each operation lists the shared errors it can give, in its path's error shape, and no
+    /// 500; what it lists itself is kept.
     #[test]
     fn every_operation_documents_its_errors_and_not_500() {
         let document = super::openapi();
@@ -251,16 +296,93 @@ mod tests {
             document.openapi,
             utoipa::openapi::OpenApiVersion::Version31
         ));
+        let statuses = |path: &str, method: &str| -> Vec<(String, String)> {
+            let item = &document.paths.paths[path];
+            let operation = match method {
+                "get" => &item.get,
+                "post" => &item.post,
+                "patch" => &item.patch,
+                "put" => &item.put,
+                _ => &item.delete,
+            };
+            let operation = operation.as_ref().expect("the operation is documented");
+            operation
+                .responses
+                .responses
+                .iter()
+                .map(|(status, response)| {
+                    let shown = match response {
+                        utoipa::openapi::RefOr::Ref(reference) => reference.ref_location.clone(),
+                        utoipa::openapi::RefOr::T(_) => "own".to_owned(),
+                    };
+                    (status.clone(), shown)
+                })
+                .collect()
+        };
+        let shared = |name: &str, list: &[&str]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|status| {
+                    let reference = format!("#/components/responses/{name}{status}");
+                    (status.to_string(), reference)
+                })
+                .collect()
+        };
+        let with = |own: &[&str], mut rest: Vec<(String, String)>| {
+            rest.extend(
+                own.iter()
+                    .map(|status| (status.to_string(), "own".to_owned())),
+            );
+            rest.sort();
+            rest
+        };
+        let sorted = |mut list: Vec<(String, String)>| {
+            list.sort();
+            list
+        };
+        // A read without a sign-in: no body, no conflict, no full disk, no 401.
+        assert_eq!(
+            sorted(statuses("/api/health", "get")),
+            with(
+                &["200", "503"],
+                shared("Error", &["400", "403", "404", "422", "429"])
+            )
+        );
+        // A signed-in read with a query.
+        assert_eq!(
+            sorted(statuses("/api/chat/sessions", "get")),
+            with(
+                &["200"],
+                shared("Error", &["400", "401", "403", "404", "422", "429"])
+            )
+        );
+        // A signed-in write with a body: every shared error.
+        assert_eq!(
+            sorted(statuses("/api/chat/sessions", "post")),
+            with(
+                &["201"],
+                shared(
+                    "Error",
+                    &["400", "401", "403", "404", "409", "413", "415", "422", "429", "507"]
+                )
+            )
+        );
+        // /v1 answers its errors in OpenAI's shape.
+        assert_eq!(
+            sorted(statuses("/v1/chat/completions", "post")),
+            with(
+                &["200", "502"],
+                shared(
+                    "OpenAiError",
+                    &["400", "401", "403", "404", "409", "413", "415", "422", "429", "507"]
+                )
+            )
+        );
         for (path, item) in &document.paths.paths {
-            for operation in [&item.get, &item.put, &item.post, &item.delete]
+            for operation in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
                 .into_iter()
                 .flatten()
             {
                 let statuses: Vec<&String> = operation.responses.responses.keys().collect();
-                assert!(
-                    statuses.iter().any(|status| status.as_str() == "422"),
-                    "{path}: {statuses:?}"
-                );
                 assert!(
                     !statuses.iter().any(|status| status.as_str() == "500"),
                     "{path}: {statuses:?}"

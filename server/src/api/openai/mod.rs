@@ -32,12 +32,46 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(completions))
         .routes(routes!(models))
+        .route_layer(axum::middleware::map_response(in_openai_shape))
 }
 
-/// OpenAI's error shape, which its SDKs parse.
+/// OpenAI's error shape, which its SDKs parse: `type` is `server_error` for a 5xx (the
+/// provider failed), else `invalid_request_error`.
 fn openai_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = OpenAiErrorBody::new("invalid_request_error", code, message);
-    (status, Json(body)).into_response()
+    let kind = match status.is_server_error() {
+        true => "server_error",
+        false => "invalid_request_error",
+    };
+    (status, Json(OpenAiErrorBody::new(kind, code, message))).into_response()
+}
+
+/// The largest error body rewritten: Confab's are a code and a sentence.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Every `/v1` error in OpenAI's shape, also those the shared extractors answer in Confab's
+/// (no sign-in 401, a body refused 400/413/415/422): an SDK reads only OpenAI's. The status,
+/// its headers (`Retry-After`) and the code and sentence are kept.
+async fn in_openai_shape(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(%error, "an error answer of /v1 could not be read");
+            return openai_error(status, "internal", "internal error");
+        }
+    };
+    let detail = match serde_json::from_slice::<confab_core::api::ErrorBody>(&bytes) {
+        Ok(confab_core::api::ErrorBody { error }) => error,
+        Err(_) => return Response::from_parts(parts, axum::body::Body::from(bytes)),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let rewritten = openai_error(status, &detail.code, &detail.message);
+    parts.headers.extend(rewritten.headers().clone());
+    Response::from_parts(parts, rewritten.into_body())
 }
 
 fn text_of(content: &Value) -> String {
@@ -85,7 +119,8 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
 
 /// OpenAI's chat completions (`https://platform.openai.com/docs/api-reference/chat`), sent
 /// to the configured provider and recorded as a Confab session. Errors take OpenAI's shape,
-/// `{"error": {"message", "type", "code"}}`.
+/// `{"error": {"message", "type", "code"}}` (`in_openai_shape`), except a cross-site write
+/// refused before routing, which only a browser's cookie can cause.
 #[utoipa::path(post, path = "/v1/chat/completions", operation_id = "openai_chat_completions", tag = "openai",
     request_body(content = Object, description = "OpenAI's chat completion request"),
     params(("x-confab-session" = Option<String>, Header, description = "The session to continue")),
