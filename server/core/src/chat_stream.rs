@@ -16,11 +16,7 @@ use crate::model::{Message, Session};
 
 /// What a chat reply stream reports, in order: the saved user message, the stored reply,
 /// deltas, then done or error.
-///
-/// Its serde form, `{"event": name, "data": fields}`, is also how the OpenAPI document
-/// describes each Server-Sent Event: `event` the SSE name, `data` the JSON line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", content = "data", rename_all = "camelCase")]
 pub enum ChatEvent {
     /// The user message is saved (and the session, when this message created it).
@@ -54,7 +50,6 @@ pub enum ChatEvent {
 
 /// Why a reply did not complete: a code for programs and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatError {
     pub code: String,
     pub message: String,

@@ -36,6 +36,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(models))
 }
 
+/// One event of a chat stream as it travels: its name and its data, a JSON object (the
+/// fields of `confab_core::chat_stream::ChatEvent`'s variant of that name). `message`: the
+/// user's message as saved, with its session; `reply`: the reply as first saved; `delta`: the
+/// next piece of text; `done`: the reply as finally saved; `error`: why it ended, with what
+/// was saved. Documents the wire form, which `ChatEvent::encode` writes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ChatStreamEvent {
+    event: ChatEventName,
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// The names of a chat stream's events.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum ChatEventName {
+    Message,
+    Reply,
+    Delta,
+    Done,
+    Error,
+}
+
 /// One SSE event per `ChatEvent`, in the encoding its readers decode (`confab_core::chat_stream`).
 fn sse_event(event: ChatEvent) -> Event {
     let (name, data) = event.encode();
@@ -55,7 +80,7 @@ fn into_sse(receiver: mpsc::Receiver<ChatEvent>) -> impl IntoResponse {
 
 /// Saves the user's message and streams the model's reply, which is saved as it arrives.
 #[utoipa::path(post, path = "/api/chat", tag = "chat", request_body = ChatInput,
-    responses((status = 200, content_type = "text/event-stream", body = ChatEvent, description = "Server-sent events, one per `ChatEvent`: its `event` is the SSE event name, its `data` the event's data line (JSON)")), security(("session" = []), ("token" = [])))]
+    responses((status = 200, content_type = "text/event-stream", body = ChatStreamEvent, description = "Server-sent events, one per `ChatStreamEvent`")), security(("session" = []), ("token" = [])))]
 async fn chat(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -67,7 +92,7 @@ async fn chat(
 
 /// Asks the model for another reply to the same user message (a sibling of the old one).
 #[utoipa::path(post, path = "/api/chat/regenerate", tag = "chat", request_body = RegenerateInput,
-    responses((status = 200, content_type = "text/event-stream", body = ChatEvent, description = "Server-sent events, one per `ChatEvent`: its `event` is the SSE event name, its `data` the event's data line (JSON)")), security(("session" = []), ("token" = [])))]
+    responses((status = 200, content_type = "text/event-stream", body = ChatStreamEvent, description = "Server-sent events, one per `ChatStreamEvent`")), security(("session" = []), ("token" = [])))]
 async fn regenerate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -158,4 +183,30 @@ async fn models(
     CurrentUser(_user): CurrentUser,
 ) -> Json<ModelChoices> {
     Json(state.services.providers().models().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_core::chat_stream::ChatEvent;
+
+    /// The document's event names are `ChatEvent`'s, which `encode` writes: a variant added
+    /// there and not here (or renamed) fails this test.
+    #[test]
+    fn the_documented_event_names_are_the_chat_events() {
+        // serde names every variant it knows when it meets one it does not.
+        let unknown = serde_json::json!({ "event": "?", "data": {} });
+        let error = serde_json::from_value::<ChatEvent>(unknown)
+            .expect_err("no such event")
+            .to_string();
+        let known = error
+            .split_once("expected one of ")
+            .map(|(_, names)| names.replace('`', ""))
+            .unwrap_or(error);
+        let document = serde_json::to_value(crate::api::openapi()).expect("JSON");
+        let documented: Vec<String> = serde_json::from_value(
+            document["components"]["schemas"]["ChatEventName"]["enum"].clone(),
+        )
+        .expect("the event names");
+        assert_eq!(documented.join(", "), known);
+    }
 }
