@@ -162,6 +162,8 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
             Arc::new(http::csrf::OwnOrigin(config.public_origin())),
             http::csrf::protect,
         ))
+        // Outside the CSRF check: its refusals under /v1 are in OpenAI's shape too.
+        .layer(middleware::from_fn(api::openai::in_openai_shape))
         // Outside the CSRF check, which compares with the origin the client addressed.
         .layer(middleware::from_fn_with_state(
             Arc::new(config.proxies()),
@@ -176,6 +178,8 @@ pub fn router(services: Services, config: Arc<Config>) -> Router {
         .layer(middleware::from_fn(http::static_files::vary_on_encoding))
         // Outside the rest: refusals (CSRF, body limits) carry the headers too.
         .layer(middleware::from_fn(http::security_headers::apply))
+        // Directly inside the request's span, which it keeps for the user to be recorded in.
+        .layer(middleware::from_fn(http::request_log::keep_span))
         // `Router::layer` wraps each route, so the span is made after routing and names the
         // matched route; the request id is set outside it, before the span is made.
         .layer(

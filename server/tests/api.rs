@@ -1422,24 +1422,28 @@ async fn every_answer_carries_its_request_id() {
 }
 
 /// What the request log writes (its target only), for the whole test binary: installed once,
-/// as the process's subscriber; each test finds its own lines by request id.
+/// as the process's subscriber; each test finds its own lines by request id. Every INFO span
+/// is made, as under the server's default `info` filter: the user must reach the request's
+/// span even where another span is the current one (tower-sessions' `call`).
 fn request_log() -> &'static CapturedLog {
     use std::sync::OnceLock;
     use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
 
     static LOG: OnceLock<CapturedLog> = OnceLock::new();
     LOG.get_or_init(|| {
         let log = CapturedLog::default();
         let writer = log.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(move || writer.clone());
         let only_requests = tracing_subscriber::filter::Targets::new()
             .with_target("confab::http::request_log", tracing::Level::INFO);
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .with_filter(only_requests);
         tracing::subscriber::set_global_default(
             tracing_subscriber::registry()
                 .with(layer)
-                .with(only_requests),
+                .with(tracing_subscriber::filter::LevelFilter::INFO),
         )
         .expect("the only subscriber of this test binary");
         log

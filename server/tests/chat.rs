@@ -495,6 +495,19 @@ async fn the_openai_compatible_endpoint_records_conversations() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
     assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+    // A cross-site write with a cookie is refused before any route, in OpenAI's shape too.
+    let cross_site = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", app.address))
+        .header("cookie", "confab_session=whatever")
+        .header("origin", "https://evil.example.com")
+        .json(&json!({ "messages": [] }))
+        .send()
+        .await
+        .expect("request");
+    let (status, body) = answer(cross_site).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert_eq!(body["error"]["code"], "csrf", "{body}");
     let array = sdk.post("/v1/chat/completions", json!([1, 2])).await;
     assert_eq!(
         answer(array).await,

@@ -22,6 +22,13 @@ pub struct CurrentUser(pub User);
 #[derive(Clone, Debug)]
 pub struct ProvenWith(pub Option<String>);
 
+/// The span of the request, kept in its extensions by the server's request log. The user is
+/// recorded in it by name: where the user is resolved, the current span is often another one
+/// (tower-sessions runs the inner service in an INFO span of its own, `call`), and a field
+/// recorded there would be lost.
+#[derive(Clone, Debug)]
+pub struct RequestSpan(pub tracing::Span);
+
 /// The bearer token of a request, if it carries one.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
@@ -34,14 +41,15 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 /// ends), with the credentials stamp behind it. `Unauthorized` when neither.
 ///
 /// The user's id goes into the request's span (`user_id`, declared by the server's request
-/// log), so every line logged for the request, and the line that ends it, names who it was.
+/// log, found as [`RequestSpan`]), so every line logged for the request, and the line that
+/// ends it, names who it was.
 pub async fn resolve(
     parts: &mut Parts,
     services: &Services,
 ) -> Result<(User, ProvenWith), ServiceError> {
     let resolved = resolve_unrecorded(parts, services).await;
-    if let Ok((user, _)) = &resolved {
-        tracing::Span::current().record("user_id", tracing::field::display(&user.id));
+    if let (Ok((user, _)), Some(RequestSpan(span))) = (&resolved, parts.extensions.get()) {
+        span.record("user_id", tracing::field::display(&user.id));
     }
     resolved
 }

@@ -11,5 +11,5 @@ pub mod error;
 pub mod session;
 pub mod session_store;
 
-pub use current_user::{CurrentUser, ProvenWith};
+pub use current_user::{CurrentUser, ProvenWith, RequestSpan};
 pub use error::{error_response, ApiError, ApiResult};

@@ -10,7 +10,7 @@ mod export;
 mod import;
 mod messages;
 mod oauth;
-mod openai;
+pub mod openai;
 mod ops;
 mod search;
 mod sessions;

@@ -45,6 +45,18 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     )
 }
 
+/// Middleware, run inside the request's span: keeps the span in the request's extensions
+/// ([`confab_http::RequestSpan`]), where the user is recorded once known.
+pub async fn keep_span(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    request
+        .extensions_mut()
+        .insert(confab_http::RequestSpan(Span::current()));
+    next.run(request).await
+}
+
 /// Records the answer's status and latency in the request's span and logs the request as
 /// answered, once, at INFO (the time to the response's head: a stream's body may go on).
 pub fn answered(response: &Response, latency: Duration, span: &Span) {

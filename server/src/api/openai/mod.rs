@@ -32,7 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(completions))
         .routes(routes!(models))
-        .route_layer(axum::middleware::map_response(in_openai_shape))
 }
 
 /// OpenAI's error shape, which its SDKs parse: `type` is `server_error` for a 5xx (the
@@ -48,11 +47,20 @@ fn openai_error(status: StatusCode, code: &str, message: &str) -> Response {
 /// The largest error body rewritten: Confab's are a code and a sentence.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Every `/v1` error in OpenAI's shape, also those the shared extractors answer in Confab's
-/// (no sign-in 401, a body refused 400/413/415/422): an SDK reads only OpenAI's. The status,
-/// its headers (`Retry-After`) and the code and sentence are kept.
-async fn in_openai_shape(response: Response) -> Response {
+/// Middleware: every `/v1` error in OpenAI's shape, also those answered in Confab's by the
+/// shared extractors (no sign-in 401, a body refused 400/413/415/422) and by the layers in
+/// front of the routes (a cross-site write refused 403): an SDK reads only OpenAI's. The
+/// status, its headers (`Retry-After`) and the code and sentence are kept.
+pub async fn in_openai_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let openai = request.uri().path().starts_with("/v1/");
+    let response = next.run(request).await;
     let status = response.status();
+    if !openai {
+        return response;
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
@@ -119,8 +127,7 @@ fn turns_of(request: &Value) -> Result<Vec<ChatTurn>, Box<Response>> {
 
 /// OpenAI's chat completions (`https://platform.openai.com/docs/api-reference/chat`), sent
 /// to the configured provider and recorded as a Confab session. Errors take OpenAI's shape,
-/// `{"error": {"message", "type", "code"}}` (`in_openai_shape`), except a cross-site write
-/// refused before routing, which only a browser's cookie can cause.
+/// `{"error": {"message", "type", "code"}}` (`in_openai_shape`).
 #[utoipa::path(post, path = "/v1/chat/completions", operation_id = "openai_chat_completions", tag = "openai",
     request_body(content = Object, description = "OpenAI's chat completion request"),
     params(("x-confab-session" = Option<String>, Header, description = "The session to continue")),
