@@ -78,6 +78,8 @@ async fn run() -> std::process::ExitCode {
         }
     };
     tracing_subscriber::fmt()
+        // Colours only on a terminal: in a file or a journal they are escape codes in the text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_new(&cli.config.log).unwrap_or_else(|_| EnvFilter::new("info")),
         )
