@@ -4,13 +4,11 @@
 //! cookie writes pass only by the public URL, and every request reaches Confab from nginx's
 //! address, so the login limit tells clients apart only by the forwarded address.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{error_code, named, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, named, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp};
 
 /// Confab (answering models from `provider`, if any) for a proxy that will listen on `port`:
 /// its public URL is the proxy's address and the proxy (always at 127.0.0.1) is trusted.

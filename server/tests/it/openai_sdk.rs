@@ -1,10 +1,8 @@
 //! The official `openai` Python package, pointed at Confab, works unchanged and its
 //! conversation appears in Confab.
 
-mod support;
-
+use crate::support::TestApp;
 use serde_json::{json, Value};
-use support::TestApp;
 
 #[tokio::test]
 async fn the_python_openai_sdk_works_unchanged() {
@@ -12,7 +10,7 @@ async fn the_python_openai_sdk_works_unchanged() {
     let app = TestApp::spawn_with_provider(&provider).await;
     let ada = app.user("ada@example.com").await;
     let secret = ada.new_api_token("python").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_sdk.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/openai_sdk.py");
     let base = app.address.clone();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")

@@ -1,14 +1,12 @@
 //! The REST API, told as stories of what clients do, against the real server with a fresh
 //! database each time.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{error_code, Client_, TestApp, TestProcess};
 use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, Client_, TestApp, TestProcess};
 
 #[tokio::test]
 async fn signing_up_signing_in_and_out() {
@@ -804,7 +802,7 @@ async fn the_openapi_document_is_served() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     let served = response.text().await.unwrap();
-    let committed = include_str!("../../docs/openapi.json");
+    let committed = include_str!("../../../docs/openapi.json");
     assert!(
         served == committed,
         "the served document is not docs/openapi.json"
@@ -1251,7 +1249,7 @@ async fn metrics_time_requests_store_operations_and_model_replies() {
     let ada = app.user("ada@example.com").await;
     let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
     assert_eq!(chat.status(), StatusCode::OK);
-    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
+    let events = crate::support::sse_events(&chat.text().await.expect("the reply stream"));
     assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("done"));
     let session_id = events[0].1["session"]["id"].as_str().expect("a session");
     let shown = ada.get(&format!("/api/chat/sessions/{session_id}")).await;
@@ -1326,7 +1324,7 @@ async fn an_unreachable_provider_is_timed_under_its_outcome() {
     let ada = app.user("ada@example.com").await;
     let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
     assert_eq!(chat.status(), StatusCode::OK);
-    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
+    let events = crate::support::sse_events(&chat.text().await.expect("the reply stream"));
     assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("error"));
 
     let metrics = ada.get("/metrics").await.text().await.expect("text");

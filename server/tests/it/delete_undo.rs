@@ -2,13 +2,11 @@
 //! takes effect on the server at once, Undo (`POST /api/chat/sessions/{id}/restore`) brings
 //! back everything exactly, and after the retention time the conversation is gone for good.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{error_code, Client_, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{error_code, Client_, TestApp};
 
 /// Everything a client can read about one conversation (and the account around it).
 #[derive(Debug, PartialEq)]

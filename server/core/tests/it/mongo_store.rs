@@ -3,11 +3,9 @@
 //!
 //! ```sh
 //! export CONFAB_TEST_MONGODB_URL="$(.ci/ferretdb start /tmp/confab-ferretdb)"
-//! (cd server/core && cargo test --test mongo_store)
+//! cargo test -p confab-core --test it mongo_store::
 //! .ci/ferretdb stop /tmp/confab-ferretdb
 //! ```
-
-mod conformance;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use confab_core::store::mongo::command_log::{self, round_trips, routing_faults, CommandLog, Sent};
 use confab_core::store::mongo::{MongoStore, ServerKind};
 use confab_core::store::DynStore;
+
+use crate::conformance;
 
 const URL_VARIABLE: &str = "CONFAB_TEST_MONGODB_URL";
 
@@ -28,7 +28,7 @@ fn server_url() -> String {
             "{URL_VARIABLE} is not set: these tests need a MongoDB-compatible server. Run them \
              with FerretDB from the repository root:\n\
              \n    export {URL_VARIABLE}=\"$(.ci/ferretdb start /tmp/confab-ferretdb)\"\
-             \n    (cd server/core && cargo test --test mongo_store)\
+             \n    cargo test -p confab-core --test it mongo_store::\
              \n    .ci/ferretdb stop /tmp/confab-ferretdb\n\
              \nor point {URL_VARIABLE} at any MongoDB deployment (mongodb://host:port/)."
         ),

@@ -1,8 +1,8 @@
 //! The conformance suite on the embedded SQLite backend, each story on a fresh database file.
 
-mod conformance;
-
 use std::sync::Arc;
+
+use crate::conformance;
 
 use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
 use confab_core::store::DynStore;

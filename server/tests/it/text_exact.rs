@@ -4,12 +4,10 @@
 //! backends. A lone surrogate, which no Rust string can hold, is a clear 400, never a 500 and
 //! never a silently changed text.
 
-mod support;
-
+use crate::support::{ChatEvents, Client_, TestApp};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{ChatEvents, Client_, TestApp};
 
 /// The first line of [`TEXT`], and so the title of a session it starts.
 const TITLE: &str =

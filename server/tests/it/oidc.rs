@@ -1,18 +1,16 @@
 //! Sign-in through a real OpenID Connect provider (the certified `oidc-provider` package, run
 //! with Node for the test): the whole authorization code flow with PKCE, and the refusals.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use crate::support::{provider_error, Backend, Client_, TestApp, TestProcess};
 use confab::config::{Config, Signup};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::store::StoredInvitation;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{provider_error, Backend, Client_, TestApp, TestProcess};
 
 struct Idp {
     child: Child,

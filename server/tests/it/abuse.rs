@@ -6,14 +6,12 @@
 //! honest user who retries as told signs in meanwhile. The times it took are printed for
 //! BENCHMARKS.md; nothing here asserts on them.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Backend, Client_, TestProcess};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{Backend, Client_, TestProcess};
 
 /// Attempts allowed per address (sign-in and sign-up), set low so the one-address burst needs
 /// fewer hashes than even a one-core server admits at once (9 per core).

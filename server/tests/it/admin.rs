@@ -2,13 +2,11 @@
 //! disabling and enabling accounts, password reset links, deleting accounts, the sign-up
 //! policy kept across restarts and the audit log, through the REST API on both backends.
 
-mod support;
-
+use crate::support::{Client_, TestApp};
 use chrono::{Duration, Utc};
 use confab_core::store::{AuthSessionRecord, StoredInvitation};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
 
 const PASSWORD: &str = "a good password";
 

@@ -3,14 +3,12 @@
 //! reply never takes the branch. Each story runs on SQLite and on the MongoDB wire protocol,
 //! against `fake-openai` (a real HTTP server speaking the OpenAI streaming protocol).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{named, Backend, ChatEvents, Client_, TestApp, TestProcess};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::{named, Backend, ChatEvents, Client_, TestApp, TestProcess};
 
 /// A reply stream read event by event, as a browser would, with every delta's text so far.
 struct Events {

@@ -1,12 +1,10 @@
 //! What a stranger on the internet can make Confab show or tell: a link cannot put words on
 //! the sign-in page, and errors name no database internals.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::{provider_error, sse_events, TestApp};
 use reqwest::StatusCode;
-use support::{provider_error, sse_events, TestApp};
 
 async fn a_link_cannot_put_words_on_the_sign_in_page(app: &TestApp) {
     let known = app.client().get("/?auth_error=denied").await;

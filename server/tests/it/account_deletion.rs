@@ -1,11 +1,9 @@
 //! A person deletes their own account: the password first, then everything of theirs is gone
 //! at once, on every backend, and every sign-in of theirs ends.
 
-mod support;
-
+use crate::support::{Client_, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
 
 /// Asks to delete the signed-in account, giving `password`.
 async fn delete_account(client: &Client_, password: &str) -> reqwest::Response {

@@ -1,14 +1,13 @@
 //! The memory an import takes, counted by the allocator of this test binary: a file read a piece
-//! at a time never holds the file, or a parse tree of it, whole. The tests here measure one at
-//! a time, since the counters are the whole process's.
-
-mod import_support;
+//! at a time never holds the file, or a parse tree of it, whole. The counters are the whole
+//! process's, and this binary runs other tests beside: each test here measures in a process of
+//! its own (`alone`), the binary run again with that test only.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use import_support::*;
+use crate::import_support::*;
 
 /// The system allocator, counting the bytes allocated now and at most.
 struct Counting;
@@ -60,8 +59,31 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Tests measure one at a time.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Set in the process that measures (see `alone`).
+const ALONE: &str = "CONFAB_MEASURE_ALONE";
+
+/// Whether this process is the one to measure in. If not, runs the test `name` (its path in
+/// this binary) in a new process of this binary, alone, and fails if it fails there.
+fn alone(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let binary = std::env::current_exe().expect("the test binary");
+    let output = std::process::Command::new(binary)
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, "1")
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name}, measured alone, failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    print!("{stdout}");
+    false
+}
 
 /// The most bytes allocated at once while `work` ran, beyond what was allocated before.
 async fn peak_of<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
@@ -137,7 +159,9 @@ async fn import_librechat(count: usize, attached: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn a_long_librechat_conversation_is_read_a_message_at_a_time() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    if !alone("import_memory::a_long_librechat_conversation_is_read_a_message_at_a_time") {
+        return;
+    }
     // The same conversation twice, the second file three times as large with attachments
     // nobody imports.
     let (small_file, small_peak) = import_librechat(2_000, 12).await;
