@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{error_code, named, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp};
+use crate::support::{
+    confab, error_code, named, run_to_end, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -261,29 +263,29 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
 }
 
 /// A misspelt proxy list or public URL stops Confab before it serves anyone, naming the entry.
-#[test]
-fn invalid_proxy_settings_stop_confab_at_start_up() {
+#[tokio::test]
+async fn invalid_proxy_settings_stop_confab_at_start_up() {
     let data = tempfile::tempdir().expect("data directory");
     let start = |name: &str, value: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        let mut command = confab();
+        command
             .arg("serve")
             .env("CONFAB_DATA_DIR", data.path())
             .env("CONFAB_ADDR", "127.0.0.1:0")
-            .env(name, value)
-            .output()
-            .expect("confab runs")
+            .env(name, value);
+        run_to_end(command)
     };
-    let proxies = start("CONFAB_TRUSTED_PROXIES", "10.0.0.0/8, nginx");
+    let proxies = start("CONFAB_TRUSTED_PROXIES", "10.0.0.0/8, nginx").await;
     assert_eq!(proxies.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&proxies.stderr);
+    let stderr = &proxies.stderr;
     assert!(
         stderr
             .contains("CONFAB_TRUSTED_PROXIES entry \"nginx\" is not an IP address or CIDR range"),
         "{stderr}"
     );
-    let public_url = start("CONFAB_PUBLIC_URL", "chat.example.com");
+    let public_url = start("CONFAB_PUBLIC_URL", "chat.example.com").await;
     assert_eq!(public_url.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&public_url.stderr);
+    let stderr = &public_url.stderr;
     assert!(
         stderr.contains(
             "CONFAB_PUBLIC_URL \"chat.example.com\" is not an http:// or https:// URL with a host"

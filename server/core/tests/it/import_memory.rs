@@ -5,7 +5,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use confab_testdata::ChildProcess;
 
 use crate::import_support::*;
 
@@ -64,24 +68,25 @@ const ALONE: &str = "CONFAB_MEASURE_ALONE";
 
 /// Whether this process is the one to measure in. If not, runs the test `name` (its path in
 /// this binary) in a new process of this binary, alone, and fails if it fails there.
-fn alone(name: &str) -> bool {
+async fn alone(name: &str) -> bool {
     if std::env::var_os(ALONE).is_some() {
         return true;
     }
-    let binary = std::env::current_exe().expect("the test binary");
-    let output = std::process::Command::new(binary)
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
         .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(ALONE, "1")
-        .output()
-        .expect("the test binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env(ALONE, "1");
+    let output = ChildProcess::spawn("the test binary", command, "")
+        .finish(Duration::from_secs(600))
+        .await;
     assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{name}, measured alone, failed ({}):\n{stdout}\n{stderr}",
-        output.status
+        output.status.success() && output.stdout.contains("1 passed"),
+        "{name}, measured alone, failed ({}):\n{}\n{}",
+        output.status,
+        output.stdout,
+        output.stderr
     );
-    print!("{stdout}");
+    print!("{}", output.stdout);
     false
 }
 
@@ -159,7 +164,7 @@ async fn import_librechat(count: usize, attached: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn a_long_librechat_conversation_is_read_a_message_at_a_time() {
-    if !alone("import_memory::a_long_librechat_conversation_is_read_a_message_at_a_time") {
+    if !alone("import_memory::a_long_librechat_conversation_is_read_a_message_at_a_time").await {
         return;
     }
     // The same conversation twice, the second file three times as large with attachments

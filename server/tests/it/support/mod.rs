@@ -1,11 +1,8 @@
 //! `TestApp`: the real server on a random port with a fresh database (SQLite or MongoDB), and
 //! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
 //! binary as a child process. `Nginx`, `Caddy`: the README's proxy configurations in front of
-//! a server (`ProxyProcess`).
+//! a server (`ProxyProcess`). Every child process runs as a `confab_testdata::ChildProcess`.
 //! `both_backends!`: one test body run on both stores.
-
-// Each test binary uses only some of these helpers.
-#![allow(dead_code, unused_imports)]
 
 mod caddy;
 mod data;
@@ -29,7 +26,7 @@ use tokio::sync::oneshot;
 pub use caddy::Caddy;
 pub use data::{Backend, TestData};
 pub use nginx::Nginx;
-pub use process::TestProcess;
+pub use process::{confab, listening_url, run_to_end, TestProcess};
 pub use proxy::ProxyProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`

@@ -1,10 +1,10 @@
 //! `TestProcess`: the real `confab` binary as a child process, for what only a process can
 //! show: being killed with SIGKILL, stopped with SIGTERM, and started again on the same data.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use confab_testdata::{ChildProcess, Finished};
 
 use super::data::{Backend, TestData};
 use super::Client_;
@@ -19,10 +19,8 @@ pub struct TestProcess {
     pub url: String,
     pub data: TestData,
     env: Vec<(String, String)>,
-    child: Child,
-    /// The current process's stdout and stderr.
-    log: PathBuf,
-    starts: usize,
+    /// The current process, killed when dropped.
+    process: ChildProcess,
 }
 
 impl TestProcess {
@@ -38,15 +36,31 @@ impl TestProcess {
             .iter()
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
             .collect();
-        let (child, log, url) = launch(&data, &env, 0).await;
+        Self::launch_on(data, env).await
+    }
+
+    async fn launch_on(data: TestData, env: Vec<(String, String)>) -> TestProcess {
+        let (process, url) = launch(&data, &env).await;
         TestProcess {
             url,
             data,
             env,
-            child,
-            log,
-            starts: 1,
+            process,
         }
+    }
+
+    /// A second process on this one's data (its data directory and database) and
+    /// environment: another node of the same service.
+    pub async fn another_on_the_same_data(&self) -> TestProcess {
+        let mut env = self.env.clone();
+        env.extend(
+            self.data
+                .env()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
+        // Data of its own that it never uses: `env` points it at this one's.
+        Self::launch_on(TestData::fresh(self.data.backend), env).await
     }
 
     /// A new browser-like client of this process.
@@ -55,13 +69,12 @@ impl TestProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Kills the process with SIGKILL (no chance to finish anything) and reaps it.
     pub fn kill_9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.kill();
     }
 
     /// Sends SIGTERM: the process stops taking requests and finishes what is in flight.
@@ -75,113 +88,79 @@ impl TestProcess {
 
     /// Waits until the process exits; `None` when it is still running after `timeout`.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.process.wait_exit(timeout).await
     }
 
     /// Starts a new process on the same data and environment, at a new address. One still
     /// running is first stopped with SIGTERM (60 s at most).
     pub async fn restart(&mut self) {
-        if self.child.try_wait().expect("try_wait").is_none() {
+        if self.process.exited().is_none() {
             self.terminate();
-            assert!(
-                self.wait_exit(Duration::from_secs(60)).await.is_some(),
-                "confab did not stop within 60 s of SIGTERM:\n{}",
-                self.output()
-            );
+            if self.wait_exit(Duration::from_secs(60)).await.is_none() {
+                self.process.fail("did not stop within 60 s of SIGTERM");
+            }
         }
-        let (child, log, url) = launch(&self.data, &self.env, self.starts).await;
-        self.child = child;
-        self.log = log;
+        let (process, url) = launch(&self.data, &self.env).await;
+        self.process = process;
         self.url = url;
-        self.starts += 1;
     }
 
     /// What the current process printed so far.
     pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.output()
     }
 }
 
-impl Drop for TestProcess {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
+/// The `confab` binary, for a command to give its arguments and environment.
+pub fn confab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_confab"))
 }
 
-/// Spawns `confab serve` on a port of its choosing; returns it with its log file and URL once
-/// it answers `/api/health`.
-async fn launch(
-    data: &TestData,
-    env: &[(String, String)],
-    start: usize,
-) -> (Child, PathBuf, String) {
-    let log = data.dir.path().join(format!("confab-{start}.log"));
-    let stdout = File::create(&log).expect("create the log file");
-    let stderr = stdout.try_clone().expect("clone the log file");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_confab"));
+/// Runs `command` (a [`confab`] command) to its end, which must come within 60 s.
+pub async fn run_to_end(command: Command) -> Finished {
+    ChildProcess::spawn("confab", command, "")
+        .finish(START_TIMEOUT)
+        .await
+}
+
+/// Waits (60 s at most) until `process`, a `confab serve`, prints that it listens, and
+/// returns the URL it printed.
+pub async fn listening_url(process: &mut ChildProcess) -> String {
+    process
+        .wait_for_line(START_TIMEOUT, |line| {
+            line.strip_prefix(RUNNING)
+                .map(|url| url.trim_end_matches('/').to_owned())
+        })
+        .await
+}
+
+/// Spawns `confab serve` on a port of its choosing; returns it with its URL once it answers
+/// `/api/health`.
+async fn launch(data: &TestData, env: &[(String, String)]) -> (ChildProcess, String) {
+    let mut command = confab();
     command
         .arg("serve")
         .env("CONFAB_ADDR", "127.0.0.1:0")
-        .env("CONFAB_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
+        .env("CONFAB_LOG", "warn");
     for (name, value) in data.env() {
         command.env(name, value);
     }
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().expect("the confab binary starts");
-    let deadline = Instant::now() + START_TIMEOUT;
-    let output = || std::fs::read_to_string(&log).unwrap_or_default();
-    let url = loop {
-        if let Some(url) = output().lines().find_map(|line| line.strip_prefix(RUNNING)) {
-            break url.trim_end_matches('/').to_owned();
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!("confab exited ({status}) before listening:\n{}", output());
-        }
-        if Instant::now() >= deadline {
-            give_up(
-                &mut child,
-                format!(
-                    "confab did not listen within {START_TIMEOUT:?}:\n{}",
-                    output()
-                ),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let mut process = ChildProcess::spawn("confab", command, "");
+    let url = listening_url(&mut process).await;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         if reqwest::get(format!("{url}/api/health"))
             .await
             .is_ok_and(|response| response.status().is_success())
         {
-            return (child, log, url);
+            return (process, url);
         }
-        if Instant::now() >= deadline {
-            give_up(
-                &mut child,
-                format!("{url}/api/health never answered 200:\n{}", output()),
-            );
+        if tokio::time::Instant::now() >= deadline {
+            process.fail(&format!("at {url}: /api/health never answered 200"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Fails the test without leaving the process behind.
-fn give_up(child: &mut Child, message: String) -> ! {
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("{message}");
 }
