@@ -22,9 +22,7 @@ async fn body(response: reqwest::Response) -> Value {
 
 /// How many search results `client` gets for `q`.
 async fn found(client: &Client_, q: &str) -> usize {
-    client.get_json(&format!("/api/chat/search?q={q}")).await["results"]
-        .as_array()
-        .map_or(0, Vec::len)
+    client.search(q).await.results.len()
 }
 
 both_backends!(
@@ -34,13 +32,9 @@ both_backends!(
         let ada = app.user("ada@example.com").await;
         let bob = app.user("bob@example.com").await;
         let other_browser = app.client();
-        assert_eq!(
-            other_browser
-                .login("bob@example.com", "a good password")
-                .await
-                .status(),
-            StatusCode::OK
-        );
+        other_browser
+            .sign_in("bob@example.com", "a good password")
+            .await;
         let created = body(bob.post("/api/tokens", json!({ "name": "script" })).await).await;
         let mut script = app.client();
         script.token = created["token"].as_str().map(str::to_owned);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::{error_code, Client_, TestApp, TestProcess};
+use confab_core::chat_stream::ChatEvent;
 use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -1247,11 +1248,19 @@ async fn metrics_time_requests_store_operations_and_model_replies() {
     let provider = fake_openai::spawn().await;
     let app = TestApp::spawn_with_provider(&provider).await;
     let ada = app.user("ada@example.com").await;
-    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
-    assert_eq!(chat.status(), StatusCode::OK);
-    let events = crate::support::sse_events(&chat.text().await.expect("the reply stream"));
-    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("done"));
-    let session_id = events[0].1["session"]["id"].as_str().expect("a session");
+    let events = ada.chat(json!({ "content": "hello" })).await.all().await;
+    assert!(
+        matches!(events.last(), Some(ChatEvent::Done { .. })),
+        "{events:?}"
+    );
+    let Some(ChatEvent::Message {
+        session: Some(session),
+        ..
+    }) = events.first()
+    else {
+        panic!("the stream starts with the message and its new session: {events:?}");
+    };
+    let session_id = &session.id;
     let shown = ada.get(&format!("/api/chat/sessions/{session_id}")).await;
     assert_eq!(shown.status(), StatusCode::OK);
 
@@ -1322,10 +1331,11 @@ async fn an_unreachable_provider_is_timed_under_its_outcome() {
     // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
     let app = TestApp::spawn_with_provider("http://127.0.0.1:9/v1").await;
     let ada = app.user("ada@example.com").await;
-    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
-    assert_eq!(chat.status(), StatusCode::OK);
-    let events = crate::support::sse_events(&chat.text().await.expect("the reply stream"));
-    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("error"));
+    let events = ada.chat(json!({ "content": "hello" })).await.all().await;
+    assert!(
+        matches!(events.last(), Some(ChatEvent::Error { .. })),
+        "{events:?}"
+    );
 
     let metrics = ada.get("/metrics").await.text().await.expect("text");
     let series = "confab_provider_request_duration_seconds_count{provider=\"default\",outcome=\"unreachable\"}";

@@ -37,18 +37,8 @@ async fn the_python_openai_sdk_works_unchanged() {
         .contains(&json!("fake-model")));
 
     let session = result["session"].as_str().unwrap();
-    let page: Value = ada
-        .get(&format!("/api/chat/messages?sessionId={session}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let contents: Vec<&str> = page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let page = ada.messages(session).await;
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         contents,
         [

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    confab, error_code, named, run_to_end, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp,
+    confab, error_code, named, run_to_end, Caddy, Client_, Nginx, ProxyProcess, TestApp,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -48,7 +48,7 @@ async fn behind_caddy(provider: Option<&str>) -> (TestApp, ProxyProcess) {
 
 /// The events of a streaming chat answer, each with the time it arrived.
 async fn stream_chat(client: &Client_, body: Value) -> Vec<(Instant, String, Value)> {
-    let mut stream = ChatEvents::new(client.post("/api/chat", body).await);
+    let mut stream = client.chat(body).await;
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
         let (name, data) = named(&event);

@@ -4,7 +4,7 @@
 //! backends. A lone surrogate, which no Rust string can hold, is a clear 400, never a 500 and
 //! never a silently changed text.
 
-use crate::support::{ChatEvents, Client_, TestApp};
+use crate::support::{Client_, TestApp};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -250,9 +250,7 @@ both_backends!(
         let provider = fake_openai::spawn().await;
         let app = TestApp::spawn_with_provider_on(backend, &provider).await;
         let ada = app.user("ada@example.com").await;
-        let response = ada.post("/api/chat", json!({ "content": TEXT })).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let events = ChatEvents::new(response).all().await;
+        let events = ada.chat(json!({ "content": TEXT })).await.all().await;
         assert!(
             events
                 .iter()

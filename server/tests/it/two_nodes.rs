@@ -3,8 +3,9 @@
 //!
 //! Needs `CONFAB_TEST_MONGODB_URL` (`make test` starts FerretDB and sets it).
 
+use confab_core::api::UserEnvelope;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{Backend, TestProcess};
 
@@ -13,108 +14,49 @@ async fn two_nodes_share_sessions_messages_and_sign_ins() {
     let first = TestProcess::start(Backend::Mongo, &[]).await;
     let second = first.another_on_the_same_data().await;
 
-    // One browser; cookies are per host, so the sign-in cookie goes to both nodes.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let signup = browser
-        .post(format!("{}/api/auth/signup", first.url))
-        .header("Origin", &first.url)
-        .json(&json!({ "email": "ada@example.com", "password": "a good password" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signup.status(), StatusCode::CREATED);
+    // One browser, following one node or the other; cookies are per host, so the sign-in
+    // cookie goes to both nodes.
+    let mut browser = first.client();
+    browser.sign_up("ada@example.com", "a good password").await;
 
-    let me: Value = browser
-        .get(format!("{}/api/auth/me", second.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    browser.follow(&second.url);
+    let me: UserEnvelope = browser.get_as("/api/auth/me").await;
     assert_eq!(
-        me["user"]["email"], "ada@example.com",
+        me.user.email, "ada@example.com",
         "the sign-in made on the first node works on the second"
     );
 
-    let created: Value = browser
-        .post(format!("{}/api/chat/messages", first.url))
-        .header("Origin", &first.url)
-        .json(&json!({ "role": "user", "content": "written on node one" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let session_id = created["session"]["id"].as_str().unwrap();
-    let listed: Value = browser
-        .get(format!("{}/api/chat/sessions", second.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    browser.follow(&first.url);
+    let created = browser
+        .post_message(None, "user", "written on node one")
+        .await;
+    let session_id = created.session.id;
+    browser.follow(&second.url);
+    let listed = browser.sessions().await;
     assert_eq!(
-        listed["sessions"][0]["id"], session_id,
+        listed.sessions[0].id, session_id,
         "the session made on one node is listed by the other"
     );
 
-    let reply = browser
-        .post(format!("{}/api/chat/messages", second.url))
-        .header("Origin", &second.url)
-        .json(&json!({ "sessionId": session_id, "role": "assistant", "content": "answered on node two" }))
-        .send()
+    browser
+        .post_message(Some(&session_id), "assistant", "answered on node two")
+        .await;
+    browser.follow(&first.url);
+    let contents: Vec<String> = browser
+        .messages(&session_id)
         .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::CREATED);
-    let messages: Value = browser
-        .get(format!(
-            "{}/api/chat/messages?sessionId={session_id}",
-            first.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let contents: Vec<&str> = messages["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
+        .messages
+        .into_iter()
+        .map(|m| m.content)
         .collect();
     assert_eq!(contents, ["written on node one", "answered on node two"]);
-    let found: Value = browser
-        .get(format!("{}/api/chat/search?q=answered", first.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        found["results"].as_array().unwrap().len(),
-        1,
-        "and found by search on the first"
-    );
+    let found = browser.search("answered").await;
+    assert_eq!(found.results.len(), 1, "and found by search on the first");
 
     // Signing out on one node ends the sign-in on both.
-    browser
-        .post(format!("{}/api/auth/logout", second.url))
-        .header("Origin", &second.url)
-        .send()
-        .await
-        .unwrap();
-    let after = browser
-        .get(format!("{}/api/auth/me", first.url))
-        .send()
-        .await
-        .unwrap();
+    browser.follow(&second.url);
+    browser.post("/api/auth/logout", json!({})).await;
+    browser.follow(&first.url);
+    let after = browser.get("/api/auth/me").await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 }
