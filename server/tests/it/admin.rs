@@ -656,13 +656,7 @@ both_backends!(the_stored_policy_outlives_a_restart, |backend| async move {
         .await,
         (StatusCode::OK, json!({ "signup": "open" }))
     );
-    assert_eq!(
-        app.client()
-            .signup("bob@example.com", PASSWORD)
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    app.client().sign_up("bob@example.com", PASSWORD).await;
 });
 
 both_backends!(

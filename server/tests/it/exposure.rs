@@ -426,8 +426,9 @@ async fn the_site_files_are_served_precompressed() {
 /// user looked signed out there).
 async fn the_not_found_page_keeps_the_signed_in_header(app: &TestApp) {
     let browser = app.client();
-    let signed_up = browser.signup("nadia@example.com", "a good password").await;
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    browser
+        .sign_up("nadia@example.com", "a good password")
+        .await;
     let missing = browser.get("/no/such/page").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let html = missing.text().await.unwrap();

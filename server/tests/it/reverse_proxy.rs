@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::{
     confab, error_code, named, run_to_end, Caddy, Client_, Nginx, ProxyProcess, TestApp,
 };
+use confab_core::api::UserEnvelope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -75,13 +76,11 @@ async fn sign_up_sign_in_chat_and_write_through_caddy() {
 /// event stream the proxy must not buffer) and writes, all through `proxy`.
 async fn sign_up_sign_in_chat_and_write_through(proxy: &ProxyProcess) {
     let ada = proxy.client_from("127.0.0.2");
-    let signed_up = ada.signup("ada@example.com", "a good password").await;
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    ada.sign_up("ada@example.com", "a good password").await;
     let later = proxy.client_from("127.0.0.2");
-    let signed_in = later.login("ada@example.com", "a good password").await;
-    assert_eq!(signed_in.status(), StatusCode::OK);
-    let me = later.get_json("/api/auth/me").await;
-    assert_eq!(me["user"]["email"], "ada@example.com");
+    later.sign_in("ada@example.com", "a good password").await;
+    let me: UserEnvelope = later.get_as("/api/auth/me").await;
+    assert_eq!(me.user.email, "ada@example.com");
 
     // fake-slow sends a word every 150 ms: through a proxy that buffered, every event would
     // arrive at once when the reply ends.
@@ -128,12 +127,7 @@ async fn sign_up_sign_in_chat_and_write_through(proxy: &ProxyProcess) {
 async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
     let (app, nginx) = behind_nginx(None).await;
     let ada = nginx.client_from("127.0.0.2");
-    assert_eq!(
-        ada.signup("ada@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    ada.sign_up("ada@example.com", "a good password").await;
     // nginx passes Host as its upstream's name, which is Confab's own address: an Origin
     // matching that Host is still not the public origin.
     for foreign in ["https://evil.example", app.address.as_str()] {
@@ -156,13 +150,7 @@ async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
 /// each for another unknown email so that only her client's count reaches the limit.
 async fn bob_signed_up_and_mallory_failed_ten_times(proxy: &ProxyProcess) -> Client_ {
     let owner = proxy.client_from("127.0.0.4");
-    assert_eq!(
-        owner
-            .signup("bob@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    owner.sign_up("bob@example.com", "a good password").await;
     let mallory = proxy.client_from("127.0.0.2");
     for attempt in 0..10 {
         let failed = mallory
