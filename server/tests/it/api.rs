@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::{error_code, Client_, TestApp, TestProcess};
+use confab_core::api::MessagePage;
 use confab_core::chat_stream::ChatEvent;
 use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
@@ -456,12 +457,12 @@ both_backends!(
         assert_eq!(detail["models"], json!(["llama3.1"]));
         assert!(detail["lastMessageAt"].is_string());
 
-        let messages = messages_page(&ada, &session_id).await;
+        let messages = ada.messages(&session_id).await;
         assert_eq!(
             contents_of(&messages),
             ["Plan a trip to Lisbon\nwith details", "Day one: Alfama."]
         );
-        assert!(messages["nextCursor"].is_null());
+        assert!(messages.next_cursor.is_none());
 
         let renamed = ada
             .put(
@@ -806,31 +807,22 @@ async fn the_openapi_document_is_served() {
     );
 }
 
-/// The first page of a session's messages.
-async fn messages_page(client: &Client_, session_id: &str) -> Value {
-    client
-        .get(&format!("/api/chat/messages?sessionId={session_id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The contents of a page of messages, in its order.
-fn contents_of(page: &Value) -> Vec<&str> {
-    page["messages"]
-        .as_array()
-        .unwrap()
+fn contents_of(page: &MessagePage) -> Vec<&str> {
+    page.messages
         .iter()
-        .map(|message| message["content"].as_str().unwrap())
+        .map(|message| message.content.as_str())
         .collect()
 }
 
 /// The contents of a session's messages, oldest first.
 async fn contents(client: &Client_, session_id: &str) -> Vec<String> {
-    contents_of(&messages_page(client, session_id).await)
+    client
+        .messages(session_id)
+        .await
+        .messages
         .into_iter()
-        .map(str::to_owned)
+        .map(|message| message.content)
         .collect()
 }
 
