@@ -8,9 +8,11 @@
 //! without a message; user messages without `metadata`; the model only in
 //! `default_model_slug`.
 //!
-//! Also a log kept in memory (`CapturedLog`), for the tests that read what was logged.
+//! Also a log kept in memory (`CapturedLog`), for the tests that read what was logged, and the
+//! one way the tests run a child process (`ChildProcess`).
 
 mod log;
+mod process;
 
 use std::io::{Cursor, Write};
 
@@ -19,6 +21,7 @@ use zip::result::ZipResult;
 use zip::write::SimpleFileOptions;
 
 pub use log::CapturedLog;
+pub use process::{ChildProcess, Finished};
 
 /// The root node ChatGPT puts above the first message.
 pub const CHATGPT_ROOT: &str = "client-created-root";

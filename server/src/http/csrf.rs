@@ -186,7 +186,7 @@ mod tests {
     }
 
     /// What `identify` makes of a request that names no host (HTTP/1.0 allows it); the
-    /// router's answer is in server/tests/api.rs `cookie_writes_from_another_site_are_refused`.
+    /// router's answer is in server/tests/it/api.rs `cookie_writes_from_another_site_are_refused`.
     #[test]
     fn a_client_that_named_no_host_is_vouched_for_only_by_a_public_url() {
         let hostless = Client {

@@ -34,6 +34,93 @@ pub use branches::{
 };
 pub use replies::streaming_replies;
 
+/// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
+/// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
+/// `sqlite_store.rs`, `mongo_store.rs`). A story added here runs on every backend; one that
+/// takes a store and is not listed fails `every_story_is_listed`.
+macro_rules! every_story {
+    ($run:ident) => {
+        $run! {
+            accounts_and_tokens,
+            closed_signup,
+            login_is_rate_limited,
+            a_successful_sign_in_keeps_the_client_count,
+            a_burst_is_counted_before_hashing,
+            sessions_and_messages,
+            pagination,
+            search,
+            search_ranking_and_snippets,
+            search_cjk,
+            session_title_filter,
+            title_filter_pages_a_bounded_window,
+            session_models,
+            concurrent_appends_store_once,
+            first_account_race,
+            deleting_a_user_removes_everything,
+            deleting_an_account,
+            auth_session_records,
+            import_counters_and_branches,
+            streaming_replies,
+            provider_identities,
+            deleted_sessions_are_hidden_and_restorable,
+            purging_deleted_sessions,
+            purging_a_long_conversation,
+            reimporting_a_deleted_conversation_restores_it,
+            restore_into_the_same_account_adds_only_what_is_missing,
+            restores_after_a_purge_agree_whatever_the_format,
+            imported_client_ids_never_cost_a_message,
+            markdown_export_shows_the_active_branch,
+            branch_pages_by_hand,
+            branch_ends_after_forks_anywhere,
+            odd_content_is_stored_whole_and_found,
+            admin_user_list_and_counters,
+            disabling_an_account,
+            invitations_work_once,
+            invitations_through_a_provider,
+            users_are_created_with_their_identity,
+            password_resets,
+            stored_policy_and_audit_log,
+            an_admin_change_and_its_audit_entry_are_one,
+            a_reset_stops_the_tokens_of_the_old_password,
+        }
+    };
+}
+pub(crate) use every_story;
+
+/// The stories of [`every_story!`], by name.
+macro_rules! names {
+    ($($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+const STORIES: &[&str] = every_story!(names);
+
+/// Each `pub async fn NAME(store: DynStore)` of the suite's files is a story both backends
+/// run: it is in [`every_story!`].
+#[test]
+fn every_story_is_listed() {
+    let files = [
+        include_str!("mod.rs"),
+        include_str!("admin.rs"),
+        include_str!("backup.rs"),
+        include_str!("branches.rs"),
+        include_str!("replies.rs"),
+        include_str!("round_trip.rs"),
+    ];
+    let defined: Vec<&str> = files
+        .iter()
+        .flat_map(|file| file.lines())
+        .filter_map(|line| {
+            line.strip_prefix("pub async fn ")?
+                .strip_suffix("(store: DynStore) {")
+        })
+        .collect();
+    assert_eq!(defined.len(), STORIES.len(), "{defined:?}");
+    for story in defined {
+        assert!(STORIES.contains(&story), "{story} is not in every_story!");
+    }
+}
+
 pub fn services(store: DynStore) -> Services {
     Services::new(store, ServiceConfig::default())
 }
@@ -1076,8 +1163,7 @@ fn comparable(document: &ExportDocument) -> Vec<ComparableSession> {
     sessions
 }
 
-// Stories added with the MongoDB backend. Both backends run them: `mongo_store.rs` on MongoDB
-// and, until `sqlite_store.rs` lists them, on SQLite as well (hence `allow(dead_code)` here).
+// Stories added with the MongoDB backend.
 
 /// The hits of `q` for `user`, first page.
 pub async fn search_for(

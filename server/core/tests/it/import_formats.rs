@@ -3,18 +3,16 @@
 //! Every file read here is in the repository (`tests/fixtures/import/`) or made by the test;
 //! the external corpus of real exports has its own suite, `import_corpus`.
 
-mod import_support;
-
 use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::import_support::*;
 use arbitrary::{Arbitrary, Unstructured};
 use confab_core::api::ImportProblem;
 use confab_core::model::{Message, MessageStatus, Role, Session};
 use confab_core::service::import::{ImportOptions, ImportProgress};
 use confab_core::service::ServiceError;
-use import_support::*;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -816,7 +814,7 @@ async fn a_librechat_file_read_a_message_at_a_time_or_whole_imports_the_same() {
     assert_eq!((streamed.sessions, streamed.messages), (1, 6));
     // The same ids, parents and everything: the file read whole adds nothing.
     assert_reimport_adds_nothing(&account, &whole, &streamed).await;
-    let other = import_support::account().await;
+    let other = crate::import_support::account().await;
     assert_eq!(other.import(&whole).await.messages, 6);
     let mine = account
         .messages(&account.session("Prime numbers").await)

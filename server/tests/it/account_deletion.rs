@@ -1,11 +1,9 @@
 //! A person deletes their own account: the password first, then everything of theirs is gone
 //! at once, on every backend, and every sign-in of theirs ends.
 
-mod support;
-
+use crate::support::{Client_, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
 
 /// Asks to delete the signed-in account, giving `password`.
 async fn delete_account(client: &Client_, password: &str) -> reqwest::Response {
@@ -24,9 +22,7 @@ async fn body(response: reqwest::Response) -> Value {
 
 /// How many search results `client` gets for `q`.
 async fn found(client: &Client_, q: &str) -> usize {
-    client.get_json(&format!("/api/chat/search?q={q}")).await["results"]
-        .as_array()
-        .map_or(0, Vec::len)
+    client.search(q).await.results.len()
 }
 
 both_backends!(
@@ -36,13 +32,9 @@ both_backends!(
         let ada = app.user("ada@example.com").await;
         let bob = app.user("bob@example.com").await;
         let other_browser = app.client();
-        assert_eq!(
-            other_browser
-                .login("bob@example.com", "a good password")
-                .await
-                .status(),
-            StatusCode::OK
-        );
+        other_browser
+            .sign_in("bob@example.com", "a good password")
+            .await;
         let created = body(bob.post("/api/tokens", json!({ "name": "script" })).await).await;
         let mut script = app.client();
         script.token = created["token"].as_str().map(str::to_owned);

@@ -2,13 +2,11 @@
 //! takes effect on the server at once, Undo (`POST /api/chat/sessions/{id}/restore`) brings
 //! back everything exactly, and after the retention time the conversation is gone for good.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{error_code, Client_, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{error_code, Client_, TestApp};
 
 /// Everything a client can read about one conversation (and the account around it).
 #[derive(Debug, PartialEq)]
@@ -22,36 +20,26 @@ struct Seen {
     export: Value,
 }
 
-async fn json_of(client: &Client_, path: &str) -> Value {
-    let response = client.get(path).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.expect("json")
-}
-
 async fn seen(client: &Client_, id: &str, first_message: &str) -> Seen {
     Seen {
-        session: json_of(client, &format!("/api/chat/sessions/{id}")).await,
-        messages: json_of(
-            client,
-            &format!("/api/chat/messages?sessionId={id}&limit=200"),
-        )
-        .await,
-        branch: json_of(client, &format!("/api/chat/sessions/{id}/branch")).await,
-        siblings: json_of(
-            client,
-            &format!("/api/chat/messages/{first_message}/siblings"),
-        )
-        .await,
-        search: json_of(client, "/api/chat/search?q=gazpacho").await,
-        list: json_of(client, "/api/chat/sessions").await,
-        export: json_of(
-            client,
-            &format!("/api/chat/sessions/{id}/export?format=json"),
-        )
-        .await
-        .get("sessions")
-        .cloned()
-        .expect("exported sessions"),
+        session: client.get_json(&format!("/api/chat/sessions/{id}")).await,
+        messages: client
+            .get_json(&format!("/api/chat/messages?sessionId={id}&limit=200"))
+            .await,
+        branch: client
+            .get_json(&format!("/api/chat/sessions/{id}/branch"))
+            .await,
+        siblings: client
+            .get_json(&format!("/api/chat/messages/{first_message}/siblings"))
+            .await,
+        search: client.get_json("/api/chat/search?q=gazpacho").await,
+        list: client.get_json("/api/chat/sessions").await,
+        export: client
+            .get_json(&format!("/api/chat/sessions/{id}/export?format=json"))
+            .await
+            .get("sessions")
+            .cloned()
+            .expect("exported sessions"),
     }
 }
 
@@ -146,15 +134,15 @@ async fn a_delete_is_immediate_and_undo_brings_everything_back() {
             "GET {path}"
         );
     }
-    let list = json_of(&ada, "/api/chat/sessions").await;
+    let list = ada.get_json("/api/chat/sessions").await;
     assert_eq!(session_ids(&list["sessions"], "id"), vec![other_id.clone()]);
-    let search = json_of(&ada, "/api/chat/search?q=gazpacho").await;
+    let search = ada.get_json("/api/chat/search?q=gazpacho").await;
     assert_eq!(
         session_ids(&search["results"], "sessionId"),
         vec![other_id.clone()]
     );
     assert_eq!(search["nextCursor"], Value::Null);
-    let account = json_of(&ada, "/api/export").await;
+    let account = ada.get_json("/api/export").await;
     assert_eq!(
         session_ids(&account["sessions"], "id"),
         vec![other_id.clone()],
@@ -253,7 +241,7 @@ async fn deleted_conversations_are_purged_after_the_retention_time() {
     let doomed_id = doomed["session"]["id"].as_str().unwrap().to_owned();
     let kept = ada.message(None, "user", "kept forever").await;
     let kept_id = kept["session"]["id"].as_str().unwrap().to_owned();
-    let kept_before = json_of(&ada, &format!("/api/chat/sessions/{kept_id}")).await;
+    let kept_before = ada.get_json(&format!("/api/chat/sessions/{kept_id}")).await;
 
     let deleted = ada.delete(&format!("/api/chat/sessions/{doomed_id}")).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
@@ -272,7 +260,7 @@ async fn deleted_conversations_are_purged_after_the_retention_time() {
         "too late to undo"
     );
     assert_eq!(
-        json_of(&ada, &format!("/api/chat/sessions/{kept_id}")).await,
+        ada.get_json(&format!("/api/chat/sessions/{kept_id}")).await,
         kept_before,
         "a live conversation is never purged"
     );

@@ -1,14 +1,12 @@
 //! The import page's path: a file uploaded as bytes (a ZIP stays a ZIP), followed while it runs
 //! at `GET /api/import/progress/{id}`, ending in the same report the upload answers.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{error_code, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, TestApp};
 
 /// A ChatGPT conversation in today's shape: a chain of `count` messages under a hidden root.
 fn chatgpt_conversation(id: &str, count: usize) -> Value {
@@ -28,7 +26,7 @@ fn conversations(count: usize, messages_each: usize) -> Vec<Value> {
         .collect()
 }
 
-async fn progress(client: &support::Client_, id: &str) -> Value {
+async fn progress(client: &crate::support::Client_, id: &str) -> Value {
     client.get_json(&format!("/api/import/progress/{id}")).await
 }
 

@@ -2,12 +2,12 @@
 //! free loopback port in front of a Confab server, stopped on drop. `Nginx` and `Caddy` write
 //! its configuration from the README's block for it.
 
-use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use confab_testdata::ChildProcess;
 use tempfile::TempDir;
 
 use super::Client_;
@@ -19,9 +19,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct ProxyProcess {
     /// `http://127.0.0.1:PORT`: the address browsers reach Confab at.
     pub address: String,
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
+    process: ChildProcess,
+    /// Its files; removed after the process is stopped (fields drop in order).
     _dir: TempDir,
 }
 
@@ -35,21 +34,12 @@ impl ProxyProcess {
             .port()
     }
 
-    /// Runs `command` (the proxy `name`, its files in `dir`, its stderr to a log there) and
-    /// waits until it accepts connections on `port`.
-    pub fn spawn(name: &'static str, mut command: Command, dir: TempDir, port: u16) -> Self {
-        let log = dir.path().join("stderr.log");
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("proxy log"))
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+    /// Runs `command` (the proxy `name`, its files in `dir`) and waits until it accepts
+    /// connections on `port`.
+    pub fn spawn(name: &'static str, command: Command, dir: TempDir, port: u16) -> Self {
         let mut proxy = ProxyProcess {
             address: format!("http://127.0.0.1:{port}"),
-            name,
-            child,
-            log,
+            process: ChildProcess::spawn(name, command, ""),
             _dir: dir,
         };
         proxy.wait_until_listening(port);
@@ -65,37 +55,19 @@ impl ProxyProcess {
     fn wait_until_listening(&mut self, port: u16) {
         let started = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{} exited ({status}) at start:\n{}",
-                    self.name,
-                    self.output()
-                );
+            if let Some(status) = self.process.exited() {
+                self.process.fail(&format!("exited ({status}) at start"));
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return;
             }
             if started.elapsed() > START_TIMEOUT {
-                panic!(
-                    "{} did not listen on {port} within {START_TIMEOUT:?}:\n{}",
-                    self.name,
-                    self.output()
-                );
+                self.process.fail(&format!(
+                    "did not listen on {port} within {START_TIMEOUT:?}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    /// What the proxy wrote to stderr.
-    pub fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

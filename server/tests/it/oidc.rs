@@ -1,29 +1,22 @@
 //! Sign-in through a real OpenID Connect provider (the certified `oidc-provider` package, run
 //! with Node for the test): the whole authorization code flow with PKCE, and the refusals.
 
-mod support;
+use std::process::Command;
+use std::time::Duration;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
+use crate::support::{provider_error, Backend, Client_, TestApp, TestProcess};
 use confab::config::{Config, Signup};
 use confab_core::auth::oidc::{ProviderConfig, ProviderKind};
 use confab_core::store::StoredInvitation;
+use confab_testdata::ChildProcess;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{provider_error, Backend, Client_, TestApp, TestProcess};
 
 struct Idp {
-    child: Child,
+    /// Killed when dropped.
+    _process: ChildProcess,
     issuer: String,
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn free_port() -> u16 {
@@ -35,41 +28,24 @@ fn free_port() -> u16 {
 }
 
 /// Starts the provider on a port of the system's choice (so no other process can take it
-/// first), allowing `redirect_uri`; waits until it listens.
-fn start_idp(redirect_uri: &str) -> Idp {
+/// first), allowing `redirect_uri`; waits until it listens (it prints its issuer then).
+async fn start_idp(redirect_uri: &str) -> Idp {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/oidc/provider.mjs");
-    let child = Command::new("node")
-        .arg(script)
-        .arg("0")
-        .arg(redirect_uri)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs (the test needs end2end's npm packages: `make test` installs them)");
-    // The guard owns the child from here: a provider that fails to start is killed too.
-    let mut idp = Idp {
-        child,
-        issuer: String::new(),
-    };
-    let mut stdout = BufReader::new(idp.child.stdout.take().expect("stdout"));
-    // Read on a thread that keeps draining afterwards (a closed pipe would kill the provider
-    // at its next line of output), waited for at most 60 s.
-    let (first_line, read) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = first_line.send(stdout.read_line(&mut line).map(|_| line));
-        std::io::copy(&mut stdout, &mut std::io::sink())
-    });
-    let line = read
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("the provider printed its issuer within 60 s")
-        .expect("the provider's output is readable");
-    assert!(
-        line.starts_with("http://"),
-        "the provider did not start: {line:?}"
+    let mut command = Command::new("node");
+    command.arg(script).arg("0").arg(redirect_uri);
+    let mut process = ChildProcess::spawn(
+        "the OpenID provider",
+        command,
+        "The test needs Node and end2end's npm packages: `make test` installs them.",
     );
-    idp.issuer = line.trim().to_owned();
-    idp
+    let line = process.first_line(Duration::from_secs(60)).await;
+    if !line.starts_with("http://") {
+        process.fail(&format!("did not start: {line:?}"));
+    }
+    Idp {
+        _process: process,
+        issuer: line.trim().to_owned(),
+    }
 }
 
 /// Confab configured with the provider as "test", and the provider itself.
@@ -79,17 +55,20 @@ async fn setup() -> (TestApp, Idp) {
 
 /// `setup`, with `configure` applied to Confab's configuration.
 async fn setup_with(configure: impl FnOnce(&mut Config)) -> (TestApp, Idp) {
-    // Confab's listener is bound before `configure` runs, so the provider can be started with
-    // Confab's real callback and Confab configured with the provider's real issuer.
-    let mut idp = None;
-    let app = TestApp::spawn_with(|config| {
-        let started = start_idp(&format!("http://{}/auth/test/callback", config.addr));
-        add_provider(config, started.issuer.clone());
-        idp = Some(started);
+    // Confab's listener is bound first, so the provider can be started with Confab's real
+    // callback and Confab configured with the provider's real issuer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let idp = start_idp(&format!("http://{address}/auth/test/callback")).await;
+    let issuer = idp.issuer.clone();
+    let app = TestApp::spawn_on_listener(Backend::Sqlite, listener, |config| {
+        add_provider(config, issuer);
         configure(config);
     })
     .await;
-    (app, idp.expect("the provider was started"))
+    (app, idp)
 }
 
 /// Confab with the provider "test" expected at `port` (where nothing listens: for tests that
@@ -636,7 +615,7 @@ async fn an_invitation_stays_out_of_the_log() {
     // here, bound by the child process) is picked beforehand.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let idp = start_idp(&format!("{base}/auth/test/callback"));
+    let idp = start_idp(&format!("{base}/auth/test/callback")).await;
     let issuer = idp.issuer.clone();
     let process = TestProcess::start(
         Backend::Sqlite,

@@ -1,12 +1,10 @@
 //! The full backup (`GET /api/export`) through the real server, while the account is in use.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::{Client_, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 

@@ -4,13 +4,14 @@
 //! cookie writes pass only by the public URL, and every request reaches Confab from nginx's
 //! address, so the login limit tells clients apart only by the forwarded address.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{
+    confab, error_code, named, run_to_end, Caddy, Client_, Nginx, ProxyProcess, TestApp,
+};
+use confab_core::api::UserEnvelope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, named, Caddy, ChatEvents, Client_, Nginx, ProxyProcess, TestApp};
 
 /// Confab (answering models from `provider`, if any) for a proxy that will listen on `port`:
 /// its public URL is the proxy's address and the proxy (always at 127.0.0.1) is trusted.
@@ -48,7 +49,7 @@ async fn behind_caddy(provider: Option<&str>) -> (TestApp, ProxyProcess) {
 
 /// The events of a streaming chat answer, each with the time it arrived.
 async fn stream_chat(client: &Client_, body: Value) -> Vec<(Instant, String, Value)> {
-    let mut stream = ChatEvents::new(client.post("/api/chat", body).await);
+    let mut stream = client.chat(body).await;
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
         let (name, data) = named(&event);
@@ -75,13 +76,11 @@ async fn sign_up_sign_in_chat_and_write_through_caddy() {
 /// event stream the proxy must not buffer) and writes, all through `proxy`.
 async fn sign_up_sign_in_chat_and_write_through(proxy: &ProxyProcess) {
     let ada = proxy.client_from("127.0.0.2");
-    let signed_up = ada.signup("ada@example.com", "a good password").await;
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    ada.sign_up("ada@example.com", "a good password").await;
     let later = proxy.client_from("127.0.0.2");
-    let signed_in = later.login("ada@example.com", "a good password").await;
-    assert_eq!(signed_in.status(), StatusCode::OK);
-    let me = later.get_json("/api/auth/me").await;
-    assert_eq!(me["user"]["email"], "ada@example.com");
+    later.sign_in("ada@example.com", "a good password").await;
+    let me: UserEnvelope = later.get_as("/api/auth/me").await;
+    assert_eq!(me.user.email, "ada@example.com");
 
     // fake-slow sends a word every 150 ms: through a proxy that buffered, every event would
     // arrive at once when the reply ends.
@@ -128,12 +127,7 @@ async fn sign_up_sign_in_chat_and_write_through(proxy: &ProxyProcess) {
 async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
     let (app, nginx) = behind_nginx(None).await;
     let ada = nginx.client_from("127.0.0.2");
-    assert_eq!(
-        ada.signup("ada@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    ada.sign_up("ada@example.com", "a good password").await;
     // nginx passes Host as its upstream's name, which is Confab's own address: an Origin
     // matching that Host is still not the public origin.
     for foreign in ["https://evil.example", app.address.as_str()] {
@@ -156,13 +150,7 @@ async fn only_the_public_origin_may_write_though_nginx_rewrites_host() {
 /// each for another unknown email so that only her client's count reaches the limit.
 async fn bob_signed_up_and_mallory_failed_ten_times(proxy: &ProxyProcess) -> Client_ {
     let owner = proxy.client_from("127.0.0.4");
-    assert_eq!(
-        owner
-            .signup("bob@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    owner.sign_up("bob@example.com", "a good password").await;
     let mallory = proxy.client_from("127.0.0.2");
     for attempt in 0..10 {
         let failed = mallory
@@ -263,29 +251,29 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
 }
 
 /// A misspelt proxy list or public URL stops Confab before it serves anyone, naming the entry.
-#[test]
-fn invalid_proxy_settings_stop_confab_at_start_up() {
+#[tokio::test]
+async fn invalid_proxy_settings_stop_confab_at_start_up() {
     let data = tempfile::tempdir().expect("data directory");
     let start = |name: &str, value: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        let mut command = confab();
+        command
             .arg("serve")
             .env("CONFAB_DATA_DIR", data.path())
             .env("CONFAB_ADDR", "127.0.0.1:0")
-            .env(name, value)
-            .output()
-            .expect("confab runs")
+            .env(name, value);
+        run_to_end(command)
     };
-    let proxies = start("CONFAB_TRUSTED_PROXIES", "10.0.0.0/8, nginx");
+    let proxies = start("CONFAB_TRUSTED_PROXIES", "10.0.0.0/8, nginx").await;
     assert_eq!(proxies.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&proxies.stderr);
+    let stderr = &proxies.stderr;
     assert!(
         stderr
             .contains("CONFAB_TRUSTED_PROXIES entry \"nginx\" is not an IP address or CIDR range"),
         "{stderr}"
     );
-    let public_url = start("CONFAB_PUBLIC_URL", "chat.example.com");
+    let public_url = start("CONFAB_PUBLIC_URL", "chat.example.com").await;
     assert_eq!(public_url.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&public_url.stderr);
+    let stderr = &public_url.stderr;
     assert!(
         stderr.contains(
             "CONFAB_PUBLIC_URL \"chat.example.com\" is not an http:// or https:// URL with a host"

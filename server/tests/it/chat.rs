@@ -1,14 +1,12 @@
 //! Chatting with a model through `/api/chat` and the OpenAI-compatible `/v1` endpoint, against
 //! a real HTTP server that speaks the OpenAI streaming protocol (`fake-openai`).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{error_code, named, sse_events, ChatEvents, Client_, TestApp};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{error_code, named, sse_events, ChatEvents, Client_, TestApp};
 
 /// Sends a chat request and reads its whole stream of events.
 async fn chat(client: &Client_, body: Value) -> Vec<(String, Value)> {

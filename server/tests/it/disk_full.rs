@@ -14,19 +14,17 @@
 //! The first test uses tmpfs where mounting works and max_page_count where it does not; the
 //! second always uses max_page_count, so both paths run wherever mounting works.
 
-mod support;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::support::{Client_, TestApp};
 use confab_core::service::error::STORAGE_FULL_MESSAGE;
 use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
 use confab_core::store::DynStore;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-use support::{Client_, TestApp};
 
 /// Free space left when the disk is filled, for the appends to use up.
 const ROOM: u64 = 1024 * 1024;

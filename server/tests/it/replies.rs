@@ -3,14 +3,12 @@
 //! reply never takes the branch. Each story runs on SQLite and on the MongoDB wire protocol,
 //! against `fake-openai` (a real HTTP server speaking the OpenAI streaming protocol).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{named, Backend, ChatEvents, Client_, TestApp, TestProcess};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::{named, Backend, ChatEvents, Client_, TestApp, TestProcess};
 
 /// A reply stream read event by event, as a browser would, with every delta's text so far.
 struct Events {
@@ -437,12 +435,7 @@ async fn a_crash_keeps_the_last_checkpoint(backend: Backend) {
     )
     .await;
     let ada = node.client();
-    assert_eq!(
-        ada.signup("ada@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    ada.sign_up("ada@example.com", "a good password").await;
     let mut events = start_chat(&ada, json!({ "content": "talk" })).await;
     let reply_id = events.until("reply").await["message"]["id"]
         .as_str()

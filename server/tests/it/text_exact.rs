@@ -4,12 +4,12 @@
 //! backends. A lone surrogate, which no Rust string can hold, is a clear 400, never a 500 and
 //! never a silently changed text.
 
-mod support;
-
+use crate::support::{Client_, TestApp};
+use confab_core::api::SearchPage;
 use confab_core::chat_stream::ChatEvent;
+use confab_core::model::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{ChatEvents, Client_, TestApp};
 
 /// The first line of [`TEXT`], and so the title of a session it starts.
 const TITLE: &str =
@@ -95,16 +95,16 @@ async fn assert_found(who: &Client_, session_id: &str) {
         ),
     ];
     for (query, snippet) in cases {
-        let found = who
-            .get_json(&format!(
+        let found: SearchPage = who
+            .get_as(&format!(
                 "/api/chat/search?q={query}&role=user&sessionId={session_id}"
             ))
             .await;
-        let results = found["results"].as_array().expect("results");
-        assert_eq!(results.len(), 1, "{query}: {found}");
-        assert_eq!(results[0]["snippet"], snippet.as_str(), "{query}");
-        assert_eq!(results[0]["sessionTitle"], TITLE, "{query}");
-        assert_eq!(results[0]["role"], "user");
+        let results = &found.results;
+        assert_eq!(results.len(), 1, "{query}: {found:?}");
+        assert_eq!(results[0].snippet, snippet, "{query}");
+        assert_eq!(results[0].session_title, TITLE, "{query}");
+        assert_eq!(results[0].role, Role::User);
     }
 }
 
@@ -190,8 +190,8 @@ both_backends!(
         assert_found(&ada, &session_id).await;
         // Characters that are not words (🦀, U+200F, NUL, U+200D) find nothing, and break nothing.
         for query in ["%F0%9F%A6%80", "%E2%80%8F", "%00", "%E2%80%8D"] {
-            let found = ada.get_json(&format!("/api/chat/search?q={query}")).await;
-            assert_eq!(found["results"], json!([]), "{query}");
+            let found = ada.search(query).await;
+            assert!(found.results.is_empty(), "{query}: {found:?}");
         }
     }
 );
@@ -252,9 +252,7 @@ both_backends!(
         let provider = fake_openai::spawn().await;
         let app = TestApp::spawn_with_provider_on(backend, &provider).await;
         let ada = app.user("ada@example.com").await;
-        let response = ada.post("/api/chat", json!({ "content": TEXT })).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let events = ChatEvents::new(response).all().await;
+        let events = ada.chat(json!({ "content": TEXT })).await.all().await;
         assert!(
             events
                 .iter()

@@ -3,11 +3,9 @@
 //!
 //! ```sh
 //! export CONFAB_TEST_MONGODB_URL="$(.ci/ferretdb start /tmp/confab-ferretdb)"
-//! (cd server/core && cargo test --test mongo_store)
+//! cargo test -p confab-core --test it mongo_store::
 //! .ci/ferretdb stop /tmp/confab-ferretdb
 //! ```
-
-mod conformance;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use confab_core::store::mongo::command_log::{self, round_trips, routing_faults, CommandLog, Sent};
 use confab_core::store::mongo::{MongoStore, ServerKind};
 use confab_core::store::DynStore;
+
+use crate::conformance;
 
 const URL_VARIABLE: &str = "CONFAB_TEST_MONGODB_URL";
 
@@ -28,7 +28,7 @@ fn server_url() -> String {
             "{URL_VARIABLE} is not set: these tests need a MongoDB-compatible server. Run them \
              with FerretDB from the repository root:\n\
              \n    export {URL_VARIABLE}=\"$(.ci/ferretdb start /tmp/confab-ferretdb)\"\
-             \n    (cd server/core && cargo test --test mongo_store)\
+             \n    cargo test -p confab-core --test it mongo_store::\
              \n    .ci/ferretdb stop /tmp/confab-ferretdb\n\
              \nor point {URL_VARIABLE} at any MongoDB deployment (mongodb://host:port/)."
         ),
@@ -124,49 +124,7 @@ macro_rules! stories {
     )*};
 }
 
-stories!(
-    accounts_and_tokens,
-    closed_signup,
-    login_is_rate_limited,
-    a_successful_sign_in_keeps_the_client_count,
-    a_burst_is_counted_before_hashing,
-    sessions_and_messages,
-    pagination,
-    search,
-    search_ranking_and_snippets,
-    search_cjk,
-    session_title_filter,
-    title_filter_pages_a_bounded_window,
-    session_models,
-    concurrent_appends_store_once,
-    first_account_race,
-    deleting_a_user_removes_everything,
-    deleting_an_account,
-    auth_session_records,
-    import_counters_and_branches,
-    streaming_replies,
-    provider_identities,
-    deleted_sessions_are_hidden_and_restorable,
-    purging_deleted_sessions,
-    purging_a_long_conversation,
-    reimporting_a_deleted_conversation_restores_it,
-    restore_into_the_same_account_adds_only_what_is_missing,
-    restores_after_a_purge_agree_whatever_the_format,
-    imported_client_ids_never_cost_a_message,
-    markdown_export_shows_the_active_branch,
-    branch_pages_by_hand,
-    branch_ends_after_forks_anywhere,
-    odd_content_is_stored_whole_and_found,
-    admin_user_list_and_counters,
-    disabling_an_account,
-    invitations_work_once,
-    invitations_through_a_provider,
-    users_are_created_with_their_identity,
-    password_resets,
-    stored_policy_and_audit_log,
-    an_admin_change_and_its_audit_entry_are_one,
-    a_reset_stops_the_tokens_of_the_old_password,
-);
+conformance::every_story!(stories);
 
 /// Two connections to one database are two app nodes: 8 writers on each append to one
 /// conversation at once, and the branch stays linear. FerretDB 1.x updates a document by

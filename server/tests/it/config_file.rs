@@ -2,56 +2,33 @@
 //! working directory, a variable wins over the file, and a misspelt key stops Confab before it
 //! serves anyone, naming the key and the file.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
+use confab_testdata::ChildProcess;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// What `confab serve` prints once it listens.
-const RUNNING: &str = "Confab is running at ";
+use crate::support::{confab, listening_url, run_to_end};
 
 /// `confab serve` started in `dir` with `variables`; killed when dropped.
 struct Running {
-    child: Child,
+    _process: ChildProcess,
     url: String,
 }
 
 impl Running {
-    fn start(dir: &Path, variables: &[(&str, &str)]) -> Running {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_confab"));
-        command
-            .arg("serve")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+    async fn start(dir: &Path, variables: &[(&str, &str)]) -> Running {
+        let mut command = confab();
+        command.arg("serve").current_dir(dir);
         for (name, value) in variables {
             command.env(name, value);
         }
-        let mut child = command.spawn().expect("the confab binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut running = Running {
-            child,
-            url: String::new(),
-        };
-        // Confab prints one line on stdout; read until it, then let the pipe drain on a thread.
-        let (first_line, read) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let url = lines.by_ref().map_while(Result::ok).find_map(|line| {
-                line.strip_prefix(RUNNING)
-                    .map(|url| url.trim_end_matches('/').to_owned())
-            });
-            let _ = first_line.send(url);
-            lines.for_each(drop);
-        });
-        running.url = read
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("confab listened within 60 s")
-            .expect("confab printed its address");
-        running
+        let mut process = ChildProcess::spawn("confab", command, "");
+        let url = listening_url(&mut process).await;
+        Running {
+            _process: process,
+            url,
+        }
     }
 
     /// Signs up with a body of about `size` bytes.
@@ -70,13 +47,6 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The directory Confab runs in, with `confab.toml` holding `settings` and a data directory.
 fn directory_with_file(settings: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -91,44 +61,41 @@ fn directory_with_file(settings: &str) -> tempfile::TempDir {
 #[tokio::test]
 async fn confab_reads_the_file_in_its_directory_and_a_variable_wins_over_it() {
     let dir = directory_with_file("max_body_bytes = 2048\n");
-    let from_file = Running::start(dir.path(), &[]);
+    let from_file = Running::start(dir.path(), &[]).await;
     assert_eq!(
         from_file.sign_up_with_a_body_of(4096).await,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     drop(from_file);
 
-    let from_variable = Running::start(dir.path(), &[("CONFAB_MAX_BODY_BYTES", "65536")]);
+    let from_variable = Running::start(dir.path(), &[("CONFAB_MAX_BODY_BYTES", "65536")]).await;
     assert_eq!(
         from_variable.sign_up_with_a_body_of(4096).await,
         StatusCode::CREATED
     );
 }
 
-#[test]
-fn a_misspelt_key_stops_confab_naming_the_key_and_the_file() {
+#[tokio::test]
+async fn a_misspelt_key_stops_confab_naming_the_key_and_the_file() {
     let dir = directory_with_file("max_body_byte = 2048\n");
-    let output = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .output()
-        .expect("confab runs");
+    let mut command = confab();
+    command.arg("serve").current_dir(dir.path());
+    let output = run_to_end(command).await;
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        output.stderr,
         "confab: confab.toml: unknown key `max_body_byte`\n"
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    assert_eq!(output.stdout, "");
 }
 
-#[test]
-fn the_help_explains_the_file_and_the_variables_named_after_a_provider() {
-    let output = Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("--help")
-        .output()
-        .expect("confab runs");
+#[tokio::test]
+async fn the_help_explains_the_file_and_the_variables_named_after_a_provider() {
+    let mut command = confab();
+    command.arg("--help");
+    let output = run_to_end(command).await;
     assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&output.stdout);
+    let help = output.stdout;
     for expected in [
         "--config <PATH>",
         "[env: CONFAB_CONFIG",

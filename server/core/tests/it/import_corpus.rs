@@ -1,45 +1,38 @@
 //! The external corpus: real export files kept outside the repository (LibreChat's importer
 //! test data), imported into a real SQLite store and checked message by message. The folder is
-//! named by `CONFAB_IMPORT_CORPUS` (`.ci/test` points it at `../shared/fixtures/import`); where
-//! it is not set or does not exist, every test here prints that it was skipped and why.
+//! named by `CONFAB_IMPORT_CORPUS`.
 //!
-//! A test binary of its own (`harness = false`) so that a skipped test says so by name in the
-//! output, which the standard harness cannot do.
+//! Every test here is ignored unless asked for, so that without the corpus each one says by name
+//! that it did not run (`ignored, needs CONFAB_IMPORT_CORPUS`) instead of passing. `.ci/test`
+//! points the variable at `../shared/fixtures/import` and runs them:
+//!
+//! ```sh
+//! CONFAB_IMPORT_CORPUS=../shared/fixtures/import cargo test -p confab-core --test it -- --ignored import_corpus::
+//! ```
 
-mod import_support;
-
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 
+use crate::import_support::*;
 use chrono::{DateTime, Utc};
 use confab_core::api::ImportReport;
 use confab_core::model::{MessageStatus, Role};
-use import_support::*;
 use serde_json::{json, Value};
 
 /// The variable naming the corpus folder.
 const CORPUS_VARIABLE: &str = "CONFAB_IMPORT_CORPUS";
 
-/// The corpus folder, or why there is none.
-fn corpus() -> Result<PathBuf, String> {
+/// The corpus folder; a test run without it fails, saying why.
+fn corpus_dir() -> PathBuf {
     match std::env::var_os(CORPUS_VARIABLE) {
-        None => Err(format!(
+        None => panic!(
             "{CORPUS_VARIABLE} is not set (the folder of real export files, such as ../shared/fixtures/import)"
-        )),
+        ),
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            if dir.is_dir() {
-                Ok(dir)
-            } else {
-                Err(format!("{CORPUS_VARIABLE}={} is not a folder", dir.display()))
-            }
+            assert!(dir.is_dir(), "{CORPUS_VARIABLE}={} is not a folder", dir.display());
+            dir
         }
     }
-}
-
-fn corpus_dir() -> PathBuf {
-    corpus().unwrap_or_else(|reason| panic!("{reason}"))
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -53,73 +46,8 @@ impl Account {
     }
 }
 
-type Test = fn() -> Pin<Box<dyn Future<Output = ()>>>;
-
-macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|| Box::pin($name()) as Pin<Box<dyn Future<Output = ()>>>) as Test)),*]
-    };
-}
-
-/// Runs the tests the way libtest does, and prints a libtest summary line (`.ci/test` adds
-/// those up).
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filter = args.iter().find(|arg| !arg.starts_with('-'));
-    let tests: Vec<(&str, Test)> = tests![
-        chatgpt_export_with_tools_code_and_citations,
-        chatgpt_modern_export_skips_the_corrupted_entry_and_hidden_context,
-        chatgpt_tree_keeps_every_branch_and_the_current_one,
-        chatgpt_excerpt_with_dangling_references,
-        openwebui_chats_with_reasoning_and_tools,
-        librechat_export_matches_the_chatgpt_original,
-        librechat_tree_keeps_its_branches,
-        chatbotui_history,
-        every_fixture_imports_into_one_account,
-        an_updated_file_adds_only_the_new_messages,
-    ]
-    .into_iter()
-    .filter(|(name, _)| filter.is_none_or(|filter| name.contains(filter.as_str())))
-    .collect();
-    if args.iter().any(|arg| arg == "--list") {
-        for (name, _) in &tests {
-            println!("{name}: test");
-        }
-        return;
-    }
-    let corpus = corpus();
-    println!("\nrunning {} tests", tests.len());
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (name, test) in tests {
-        if let Err(reason) = &corpus {
-            println!("test {name} ... skipped: {reason}");
-            skipped += 1;
-            continue;
-        }
-        let outcome = std::panic::catch_unwind(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(test())
-        });
-        if outcome.is_ok() {
-            println!("test {name} ... ok");
-            passed += 1;
-        } else {
-            println!("test {name} ... FAILED");
-            failed += 1;
-        }
-    }
-    let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    println!(
-        "\ntest result: {verdict}. {passed} passed; {failed} failed; {skipped} ignored; 0 measured; 0 filtered out\n"
-    );
-    if failed > 0 {
-        std::process::exit(101);
-    }
-}
-
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn chatgpt_export_with_tools_code_and_citations() {
     let account = account().await;
     let report = account.import_corpus("chatgpt-export.json").await;
@@ -242,6 +170,8 @@ impl Millis for DateTime<Utc> {
     }
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn chatgpt_modern_export_skips_the_corrupted_entry_and_hidden_context() {
     let account = account().await;
     let report = account.import_corpus("chatgpt-modern-export.json").await;
@@ -297,6 +227,8 @@ async fn chatgpt_modern_export_skips_the_corrupted_entry_and_hidden_context() {
     assert_eq!(again.errors.len(), 1, "the broken entry is reported again");
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn chatgpt_tree_keeps_every_branch_and_the_current_one() {
     let account = account().await;
     let report = account.import_corpus("chatgpt-tree.json").await;
@@ -375,6 +307,8 @@ async fn chatgpt_tree_keeps_every_branch_and_the_current_one() {
     }
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn chatgpt_excerpt_with_dangling_references() {
     let account = account().await;
     let report = account.import_corpus("chatgpt-citations.json").await;
@@ -398,6 +332,8 @@ async fn chatgpt_excerpt_with_dangling_references() {
     assert_reimport_adds_nothing(&account, &fixture("chatgpt-citations.json"), &report).await;
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn openwebui_chats_with_reasoning_and_tools() {
     let account = account().await;
     let report = account.import_corpus("openwebui-export.json").await;
@@ -446,6 +382,8 @@ async fn openwebui_chats_with_reasoning_and_tools() {
     assert_reimport_adds_nothing(&account, &fixture("openwebui-export.json"), &report).await;
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn librechat_export_matches_the_chatgpt_original() {
     let account = account().await;
     let report = account.import_corpus("librechat-export.json").await;
@@ -499,6 +437,8 @@ async fn super_account_with(name: &str) -> Account {
     account
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn librechat_tree_keeps_its_branches() {
     let account = account().await;
     let report = account.import_corpus("librechat-tree.json").await;
@@ -555,6 +495,8 @@ async fn librechat_tree_keeps_its_branches() {
     assert_reimport_adds_nothing(&account, &fixture("librechat-tree.json"), &report).await;
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn chatbotui_history() {
     let account = account().await;
     let report = account.import_corpus("chatbotui-export.json").await;
@@ -576,6 +518,8 @@ async fn chatbotui_history() {
     assert_reimport_adds_nothing(&account, &fixture("chatbotui-export.json"), &report).await;
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn every_fixture_imports_into_one_account() {
     let account = account().await;
     let mut total = ImportReport::default();
@@ -606,6 +550,8 @@ async fn every_fixture_imports_into_one_account() {
     assert_eq!(account.sessions().await.len(), 12);
 }
 
+#[tokio::test]
+#[ignore = "needs CONFAB_IMPORT_CORPUS: run with --ignored"]
 async fn an_updated_file_adds_only_the_new_messages() {
     let account = account().await;
     let mut tree: Value = serde_json::from_slice(&fixture("chatgpt-tree.json")).unwrap();

@@ -1,11 +1,8 @@
 //! `TestApp`: the real server on a random port with a fresh database (SQLite or MongoDB), and
 //! typed helpers that speak its REST API the way a client would. `TestProcess`: the real
 //! binary as a child process. `Nginx`, `Caddy`: the README's proxy configurations in front of
-//! a server (`ProxyProcess`).
+//! a server (`ProxyProcess`). Every child process runs as a `confab_testdata::ChildProcess`.
 //! `both_backends!`: one test body run on both stores.
-
-// Each test binary uses only some of these helpers.
-#![allow(dead_code, unused_imports)]
 
 mod caddy;
 mod data;
@@ -17,19 +14,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use confab::config::Config;
+use confab_core::api::{
+    ErrorBody, MessageCreated, MessagePage, SearchPage, SessionPage, UserEnvelope,
+};
 use confab_core::chat_stream::{chat_events, server_sent_events, ChatEvent, DecodeError};
 use confab_core::store::mongo::command_log::{assert_shapes, CommandLog, Indexes};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
 use futures::{Stream, StreamExt};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub use caddy::Caddy;
 pub use data::{Backend, TestData};
 pub use nginx::Nginx;
-pub use process::TestProcess;
+pub use process::{confab, listening_url, run_to_end, TestProcess};
 pub use proxy::ProxyProcess;
 
 /// Writes one test for both backends: `both_backends!(name, |backend| async move { ... });`
@@ -235,8 +236,7 @@ impl TestApp {
     /// A client that signs up a fresh account and stays signed in.
     pub async fn user(&self, email: &str) -> Client_ {
         let client = self.client();
-        let response = client.signup(email, "a good password").await;
-        assert_eq!(response.status(), StatusCode::CREATED, "signup of {email}");
+        client.sign_up(email, "a good password").await;
         client
     }
 }
@@ -349,7 +349,8 @@ impl Client_ {
         .await
     }
 
-    /// Posts a message and returns the JSON answer, asserting 201.
+    /// Posts a message and returns the JSON answer as it came, asserting 201 (typed:
+    /// [`Client_::post_message`]).
     pub async fn message(&self, session_id: Option<&str>, role: &str, content: &str) -> Value {
         let mut body = json!({ "role": role, "content": content });
         if let Some(session_id) = session_id {
@@ -366,6 +367,59 @@ impl Client_ {
         assert_eq!(response.status(), StatusCode::CREATED);
         let created: Value = response.json().await.expect("json");
         created["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Signs up and stays signed in, asserting 201; returns the new user.
+    pub async fn sign_up(&self, email: &str, password: &str) -> UserEnvelope {
+        let response = self.signup(email, password).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "signup of {email}");
+        response.json().await.expect("a user")
+    }
+
+    /// Signs in and stays signed in, asserting 200; returns the user.
+    pub async fn sign_in(&self, email: &str, password: &str) -> UserEnvelope {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-in of {email}");
+        response.json().await.expect("a user")
+    }
+
+    /// GETs `path` and reads its body as `T`, asserting 200.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("the answer's type")
+    }
+
+    /// Posts a message (in a new session without `session_id`), asserting 201.
+    pub async fn post_message(
+        &self,
+        session_id: Option<&str>,
+        role: &str,
+        content: &str,
+    ) -> MessageCreated {
+        let created = self.message(session_id, role, content).await;
+        serde_json::from_value(created).expect("the message and its session")
+    }
+
+    /// The first page of a session's messages.
+    pub async fn messages(&self, session_id: &str) -> MessagePage {
+        self.get_as(&format!("/api/chat/messages?sessionId={session_id}"))
+            .await
+    }
+
+    /// The first page of the signed-in user's sessions.
+    pub async fn sessions(&self) -> SessionPage {
+        self.get_as("/api/chat/sessions").await
+    }
+
+    /// The first page of what a search for `q` finds (`q` as it goes in the query string).
+    pub async fn search(&self, q: &str) -> SearchPage {
+        self.get_as(&format!("/api/chat/search?q={q}")).await
+    }
+
+    /// Starts a chat reply (`POST /api/chat` with `body`), read as it streams.
+    pub async fn chat(&self, body: Value) -> ChatEvents {
+        ChatEvents::new(self.post("/api/chat", body).await)
     }
 
     pub async fn session(&self, title: &str) -> Value {
@@ -451,13 +505,14 @@ pub fn sse_events(body: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The body of an API error answer.
+pub async fn error_body(response: Response) -> ErrorBody {
+    response.json().await.expect("an error body")
+}
+
 /// The error code of an API error answer.
 pub async fn error_code(response: Response) -> String {
-    let body: Value = response.json().await.expect("error body is JSON");
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    error_body(response).await.error.code
 }
 
 async fn bind() -> tokio::net::TcpListener {

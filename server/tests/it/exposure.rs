@@ -1,12 +1,8 @@
 //! What a stranger on the internet can make Confab show or tell: a link cannot put words on
 //! the sign-in page, and errors name no database internals.
 
-mod support;
-
-use std::process::Command;
-
+use crate::support::{confab, provider_error, run_to_end, sse_events, TestApp};
 use reqwest::StatusCode;
-use support::{provider_error, sse_events, TestApp};
 
 async fn a_link_cannot_put_words_on_the_sign_in_page(app: &TestApp) {
     let known = app.client().get("/?auth_error=denied").await;
@@ -34,27 +30,23 @@ async fn a_link_cannot_put_words_on_the_sign_in_page(app: &TestApp) {
 }
 
 /// What `confab serve` prints when it cannot open the database at `url`.
-fn start_up_error(url: &str) -> (Option<i32>, String, String) {
+async fn start_up_error(url: &str) -> (Option<i32>, String, String) {
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_confab"))
+    let mut command = confab();
+    command
         .arg("serve")
         .env("CONFAB_DATABASE_URL", url)
         .env("CONFAB_DATA_DIR", data.path())
         .env("CONFAB_ADDR", "127.0.0.1:0")
-        .env("CONFAB_LOG", "info")
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+        .env("CONFAB_LOG", "info");
+    let output = run_to_end(command).await;
+    (output.status.code(), output.stdout, output.stderr)
 }
 
-#[test]
-fn a_refused_database_url_is_not_printed_with_its_password() {
+#[tokio::test]
+async fn a_refused_database_url_is_not_printed_with_its_password() {
     let (code, stdout, stderr) =
-        start_up_error("postgres://confab:s3cret-pass@db.example.com/confab");
+        start_up_error("postgres://confab:s3cret-pass@db.example.com/confab").await;
     assert_eq!(code, Some(1));
     assert_eq!(stdout, "");
     assert_eq!(
@@ -62,7 +54,7 @@ fn a_refused_database_url_is_not_printed_with_its_password() {
         "confab: database error: unsupported database URL scheme postgres://: use mongodb://... or sqlite:PATH\n"
     );
 
-    let (code, stdout, stderr) = start_up_error("confab:s3cret-pass@db.example.com");
+    let (code, stdout, stderr) = start_up_error("confab:s3cret-pass@db.example.com").await;
     assert_eq!(code, Some(1));
     assert_eq!(stdout, "");
     assert_eq!(
@@ -71,15 +63,15 @@ fn a_refused_database_url_is_not_printed_with_its_password() {
     );
 }
 
-#[test]
-fn a_malformed_mongodb_url_is_not_printed_with_its_password() {
+#[tokio::test]
+async fn a_malformed_mongodb_url_is_not_printed_with_its_password() {
     for url in [
         "mongodb://confab:s3cret-pass@db.example.com:notaport/confab",
         "mongodb://confab:s3cret-pass@/confab",
         "mongodb://confab:s3cret-pass@db.example.com/confab?unknownOption=s3cret-pass",
         "mongodb+srv://confab:s3cret-pass@db.example.com:27017/confab",
     ] {
-        let (code, stdout, stderr) = start_up_error(url);
+        let (code, stdout, stderr) = start_up_error(url).await;
         assert_eq!(code, Some(1), "{url}: {stderr}");
         assert_eq!(stdout, "", "{url}");
         assert!(
@@ -434,8 +426,9 @@ async fn the_site_files_are_served_precompressed() {
 /// user looked signed out there).
 async fn the_not_found_page_keeps_the_signed_in_header(app: &TestApp) {
     let browser = app.client();
-    let signed_up = browser.signup("nadia@example.com", "a good password").await;
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    browser
+        .sign_up("nadia@example.com", "a good password")
+        .await;
     let missing = browser.get("/no/such/page").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let html = missing.text().await.unwrap();

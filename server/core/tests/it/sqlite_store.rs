@@ -1,8 +1,8 @@
 //! The conformance suite on the embedded SQLite backend, each story on a fresh database file.
 
-mod conformance;
-
 use std::sync::Arc;
+
+use crate::conformance;
 
 use confab_core::store::sqlite::{SqliteOptions, SqliteStore};
 use confab_core::store::DynStore;
@@ -24,49 +24,7 @@ macro_rules! stories {
     )*};
 }
 
-stories!(
-    accounts_and_tokens,
-    closed_signup,
-    login_is_rate_limited,
-    a_successful_sign_in_keeps_the_client_count,
-    a_burst_is_counted_before_hashing,
-    sessions_and_messages,
-    pagination,
-    search,
-    search_ranking_and_snippets,
-    search_cjk,
-    session_title_filter,
-    title_filter_pages_a_bounded_window,
-    session_models,
-    concurrent_appends_store_once,
-    first_account_race,
-    deleting_a_user_removes_everything,
-    deleting_an_account,
-    auth_session_records,
-    import_counters_and_branches,
-    streaming_replies,
-    provider_identities,
-    deleted_sessions_are_hidden_and_restorable,
-    purging_deleted_sessions,
-    purging_a_long_conversation,
-    reimporting_a_deleted_conversation_restores_it,
-    restore_into_the_same_account_adds_only_what_is_missing,
-    restores_after_a_purge_agree_whatever_the_format,
-    imported_client_ids_never_cost_a_message,
-    markdown_export_shows_the_active_branch,
-    branch_pages_by_hand,
-    branch_ends_after_forks_anywhere,
-    odd_content_is_stored_whole_and_found,
-    admin_user_list_and_counters,
-    disabling_an_account,
-    invitations_work_once,
-    invitations_through_a_provider,
-    users_are_created_with_their_identity,
-    password_resets,
-    stored_policy_and_audit_log,
-    an_admin_change_and_its_audit_entry_are_one,
-    a_reset_stops_the_tokens_of_the_old_password,
-);
+conformance::every_story!(stories);
 
 /// The long conversation of `import_long` (3,000 messages) in a database file of its own,
 /// the store closed again.

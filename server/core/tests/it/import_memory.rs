@@ -1,14 +1,17 @@
 //! The memory an import takes, counted by the allocator of this test binary: a file read a piece
-//! at a time never holds the file, or a parse tree of it, whole. The tests here measure one at
-//! a time, since the counters are the whole process's.
-
-mod import_support;
+//! at a time never holds the file, or a parse tree of it, whole. The counters are the whole
+//! process's, and this binary runs other tests beside: each test here measures in a process of
+//! its own (`alone`), the binary run again with that test only.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use import_support::*;
+use confab_testdata::ChildProcess;
+
+use crate::import_support::*;
 
 /// The system allocator, counting the bytes allocated now and at most.
 struct Counting;
@@ -60,8 +63,32 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Tests measure one at a time.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Set in the process that measures (see `alone`).
+const ALONE: &str = "CONFAB_MEASURE_ALONE";
+
+/// Whether this process is the one to measure in. If not, runs the test `name` (its path in
+/// this binary) in a new process of this binary, alone, and fails if it fails there.
+async fn alone(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, "1");
+    let output = ChildProcess::spawn("the test binary", command, "")
+        .finish(Duration::from_secs(600))
+        .await;
+    assert!(
+        output.status.success() && output.stdout.contains("1 passed"),
+        "{name}, measured alone, failed ({}):\n{}\n{}",
+        output.status,
+        output.stdout,
+        output.stderr
+    );
+    print!("{}", output.stdout);
+    false
+}
 
 /// The most bytes allocated at once while `work` ran, beyond what was allocated before.
 async fn peak_of<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
@@ -137,7 +164,9 @@ async fn import_librechat(count: usize, attached: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn a_long_librechat_conversation_is_read_a_message_at_a_time() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    if !alone("import_memory::a_long_librechat_conversation_is_read_a_message_at_a_time").await {
+        return;
+    }
     // The same conversation twice, the second file three times as large with attachments
     // nobody imports.
     let (small_file, small_peak) = import_librechat(2_000, 12).await;

@@ -1,14 +1,14 @@
 //! The REST API, told as stories of what clients do, against the real server with a fresh
 //! database each time.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{error_code, Client_, TestApp, TestProcess};
+use confab_core::api::MessagePage;
+use confab_core::chat_stream::ChatEvent;
 use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use support::{error_code, Client_, TestApp, TestProcess};
 
 #[tokio::test]
 async fn signing_up_signing_in_and_out() {
@@ -129,13 +129,9 @@ async fn closed_signup_admits_only_the_first_account() {
         options["signup"].clone()
     };
     assert_eq!(sign_up_offered().await, "open");
-    assert_eq!(
-        app.client()
-            .signup("admin@example.com", "a good password")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    app.client()
+        .sign_up("admin@example.com", "a good password")
+        .await;
     assert_eq!(sign_up_offered().await, "closed");
     let refused = app
         .client()
@@ -499,12 +495,12 @@ both_backends!(
         assert_eq!(detail["models"], json!(["llama3.1"]));
         assert!(detail["lastMessageAt"].is_string());
 
-        let messages = messages_page(&ada, &session_id).await;
+        let messages = ada.messages(&session_id).await;
         assert_eq!(
             contents_of(&messages),
             ["Plan a trip to Lisbon\nwith details", "Day one: Alfama."]
         );
-        assert!(messages["nextCursor"].is_null());
+        assert!(messages.next_cursor.is_none());
 
         let renamed = ada
             .put(
@@ -842,38 +838,29 @@ async fn the_openapi_document_is_served() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     let served = response.text().await.unwrap();
-    let committed = include_str!("../../docs/openapi.json");
+    let committed = include_str!("../../../docs/openapi.json");
     assert!(
         served == committed,
         "the served document is not docs/openapi.json"
     );
 }
 
-/// The first page of a session's messages.
-async fn messages_page(client: &Client_, session_id: &str) -> Value {
-    client
-        .get(&format!("/api/chat/messages?sessionId={session_id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The contents of a page of messages, in its order.
-fn contents_of(page: &Value) -> Vec<&str> {
-    page["messages"]
-        .as_array()
-        .unwrap()
+fn contents_of(page: &MessagePage) -> Vec<&str> {
+    page.messages
         .iter()
-        .map(|message| message["content"].as_str().unwrap())
+        .map(|message| message.content.as_str())
         .collect()
 }
 
 /// The contents of a session's messages, oldest first.
 async fn contents(client: &Client_, session_id: &str) -> Vec<String> {
-    contents_of(&messages_page(client, session_id).await)
+    client
+        .messages(session_id)
+        .await
+        .messages
         .into_iter()
-        .map(str::to_owned)
+        .map(|message| message.content)
         .collect()
 }
 
@@ -898,13 +885,7 @@ both_backends!(
         // The real binary: SIGKILL loses nothing acknowledged; SIGTERM exits cleanly.
         let mut process = TestProcess::start(backend, &[]).await;
         let mut grace = process.client();
-        assert_eq!(
-            grace
-                .signup("grace@example.com", "a good password")
-                .await
-                .status(),
-            StatusCode::CREATED
-        );
+        grace.sign_up("grace@example.com", "a good password").await;
         let first = grace
             .message(None, "user", "acknowledged before SIGKILL")
             .await;
@@ -1287,11 +1268,19 @@ async fn metrics_time_requests_store_operations_and_model_replies() {
     let provider = fake_openai::spawn().await;
     let app = TestApp::spawn_with_provider(&provider).await;
     let ada = app.user("ada@example.com").await;
-    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
-    assert_eq!(chat.status(), StatusCode::OK);
-    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
-    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("done"));
-    let session_id = events[0].1["session"]["id"].as_str().expect("a session");
+    let events = ada.chat(json!({ "content": "hello" })).await.all().await;
+    assert!(
+        matches!(events.last(), Some(ChatEvent::Done { .. })),
+        "{events:?}"
+    );
+    let Some(ChatEvent::Message {
+        session: Some(session),
+        ..
+    }) = events.first()
+    else {
+        panic!("the stream starts with the message and its new session: {events:?}");
+    };
+    let session_id = &session.id;
     let shown = ada.get(&format!("/api/chat/sessions/{session_id}")).await;
     assert_eq!(shown.status(), StatusCode::OK);
 
@@ -1362,10 +1351,11 @@ async fn an_unreachable_provider_is_timed_under_its_outcome() {
     // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
     let app = TestApp::spawn_with_provider("http://127.0.0.1:9/v1").await;
     let ada = app.user("ada@example.com").await;
-    let chat = ada.post("/api/chat", json!({ "content": "hello" })).await;
-    assert_eq!(chat.status(), StatusCode::OK);
-    let events = support::sse_events(&chat.text().await.expect("the reply stream"));
-    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("error"));
+    let events = ada.chat(json!({ "content": "hello" })).await.all().await;
+    assert!(
+        matches!(events.last(), Some(ChatEvent::Error { .. })),
+        "{events:?}"
+    );
 
     let metrics = ada.get("/metrics").await.text().await.expect("text");
     let series = "confab_provider_request_duration_seconds_count{provider=\"default\",outcome=\"unreachable\"}";
