@@ -14,7 +14,7 @@ pub mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app.
@@ -53,10 +53,15 @@ pub fn App() -> impl IntoView {
             <components::header::Header/>
             <main class="main">
                 <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
-                    <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/new") view=pages::home::NewChatPage ssr=SsrMode::Async/>
-                    <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
-                    <Route path=path!("/import") view=pages::import::ImportPage ssr=SsrMode::Async/>
+                    // The signed-in pages share one layout: the sidebar stays mounted (with its
+                    // scroll position and the pages it has loaded) while the page beside it
+                    // changes. The administration has its own gate, so it stays outside.
+                    <ParentRoute path=path!("") view=components::workspace::WorkspaceLayout ssr=SsrMode::Async>
+                        <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
+                        <Route path=path!("/new") view=pages::home::NewChatPage ssr=SsrMode::Async/>
+                        <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
+                        <Route path=path!("/import") view=pages::import::ImportPage ssr=SsrMode::Async/>
+                    </ParentRoute>
                     <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset-password") view=pages::reset_password::ResetPasswordPage ssr=SsrMode::Async/>
                 </Routes>

@@ -9,7 +9,6 @@ use crate::client;
 use crate::components::composer::Composer;
 use crate::components::conversation_head::ConversationHead;
 use crate::components::message_list::MessageList;
-use crate::components::workspace::{SignedIn, Workspace};
 use crate::pages::home::LAST_SESSION_KEY;
 use crate::server_fns::{load_conversation, open_message};
 use crate::state::{error_text, use_chat};
@@ -51,38 +50,34 @@ pub fn ChatPage() -> impl IntoView {
     );
     Effect::new(move |_| client::remember(LAST_SESSION_KEY, &id.get()));
     view! {
-        <SignedIn>
-            <Workspace>
-                <Transition fallback=|| view! { <div class="scroller"><p class="muted center">"Loading messages…"</p></div> }>
-                    {move || Suspend::new(async move {
-                        match conversation.await {
-                            Ok(data) => {
-                                let title = title_text(format!("{} · Confab", data.session.title));
-                                chat.session.set(Some(data.session));
-                                chat.messages.set(data.messages);
-                                chat.earlier.set(data.earlier);
-                                chat.later.set(data.later);
-                                chat.focus.set(target.get_untracked());
-                                view! {
-                                    <Title text=title/>
-                                    {view! { <ConversationHead filter/> }.into_any()}
-                                    {view! { <MessageList filter/> }.into_any()}
-                                }.into_any()
-                            }
-                            Err(error) => view! {
-                                <div class="scroller">
-                                    <div class="load-error" role="alert">
-                                        <h1>"This conversation could not be opened"</h1>
-                                        <p class="muted">{error_text(&error)}</p>
-                                    </div>
-                                </div>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
-                <Composer session_id=Signal::derive(move || Some(id.get()))/>
-            </Workspace>
-        </SignedIn>
+        <Transition fallback=|| view! { <div class="scroller"><p class="muted center">"Loading messages…"</p></div> }>
+            {move || Suspend::new(async move {
+                match conversation.await {
+                    Ok(data) => {
+                        let title = title_text(format!("{} · Confab", data.session.title));
+                        chat.session.set(Some(data.session));
+                        chat.messages.set(data.messages);
+                        chat.earlier.set(data.earlier);
+                        chat.later.set(data.later);
+                        chat.focus.set(target.get_untracked());
+                        view! {
+                            <Title text=title/>
+                            {view! { <ConversationHead filter/> }.into_any()}
+                            {view! { <MessageList filter/> }.into_any()}
+                        }.into_any()
+                    }
+                    Err(error) => view! {
+                        <div class="scroller">
+                            <div class="load-error" role="alert">
+                                <h1>"This conversation could not be opened"</h1>
+                                <p class="muted">{error_text(&error)}</p>
+                            </div>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <Composer session_id=Signal::derive(move || Some(id.get()))/>
     }
 }
 
