@@ -16,9 +16,16 @@ use leptos_router::NavigateOptions;
 
 use crate::client::{self, StreamError};
 use crate::components::auth::Auth;
+
+mod edited;
+use crate::components::session_list::current_session_id;
 use crate::server_fns::{
-    delete_session, get_session, list_sessions, restore_session, single_view, MessageView,
+    delete_session, get_session, list_sessions, load_conversation, open_message, restore_session,
+    single_view, MessageView, SessionView,
 };
+pub use edited::{Edited, Loaded};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
 /// How long the notice with Undo stays after a delete (the server keeps the conversation
 /// restorable for much longer; this is only how long the button is offered).
@@ -117,23 +124,21 @@ pub fn activity(session: &Session) -> DateTime<Utc> {
     session.last_message_at.unwrap_or(session.created_at)
 }
 
-/// The sidebar's sessions: the first page from the server (rendered with the page), pages
-/// added on scroll, and local changes made before the server confirms them.
+/// The sidebar's sessions: the first page from the server (rendered with the page), with the
+/// pages added on scroll and the changes made here before the server confirms them.
 #[derive(Clone, Copy)]
 pub struct SessionsStore {
-    pub first_page: Resource<Result<Page<Session>, AppError>>,
-    pub items: RwSignal<Vec<Session>>,
-    pub next_cursor: RwSignal<Option<String>>,
+    /// The list: the resource is its source of truth, the changes made here are laid over it.
+    pub list: Edited<Result<Page<Session>, AppError>>,
     /// Showing archived sessions instead of the others.
     pub archived: RwSignal<bool>,
     pub loading_more: RwSignal<bool>,
-    seeded: StoredValue<Option<Page<Session>>>,
 }
 
 impl SessionsStore {
     fn new(auth: Auth) -> SessionsStore {
         let archived = RwSignal::new(false);
-        let first_page = Resource::new(
+        let list = Edited::new(
             move || {
                 (
                     auth.sign_in.version().get(),
@@ -156,37 +161,48 @@ impl SessionsStore {
             },
         );
         SessionsStore {
-            first_page,
-            items: RwSignal::new(Vec::new()),
-            next_cursor: RwSignal::new(None),
+            list,
             archived,
             loading_more: RwSignal::new(false),
-            seeded: StoredValue::new(None),
         }
     }
 
-    /// Takes a freshly loaded first page (idempotent: the same page twice changes nothing, so
-    /// local changes survive a component being mounted again).
-    pub fn seed(&self, page: &Page<Session>) {
-        if self
-            .seeded
-            .with_value(|seeded| seeded.as_ref() == Some(page))
-        {
-            return;
-        }
-        self.seeded.set_value(Some(page.clone()));
-        self.items.set(page.items.clone());
-        self.next_cursor.set(page.next_cursor.clone());
+    /// Whether the first page has arrived (tracked).
+    pub fn loaded(&self) -> bool {
+        self.list.with(|page| page.is_some())
     }
 
+    /// The sessions listed (tracked).
     pub fn visible(&self) -> Vec<Session> {
-        self.items.get()
+        self.list.with(|page| {
+            page.and_then(|page| page.as_ref().ok())
+                .map(|page| page.items.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Whether the server has more sessions than the pages listed (tracked).
+    pub fn has_more(&self) -> bool {
+        self.list.with(|page| {
+            page.and_then(|page| page.as_ref().ok())
+                .is_some_and(|page| page.next_cursor.is_some())
+        })
+    }
+
+    /// Changes the listed sessions (nothing when the list failed to load).
+    fn edit_items(&self, change: impl FnOnce(&mut Page<Session>)) {
+        self.list.edit(|page| {
+            if let Ok(page) = page {
+                change(page)
+            }
+        });
     }
 
     /// Adds or replaces a session, keeping the list in activity order.
     pub fn upsert(&self, session: Session) {
         let archived_view = self.archived.get_untracked();
-        self.items.update(|items| {
+        self.edit_items(|page| {
+            let items = &mut page.items;
             items.retain(|item| item.id != session.id);
             if session.archived == archived_view {
                 items.push(session);
@@ -195,14 +211,8 @@ impl SessionsStore {
         });
     }
 
-    pub fn remove(&self, id: &str) -> Option<Session> {
-        let mut removed = None;
-        self.items.update(|items| {
-            if let Some(position) = items.iter().position(|item| item.id == id) {
-                removed = Some(items.remove(position));
-            }
-        });
-        removed
+    pub fn remove(&self, id: &str) {
+        self.edit_items(|page| page.items.retain(|item| item.id != id));
     }
 
     /// Deletes a session on the server at once. The row goes first; if the server refuses,
@@ -248,11 +258,6 @@ impl SessionsStore {
         });
     }
 
-    pub fn get(&self, id: &str) -> Option<Session> {
-        self.items
-            .with_untracked(|items| items.iter().find(|item| item.id == id).cloned())
-    }
-
     /// Reloads one session from the server (after a reply, its count and activity changed).
     pub fn refresh(&self, id: String) {
         let store = *self;
@@ -264,7 +269,13 @@ impl SessionsStore {
     }
 
     pub fn load_more(&self, toasts: Toasts) {
-        let Some(cursor) = self.next_cursor.get_untracked() else {
+        let cursor = untrack(|| {
+            self.list.with(|page| {
+                page.and_then(|page| page.as_ref().ok())
+                    .and_then(|page| page.next_cursor.clone())
+            })
+        });
+        let Some(cursor) = cursor else {
             return;
         };
         if self.loading_more.get_untracked() {
@@ -274,16 +285,14 @@ impl SessionsStore {
         let store = *self;
         spawn_local(async move {
             match list_sessions(Some(cursor), store.archived.get_untracked()).await {
-                Ok(page) => {
-                    store.items.update(|items| {
-                        for session in page.items {
-                            if !items.iter().any(|item| item.id == session.id) {
-                                items.push(session);
-                            }
+                Ok(more) => store.edit_items(|page| {
+                    for session in more.items {
+                        if !page.items.iter().any(|item| item.id == session.id) {
+                            page.items.push(session);
                         }
-                    });
-                    store.next_cursor.set(page.next_cursor);
-                }
+                    }
+                    page.next_cursor = more.next_cursor;
+                }),
                 Err(error) => toasts.error(format!(
                     "Could not load more conversations: {}",
                     error_text(&error)
@@ -314,16 +323,34 @@ pub struct LiveReply {
     pub reply_id: Option<String>,
 }
 
-#[derive(Clone, Copy)]
-pub struct ChatStore {
-    pub session: RwSignal<Option<Session>>,
-    pub messages: RwSignal<Vec<MessageView>>,
-    pub earlier: RwSignal<Option<String>>,
-    /// The cursor of the page below the loaded messages; `None` when they end the branch.
-    pub later: RwSignal<Option<String>>,
+/// The open conversation as the page shows it: a page of its active branch, and the message
+/// to bring into view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    pub page: SessionView,
     /// The message to scroll to and highlight (a search hit, a version just switched to)
     /// instead of following the conversation to its end.
-    pub focus: RwSignal<Option<String>>,
+    pub focus: Option<String>,
+}
+
+/// What `/c/{id}` loads: nothing on other pages, else the conversation or why it failed.
+pub type Conversation = Option<Result<Opened, AppError>>;
+
+#[derive(Clone, Copy)]
+pub struct ChatStore {
+    /// The conversation the URL names, loaded again when the URL, the filter or `reload`
+    /// changes: the source of truth for the memos below, with pages added on scroll, a
+    /// finished reply and optimistic changes laid over it.
+    pub conversation: Edited<Conversation>,
+    pub session: Memo<Option<Session>>,
+    pub messages: Memo<Vec<MessageView>>,
+    pub earlier: Memo<Option<String>>,
+    /// The cursor of the page below the loaded messages; `None` when they end the branch.
+    pub later: Memo<Option<String>>,
+    /// See [`Opened::focus`].
+    pub focus: Memo<Option<String>>,
+    /// Only messages of this type are shown (empty: all).
+    pub filter: RwSignal<String>,
     pub live: RwSignal<Option<LiveReply>>,
     /// Bumped to load the open conversation again from the server.
     pub reload: RwSignal<u32>,
@@ -332,20 +359,95 @@ pub struct ChatStore {
     pub model: RwSignal<Option<String>>,
 }
 
+/// What `/c/{id}` asks for: the session, the filter, the reload count, and the `?m=`, `?before=`
+/// and `?after=` of the URL.
+type ConversationQuery = (
+    Option<String>,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 impl ChatStore {
+    /// Made inside the router: the conversation follows the URL.
     fn new() -> ChatStore {
+        let filter = RwSignal::new(String::new());
+        let reload = RwSignal::new(0);
+        let id = current_session_id();
+        let query = use_query_map();
+        // `?m=` (a search hit): open at that message, on whichever page and branch it is.
+        // `?before=` and `?after=`: the page above or below a message, as the paging links
+        // ask for it when the WASM is not there to add pages to the list.
+        let parameter = move |key: &'static str| {
+            Memo::new(move |_| query.read().get(key).filter(|value| !value.is_empty()))
+        };
+        let (target, before, after) = (parameter("m"), parameter("before"), parameter("after"));
+        let conversation = Edited::new(
+            move || -> ConversationQuery {
+                (
+                    id.get(),
+                    filter.get(),
+                    reload.get(),
+                    target.get(),
+                    before.get(),
+                    after.get(),
+                )
+            },
+            |(id, filter, _, target, before, after): ConversationQuery| async move {
+                let id = id?;
+                let page = match target.clone() {
+                    Some(message_id) => open_message(message_id).await,
+                    None => {
+                        let filter = (!filter.is_empty()).then_some(filter);
+                        load_conversation(id, before, after, filter).await
+                    }
+                };
+                Some(page.map(|page| Opened {
+                    page,
+                    focus: target,
+                }))
+            },
+        );
+        let opened = move |read: fn(&Opened) -> Option<String>| {
+            Memo::new(move |_| conversation.with(|value| value.and_then(opened_of).and_then(read)))
+        };
         ChatStore {
-            session: RwSignal::new(None),
-            messages: RwSignal::new(Vec::new()),
-            earlier: RwSignal::new(None),
-            later: RwSignal::new(None),
-            focus: RwSignal::new(None),
+            conversation,
+            session: Memo::new(move |_| {
+                conversation.with(|value| value.and_then(opened_of).map(|o| o.page.session.clone()))
+            }),
+            messages: Memo::new(move |_| {
+                conversation.with(|value| {
+                    value
+                        .and_then(opened_of)
+                        .map(|opened| opened.page.messages.clone())
+                        .unwrap_or_default()
+                })
+            }),
+            earlier: opened(|opened| opened.page.earlier.clone()),
+            later: opened(|opened| opened.page.later.clone()),
+            focus: opened(|opened| opened.focus.clone()),
+            filter,
             live: RwSignal::new(None),
-            reload: RwSignal::new(0),
+            reload,
             draft: RwSignal::new(String::new()),
             message_type: RwSignal::new(confab_core::model::DEFAULT_MESSAGE_TYPE.to_owned()),
             model: RwSignal::new(None),
         }
+    }
+
+    /// Changes the open conversation here, if it is still `session_id` (a reply from the
+    /// server may come after the user moved on).
+    pub fn edit(&self, session_id: &str, change: impl FnOnce(&mut Opened)) {
+        self.conversation.edit(|value| {
+            if let Some(Ok(opened)) = value {
+                if opened.page.session.id == session_id {
+                    change(opened);
+                }
+            }
+        });
     }
 
     pub fn session_id(&self) -> Option<String> {
@@ -358,10 +460,17 @@ impl ChatStore {
     }
 }
 
+/// The conversation in a loaded value, if it opened.
+fn opened_of(value: &Conversation) -> Option<&Opened> {
+    value.as_ref().and_then(|result| result.as_ref().ok())
+}
+
 pub fn use_chat() -> ChatStore {
     expect_context::<ChatStore>()
 }
 
+/// Provides the shared state. Called inside the `Router`: the open conversation is the one
+/// the URL names.
 pub fn provide_state(auth: Auth) {
     provide_context(Toasts::new());
     provide_context(SessionsStore::new(auth));
@@ -494,7 +603,7 @@ pub fn start_reply(
     // the branch's end, so show the end.
     if chat.later.with_untracked(Option::is_some) || chat.focus.with_untracked(Option::is_some) {
         if let Some(session_id) = &live.session_id {
-            chat.focus.set(None);
+            chat.edit(session_id, |opened| opened.focus = None);
             navigate(&format!("/c/{session_id}"), NavigateOptions::default());
         }
     }
@@ -677,13 +786,9 @@ fn finish(chat: ChatStore, user_saved: Option<Message>, reply: Option<Message>) 
         .map(|message| message.session_id.clone())
         .or_else(|| reply.as_ref().map(|message| message.session_id.clone()))
         .or_else(|| live.as_ref().and_then(|live| live.session_id.clone()));
-    if target.is_some()
-        && chat
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| s.id.clone()))
-            == target
-    {
-        chat.messages.update(|list| {
+    if let Some(target) = target {
+        chat.edit(&target, |opened| {
+            let list = &mut opened.page.messages;
             if let Some(cut) = live.as_ref().and_then(|live| live.cut_from.as_ref()) {
                 if let Some(position) = list.iter().position(|view| &view.message.id == cut) {
                     list.truncate(position);

@@ -36,6 +36,13 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
         }
     };
 
+    // Shows a session as changed here, in the head and the sidebar.
+    let show_session = move |session: Session| {
+        chat.edit(&session.id.clone(), |opened| {
+            opened.page.session = session.clone()
+        });
+        sessions.upsert(session);
+    };
     // Applies a change at once; keeps what the server stored, or puts the old session back
     // and says why.
     let patch = move |change: Box<dyn Fn(&mut Session) + Send + Sync>,
@@ -48,22 +55,13 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
         };
         let mut after = before.clone();
         change(&mut after);
-        chat.session.set(Some(after.clone()));
-        sessions.upsert(after);
+        show_session(after);
         let id = before.id.clone();
         spawn_local(async move {
             match update_session(id, title, pinned, archived).await {
-                Ok(saved) => {
-                    if chat.session_id().as_deref() == Some(saved.id.as_str()) {
-                        chat.session.set(Some(saved.clone()));
-                    }
-                    sessions.upsert(saved);
-                }
+                Ok(saved) => show_session(saved),
                 Err(error) => {
-                    if chat.session_id().as_deref() == Some(before.id.as_str()) {
-                        chat.session.set(Some(before.clone()));
-                    }
-                    sessions.upsert(before);
+                    show_session(before);
                     toasts.error(format!("Could not {what}: {}", error_text(&error)));
                 }
             }
@@ -134,8 +132,10 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             return;
         };
         let before = chat.messages.get_untracked();
-        chat.messages.set(Vec::new());
-        chat.earlier.set(None);
+        chat.edit(&session_id, |opened| {
+            opened.page.messages.clear();
+            opened.page.earlier = None;
+        });
         spawn_local(async move {
             match clear_session(session_id.clone()).await {
                 Ok(()) => {
@@ -143,7 +143,7 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
                     chat.reload.update(|n| *n += 1);
                 }
                 Err(error) => {
-                    chat.messages.set(before);
+                    chat.edit(&session_id, |opened| opened.page.messages = before);
                     toasts.error(format!(
                         "Could not clear the conversation: {}",
                         error_text(&error)

@@ -17,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
     let navigate = use_navigate();
     // Restores where the user was (browser only: the choice lives in localStorage).
     Effect::new(move |_| {
-        if sessions.first_page.get().is_none() {
+        if !sessions.loaded() {
             return;
         }
         let visible = sessions.visible();
@@ -43,10 +43,8 @@ pub fn NewChatPage() -> impl IntoView {
 
 #[component]
 fn NewChat() -> impl IntoView {
+    // No conversation is open here: the URL names none, so `chat.conversation` is empty.
     let chat = use_chat();
-    chat.session.set(None);
-    chat.messages.set(Vec::new());
-    chat.earlier.set(None);
     view! {
         <div class="scroller">
             <div class="message-column">

@@ -59,7 +59,7 @@ pub fn ImportPage() -> impl IntoView {
                 });
             progress.set(match outcome {
                 Ok(report) => {
-                    sessions.first_page.refetch();
+                    sessions.list.resource.refetch();
                     Progress::Done(report)
                 }
                 Err(reason) => Progress::Failed(reason),
