@@ -1,10 +1,11 @@
 //! State shared across pages, provided once inside the router: notices (toasts), the session
-//! list, and the open conversation with the reply that is streaming into it. Each lives in
+//! list, the open conversation with the reply that is streaming into it, and the search. Each lives in
 //! its own module; components take them from context with the `use_*` functions.
 
 mod chat;
 mod edited;
 mod reply;
+mod search;
 mod sessions;
 mod stream;
 mod toasts;
@@ -14,6 +15,7 @@ use leptos::prelude::*;
 pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
 pub use edited::{Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
+pub use search::{use_search, Results, SearchInput, SearchStore};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
 
@@ -31,6 +33,7 @@ pub fn provide_state(auth: Auth) {
     provide_context(Toasts::new());
     provide_context(SessionsStore::new(auth));
     provide_context(ChatStore::new());
+    provide_context(SearchStore::new());
 }
 
 /// The shared state, taken from context in a component body (event handlers run outside the
