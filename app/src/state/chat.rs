@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::Edited;
+use super::{Edited, SessionActions};
 use crate::components::session_list::current_session_id;
 use crate::error::AppError;
 use crate::server_fns::{load_conversation, open_message, MessageView, SessionView};
@@ -85,7 +85,7 @@ type ConversationQuery = (
 
 impl ChatStore {
     /// Made inside the router: the conversation follows the URL.
-    pub(super) fn new() -> ChatStore {
+    pub(super) fn new(actions: SessionActions) -> ChatStore {
         let filter = RwSignal::new(String::new());
         let reload = RwSignal::new(0);
         let conversation = load_conversation_of_url(filter, reload);
@@ -94,18 +94,29 @@ impl ChatStore {
         };
         ChatStore {
             conversation,
+            // With the changes pending on the server shown (a rename, a pin, a clear).
             session: Memo::new(move |_| {
-                conversation.with(|value| value.and_then(opened_of).map(|o| o.page.session.clone()))
+                let mut session = conversation
+                    .with(|value| value.and_then(opened_of).map(|o| o.page.session.clone()))?;
+                actions.show_pending(&mut session);
+                Some(session)
             }),
             messages: Memo::new(move |_| {
-                conversation.with(|value| {
-                    value
-                        .and_then(opened_of)
-                        .map(|opened| opened.page.messages.clone())
-                        .unwrap_or_default()
+                conversation.with(|value| match value.and_then(opened_of) {
+                    Some(opened) if !actions.clearing(&opened.page.session.id) => {
+                        opened.page.messages.clone()
+                    }
+                    _ => Vec::new(),
                 })
             }),
-            earlier: opened(|opened| opened.page.earlier.clone()),
+            earlier: Memo::new(move |_| {
+                conversation.with(|value| match value.and_then(opened_of) {
+                    Some(opened) if !actions.clearing(&opened.page.session.id) => {
+                        opened.page.earlier.clone()
+                    }
+                    _ => None,
+                })
+            }),
             later: opened(|opened| opened.page.later.clone()),
             focus: opened(|opened| opened.focus.clone()),
             filter,
@@ -133,6 +144,11 @@ impl ChatStore {
     pub fn session_id(&self) -> Option<String> {
         self.session
             .with(|session| session.as_ref().map(|s| s.id.clone()))
+    }
+
+    /// The open session's id, for event handlers (untracked).
+    pub fn session_id_untracked(&self) -> Option<String> {
+        untrack(|| self.session_id())
     }
 
     /// Whether a reply is streaming (tracked): one at a time.

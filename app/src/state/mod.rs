@@ -6,6 +6,7 @@ mod chat;
 mod edited;
 mod reply;
 mod search;
+mod session_actions;
 mod sessions;
 mod stream;
 mod toasts;
@@ -16,6 +17,7 @@ pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
 pub use edited::{Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
+pub use session_actions::{Change, SessionActions};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
 
@@ -30,9 +32,15 @@ pub fn error_text(error: &AppError) -> String {
 /// Provides the shared state. Called inside the `Router`: the open conversation is the one
 /// the URL names.
 pub fn provide_state(auth: Auth) {
-    provide_context(Toasts::new());
-    provide_context(SessionsStore::new(auth));
-    provide_context(ChatStore::new());
+    let toasts = Toasts::new();
+    let actions = SessionActions::new();
+    let sessions = SessionsStore::new(auth, actions);
+    let chat = ChatStore::new(actions);
+    actions.answer(chat, sessions, toasts);
+    provide_context(toasts);
+    provide_context(actions);
+    provide_context(sessions);
+    provide_context(chat);
     provide_context(SearchStore::new());
 }
 
@@ -43,6 +51,11 @@ pub struct Stores {
     pub chat: ChatStore,
     pub sessions: SessionsStore,
     pub toasts: Toasts,
+}
+
+/// The session actions (rename, pin, archive, clear, delete).
+pub fn use_session_actions() -> SessionActions {
+    expect_context::<SessionActions>()
 }
 
 /// All three stores, from context (see `Stores`).

@@ -1,21 +1,15 @@
 //! The session list of the sidebar: its first page from the server, pages added on scroll,
 //! and changes shown before the server confirms them (delete with Undo, restore, refresh).
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use confab_core::model::{Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{error_text, Edited, ToastAction, ToastKind, Toasts};
+use super::{error_text, Edited, SessionActions, Toasts};
 use crate::components::auth::Auth;
 use crate::error::AppError;
-use crate::server_fns::{delete_session, get_session, list_sessions, restore_session};
-
-/// How long the notice with Undo stays after a delete (the server keeps the conversation
-/// restorable for much longer; this is only how long the button is offered).
-const UNDO_NOTICE: Duration = Duration::from_secs(10);
+use crate::server_fns::{get_session, list_sessions, restore_session};
 
 /// When a session last saw activity: what the list is ordered by.
 pub fn activity(session: &Session) -> DateTime<Utc> {
@@ -31,10 +25,11 @@ pub struct SessionsStore {
     /// Showing archived sessions instead of the others.
     pub archived: RwSignal<bool>,
     pub loading_more: RwSignal<bool>,
+    actions: SessionActions,
 }
 
 impl SessionsStore {
-    pub(super) fn new(auth: Auth) -> SessionsStore {
+    pub(super) fn new(auth: Auth, actions: SessionActions) -> SessionsStore {
         let archived = RwSignal::new(false);
         let list = Edited::new(
             move || {
@@ -62,6 +57,7 @@ impl SessionsStore {
             list,
             archived,
             loading_more: RwSignal::new(false),
+            actions,
         }
     }
 
@@ -71,12 +67,21 @@ impl SessionsStore {
     }
 
     /// The sessions listed (tracked).
+    /// The sessions listed (tracked), with the changes pending on the server shown: a
+    /// session being deleted is gone, one being archived leaves the list.
     pub fn visible(&self) -> Vec<Session> {
-        self.list.with(|page| {
+        let archived_view = self.archived.get();
+        let mut items = self.list.with(|page| {
             page.and_then(|page| page.as_ref().ok())
                 .map(|page| page.items.clone())
                 .unwrap_or_default()
-        })
+        });
+        items.retain(|session| !self.actions.deleting(&session.id));
+        for session in &mut items {
+            self.actions.show_pending(session);
+        }
+        items.retain(|session| session.archived == archived_view);
+        items
     }
 
     /// Whether the server has more sessions than the pages listed (tracked).
@@ -112,35 +117,6 @@ impl SessionsStore {
     /// Takes a session off the list (deleted).
     pub fn remove(&self, id: &str) {
         self.edit_items(|page| page.items.retain(|item| item.id != id));
-    }
-
-    /// Deletes a session on the server at once. The row goes first; if the server refuses,
-    /// it comes back and a notice says why. Once deleted, a notice offers Undo (the server
-    /// keeps deleted conversations restorable for a while, so closing the page loses
-    /// nothing that was not deleted, and deletes everything that was).
-    pub fn delete(&self, session: Session, toasts: Toasts) {
-        let store = *self;
-        store.remove(&session.id);
-        spawn_local(async move {
-            match delete_session(session.id.clone()).await {
-                Ok(()) => {
-                    toasts.push(
-                        format!("Deleted “{}”.", session.title),
-                        ToastKind::Info,
-                        Some(ToastAction::RestoreSession(session.id.clone())),
-                        UNDO_NOTICE,
-                    );
-                }
-                Err(error) => {
-                    store.upsert(session.clone());
-                    toasts.error(format!(
-                        "Could not delete “{}”: {}",
-                        session.title,
-                        error_text(&error)
-                    ));
-                }
-            }
-        });
     }
 
     /// Undo of a delete: the server restores the session, which is listed again as it was.
