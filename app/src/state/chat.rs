@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use super::{Edited, SessionActions};
+use crate::components::auth::Auth;
 use crate::components::session_list::current_session_id;
 use crate::error::AppError;
 use crate::server_fns::{load_conversation, open_message, MessageView, SessionView};
@@ -72,9 +73,11 @@ pub struct ChatStore {
     pub model: RwSignal<Option<String>>,
 }
 
-/// What `/c/{id}` asks for: the session, the filter, the reload count, and the `?m=`, `?before=`
-/// and `?after=` of the URL.
+/// What `/c/{id}` asks for: who is signed in (the versions of the sign-in, sign-up and
+/// sign-out actions), the session, the filter, the reload count, and the `?m=`, `?before=` and
+/// `?after=` of the URL.
 type ConversationQuery = (
+    (usize, usize, usize),
     Option<String>,
     String,
     u32,
@@ -85,10 +88,10 @@ type ConversationQuery = (
 
 impl ChatStore {
     /// Made inside the router: the conversation follows the URL.
-    pub(super) fn new(actions: SessionActions) -> ChatStore {
+    pub(super) fn new(auth: Auth, actions: SessionActions) -> ChatStore {
         let filter = RwSignal::new(String::new());
         let reload = RwSignal::new(0);
-        let conversation = load_conversation_of_url(filter, reload);
+        let conversation = load_conversation_of_url(auth, filter, reload);
         let opened = move |read: fn(&Opened) -> Option<String>| {
             Memo::new(move |_| conversation.with(|value| value.and_then(opened_of).and_then(read)))
         };
@@ -158,8 +161,11 @@ impl ChatStore {
 }
 
 /// The resource of the conversation the URL names (`/c/{id}`; nothing on other pages), with
-/// the filter and the reload count.
+/// the filter and the reload count. Loaded again when someone signs in or out: the page can
+/// stay on the same URL while another account signs in, and must never show it the
+/// conversation loaded for the one before.
 fn load_conversation_of_url(
+    auth: Auth,
     filter: RwSignal<String>,
     reload: RwSignal<u32>,
 ) -> Edited<Conversation> {
@@ -175,6 +181,11 @@ fn load_conversation_of_url(
     Edited::new(
         move || -> ConversationQuery {
             (
+                (
+                    auth.sign_in.version().get(),
+                    auth.sign_up.version().get(),
+                    auth.sign_out.version().get(),
+                ),
                 id.get(),
                 filter.get(),
                 reload.get(),
@@ -183,7 +194,7 @@ fn load_conversation_of_url(
                 after.get(),
             )
         },
-        |(id, filter, _, target, before, after): ConversationQuery| async move {
+        |(_, id, filter, _, target, before, after): ConversationQuery| async move {
             let id = id?;
             let page = match target.clone() {
                 Some(message_id) => open_message(message_id).await,

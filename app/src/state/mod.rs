@@ -35,7 +35,7 @@ pub fn provide_state(auth: Auth) {
     let toasts = Toasts::new();
     let actions = SessionActions::new();
     let sessions = SessionsStore::new(auth, actions);
-    let chat = ChatStore::new(actions);
+    let chat = ChatStore::new(auth, actions);
     actions.answer(chat, sessions, toasts);
     provide_context(toasts);
     provide_context(actions);
