@@ -14,7 +14,7 @@ pub mod words;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app.
@@ -42,26 +42,40 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     components::auth::provide_auth();
-    state::provide_state(components::auth::use_auth());
     view! {
         <Stylesheet id="leptos" href="/pkg/confab.css"/>
         <Title text="Confab"/>
-        // Whole pages are rendered before they are sent (SsrMode::Async): readable at once,
-        // without waiting for the WASM, and usable with JavaScript off.
         <Router>
-            <components::workspace::Shortcuts/>
-            <components::header::Header/>
-            <main class="main">
-                <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
+            <Frame/>
+        </Router>
+    }
+}
+
+/// Everything inside the router. The shared state is provided here, not in `App`: the open
+/// conversation is the one the URL names.
+#[component]
+fn Frame() -> impl IntoView {
+    state::provide_state(components::auth::use_auth());
+    view! {
+        <components::workspace::Shortcuts/>
+        <components::header::Header/>
+        <main class="main">
+            // Whole pages are rendered before they are sent (SsrMode::Async): readable at once,
+        // without waiting for the WASM, and usable with JavaScript off.
+        <Routes fallback=|| view! { <pages::not_found::NotFound/> }>
+                // The signed-in pages share one layout: the sidebar stays mounted (with its
+                // scroll position and the pages it has loaded) while the page beside it
+                // changes. The administration has its own gate, so it stays outside.
+                <ParentRoute path=path!("") view=components::workspace::WorkspaceLayout ssr=SsrMode::Async>
                     <Route path=path!("/") view=pages::home::HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/new") view=pages::home::NewChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/import") view=pages::import::ImportPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
-                    <Route path=path!("/reset-password") view=pages::reset_password::ResetPasswordPage ssr=SsrMode::Async/>
-                </Routes>
-            </main>
-            <components::toasts::ToastRegion/>
-        </Router>
+                </ParentRoute>
+                <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
+                <Route path=path!("/reset-password") view=pages::reset_password::ResetPasswordPage ssr=SsrMode::Async/>
+            </Routes>
+        </main>
+        <components::toasts::ToastRegion/>
     }
 }

@@ -1,5 +1,10 @@
 //! The browser entry point: hydrates the server-rendered page.
 
+// Hydrating the app lays out its view types, as deep as the app crate's own limit allows them
+// to be (`app/src/lib.rs`): the default limit overflowed on the conversation's message list
+// once the pages became children of a layout route.
+#![recursion_limit = "512"]
+
 use wasm_bindgen::prelude::wasm_bindgen;
 
 #[wasm_bindgen]

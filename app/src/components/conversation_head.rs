@@ -3,11 +3,9 @@
 
 use confab_core::model::{Session, KNOWN_MESSAGE_TYPES};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
-use crate::server_fns::{clear_session, update_session};
-use crate::state::{error_text, use_chat, use_sessions, use_toasts};
+use crate::state::{use_chat, use_session_actions, use_toasts, Change};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Confirm {
@@ -19,7 +17,7 @@ enum Confirm {
 #[component]
 pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
     let chat = use_chat();
-    let sessions = use_sessions();
+    let actions = use_session_actions();
     let toasts = use_toasts();
     let navigate = use_navigate();
     let renaming = RwSignal::new(false);
@@ -36,49 +34,32 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
         }
     };
 
-    // Applies a change at once; keeps what the server stored, or puts the old session back
-    // and says why.
-    let patch = move |change: Box<dyn Fn(&mut Session) + Send + Sync>,
-                      title: Option<String>,
-                      pinned: Option<bool>,
-                      archived: Option<bool>,
-                      what: &'static str| {
-        let Some(before) = chat.session.get_untracked() else {
+    // Each change is an action: it shows at once (its input is laid over the session while
+    // it is pending), and the store takes the server's answer (`state::session_actions`).
+    let change = move |action: Action<Change, _>,
+                       title: Option<String>,
+                       pinned: Option<bool>,
+                       archived: Option<bool>,
+                       what: &'static str| {
+        let Some(id) = chat.session_id_untracked() else {
             return;
         };
-        let mut after = before.clone();
-        change(&mut after);
-        chat.session.set(Some(after.clone()));
-        sessions.upsert(after);
-        let id = before.id.clone();
-        spawn_local(async move {
-            match update_session(id, title, pinned, archived).await {
-                Ok(saved) => {
-                    if chat.session_id().as_deref() == Some(saved.id.as_str()) {
-                        chat.session.set(Some(saved.clone()));
-                    }
-                    sessions.upsert(saved);
-                }
-                Err(error) => {
-                    if chat.session_id().as_deref() == Some(before.id.as_str()) {
-                        chat.session.set(Some(before.clone()));
-                    }
-                    sessions.upsert(before);
-                    toasts.error(format!("Could not {what}: {}", error_text(&error)));
-                }
-            }
+        action.dispatch(Change {
+            id,
+            title,
+            pinned,
+            archived,
+            what,
         });
     };
-
     let save_title = move |text: String| {
         renaming.set(false);
         let text = text.trim().to_owned();
         if text.is_empty() || text == title() {
             return;
         }
-        let new_title = text.clone();
-        patch(
-            Box::new(move |s| s.title = new_title.clone()),
+        change(
+            actions.rename,
             Some(text),
             None,
             None,
@@ -93,30 +74,25 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             renaming.set(false);
         }
     };
+    let shown = move |flag: fn(&Session) -> bool| {
+        chat.session
+            .with_untracked(|s| s.as_ref().is_some_and(flag))
+    };
     let toggle_pin = move |_| {
         close_menu();
-        let pinned = !chat
-            .session
-            .with_untracked(|s| s.as_ref().is_some_and(|s| s.pinned));
-        patch(
-            Box::new(move |s| s.pinned = pinned),
-            None,
-            Some(pinned),
-            None,
-            if pinned {
-                "pin the conversation"
-            } else {
-                "unpin the conversation"
-            },
-        );
+        let pinned = !shown(|s| s.pinned);
+        let what = if pinned {
+            "pin the conversation"
+        } else {
+            "unpin the conversation"
+        };
+        change(actions.pin, None, Some(pinned), None, what);
     };
     let toggle_archive = move |_| {
         close_menu();
-        let archived = !chat
-            .session
-            .with_untracked(|s| s.as_ref().is_some_and(|s| s.archived));
-        patch(
-            Box::new(move |s| s.archived = archived),
+        let archived = !shown(|s| s.archived);
+        change(
+            actions.archive,
             None,
             None,
             Some(archived),
@@ -130,27 +106,9 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
     };
     let run_clear = move || {
         confirm.set(Confirm::Nothing);
-        let Some(session_id) = chat.session_id() else {
-            return;
-        };
-        let before = chat.messages.get_untracked();
-        chat.messages.set(Vec::new());
-        chat.earlier.set(None);
-        spawn_local(async move {
-            match clear_session(session_id.clone()).await {
-                Ok(()) => {
-                    sessions.refresh(session_id);
-                    chat.reload.update(|n| *n += 1);
-                }
-                Err(error) => {
-                    chat.messages.set(before);
-                    toasts.error(format!(
-                        "Could not clear the conversation: {}",
-                        error_text(&error)
-                    ));
-                }
-            }
-        });
+        if let Some(session) = chat.session.get_untracked() {
+            actions.clear.dispatch(session);
+        }
     };
     let run_delete = {
         let navigate = navigate.clone();
@@ -159,7 +117,7 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             let Some(session) = chat.session.get_untracked() else {
                 return;
             };
-            sessions.delete(session, toasts);
+            actions.delete.dispatch(session);
             navigate("/", Default::default());
         }
     };

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_navigate;
 use crate::client;
 use crate::markdown;
 use crate::server_fns::{load_conversation, switch_branch, MessageView};
-use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Outgoing};
+use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Opened, Outgoing};
 
 /// The scrolling list of messages plus the reply being streamed.
 #[component]
@@ -129,15 +129,16 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             .await
             {
                 Ok(page) => {
-                    chat.messages.update(|list| {
+                    chat.edit(&page.session.id.clone(), |opened| {
+                        let list = &mut opened.page.messages;
                         let mut older = page.messages;
                         older.retain(|view| {
                             !list.iter().any(|shown| shown.message.id == view.message.id)
                         });
                         older.append(list);
                         *list = older;
+                        opened.page.earlier = page.earlier;
                     });
-                    chat.earlier.set(page.earlier);
                     // Keep the message the reader was looking at in place.
                     client::after(Duration::from_millis(0), move || {
                         if gone() {
@@ -182,16 +183,15 @@ pub fn MessageList(filter: RwSignal<String>) -> impl IntoView {
             )
             .await
             {
-                Ok(page) => {
-                    chat.messages.update(|list| {
-                        for view in page.messages {
-                            if !list.iter().any(|shown| shown.message.id == view.message.id) {
-                                list.push(view);
-                            }
+                Ok(page) => chat.edit(&page.session.id.clone(), |opened| {
+                    let list = &mut opened.page.messages;
+                    for view in page.messages {
+                        if !list.iter().any(|shown| shown.message.id == view.message.id) {
+                            list.push(view);
                         }
-                    });
-                    chat.later.set(page.later);
-                }
+                    }
+                    opened.page.later = page.later;
+                }),
                 Err(error) => toasts.error(format!(
                     "Could not load later messages: {}",
                     error_text(&error)
@@ -339,13 +339,12 @@ fn MessageItem(view: MessageView) -> impl IntoView {
         };
         spawn_local(async move {
             match switch_branch(session_id, target.clone()).await {
-                Ok(page) => {
-                    chat.session.set(Some(page.session));
-                    chat.messages.set(page.messages);
-                    chat.earlier.set(page.earlier);
-                    chat.later.set(page.later);
-                    chat.focus.set(Some(target));
-                }
+                Ok(page) => chat.edit(&page.session.id.clone(), |opened| {
+                    *opened = Opened {
+                        page,
+                        focus: Some(target),
+                    }
+                }),
                 Err(error) => {
                     toasts.error(format!("Could not switch versions: {}", error_text(&error)))
                 }

@@ -1,61 +1,24 @@
 //! Searching every message as you type: results carry the server's highlighted snippet and
-//! the conversation's title, and open the conversation at the message.
+//! the conversation's title, and open the conversation at the message. The search itself (a
+//! debounced resource) is `state::SearchStore`.
 
-use std::time::Duration;
-
-use confab_core::model::{SearchHit, KNOWN_MESSAGE_TYPES};
+use confab_core::model::KNOWN_MESSAGE_TYPES;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 
-use crate::client;
-use crate::server_fns::search_messages;
-use crate::state::error_text;
-
-#[derive(Clone, PartialEq)]
-enum Results {
-    Idle,
-    Loading,
-    Found(Vec<SearchHit>),
-    Failed(String),
-}
+use crate::state::{use_search, Results, SearchInput};
 
 #[component]
 pub fn SearchBox() -> impl IntoView {
-    let query = RwSignal::new(String::new());
-    let message_type = RwSignal::new(String::new());
-    let results = RwSignal::new(Results::Idle);
+    let search = use_search();
     let open = RwSignal::new(false);
-    let generation = StoredValue::new(0u64);
-
-    let run = move || {
-        let text = query.get_untracked();
-        generation.update_value(|n| *n += 1);
-        let mine = generation.get_value();
-        if text.trim().is_empty() {
-            results.set(Results::Idle);
-            return;
+    let type_in = move |input: SearchInput| {
+        if !input.0.trim().is_empty() {
+            open.set(true);
         }
-        results.set(Results::Loading);
-        open.set(true);
-        // Debounced: only the last keystroke of a burst asks the server.
-        client::after(Duration::from_millis(250), move || {
-            if generation.get_value() != mine {
-                return;
-            }
-            let kind = message_type.get_untracked();
-            spawn_local(async move {
-                let answer = search_messages(text, (!kind.is_empty()).then_some(kind)).await;
-                if generation.get_value() != mine {
-                    return;
-                }
-                results.set(match answer {
-                    Ok(hits) => Results::Found(hits),
-                    Err(error) => Results::Failed(error_text(&error)),
-                });
-            });
-        });
+        search.type_in(input);
     };
+    on_cleanup(move || search.clear());
     let on_keydown = move |event: leptos::ev::KeyboardEvent| {
         if event.key() == "Escape" {
             open.set(false);
@@ -65,23 +28,22 @@ pub fn SearchBox() -> impl IntoView {
         <div class="search" role="search" on:keydown=on_keydown>
             <input id="search" type="search" class="search-input" aria-label="Search messages"
                 placeholder="Search messages (Ctrl+K)" autocomplete="off"
-                prop:value=move || query.get()
-                on:input=move |event| { query.set(event_target_value(&event)); run(); }
-                on:focus=move |_| if !query.with_untracked(String::is_empty) { open.set(true) }/>
+                prop:value=move || search.typed.with(|(text, _)| text.clone())
+                on:input=move |event| type_in((event_target_value(&event), search.typed.with_untracked(|(_, kind)| kind.clone())))
+                on:focus=move |_| if !search.typed.with_untracked(|(text, _)| text.is_empty()) { open.set(true) }/>
             <select class="search-type" aria-label="Search in type" on:change=move |event| {
-                message_type.set(event_target_value(&event));
-                run();
+                type_in((search.typed.with_untracked(|(text, _)| text.clone()), event_target_value(&event)));
             }>
                 <option value="">"All types"</option>
                 {KNOWN_MESSAGE_TYPES.iter().map(|slug| view! { <option value=*slug>{slug.replace('_', " ")}</option> }).collect_view()}
             </select>
-            <Show when=move || open.get() && results.with(|r| *r != Results::Idle)>
+            <Show when=move || open.get() && search.results() != Results::Idle>
                 <div class="search-results" aria-label="Search results">
                     <div class="search-results-head">
                         <span class="muted">"Results"</span>
                         <button type="button" class="ghost small" on:click=move |_| open.set(false)>"Close"</button>
                     </div>
-                    {move || match results.get() {
+                    {move || match search.results() {
                         Results::Idle => ().into_any(),
                         Results::Loading => view! { <p class="muted search-note">"Searching…"</p> }.into_any(),
                         Results::Failed(reason) => view! { <p class="form-error search-note" role="alert">{reason}</p> }.into_any(),

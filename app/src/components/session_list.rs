@@ -66,19 +66,18 @@ pub fn SessionSidebar() -> impl IntoView {
                 {move || if store.archived.get() { "Archived" } else { "Conversations" }}
             </h2>
             <Transition fallback=|| view! { <p class="muted sidebar-note">"Loading…"</p> }>
+                // Only whether the first page came or failed decides here; the groups read the
+                // list as changed since (so adding a page or renaming does not rebuild this).
                 {move || Suspend::new(async move {
-                    match store.first_page.await {
+                    match store.list.resource.await.value {
                         Err(error) => view! {
                             <p class="form-error sidebar-note" role="alert">{error_text(&error)}</p>
                         }.into_any(),
-                        Ok(page) => {
-                            store.seed(&page);
-                            view! { <SessionGroups current/> }.into_any()
-                        }
+                        Ok(_) => view! { <SessionGroups current/> }.into_any(),
                     }
                 })}
             </Transition>
-            <Show when=move || store.next_cursor.with(Option::is_some)>
+            <Show when=move || store.has_more()>
                 <button type="button" class="ghost load-more" on:click=move |_| store.load_more(toasts)>
                     {move || if store.loading_more.get() { "Loading…" } else { "Load more" }}
                 </button>
@@ -176,9 +175,7 @@ pub fn SessionSelect() -> impl IntoView {
         <div class="session-select-row">
             <Transition fallback=|| ()>
                 {move || { let on_change = on_change.clone(); Suspend::new(async move {
-                    if let Ok(page) = store.first_page.await {
-                        store.seed(&page);
-                    }
+                    let _ = store.list.resource.await;
                     view! {
                         <select class="session-select" aria-label="Conversation" on:change=on_change.clone()>
                             <option value="" selected=move || current.get().is_none()>"Choose a conversation…"</option>

@@ -1,7 +1,9 @@
-//! The signed-in frame every page shares (sidebar + conversation pane), the gate that shows
-//! the sign-in forms otherwise, and the keyboard shortcuts.
+//! The signed-in frame the pages share (sidebar + conversation pane), the layout route that
+//! keeps it mounted, the gate that shows the sign-in forms otherwise, and the keyboard
+//! shortcuts.
 
 use leptos::prelude::*;
+use leptos_router::components::Outlet;
 use leptos_router::hooks::use_navigate;
 
 use super::auth::{use_auth, AuthPanel};
@@ -24,6 +26,21 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     }
 }
 
+/// The view of the layout route around `/`, `/new`, `/c/{id}` and `/import`. Mounted once for
+/// all of them: moving between conversations changes only the `<Outlet/>`, so the sidebar is
+/// not rebuilt (no flash, its scroll position and loaded pages kept).
+#[component]
+pub fn WorkspaceLayout() -> impl IntoView {
+    view! {
+        <SignedIn>
+            <Workspace>
+                <Outlet/>
+            </Workspace>
+        </SignedIn>
+    }
+}
+
+/// The sidebar (or, on narrow screens, the session selector) beside a page.
 #[component]
 pub fn Workspace(children: Children) -> impl IntoView {
     view! {

@@ -7,7 +7,6 @@ use leptos_router::NavigateOptions;
 
 use crate::client;
 use crate::components::composer::Composer;
-use crate::components::workspace::{SignedIn, Workspace};
 use crate::state::{use_chat, use_sessions};
 
 pub const LAST_SESSION_KEY: &str = "confab.lastSession";
@@ -18,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
     let navigate = use_navigate();
     // Restores where the user was (browser only: the choice lives in localStorage).
     Effect::new(move |_| {
-        if sessions.first_page.get().is_none() {
+        if !sessions.loaded() {
             return;
         }
         let visible = sessions.visible();
@@ -44,26 +43,20 @@ pub fn NewChatPage() -> impl IntoView {
 
 #[component]
 fn NewChat() -> impl IntoView {
+    // No conversation is open here: the URL names none, so `chat.conversation` is empty.
     let chat = use_chat();
-    chat.session.set(None);
-    chat.messages.set(Vec::new());
-    chat.earlier.set(None);
     view! {
-        <SignedIn>
-            <Workspace>
-                <div class="scroller">
-                    <div class="message-column">
-                        <Show when=move || !chat.streaming() fallback=|| view! { <p class="muted center">"Starting the conversation…"</p> }>
-                            <div class="welcome">
-                                <h1>"Start a new conversation"</h1>
-                                <p class="muted">"Ask anything. Every message is saved the moment it is sent, and the reply streams in as it is written."</p>
-                                <p class="muted small">"Shortcuts: Ctrl+Shift+O new chat · Ctrl+K or / search · Enter send · Shift+Enter new line"</p>
-                            </div>
-                        </Show>
+        <div class="scroller">
+            <div class="message-column">
+                <Show when=move || !chat.streaming() fallback=|| view! { <p class="muted center">"Starting the conversation…"</p> }>
+                    <div class="welcome">
+                        <h1>"Start a new conversation"</h1>
+                        <p class="muted">"Ask anything. Every message is saved the moment it is sent, and the reply streams in as it is written."</p>
+                        <p class="muted small">"Shortcuts: Ctrl+Shift+O new chat · Ctrl+K or / search · Enter send · Shift+Enter new line"</p>
                     </div>
-                </div>
-                <Composer session_id=Signal::derive(|| None::<String>)/>
-            </Workspace>
-        </SignedIn>
+                </Show>
+            </div>
+        </div>
+        <Composer session_id=Signal::derive(|| None::<String>)/>
     }
 }

@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::client;
-use crate::components::workspace::{SignedIn, Workspace};
 use crate::state::use_sessions;
 use crate::words::counted;
 
@@ -60,7 +59,7 @@ pub fn ImportPage() -> impl IntoView {
                 });
             progress.set(match outcome {
                 Ok(report) => {
-                    sessions.first_page.refetch();
+                    sessions.list.resource.refetch();
                     Progress::Done(report)
                 }
                 Err(reason) => Progress::Failed(reason),
@@ -88,50 +87,46 @@ pub fn ImportPage() -> impl IntoView {
         });
     };
     view! {
-        <SignedIn>
-            <Workspace>
-                <div class="scroller">
-                    <div class="message-column import-page">
-                        <h1>"Import conversations"</h1>
-                        <p class="muted">"A Confab backup, or an export of ChatGPT (the .zip as downloaded, or its conversations.json), Open WebUI, LibreChat or chatbot-ui. Importing the same file twice adds nothing."</p>
-                        <form class="import-form" on:submit=on_submit aria-label="Import">
-                            <label>"File"<input id="import-file" type="file" accept=".json,.zip,application/json,application/zip" required/></label>
-                            <button type="submit" class="primary" disabled=working>
-                                {move || if working() { "Importing…" } else { "Import" }}
-                            </button>
-                        </form>
-                        {move || match progress.get() {
-                            Progress::Idle => ().into_any(),
-                            Progress::Working { total, seen } => view! {
-                                <section class="import-progress" role="status" aria-live="polite" aria-label="Import progress">
-                                    <progress max=total value=seen.bytes_read as f64></progress>
-                                    <p>{format!(
-                                        "{} of {} read · {} read, {} stored",
-                                        megabytes(seen.bytes_read as f64), megabytes(total),
-                                        counted(seen.conversations as u64, "conversation", "conversations"),
-                                        counted(seen.messages as u64, "message", "messages"),
-                                    )}</p>
-                                </section>
-                            }.into_any(),
-                            Progress::Failed(reason) => view! { <p class="form-error" role="alert">{format!("Import failed: {reason}")}</p> }.into_any(),
-                            Progress::Done(report) => view! {
-                                <section class="import-report" aria-label="Import result">
-                                    <p><strong>{format!("{}, {} imported", counted(report.sessions as u64, "conversation", "conversations"), counted(report.messages as u64, "message", "messages"))}</strong>
-                                        {format!(" · {} skipped", report.skipped)}</p>
-                                    {(!report.errors.is_empty()).then(|| view! {
-                                        <h2>{format!("Not imported or changed ({})", report.errors.len())}</h2>
-                                        <ul class="import-errors">
-                                            {report.errors.into_iter().map(|problem| view! {
-                                                <li><strong>{problem.title}</strong>": "{problem.reason}</li>
-                                            }).collect_view()}
-                                        </ul>
-                                    })}
-                                </section>
-                            }.into_any(),
-                        }}
-                    </div>
-                </div>
-            </Workspace>
-        </SignedIn>
+        <div class="scroller">
+            <div class="message-column import-page">
+                <h1>"Import conversations"</h1>
+                <p class="muted">"A Confab backup, or an export of ChatGPT (the .zip as downloaded, or its conversations.json), Open WebUI, LibreChat or chatbot-ui. Importing the same file twice adds nothing."</p>
+                <form class="import-form" on:submit=on_submit aria-label="Import">
+                    <label>"File"<input id="import-file" type="file" accept=".json,.zip,application/json,application/zip" required/></label>
+                    <button type="submit" class="primary" disabled=working>
+                        {move || if working() { "Importing…" } else { "Import" }}
+                    </button>
+                </form>
+                {move || match progress.get() {
+                    Progress::Idle => ().into_any(),
+                    Progress::Working { total, seen } => view! {
+                        <section class="import-progress" role="status" aria-live="polite" aria-label="Import progress">
+                            <progress max=total value=seen.bytes_read as f64></progress>
+                            <p>{format!(
+                                "{} of {} read · {} read, {} stored",
+                                megabytes(seen.bytes_read as f64), megabytes(total),
+                                counted(seen.conversations as u64, "conversation", "conversations"),
+                                counted(seen.messages as u64, "message", "messages"),
+                            )}</p>
+                        </section>
+                    }.into_any(),
+                    Progress::Failed(reason) => view! { <p class="form-error" role="alert">{format!("Import failed: {reason}")}</p> }.into_any(),
+                    Progress::Done(report) => view! {
+                        <section class="import-report" aria-label="Import result">
+                            <p><strong>{format!("{}, {} imported", counted(report.sessions as u64, "conversation", "conversations"), counted(report.messages as u64, "message", "messages"))}</strong>
+                                {format!(" · {} skipped", report.skipped)}</p>
+                            {(!report.errors.is_empty()).then(|| view! {
+                                <h2>{format!("Not imported or changed ({})", report.errors.len())}</h2>
+                                <ul class="import-errors">
+                                    {report.errors.into_iter().map(|problem| view! {
+                                        <li><strong>{problem.title}</strong>": "{problem.reason}</li>
+                                    }).collect_view()}
+                                </ul>
+                            })}
+                        </section>
+                    }.into_any(),
+                }}
+            </div>
+        </div>
     }
 }

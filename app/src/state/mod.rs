@@ -1,0 +1,68 @@
+//! State shared across pages, provided once inside the router: notices (toasts), the session
+//! list, the open conversation with the reply that is streaming into it, and the search. Each lives in
+//! its own module; components take them from context with the `use_*` functions.
+
+mod chat;
+mod edited;
+mod reply;
+mod search;
+mod session_actions;
+mod sessions;
+mod stream;
+mod toasts;
+
+use leptos::prelude::*;
+
+pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
+pub use edited::{Edited, Loaded};
+pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
+pub use search::{use_search, Results, SearchInput, SearchStore};
+pub use session_actions::{Change, SessionActions};
+pub use sessions::{activity, use_sessions, SessionsStore};
+pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
+
+use crate::components::auth::Auth;
+use crate::error::AppError;
+
+/// A server function error as a sentence for people, chosen by its code.
+pub fn error_text(error: &AppError) -> String {
+    error.sentence()
+}
+
+/// Provides the shared state. Called inside the `Router`: the open conversation is the one
+/// the URL names.
+pub fn provide_state(auth: Auth) {
+    let toasts = Toasts::new();
+    let actions = SessionActions::new();
+    let sessions = SessionsStore::new(auth, actions);
+    let chat = ChatStore::new(auth, actions);
+    actions.answer(chat, sessions, toasts);
+    provide_context(toasts);
+    provide_context(actions);
+    provide_context(sessions);
+    provide_context(chat);
+    provide_context(SearchStore::new());
+}
+
+/// The shared state, taken from context in a component body (event handlers run outside the
+/// component's owner, where `use_context` finds nothing).
+#[derive(Clone, Copy)]
+pub struct Stores {
+    pub chat: ChatStore,
+    pub sessions: SessionsStore,
+    pub toasts: Toasts,
+}
+
+/// The session actions (rename, pin, archive, clear, delete).
+pub fn use_session_actions() -> SessionActions {
+    expect_context::<SessionActions>()
+}
+
+/// All three stores, from context (see `Stores`).
+pub fn use_stores() -> Stores {
+    Stores {
+        chat: use_chat(),
+        sessions: use_sessions(),
+        toasts: use_toasts(),
+    }
+}

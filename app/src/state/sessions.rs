@@ -1,0 +1,185 @@
+//! The session list of the sidebar: its first page from the server, pages added on scroll,
+//! and changes shown before the server confirms them (delete with Undo, restore, refresh).
+
+use chrono::{DateTime, Utc};
+use confab_core::model::{Page, Session};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::{error_text, Edited, SessionActions, Toasts};
+use crate::components::auth::Auth;
+use crate::error::AppError;
+use crate::server_fns::{get_session, list_sessions, restore_session};
+
+/// When a session last saw activity: what the list is ordered by.
+pub fn activity(session: &Session) -> DateTime<Utc> {
+    session.last_message_at.unwrap_or(session.created_at)
+}
+
+/// The sidebar's sessions: the first page from the server (rendered with the page), with the
+/// pages added on scroll and the changes made here before the server confirms them.
+#[derive(Clone, Copy)]
+pub struct SessionsStore {
+    /// The list: the resource is its source of truth, the changes made here are laid over it.
+    pub list: Edited<Result<Page<Session>, AppError>>,
+    /// Showing archived sessions instead of the others.
+    pub archived: RwSignal<bool>,
+    pub loading_more: RwSignal<bool>,
+    actions: SessionActions,
+}
+
+impl SessionsStore {
+    pub(super) fn new(auth: Auth, actions: SessionActions) -> SessionsStore {
+        let archived = RwSignal::new(false);
+        let list = Edited::new(
+            move || {
+                (
+                    auth.sign_in.version().get(),
+                    auth.sign_up.version().get(),
+                    auth.sign_out.version().get(),
+                    archived.get(),
+                )
+            },
+            // Asks who is signed in first: signed out, there is nothing to list (and no failed
+            // request to log in the console).
+            |(_, _, _, archived)| async move {
+                match crate::server_fns::current_user().await {
+                    Ok(Some(_)) => list_sessions(None, archived).await,
+                    Ok(None) => Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }),
+                    Err(error) => Err(error),
+                }
+            },
+        );
+        SessionsStore {
+            list,
+            archived,
+            loading_more: RwSignal::new(false),
+            actions,
+        }
+    }
+
+    /// Whether the first page has arrived (tracked).
+    pub fn loaded(&self) -> bool {
+        self.list.with(|page| page.is_some())
+    }
+
+    /// The sessions listed (tracked).
+    /// The sessions listed (tracked), with the changes pending on the server shown: a
+    /// session being deleted is gone, one being archived leaves the list.
+    pub fn visible(&self) -> Vec<Session> {
+        let archived_view = self.archived.get();
+        let mut items = self.list.with(|page| {
+            page.and_then(|page| page.as_ref().ok())
+                .map(|page| page.items.clone())
+                .unwrap_or_default()
+        });
+        items.retain(|session| !self.actions.deleting(&session.id));
+        for session in &mut items {
+            self.actions.show_pending(session);
+        }
+        items.retain(|session| session.archived == archived_view);
+        items
+    }
+
+    /// Whether the server has more sessions than the pages listed (tracked).
+    pub fn has_more(&self) -> bool {
+        self.list.with(|page| {
+            page.and_then(|page| page.as_ref().ok())
+                .is_some_and(|page| page.next_cursor.is_some())
+        })
+    }
+
+    /// Changes the listed sessions (nothing when the list failed to load).
+    fn edit_items(&self, change: impl FnOnce(&mut Page<Session>)) {
+        self.list.edit(|page| {
+            if let Ok(page) = page {
+                change(page)
+            }
+        });
+    }
+
+    /// Adds or replaces a session, keeping the list in activity order.
+    pub fn upsert(&self, session: Session) {
+        let archived_view = self.archived.get_untracked();
+        self.edit_items(|page| {
+            let items = &mut page.items;
+            items.retain(|item| item.id != session.id);
+            if session.archived == archived_view {
+                items.push(session);
+            }
+            items.sort_by_key(|item| std::cmp::Reverse(activity(item)));
+        });
+    }
+
+    /// Takes a session off the list (deleted).
+    pub fn remove(&self, id: &str) {
+        self.edit_items(|page| page.items.retain(|item| item.id != id));
+    }
+
+    /// Undo of a delete: the server restores the session, which is listed again as it was.
+    pub fn restore(&self, id: String, toasts: Toasts) {
+        let store = *self;
+        spawn_local(async move {
+            match restore_session(id).await {
+                Ok(session) => store.upsert(session),
+                Err(error) => toasts.error(format!(
+                    "Could not bring the conversation back: {}",
+                    error_text(&error)
+                )),
+            }
+        });
+    }
+
+    /// Reloads one session from the server (after a reply, its count and activity changed).
+    pub fn refresh(&self, id: String) {
+        let store = *self;
+        spawn_local(async move {
+            if let Ok(session) = get_session(id).await {
+                store.upsert(session);
+            }
+        });
+    }
+
+    /// Adds the next page of sessions (scrolling to the end of the sidebar, "Load more").
+    pub fn load_more(&self, toasts: Toasts) {
+        let cursor = untrack(|| {
+            self.list.with(|page| {
+                page.and_then(|page| page.as_ref().ok())
+                    .and_then(|page| page.next_cursor.clone())
+            })
+        });
+        let Some(cursor) = cursor else {
+            return;
+        };
+        if self.loading_more.get_untracked() {
+            return;
+        }
+        self.loading_more.set(true);
+        let store = *self;
+        spawn_local(async move {
+            match list_sessions(Some(cursor), store.archived.get_untracked()).await {
+                Ok(more) => store.edit_items(|page| {
+                    for session in more.items {
+                        if !page.items.iter().any(|item| item.id == session.id) {
+                            page.items.push(session);
+                        }
+                    }
+                    page.next_cursor = more.next_cursor;
+                }),
+                Err(error) => toasts.error(format!(
+                    "Could not load more conversations: {}",
+                    error_text(&error)
+                )),
+            }
+            store.loading_more.set(false);
+        });
+    }
+}
+
+/// The session list, from context.
+pub fn use_sessions() -> SessionsStore {
+    expect_context::<SessionsStore>()
+}
