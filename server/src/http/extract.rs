@@ -49,19 +49,7 @@ async fn json_object<T: DeserializeOwned, S: Send + Sync>(
         return Err(not_an_object());
     }
     let (parts, body) = request.into_parts();
-    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::Request {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "body_too_large",
-                    message: BODY_TOO_LARGE.into(),
-                }
-            } else {
-                ApiError::bad_request("unreadable_body", "the request body could not be read")
-            }
-        })?;
+    let bytes = read_body(&parts, body, state).await?;
     let is_object = bytes.trim_ascii_start().starts_with(b"{");
     let is_null = bytes.trim_ascii() == b"null";
     let body = Request::from_parts(parts, Body::from(bytes));
@@ -77,6 +65,27 @@ async fn json_object<T: DeserializeOwned, S: Send + Sync>(
     } else {
         Err(not_an_object())
     }
+}
+
+/// The whole body, within the server's body limit (413 `body_too_large` beyond it).
+async fn read_body<S: Send + Sync>(
+    parts: &Parts,
+    body: Body,
+    state: &S,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::Request {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "body_too_large",
+                    message: BODY_TOO_LARGE.into(),
+                }
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+        })
 }
 
 /// Whether the request says its body is JSON: `application/json` or `application/*+json`,
@@ -128,25 +137,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// A JSON object as the body, which may be absent: no body, no content type or `null` mean
-/// the defaults.
+/// A JSON object as the body, which may be absent: an empty body (whether its length is
+/// given as 0 or it is sent chunked) or `null` mean the defaults. A body that is there is
+/// read as [`ApiJson`] reads it: without a JSON content type it is refused (415), not
+/// ignored.
 pub struct OptionalJson<T>(pub T);
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let has_body = request
+        let length = request
             .headers()
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
-            .is_none_or(|length| length != "0");
-        let has_type = request
-            .headers()
-            .contains_key(axum::http::header::CONTENT_TYPE);
-        if !has_body || !has_type {
+            .map(str::to_owned);
+        if length.as_deref() == Some("0") {
             return Ok(OptionalJson(T::default()));
         }
+        if length.is_some() && !has_json_content_type(request.headers()) {
+            // A body of a stated length that is not JSON: 415 before it is read.
+            return Ok(OptionalJson(
+                json_object(request, state).await?.unwrap_or_default(),
+            ));
+        }
+        // Chunked, or JSON: read it to see whether it is empty.
+        let (parts, body) = request.into_parts();
+        let bytes = read_body(&parts, body, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
         Ok(OptionalJson(
             json_object(request, state).await?.unwrap_or_default(),
         ))

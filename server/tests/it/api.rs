@@ -783,6 +783,59 @@ async fn a_body_that_is_not_a_json_object_is_refused() {
     assert_eq!(created["title"], "New chat");
     let with_array = ada.post("/api/chat/sessions", json!([null])).await;
     assert_eq!(with_array.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // An optional body that is there is read, not ignored: without a content type it is
+    // refused, whether its length is given or it is sent chunked; an empty one is absent.
+    let create = |body: reqwest::Body, content_type: Option<&str>| {
+        let mut request = ada.request(Method::POST, "/api/chat/sessions").body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+    let chunked = |text: &'static str| {
+        reqwest::Body::wrap_stream(futures::stream::iter([Ok::<_, std::io::Error>(text)]))
+    };
+    let titled = r#"{"title":"Typed"}"#;
+    for (what, body, content_type, status) in [
+        (
+            "untyped",
+            reqwest::Body::from(titled),
+            None,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "untyped, chunked",
+            chunked(titled),
+            None,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        ("empty", reqwest::Body::from(""), None, StatusCode::CREATED),
+        ("empty, chunked", chunked(""), None, StatusCode::CREATED),
+        (
+            "empty JSON, chunked",
+            chunked(""),
+            Some("application/json"),
+            StatusCode::CREATED,
+        ),
+        (
+            "JSON, chunked",
+            chunked(titled),
+            Some("application/json"),
+            StatusCode::CREATED,
+        ),
+    ] {
+        let response = create(body, content_type).await.expect("request");
+        assert_eq!(response.status(), status, "{what}");
+        if status == StatusCode::CREATED {
+            let created: Value = response.json().await.unwrap();
+            let title = if what == "JSON, chunked" {
+                "Typed"
+            } else {
+                "New chat"
+            };
+            assert_eq!(created["title"], title, "{what}");
+        }
+    }
 
     // The order of the checks: the content type before the size, the size before the syntax,
     // whatever the body holds. A long array is refused without being built.
