@@ -52,12 +52,25 @@ impl std::error::Error for AppError {}
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// server_fn's own failures, in Confab's words (its wording names Rust types). On the
+    /// server, a call it cannot read is the caller's fault and answered as REST answers it:
+    /// 413 over the body limit, else 400.
     fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        let code = match error {
-            ServerFnErrorErr::Request(_) => "unreachable",
-            _ => "request_failed",
-        };
-        AppError::new(code, error.to_string())
+        #[cfg(feature = "ssr")]
+        if let Some(refused) = refused_call(&error) {
+            return refused;
+        }
+        match error {
+            ServerFnErrorErr::Request(detail) => AppError::new("unreachable", detail),
+            ServerFnErrorErr::Deserialization(_) => AppError::new(
+                "request_failed",
+                "the server's answer could not be read; try again",
+            ),
+            ServerFnErrorErr::Serialization(_) | ServerFnErrorErr::UnsupportedRequestMethod(_) => {
+                AppError::new("request_failed", "the request could not be made")
+            }
+            _ => AppError::new("request_failed", "the request failed; try again"),
+        }
     }
 
     /// Reads an error answer: this type as the server functions send it, or the REST API's
@@ -76,6 +89,31 @@ impl FromServerFnError for AppError {
             "the server's answer could not be read; try again",
         )
     }
+}
+
+/// A server function call the server cannot read: its body over the limit (server_fn reads
+/// it through a length limit and reports the overflow as a deserialization error), or
+/// arguments that are not the function's.
+#[cfg(feature = "ssr")]
+fn refused_call(error: &ServerFnErrorErr) -> Option<AppError> {
+    use http::StatusCode;
+    let (status, refused) = match error {
+        ServerFnErrorErr::Deserialization(detail) if detail.contains("length limit exceeded") => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::new("body_too_large", confab_http::error::BODY_TOO_LARGE),
+        ),
+        ServerFnErrorErr::Deserialization(_)
+        | ServerFnErrorErr::Args(_)
+        | ServerFnErrorErr::MissingArg(_) => (
+            StatusCode::BAD_REQUEST,
+            AppError::new("invalid_request", "the request's fields could not be read"),
+        ),
+        _ => return None,
+    };
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+    }
+    Some(refused)
 }
 
 #[cfg(test)]

@@ -200,6 +200,49 @@ async fn a_plain_form_post_that_fails_goes_back_to_its_page() {
     assert!(query.contains("__err="), "{location}");
 }
 
+/// A server function call the server cannot read is the caller's error, in Confab's words:
+/// 413 over the body limit, 400 for fields that are not the function's (server_fn answered
+/// both 500, with its own wording).
+#[tokio::test]
+async fn a_server_function_call_that_cannot_be_read_is_refused_in_confabs_words() {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::spawn().await;
+    let path = <app::server_fns::SignIn as ServerFn>::PATH;
+    let post = |body: String| {
+        app.client()
+            .request(Method::POST, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let oversized = format!(
+        "email=a%40example.com&password={}",
+        "x".repeat(app.config.max_body_bytes + 1)
+    );
+    for (body, status, code, message) in [
+        (
+            oversized,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than this server accepts",
+        ),
+        (
+            "email=a%40example.com".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request's fields could not be read",
+        ),
+    ] {
+        let response = post(body).await.expect("request");
+        let got = response.status();
+        let error: app::error::AppError = response.json().await.expect("typed error");
+        assert_eq!(
+            (got, error),
+            (status, app::error::AppError::new(code, message))
+        );
+    }
+}
+
 /// The UI's sign-in (a server function) keeps the same limit as the REST API and answers the
 /// same way: 429 with `Retry-After`, and the limit's sentence for the page to show.
 #[tokio::test]
