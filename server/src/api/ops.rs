@@ -71,15 +71,13 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let meter = state.services.meter();
-    let size = state
-        .services
-        .store()
-        .size_bytes()
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0) as f64;
-    meter.gauge(STORE_SIZE_BYTES, Vec::new()).set(size);
+    // A size the store cannot tell now is not 0: the gauge keeps the last one read, and a
+    // failure to read it is logged rather than shown as an empty store.
+    match state.services.store().size_bytes().await {
+        Ok(Some(size)) => meter.gauge(STORE_SIZE_BYTES, Vec::new()).set(size as f64),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "the store's size could not be read for /metrics"),
+    }
     meter
         .counter(REPLY_SAVE_FAILURES_TOTAL, Vec::new())
         .absolute(state.services.reply_save_failures());
