@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { artifacts, sendMessage, signUp, uniqueEmail, waitForHydration } from './helpers';
+import { artifacts, composer, sendMessage, signUp, uniqueEmail, waitForHydration } from './helpers';
 
 /** A word no other test writes: letters only, so search sees it as one term. */
 function uniqueWord(): string {
@@ -81,4 +81,31 @@ test('a deleted account cannot sign in again, and nobody finds its words', async
   await expect(results.getByText('No message matches.')).toBeVisible();
   await expect(results.getByRole('link')).toHaveCount(0);
   await bobContext.close();
+});
+
+test('signing out and in as someone else in the same tab leaves nothing of the first account', async ({ page }) => {
+  const second = uniqueEmail('arriving');
+  await signUp(page, second);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('form', { name: 'Sign in' })).toBeVisible();
+
+  // The first account leaves a draft, and a notice of a delete with its Undo.
+  await signUp(page, uniqueEmail('leaving'));
+  await sendMessage(page, 'a conversation to delete');
+  await page.getByRole('toolbar', { name: 'Conversation actions' }).getByText('More').click();
+  await page.getByRole('menuitem', { name: 'Delete' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('button', { name: 'Undo' })).toBeVisible();
+  await composer(page).fill("the first account's unsent words");
+
+  // Signed out and in again without a page load (the forms do not load one).
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('Email').fill(second);
+  await form.getByLabel('Password').fill('a good password');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
+  await expect(composer(page)).toHaveValue('');
+  await expect(page.getByRole('button', { name: 'Undo' })).toHaveCount(0);
+  await expect(page.getByText('a conversation to delete')).toHaveCount(0);
 });

@@ -159,6 +159,25 @@ test('search finds a message in another conversation and opens it there', async 
   await expect(page.locator('li.message.highlight')).toContainText('zebra');
 });
 
+test('clearing a conversation opened at a search hit opens it plain, empty', async ({ page }) => {
+  await signUp(page, uniqueEmail('clear-hit'));
+  await sendMessage(page, 'the okapi lives in the forest');
+  const target = sessionIdOf(page);
+  await startConversation(page, 'something else entirely');
+  await page.keyboard.press('Control+k');
+  await page.keyboard.type('okapi');
+  const hit = page.getByLabel('Search results').getByRole('link').filter({ hasText: 'the okapi lives' }).first();
+  await hit.click();
+  await expect(page).toHaveURL(new RegExp(`/c/${target}\\?m=`));
+
+  // The message the URL names is gone after the clear: the page must not turn into an error.
+  await conversationAction(page, 'Clear messages');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Clear' }).click();
+  await expect(page).toHaveURL(new RegExp(`/c/${target}$`));
+  await expect(page.getByText('No messages yet. Say hello below.')).toBeVisible();
+  await expect(page.getByText('This conversation could not be opened')).toHaveCount(0);
+});
+
 test('the type filter shows only messages of that type', async ({ page }) => {
   await signUp(page, uniqueEmail('filter'));
   await sendMessage(page, 'a plain chat message');

@@ -37,11 +37,41 @@ pub fn provide_state(auth: Auth) {
     let sessions = SessionsStore::new(auth, actions);
     let chat = ChatStore::new(auth, actions);
     actions.answer(chat, sessions, toasts);
+    forget_on_sign_in_or_out(auth, chat, toasts);
     provide_context(toasts);
     provide_context(actions);
     provide_context(sessions);
     provide_context(chat);
     provide_context(SearchStore::new());
+}
+
+/// Signing out and in again (as someone else, in the same tab) loads no new page: what the
+/// one account left here goes when the sign-in changes. Its unsent draft, its notices (an
+/// Undo of its delete, a reply kept for "Retry save"), the reply still streaming for it, and
+/// its choice of model, type and filter. The conversation and session list reload by
+/// themselves (their sources hold the same versions).
+fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts) {
+    let versions = move || {
+        (
+            auth.sign_in.version().get(),
+            auth.sign_up.version().get(),
+            auth.sign_out.version().get(),
+        )
+    };
+    Effect::new(move |before: Option<(usize, usize, usize)>| {
+        let now = versions();
+        if before.is_some_and(|before| before != now) {
+            crate::client::abort_current();
+            chat.live.set(None);
+            chat.draft.set(String::new());
+            chat.filter.set(String::new());
+            chat.message_type
+                .set(confab_core::model::DEFAULT_MESSAGE_TYPE.to_owned());
+            chat.model.set(None);
+            toasts.list.set(Vec::new());
+        }
+        now
+    });
 }
 
 /// The shared state, taken from context in a component body (event handlers run outside the

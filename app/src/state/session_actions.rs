@@ -98,6 +98,7 @@ impl SessionActions {
     /// Takes the answers: each kept change goes into the resources, each refusal into a
     /// notice. Effects, so only in the browser, and once per answer.
     pub(super) fn answer(self, chat: ChatStore, sessions: SessionsStore, toasts: Toasts) {
+        let navigate = leptos_router::hooks::use_navigate();
         for action in [self.rename, self.pin, self.archive] {
             Effect::new(move |_| match action.value().get() {
                 Some((_, Ok(saved))) => {
@@ -118,6 +119,19 @@ impl SessionActions {
                     opened.page.messages.clear();
                     opened.page.earlier = None;
                 });
+                // Opened at a message (`?m=`) or a page (`?before=`, `?after=`), the URL names
+                // a message that is gone: the conversation is opened plain instead.
+                if chat
+                    .session
+                    .get_untracked()
+                    .is_some_and(|open| open.id == session.id)
+                {
+                    let plain = leptos_router::NavigateOptions {
+                        replace: true,
+                        ..Default::default()
+                    };
+                    navigate(&format!("/c/{}", session.id), plain);
+                }
                 chat.reload.update(|n| *n += 1);
                 sessions.refresh(session.id);
             }

@@ -184,9 +184,12 @@ fn finish(chat: ChatStore, user_saved: Option<Message>, reply: Option<Message>) 
                     list.truncate(position);
                 }
             }
+            // A load during the stream may already list these rows, as they were then (the
+            // reply `streaming`, with part of its text): they take the final message.
             for message in user_saved.into_iter().chain(reply) {
-                if !list.iter().any(|view| view.message.id == message.id) {
-                    list.push(single_view(message));
+                match list.iter_mut().find(|view| view.message.id == message.id) {
+                    Some(view) => view.message = message,
+                    None => list.push(single_view(message)),
                 }
             }
         });
