@@ -110,9 +110,7 @@ fn refused_call(error: &ServerFnErrorErr) -> Option<AppError> {
         ),
         _ => return None,
     };
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(status);
-    }
+    crate::server_fns::server::answer_status(status, None);
     Some(refused)
 }
 

@@ -36,7 +36,7 @@ pub type SessionView = BranchPage;
 pub const MESSAGE_PAGE: usize = 50;
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use confab_core::auth::client::Client;
     use confab_core::model::User;
     use confab_core::service::{ServiceError, Services};
@@ -63,15 +63,26 @@ mod server {
     /// password would be logged as a server failure and counted as one.
     pub fn to_error(error: ServiceError) -> AppError {
         let detail = confab_http::error::public_error(&error);
-        if let Some(response) =
-            use_context::<leptos_axum::ResponseOptions>().filter(|_| answered_with_status())
-        {
-            response.set_status(confab_http::error::status_of(&error));
-            if let Some(seconds) = error.retry_after_secs() {
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-            }
-        }
+        answer_status(
+            confab_http::error::status_of(&error),
+            error.retry_after_secs(),
+        );
         AppError::new(detail.code, detail.message)
+    }
+
+    /// Answers this server function call with `status` (and `Retry-After`), where a status
+    /// is its answer at all (`answered_with_status`): the one place a server function's
+    /// failure sets its status, for service errors and for calls it cannot read alike.
+    pub fn answer_status(status: http::StatusCode, retry_after_secs: Option<u64>) {
+        let Some(response) =
+            use_context::<leptos_axum::ResponseOptions>().filter(|_| answered_with_status())
+        else {
+            return;
+        };
+        response.set_status(status);
+        if let Some(seconds) = retry_after_secs {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
     }
 
     /// Whether this request is a server function called by a program (the WASM client, a

@@ -198,6 +198,20 @@ async fn a_plain_form_post_that_fails_goes_back_to_its_page() {
     let (back, query) = location.split_once('?').expect("the error in the query");
     assert_eq!(back, page);
     assert!(query.contains("__err="), "{location}");
+    // So is a form post the server cannot read (a field missing).
+    let unreadable = client
+        .post(format!("{}{path}", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", &page)
+        .body("email=nobody%40example.com")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unreadable.status(), StatusCode::FOUND);
+    let location = unreadable.headers()["location"].to_str().expect("ASCII");
+    assert!(location.starts_with(&format!("{page}?")), "{location}");
+    assert!(location.contains("__err="), "{location}");
 }
 
 /// A server function call the server cannot read is the caller's error, in Confab's words:
