@@ -948,6 +948,7 @@ async fn monitored_store(url: &str) -> (MongoStore, CommandLog) {
     let store = MongoStore::connect_with(url, |options| log.monitor(options))
         .await
         .unwrap_or_else(|error| panic!("cannot connect to {URL_VARIABLE}: {error}"));
+    log.pooled().await;
     (store, log)
 }
 

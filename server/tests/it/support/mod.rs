@@ -543,6 +543,7 @@ async fn start(
             let mut store = MongoStore::connect_with(url, |options| commands.monitor(options))
                 .await
                 .expect("open the MongoDB store");
+            commands.pooled().await;
             store.route_every_query();
             let indexes = Indexes::read(store.database(), store.server())
                 .await

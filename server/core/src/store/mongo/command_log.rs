@@ -3,10 +3,13 @@
 //! by the store's own tests and the HTTP suite.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document};
+use mongodb::event::cmap::CmapEvent;
 use mongodb::event::command::CommandEvent;
 use mongodb::event::EventHandler;
 use mongodb::options::ClientOptions;
@@ -26,14 +29,40 @@ pub struct Sent {
     pub command: Option<Document>,
 }
 
-/// The commands a client sent, in the order the driver's command monitor saw them.
+/// Connections a monitored client keeps open (`min_pool_size`), so that commands a store
+/// sends together each find one ready. Without them, the third of three reads sent together
+/// waits for a new connection's handshake, and starts after the first two ended: one round
+/// trip of the code counted as two, more often the busier the machine.
+pub const POOLED_CONNECTIONS: usize = 8;
+
+/// The commands a client sent, in the order the driver's command monitor saw them, and the
+/// connections of its pool that are ready.
 #[derive(Clone, Default)]
-pub struct CommandLog(Arc<Mutex<Vec<Sent>>>);
+pub struct CommandLog {
+    sent: Arc<Mutex<Vec<Sent>>>,
+    ready: Arc<AtomicUsize>,
+}
 
 impl CommandLog {
-    /// Records every command of a client made with `options` in this log.
+    /// Records every command of a client made with `options` in this log, and has the client
+    /// keep `POOLED_CONNECTIONS` connections open (see `pooled`).
     pub fn monitor(&self, options: &mut ClientOptions) {
-        let sink = Arc::clone(&self.0);
+        options.min_pool_size = Some(POOLED_CONNECTIONS as u32);
+        options.max_pool_size = Some(
+            options
+                .max_pool_size
+                .unwrap_or(10)
+                .max(POOLED_CONNECTIONS as u32),
+        );
+        let ready = Arc::clone(&self.ready);
+        // Counted as they become ready and never uncounted: none is closed while idle (the
+        // client sets no `max_idle_time`).
+        options.cmap_event_handler = Some(EventHandler::callback(move |event| {
+            if let CmapEvent::ConnectionReady(_) = event {
+                ready.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let sink = Arc::clone(&self.sent);
         options.command_event_handler = Some(EventHandler::callback(move |event| {
             let sent = match event {
                 CommandEvent::Started(started) => Sent {
@@ -59,11 +88,27 @@ impl CommandLog {
         }));
     }
 
+    /// Waits (up to 30 s) until the pool of the monitored client holds `POOLED_CONNECTIONS`
+    /// ready connections, which the driver opens in the background; call it before measuring
+    /// round trips. Panics when they are not ready by then: a count measured otherwise could
+    /// be off by a handshake.
+    pub async fn pooled(&self) {
+        let start = Instant::now();
+        while self.ready.load(Ordering::SeqCst) < POOLED_CONNECTIONS {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the driver opened {} of {POOLED_CONNECTIONS} connections in 30 s",
+                self.ready.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The events since the log was last taken, emptying it.
     pub fn take(&self) -> Vec<Sent> {
         std::mem::take(
             &mut *self
-                .0
+                .sent
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         )
