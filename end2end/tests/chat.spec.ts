@@ -159,6 +159,46 @@ test('search finds a message in another conversation and opens it there', async 
   await expect(page.locator('li.message.highlight')).toContainText('zebra');
 });
 
+test('search model: with a date range finds only that model, grouped by conversation, and opens a hit', async ({ page }) => {
+  await signUp(page, uniqueEmail('search-filters'));
+  await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-slow');
+  await sendMessage(page, 'pelicans dive for fish');
+  await expect(page.locator('li.message-assistant:not(.streaming)')).toContainText('Echo: pelicans dive', { timeout: 20_000 });
+  await page.getByRole('combobox', { name: 'Model' }).selectOption('fake-model');
+  await startConversation(page, 'pelicans nest on cliffs');
+  await expect(page.locator('li.message-assistant:not(.streaming)')).toContainText('Echo: pelicans nest');
+  const nesting = sessionIdOf(page);
+
+  const box = page.getByRole('searchbox', { name: 'Search messages' });
+  await box.fill('pelicans model:fake-model');
+  const results = page.getByLabel('Search results');
+  const reply = results.getByRole('link').filter({ hasText: 'Echo: pelicans nest' });
+  await expect(reply).toBeVisible();
+  await expect(results.getByRole('link').filter({ hasText: 'dive' })).toHaveCount(0);
+  // One group, the conversation's, with the count of its hits.
+  const groups = results.locator('.search-group');
+  await expect(groups).toHaveCount(1);
+  await expect(groups.locator('.search-group-head')).toContainText('pelicans nest on cliffs');
+  const count = await groups.getByRole('link').count();
+  await expect(groups.locator('.search-group-head')).toContainText(count === 1 ? '1 hit' : `${count} hits`);
+
+  // The date controls write the range into the box; today is inside it, and not before today.
+  const today = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const filters = results.getByRole('group', { name: 'Search filters' });
+  await filters.getByLabel('After').fill(today);
+  await filters.getByLabel('Before').fill(tomorrow);
+  await expect(box).toHaveValue(`pelicans model:fake-model after:${today} before:${tomorrow}`);
+  await expect(reply).toBeVisible();
+  await page.screenshot({ path: `${artifacts}/search-filters.png` });
+  await filters.getByLabel('Before').fill(today);
+  await expect(results.getByText('No message matches.')).toBeVisible();
+  await filters.getByLabel('Before').fill(tomorrow);
+  await reply.click();
+  await expect(page).toHaveURL(new RegExp(`/c/${nesting}\\?m=`));
+  await expect(page.locator('li.message.highlight')).toContainText('Echo: pelicans nest');
+});
+
 test('clearing a conversation opened at a search hit opens it plain, empty', async ({ page }) => {
   await signUp(page, uniqueEmail('clear-hit'));
   await sendMessage(page, 'the okapi lives in the forest');

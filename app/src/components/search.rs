@@ -2,7 +2,8 @@
 //! the conversation's title, and open the conversation at the message. The search itself (a
 //! debounced resource) is `state::SearchStore`.
 
-use confab_core::model::KNOWN_MESSAGE_TYPES;
+use confab_core::model::{SearchHit, KNOWN_MESSAGE_TYPES};
+use confab_core::search_syntax::{filter_value, with_filter, Key};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -43,6 +44,7 @@ pub fn SearchBox() -> impl IntoView {
                         <span class="muted">"Results"</span>
                         <button type="button" class="ghost small" on:click=move |_| open.set(false)>"Close"</button>
                     </div>
+                    <SearchFilters/>
                     {move || match search.results() {
                         Results::Idle => ().into_any(),
                         Results::Loading => view! { <p class="muted search-note">"Searching…"</p> }.into_any(),
@@ -50,19 +52,15 @@ pub fn SearchBox() -> impl IntoView {
                         Results::Found(hits) if hits.is_empty() => view! { <p class="muted search-note">"No message matches."</p> }.into_any(),
                         Results::Found(hits) => view! {
                             <ul class="search-list">
-                                {hits.into_iter().map(|hit| view! {
-                                    <li>
-                                        <A href=format!("/c/{}?m={}", hit.session_id, hit.message_id)
-                                            attr:class="search-hit" on:click=move |_| open.set(false)>
-                                            <span class="search-hit-head">
-                                                <span class="search-hit-title">{hit.session_title.clone()}</span>
-                                                <span class="chip">{hit.message_type.clone()}</span>
-                                                <span class="muted">{hit.role.as_str()}</span>
-                                            </span>
-                                            // The snippet is escaped text with <mark> around the hits: the
-                                            // server made it safe to insert, and nothing else is inserted.
-                                            <span class="search-snippet" inner_html=hit.snippet.clone()></span>
-                                        </A>
+                                {by_conversation(hits).into_iter().map(|(title, hits)| view! {
+                                    <li class="search-group">
+                                        <p class="search-group-head">
+                                            <span class="search-hit-title">{title}</span>
+                                            <span class="muted">{hit_count(hits.len())}</span>
+                                        </p>
+                                        <ul class="search-list">
+                                            {hits.into_iter().map(|hit| view! { <SearchHitLink hit open/> }).collect_view()}
+                                        </ul>
                                     </li>
                                 }).collect_view()}
                             </ul>
@@ -70,6 +68,82 @@ pub fn SearchBox() -> impl IntoView {
                     }}
                 </div>
             </Show>
+        </div>
+    }
+}
+
+/// One hit: its type, role and snippet, opening the conversation at the message.
+#[component]
+fn SearchHitLink(hit: SearchHit, open: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <li>
+            <A href=format!("/c/{}?m={}", hit.session_id, hit.message_id)
+                attr:class="search-hit" on:click=move |_| open.set(false)>
+                <span class="search-hit-head">
+                    <span class="chip">{hit.message_type.clone()}</span>
+                    <span class="muted">{hit.role.as_str()}</span>
+                    <span class="muted">{hit.created_at.format("%Y-%m-%d").to_string()}</span>
+                </span>
+                // The snippet is escaped text with <mark> around the hits: the
+                // server made it safe to insert, and nothing else is inserted.
+                <span class="search-snippet" inner_html=hit.snippet.clone()></span>
+            </A>
+        </li>
+    }
+}
+
+/// The hits of one page grouped by conversation, each group with its conversation's title,
+/// in the order of each conversation's best hit (the hits come best first). The counts are
+/// of the hits on this page, not of every match in the store.
+fn by_conversation(hits: Vec<SearchHit>) -> Vec<(String, Vec<SearchHit>)> {
+    let mut groups: Vec<(String, String, Vec<SearchHit>)> = Vec::new();
+    for hit in hits {
+        match groups.iter_mut().find(|(id, _, _)| *id == hit.session_id) {
+            Some((_, _, group)) => group.push(hit),
+            None => groups.push((hit.session_id.clone(), hit.session_title.clone(), vec![hit])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, title, hits)| (title, hits))
+        .collect()
+}
+
+fn hit_count(count: usize) -> String {
+    match count {
+        1 => "1 hit".to_owned(),
+        _ => format!("{count} hits"),
+    }
+}
+
+/// Controls for the filters of the query's syntax (`search_syntax`): each shows the filter
+/// the box holds and writes its choice into the box, so the text stays the one truth.
+#[component]
+fn SearchFilters() -> impl IntoView {
+    let search = use_search();
+    let value = move |key: Key| {
+        search
+            .typed
+            .with(|(text, _)| filter_value(text, key).unwrap_or_default())
+    };
+    let set = move |key: Key, choice: String| {
+        let (text, kind) = search.typed.get_untracked();
+        search.type_in((with_filter(&text, key, Some(&choice)), kind));
+    };
+    view! {
+        <div class="search-filters" role="group" aria-label="Search filters">
+            <select aria-label="Role" prop:value=move || value(Key::Role)
+                on:change=move |event| set(Key::Role, event_target_value(&event))>
+                <option value="">"Any role"</option>
+                {["user", "assistant", "system", "tool"].map(|role| view! { <option value=role>{role}</option> }).collect_view()}
+            </select>
+            <label>"After" <input type="date" prop:value=move || value(Key::After)
+                on:change=move |event| set(Key::After, event_target_value(&event))/></label>
+            <label>"Before" <input type="date" prop:value=move || value(Key::Before)
+                on:change=move |event| set(Key::Before, event_target_value(&event))/></label>
+            <input type="text" class="search-model" aria-label="Model" placeholder="Model"
+                prop:value=move || value(Key::Model)
+                on:change=move |event| set(Key::Model, event_target_value(&event))/>
         </div>
     }
 }

@@ -171,6 +171,11 @@ pub struct NewMessageInput {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SearchInput {
+    /// The words to find, at most 500 characters, with the search box's filters among them:
+    /// `model:NAME`, `type:SLUG`, `role:ROLE`, `after:DATE` (inclusive) and `before:DATE`
+    /// (exclusive), a date being `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, a value with
+    /// spaces in double quotes (`model:"my model"`). A filter also given as a parameter (or
+    /// twice) must have the same value, else 422 `conflicting_filter`.
     pub q: String,
     #[serde(default, rename = "type")]
     pub message_type: Option<String>,

@@ -6,6 +6,7 @@ pub mod chat_stream;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod provider;
+pub mod search_syntax;
 pub mod sign_in_failure;
 
 #[cfg(feature = "server")]

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::{error_code, Client_, TestApp, TestProcess};
-use confab_core::api::MessagePage;
+use crate::support::{error_body, error_code, Client_, TestApp, TestProcess};
+use confab_core::api::{MessageCreated, MessagePage, SearchPage};
 use confab_core::chat_stream::ChatEvent;
 use confab_testdata::CapturedLog;
 use reqwest::{Method, StatusCode};
@@ -1206,6 +1206,111 @@ async fn search_finds_ranks_filters_and_survives_hostile_text() {
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let bad_time = ada.get("/api/chat/search?q=x&from=yesterday").await;
     assert_eq!(bad_time.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The search box's `key:value` filters (`service::search_syntax`) narrow a search as the
+/// parameters do, checked by the same rules, and a filter given twice must agree.
+#[tokio::test]
+async fn filters_typed_into_the_search_box_narrow_the_search() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let question = ada
+        .post_message(
+            None,
+            "user",
+            "Where is the harbour light? See https://example.org",
+        )
+        .await;
+    let sid = question.session.id.clone();
+    let answer: MessageCreated = ada
+        .post(
+            "/api/chat/messages",
+            json!({ "sessionId": sid, "role": "assistant", "content": "The harbour light is on the pier.", "type": "explain", "model": "my local model" }),
+        )
+        .await
+        .json()
+        .await
+        .expect("the answer");
+    let (asked, answered) = (question.message.id, answer.message.id);
+    let found = |q: &'static str| {
+        let ada = &ada;
+        async move {
+            let response = ada.search_with(&[("q", q)]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{q}");
+            let page: SearchPage = response.json().await.expect("a search page");
+            let mut ids: Vec<String> = page.results.into_iter().map(|hit| hit.message_id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let both = {
+        let mut both = vec![asked.clone(), answered.clone()];
+        both.sort();
+        both
+    };
+    assert_eq!(found("harbour").await, both);
+    assert_eq!(
+        found(r#"harbour model:"my local model""#).await,
+        vec![answered.clone()]
+    );
+    assert_eq!(found("ROLE:user harbour").await, vec![asked.clone()]);
+    assert_eq!(found("harbour type:explain").await, vec![answered.clone()]);
+    assert_eq!(
+        found("harbour after:2000-01-01 before:2999-01-01").await,
+        both
+    );
+    assert_eq!(
+        found("harbour before:2000-01-01").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found("harbour after:2999-01-01T00:00:00Z").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found("harbour role:assistant role:assistant").await,
+        vec![answered.clone()],
+        "a filter repeated with the same value"
+    );
+    // A key the search box does not know stays words to search.
+    assert_eq!(found("https://example.org").await, vec![asked.clone()]);
+
+    let refused = [
+        (
+            vec![("q", "harbour role:user role:assistant")],
+            "conflicting_filter",
+            "role: is given twice with different values",
+        ),
+        (
+            vec![("q", "harbour model:a"), ("model", "b")],
+            "conflicting_filter",
+            "model: is given twice with different values",
+        ),
+        (
+            vec![("q", "harbour after:yesterday")],
+            "invalid_time",
+            r#"after: takes a date (YYYY-MM-DD) or an RFC 3339 time (got "yesterday")"#,
+        ),
+        (
+            vec![("q", "harbour role:captain")],
+            "invalid_role",
+            r#"role must be one of system, user, assistant, tool (got "captain")"#,
+        ),
+    ];
+    for (params, code, message) in refused {
+        let response = ada.search_with(&params).await;
+        let status = response.status();
+        let body = error_body(response).await;
+        assert_eq!(
+            (
+                status,
+                body.error.code.as_str(),
+                body.error.message.as_str()
+            ),
+            (StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            "{params:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use crate::model::{
     clamp_limit, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, User,
     DEFAULT_MESSAGE_TYPE,
 };
+use crate::search_syntax;
 use crate::store::search_query;
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, SearchQuery, SessionPatch,
@@ -354,7 +355,8 @@ impl Services {
                 format!("the search text is longer than {MAX_QUERY_CHARS} characters"),
             ));
         }
-        let (terms, prefix_last) = search_query::terms(&input.q);
+        let typed = search_syntax::split(&input.q);
+        let (terms, prefix_last) = search_query::terms(&typed.text);
         let offset = match input.cursor.as_deref().filter(|cursor| !cursor.is_empty()) {
             Some(cursor) => crate::store::cursor::decode_offset(cursor)?,
             None => 0,
@@ -362,11 +364,7 @@ impl Services {
         if let Some(session_id) = &input.session_id {
             validate::existing_id(session_id)?;
         }
-        let query = SearchQuery {
-            terms,
-            prefix_last,
-            limit: clamp_limit(input.limit),
-            offset,
+        let mut filters = SearchFilters {
             message_type: input
                 .message_type
                 .as_deref()
@@ -374,7 +372,6 @@ impl Services {
                 .transpose()?,
             role: input.role.as_deref().map(parse_role).transpose()?,
             model: input.model.as_deref().map(validate::model).transpose()?,
-            session_id: input.session_id,
             from: input
                 .from
                 .as_deref()
@@ -386,8 +383,87 @@ impl Services {
                 .map(|text| parse_time("to", text))
                 .transpose()?,
         };
+        for (key, value) in &typed.filters {
+            filters.add(*key, value)?;
+        }
+        let query = SearchQuery {
+            terms,
+            prefix_last,
+            limit: clamp_limit(input.limit),
+            offset,
+            message_type: filters.message_type,
+            role: filters.role,
+            model: filters.model,
+            session_id: input.session_id,
+            from: filters.from,
+            to: filters.to,
+        };
         Ok(self.store().search(&user.id, query).await?)
     }
+}
+
+/// A search's filters, from its parameters and from the query's `key:value` items
+/// (`search_syntax`), each checked by one rule whichever way it came.
+struct SearchFilters {
+    message_type: Option<String>,
+    role: Option<Role>,
+    model: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+impl SearchFilters {
+    /// Adds the query's filter `key:value`. Errors: the value's own (`invalid_role`, ...;
+    /// `invalid_time` for a date that is neither `YYYY-MM-DD` nor RFC 3339), and
+    /// `conflicting_filter` when the filter was already given (as a parameter or earlier in
+    /// the query) with another value.
+    fn add(&mut self, key: search_syntax::Key, value: &str) -> ServiceResult<()> {
+        use search_syntax::Key;
+        match key {
+            Key::Model => set_once(&mut self.model, key, validate::model(value)?),
+            Key::Type => set_once(&mut self.message_type, key, validate::message_type(value)?),
+            Key::Role => set_once(&mut self.role, key, parse_role(value)?),
+            Key::After => set_once(&mut self.from, key, parse_day(key, value)?),
+            Key::Before => set_once(&mut self.to, key, parse_day(key, value)?),
+        }
+    }
+}
+
+fn set_once<T: PartialEq>(
+    slot: &mut Option<T>,
+    key: search_syntax::Key,
+    value: T,
+) -> ServiceResult<()> {
+    match slot {
+        Some(given) if *given != value => Err(ServiceError::invalid(
+            "conflicting_filter",
+            format!("{}: is given twice with different values", key.name()),
+        )),
+        _ => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
+/// A date (`2026-11-01`, its midnight UTC) or an RFC 3339 time.
+fn parse_day(key: search_syntax::Key, text: &str) -> ServiceResult<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            ServiceError::invalid(
+                "invalid_time",
+                format!(
+                    "{}: takes a date (YYYY-MM-DD) or an RFC 3339 time (got {:?})",
+                    key.name(),
+                    truncate(text, 40)
+                ),
+            )
+        })
 }
 
 /// The path from the root to `leaf`, root first. Stops on a cycle in stored data.

@@ -417,6 +417,15 @@ impl Client_ {
         self.get_as(&format!("/api/chat/search?q={q}")).await
     }
 
+    /// `GET /api/chat/search` with `params` URL-encoded (`q` among them), as it answers.
+    pub async fn search_with(&self, params: &[(&str, &str)]) -> Response {
+        self.request(Method::GET, "/api/chat/search")
+            .query(params)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Starts a chat reply (`POST /api/chat` with `body`), read as it streams.
     pub async fn chat(&self, body: Value) -> ChatEvents {
         ChatEvents::new(self.post("/api/chat", body).await)
