@@ -321,7 +321,7 @@ async fn run(options: Options) -> Result<(), String> {
     let api = connect(&server).await?;
 
     let seeded = Instant::now();
-    let long_session_title = seed(&api, &base, &options).await?;
+    let (long_session_title, seed_start) = seed(&api, &base, &options).await?;
     let seed_seconds = seeded.elapsed().as_secs_f64();
     eprintln!("seeded {} messages in {} sessions in {seed_seconds:.1}s ({:.0} messages/s through the import API)", options.messages, options.sessions, options.messages as f64 / seed_seconds);
 
@@ -415,6 +415,57 @@ async fn run(options: Options) -> Result<(), String> {
         p50,
         p99,
         target: "p99 ≤ 50 ms".into(),
+    });
+
+    // Issue 16's filtered search: the common word, one model and the middle 40% of the
+    // sessions' time span keep about a tenth of its hits (the word is planted in every 50th
+    // message, whose model is MODELS[0] or MODELS[2] when it is a reply). Each answer is
+    // checked: hits, all replies, all inside the range.
+    let span = chrono::Duration::seconds(options.sessions as i64 * 600);
+    let (after, before) = (seed_start + span * 3 / 10, seed_start + span * 7 / 10);
+    let stamp = |time: chrono::DateTime<chrono::Utc>| {
+        time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let filtered = format!(
+        "{COMMON_WORD} model:{} after:{} before:{}",
+        MODELS[0],
+        stamp(after),
+        stamp(before)
+    );
+    let (p50, p99, taken) = measure_within(samples, budget, |_| {
+        let request = api
+            .get(format!("{base}/api/chat/search"))
+            .query(&[("q", filtered.as_str()), ("limit", "20")]);
+        async move {
+            let page = check(request.send().await).await?;
+            let hits = page["results"].as_array().cloned().unwrap_or_default();
+            if hits.is_empty() {
+                return Err(format!("filtered search: no hits ({page})"));
+            }
+            for hit in &hits {
+                let created = hit["createdAt"]
+                    .as_str()
+                    .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+                    .map(|time| time.with_timezone(&chrono::Utc));
+                let inside = created.is_some_and(|time| time >= after && time < before);
+                if hit["role"] != "assistant" || !inside {
+                    return Err(format!("filtered search: a hit outside the filter: {hit}"));
+                }
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(Row {
+        what: sampled(
+            "search, word in 2% of messages, model: + after: + before: (a tenth of its hits)"
+                .into(),
+            taken,
+            samples,
+        ),
+        p50,
+        p99,
+        target: "p99 ≤ 20 ms (issue 16 adds a tag)".into(),
     });
 
     let rate = sustained_appends(
@@ -569,7 +620,13 @@ async fn sign_on(base: &str, email: &str, how: &str) -> Result<(Value, reqwest::
 
 /// Creates the sessions and messages through `POST /api/import` in chunks. Returns the title of
 /// the long session.
-async fn seed(api: &reqwest::Client, base: &str, options: &Options) -> Result<String, String> {
+/// Seeds the dataset; returns the long session's title and the time the first session starts
+/// (sessions then start every 10 minutes).
+async fn seed(
+    api: &reqwest::Client,
+    base: &str,
+    options: &Options,
+) -> Result<(String, chrono::DateTime<chrono::Utc>), String> {
     let mut text = TextGenerator::new(0x5eed);
     let long_title = "the-long-session".to_owned();
     let others = options.sessions.saturating_sub(1).max(1);
@@ -644,7 +701,7 @@ async fn seed(api: &reqwest::Client, base: &str, options: &Options) -> Result<St
         }
     }
     eprintln!();
-    Ok(long_title)
+    Ok((long_title, start))
 }
 
 async fn sustained_appends(
