@@ -69,6 +69,47 @@ pub struct SessionPatchInput {
     pub active_leaf_id: Option<String>,
 }
 
+/// The most sessions one bulk action names (`SessionsBulkInput::ids`).
+pub const MAX_BULK_SESSIONS: usize = 1000;
+
+/// `POST /api/chat/sessions/bulk`: one action on many of the user's conversations, in one
+/// write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsBulkInput {
+    /// 1 to 1,000 (`MAX_BULK_SESSIONS`) session ids; one named twice counts once.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub ids: Vec<String>,
+    pub action: SessionsBulkAction,
+}
+
+/// What a bulk action does to each conversation it names. `delete` is undone by `restore`
+/// within the retention time, as one conversation's delete is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SessionsBulkAction {
+    Archive,
+    Unarchive,
+    Pin,
+    Unpin,
+    Delete,
+    Restore,
+}
+
+/// The answer to a bulk action.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsBulkResult {
+    /// The ids the action applied to, in the order they were given.
+    pub applied: Vec<String>,
+    /// The other ids, in the order given: not a conversation of the user's, deleted, or (for
+    /// `restore`) not one deleted within the retention time.
+    pub skipped: Vec<String>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]

@@ -17,7 +17,8 @@
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Split {
     /// The words, in their order, separated by single spaces. Ends with a space when the
-    /// query's last item was a filter, so that its last word is not taken as one being typed.
+    /// query does or its last item was a filter, so that its last word is not taken as one
+    /// being typed.
     pub text: String,
     /// Each filter as `(key, value)`, keys lower-cased, values unquoted, in the query's order.
     pub filters: Vec<(Key, String)>,
@@ -76,7 +77,9 @@ pub fn split(query: &str) -> Split {
         }
     }
     split.text = words.join(" ");
-    if last_was_filter && !split.text.is_empty() {
+    // A query ending in a space ends its last word: it is no longer being typed.
+    let finished = last_was_filter || query.ends_with(char::is_whitespace);
+    if finished && !split.text.is_empty() {
         split.text.push(' ');
     }
     split
@@ -257,6 +260,8 @@ mod tests {
             }
         );
         assert_eq!(split(""), Split::default());
+        assert_eq!(split("caf ").text, "caf ", "a finished word stays finished");
+        assert_eq!(split("caf").text, "caf");
         assert_eq!(split("   "), Split::default());
     }
 }

@@ -4,7 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use confab_core::api::{NewSessionInput, SessionListInput, SessionPage, SessionPatchInput};
+use confab_core::api::{
+    NewSessionInput, SessionListInput, SessionPage, SessionPatchInput, SessionsBulkInput,
+    SessionsBulkResult,
+};
 use confab_core::model::{Session, SessionDetail};
 use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +22,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update, remove))
         .routes(routes!(clear))
         .routes(routes!(restore))
+        .routes(routes!(bulk))
+}
+
+/// One action (archive, unarchive, pin, unpin, delete, restore) on up to 1,000 of the user's
+/// conversations, in one request and one write: 200 with the ids it applied to and those it
+/// skipped (not the user's, deleted, or not restorable); 422 for no ids or more than 1,000.
+#[utoipa::path(post, path = "/api/chat/sessions/bulk", operation_id = "bulk_sessions", tag = "sessions",
+    request_body = SessionsBulkInput,
+    responses((status = 200, body = SessionsBulkResult)), security(("session" = []), ("token" = [])))]
+async fn bulk(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<SessionsBulkInput>,
+) -> ApiResult<Json<SessionsBulkResult>> {
+    Ok(Json(state.services.change_sessions(&user, input).await?))
 }
 
 /// The user's sessions, pinned first, then by last activity, newest first.

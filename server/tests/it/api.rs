@@ -1313,6 +1313,90 @@ async fn filters_typed_into_the_search_box_narrow_the_search() {
     }
 }
 
+/// `POST /api/chat/sessions/bulk`: one request archives, deletes and restores many sessions;
+/// what it cannot apply to is listed, and a wrong request is refused whole.
+#[tokio::test]
+async fn a_bulk_action_is_one_request_for_many_sessions() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            ada.post_message(None, "user", &format!("bulk {n}"))
+                .await
+                .session
+                .id,
+        );
+    }
+    let bob = app.user("bob@example.com").await;
+    let bobs = bob.post_message(None, "user", "mine").await.session.id;
+
+    let answer = ada
+        .post(
+            "/api/chat/sessions/bulk",
+            json!({ "ids": [ids[2], bobs, ids[0]], "action": "delete" }),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({ "applied": [ids[2], ids[0]], "skipped": [bobs] })
+    );
+    let left = ada.sessions().await;
+    let left: Vec<&str> = left.sessions.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(left, [ids[1].as_str()]);
+    let restored: Value = ada
+        .post(
+            "/api/chat/sessions/bulk",
+            json!({ "ids": [ids[0], ids[2]], "action": "restore" }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        restored,
+        json!({ "applied": [ids[0], ids[2]], "skipped": [] })
+    );
+    assert_eq!(
+        bob.sessions().await.sessions.len(),
+        1,
+        "Bob's session stays"
+    );
+
+    for (body, code) in [
+        (json!({ "ids": [], "action": "archive" }), "invalid_ids"),
+        (
+            json!({ "ids": vec![ids[0].clone(); 1001], "action": "archive" }),
+            "invalid_ids",
+        ),
+        (
+            json!({ "ids": ["nope"], "action": "archive" }),
+            "invalid_ids",
+        ),
+    ] {
+        let refused = ada.post("/api/chat/sessions/bulk", body).await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(refused).await, code);
+    }
+    let unknown_action = ada
+        .post(
+            "/api/chat/sessions/bulk",
+            json!({ "ids": [ids[0]], "action": "explode" }),
+        )
+        .await;
+    assert_eq!(unknown_action.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let anonymous = app
+        .client()
+        .post(
+            "/api/chat/sessions/bulk",
+            json!({ "ids": [ids[0]], "action": "archive" }),
+        )
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn export_and_import_round_trip() {
     let app = TestApp::spawn().await;

@@ -6,6 +6,7 @@ use super::validate;
 use super::{ServiceError, ServiceResult, Services};
 use crate::api::{
     MessageListInput, NewMessageInput, SearchInput, SessionListInput, SessionPatchInput,
+    SessionsBulkAction, SessionsBulkInput, SessionsBulkResult, MAX_BULK_SESSIONS,
 };
 use crate::ids::new_id;
 use crate::model::{
@@ -16,7 +17,7 @@ use crate::search_syntax;
 use crate::store::search_query;
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, SearchQuery, SessionPatch,
-    SessionQuery,
+    SessionQuery, SessionsChange,
 };
 
 const MAX_QUERY_CHARS: usize = 500;
@@ -179,6 +180,59 @@ impl Services {
             .restore_session(&user.id, id, self.restorable_since(Utc::now()))
             .await?
             .ok_or(ServiceError::NotFound)
+    }
+
+    /// One action on up to `MAX_BULK_SESSIONS` of the user's sessions, in one store write
+    /// (`Store::change_sessions`). Errors: `invalid_ids` for no ids, too many, or one that is
+    /// not an id at all; ids that are not the user's live sessions (for `restore`, restorable deleted
+    /// ones) are listed as skipped, not refused, so that a selection made before another tab
+    /// changed some of it still applies to the rest.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, action = ?input.action, count = input.ids.len()))]
+    pub async fn change_sessions(
+        &self,
+        user: &User,
+        input: SessionsBulkInput,
+    ) -> ServiceResult<SessionsBulkResult> {
+        if input.ids.is_empty() || input.ids.len() > MAX_BULK_SESSIONS {
+            return Err(ServiceError::invalid(
+                "invalid_ids",
+                format!("give 1 to {MAX_BULK_SESSIONS} session ids"),
+            ));
+        }
+        let mut ids: Vec<String> = Vec::with_capacity(input.ids.len());
+        let mut named = std::collections::HashSet::new();
+        for (index, id) in input.ids.iter().enumerate() {
+            // A malformed id is a mistake of the caller's, unlike an id that names nothing.
+            if !crate::ids::is_valid_id(id) {
+                return Err(ServiceError::invalid(
+                    "invalid_ids",
+                    format!("ids[{index}] is not a session id"),
+                ));
+            }
+            if named.insert(id.as_str()) {
+                ids.push(id.clone());
+            }
+        }
+        let now = Utc::now();
+        let change = match input.action {
+            SessionsBulkAction::Archive => SessionsChange::Archived(true),
+            SessionsBulkAction::Unarchive => SessionsChange::Archived(false),
+            SessionsBulkAction::Pin => SessionsChange::Pinned(true),
+            SessionsBulkAction::Unpin => SessionsChange::Pinned(false),
+            SessionsBulkAction::Delete => SessionsChange::Deleted(now),
+            SessionsBulkAction::Restore => SessionsChange::Restored(self.restorable_since(now)),
+        };
+        let applied = self
+            .store()
+            .change_sessions(&user.id, &ids, change, now)
+            .await?;
+        let done: std::collections::HashSet<&String> = applied.iter().collect();
+        let skipped = ids
+            .iter()
+            .filter(|id| !done.contains(id))
+            .cloned()
+            .collect();
+        Ok(SessionsBulkResult { applied, skipped })
     }
 
     /// Removes for good the sessions deleted longer than the retention time ago, with their

@@ -152,6 +152,12 @@ measured_operations! {
         id: &str,
         deleted_since: DateTime<Utc>,
     )-> StoreResult<Option<Session>>;
+    fn change_sessions(
+        user_id: &str,
+        ids: &[String],
+        change: SessionsChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>>;
     fn purge_deleted_sessions(deleted_before: DateTime<Utc>) -> StoreResult<u64>;
     fn clear_session(user_id: &str, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     fn append_message(

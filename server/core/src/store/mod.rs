@@ -291,6 +291,18 @@ pub struct SearchQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// One change made to many sessions at once (`Store::change_sessions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionsChange {
+    Archived(bool),
+    Pinned(bool),
+    /// Marked deleted at this time.
+    Deleted(DateTime<Utc>),
+    /// Those deleted at or after this time (the oldest deletion still restorable) brought
+    /// back.
+    Restored(DateTime<Utc>),
+}
+
 /// One conversation to import: created with its messages in one go, skipped when its source id
 /// was imported before (new messages of an updated conversation are still added).
 ///
@@ -529,6 +541,19 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         deleted_since: DateTime<Utc>,
     ) -> StoreResult<Option<Session>>;
+    /// Applies `change` to each of `ids` that is a session of the user it applies to, in one
+    /// write: live sessions for `Archived`, `Pinned` and `Deleted` (as `update_session` and
+    /// `delete_session` do one), and for `Restored` those deleted at or after its time and not
+    /// being purged (as `restore_session`). `Archived` and `Pinned` set `updated_at` to `now`.
+    /// Returns the ids it applied to, in the order of `ids`, each once; the others (unknown,
+    /// another user's, deleted, or not deleted for `Restored`) are left as they are.
+    async fn change_sessions(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        change: SessionsChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>>;
     /// Removes for good every session (of any user) deleted before `deleted_before`, with its
     /// messages and their search entries. Returns how many sessions were removed. A session
     /// restored meanwhile is kept.

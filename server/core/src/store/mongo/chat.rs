@@ -23,7 +23,7 @@ use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FI
 use crate::store::tree::{child_of_spine, Spine, SpineEntry, TreeLinks};
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
-    SessionQuery, StoreError, StoreResult,
+    SessionQuery, SessionsChange, StoreError, StoreResult,
 };
 
 pub async fn create_session(collections: &Collections, new: &NewSession) -> StoreResult<Session> {
@@ -261,10 +261,22 @@ pub async fn owned_session_ids(
     user_id: &str,
     ids: &[String],
 ) -> StoreResult<std::collections::HashSet<String>> {
+    session_ids(
+        collections,
+        doc! { "user_id": user_id, "_id": { "$in": ids } },
+    )
+    .await
+}
+
+/// The ids of the sessions `filter` finds.
+pub async fn session_ids(
+    collections: &Collections,
+    filter: Document,
+) -> StoreResult<std::collections::HashSet<String>> {
     let found: Vec<IdOnly> = collections
         .chat_sessions
         .clone_with_type::<IdOnly>()
-        .find(doc! { "user_id": user_id, "_id": { "$in": ids } })
+        .find(filter)
         .projection(doc! { "_id": 1 })
         .await
         .map_err(db_error)?
@@ -332,6 +344,67 @@ pub async fn delete_session(
         .await
         .map_err(db_error)?;
     Ok(marked.matched_count > 0)
+}
+
+/// See `Store::change_sessions`: the ids it applies to are read (by `_id`, with the user),
+/// then changed with one `updateMany` under the same condition: two round trips whatever the
+/// count. A session changed by someone else between the two is reported as it was read.
+pub async fn change_sessions(
+    collections: &Collections,
+    user_id: &str,
+    ids: &[String],
+    change: SessionsChange,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (condition, update) = match change {
+        SessionsChange::Archived(archived) => (
+            doc! { "deleted_at": Bson::Null },
+            doc! { "$set": { "archived": archived, "updated_at": to_bson_time(now) } },
+        ),
+        SessionsChange::Pinned(pinned) => (
+            doc! { "deleted_at": Bson::Null },
+            doc! { "$set": { "pinned": pinned, "updated_at": to_bson_time(now) } },
+        ),
+        SessionsChange::Deleted(at) => (
+            doc! { "deleted_at": Bson::Null },
+            doc! { "$set": { "deleted_at": to_bson_time(at) } },
+        ),
+        SessionsChange::Restored(since) => (
+            doc! { "deleted_at": { "$gte": to_bson_time(since) }, "purging": { "$ne": true } },
+            doc! { "$unset": { "deleted_at": "" } },
+        ),
+    };
+    let filter = |ids: &[String]| {
+        let mut filter = doc! { "_id": { "$in": ids }, "user_id": user_id };
+        filter.extend(condition.clone());
+        filter
+    };
+    let found = session_ids(collections, filter(ids)).await?;
+    let mut applied = Vec::new();
+    let mut listed = std::collections::HashSet::new();
+    for id in ids {
+        if found.contains(id) && listed.insert(id.as_str()) {
+            applied.push(id.clone());
+        }
+    }
+    if applied.is_empty() {
+        return Ok(applied);
+    }
+    if matches!(change, SessionsChange::Deleted(_)) {
+        // As `delete_session`: the leaf this process remembers is no longer for appending.
+        for id in &applied {
+            collections.leaves.forget(user_id, id);
+        }
+    }
+    collections
+        .chat_sessions
+        .update_many(filter(&applied), update)
+        .await
+        .map_err(db_error)?;
+    Ok(applied)
 }
 
 /// Unmarks a session deleted at or after `deleted_since`, unless its purge has started.

@@ -72,8 +72,8 @@ pub(crate) use self::search::snippet_for;
 use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
-    SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
-    TokenHolder, TreeMessage, UserCredentials,
+    SessionQuery, SessionsChange, Store, StoreError, StoreResult, StoredInvitation,
+    StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
@@ -502,6 +502,16 @@ impl Store for MongoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         chat::delete_session(&self.collections, user_id, id, now).await
+    }
+
+    async fn change_sessions(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        change: SessionsChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        chat::change_sessions(&self.collections, user_id, ids, change, now).await
     }
 
     async fn restore_session(

@@ -33,7 +33,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, doc, Bson, Document};
 use serde::Deserialize;
 
-use super::documents::{from_bson_time, to_bson_time, IdOnly};
+use super::documents::{from_bson_time, to_bson_time};
 use super::errors::db_error;
 use super::snippet::{snippet, Instance};
 use super::terms::{fold, regex_escape, tokens, Token};
@@ -405,17 +405,11 @@ fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics)
 
 /// The ids of the user's deleted sessions (few: they are purged after the retention time).
 async fn deleted_sessions(collections: &Collections, user_id: &str) -> StoreResult<Vec<String>> {
-    let found: Vec<IdOnly> = collections
-        .chat_sessions
-        .clone_with_type::<IdOnly>()
-        .find(doc! { "user_id": user_id, "deleted_at": { "$ne": Bson::Null } })
-        .projection(doc! { "_id": 1 })
-        .await
-        .map_err(db_error)?
-        .try_collect()
-        .await
-        .map_err(db_error)?;
-    Ok(found.into_iter().map(|session| session.id).collect())
+    let filter = doc! { "user_id": user_id, "deleted_at": { "$ne": Bson::Null } };
+    Ok(super::chat::session_ids(collections, filter)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 async fn session_titles(

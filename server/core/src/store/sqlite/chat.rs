@@ -1,5 +1,7 @@
 //! Chat sessions and their messages.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
@@ -10,7 +12,7 @@ use crate::store::cursor::SessionCursor;
 use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FILTER_SCAN};
 use crate::store::{
     Appended, LeafRule, MessageQuery, NewMessage, NewSession, ReplyOutcome, SessionPatch,
-    SessionQuery, StoreError, StoreResult,
+    SessionQuery, SessionsChange, StoreError, StoreResult,
 };
 
 pub fn create_session(conn: &Connection, new: &NewSession) -> StoreResult<Session> {
@@ -216,6 +218,60 @@ pub fn update_session(
         return Ok(None);
     }
     session_by_id(conn, user_id, id)
+}
+
+/// See `Store::change_sessions`: one `UPDATE … RETURNING id` per 500 ids (under SQLite's
+/// default limit of bound parameters), all in the writer's one transaction. Parameters: ?1
+/// the user, ?2 the change's value, ?3 `now` (a numbered parameter may go unused), then the
+/// ids.
+pub fn change_sessions(
+    conn: &Connection,
+    user_id: &str,
+    ids: &[String],
+    change: SessionsChange,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<String>> {
+    let (set, condition, value) = match change {
+        SessionsChange::Archived(archived) => (
+            "archived = ?2, updated_at = ?3",
+            "deleted_at IS NULL",
+            i64::from(archived),
+        ),
+        SessionsChange::Pinned(pinned) => (
+            "pinned = ?2, updated_at = ?3",
+            "deleted_at IS NULL",
+            i64::from(pinned),
+        ),
+        SessionsChange::Deleted(at) => ("deleted_at = ?2", "deleted_at IS NULL", to_ms(at)),
+        SessionsChange::Restored(since) => ("deleted_at = NULL", "deleted_at >= ?2", to_ms(since)),
+    };
+    let now = to_ms(now);
+    let mut applied = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let list = (0..chunk.len())
+            .map(|index| format!("?{}", index + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE chat_sessions SET {set}
+             WHERE user_id = ?1 AND {condition} AND id IN ({list})
+             RETURNING id"
+        );
+        let mut args: Vec<&dyn ToSql> = vec![&user_id, &value, &now];
+        args.extend(chunk.iter().map(|id| id as &dyn ToSql));
+        let mut update = conn.prepare(&sql).map_err(sql_error)?;
+        let changed: Vec<String> = update
+            .query_map(args.as_slice(), |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(sql_error)?;
+        applied.extend(changed);
+    }
+    let mut listed = HashSet::new();
+    Ok(ids
+        .iter()
+        .filter(|id| applied.contains(*id) && listed.insert(id.as_str()))
+        .cloned()
+        .collect())
 }
 
 /// Marks the session deleted; its messages and their search entries stay until the purge.

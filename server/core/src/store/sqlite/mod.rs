@@ -28,8 +28,8 @@ use self::writer::Writer;
 use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
-    SessionQuery, Store, StoreError, StoreResult, StoredInvitation, StoredPasswordReset,
-    TokenHolder, TreeMessage, UserCredentials,
+    SessionQuery, SessionsChange, Store, StoreError, StoreResult, StoredInvitation,
+    StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::ids::new_id;
@@ -692,6 +692,19 @@ impl Store for SqliteStore {
         let (user_id, id) = (user_id.to_owned(), id.to_owned());
         self.writer
             .write(move |conn| chat::restore_session(conn, &user_id, &id, deleted_since))
+            .await
+    }
+
+    async fn change_sessions(
+        &self,
+        user_id: &str,
+        ids: &[String],
+        change: SessionsChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        let (user_id, ids) = (user_id.to_owned(), ids.to_vec());
+        self.writer
+            .write(move |conn| chat::change_sessions(conn, &user_id, &ids, change, now))
             .await
     }
 

@@ -42,6 +42,7 @@ macro_rules! every_story {
     ($run:ident) => {
         $run! {
             accounts_and_tokens,
+            bulk_actions_change_many_sessions_at_once,
             closed_signup,
             login_is_rate_limited,
             a_successful_sign_in_keeps_the_client_count,
@@ -2594,6 +2595,193 @@ pub async fn provider_identities(store: DynStore) {
 }
 
 /// The user's sessions that `input` lists (one page).
+/// One bulk action changes every named session of the user's that it applies to, in one
+/// call, skips the rest (another user's, unknown, deleted; live ones for a restore) and
+/// reports both in the order given; a restore brings back exactly what the delete took.
+pub async fn bulk_actions_change_many_sessions_at_once(store: DynStore) {
+    use confab_core::api::{SessionsBulkAction as Action, SessionsBulkInput, SessionsBulkResult};
+
+    let services = services(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let first = services
+            .append_message(&ada, message(None, "user", &format!("bulk topic {n}")))
+            .await
+            .unwrap();
+        ids.push(first.session.id);
+    }
+    let bobs = services
+        .append_message(&bob, message(None, "user", "bob's own"))
+        .await
+        .unwrap()
+        .session
+        .id;
+    let unknown = confab_core::ids::new_id();
+    let bulk = |ids: Vec<&String>, action: Action| {
+        let services = services.clone();
+        let ada = ada.clone();
+        let ids: Vec<String> = ids.into_iter().cloned().collect();
+        async move {
+            services
+                .change_sessions(&ada, SessionsBulkInput { ids, action })
+                .await
+                .expect("a bulk action")
+        }
+    };
+    let result = |applied: &[&String], skipped: &[&String]| SessionsBulkResult {
+        applied: applied.iter().map(|id| (*id).clone()).collect(),
+        skipped: skipped.iter().map(|id| (*id).clone()).collect(),
+    };
+    let flags = |page: &confab_core::model::Page<confab_core::model::Session>| {
+        let mut flags: Vec<(String, bool, bool)> = page
+            .items
+            .iter()
+            .map(|session| (session.id.clone(), session.pinned, session.archived))
+            .collect();
+        flags.sort();
+        flags
+    };
+    // The list without archived sessions: nothing is archived when it is read.
+    let all = SessionListInput::default();
+    let before = listed(&services, &ada, all.clone()).await;
+
+    // Archive two (one named twice), with Bob's and an unknown id among them.
+    assert_eq!(
+        bulk(
+            vec![&ids[1], &bobs, &ids[0], &unknown, &ids[1]],
+            Action::Archive
+        )
+        .await,
+        result(&[&ids[1], &ids[0]], &[&bobs, &unknown])
+    );
+    let archived = listed(
+        &services,
+        &ada,
+        SessionListInput {
+            archived: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut archived_ids: Vec<&str> = archived.items.iter().map(|s| s.id.as_str()).collect();
+    archived_ids.sort();
+    let mut expected = vec![ids[0].as_str(), ids[1].as_str()];
+    expected.sort();
+    assert_eq!(archived_ids, expected);
+    let bob_sees = services.get_session(&bob, &bobs).await.unwrap();
+    assert!(!bob_sees.session.archived, "Bob's session is untouched");
+    assert_eq!(
+        bulk(vec![&ids[0], &ids[1]], Action::Unarchive).await,
+        result(&[&ids[0], &ids[1]], &[])
+    );
+    assert_eq!(
+        bulk(vec![&ids[2], &ids[3]], Action::Pin).await,
+        result(&[&ids[2], &ids[3]], &[])
+    );
+    let pinned = listed(&services, &ada, all.clone()).await;
+    let expected: Vec<(String, bool, bool)> = {
+        let mut expected: Vec<_> = ids
+            .iter()
+            .map(|id| (id.clone(), *id == ids[2] || *id == ids[3], false))
+            .collect();
+        expected.sort();
+        expected
+    };
+    assert_eq!(flags(&pinned), expected);
+    assert_eq!(
+        bulk(vec![&ids[3]], Action::Unpin).await,
+        result(&[&ids[3]], &[])
+    );
+
+    // Delete three; a restore of live ones applies to none; the undo brings back each as it was.
+    let before_delete = listed(&services, &ada, all.clone()).await;
+    assert_eq!(
+        bulk(vec![&ids[0], &ids[2], &ids[4]], Action::Delete).await,
+        result(&[&ids[0], &ids[2], &ids[4]], &[])
+    );
+    let left = listed(&services, &ada, all.clone()).await;
+    let mut left_ids: Vec<&str> = left.items.iter().map(|s| s.id.as_str()).collect();
+    left_ids.sort();
+    let mut expected = vec![ids[1].as_str(), ids[3].as_str()];
+    expected.sort();
+    assert_eq!(left_ids, expected);
+    assert!(is_not_found(services.get_session(&ada, &ids[2]).await));
+    assert_eq!(
+        bulk(vec![&ids[0], &ids[1]], Action::Archive).await,
+        result(&[&ids[1]], &[&ids[0]]),
+        "a deleted session is not archived"
+    );
+    assert_eq!(
+        bulk(vec![&ids[1]], Action::Unarchive).await,
+        result(&[&ids[1]], &[])
+    );
+    assert_eq!(
+        bulk(vec![&ids[3], &ids[0], &ids[2], &ids[4]], Action::Restore).await,
+        result(&[&ids[0], &ids[2], &ids[4]], &[&ids[3]])
+    );
+    let restored = listed(&services, &ada, all.clone()).await;
+    let unchanged = |page: &confab_core::model::Page<confab_core::model::Session>| {
+        let mut sessions = page.items.clone();
+        sessions.sort_by(|a, b| a.id.cmp(&b.id));
+        sessions
+    };
+    // Archive and unarchive of ids[1] moved its `updated_at`; everything else is as before.
+    let mut expected = unchanged(&before_delete);
+    let now_one = unchanged(&restored);
+    for (was, is) in expected.iter_mut().zip(&now_one) {
+        if was.id == ids[1] {
+            assert!(is.updated_at >= was.updated_at);
+            was.updated_at = is.updated_at;
+        }
+    }
+    assert_eq!(now_one, expected, "the restore brings back every field");
+    assert_eq!(restored.items.len(), before.items.len());
+
+    // Refused: nothing, too many, a malformed id.
+    let refused = |ids: Vec<String>| {
+        let services = services.clone();
+        let ada = ada.clone();
+        async move {
+            match services
+                .change_sessions(
+                    &ada,
+                    SessionsBulkInput {
+                        ids,
+                        action: Action::Archive,
+                    },
+                )
+                .await
+            {
+                Err(ServiceError::Invalid { code, message }) => (code.to_owned(), message),
+                other => panic!("not refused: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        refused(Vec::new()).await,
+        (
+            "invalid_ids".to_owned(),
+            "give 1 to 1000 session ids".to_owned()
+        )
+    );
+    assert_eq!(
+        refused(vec![ids[0].clone(); 1001]).await,
+        (
+            "invalid_ids".to_owned(),
+            "give 1 to 1000 session ids".to_owned()
+        )
+    );
+    assert_eq!(
+        refused(vec![ids[0].clone(), "not-an-id".into()]).await,
+        (
+            "invalid_ids".to_owned(),
+            "ids[1] is not a session id".to_owned()
+        )
+    );
+}
+
 async fn listed(
     services: &Services,
     user: &User,
