@@ -16,12 +16,17 @@ function drawer(page: Page) {
   return page.getByRole('dialog', { name: 'Menu' });
 }
 
+/** Waits until the drawer has stopped sliding (in, out, or away when the window narrows). */
+async function settled(page: Page): Promise<void> {
+  await page.locator('#sidebar-drawer').evaluate((element) =>
+    Promise.all(element.getAnimations().map((animation) => animation.finished)));
+}
+
 /** Opens the drawer with the menu button and waits until it has slid in. */
 async function openDrawer(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Menu' }).click();
   await expect(drawer(page)).toBeVisible();
-  await page.locator('#sidebar-drawer').evaluate((element) =>
-    Promise.all(element.getAnimations().map((animation) => animation.finished)));
+  await settled(page);
 }
 
 /** The drawer is closed, and the focus is back on the menu button. */
@@ -152,6 +157,7 @@ test('at phone width the menu button opens every function of the sidebar in a dr
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: `${artifacts}/phone-desktop-dark.png` });
   await page.setViewportSize(phone);
+  await settled(page);
   await page.screenshot({ path: `${artifacts}/phone-drawer-closed-dark.png` });
   await openDrawer(page);
   await page.screenshot({ path: `${artifacts}/phone-drawer-open-dark.png` });

@@ -147,7 +147,7 @@ pub fn DrawerFrame(children: Children) -> impl IntoView {
             aria-modal=move || open().then_some("true")
             aria-label=move || open().then_some("Menu")>
             <div class="drawer-head">
-                <button type="button" id=CLOSE_BUTTON_ID class="ghost small" on:click=move |_| drawer.close()>
+                <button type="button" id=CLOSE_BUTTON_ID class="ghost" on:click=move |_| drawer.close()>
                     "Close"
                 </button>
             </div>
