@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Frame() -> impl IntoView {
     state::provide_state(components::auth::use_auth());
+    components::drawer::provide_drawer();
     view! {
         <components::workspace::Shortcuts/>
         <components::header::Header/>

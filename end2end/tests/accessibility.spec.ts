@@ -71,6 +71,18 @@ for (const scheme of ['light', 'dark'] as const) {
       await sendMessage(page, 'Some **bold** words, a [link](https://example.com) and `code`:\n\n```rust\nfn main() {}\n```');
       await check(page, `conversation-${scheme}`, found);
 
+      // At phone width, the sidebar open in its drawer over the conversation.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.getByRole('button', { name: 'Menu' }).click();
+      const drawer = page.getByRole('dialog', { name: 'Menu' });
+      await expect(drawer).toBeVisible();
+      await drawer.evaluate((element) => Promise.all(element.getAnimations().map((animation) => animation.finished)));
+      found.push(...await violations(page, `drawer-${scheme}`));
+      await page.screenshot({ path: `${artifacts}/a11y-drawer-${scheme}-phone.png` });
+      await page.keyboard.press('Escape');
+      await expect(drawer).toHaveCount(0);
+      await page.setViewportSize({ width: 1280, height: 720 });
+
       // Search open, with a hit.
       await page.keyboard.press('Control+k');
       await expect(page.getByRole('searchbox', { name: 'Search messages' })).toBeFocused();

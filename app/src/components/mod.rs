@@ -4,6 +4,7 @@ pub mod account_menu;
 pub mod auth;
 pub mod composer;
 pub mod conversation_head;
+pub mod drawer;
 pub mod header;
 pub mod message_list;
 pub mod paged_list;

@@ -26,7 +26,10 @@ pub fn SearchBox() -> impl IntoView {
         }
     };
     view! {
-        <div class="search" role="search" on:keydown=on_keydown>
+        // "Searching" while there is something to search for: only then does a phone show the
+        // type filter, which otherwise stood above the conversation's own "All types" filter.
+        <div class="search" role="search" on:keydown=on_keydown
+            class:searching=move || search.typed.with(|(text, kind)| !text.is_empty() || !kind.is_empty())>
             <input id="search" type="search" class="search-input" aria-label="Search messages"
                 placeholder="Search messages (Ctrl+K)" autocomplete="off"
                 prop:value=move || search.typed.with(|(text, _)| text.clone())

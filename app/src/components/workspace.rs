@@ -7,6 +7,7 @@ use leptos_router::components::Outlet;
 use leptos_router::hooks::use_navigate;
 
 use super::auth::{use_auth, AuthPanel};
+use super::drawer::{use_drawer, DrawerFrame};
 use super::session_list::{SessionSelect, SessionSidebar};
 use crate::client;
 use crate::state::error_text;
@@ -40,13 +41,18 @@ pub fn WorkspaceLayout() -> impl IntoView {
     }
 }
 
-/// The sidebar (or, on narrow screens, the session selector) beside a page.
+/// The sidebar beside a page (on narrow screens, in a drawer over it, and the session selector
+/// above the page).
 #[component]
 pub fn Workspace(children: Children) -> impl IntoView {
+    let drawer = use_drawer();
     view! {
         <div class="workspace">
-            <SessionSidebar/>
-            <section class="conversation-pane" aria-label="Conversation">
+            <DrawerFrame>
+                <SessionSidebar/>
+            </DrawerFrame>
+            // Out of reach while the drawer is over it.
+            <section class="conversation-pane" aria-label="Conversation" inert=move || drawer.is_open.get()>
                 <SessionSelect/>
                 {children()}
             </section>
