@@ -468,6 +468,64 @@ async fn run(options: Options) -> Result<(), String> {
         target: "p99 ≤ 20 ms (issue 16 adds a tag)".into(),
     });
 
+    // Issue 16's bulk action: 1,000 sessions (the newest of the list) archived, then
+    // unarchived, in turn, each one request whose answer must name all 1,000 as applied.
+    let mut selected: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while selected.len() < 1000 {
+        let mut request = api
+            .get(format!("{base}/api/chat/sessions"))
+            .query(&[("limit", "100")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor.as_str())]);
+        }
+        let page = check(request.send().await).await?;
+        let sessions = page["sessions"].as_array().cloned().unwrap_or_default();
+        selected.extend(
+            sessions
+                .iter()
+                .filter_map(|s| s["id"].as_str().map(str::to_owned)),
+        );
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() || sessions.is_empty() {
+            break;
+        }
+    }
+    selected.truncate(1000);
+    let selected = Arc::new(selected);
+    let (p50, p99, taken) = measure_within(samples.min(50), budget, |i| {
+        let action = if i % 2 == 0 { "archive" } else { "unarchive" };
+        let body = json!({ "ids": selected.as_slice(), "action": action });
+        let request = api
+            .post(format!("{base}/api/chat/sessions/bulk"))
+            .json(&body);
+        let count = selected.len();
+        async move {
+            let answer = check(request.send().await).await?;
+            let applied = answer["applied"].as_array().map_or(0, Vec::len);
+            if applied != count {
+                return Err(format!(
+                    "bulk {action}: {applied} of {count} applied ({answer})"
+                ));
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    rows.push(Row {
+        what: sampled(
+            format!(
+                "bulk archive or unarchive of {} sessions, one request",
+                selected.len()
+            ),
+            taken,
+            samples.min(50),
+        ),
+        p50,
+        p99,
+        target: "≤ 500 ms".into(),
+    });
+
     let rate = sustained_appends(
         &api,
         &base,
