@@ -4,7 +4,8 @@
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use confab_core::api::{
-    AdminSettings, AuditPage, Invitation, ModelChoices, SignInChoices, SignupPolicy, UserPage,
+    AdminSettings, AuditPage, Invitation, ModelChoices, SessionsBulkAction, SessionsBulkResult,
+    SignInChoices, SignupPolicy, UserPage,
 };
 use confab_core::model::{
     BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, User,
@@ -315,6 +316,20 @@ pub async fn delete_session(id: String) -> Result<(), AppError> {
     let user = server::user().await?;
     server::services()?
         .delete_session(&user, &id)
+        .await
+        .map_err(server::to_error)
+}
+
+/// One action on many of the user's conversations, in one request (`Services::change_sessions`).
+/// JSON, as a selection may name a thousand ids.
+#[server(prefix = "/rpc", input = server_fn::codec::Json)]
+pub async fn bulk_sessions(
+    ids: Vec<String>,
+    action: SessionsBulkAction,
+) -> Result<SessionsBulkResult, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .change_sessions(&user, confab_core::api::SessionsBulkInput { ids, action })
         .await
         .map_err(server::to_error)
 }

@@ -2,12 +2,13 @@
 //! `<select>` that replaces it on narrow screens.
 
 use chrono::{Duration, Utc};
+use confab_core::api::SessionsBulkAction;
 use confab_core::model::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::state::{activity, error_text, use_sessions, use_toasts};
+use crate::state::{activity, error_text, use_selection, use_sessions, use_toasts};
 use crate::words::counted;
 
 /// The id in `/c/{id}`, if the page shows a session.
@@ -43,9 +44,58 @@ fn group_label(session: &Session) -> &'static str {
 
 const GROUPS: [&str; 5] = ["Pinned", "Today", "Yesterday", "Previous 7 days", "Older"];
 
+/// The ids of `sessions` in the order the sidebar shows them (group by group), which a
+/// Shift-click range and "Select all" follow.
+fn shown_order(sessions: &[Session]) -> Vec<String> {
+    GROUPS
+        .iter()
+        .flat_map(|label| {
+            sessions
+                .iter()
+                .filter(move |session| group_label(session) == *label)
+                .map(|session| session.id.clone())
+        })
+        .collect()
+}
+
+/// The bar of actions on the selected conversations, over the list while some are selected.
+#[component]
+fn BulkBar() -> impl IntoView {
+    let store = use_sessions();
+    let selection = use_selection();
+    let toasts = use_toasts();
+    let apply = move |action: SessionsBulkAction| selection.apply(action, store, toasts);
+    let archive = move |_| {
+        apply(if store.archived.get_untracked() {
+            SessionsBulkAction::Unarchive
+        } else {
+            SessionsBulkAction::Archive
+        })
+    };
+    let count = move || selection.ids.with(Vec::len);
+    view! {
+        <Show when=move || { count() > 0 }>
+            <div class="bulk-bar" role="toolbar" aria-label="Selected conversations">
+                <span class="bulk-count" aria-live="polite">{move || format!("{} selected", count())}</span>
+                <button type="button" class="ghost small"
+                    on:click=move |_| selection.select_all(shown_order(&store.visible()))>"Select all"</button>
+                <button type="button" class="ghost small" disabled=move || selection.busy.get() on:click=archive>
+                    {move || if store.archived.get() { "Unarchive" } else { "Archive" }}
+                </button>
+                <button type="button" class="ghost small" disabled=move || selection.busy.get()
+                    on:click=move |_| apply(SessionsBulkAction::Pin)>"Pin"</button>
+                <button type="button" class="ghost small danger-text" disabled=move || selection.busy.get()
+                    on:click=move |_| apply(SessionsBulkAction::Delete)>"Delete"</button>
+                <button type="button" class="ghost small" on:click=move |_| selection.clear()>"Cancel"</button>
+            </div>
+        </Show>
+    }
+}
+
 #[component]
 pub fn SessionSidebar() -> impl IntoView {
     let store = use_sessions();
+    let selection = use_selection();
     let toasts = use_toasts();
     let current = current_session_id();
     let navigate = use_navigate();
@@ -57,11 +107,13 @@ pub fn SessionSidebar() -> impl IntoView {
         }
     };
     view! {
-        <nav class="sidebar" aria-label="Conversations" on:scroll=on_scroll>
+        <nav class="sidebar" aria-label="Conversations" on:scroll=on_scroll
+            class:selecting=move || selection.ids.with(|ids| !ids.is_empty())>
             <div class="sidebar-top">
                 <button type="button" class="primary new-chat" on:click=new_chat
                     title="New chat (Ctrl+Shift+O)">"+ New chat"</button>
             </div>
+            <BulkBar/>
             <h2 class="sidebar-title">
                 {move || if store.archived.get() { "Archived" } else { "Conversations" }}
             </h2>
@@ -143,8 +195,24 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
         "message",
         "messages",
     );
+    let store = use_sessions();
+    let selection = use_selection();
+    let (checked_id, clicked_id) = (session.id.clone(), session.id.clone());
+    // A click selects or unselects; with Shift, the conversations between it and the one
+    // clicked before follow it.
+    let on_select = move |event: leptos::ev::MouseEvent| {
+        let order = shown_order(&store.visible());
+        selection.toggle(&clicked_id, event.shift_key(), &order);
+    };
     view! {
-        <li class="session-item" class:current=is_current>
+        <li class="session-item" class:current=is_current
+            class:selected=move || selection.contains(&checked_id)>
+            <input type="checkbox" class="session-check" aria-label=format!("Select “{}”", session.title)
+                prop:checked={
+                    let id = session.id.clone();
+                    move || selection.contains(&id)
+                }
+                on:click=on_select/>
             <A href=format!("/c/{}", session.id)
                 attr:aria-current=aria_current>
                 <span class="session-title">

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::state::{
-    save_reply_again, use_sessions, use_stores, use_toasts, ToastAction, ToastKind,
+    save_reply_again, use_selection, use_sessions, use_stores, use_toasts, ToastAction, ToastKind,
 };
 
 #[component]
@@ -12,6 +12,7 @@ pub fn ToastRegion() -> impl IntoView {
     let toasts = use_toasts();
     let sessions = use_sessions();
     let stores = use_stores();
+    let selection = use_selection();
     view! {
         <div class="toasts" aria-live="polite">
             <For each=move || toasts.list.get() key=|toast| toast.id let:toast>
@@ -25,6 +26,12 @@ pub fn ToastRegion() -> impl IntoView {
                                 ToastAction::RestoreSession(session_id) => view! {
                                     <button type="button" class="toast-action" on:click=move |_| {
                                         sessions.restore(session_id.clone(), toasts);
+                                        toasts.dismiss(id);
+                                    }>"Undo"</button>
+                                }.into_any(),
+                                ToastAction::RestoreSessions(ids) => view! {
+                                    <button type="button" class="toast-action" on:click=move |_| {
+                                        selection.restore(ids.clone(), sessions, toasts);
                                         toasts.dismiss(id);
                                     }>"Undo"</button>
                                 }.into_any(),

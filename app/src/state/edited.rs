@@ -88,6 +88,11 @@ where
         })
     }
 
+    /// Loads again from the server (what was changed here goes with the old answer).
+    pub fn refetch(&self) {
+        self.resource.refetch();
+    }
+
     /// Changes the latest answer here, for an event or a server's reply (untracked). Does
     /// nothing before the first answer.
     pub fn edit(&self, change: impl FnOnce(&mut T)) {

@@ -6,6 +6,7 @@ mod chat;
 mod edited;
 mod reply;
 mod search;
+mod selection;
 mod session_actions;
 mod sessions;
 mod stream;
@@ -17,6 +18,7 @@ pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
 pub use edited::{Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
+pub use selection::{use_selection, Selection};
 pub use session_actions::{Change, SessionActions};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
@@ -34,11 +36,13 @@ pub fn error_text(error: &AppError) -> String {
 pub fn provide_state(auth: Auth) {
     let toasts = Toasts::new();
     let actions = SessionActions::new();
-    let sessions = SessionsStore::new(auth, actions);
+    let selection = Selection::new();
+    let sessions = SessionsStore::new(auth, actions, selection);
     let chat = ChatStore::new(auth, actions);
     actions.answer(chat, sessions, toasts);
-    forget_on_sign_in_or_out(auth, chat, toasts);
+    forget_on_sign_in_or_out(auth, chat, toasts, selection);
     provide_context(toasts);
+    provide_context(selection);
     provide_context(actions);
     provide_context(sessions);
     provide_context(chat);
@@ -48,9 +52,9 @@ pub fn provide_state(auth: Auth) {
 /// Signing out and in again (as someone else, in the same tab) loads no new page: what the
 /// one account left here goes when the sign-in changes. Its unsent draft, its notices (an
 /// Undo of its delete, a reply kept for "Retry save"), the reply still streaming for it, and
-/// its choice of model, type and filter. The conversation and session list reload by
+/// its choice of model, type and filter, its selection of conversations. The conversation and session list reload by
 /// themselves (their sources hold the same versions).
-fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts) {
+fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts, selection: Selection) {
     let versions = move || {
         (
             auth.sign_in.version().get(),
@@ -69,6 +73,7 @@ fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts) {
                 .set(confab_core::model::DEFAULT_MESSAGE_TYPE.to_owned());
             chat.model.set(None);
             toasts.list.set(Vec::new());
+            selection.clear();
         }
         now
     });

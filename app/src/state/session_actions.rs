@@ -17,7 +17,7 @@ use crate::server_fns::{clear_session, delete_session, update_session};
 
 /// How long the notice with Undo stays after a delete (the server keeps the conversation
 /// restorable for much longer; this is only how long the button is offered).
-const UNDO_NOTICE: Duration = Duration::from_secs(10);
+pub(super) const UNDO_NOTICE: Duration = Duration::from_secs(10);
 
 /// A change of a session's title, pin or archive, as asked (`None`: unchanged).
 #[derive(Clone, Debug, PartialEq)]

@@ -6,7 +6,7 @@ use confab_core::model::{Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{error_text, Edited, SessionActions, Toasts};
+use super::{error_text, Edited, Selection, SessionActions, Toasts};
 use crate::components::auth::Auth;
 use crate::error::AppError;
 use crate::server_fns::{get_session, list_sessions, restore_session};
@@ -26,10 +26,11 @@ pub struct SessionsStore {
     pub archived: RwSignal<bool>,
     pub loading_more: RwSignal<bool>,
     actions: SessionActions,
+    selection: Selection,
 }
 
 impl SessionsStore {
-    pub(super) fn new(auth: Auth, actions: SessionActions) -> SessionsStore {
+    pub(super) fn new(auth: Auth, actions: SessionActions, selection: Selection) -> SessionsStore {
         let archived = RwSignal::new(false);
         let list = Edited::new(
             move || {
@@ -58,6 +59,7 @@ impl SessionsStore {
             archived,
             loading_more: RwSignal::new(false),
             actions,
+            selection,
         }
     }
 
@@ -66,9 +68,9 @@ impl SessionsStore {
         self.list.with(|page| page.is_some())
     }
 
-    /// The sessions listed (tracked).
     /// The sessions listed (tracked), with the changes pending on the server shown: a
-    /// session being deleted is gone, one being archived leaves the list.
+    /// session being deleted is gone, one being archived leaves the list, and so do those a
+    /// bulk action under way takes off it.
     pub fn visible(&self) -> Vec<Session> {
         let archived_view = self.archived.get();
         let mut items = self.list.with(|page| {
@@ -77,6 +79,9 @@ impl SessionsStore {
                 .unwrap_or_default()
         });
         items.retain(|session| !self.actions.deleting(&session.id));
+        self.selection
+            .leaving
+            .with(|leaving| items.retain(|session| !leaving.contains(&session.id)));
         for session in &mut items {
             self.actions.show_pending(session);
         }

@@ -30,6 +30,8 @@ pub struct Toast {
 pub enum ToastAction {
     /// Undo a deletion: the server restores the session, and it is listed again.
     RestoreSession(String),
+    /// Undo the deletion of a selection: the server restores all of it in one request.
+    RestoreSessions(Vec<String>),
     /// A reply streamed in full but the server could not save it: save its text again, into
     /// the stored reply `unsaved` names (or, from a server that names none, as a new reply).
     SaveReply {

@@ -1,0 +1,186 @@
+//! Conversations selected in the sidebar, and the one action the server applies to all of
+//! them at once (`bulk_sessions`): archive, unarchive, delete (with Undo), pin, unpin.
+//!
+//! Shown before the server answers: conversations that an action takes off the list leave it
+//! at once, and come back with a notice when the server refuses.
+
+use confab_core::api::{SessionsBulkAction, SessionsBulkResult};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::session_actions::UNDO_NOTICE;
+use super::{error_text, SessionsStore, ToastAction, ToastKind, Toasts};
+use crate::server_fns::bulk_sessions;
+use crate::words::counted;
+
+/// The selection of the sidebar's conversations.
+#[derive(Clone, Copy)]
+pub struct Selection {
+    /// The selected ids, in the order they were selected.
+    pub ids: RwSignal<Vec<String>>,
+    /// The conversation clicked last: a Shift-click selects from it to the one clicked.
+    anchor: RwSignal<Option<String>>,
+    /// Conversations an action under way takes off the list (`SessionsStore::visible`).
+    pub leaving: RwSignal<Vec<String>>,
+    /// An action is on the server.
+    pub busy: RwSignal<bool>,
+}
+
+impl Selection {
+    pub(super) fn new() -> Selection {
+        Selection {
+            ids: RwSignal::new(Vec::new()),
+            anchor: RwSignal::new(None),
+            leaving: RwSignal::new(Vec::new()),
+            busy: RwSignal::new(false),
+        }
+    }
+
+    /// Whether `id` is selected (tracked).
+    pub fn contains(&self, id: &str) -> bool {
+        self.ids
+            .with(|ids| ids.iter().any(|selected| selected == id))
+    }
+
+    /// Selects or unselects `id`; with `range`, every conversation of `order` (the list as
+    /// shown) between the last one clicked and `id` takes `id`'s new state.
+    pub fn toggle(&self, id: &str, range: bool, order: &[String]) {
+        let select = !self.contains(id);
+        let anchor = self.anchor.get_untracked();
+        let span: Vec<String> = match anchor.as_deref().filter(|_| range) {
+            Some(anchor) => {
+                let at = |wanted: &str| order.iter().position(|id| id == wanted);
+                match (at(anchor), at(id)) {
+                    (Some(from), Some(to)) => order[from.min(to)..=from.max(to)].to_vec(),
+                    _ => vec![id.to_owned()],
+                }
+            }
+            None => vec![id.to_owned()],
+        };
+        self.ids.update(|ids| {
+            ids.retain(|selected| !span.contains(selected));
+            if select {
+                ids.extend(span);
+            }
+        });
+        self.anchor.set(Some(id.to_owned()));
+    }
+
+    /// Selects every conversation in `order` (the list as shown).
+    pub fn select_all(&self, order: Vec<String>) {
+        self.ids.set(order);
+    }
+
+    pub fn clear(&self) {
+        self.ids.set(Vec::new());
+        self.anchor.set(None);
+    }
+
+    /// Asks the server to apply `action` to the selection, in one request.
+    pub fn apply(&self, action: SessionsBulkAction, sessions: SessionsStore, toasts: Toasts) {
+        let ids = self.ids.get_untracked();
+        if ids.is_empty() || self.busy.get_untracked() {
+            return;
+        }
+        let leaves_list = !matches!(action, SessionsBulkAction::Pin | SessionsBulkAction::Unpin);
+        if leaves_list {
+            self.leaving.set(ids.clone());
+        }
+        self.busy.set(true);
+        let selection = *self;
+        spawn_local(async move {
+            let answer = bulk_sessions(ids.clone(), action).await;
+            selection.busy.set(false);
+            selection.leaving.set(Vec::new());
+            match answer {
+                Ok(result) => {
+                    selection.clear();
+                    selection.done(action, result, sessions, toasts);
+                }
+                // The conversations come back to the list, still selected.
+                Err(error) => toasts.error(format!(
+                    "Could not {} {}: {}",
+                    verb(action),
+                    counted(ids.len() as u64, "conversation", "conversations"),
+                    error_text(&error)
+                )),
+            }
+        });
+    }
+
+    /// Shows what the server did: the list changed as the answer says, a notice of it.
+    fn done(
+        &self,
+        action: SessionsBulkAction,
+        result: SessionsBulkResult,
+        sessions: SessionsStore,
+        toasts: Toasts,
+    ) {
+        let applied = counted(result.applied.len() as u64, "conversation", "conversations");
+        match action {
+            SessionsBulkAction::Delete => {
+                for id in &result.applied {
+                    sessions.remove(id);
+                }
+                toasts.push(
+                    format!("Deleted {applied}."),
+                    ToastKind::Info,
+                    Some(ToastAction::RestoreSessions(result.applied.clone())),
+                    UNDO_NOTICE,
+                );
+            }
+            _ => {
+                // Archived ones leave this view and pins reorder it: the server's list is
+                // read again.
+                sessions.list.refetch();
+                toasts.info(format!("{} {applied}.", past(action)));
+            }
+        }
+        if !result.skipped.is_empty() {
+            toasts.info(format!(
+                "{} had changed elsewhere and were left as they are.",
+                counted(result.skipped.len() as u64, "conversation", "conversations")
+            ));
+        }
+    }
+
+    /// Undo of a deleted selection: the server brings all of it back, in one request.
+    pub fn restore(&self, ids: Vec<String>, sessions: SessionsStore, toasts: Toasts) {
+        spawn_local(async move {
+            match bulk_sessions(ids, SessionsBulkAction::Restore).await {
+                Ok(_) => sessions.list.refetch(),
+                Err(error) => toasts.error(format!(
+                    "Could not bring the conversations back: {}",
+                    error_text(&error)
+                )),
+            }
+        });
+    }
+}
+
+fn verb(action: SessionsBulkAction) -> &'static str {
+    match action {
+        SessionsBulkAction::Archive => "archive",
+        SessionsBulkAction::Unarchive => "unarchive",
+        SessionsBulkAction::Pin => "pin",
+        SessionsBulkAction::Unpin => "unpin",
+        SessionsBulkAction::Delete => "delete",
+        SessionsBulkAction::Restore => "restore",
+    }
+}
+
+fn past(action: SessionsBulkAction) -> &'static str {
+    match action {
+        SessionsBulkAction::Archive => "Archived",
+        SessionsBulkAction::Unarchive => "Unarchived",
+        SessionsBulkAction::Pin => "Pinned",
+        SessionsBulkAction::Unpin => "Unpinned",
+        SessionsBulkAction::Delete => "Deleted",
+        SessionsBulkAction::Restore => "Restored",
+    }
+}
+
+/// The selection, from context.
+pub fn use_selection() -> Selection {
+    expect_context::<Selection>()
+}
