@@ -4,7 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use confab_core::api::{NewSessionInput, SessionListInput, SessionPage, SessionPatchInput};
+use confab_core::api::{
+    ForkInput, NewSessionInput, SessionListInput, SessionPage, SessionPatchInput,
+};
 use confab_core::model::{Session, SessionDetail};
 use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update, remove))
         .routes(routes!(clear))
         .routes(routes!(restore))
+        .routes(routes!(fork))
 }
 
 /// The user's sessions, pinned first, then by last activity, newest first.
@@ -116,4 +119,24 @@ async fn clear(
 ) -> ApiResult<StatusCode> {
     state.services.clear_session(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// "Continue in a new conversation": a new session holding a copy of the path from the root
+/// to `messageId` (new ids; the message its active leaf), titled as the source and linked to
+/// it (`forkedFrom`). 201 with the new session; 404 when the session or the message is not
+/// the user's; 400 `message_not_in_session` for a message of another of the user's sessions,
+/// `fork_too_long` for a path over 20,000 messages or 64 MiB of text; 409 while a reply of
+/// the path is still being written.
+#[utoipa::path(post, path = "/api/chat/sessions/{id}/fork", operation_id = "fork_session", tag = "sessions",
+    params(("id" = String, Path, description = "The source session's id")),
+    request_body = ForkInput,
+    responses((status = 201, body = Session)), security(("session" = []), ("token" = [])))]
+async fn fork(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ForkInput>,
+) -> ApiResult<impl IntoResponse> {
+    let session = state.services.fork_session(&user, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(session)))
 }

@@ -1260,6 +1260,7 @@ async fn user_totals_follow_every_write() {
             .import_sessions(
                 &ada.id,
                 vec![ImportSession {
+                    forked_from: None,
                     session: imported,
                     pinned: false,
                     archived: false,
@@ -1551,6 +1552,7 @@ fn counted_import(user_id: &str, prefix: &str) -> Vec<confab_core::store::Import
             messages.push(message);
         }
         ImportSession {
+            forked_from: None,
             session: NewSession {
                 id: id.clone(),
                 user_id: user_id.into(),
