@@ -124,8 +124,8 @@ async fn clear(
 /// "Continue in a new conversation": a new session holding a copy of the path from the root
 /// to `messageId` (new ids; the message its active leaf), titled as the source and linked to
 /// it (`forkedFrom`). 201 with the new session; 404 when the session or the message is not
-/// the user's; 400 `message_not_in_session` for a message of another of the user's sessions,
-/// `fork_too_long` for a path over 20,000 messages or 64 MiB of text; 409 while a reply of
+/// the user's; 422 `message_not_in_session` for a message of another of the user's sessions,
+/// 422 `fork_too_long` for a path over 20,000 messages or 64 MiB of text; 409 while a reply of
 /// the path is still being written.
 #[utoipa::path(post, path = "/api/chat/sessions/{id}/fork", operation_id = "fork_session", tag = "sessions",
     params(("id" = String, Path, description = "The source session's id")),
