@@ -39,16 +39,18 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             .with(|s| s.as_ref().and_then(|s| s.forked_from.clone()))
     });
     let source = RwSignal::new(None::<(ForkedFrom, String)>);
+    // `try_`: the header is disposed when another conversation opens, and a read of its own
+    // signals after that must not panic (a panic stops the whole page's WASM).
     Effect::new(move |_| {
-        let Some(wanted) = link.get() else {
-            source.set(None);
+        let Some(wanted) = link.try_get().flatten() else {
+            let _ = source.try_set(None);
             return;
         };
         if source.with_untracked(|shown| shown.as_ref().is_some_and(|(shown, _)| *shown == wanted))
         {
             return;
         }
-        source.set(None);
+        let _ = source.try_set(None);
         spawn_local(async move {
             if let Ok(found) = get_session(wanted.session_id.clone()).await {
                 // Only for the conversation still open.
@@ -167,7 +169,7 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
                         on:blur=move |event| if renaming.get_untracked() { save_title(event_target_value(&event)) }/>
                 </Show>
             </div>
-            {move || source.get().map(|(link, title)| view! {
+            {move || source.try_get().flatten().map(|(link, title)| view! {
                 <p class="forked-from">
                     "Forked from "
                     <a href=format!("/c/{}?m={}", link.session_id, link.message_id)>{title}</a>

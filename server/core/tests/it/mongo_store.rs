@@ -1486,7 +1486,10 @@ async fn a_fork_counts_its_words() {
         assert_eq!(word_count(fork.id).await, 3 + 2);
         let totals = user_totals(&mongo, &ada.id).await;
         assert_eq!(
-            (totals.get_i64("message_count"), totals.get_i64("word_count")),
+            (
+                totals.get_i64("message_count"),
+                totals.get_i64("word_count")
+            ),
             (Ok(3 + 2), Ok(3 + 2 + 4 + 3 + 2))
         );
     })
