@@ -279,6 +279,22 @@ pub async fn get_session(id: String) -> Result<Session, AppError> {
         .map_err(server::to_error)
 }
 
+/// "Continue in a new conversation": a new session holding a copy of the path from the root
+/// of `session_id` to `message_id`, linked to its source (`Services::fork_session`, whose
+/// errors it answers). Answers the new session.
+#[server(prefix = "/rpc")]
+pub async fn fork_session(session_id: String, message_id: String) -> Result<Session, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .fork_session(
+            &user,
+            &session_id,
+            confab_core::api::ForkInput { message_id },
+        )
+        .await
+        .map_err(server::to_error)
+}
+
 #[server(prefix = "/rpc")]
 pub async fn create_session(title: Option<String>) -> Result<Session, AppError> {
     let user = server::user().await?;

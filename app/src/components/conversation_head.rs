@@ -1,9 +1,12 @@
 //! The open conversation's title and its actions: rename inline, pin, archive, export, clear,
-//! delete (with Undo), and the message type filter.
+//! delete (with Undo), the message type filter, and where a forked conversation came from.
 
-use confab_core::model::{Session, KNOWN_MESSAGE_TYPES};
+use confab_core::model::{ForkedFrom, Session, KNOWN_MESSAGE_TYPES};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+
+use crate::server_fns::get_session;
 
 use crate::state::{use_chat, use_session_actions, use_toasts, Change};
 
@@ -28,6 +31,35 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
             .with(|s| s.as_ref().map(|s| s.title.clone()).unwrap_or_default())
     };
     let id = move || chat.session_id().unwrap_or_default();
+    // A fork names its source; its title is asked from the browser (as the composer's models
+    // are, so a slow answer never holds the page back), and the link shows only while the
+    // source exists: a deleted one is simply not found.
+    let link = Memo::new(move |_| {
+        chat.session
+            .with(|s| s.as_ref().and_then(|s| s.forked_from.clone()))
+    });
+    let source = RwSignal::new(None::<(ForkedFrom, String)>);
+    // `try_`: the header is disposed when another conversation opens, and a read of its own
+    // signals after that must not panic (a panic stops the whole page's WASM).
+    Effect::new(move |_| {
+        let Some(wanted) = link.try_get().flatten() else {
+            let _ = source.try_set(None);
+            return;
+        };
+        if source.with_untracked(|shown| shown.as_ref().is_some_and(|(shown, _)| *shown == wanted))
+        {
+            return;
+        }
+        let _ = source.try_set(None);
+        spawn_local(async move {
+            if let Ok(found) = get_session(wanted.session_id.clone()).await {
+                // Only for the conversation still open.
+                if link.try_get_untracked().flatten().as_ref() == Some(&wanted) {
+                    let _ = source.try_set(Some((wanted, found.title)));
+                }
+            }
+        });
+    });
     let close_menu = move || {
         if let Some(menu) = menu.get_untracked() {
             menu.set_open(false);
@@ -137,6 +169,12 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
                         on:blur=move |event| if renaming.get_untracked() { save_title(event_target_value(&event)) }/>
                 </Show>
             </div>
+            {move || source.try_get().flatten().map(|(link, title)| view! {
+                <p class="forked-from">
+                    "Forked from "
+                    <a href=format!("/c/{}?m={}", link.session_id, link.message_id)>{title}</a>
+                </p>
+            })}
             <div class="toolbar" role="toolbar" aria-label="Conversation actions">
                 <label class="field">
                     <span class="visually-hidden">"Show"</span>

@@ -1,5 +1,6 @@
 //! The open conversation's messages, oldest at the top: Markdown, model and usage, copy,
-//! edit, regenerate, and "‹ 1/2 ›" between the alternatives of a message.
+//! edit, regenerate, continue in a new conversation (a fork), and "‹ 1/2 ›" between the
+//! alternatives of a message.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::client;
 use crate::markdown;
-use crate::server_fns::{load_conversation, switch_branch, MessageView};
+use crate::server_fns::{fork_session, load_conversation, switch_branch, MessageView};
 use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Opened, Outgoing};
 
 /// The scrolling list of messages plus the reply being streamed.
@@ -372,6 +373,34 @@ fn MessageItem(view: MessageView) -> impl IntoView {
             }
         }
     };
+    // A fork is a new conversation: it joins the sidebar at once and opens ready to write in.
+    let fork = {
+        let id = id.clone();
+        let navigate = navigate.clone();
+        move |_| {
+            let Some(session_id) = chat.session_id() else {
+                return;
+            };
+            let message_id = id.clone();
+            let navigate = navigate.clone();
+            spawn_local(async move {
+                match fork_session(session_id, message_id).await {
+                    Ok(session) => {
+                        let path = format!("/c/{}", session.id);
+                        stores.sessions.upsert(session);
+                        navigate(&path, Default::default());
+                        client::after(Duration::from_millis(150), || {
+                            client::focus("composer-input")
+                        });
+                    }
+                    Err(error) => toasts.error(format!(
+                        "Could not continue in a new conversation: {}",
+                        error_text(&error)
+                    )),
+                }
+            });
+        }
+    };
     let save_edit = {
         let id = id.clone();
         move || {
@@ -393,6 +422,8 @@ fn MessageItem(view: MessageView) -> impl IntoView {
             }
         }
     };
+    // A reply still being written cannot be forked from (the server refuses it too).
+    let forkable = message.status != MessageStatus::Streaming;
     let save_on_click = save_edit.clone();
     view! {
         <li class=format!("message message-{}", role.as_str()) id=format!("m-{id}") data-type=message.message_type.clone()>
@@ -445,6 +476,12 @@ fn MessageItem(view: MessageView) -> impl IntoView {
                     {(role == Role::Assistant).then(|| view! {
                         <button type="button" class="ghost small" on:click=regenerate
                             disabled=move || chat.streaming()>"Regenerate"</button>
+                    })}
+                    {forkable.then(|| view! {
+                        <button type="button" class="ghost small" on:click=fork
+                            title="A new conversation holding the messages up to this one">
+                            "Continue in a new conversation"
+                        </button>
                     })}
                 </span>
             </div>

@@ -86,6 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .import_sessions(
                 &user.id,
                 vec![ImportSession {
+                    forked_from: None,
                     session: NewSession {
                         id: session_id.clone(),
                         user_id: user.id.clone(),

@@ -179,6 +179,15 @@ pub struct SwitchBranchInput {
     pub limit: Option<i64>,
 }
 
+/// The message to fork a conversation from (`POST /api/chat/sessions/{id}/fork`): the new
+/// conversation holds the path from the root to it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ForkInput {
+    pub message_id: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]

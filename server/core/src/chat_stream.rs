@@ -221,6 +221,7 @@ mod tests {
             updated_at: at,
             last_message_at: Some(at),
             active_leaf_id: Some("m1".into()),
+            forked_from: None,
         };
         vec![
             ChatEvent::Message {

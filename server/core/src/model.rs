@@ -99,6 +99,21 @@ pub struct Session {
     pub last_message_at: Option<DateTime<Utc>>,
     /// The last message of the branch the user is on (branches share their earlier messages).
     pub active_leaf_id: Option<String>,
+    /// The conversation and message it was forked from ("Continue in a new conversation"),
+    /// absent for a conversation that was not. Kept when the source is deleted: it then
+    /// names nothing the user can open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
+}
+
+/// Where a forked conversation came from: the source session and the message whose path from
+/// the root the fork copied (ids as they were in the source).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ForkedFrom {
+    pub session_id: String,
+    pub message_id: String,
 }
 
 /// A session with the aggregates the detail view shows.

@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use confab_core::api::{
-    NewSessionInput, SessionListInput, SessionPage, SessionPatchInput, SessionsBulkInput,
-    SessionsBulkResult,
+    ForkInput, NewSessionInput, SessionListInput, SessionPage, SessionPatchInput,
+    SessionsBulkInput, SessionsBulkResult,
 };
 use confab_core::model::{Session, SessionDetail};
 use confab_http::CurrentUser;
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(clear))
         .routes(routes!(restore))
         .routes(routes!(bulk))
+        .routes(routes!(fork))
 }
 
 /// One action (archive, unarchive, pin, unpin, delete, restore) on up to 1,000 of the user's
@@ -134,4 +135,24 @@ async fn clear(
 ) -> ApiResult<StatusCode> {
     state.services.clear_session(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// "Continue in a new conversation": a new session holding a copy of the path from the root
+/// to `messageId` (new ids; the message its active leaf), titled as the source and linked to
+/// it (`forkedFrom`). 201 with the new session; 404 when the session or the message is not
+/// the user's; 422 `message_not_in_session` for a message of another of the user's sessions,
+/// 422 `fork_too_long` for a path over 20,000 messages or 64 MiB of text; 409 while a reply of
+/// the path is still being written.
+#[utoipa::path(post, path = "/api/chat/sessions/{id}/fork", operation_id = "fork_session", tag = "sessions",
+    params(("id" = String, Path, description = "The source session's id")),
+    request_body = ForkInput,
+    responses((status = 201, body = Session)), security(("session" = []), ("token" = [])))]
+async fn fork(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ForkInput>,
+) -> ApiResult<impl IntoResponse> {
+    let session = state.services.fork_session(&user, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(session)))
 }

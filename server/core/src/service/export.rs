@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{validate, ServiceError, ServiceResult, Services};
 use crate::api::{ImportProblem, ImportReport};
 use crate::ids::{derived_id, is_valid_id};
-use crate::model::{Message, Role, Session, User};
+use crate::model::{ForkedFrom, Message, Role, Session, User};
 use crate::store::{ImportSession, LeafRule, NewMessage, NewSession};
 
 pub const EXPORT_FORMAT: &str = "confab";
@@ -355,19 +355,32 @@ impl Services {
                 held.extend(self.store().owned_session_ids(&user.id, part).await?);
             }
         }
+        let keep_ids_of = |session: &Session| {
+            keeps_ids(
+                names_this_account,
+                held.contains(&session.id),
+                held.contains(&derived_session_id(&user.id, session)),
+            )
+        };
+        let links = mapped_fork_links(&user.id, &document.sessions, keep_ids_of);
         let mut report = ImportReport::default();
         let mut ids = IdMap::default();
         // Batches of sessions keep each write transaction short.
         let mut chunk = Vec::new();
         let mut chunk_messages = 0;
         for exported in document.sessions {
-            let keep_ids = keeps_ids(
-                names_this_account,
-                held.contains(&exported.session.id),
-                held.contains(&derived_session_id(&user.id, &exported.session)),
-            );
+            let keep_ids = keep_ids_of(&exported.session);
+            let link = exported
+                .session
+                .forked_from
+                .as_ref()
+                .and_then(|link| links.get(link))
+                .cloned();
             match confab_session_mapped(&user.id, keep_ids, exported) {
-                Ok(converted) => {
+                Ok(mut converted) => {
+                    if link.is_some() {
+                        converted.import.forked_from = link;
+                    }
                     chunk_messages += converted.import.messages.len();
                     chunk.push(converted);
                 }
@@ -433,6 +446,85 @@ pub fn derived_session_id(user_id: &str, session: &Session) -> String {
     )
 }
 
+/// The id an exported session is stored under: its own (when it is an id at all: a
+/// hand-made file may hold anything) when ids are kept, else one derived from it.
+fn stored_session_id(user_id: &str, keep_ids: bool, session: &Session) -> String {
+    if keep_ids && is_valid_id(&session.id) {
+        session.id.clone()
+    } else {
+        derived_session_id(user_id, session)
+    }
+}
+
+/// Exported message id -> the id it is stored under, for the messages of one session in id
+/// order: kept as they are (when they are ids), or derived from the exported id and ordered
+/// by time, then position.
+fn message_id_map(
+    user_id: &str,
+    keep_ids: bool,
+    messages_by_id: &[Message],
+) -> HashMap<String, String> {
+    let mut id_map = HashMap::with_capacity(messages_by_id.len());
+    for (position, message) in messages_by_id.iter().enumerate() {
+        let id = if keep_ids && is_valid_id(&message.id) {
+            message.id.clone()
+        } else {
+            let order = u16::try_from(position).unwrap_or(u16::MAX);
+            derived_id(
+                message.created_at,
+                order,
+                user_id,
+                &format!("confab:message:{}", message.id),
+            )
+        };
+        id_map.insert(message.id.clone(), id);
+    }
+    id_map
+}
+
+/// The fork links of a file's sessions (`Session::forked_from`, by the file's ids) re-made
+/// with the ids their sources are stored under, for the links whose source session and
+/// message the file holds: a link to a conversation outside the file keeps the file's ids
+/// when those are kept (see `confab_session`) and is dropped otherwise, as it would name
+/// nothing. `keep_ids` says, by exported session id, whether its ids are kept.
+fn mapped_fork_links(
+    user_id: &str,
+    sessions: &[ExportedSession],
+    keep_ids: impl Fn(&Session) -> bool,
+) -> HashMap<ForkedFrom, ForkedFrom> {
+    let wanted: HashSet<&ForkedFrom> = sessions
+        .iter()
+        .filter_map(|exported| exported.session.forked_from.as_ref())
+        .collect();
+    let sources: HashSet<&str> = wanted.iter().map(|link| link.session_id.as_str()).collect();
+    let mut mapped = HashMap::new();
+    for source in sessions
+        .iter()
+        .filter(|exported| sources.contains(exported.session.id.as_str()))
+    {
+        let keep = keep_ids(&source.session);
+        let mut by_id: Vec<Message> = source.messages.clone();
+        by_id.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids = message_id_map(user_id, keep, &by_id);
+        let session_id = stored_session_id(user_id, keep, &source.session);
+        for link in wanted
+            .iter()
+            .filter(|link| link.session_id == source.session.id)
+        {
+            if let Some(message_id) = ids.get(&link.message_id) {
+                mapped.insert(
+                    (*link).clone(),
+                    ForkedFrom {
+                        session_id: session_id.clone(),
+                        message_id: message_id.clone(),
+                    },
+                );
+            }
+        }
+    }
+    mapped
+}
+
 /// A session that could not be imported: its title and why.
 pub type Problem = (String, String);
 
@@ -460,29 +552,10 @@ pub fn confab_session_mapped(
     // Rows restored into their own account are the account's own, not imported from
     // elsewhere: they get no source id, which another import may already hold.
     let source = |id: &str| (!keep_ids).then(|| format!("confab:{id}"));
-    // Kept as they are (when they are ids at all: a hand-made file may hold anything), or
-    // derived from the exported id (`kind` keeps sessions and messages apart) and ordered by
-    // time, then position.
-    let new_id = |id: &str, time: DateTime<Utc>, order: u16, kind: &str| {
-        if keep_ids && is_valid_id(id) {
-            id.to_owned()
-        } else {
-            derived_id(time, order, user_id, &format!("confab:{kind}:{id}"))
-        }
-    };
-    let session_id = if keep_ids && is_valid_id(&session.id) {
-        session.id.clone()
-    } else {
-        derived_session_id(user_id, &session)
-    };
+    let session_id = stored_session_id(user_id, keep_ids, &session);
     let mut messages = messages;
     messages.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut id_map = HashMap::new();
-    for (position, message) in messages.iter().enumerate() {
-        let order = u16::try_from(position).unwrap_or(u16::MAX);
-        let id = new_id(&message.id, message.created_at, order, "message");
-        id_map.insert(message.id.clone(), id);
-    }
+    let id_map = message_id_map(user_id, keep_ids, &messages);
     let mut converted = Vec::with_capacity(messages.len());
     let mut message_ids = Vec::with_capacity(messages.len());
     for message in messages {
@@ -539,6 +612,9 @@ pub fn confab_session_mapped(
                 .active_leaf_id
                 .as_ref()
                 .and_then(|leaf| id_map.get(leaf).cloned()),
+            // The link names the source by the ids of the account it was exported from: kept
+            // when those ids are kept, dropped when the ids change (it would name nothing).
+            forked_from: session.forked_from.clone().filter(|_| keep_ids),
             messages: converted,
         },
         exported_id: session.id,

@@ -14,6 +14,7 @@ pub mod branch;
 pub mod chat;
 pub mod error;
 pub mod export;
+pub mod fork;
 pub mod import;
 mod live;
 pub mod recorder;
@@ -71,6 +72,8 @@ pub struct ServiceConfig {
     pub save_retry_for: Duration,
     /// How long a deleted conversation can be restored; it is purged after that.
     pub deleted_retention: Duration,
+    /// Most messages one fork copies (`fork::MAX_FORK_MESSAGES` unless a test lowers it).
+    pub max_fork_messages: usize,
 }
 
 /// Default of `ServiceConfig::deleted_retention`: a week.
@@ -92,6 +95,7 @@ impl Default for ServiceConfig {
             checkpoint_every: Duration::from_secs(2),
             save_retry_for: Duration::from_secs(30),
             deleted_retention: DEFAULT_DELETED_RETENTION,
+            max_fork_messages: fork::MAX_FORK_MESSAGES,
         }
     }
 }

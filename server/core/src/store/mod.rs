@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail, StatusReason,
-    User, UserRole,
+    ApiToken, ForkedFrom, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail,
+    StatusReason, User, UserRole,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -323,6 +323,9 @@ pub struct ImportSession {
     pub updated_at: Option<DateTime<Utc>>,
     /// The message ending the active branch, when the source says which one it is.
     pub active_leaf_id: Option<String>,
+    /// Where a forked conversation came from (a fork, or a backup of one), stored with a new
+    /// session as it is; a session that exists already keeps its own.
+    pub forked_from: Option<ForkedFrom>,
     /// In parent-before-child order.
     pub messages: Vec<NewMessage>,
 }

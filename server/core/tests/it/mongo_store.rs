@@ -1260,6 +1260,7 @@ async fn user_totals_follow_every_write() {
             .import_sessions(
                 &ada.id,
                 vec![ImportSession {
+                    forked_from: None,
                     session: imported,
                     pinned: false,
                     archived: false,
@@ -1420,6 +1421,81 @@ async fn signed_up(
 }
 
 /// The user's document in `user_totals`, which must exist.
+/// A fork's words count like any message's: the new session's `word_count` is its copied
+/// messages' words, and the user's totals grow by the copy's messages and words.
+#[tokio::test]
+async fn a_fork_counts_its_words() {
+    use confab_core::api::{ForkInput, NewMessageInput};
+    use mongodb::bson::{doc, Document};
+
+    let store = fresh("fork_words").await;
+    let mongo = Arc::clone(&store);
+    run(vec![store], move |mut stores| async move {
+        let store = stores.remove(0);
+        let services = conformance::services(store.clone());
+        let ada = services
+            .signup("ada@example.com", "a good password", None, "test")
+            .await
+            .expect("signup");
+        let say = |session_id: Option<String>, content: &str| {
+            let (services, ada) = (services.clone(), ada.clone());
+            let content = content.to_owned();
+            async move {
+                services
+                    .append_message(
+                        &ada,
+                        NewMessageInput {
+                            session_id,
+                            role: "user".into(),
+                            content,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("append")
+            }
+        };
+        // 3 words, 2 words, 4 words.
+        let first = say(None, "plan a trip").await;
+        let session_id = first.session.id.clone();
+        let second = say(Some(session_id.clone()), "day two").await;
+        say(Some(session_id.clone()), "and the food then").await;
+        let fork = services
+            .fork_session(
+                &ada,
+                &session_id,
+                ForkInput {
+                    message_id: second.message.id.clone(),
+                },
+            )
+            .await
+            .expect("fork");
+        let word_count = |id: String| {
+            let sessions = mongo.database().collection::<Document>("chat_sessions");
+            async move {
+                sessions
+                    .find_one(doc! { "_id": id })
+                    .await
+                    .expect("find")
+                    .expect("session")
+                    .get_i64("word_count")
+                    .expect("word_count")
+            }
+        };
+        assert_eq!(word_count(session_id).await, 3 + 2 + 4);
+        assert_eq!(word_count(fork.id).await, 3 + 2);
+        let totals = user_totals(&mongo, &ada.id).await;
+        assert_eq!(
+            (
+                totals.get_i64("message_count"),
+                totals.get_i64("word_count")
+            ),
+            (Ok(3 + 2), Ok(3 + 2 + 4 + 3 + 2))
+        );
+    })
+    .await;
+}
+
 async fn user_totals(store: &MongoStore, user_id: &str) -> mongodb::bson::Document {
     store
         .database()
@@ -1551,6 +1627,7 @@ fn counted_import(user_id: &str, prefix: &str) -> Vec<confab_core::store::Import
             messages.push(message);
         }
         ImportSession {
+            forked_from: None,
             session: NewSession {
                 id: id.clone(),
                 user_id: user_id.into(),

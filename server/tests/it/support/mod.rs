@@ -431,6 +431,15 @@ impl Client_ {
         ChatEvents::new(self.post("/api/chat", body).await)
     }
 
+    /// `POST /api/chat/sessions/{session_id}/fork` at `message_id`, answered as it comes.
+    pub async fn fork(&self, session_id: &str, message_id: &str) -> Response {
+        self.post(
+            &format!("/api/chat/sessions/{session_id}/fork"),
+            json!({ "messageId": message_id }),
+        )
+        .await
+    }
+
     pub async fn session(&self, title: &str) -> Value {
         let response = self
             .post("/api/chat/sessions", json!({ "title": title }))

@@ -817,6 +817,7 @@ impl Sink {
                 // The leaf is set with the last part, once the branch it ends is stored.
                 // `session` holds no messages here, so the clone is small.
                 self.push(ImportSession {
+                    forked_from: None,
                     active_leaf_id: None,
                     messages: head,
                     ..session.clone()

@@ -297,6 +297,7 @@ pub(super) fn convert(
 
     Ok(Converted {
         session: ImportSession {
+            forked_from: None,
             session: NewSession {
                 id: session_id,
                 user_id: user_id.to_owned(),

@@ -197,6 +197,16 @@ pub struct SessionDoc {
     /// session written before it, until the migration `SESSION_MODELS` fills it.
     #[serde(default)]
     pub models: Vec<String>,
+    /// Where a forked conversation came from (`Session::forked_from`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFromDoc>,
+}
+
+/// `ForkedFrom` as stored: the source's session and message ids.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForkedFromDoc {
+    pub session_id: String,
+    pub message_id: String,
 }
 
 impl SessionDoc {
@@ -223,6 +233,7 @@ impl SessionDoc {
             activity_at: created,
             deleted_at: None,
             models: Vec::new(),
+            forked_from: None,
         }
     }
 
@@ -240,6 +251,10 @@ impl SessionDoc {
             updated_at: from_bson_time(self.updated_at),
             last_message_at: self.last_message_at.map(from_bson_time),
             active_leaf_id: self.active_leaf_id,
+            forked_from: self.forked_from.map(|fork| crate::model::ForkedFrom {
+                session_id: fork.session_id,
+                message_id: fork.message_id,
+            }),
         }
     }
 }

@@ -185,6 +185,14 @@ async fn insert_sessions(
         .map(|import| {
             let mut document = SessionDoc::new(&import.session, import.pinned, import.archived);
             document.is_active = import.is_active;
+            document.forked_from =
+                import
+                    .forked_from
+                    .as_ref()
+                    .map(|fork| super::documents::ForkedFromDoc {
+                        session_id: fork.session_id.clone(),
+                        message_id: fork.message_id.clone(),
+                    });
             if let Some(updated_at) = import.updated_at {
                 document.updated_at = document.updated_at.max(to_bson_time(updated_at));
             }

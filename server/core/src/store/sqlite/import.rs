@@ -178,11 +178,13 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
     let created = conn
         .prepare_cached(
             "INSERT INTO chat_sessions (id, user_id, title, is_active, pinned, archived,
-                 source_id, created_at, updated_at, activity_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, max(?8, coalesce(?9, ?8)), ?8)
+                 source_id, created_at, updated_at, activity_at, forked_from_session,
+                 forked_from_message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, max(?8, coalesce(?9, ?8)), ?8, ?10, ?11)
              ON CONFLICT DO NOTHING",
         )
         .and_then(|mut insert| {
+            let fork = import.forked_from.as_ref();
             insert.execute(params![
                 session.id,
                 session.user_id,
@@ -193,6 +195,8 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
                 session.source_id,
                 to_ms(session.created_at),
                 import.updated_at.map(to_ms),
+                fork.map(|fork| &fork.session_id),
+                fork.map(|fork| &fork.message_id),
             ])
         })
         .map_err(sql_error)?;

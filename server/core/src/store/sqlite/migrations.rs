@@ -326,6 +326,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE api_tokens ADD COLUMN made_under TEXT;
     "#,
+    // 14: the source of a forked conversation (session and message ids). Plain text, not
+    // foreign keys: the source may be deleted and purged while the fork lives on.
+    r#"
+    ALTER TABLE chat_sessions ADD COLUMN forked_from_session TEXT;
+    ALTER TABLE chat_sessions ADD COLUMN forked_from_message TEXT;
+    "#,
 ];
 
 /// The schema version this build expects.

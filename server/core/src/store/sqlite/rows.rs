@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
-use crate::model::{ApiToken, Message, MessageStatus, Role, Session, StatusReason, User, UserRole};
+use crate::model::{
+    ApiToken, ForkedFrom, Message, MessageStatus, Role, Session, StatusReason, User, UserRole,
+};
 
 pub fn to_ms(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -46,7 +48,8 @@ pub fn token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 }
 
 pub const SESSION_COLUMNS: &str = "id, title, is_active, pinned, archived, message_count, \
-     prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, active_leaf_id, activity_at";
+     prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, active_leaf_id, activity_at, \
+     forked_from_session, forked_from_message";
 
 pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -62,6 +65,13 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
         updated_at: from_ms(row.get(9)?),
         last_message_at: row.get::<_, Option<i64>>(10)?.map(from_ms),
         active_leaf_id: row.get(11)?,
+        forked_from: match (row.get(13)?, row.get(14)?) {
+            (Some(session_id), Some(message_id)) => Some(ForkedFrom {
+                session_id,
+                message_id,
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -705,6 +705,7 @@ pub async fn import_long(store: DynStore, total: usize) -> Long {
             .import_sessions(
                 &ada.id,
                 vec![ImportSession {
+                    forked_from: None,
                     session: NewSession {
                         id: session_id.clone(),
                         user_id: ada.id.clone(),
@@ -1037,6 +1038,7 @@ pub async fn branch_ends_after_forks_anywhere(store: DynStore) {
         plain_message(&ada.id, &session_id, n, "f", parent, created_at)
     };
     let import = |messages: Vec<NewMessage>| ImportSession {
+        forked_from: None,
         session: NewSession {
             id: session_id.clone(),
             user_id: ada.id.clone(),

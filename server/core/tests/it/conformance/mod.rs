@@ -15,6 +15,7 @@ use futures::StreamExt;
 pub mod admin;
 pub mod backup;
 pub mod branches;
+mod fork;
 mod replies;
 pub mod round_trip;
 pub use admin::{
@@ -32,6 +33,7 @@ pub use backup::{
 pub use branches::{
     branch_ends_after_forks_anywhere, branch_pages_by_hand, concurrent_appends_make_one_branch,
 };
+pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
@@ -83,6 +85,8 @@ macro_rules! every_story {
             stored_policy_and_audit_log,
             an_admin_change_and_its_audit_entry_are_one,
             a_reset_stops_the_tokens_of_the_old_password,
+            forking_a_conversation,
+            forking_a_long_path,
         }
     };
 }
@@ -105,6 +109,7 @@ fn every_story_is_listed() {
         include_str!("admin.rs"),
         include_str!("backup.rs"),
         include_str!("branches.rs"),
+        include_str!("fork.rs"),
         include_str!("replies.rs"),
         include_str!("round_trip.rs"),
     ];
@@ -1813,6 +1818,7 @@ pub async fn session_models(store: DynStore) {
         active_leaf: LeafRule::Set,
     };
     let conversation = |messages: Vec<NewMessage>| ImportSession {
+        forked_from: None,
         session: NewSession {
             id: imported_id.clone(),
             user_id: ada.id.clone(),
@@ -2307,6 +2313,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
     let second = new_message(1, Some(first.id.clone()), Some(10));
     let branch = new_message(2, Some(first.id.clone()), Some(5));
     let conversation = |messages: Vec<NewMessage>, leaf: &str| ImportSession {
+        forked_from: None,
         session: NewSession {
             id: session_id.clone(),
             user_id: ada.id.clone(),
@@ -3133,6 +3140,7 @@ pub async fn purging_a_long_conversation(store: DynStore) {
             });
         }
         ImportSession {
+            forked_from: None,
             session: NewSession {
                 id: session_id,
                 user_id: ada.id.clone(),

@@ -8,7 +8,13 @@ use confab_core::model::{Message, MessageStatus, Role, StatusReason, User};
 use confab_core::service::Services;
 use confab_core::store::{DynStore, LeafRule, NewMessage, ReplyOutcome};
 
-fn placeholder(user: &User, question: &Message, leaf: LeafRule, at_minutes_ago: i64) -> NewMessage {
+/// An empty reply of model `m` to `question`, `streaming`, written `at_minutes_ago`.
+pub(super) fn placeholder(
+    user: &User,
+    question: &Message,
+    leaf: LeafRule,
+    at_minutes_ago: i64,
+) -> NewMessage {
     NewMessage {
         id: new_id(),
         user_id: user.id.clone(),

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use confab_core::model::{
-    Message, MessageStatus, Role, Session, StatusReason, KNOWN_MESSAGE_TYPES, MAX_TITLE_CHARS,
+    ForkedFrom, Message, MessageStatus, Role, Session, StatusReason, KNOWN_MESSAGE_TYPES,
+    MAX_TITLE_CHARS,
 };
 use confab_core::service::export::{ExportDocument, ExportedSession, IdMap};
 use confab_core::store::DynStore;
@@ -159,6 +160,7 @@ fn session() -> impl Strategy<Value = (u8, Session, Vec<(u8, Message)>)> {
                     updated_at,
                     last_message_at,
                     active_leaf_id: None,
+                    forked_from: None,
                 };
                 (leaf, session, messages)
             },
@@ -175,7 +177,7 @@ pub fn document() -> impl Strategy<Value = ExportDocument> {
         any::<u64>(),
         proptest::sample::select(&[1u32, 2][..]),
         time(),
-        proptest::collection::vec(session(), 0..5),
+        proptest::collection::vec((session(), any::<u8>()), 0..5),
     )
         .prop_map(|(random, version, exported_at, sessions)| {
             let mut next = 0;
@@ -184,39 +186,57 @@ pub fn document() -> impl Strategy<Value = ExportDocument> {
                 uuid(random, next)
             };
             let account_id = (version == 2).then(&mut fresh_id);
-            let sessions = sessions
-                .into_iter()
-                .map(|(leaf, mut session, messages)| {
-                    session.id = fresh_id();
-                    let ids: Vec<String> = messages.iter().map(|_| fresh_id()).collect();
-                    let messages: Vec<Message> = messages
-                        .into_iter()
-                        .enumerate()
-                        .map(|(index, (parent, mut message))| {
-                            message.id = ids[index].clone();
-                            message.session_id = session.id.clone();
-                            message.parent_id = match parent % 4 {
-                                _ if index == 0 && parent % 4 != 1 => None,
-                                0 => None,
-                                1 => Some(fresh_id()),
-                                _ => Some(ids[usize::from(parent) % index].clone()),
-                            };
-                            // Unique in the account, as the store keeps them.
-                            if let Some(client_id) = &mut message.client_id {
-                                client_id.push_str(&format!("#{}", ids[index]));
-                            }
-                            message
+            let mut sessions_so_far: Vec<ExportedSession> = Vec::new();
+            for ((leaf, mut session, messages), fork) in sessions {
+                session.id = fresh_id();
+                let ids: Vec<String> = messages.iter().map(|_| fresh_id()).collect();
+                let messages: Vec<Message> = messages
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, (parent, mut message))| {
+                        message.id = ids[index].clone();
+                        message.session_id = session.id.clone();
+                        message.parent_id = match parent % 4 {
+                            _ if index == 0 && parent % 4 != 1 => None,
+                            0 => None,
+                            1 => Some(fresh_id()),
+                            _ => Some(ids[usize::from(parent) % index].clone()),
+                        };
+                        // Unique in the account, as the store keeps them.
+                        if let Some(client_id) = &mut message.client_id {
+                            client_id.push_str(&format!("#{}", ids[index]));
+                        }
+                        message
+                    })
+                    .collect();
+                session.active_leaf_id = match leaf % 4 {
+                    0 => None,
+                    1 => Some(fresh_id()),
+                    _ if messages.is_empty() => None,
+                    _ => Some(ids[usize::from(leaf) % messages.len()].clone()),
+                };
+                // Forked from an earlier conversation of the file (at one of its
+                // messages, or at a message it does not hold), or from one outside it.
+                session.forked_from = match fork % 4 {
+                    2 if !sessions_so_far.is_empty() => {
+                        let source = &sessions_so_far[usize::from(fork) % sessions_so_far.len()];
+                        Some(ForkedFrom {
+                            session_id: source.session.id.clone(),
+                            message_id: match source.messages.len() {
+                                0 => fresh_id(),
+                                n => source.messages[usize::from(fork / 4) % n].id.clone(),
+                            },
                         })
-                        .collect();
-                    session.active_leaf_id = match leaf % 4 {
-                        0 => None,
-                        1 => Some(fresh_id()),
-                        _ if messages.is_empty() => None,
-                        _ => Some(ids[usize::from(leaf) % messages.len()].clone()),
-                    };
-                    ExportedSession { session, messages }
-                })
-                .collect();
+                    }
+                    3 => Some(ForkedFrom {
+                        session_id: fresh_id(),
+                        message_id: fresh_id(),
+                    }),
+                    _ => None,
+                };
+                sessions_so_far.push(ExportedSession { session, messages });
+            }
+            let sessions = sessions_so_far;
             ExportDocument {
                 format: "confab".into(),
                 version,
@@ -230,13 +250,30 @@ pub fn document() -> impl Strategy<Value = ExportDocument> {
 /// What the first import makes of a generated file, by the documented rules: the title
 /// trimmed ("Imported chat" when it is not a valid title), counters and last activity
 /// computed from the messages, `updated_at` the latest of the file's, the creation and the
-/// newest message, links to messages the file does not hold dropped, a reply left
+/// newest message, links to messages the file does not hold dropped (fork links too), a reply left
 /// `streaming` settled (`model::settled_status`). Every other field as the file has it.
 fn expected_import(file: &ExportDocument, ids: &IdMap) -> Vec<ExportedSession> {
     let mut expected = file.clone();
+    let file_messages: std::collections::HashSet<(&String, &String)> = file
+        .sessions
+        .iter()
+        .flat_map(|exported| {
+            exported
+                .messages
+                .iter()
+                .map(move |message| (&exported.session.id, &message.id))
+        })
+        .collect();
     for exported in &mut expected.sessions {
         let held: std::collections::HashSet<String> =
             exported.messages.iter().map(|m| m.id.clone()).collect();
+        // A file of another account: a fork link stays (with the new ids) only when the file
+        // holds its source conversation and message.
+        exported.session.forked_from = exported
+            .session
+            .forked_from
+            .take()
+            .filter(|link| file_messages.contains(&(&link.session_id, &link.message_id)));
         let session = &mut exported.session;
         let title = session.title.trim();
         session.title = if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
