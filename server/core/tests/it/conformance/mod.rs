@@ -17,6 +17,7 @@ pub mod backup;
 pub mod branches;
 mod replies;
 pub mod round_trip;
+mod stars;
 pub use admin::{
     a_reset_stops_the_tokens_of_the_old_password, admin_user_list_and_counters,
     an_admin_change_and_its_audit_entry_are_one, disabling_an_account,
@@ -33,6 +34,7 @@ pub use branches::{
     branch_ends_after_forks_anywhere, branch_pages_by_hand, concurrent_appends_make_one_branch,
 };
 pub use replies::streaming_replies;
+pub use stars::starred_messages;
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
 /// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
@@ -82,6 +84,7 @@ macro_rules! every_story {
             stored_policy_and_audit_log,
             an_admin_change_and_its_audit_entry_are_one,
             a_reset_stops_the_tokens_of_the_old_password,
+            starred_messages,
         }
     };
 }
@@ -106,6 +109,7 @@ fn every_story_is_listed() {
         include_str!("branches.rs"),
         include_str!("replies.rs"),
         include_str!("round_trip.rs"),
+        include_str!("stars.rs"),
     ];
     let defined: Vec<&str> = files
         .iter()
@@ -1791,6 +1795,7 @@ pub async fn session_models(store: DynStore) {
         .with_timezone(&Utc);
     let imported_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:models");
     let imported = |n: u16, model: Option<&str>| NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(start, n + 1, &ada.id, &format!("test:models:{n}")),
         user_id: ada.id.clone(),
         session_id: imported_id.clone(),
@@ -2273,6 +2278,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
         .with_timezone(&Utc);
     let session_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:conversation");
     let new_message = |n: u16, parent: Option<String>, tokens: Option<i64>| NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(
             start + chrono::Duration::minutes(n.into()),
             n,
@@ -2919,6 +2925,7 @@ pub async fn purging_a_long_conversation(store: DynStore) {
             let at = start + chrono::Duration::seconds(n.into());
             let id = confab_core::ids::derived_id(at, n, &ada.id, &format!("{name}:{n}"));
             messages.push(NewMessage {
+                starred_at: None,
                 id: id.clone(),
                 user_id: ada.id.clone(),
                 session_id: session_id.clone(),

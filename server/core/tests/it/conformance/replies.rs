@@ -10,6 +10,7 @@ use confab_core::store::{DynStore, LeafRule, NewMessage, ReplyOutcome};
 
 fn placeholder(user: &User, question: &Message, leaf: LeafRule, at_minutes_ago: i64) -> NewMessage {
     NewMessage {
+        starred_at: None,
         id: new_id(),
         user_id: user.id.clone(),
         session_id: question.session_id.clone(),

@@ -85,7 +85,7 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
         status(),
         client_id(),
         time(),
-        any::<bool>(),
+        (any::<bool>(), proptest::option::of(time())),
     )
         .prop_map(
             |(
@@ -98,7 +98,7 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
                 (status, status_reason),
                 client_id,
                 created_at,
-                usage_estimated,
+                (usage_estimated, starred_at),
             )| {
                 // A complete message has content; any other may be empty (nothing arrived).
                 let content = if status == MessageStatus::Complete && content.trim().is_empty() {
@@ -122,6 +122,8 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
                     client_id,
                     created_at,
                     usage_estimated,
+                    starred: starred_at.is_some(),
+                    starred_at,
                 };
                 (parent, message)
             },
