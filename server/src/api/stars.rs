@@ -48,7 +48,7 @@ async fn unstar(
 /// The Starred view: the user's starred messages across conversations, the most recently
 /// starred first, each with its conversation's id and title. `limit` 1 to 200 (default 50);
 /// `nextCursor` asks for the next page. A page may hold fewer than `limit` items, even none,
-/// with a `nextCursor` (stars in conversations deleted since are left out). 400
+/// with a `nextCursor` (stars in conversations deleted since are left out). 422
 /// `invalid_cursor` for a cursor this list did not give.
 #[utoipa::path(get, path = "/api/chat/starred", operation_id = "list_starred", tag = "messages", params(PageInput),
     responses((status = 200, body = StarredPage)), security(("session" = []), ("token" = [])))]
