@@ -72,6 +72,7 @@ fn Frame() -> impl IntoView {
                     <Route path=path!("/new") view=pages::home::NewChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/c/:id") view=pages::chat::ChatPage ssr=SsrMode::Async/>
                     <Route path=path!("/import") view=pages::import::ImportPage ssr=SsrMode::Async/>
+                    <Route path=path!("/starred") view=pages::starred::StarredPage ssr=SsrMode::Async/>
                 </ParentRoute>
                 <Route path=path!("/admin") view=pages::admin::AdminPage ssr=SsrMode::Async/>
                 <Route path=path!("/reset-password") view=pages::reset_password::ResetPasswordPage ssr=SsrMode::Async/>

@@ -8,7 +8,7 @@ use confab_core::api::{
     SignInChoices, SignupPolicy, UserPage,
 };
 use confab_core::model::{
-    BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, User,
+    BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, StarredMessage, User,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -448,6 +448,32 @@ pub async fn search_messages(
         )
         .await
         .map(|page| page.items)
+        .map_err(server::to_error)
+}
+
+/// Stars the message (`starred`) or takes its star away; answers it as stored.
+#[server(prefix = "/rpc")]
+pub async fn set_star(id: String, starred: bool) -> Result<Message, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .set_star(&user, &id, starred)
+        .await
+        .map_err(server::to_error)
+}
+
+/// A page of the Starred view (after `cursor`), the most recently starred first.
+#[server(prefix = "/rpc")]
+pub async fn list_starred(cursor: Option<String>) -> Result<Page<StarredMessage>, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .starred_messages(
+            &user,
+            confab_core::api::PageInput {
+                limit: None,
+                cursor,
+            },
+        )
+        .await
         .map_err(server::to_error)
 }
 

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::client;
 use crate::markdown;
-use crate::server_fns::{fork_session, load_conversation, switch_branch, MessageView};
+use crate::server_fns::{fork_session, load_conversation, set_star, switch_branch, MessageView};
 use crate::state::{error_text, start_reply, use_chat, use_stores, use_toasts, Opened, Outgoing};
 
 /// The scrolling list of messages plus the reply being streamed.
@@ -300,7 +300,8 @@ fn page_link(session: Option<String>, key: &str, cursor: Option<String>) -> Stri
     }
 }
 
-fn author(role: Role, model: Option<&str>) -> String {
+/// Who wrote a message, as the list and the Starred view name them.
+pub fn author(role: Role, model: Option<&str>) -> String {
     match role {
         Role::User => "You".to_owned(),
         Role::Assistant => model.unwrap_or("Assistant").to_owned(),
@@ -351,6 +352,26 @@ fn MessageItem(view: MessageView) -> impl IntoView {
                 }
             }
         });
+    };
+    // Shown at once (optimistic); put back, with a toast, when the server refuses.
+    let starred = RwSignal::new(message.starred);
+    let toggle_star = {
+        let id = id.clone();
+        move |_| {
+            let wanted = !starred.get_untracked();
+            starred.set(wanted);
+            let id = id.clone();
+            spawn_local(async move {
+                if let Err(error) = set_star(id, wanted).await {
+                    let _ = starred.try_set(!wanted);
+                    let what = if wanted { "star" } else { "unstar" };
+                    toasts.error(format!(
+                        "Could not {what} the message: {}",
+                        error_text(&error)
+                    ));
+                }
+            });
+        }
     };
     let content = message.content.clone();
     let copy = move |_| {
@@ -468,6 +489,12 @@ fn MessageItem(view: MessageView) -> impl IntoView {
                     }
                 })}
                 <span class="message-actions">
+                    <button type="button" class="ghost small star-toggle" aria-label="Star message"
+                        aria-pressed=move || starred.get().to_string()
+                        title=move || if starred.get() { "Starred: click to unstar" } else { "Star this message" }
+                        on:click=toggle_star>
+                        <span aria-hidden="true">{move || if starred.get() { "★" } else { "☆" }}</span>
+                    </button>
                     <button type="button" class="ghost small" on:click=copy>"Copy"</button>
                     {(role == Role::User).then(|| view! {
                         <button type="button" class="ghost small" on:click=move |_| editing.set(true)

@@ -140,6 +140,7 @@ pub fn SessionSidebar() -> impl IntoView {
                     {move || if store.archived.get() { "Back to conversations" } else { "Show archived" }}
                 </button>
                 <a class="ghost-link small" href="/api/export" download rel="external">"Download backup"</a>
+                <A href="/starred" attr:class="ghost-link small">"Starred"</A>
                 <A href="/import" attr:class="ghost-link small">"Import"</A>
             </div>
         </nav>

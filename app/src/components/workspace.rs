@@ -27,7 +27,7 @@ pub fn SignedIn(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// The view of the layout route around `/`, `/new`, `/c/{id}` and `/import`. Mounted once for
+/// The view of the layout route around `/`, `/new`, `/c/{id}`, `/import` and `/starred`. Mounted once for
 /// all of them: moving between conversations changes only the `<Outlet/>`, so the sidebar is
 /// not rebuilt (no flash, its scroll position and loaded pages kept).
 #[component]

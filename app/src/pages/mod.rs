@@ -6,3 +6,4 @@ pub mod home;
 pub mod import;
 pub mod not_found;
 pub mod reset_password;
+pub mod starred;

@@ -163,6 +163,7 @@ fn new_message(
     start: chrono::DateTime<Utc>,
 ) -> NewMessage {
     NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(
             start,
             (n % 65_536) as u16,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    ApiToken, Message, MessageStatus, SearchHit, Session, StatusReason, User, UserRole,
+    ApiToken, Message, MessageStatus, SearchHit, Session, StarredMessage, StatusReason, User,
+    UserRole,
 };
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -749,6 +750,17 @@ pub struct MessagePage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchPage {
     pub results: Vec<SearchHit>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/starred`: a page of the user's starred messages, the most recently starred
+/// first; `next_cursor` asks for the next. A page may hold fewer than `limit` items (even none)
+/// and still have a `next_cursor`: stars in conversations deleted since are left out of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StarredPage {
+    pub items: Vec<StarredMessage>,
     pub next_cursor: Option<String>,
 }
 

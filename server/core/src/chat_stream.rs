@@ -193,6 +193,8 @@ mod tests {
             client_id: Some("c1".into()),
             created_at: chrono::Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
             usage_estimated: true,
+            starred: false,
+            starred_at: None,
         }
     }
 

@@ -292,6 +292,13 @@ pub struct Message {
     /// The token counts are estimates: the provider reported no usage.
     #[serde(default)]
     pub usage_estimated: bool,
+    /// Whether the user starred the message: always `starred_at.is_some()`, spelled out for
+    /// clients that only show the star.
+    #[serde(default)]
+    pub starred: bool,
+    /// When the user starred the message (the Starred view's order); `None` when not starred.
+    #[serde(default)]
+    pub starred_at: Option<DateTime<Utc>>,
 }
 
 /// Where a message stands among its siblings (siblings: the messages of its session with the same
@@ -342,6 +349,18 @@ pub struct BranchPage {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// One item of the Starred view: a starred message with the conversation it is in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StarredMessage {
+    pub message: Message,
+    /// The id of the message's conversation (the same as `message.sessionId`).
+    pub session_id: String,
+    /// The conversation's title as it is now.
+    pub session_title: String,
 }
 
 /// One search result. `snippet` is HTML: escaped text with `<mark>` around the hits.

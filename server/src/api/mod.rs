@@ -14,6 +14,7 @@ pub mod openai;
 mod ops;
 mod search;
 mod sessions;
+mod stars;
 mod tokens;
 
 use axum::body::Bytes;
@@ -221,6 +222,7 @@ fn documented(max_import_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(messages::router())
         .merge(search::router())
+        .merge(stars::router())
         .merge(export::router())
         .merge(import::router(max_import_bytes))
         .merge(ops::router())

@@ -360,6 +360,9 @@ async fn every_private_route_needs_authentication() {
         (Method::GET, format!("/api/chat/messages?sessionId={id}")),
         (Method::POST, "/api/chat/messages".into()),
         (Method::GET, "/api/chat/search?q=x".into()),
+        (Method::PUT, format!("/api/chat/messages/{id}/star")),
+        (Method::DELETE, format!("/api/chat/messages/{id}/star")),
+        (Method::GET, "/api/chat/starred".into()),
         (Method::GET, "/api/export".into()),
         (Method::POST, "/api/import".into()),
     ];

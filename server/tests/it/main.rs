@@ -25,5 +25,6 @@ mod oidc;
 mod openai_sdk;
 mod replies;
 mod reverse_proxy;
+mod stars;
 mod text_exact;
 mod two_nodes;

@@ -329,6 +329,7 @@ impl Services {
             }
         };
         let message = NewMessage {
+            starred_at: None,
             id: new_id(),
             user_id: user.id.clone(),
             session_id,

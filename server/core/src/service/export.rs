@@ -591,6 +591,11 @@ pub fn confab_session_mapped(
             source_id: source(&message.id),
             created_at: message.created_at,
             usage_estimated: message.usage_estimated,
+            // A file that says `starred` without the time (written by hand) keeps the star,
+            // dated by the message.
+            starred_at: message
+                .starred_at
+                .or_else(|| message.starred.then_some(message.created_at)),
             follow_active_leaf: false,
             active_leaf: LeafRule::Set,
         });

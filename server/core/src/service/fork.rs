@@ -85,6 +85,9 @@ impl Services {
                 active_leaf: LeafRule::Set,
                 source_id: None,
                 created_at: original.created_at,
+                // A star marks the message the user starred, not its copies: the Starred view
+                // lists each starred answer once.
+                starred_at: None,
             });
         }
         let counts = store

@@ -21,6 +21,7 @@ pub mod recorder;
 pub mod reply;
 #[cfg(test)]
 mod spans_tests;
+pub mod stars;
 mod validate;
 
 use std::sync::Arc;

@@ -424,6 +424,7 @@ impl Services {
             leaf,
         } = request;
         let placeholder = NewMessage {
+            starred_at: None,
             id: new_id(),
             user_id: user.id.clone(),
             session_id: question.session_id.clone(),
@@ -1014,6 +1015,8 @@ mod tests {
             client_id: None,
             created_at: Utc::now(),
             usage_estimated: false,
+            starred: false,
+            starred_at: None,
         }
     }
 

@@ -68,14 +68,29 @@ pub fn encode_audit(at_ms: i64, id: &str) -> String {
 }
 
 pub fn decode_audit(text: &str) -> Result<(i64, String), StoreError> {
+    decode_time_and_id(text, "a:")
+}
+
+/// A cursor of a list sorted by a time (ms) and an id: `prefix`, the time, `:`, the id.
+fn decode_time_and_id(text: &str, prefix: &str) -> Result<(i64, String), StoreError> {
     let raw = decode_raw(text)?;
-    let rest = raw.strip_prefix("a:").ok_or(StoreError::InvalidCursor)?;
+    let rest = raw.strip_prefix(prefix).ok_or(StoreError::InvalidCursor)?;
     let (millis, id) = rest.split_once(':').ok_or(StoreError::InvalidCursor)?;
     let at_ms = millis.parse().map_err(|_| StoreError::InvalidCursor)?;
     if id.is_empty() || id.len() > 64 {
         return Err(StoreError::InvalidCursor);
     }
     Ok((at_ms, id.to_owned()))
+}
+
+/// Position in the Starred view: when the last message of the page was starred (ms) and its
+/// id, the view's sort key.
+pub fn encode_star(starred_ms: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("t:{starred_ms}:{id}"))
+}
+
+pub fn decode_star(text: &str) -> Result<(i64, String), StoreError> {
+    decode_time_and_id(text, "t:")
 }
 
 /// Position in search results: an offset into the ranked list.
@@ -136,6 +151,13 @@ mod tests {
             assert!(SessionCursor::decode(bad).is_err(), "{bad}");
         }
         assert!(decode_offset("zzz").is_err());
+        assert_eq!(
+            decode_star(&encode_star(-5, "0190-abc")).unwrap(),
+            (-5, "0190-abc".to_owned())
+        );
+        for bad in [encode_offset(3), encode_audit(1, "x"), encode_star(1, "")] {
+            assert!(decode_star(&bad).is_err(), "{bad}");
+        }
         assert_eq!(decode_offset(&encode_offset(40)).unwrap(), 40);
     }
 }

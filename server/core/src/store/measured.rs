@@ -138,6 +138,8 @@ measured_operations! {
     fn token_holder(secret_hash: &str) -> StoreResult<Option<TokenHolder>>;
     fn create_session(new: NewSession) -> StoreResult<Session>;
     fn get_session(user_id: &str, id: &str) -> StoreResult<Option<SessionDetail>>;
+    fn set_star(user_id: &str, id: &str, at: Option<DateTime<Utc>>) -> StoreResult<Option<Message>>;
+    fn starred_messages(user_id: &str, query: StarredQuery) -> StoreResult<Page<StarredMessage>>;
     fn session(user_id: &str, id: &str) -> StoreResult<Option<Session>>;
     fn list_sessions(user_id: &str, query: SessionQuery) -> StoreResult<Page<Session>>;
     fn update_session(

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
     ApiToken, ForkedFrom, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail,
-    StatusReason, User, UserRole,
+    StarredMessage, StatusReason, User, UserRole,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +230,9 @@ pub struct NewMessage {
     /// Where an imported message came from, so a second import adds nothing.
     pub source_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Since when the user has starred it (a restored backup's star); `None` for a new
+    /// message, which is never starred.
+    pub starred_at: Option<DateTime<Utc>>,
 }
 
 /// How an append moves the session's active leaf (the end of the branch the user is on).
@@ -273,6 +276,14 @@ pub struct Appended {
     pub message: Message,
     pub session: Session,
     pub created: bool,
+}
+
+/// A page of the Starred view (`Store::starred_messages`).
+#[derive(Clone, Debug, Default)]
+pub struct StarredQuery {
+    pub limit: usize,
+    /// A `next_cursor` of the page before (`cursor::encode_star`).
+    pub cursor: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -650,6 +661,28 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         from: &str,
     ) -> StoreResult<Option<String>>;
+    // Stars.
+    /// Stars the user's message (`at`: `Some(time)`) or takes its star away (`None`). A
+    /// message starred already keeps the time it was first starred, so that starring again
+    /// changes nothing. Returns the message as stored afterwards; `None` when it is not a
+    /// message of one of the user's live (not deleted) sessions.
+    async fn set_star(
+        &self,
+        user_id: &str,
+        id: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<Message>>;
+    /// The user's starred messages, the most recently starred first (by `starred_at`, then id),
+    /// each with its session's title. A page reads the next `limit` starred messages after the
+    /// cursor and the sessions they are in, nothing more: those in deleted sessions are left
+    /// out, so a page may hold fewer than `limit` (even none) with a cursor when more follow.
+    /// `InvalidCursor` for a cursor this list did not give.
+    async fn starred_messages(
+        &self,
+        user_id: &str,
+        query: StarredQuery,
+    ) -> StoreResult<Page<StarredMessage>>;
+
     /// The message stored under `(user, client id)`, if any.
     async fn message_by_client_id(
         &self,

@@ -251,6 +251,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
     let user_id = account.user.id.clone();
     let time = at(1_700_000_000.0);
     let message = |key: &str, session_id: &str, content: &str, tokens: i64| NewMessage {
+        starred_at: None,
         id: derived_id(time, 0, &user_id, key),
         user_id: user_id.clone(),
         session_id: session_id.to_owned(),

@@ -1025,6 +1025,7 @@ async fn appends_take_two_round_trips() {
         assert_routed(&sent, &ada.id);
 
         let reply = NewMessage {
+            starred_at: None,
             active_leaf: LeafRule::IfLeafIs(question.message.id.clone()),
             ..reply_placeholder(&ada.id, &s, "reply-1", &question.message.id)
         };
@@ -1120,6 +1121,7 @@ fn reply_placeholder(
     parent: &str,
 ) -> confab_core::store::NewMessage {
     confab_core::store::NewMessage {
+        starred_at: None,
         id: id.into(),
         user_id: user_id.into(),
         session_id: session_id.into(),
@@ -1355,10 +1357,12 @@ async fn a_clear_elsewhere_outdates_the_remembered_leaf() {
         assert!(cleared);
 
         let reply = NewMessage {
+            starred_at: None,
             active_leaf: LeafRule::IfLeafIs(last.message.id.clone()),
             ..reply_placeholder(&ada.id, &s, "late-reply", &last.message.id)
         };
         let edit = NewMessage {
+            starred_at: None,
             role: confab_core::model::Role::User,
             content: "an edit".into(),
             status: confab_core::model::MessageStatus::Complete,

@@ -70,11 +70,25 @@ async fn tree_links_are_backfilled_at_open() {
     conformance::branches::check_long(store, &long).await;
 }
 
-/// What migration 12 (administration) added, taken away again: the tests that make a
-/// database of an older schema run it, so that opening migrates it from there.
+// What migrations 12 to 15 added, taken away again, newest first: the tests that make a
+// database of an older schema run them, so that opening migrates it from there.
+
+/// What migration 15 added: stars.
+const UNDO_MIGRATION_15: &str = "
+    DROP INDEX messages_starred;
+    ALTER TABLE messages DROP COLUMN starred_at;
+";
+
+/// What migration 14 added: the source of a fork.
+const UNDO_MIGRATION_14: &str = "
+    ALTER TABLE chat_sessions DROP COLUMN forked_from_session;
+    ALTER TABLE chat_sessions DROP COLUMN forked_from_message;
+";
+
 /// What migration 13 added: the credentials stamp API tokens are made under.
 const UNDO_MIGRATION_13: &str = "ALTER TABLE api_tokens DROP COLUMN made_under;";
 
+/// What migration 12 (administration) added.
 const UNDO_MIGRATION_12: &str = "
     DROP TRIGGER users_count_insert;
     DROP TRIGGER users_count_update;
@@ -104,6 +118,8 @@ async fn short_jumps_are_linked_again_by_migration_10() {
          ALTER TABLE messages DROP COLUMN path;
          PRAGMA user_version = 9;",
     );
+    change(&path, UNDO_MIGRATION_15);
+    change(&path, UNDO_MIGRATION_14);
     change(&path, UNDO_MIGRATION_13);
     change(&path, UNDO_MIGRATION_12);
     assert_eq!(number(&path, longest_jump), 1);
@@ -338,6 +354,8 @@ async fn version_7_databases_get_cjk_bigrams() {
          PRAGMA user_version = 7;",
     )
     .unwrap();
+    conn.execute_batch(UNDO_MIGRATION_15).unwrap();
+    conn.execute_batch(UNDO_MIGRATION_14).unwrap();
     conn.execute_batch(UNDO_MIGRATION_13).unwrap();
     conn.execute_batch(UNDO_MIGRATION_12).unwrap();
     let matches = |expression: &str| -> i64 {
@@ -359,7 +377,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 13, "migrated to the latest schema");
+    assert_eq!(version, 15, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());

@@ -15,9 +15,11 @@ use std::sync::Arc;
 
 use confab::config::Config;
 use confab_core::api::{
-    ErrorBody, MessageCreated, MessagePage, SearchPage, SessionPage, UserEnvelope,
+    ErrorBody, MessageCreated, MessageEnvelope, MessagePage, SearchPage, SessionPage, StarredPage,
+    UserEnvelope,
 };
 use confab_core::chat_stream::{chat_events, server_sent_events, ChatEvent, DecodeError};
+use confab_core::model::Message;
 use confab_core::store::mongo::command_log::{assert_shapes, CommandLog, Indexes};
 use confab_core::store::mongo::MongoStore;
 use confab_core::store::DynStore;
@@ -424,6 +426,24 @@ impl Client_ {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Stars (`PUT`) or unstars (`DELETE`) a message, asserting 200; returns it as stored.
+    pub async fn set_star(&self, message_id: &str, starred: bool) -> Message {
+        let path = format!("/api/chat/messages/{message_id}/star");
+        let response = if starred {
+            self.put(&path, json!({})).await
+        } else {
+            self.delete(&path).await
+        };
+        assert_eq!(response.status(), StatusCode::OK, "star {message_id}");
+        let envelope: MessageEnvelope = response.json().await.expect("the message");
+        envelope.message
+    }
+
+    /// A page of the Starred view (`query` as it goes in the query string, `""` for none).
+    pub async fn starred(&self, query: &str) -> StarredPage {
+        self.get_as(&format!("/api/chat/starred{query}")).await
     }
 
     /// Starts a chat reply (`POST /api/chat` with `body`), read as it streams.

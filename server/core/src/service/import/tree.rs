@@ -273,6 +273,7 @@ pub(super) fn convert(
         }
         let (status, status_reason) = crate::model::settled_status(turn.status, None, &content);
         messages.push(NewMessage {
+            starred_at: None,
             id: ids[node].clone().unwrap_or_default(),
             user_id: user_id.to_owned(),
             session_id: session_id.clone(),

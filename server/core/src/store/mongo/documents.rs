@@ -311,6 +311,10 @@ pub struct MessageDoc {
     /// Present on an imported message until its session's counters count it (see `counting`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uncounted: Option<super::counting::Uncounted>,
+    /// Since when the user has starred the message; absent (not null) when it is not starred,
+    /// so that the partial index `messages_starred` holds the starred messages only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starred_at: Option<bson::DateTime>,
     /// Words in `content`, for the session's `word_count` (not stored with the message).
     #[serde(skip)]
     pub word_count: i64,
@@ -359,6 +363,7 @@ impl MessageDoc {
             source_key: source_key(message.source_id.as_deref(), &message.id),
             created_at: to_bson_time(message.created_at),
             usage_estimated: message.usage_estimated,
+            starred_at: message.starred_at.map(to_bson_time),
             uncounted: None,
             word_count,
             terms,
@@ -402,6 +407,8 @@ impl MessageDoc {
             usage_estimated: self.usage_estimated,
             // A reason this build does not know (written by a newer one) reads as none.
             status_reason: self.status_reason.as_deref().and_then(StatusReason::parse),
+            starred: self.starred_at.is_some(),
+            starred_at: self.starred_at.map(from_bson_time),
         })
     }
 }

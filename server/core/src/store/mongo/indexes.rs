@@ -219,6 +219,21 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
                 false,
             ),
         ));
+        // The Starred view (`stars`): a user's starred messages, the most recently starred
+        // first. Partial, so that it holds the starred messages only; its query says
+        // `starred_at: {$exists: true}` for MongoDB to use it.
+        planned.push((
+            "messages",
+            IndexModel::builder()
+                .keys(doc! { "user_id": 1, "starred_at": -1, "_id": -1 })
+                .options(
+                    IndexOptions::builder()
+                        .name("messages_starred".to_owned())
+                        .partial_filter_expression(doc! { "starred_at": { "$exists": true } })
+                        .build(),
+                )
+                .build(),
+        ));
         // The few imported messages not yet counted (`counting`): a partial index holds only
         // them. Its query must say `uncounted.claim: {$exists: true}` for MongoDB to use it.
         planned.push((

@@ -54,6 +54,7 @@ mod leaves;
 mod migrations;
 mod search;
 mod snippet;
+mod stars;
 mod terms;
 mod totals;
 
@@ -72,12 +73,13 @@ pub(crate) use self::search::snippet_for;
 use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
-    SessionQuery, SessionsChange, Store, StoreError, StoreResult, StoredInvitation,
+    SessionQuery, SessionsChange, StarredQuery, Store, StoreError, StoreResult, StoredInvitation,
     StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
+    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StarredMessage,
+    StatusReason, User,
 };
 
 /// The database used when the URL names none.
@@ -574,6 +576,23 @@ impl Store for MongoStore {
 
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
         chat::all_messages(&self.collections, user_id, session_id).await
+    }
+
+    async fn set_star(
+        &self,
+        user_id: &str,
+        id: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<Message>> {
+        stars::set_star(&self.collections, user_id, id, at).await
+    }
+
+    async fn starred_messages(
+        &self,
+        user_id: &str,
+        query: StarredQuery,
+    ) -> StoreResult<Page<StarredMessage>> {
+        stars::starred_messages(&self.collections, user_id, &query).await
     }
 
     async fn get_message(&self, user_id: &str, id: &str) -> StoreResult<Option<Message>> {

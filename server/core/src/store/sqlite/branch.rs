@@ -225,7 +225,7 @@ fn tree_node(conn: &Connection, id: &str) -> StoreResult<Option<TreeNode>> {
 fn tree_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<TreeMessage> {
     Ok(TreeMessage {
         message: rows::message(row)?,
-        depth: row.get(15)?,
+        depth: row.get(rows::AFTER_MESSAGE_COLUMNS)?,
     })
 }
 

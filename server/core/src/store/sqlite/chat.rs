@@ -433,8 +433,8 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
     conn.prepare_cached(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
              prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
-             usage_estimated, status_reason, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?15)",
+             usage_estimated, status_reason, updated_at, starred_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?15, ?18)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -455,6 +455,7 @@ pub fn insert_message(conn: &Connection, message: &NewMessage) -> StoreResult<()
             created,
             message.usage_estimated,
             message.status_reason.map(StatusReason::as_str),
+            message.starred_at.map(to_ms),
         ])
     })
     .map_err(sql_error)?;

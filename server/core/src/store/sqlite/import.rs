@@ -232,7 +232,7 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
 }
 
 /// Parameters of one row: every column a message has.
-const COLUMNS: usize = 22;
+const COLUMNS: usize = 23;
 /// Rows per insert statement: `COLUMNS` parameters each, well under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
@@ -247,13 +247,18 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
     let sql = format!(
         "INSERT INTO messages (id, session_id, user_id, parent_id, role, content, type, model,
              prompt_tokens, completion_tokens, latency_ms, status, client_id, source_id, created_at,
-             updated_at, usage_estimated, status_reason, depth, jump_id, jump_depth, path)
+             updated_at, usage_estimated, status_reason, depth, jump_id, jump_depth, path,
+             starred_at)
          VALUES {} ON CONFLICT DO NOTHING",
         vec![format!("({})", vec!["?"; COLUMNS].join(", ")); rows.len()].join(", ")
     );
     let times: Vec<i64> = rows
         .iter()
         .map(|(message, _, _, _)| to_ms(message.created_at))
+        .collect();
+    let stars: Vec<Option<i64>> = rows
+        .iter()
+        .map(|(message, _, _, _)| message.starred_at.map(to_ms))
         .collect();
     let labels: Vec<[Option<&str>; 3]> = rows
         .iter()
@@ -280,8 +285,10 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
             None => (None, None, None, None),
         })
         .collect();
-    for ((((message, session_id, client_id, _), created_at), [role, status, reason]), tree) in
-        rows.iter().zip(&times).zip(&labels).zip(&tree)
+    for (
+        ((((message, session_id, client_id, _), created_at), [role, status, reason]), tree),
+        star,
+    ) in rows.iter().zip(&times).zip(&labels).zip(&tree).zip(&stars)
     {
         let (depth, jump_id, jump_depth, label) = tree;
         values.extend_from_slice(&[
@@ -307,6 +314,7 @@ fn insert_messages(conn: &Connection, rows: &[Row]) -> StoreResult<usize> {
             jump_id,
             jump_depth,
             label,
+            star,
         ]);
     }
     // The full-size statement is reused; the shorter last one of a batch is not worth a

@@ -332,6 +332,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE chat_sessions ADD COLUMN forked_from_session TEXT;
     ALTER TABLE chat_sessions ADD COLUMN forked_from_message TEXT;
     "#,
+    // 15: starred messages (issue 16). The Starred view reads a user's stars newest first
+    // from an index that holds only starred messages, so it costs nothing for the rest.
+    r#"
+    ALTER TABLE messages ADD COLUMN starred_at INTEGER;
+    CREATE INDEX messages_starred ON messages(user_id, starred_at DESC, id DESC)
+        WHERE starred_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -13,6 +13,7 @@ mod migrations;
 mod readers;
 mod rows;
 mod search;
+mod stars;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,14 +29,14 @@ use self::writer::Writer;
 use super::{
     AdminChange, Appended, AuthSessionRecord, BranchWindow, ImportCounts, ImportSession,
     MessageQuery, NewMessage, NewSession, NewUser, ReplyOutcome, SearchQuery, SessionPatch,
-    SessionQuery, SessionsChange, Store, StoreError, StoreResult, StoredInvitation,
+    SessionQuery, SessionsChange, StarredQuery, Store, StoreError, StoreResult, StoredInvitation,
     StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
 use crate::api::{AuditEntry, UserSummary};
 use crate::ids::new_id;
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StatusReason, User,
-    UserRole,
+    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StarredMessage,
+    StatusReason, User, UserRole,
 };
 
 pub use search::CANDIDATES as SEARCH_CANDIDATES;
@@ -799,6 +800,28 @@ impl Store for SqliteStore {
     async fn all_messages(&self, user_id: &str, session_id: &str) -> StoreResult<Vec<Message>> {
         let (user_id, session_id) = (user_id.to_owned(), session_id.to_owned());
         self.read(move |conn| chat::all_messages(conn, &user_id, &session_id))
+            .await
+    }
+
+    async fn set_star(
+        &self,
+        user_id: &str,
+        id: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<Message>> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| stars::set_star(conn, &user_id, &id, at))
+            .await
+    }
+
+    async fn starred_messages(
+        &self,
+        user_id: &str,
+        query: StarredQuery,
+    ) -> StoreResult<Page<StarredMessage>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| stars::starred_messages(conn, &user_id, &query))
             .await
     }
 

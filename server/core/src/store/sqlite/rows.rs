@@ -77,11 +77,15 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
 
 pub const MESSAGE_COLUMNS: &str = "id, session_id, parent_id, role, content, type, model, \
      prompt_tokens, completion_tokens, latency_ms, status, client_id, created_at, usage_estimated, \
-     status_reason";
+     status_reason, starred_at";
+
+/// The index of the first column after `MESSAGE_COLUMNS` in a row that selects more.
+pub const AFTER_MESSAGE_COLUMNS: usize = 16;
 
 pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     let role: String = row.get(3)?;
     let status: String = row.get(10)?;
+    let starred_at = row.get::<_, Option<i64>>(15)?.map(from_ms);
     Ok(Message {
         id: row.get(0)?,
         session_id: row.get(1)?,
@@ -102,5 +106,7 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
             .get::<_, Option<String>>(14)?
             .as_deref()
             .and_then(StatusReason::parse),
+        starred: starred_at.is_some(),
+        starred_at,
     })
 }

@@ -170,6 +170,8 @@ fn written(
         client_id: None,
         created_at: at(created_at),
         usage_estimated: false,
+        starred: false,
+        starred_at: None,
     }
 }
 
@@ -251,6 +253,9 @@ fn branched_file() -> ExportDocument {
     stopped.completion_tokens = Some(34);
     stopped.latency_ms = Some(560);
     stopped.usage_estimated = true;
+    // Stars come along with the time they were given (before the message, even: a file may).
+    stopped.starred = true;
+    stopped.starred_at = Some(at("2021-03-06T07:08:09.123Z"));
     let mut regenerated = written(
         M[2],
         S1,
@@ -312,6 +317,8 @@ fn branched_file() -> ExportDocument {
         "2019-02-03T04:05:06Z",
     );
     note.message_type = "note-1".into();
+    note.starred = true;
+    note.starred_at = Some(at("1999-12-31T23:59:59.999Z"));
 
     ExportDocument {
         format: "confab".into(),
@@ -388,6 +395,39 @@ pub async fn backup_round_trip_keeps_every_field(source: DynStore, target: DynSt
     assert!(!plan.session.is_active, "isActive false stays false");
     assert_eq!(plan.messages[0].client_id.as_deref(), Some("client-1"));
     assert!(plan.messages[1].usage_estimated);
+    assert_eq!(
+        (plan.messages[1].starred, plan.messages[1].starred_at),
+        (true, Some(at("2021-03-06T07:08:09.123Z")))
+    );
+    assert_eq!(
+        (plan.messages[2].starred, plan.messages[2].starred_at),
+        (false, None)
+    );
+    // The Starred view lists the restored stars, newest star first.
+    let starred = services
+        .starred_messages(&ada, confab_core::api::PageInput::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        starred
+            .items
+            .iter()
+            .map(|item| (
+                item.message.content.as_str(),
+                item.session_title.as_str(),
+                item.message.starred_at
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "Day one: Alfa",
+                "Plan a trip ✈️ \u{1F30D}",
+                Some(at("2021-03-06T07:08:09.123Z"))
+            ),
+            ("Be brief.", "Old", Some(at("1999-12-31T23:59:59.999Z"))),
+        ]
+    );
+    assert_eq!(starred.next_cursor, None);
     assert_eq!(
         first
             .sessions

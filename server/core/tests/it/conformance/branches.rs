@@ -634,6 +634,7 @@ fn plain_message(
 ) -> NewMessage {
     let source_id = format!("{source}:{n}");
     NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(created_at, (n % 60_000) as u16, user_id, &source_id),
         user_id: user_id.to_owned(),
         session_id: session_id.to_owned(),
@@ -1253,6 +1254,7 @@ pub async fn concurrent_appends_make_one_branch(nodes: Vec<DynStore>) {
     let question = chain[chain.len() - 2].to_owned();
     let leaf = chain[chain.len() - 1].to_owned();
     let reply = NewMessage {
+        starred_at: None,
         id: "late-reply".into(),
         role: Role::Assistant,
         content: "a late answer".into(),

@@ -359,6 +359,7 @@ pub async fn forking_a_long_path(store: DynStore) {
             active_leaf: LeafRule::Set,
             source_id: None,
             created_at,
+            starred_at: None,
         });
     }
     store

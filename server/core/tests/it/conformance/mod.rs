@@ -18,6 +18,7 @@ pub mod branches;
 mod fork;
 mod replies;
 pub mod round_trip;
+mod stars;
 pub use admin::{
     a_reset_stops_the_tokens_of_the_old_password, admin_user_list_and_counters,
     an_admin_change_and_its_audit_entry_are_one, disabling_an_account,
@@ -35,6 +36,7 @@ pub use branches::{
 };
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
+pub use stars::starred_messages;
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
 /// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
@@ -87,6 +89,7 @@ macro_rules! every_story {
             a_reset_stops_the_tokens_of_the_old_password,
             forking_a_conversation,
             forking_a_long_path,
+            starred_messages,
         }
     };
 }
@@ -112,6 +115,7 @@ fn every_story_is_listed() {
         include_str!("fork.rs"),
         include_str!("replies.rs"),
         include_str!("round_trip.rs"),
+        include_str!("stars.rs"),
     ];
     let defined: Vec<&str> = files
         .iter()
@@ -1797,6 +1801,7 @@ pub async fn session_models(store: DynStore) {
         .with_timezone(&Utc);
     let imported_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:models");
     let imported = |n: u16, model: Option<&str>| NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(start, n + 1, &ada.id, &format!("test:models:{n}")),
         user_id: ada.id.clone(),
         session_id: imported_id.clone(),
@@ -2280,6 +2285,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
         .with_timezone(&Utc);
     let session_id = confab_core::ids::derived_id(start, 0, &ada.id, "test:conversation");
     let new_message = |n: u16, parent: Option<String>, tokens: Option<i64>| NewMessage {
+        starred_at: None,
         id: confab_core::ids::derived_id(
             start + chrono::Duration::minutes(n.into()),
             n,
@@ -3114,6 +3120,7 @@ pub async fn purging_a_long_conversation(store: DynStore) {
             let at = start + chrono::Duration::seconds(n.into());
             let id = confab_core::ids::derived_id(at, n, &ada.id, &format!("{name}:{n}"));
             messages.push(NewMessage {
+                starred_at: None,
                 id: id.clone(),
                 user_id: ada.id.clone(),
                 session_id: session_id.clone(),

@@ -16,6 +16,7 @@ pub(super) fn placeholder(
     at_minutes_ago: i64,
 ) -> NewMessage {
     NewMessage {
+        starred_at: None,
         id: new_id(),
         user_id: user.id.clone(),
         session_id: question.session_id.clone(),

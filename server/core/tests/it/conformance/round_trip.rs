@@ -86,7 +86,7 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
         status(),
         client_id(),
         time(),
-        any::<bool>(),
+        (any::<bool>(), proptest::option::of(time())),
     )
         .prop_map(
             |(
@@ -99,7 +99,7 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
                 (status, status_reason),
                 client_id,
                 created_at,
-                usage_estimated,
+                (usage_estimated, starred_at),
             )| {
                 // A complete message has content; any other may be empty (nothing arrived).
                 let content = if status == MessageStatus::Complete && content.trim().is_empty() {
@@ -123,6 +123,8 @@ fn message() -> impl Strategy<Value = (u8, Message)> {
                     client_id,
                     created_at,
                     usage_estimated,
+                    starred: starred_at.is_some(),
+                    starred_at,
                 };
                 (parent, message)
             },
