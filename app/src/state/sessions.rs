@@ -11,9 +11,12 @@ use crate::components::auth::Auth;
 use crate::error::AppError;
 use crate::server_fns::{get_session, list_sessions, restore_session};
 
-/// When a session last saw activity: what the list is ordered by.
+/// When a session last saw activity: what the list is ordered by, as the server orders it
+/// (the later of its creation and its last message: a fork is new, its messages are old).
 pub fn activity(session: &Session) -> DateTime<Utc> {
-    session.last_message_at.unwrap_or(session.created_at)
+    session
+        .last_message_at
+        .map_or(session.created_at, |last| last.max(session.created_at))
 }
 
 /// The sidebar's sessions: the first page from the server (rendered with the page), with the
