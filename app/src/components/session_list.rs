@@ -64,7 +64,20 @@ fn BulkBar() -> impl IntoView {
     let store = use_sessions();
     let selection = use_selection();
     let toasts = use_toasts();
-    let apply = move |action: SessionsBulkAction| selection.apply(action, store, toasts);
+    let current = current_session_id();
+    // Kept aside, so that the buttons' handlers stay `Copy`.
+    let navigate = StoredValue::new_local(use_navigate());
+    let apply = move |action: SessionsBulkAction| {
+        let leave = move |deleted: &[String]| {
+            if current
+                .get_untracked()
+                .is_some_and(|open| deleted.contains(&open))
+            {
+                navigate.with_value(|navigate| navigate("/", Default::default()));
+            }
+        };
+        selection.apply(action, store, toasts, leave)
+    };
     let archive = move |_| {
         apply(if store.archived.get_untracked() {
             SessionsBulkAction::Unarchive
@@ -78,7 +91,7 @@ fn BulkBar() -> impl IntoView {
             <div class="bulk-bar" role="toolbar" aria-label="Selected conversations">
                 <span class="bulk-count" aria-live="polite">{move || format!("{} selected", count())}</span>
                 <button type="button" class="ghost small"
-                    on:click=move |_| selection.select_all(shown_order(&store.visible()))>"Select all"</button>
+                    on:click=move |_| selection.select_all(shown_order(&store.visible()), toasts)>"Select all"</button>
                 <button type="button" class="ghost small" disabled=move || selection.busy.get() on:click=archive>
                     {move || if store.archived.get() { "Unarchive" } else { "Archive" }}
                 </button>
@@ -136,7 +149,12 @@ pub fn SessionSidebar() -> impl IntoView {
             </Show>
             <div class="sidebar-foot">
                 <button type="button" class="ghost small" aria-pressed=move || store.archived.get().to_string()
-                    on:click=move |_| store.archived.update(|archived| *archived = !*archived)>
+                    on:click=move |_| {
+                        // A selection is of the conversations shown: none of them are in the
+                        // other view.
+                        selection.clear();
+                        store.archived.update(|archived| *archived = !*archived)
+                    }>
                     {move || if store.archived.get() { "Back to conversations" } else { "Show archived" }}
                 </button>
                 <a class="ghost-link small" href="/api/export" download rel="external">"Download backup"</a>

@@ -4,7 +4,7 @@
 //! Shown before the server answers: conversations that an action takes off the list leave it
 //! at once, and come back with a notice when the server refuses.
 
-use confab_core::api::{SessionsBulkAction, SessionsBulkResult};
+use confab_core::api::{SessionsBulkAction, SessionsBulkResult, MAX_BULK_SESSIONS};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -66,8 +66,15 @@ impl Selection {
         self.anchor.set(Some(id.to_owned()));
     }
 
-    /// Selects every conversation in `order` (the list as shown).
-    pub fn select_all(&self, order: Vec<String>) {
+    /// Selects every conversation in `order` (the list as shown), at most the
+    /// `MAX_BULK_SESSIONS` one action may name (the first of them, with a notice).
+    pub fn select_all(&self, mut order: Vec<String>, toasts: Toasts) {
+        if order.len() > MAX_BULK_SESSIONS {
+            order.truncate(MAX_BULK_SESSIONS);
+            toasts.info(format!(
+                "Selected the first {MAX_BULK_SESSIONS}: one action takes at most that many."
+            ));
+        }
         self.ids.set(order);
     }
 
@@ -77,8 +84,27 @@ impl Selection {
     }
 
     /// Asks the server to apply `action` to the selection, in one request.
-    pub fn apply(&self, action: SessionsBulkAction, sessions: SessionsStore, toasts: Toasts) {
-        let ids = self.ids.get_untracked();
+    /// `leave` is called with the ids deleted, to leave the page of the open conversation if
+    /// it is among them.
+    pub fn apply(
+        &self,
+        action: SessionsBulkAction,
+        sessions: SessionsStore,
+        toasts: Toasts,
+        leave: impl Fn(&[String]) + 'static,
+    ) {
+        // Only what is shown: a conversation that left the list since it was selected (a
+        // delete or archive of its own, another page) is not acted on unseen.
+        let shown: Vec<String> = untrack(|| sessions.visible())
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        let ids: Vec<String> = self
+            .ids
+            .get_untracked()
+            .into_iter()
+            .filter(|id| shown.contains(id))
+            .collect();
         if ids.is_empty() || self.busy.get_untracked() {
             return;
         }
@@ -95,7 +121,7 @@ impl Selection {
             match answer {
                 Ok(result) => {
                     selection.clear();
-                    selection.done(action, result, sessions, toasts);
+                    selection.done(action, result, sessions, toasts, leave);
                 }
                 // The conversations come back to the list, still selected.
                 Err(error) => toasts.error(format!(
@@ -115,6 +141,7 @@ impl Selection {
         result: SessionsBulkResult,
         sessions: SessionsStore,
         toasts: Toasts,
+        leave: impl Fn(&[String]),
     ) {
         let applied = counted(result.applied.len() as u64, "conversation", "conversations");
         match action {
@@ -122,6 +149,8 @@ impl Selection {
                 for id in &result.applied {
                     sessions.remove(id);
                 }
+                // As a single delete does: the open conversation is gone, so is its page.
+                leave(&result.applied);
                 toasts.push(
                     format!("Deleted {applied}."),
                     ToastKind::Info,

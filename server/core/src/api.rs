@@ -79,7 +79,8 @@ pub const MAX_BULK_SESSIONS: usize = 1000;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionsBulkInput {
-    /// 1 to 1,000 (`MAX_BULK_SESSIONS`) session ids; one named twice counts once.
+    /// 1 to 1,000 (`MAX_BULK_SESSIONS`) session ids, counted as given; one named twice is
+    /// acted on once.
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub ids: Vec<String>,
     pub action: SessionsBulkAction,
@@ -753,7 +754,7 @@ pub struct SearchPage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /api/starred`: a page of the user's starred messages, the most recently starred
+/// `GET /api/chat/starred`: a page of the user's starred messages, the most recently starred
 /// first; `next_cursor` asks for the next. A page may hold fewer than `limit` items (even none)
 /// and still have a `next_cursor`: stars in conversations deleted since are left out of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1256,8 +1256,8 @@ async fn filters_typed_into_the_search_box_narrow_the_search() {
         found(r#"harbour model:"my local model""#).await,
         vec![answered.clone()]
     );
-    assert_eq!(found("ROLE:user harbour").await, vec![asked.clone()]);
-    assert_eq!(found("harbour type:explain").await, vec![answered.clone()]);
+    assert_eq!(found("ROLE:User harbour").await, vec![asked.clone()]);
+    assert_eq!(found("harbour type:Explain").await, vec![answered.clone()]);
     assert_eq!(
         found("harbour after:2000-01-01 before:2999-01-01").await,
         both

@@ -476,8 +476,13 @@ impl SearchFilters {
         use search_syntax::Key;
         match key {
             Key::Model => set_once(&mut self.model, key, validate::model(value)?),
-            Key::Type => set_once(&mut self.message_type, key, validate::message_type(value)?),
-            Key::Role => set_once(&mut self.role, key, parse_role(value)?),
+            // Typed by people: `role:User` and `type:Code` mean what their lower case does.
+            Key::Type => set_once(
+                &mut self.message_type,
+                key,
+                validate::message_type(&value.to_lowercase())?,
+            ),
+            Key::Role => set_once(&mut self.role, key, parse_role(&value.to_lowercase())?),
             Key::After => set_once(&mut self.from, key, parse_day(key, value)?),
             Key::Before => set_once(&mut self.to, key, parse_day(key, value)?),
         }

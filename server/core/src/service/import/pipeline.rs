@@ -806,26 +806,12 @@ impl Sink {
         }
     }
 
-    /// Adds a session, split into parts when it alone is larger than a batch: the store adds
-    /// the messages of a session it already holds, so the parts join up.
-    fn session(&mut self, mut session: ImportSession) -> Result<(), Halt> {
-        if session.messages.len() > BATCH_MESSAGES {
-            let mut rest = std::mem::take(&mut session.messages);
-            while rest.len() > BATCH_MESSAGES {
-                let tail = rest.split_off(BATCH_MESSAGES);
-                let head = std::mem::replace(&mut rest, tail);
-                // The leaf is set with the last part, once the branch it ends is stored.
-                // `session` holds no messages here, so the clone is small.
-                self.push(ImportSession {
-                    forked_from: None,
-                    active_leaf_id: None,
-                    messages: head,
-                    ..session.clone()
-                })?;
-            }
-            session.messages = rest;
+    /// Adds a session, split into parts when it alone is larger than a batch (`split`).
+    fn session(&mut self, session: ImportSession) -> Result<(), Halt> {
+        for part in split(session) {
+            self.push(part)?;
         }
-        self.push(session)
+        Ok(())
     }
 
     fn push(&mut self, session: ImportSession) -> Result<(), Halt> {
@@ -847,6 +833,28 @@ impl Sink {
             .blocking_send(Step::Batch(batch))
             .map_err(|_| Halt::Cancelled)
     }
+}
+
+/// `session` in parts of at most `BATCH_MESSAGES` messages, in order: the store adds the
+/// messages of a session it already holds, so the parts join up. The first part creates the
+/// session, so every part carries what a new session takes from it (its fork link among it);
+/// the leaf is set with the last part, once the branch it ends is stored.
+fn split(mut session: ImportSession) -> Vec<ImportSession> {
+    let mut parts = Vec::new();
+    let mut rest = std::mem::take(&mut session.messages);
+    while rest.len() > BATCH_MESSAGES {
+        let tail = rest.split_off(BATCH_MESSAGES);
+        let head = std::mem::replace(&mut rest, tail);
+        // `session` holds no messages here, so the clone is small.
+        parts.push(ImportSession {
+            active_leaf_id: None,
+            messages: head,
+            ..session.clone()
+        });
+    }
+    session.messages = rest;
+    parts.push(session);
+    parts
 }
 
 /// Test-only: the source id of a conversation whose conversion panics, to show that a panic
@@ -879,6 +887,91 @@ pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session over a batch is stored in parts; the first creates it, so a fork link on the
+    /// last part alone was lost for a fork of more than 2,000 messages restored from a backup.
+    #[test]
+    fn every_part_of_a_split_session_carries_its_fork_link_and_the_last_its_leaf() {
+        use crate::model::{ForkedFrom, MessageStatus, Role};
+        use crate::store::{LeafRule, NewMessage, NewSession};
+
+        let at = chrono::Utc::now();
+        let message = |n: usize| NewMessage {
+            id: format!("m{n}"),
+            user_id: "u".into(),
+            session_id: "s".into(),
+            parent_id: n.checked_sub(1).map(|parent| format!("m{parent}")),
+            role: Role::User,
+            content: format!("message {n}"),
+            message_type: "chat".into(),
+            model: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            latency_ms: None,
+            status: MessageStatus::Complete,
+            status_reason: None,
+            client_id: None,
+            usage_estimated: false,
+            follow_active_leaf: false,
+            active_leaf: LeafRule::Set,
+            source_id: None,
+            created_at: at,
+            starred_at: None,
+        };
+        let link = ForkedFrom {
+            session_id: "source".into(),
+            message_id: "at".into(),
+        };
+        let session = ImportSession {
+            session: NewSession {
+                id: "s".into(),
+                user_id: "u".into(),
+                title: "a fork".into(),
+                source_id: None,
+                created_at: at,
+            },
+            pinned: true,
+            archived: false,
+            is_active: true,
+            updated_at: Some(at),
+            active_leaf_id: Some("m4499".into()),
+            forked_from: Some(link.clone()),
+            messages: (0..4500).map(message).collect(),
+        };
+        let parts = split(session);
+        let shape: Vec<(usize, Option<&str>, Option<&ForkedFrom>, bool)> = parts
+            .iter()
+            .map(|part| {
+                (
+                    part.messages.len(),
+                    part.active_leaf_id.as_deref(),
+                    part.forked_from.as_ref(),
+                    part.pinned,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (2000, None, Some(&link), true),
+                (2000, None, Some(&link), true),
+                (500, Some("m4499"), Some(&link), true),
+            ]
+        );
+        let ids: Vec<&str> = parts
+            .iter()
+            .flat_map(|part| part.messages.iter().map(|m| m.id.as_str()))
+            .collect();
+        let expected: Vec<String> = (0..4500).map(|n| format!("m{n}")).collect();
+        assert_eq!(ids, expected, "every message once, in order");
+        // A session within a batch is one part, as it was.
+        let small = split(ImportSession {
+            messages: (0..3).map(message).collect(),
+            ..parts[2].clone()
+        });
+        assert_eq!(small.len(), 1);
+        assert_eq!(small[0].messages.len(), 3);
+    }
 
     #[test]
     fn peek_skips_bom_and_space() {
