@@ -20,6 +20,33 @@ pub struct Auth {
     /// Not followed by `user`: a refused attempt would re-render the top bar and close the
     /// dialog before its error could be read; success loads a new page instead.
     pub delete_account: ServerAction<DeleteAccount>,
+    /// The three actions' version counters, taken once when they were made (see `changes`).
+    versions: [RwSignal<usize>; 3],
+}
+
+/// How many times someone signed in, signed up and signed out in this tab.
+pub type SignInChanges = (usize, usize, usize);
+
+impl Auth {
+    /// The source of everything that belongs to the signed-in account: it changes whenever
+    /// someone signs in, up or out in this tab.
+    ///
+    /// Reads counters taken once, never the actions themselves: server rendering can run a
+    /// resource's source once more after it dropped the page's owner, and `Action::version`
+    /// on a disposed action panicked there ("Tried to access a reactive value that has already
+    /// been disposed", seen in CI). A disposed counter reads as 0, as it is on every server
+    /// render, so the source does not change then.
+    pub fn changes(&self) -> SignInChanges {
+        changes(self.versions)
+    }
+}
+
+fn changes([sign_in, sign_up, sign_out]: [RwSignal<usize>; 3]) -> SignInChanges {
+    (
+        sign_in.try_get().unwrap_or_default(),
+        sign_up.try_get().unwrap_or_default(),
+        sign_out.try_get().unwrap_or_default(),
+    )
 }
 
 pub fn provide_auth() {
@@ -27,22 +54,14 @@ pub fn provide_auth() {
     let sign_up = ServerAction::<SignUp>::new();
     let sign_out = ServerAction::<SignOut>::new();
     let delete_account = ServerAction::<DeleteAccount>::new();
-    let user = Resource::new(
-        move || {
-            (
-                sign_in.version().get(),
-                sign_up.version().get(),
-                sign_out.version().get(),
-            )
-        },
-        |_| current_user(),
-    );
+    let versions = [sign_in.version(), sign_up.version(), sign_out.version()];
     provide_context(Auth {
-        user,
+        user: Resource::new(move || changes(versions), |_| current_user()),
         sign_in,
         sign_up,
         sign_out,
         delete_account,
+        versions,
     });
 }
 

@@ -104,31 +104,52 @@ struct Actions {
     enable: ServerAction<AdminEnableUser>,
     delete: ServerAction<AdminDeleteUser>,
     reset: ServerAction<AdminCreatePasswordReset>,
+    /// The actions' version counters, taken once (`set_signup`'s first), as `Auth::changes`
+    /// explains: a source read after server rendering dropped the page must not panic.
+    versions: [RwSignal<usize>; 7],
 }
 
 impl Actions {
     fn new() -> Self {
+        let set_signup = ServerAction::<AdminSetSignup>::new();
+        let create_invitation = ServerAction::<AdminCreateInvitation>::new();
+        let revoke = ServerAction::<AdminRevokeInvitation>::new();
+        let disable = ServerAction::<AdminDisableUser>::new();
+        let enable = ServerAction::<AdminEnableUser>::new();
+        let delete = ServerAction::<AdminDeleteUser>::new();
+        let reset = ServerAction::<AdminCreatePasswordReset>::new();
         Actions {
-            set_signup: ServerAction::new(),
-            create_invitation: ServerAction::new(),
-            revoke: ServerAction::new(),
-            disable: ServerAction::new(),
-            enable: ServerAction::new(),
-            delete: ServerAction::new(),
-            reset: ServerAction::new(),
+            set_signup,
+            create_invitation,
+            revoke,
+            disable,
+            enable,
+            delete,
+            reset,
+            versions: [
+                set_signup.version(),
+                create_invitation.version(),
+                revoke.version(),
+                disable.version(),
+                enable.version(),
+                delete.version(),
+                reset.version(),
+            ],
         }
+    }
+
+    /// How many times the sign-up policy was saved (failed saves too).
+    fn saved(&self) -> usize {
+        self.versions[0].try_get().unwrap_or_default()
     }
 
     /// How many actions have finished (failed ones too): the lists load again when it grows.
     /// Every action counts, so none can be missing from the audit log shown.
     fn finished(&self) -> usize {
-        self.set_signup.version().get()
-            + self.create_invitation.version().get()
-            + self.revoke.version().get()
-            + self.disable.version().get()
-            + self.enable.version().get()
-            + self.delete.version().get()
-            + self.reset.version().get()
+        self.versions
+            .iter()
+            .map(|version| version.try_get().unwrap_or_default())
+            .sum()
     }
 }
 
@@ -156,10 +177,9 @@ impl AdminData {
     fn new() -> Self {
         let actions = Actions::new();
         let finished = move || actions.finished();
-        let save = actions.set_signup;
         AdminData {
             actions,
-            settings: Resource::new(move || save.version().get(), |_| admin_get_settings()),
+            settings: Resource::new(move || actions.saved(), |_| admin_get_settings()),
             invitations: Resource::new(finished, |_| admin_list_invitations()),
             users: PagedList::new(finished, users_after),
             audit: PagedList::new(finished, audit_after),

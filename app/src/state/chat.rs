@@ -77,7 +77,7 @@ pub struct ChatStore {
 /// sign-out actions), the session, the filter, the reload count, and the `?m=`, `?before=` and
 /// `?after=` of the URL.
 type ConversationQuery = (
-    (usize, usize, usize),
+    crate::components::auth::SignInChanges,
     Option<String>,
     String,
     u32,
@@ -181,11 +181,7 @@ fn load_conversation_of_url(
     Edited::new(
         move || -> ConversationQuery {
             (
-                (
-                    auth.sign_in.version().get(),
-                    auth.sign_up.version().get(),
-                    auth.sign_out.version().get(),
-                ),
+                auth.changes(),
                 id.get(),
                 filter.get(),
                 reload.get(),

@@ -23,7 +23,7 @@ pub use session_actions::{Change, SessionActions};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
 
-use crate::components::auth::Auth;
+use crate::components::auth::{Auth, SignInChanges};
 use crate::error::AppError;
 
 /// A server function error as a sentence for people, chosen by its code.
@@ -55,15 +55,8 @@ pub fn provide_state(auth: Auth) {
 /// its choice of model, type and filter, its selection of conversations. The conversation and session list reload by
 /// themselves (their sources hold the same versions).
 fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts, selection: Selection) {
-    let versions = move || {
-        (
-            auth.sign_in.version().get(),
-            auth.sign_up.version().get(),
-            auth.sign_out.version().get(),
-        )
-    };
-    Effect::new(move |before: Option<(usize, usize, usize)>| {
-        let now = versions();
+    Effect::new(move |before: Option<SignInChanges>| {
+        let now = auth.changes();
         if before.is_some_and(|before| before != now) {
             crate::client::abort_current();
             chat.live.set(None);

@@ -36,17 +36,10 @@ impl SessionsStore {
     pub(super) fn new(auth: Auth, actions: SessionActions, selection: Selection) -> SessionsStore {
         let archived = RwSignal::new(false);
         let list = Edited::new(
-            move || {
-                (
-                    auth.sign_in.version().get(),
-                    auth.sign_up.version().get(),
-                    auth.sign_out.version().get(),
-                    archived.get(),
-                )
-            },
+            move || (auth.changes(), archived.get()),
             // Asks who is signed in first: signed out, there is nothing to list (and no failed
             // request to log in the console).
-            |(_, _, _, archived)| async move {
+            |(_, archived)| async move {
                 match crate::server_fns::current_user().await {
                     Ok(Some(_)) => list_sessions(None, archived).await,
                     Ok(None) => Ok(Page {
