@@ -12,6 +12,8 @@ pub mod sign_in_failure;
 #[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "server")]
+pub mod gate;
+#[cfg(feature = "server")]
 pub mod ids;
 #[cfg(feature = "server")]
 pub mod meter;

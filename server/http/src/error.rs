@@ -27,7 +27,9 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::NotFound => StatusCode::NOT_FOUND,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        ServiceError::TooManyRequests { .. } | ServiceError::Busy => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::TooManyRequests { .. } | ServiceError::Busy(_) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ServiceError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -193,7 +195,7 @@ mod tests {
                 r#"{"error":{"code":"internal","message":"internal error"}}"#.into()
             )
         );
-        let busy = answer(ServiceError::Busy);
+        let busy = answer(ServiceError::Busy("busy checking passwords"));
         assert_eq!(
             (busy.0, busy.1.as_deref()),
             (StatusCode::TOO_MANY_REQUESTS, Some("1"))

@@ -5,15 +5,15 @@
 //! for, lets a bounded queue wait behind them and turns the rest away at once as
 //! [`ServiceError::Busy`].
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
+use crate::gate::Gate;
+use crate::service::error::PASSWORDS_BUSY;
+use crate::service::{ServiceError, ServiceResult};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use tokio::sync::Semaphore;
-
-use crate::service::{ServiceError, ServiceResult};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -34,19 +34,16 @@ fn hasher() -> Argon2<'static> {
 /// instance (owned by `Services`), so the bound holds for REST, server functions and the CLI
 /// together.
 pub struct Hashing {
-    /// Hashes running plus requests waiting for one: beyond these the answer is "busy".
-    admitted: Arc<Semaphore>,
-    /// Hashes running: each holds [`HASH_MEMORY_KIB`] and a core.
-    running: Arc<Semaphore>,
+    /// Hashes running (each holds [`HASH_MEMORY_KIB`] and a core) and requests waiting for
+    /// one: beyond these the answer is "busy".
+    gate: Gate,
 }
 
 impl Hashing {
     /// At most `at_once` hashes run (at least one), and at most `queue` more wait for them.
     pub fn new(at_once: usize, queue: usize) -> Self {
-        let at_once = at_once.max(1);
         Hashing {
-            admitted: Arc::new(Semaphore::new(at_once + queue)),
-            running: Arc::new(Semaphore::new(at_once)),
+            gate: Gate::new(at_once, queue, PASSWORDS_BUSY),
         }
     }
 
@@ -64,20 +61,10 @@ impl Hashing {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> ServiceResult<T> {
-        let admitted = self
-            .admitted
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| ServiceError::Busy)?;
-        let running = self
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|error| ServiceError::Internal(format!("hashing closed: {error}")))?;
+        let pass = self.gate.enter().await?;
         tokio::task::spawn_blocking(move || {
             let result = work();
-            drop((running, admitted));
+            drop(pass);
             result
         })
         .await
@@ -162,7 +149,10 @@ mod tests {
         );
         assert!(first.unwrap().starts_with("$argon2id$"));
         assert!(second.unwrap().starts_with("$argon2id$"));
-        assert!(matches!(third, Err(ServiceError::Busy)), "{third:?}");
+        assert!(
+            matches!(third, Err(ServiceError::Busy(PASSWORDS_BUSY))),
+            "{third:?}"
+        );
         let later = hashing.hash("later password".into()).await;
         assert!(later.unwrap().starts_with("$argon2id$"));
     }

@@ -10,9 +10,11 @@ pub const STORAGE_FULL_MESSAGE: &str =
     "the server's storage is full, so nothing was saved; try again once space is freed";
 
 /// What a client is told when the passwords being checked at once fill the queue.
-pub const BUSY_MESSAGE: &str = "the server is busy checking other passwords; try again in a second";
+pub const PASSWORDS_BUSY: &str =
+    "the server is busy checking other passwords; try again in a second";
 
-/// `Retry-After` of a busy answer: a queue of hashes drains in well under a second.
+/// `Retry-After` of a busy answer: a queue of hashes drains in well under a second, and one
+/// of forks within seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +42,11 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
-    /// Too many passwords are being checked at once: nothing was checked, and the same request
-    /// may succeed a moment later.
-    #[error("{BUSY_MESSAGE}")]
-    Busy,
+    /// Too much of one kind of heavy work is running (passwords being checked, forks being
+    /// copied: `gate::Gate`): nothing was done, and the same request may succeed a moment
+    /// later. The sentence says which work.
+    #[error("{0}")]
+    Busy(&'static str),
     /// The server's disk is full: the write was refused whole, and the same request succeeds
     /// once an operator frees space.
     #[error("{STORAGE_FULL_MESSAGE}")]
@@ -72,7 +75,7 @@ impl ServiceError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ServiceError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
-            ServiceError::Busy => Some(BUSY_RETRY_AFTER_SECS),
+            ServiceError::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -90,7 +93,7 @@ impl ServiceError {
             // it arrived or the import found it too large.
             ServiceError::TooLarge(_) => "body_too_large",
             ServiceError::TooManyRequests { .. } => "too_many_requests",
-            ServiceError::Busy => "busy",
+            ServiceError::Busy(_) => "busy",
             ServiceError::StorageFull => "storage_full",
             ServiceError::Internal(_) => "internal",
         }

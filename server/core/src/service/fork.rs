@@ -6,13 +6,17 @@
 //! path is read a page at a time (`Store::ancestors`), never the whole source session, and one
 //! fork copies at most [`MAX_FORK_MESSAGES`] messages holding at most [`MAX_FORK_BYTES`] of
 //! text: the depth of the message (known from the first page) refuses a longer path before the
-//! rest is read.
+//! rest is read. At most [`FORKS_AT_ONCE`] forks run at once on a node, with
+//! [`FORKS_WAITING`] more waiting behind them; the rest are answered `busy` (429 with
+//! `Retry-After`) before anything is read, so what forks hold in memory stays under
+//! `FORKS_AT_ONCE × MAX_FORK_BYTES` whatever the clients send.
 
 use chrono::Utc;
 
 use super::validate;
 use super::{ServiceError, ServiceResult, Services};
 use crate::api::ForkInput;
+use crate::gate::Gate;
 use crate::ids::new_id;
 use crate::model::{ForkedFrom, MessageStatus, Session, User};
 use crate::store::{ImportSession, LeafRule, NewMessage, NewSession, TreeMessage};
@@ -26,6 +30,18 @@ pub const MAX_FORK_MESSAGES: usize = 20_000;
 pub const MAX_FORK_BYTES: usize = 64 * 1024 * 1024;
 /// Messages read per round while walking up the path.
 const FORK_PAGE: usize = 500;
+/// Forks copying at once on one node.
+pub const FORKS_AT_ONCE: usize = 2;
+/// Forks waiting for one of those to end; more are answered `busy`.
+pub const FORKS_WAITING: usize = 8;
+/// What a fork turned away is told.
+pub const FORKS_BUSY: &str =
+    "the server is busy copying other conversations; try again in a few seconds";
+
+/// The gate every fork of these services goes through.
+pub(super) fn gate() -> Gate {
+    Gate::new(FORKS_AT_ONCE, FORKS_WAITING, FORKS_BUSY)
+}
 
 impl Services {
     /// Forks `session_id` at `input.message_id`: a new conversation of the user holding a
@@ -39,7 +55,8 @@ impl Services {
     /// `Conflict` while a message of the path is still being generated (a reply streaming:
     /// fork once it has ended, so that the copy is not a text cut short that nothing
     /// finishes); `Invalid` `fork_too_long` for a path over [`MAX_FORK_MESSAGES`] messages or
-    /// [`MAX_FORK_BYTES`] of text.
+    /// [`MAX_FORK_BYTES`] of text; `Busy` when [`FORKS_WAITING`] forks already wait for their
+    /// turn.
     #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %session_id, message_id = %input.message_id))]
     pub async fn fork_session(
         &self,
@@ -49,6 +66,8 @@ impl Services {
     ) -> ServiceResult<Session> {
         validate::existing_id(session_id)?;
         validate::existing_id(&input.message_id)?;
+        // Held until the copy is written: the path read below is what a fork holds in memory.
+        let _pass = self.inner.forks.enter().await?;
         let store = self.store();
         let source = store
             .session(&user.id, session_id)
@@ -207,5 +226,83 @@ impl Services {
             Ok(_) => ServiceError::NotFound,
             Err(error) => error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::NewMessageInput;
+    use crate::service::{ServiceConfig, ServiceError};
+    use crate::store::sqlite::{SqliteOptions, SqliteStore};
+    use crate::store::DynStore;
+
+    /// With every turn taken, a fork is answered busy before it reads anything, and with a
+    /// turn free again the same fork is made.
+    #[tokio::test]
+    async fn a_fork_past_the_queue_is_busy_and_made_once_a_turn_is_free() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: DynStore = Arc::new(
+            SqliteStore::open(SqliteOptions::new(dir.path().join("confab.db")))
+                .expect("open store"),
+        );
+        let services = Services::new(store, ServiceConfig::default());
+        let user = services
+            .signup("forks@example.com", "a secret password", None, "test")
+            .await
+            .expect("signup");
+        let appended = services
+            .append_message(
+                &user,
+                NewMessageInput {
+                    role: "user".into(),
+                    content: "the question".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append");
+        let (session_id, message_id) = (appended.session.id.clone(), appended.message.id.clone());
+        let fork = || {
+            services.fork_session(
+                &user,
+                &session_id,
+                ForkInput {
+                    message_id: message_id.clone(),
+                },
+            )
+        };
+
+        let mut held = Vec::new();
+        for _ in 0..FORKS_AT_ONCE {
+            held.push(services.inner.forks.enter().await.expect("a running turn"));
+        }
+        let gate = &services.inner.forks;
+        let mut waiting = Vec::new();
+        for _ in 0..FORKS_WAITING {
+            waiting.push(Box::pin(gate.enter()));
+        }
+        // Polled once each, the waiting ones take their places in the queue.
+        for entry in &mut waiting {
+            let polled = futures::poll!(entry.as_mut());
+            assert!(polled.is_pending(), "a queued turn waits");
+        }
+        match fork().await {
+            Err(ServiceError::Busy(sentence)) => assert_eq!(sentence, FORKS_BUSY),
+            other => panic!("expected busy, got {other:?}"),
+        }
+        drop(waiting);
+        drop(held);
+        let made = fork().await.expect("the fork is made once a turn is free");
+        assert_eq!(
+            made.forked_from,
+            Some(ForkedFrom {
+                session_id: session_id.clone(),
+                message_id: message_id.clone(),
+            })
+        );
+        assert_eq!(made.message_count, 1);
     }
 }

@@ -114,6 +114,8 @@ struct Inner {
     signup_limiter: RateLimiter,
     /// Every password hashed or checked goes through here (a bounded number at once).
     hashing: Hashing,
+    /// Every fork goes through here: a few at once, each holding its copy in memory.
+    forks: crate::gate::Gate,
     providers: Arc<Providers>,
     /// Replies still being read from a provider; shutdown waits for them.
     replies: TaskTracker,
@@ -164,6 +166,7 @@ impl Services {
                 login_limiter,
                 signup_limiter,
                 hashing: Hashing::for_this_machine(),
+                forks: fork::gate(),
                 providers: Arc::new(providers),
                 replies: TaskTracker::new(),
                 live: live::LiveReplies::default(),

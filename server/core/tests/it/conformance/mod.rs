@@ -3415,7 +3415,7 @@ pub fn status(error: &ServiceError) -> u16 {
         ServiceError::NotFound => 404,
         ServiceError::Conflict(_) => 409,
         ServiceError::TooLarge(_) => 413,
-        ServiceError::TooManyRequests { .. } | ServiceError::Busy => 429,
+        ServiceError::TooManyRequests { .. } | ServiceError::Busy(_) => 429,
         ServiceError::StorageFull => 507,
         ServiceError::Internal(_) => 500,
     }
