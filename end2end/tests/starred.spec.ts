@@ -60,3 +60,36 @@ test('star a message and find it in Starred', async ({ page }) => {
   await sidebar(page).getByRole('link', { name: 'Starred', exact: true }).click();
   await expect(page.getByText('No starred messages yet.')).toBeVisible();
 });
+
+test('a double click on a star stores what the page shows, whatever order the network answers in', async ({ page }) => {
+  await signUp(page, uniqueEmail('star-race'));
+  await sendMessage(page, 'the kingfisher dives');
+  const star = page.locator('li.message-assistant').last().getByRole('button', { name: 'Star message' });
+  const replyId = (await page.locator('li.message-assistant').last().getAttribute('id'))!.replace(/^m-/, '');
+  const stored = async () =>
+    (await (await page.request.get('/api/chat/starred')).json()).items.map((item: any) => item.message.id);
+  // The first call is held back 800 ms: a second sent beside it would overtake it.
+  const calls: number[] = [];
+  await page.route('**/rpc/set_star*', async (route) => {
+    calls.push(Date.now());
+    if (calls.length === 1) await new Promise((resolve) => setTimeout(resolve, 800));
+    await route.continue();
+  });
+  await star.dblclick();
+  await expect(star).toHaveAttribute('aria-pressed', 'false');
+  // Star, then unstar, one after the other: the unstar is sent once the star is answered.
+  await expect.poll(() => calls.length).toBe(2);
+  expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(700);
+  await expect.poll(stored).toEqual([]);
+
+  // Three clicks: starred, and only the last wish is sent after the first answer.
+  calls.length = 0;
+  await star.click();
+  await star.click();
+  await star.click();
+  await expect(star).toHaveAttribute('aria-pressed', 'true');
+  await expect.poll(stored).toEqual([replyId]);
+  await page.reload();
+  await waitForHydration(page);
+  await expect(star).toHaveAttribute('aria-pressed', 'true');
+});

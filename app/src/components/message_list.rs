@@ -353,23 +353,43 @@ fn MessageItem(view: MessageView) -> impl IntoView {
             }
         });
     };
-    // Shown at once (optimistic); put back, with a toast, when the server refuses.
+    // Shown at once (optimistic); put back, with a toast, when the server refuses. One request
+    // at a time: a second click while one is on its way only changes what is wanted, which is
+    // sent once the first is answered. Two requests sent together (a double click) could
+    // arrive in either order and leave stored the state the user clicked away from.
     let starred = RwSignal::new(message.starred);
+    // What the server holds, as far as this page knows.
+    let saved = RwSignal::new(message.starred);
+    let sending = RwSignal::new(false);
     let toggle_star = {
         let id = id.clone();
         move |_| {
-            let wanted = !starred.get_untracked();
-            starred.set(wanted);
+            starred.update(|starred| *starred = !*starred);
+            if sending.get_untracked() {
+                return;
+            }
+            sending.set(true);
             let id = id.clone();
+            // `try_`: the message may leave the page while its star is being saved.
             spawn_local(async move {
-                if let Err(error) = set_star(id, wanted).await {
-                    let _ = starred.try_set(!wanted);
-                    let what = if wanted { "star" } else { "unstar" };
-                    toasts.error(format!(
-                        "Could not {what} the message: {}",
-                        error_text(&error)
-                    ));
+                while let (Some(wanted), Some(stored)) =
+                    (starred.try_get_untracked(), saved.try_get_untracked())
+                {
+                    if wanted == stored {
+                        break;
+                    }
+                    if let Err(error) = set_star(id.clone(), wanted).await {
+                        let _ = starred.try_set(stored);
+                        let what = if wanted { "star" } else { "unstar" };
+                        toasts.error(format!(
+                            "Could not {what} the message: {}",
+                            error_text(&error)
+                        ));
+                        break;
+                    }
+                    let _ = saved.try_set(wanted);
                 }
+                let _ = sending.try_set(false);
             });
         }
     };
