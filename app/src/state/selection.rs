@@ -115,7 +115,7 @@ impl Selection {
         self.busy.set(true);
         let selection = *self;
         spawn_local(async move {
-            let answer = bulk_sessions(ids.clone(), action).await;
+            let answer = bulk_sessions(ids.clone(), action, None).await;
             selection.busy.set(false);
             selection.leaving.set(Vec::new());
             match answer {
@@ -176,7 +176,7 @@ impl Selection {
     /// Undo of a deleted selection: the server brings all of it back, in one request.
     pub fn restore(&self, ids: Vec<String>, sessions: SessionsStore, toasts: Toasts) {
         spawn_local(async move {
-            match bulk_sessions(ids, SessionsBulkAction::Restore).await {
+            match bulk_sessions(ids, SessionsBulkAction::Restore, None).await {
                 Ok(_) => sessions.list.refetch(),
                 Err(error) => toasts.error(format!(
                     "Could not bring the conversations back: {}",
@@ -195,6 +195,8 @@ fn verb(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Unpin => "unpin",
         SessionsBulkAction::Delete => "delete",
         SessionsBulkAction::Restore => "restore",
+        SessionsBulkAction::Tag => "tag",
+        SessionsBulkAction::Untag => "untag",
     }
 }
 
@@ -206,6 +208,8 @@ fn past(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Unpin => "Unpinned",
         SessionsBulkAction::Delete => "Deleted",
         SessionsBulkAction::Restore => "Restored",
+        SessionsBulkAction::Tag => "Tagged",
+        SessionsBulkAction::Untag => "Untagged",
     }
 }
 

@@ -48,7 +48,7 @@ impl SessionsStore {
             // request to log in the console).
             |(_, _, _, archived)| async move {
                 match crate::server_fns::current_user().await {
-                    Ok(Some(_)) => list_sessions(None, archived).await,
+                    Ok(Some(_)) => list_sessions(None, archived, None).await,
                     Ok(None) => Ok(Page {
                         items: Vec::new(),
                         next_cursor: None,
@@ -168,7 +168,7 @@ impl SessionsStore {
         self.loading_more.set(true);
         let store = *self;
         spawn_local(async move {
-            match list_sessions(Some(cursor), store.archived.get_untracked()).await {
+            match list_sessions(Some(cursor), store.archived.get_untracked(), None).await {
                 Ok(more) => store.edit_items(|page| {
                     for session in more.items {
                         if !page.items.iter().any(|item| item.id == session.id) {

@@ -274,6 +274,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
     };
     let session = |id: &str, messages: Vec<NewMessage>| ImportSession {
         forked_from: None,
+        tags: Vec::new(),
         session: NewSession {
             id: id.to_owned(),
             user_id: user_id.clone(),
