@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::validate;
 use super::{ServiceError, ServiceResult, Services};
-use crate::api::{SessionsBulkAction, SessionsBulkInput};
+use crate::api::{ImportProblem, SessionsBulkAction, SessionsBulkInput};
 use crate::model::{Session, User};
 use crate::tags::{MAX_TAGS, MAX_TAGS_PER_SESSION};
 
@@ -34,6 +34,48 @@ pub(crate) fn source_tags(given: Vec<String>, notes: &mut Vec<String>) -> Vec<St
         }
     }
     crate::tags::normalized(kept)
+}
+
+/// The tags a person has, as an import adds conversations: a tag new to them is kept while
+/// they have fewer than `MAX_TAGS`, and left out with a note past that.
+pub(crate) struct Vocabulary {
+    tags: std::collections::BTreeSet<String>,
+}
+
+impl Vocabulary {
+    pub(crate) async fn of(services: &Services, user: &User) -> ServiceResult<Vocabulary> {
+        let tags = services.store().list_tags(&user.id).await?;
+        Ok(Vocabulary {
+            tags: tags.into_iter().collect(),
+        })
+    }
+
+    /// Keeps the tags of `session` the person may have, and says which it left out.
+    pub(crate) fn admit(
+        &mut self,
+        session: &mut crate::store::ImportSession,
+    ) -> Vec<ImportProblem> {
+        let mut problems = Vec::new();
+        let title = &session.session.title;
+        let tags = &mut self.tags;
+        session.tags.retain(|tag| {
+            if tags.contains(tag) {
+                return true;
+            }
+            if tags.len() < MAX_TAGS {
+                tags.insert(tag.clone());
+                return true;
+            }
+            problems.push(ImportProblem {
+                title: title.clone(),
+                reason: format!(
+                    "the tag {tag:?} was not imported: you have {MAX_TAGS} tags already"
+                ),
+            });
+            false
+        });
+        problems
+    }
 }
 
 fn too_many_tags(message: String) -> ServiceError {

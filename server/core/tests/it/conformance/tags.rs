@@ -745,6 +745,37 @@ pub async fn tags(store: DynStore) {
         1
     );
     assert_eq!(list_tags(&services, &cat).await.len(), 1000);
+    // An import too: a tag of theirs goes on, a new one is left out with a note.
+    let file = serde_json::json!([{
+        "id": "chat-1",
+        "title": "Imported",
+        "created_at": 1_700_000_000,
+        "meta": { "tags": ["tag 0002", "brand new"] },
+        "chat": { "history": { "currentId": "m1", "messages": {
+            "m1": { "id": "m1", "role": "user", "content": "hello", "parentId": null, "childrenIds": [] }
+        } } }
+    }]);
+    let report = services
+        .import_bytes(&cat, &serde_json::to_vec(&file).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.errors,
+        [confab_core::api::ImportProblem {
+            title: "Imported".into(),
+            reason: "the tag \"brand new\" was not imported: you have 1000 tags already".into(),
+        }]
+    );
+    let imported = services
+        .list_sessions(&cat, SessionListInput::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|session| session.title == "Imported")
+        .expect("the imported chat");
+    assert_eq!(imported.tags, ["tag 0002"]);
+    assert_eq!(list_tags(&services, &cat).await.len(), 1000);
 
     // An account's deletion leaves none of its tags.
     services.tag_session(&bob, &bobs, "bob's").await.unwrap();
