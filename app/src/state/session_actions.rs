@@ -13,7 +13,9 @@ use leptos::prelude::*;
 
 use super::{error_text, ChatStore, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
 use crate::error::AppError;
-use crate::server_fns::{clear_session, delete_session, tag_session, untag_session, update_session};
+use crate::server_fns::{
+    clear_session, delete_session, tag_session, untag_session, update_session,
+};
 
 /// How long the notice with Undo stays after a delete (the server keeps the conversation
 /// restorable for much longer; this is only how long the button is offered).

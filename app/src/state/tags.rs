@@ -39,10 +39,7 @@ impl TagsStore {
 
     /// The tags (tracked); none while loading or when the list failed.
     pub fn names(&self) -> Vec<String> {
-        self.list
-            .get()
-            .and_then(Result::ok)
-            .unwrap_or_default()
+        self.list.get().and_then(Result::ok).unwrap_or_default()
     }
 
     /// Asks the server for the list again: a tag was added or taken off somewhere.
