@@ -250,10 +250,13 @@ pub async fn stop_reply(id: String) -> Result<Message, AppError> {
         .map_err(server::to_error)
 }
 
+/// A page of the user's conversations (archived or not), only those carrying `tag` when
+/// given.
 #[server(prefix = "/rpc")]
 pub async fn list_sessions(
     cursor: Option<String>,
     archived: bool,
+    tag: Option<String>,
 ) -> Result<Page<Session>, AppError> {
     let user = server::user().await?;
     server::services()?
@@ -262,6 +265,7 @@ pub async fn list_sessions(
             confab_core::api::SessionListInput {
                 cursor,
                 archived: Some(archived),
+                tag,
                 ..Default::default()
             },
         )
@@ -336,16 +340,71 @@ pub async fn delete_session(id: String) -> Result<(), AppError> {
         .map_err(server::to_error)
 }
 
-/// One action on many of the user's conversations, in one request (`Services::change_sessions`).
-/// JSON, as a selection may name a thousand ids.
+/// One action on many of the user's conversations, in one request (`Services::change_sessions`):
+/// `tag` names the tag of the `Tag` and `Untag` actions (and only theirs). JSON, as a selection
+/// may name a thousand ids.
 #[server(prefix = "/rpc", input = server_fn::codec::Json)]
 pub async fn bulk_sessions(
     ids: Vec<String>,
     action: SessionsBulkAction,
+    tag: Option<String>,
 ) -> Result<SessionsBulkResult, AppError> {
     let user = server::user().await?;
     server::services()?
-        .change_sessions(&user, confab_core::api::SessionsBulkInput { ids, action })
+        .change_sessions(
+            &user,
+            confab_core::api::SessionsBulkInput { ids, action, tag },
+        )
+        .await
+        .map_err(server::to_error)
+}
+
+/// The user's tags, each once, in `str` order (`Services::list_tags`).
+#[server(prefix = "/rpc")]
+pub async fn list_tags() -> Result<Vec<String>, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .list_tags(&user)
+        .await
+        .map_err(server::to_error)
+}
+
+/// Puts the tag on the conversation; answers it with its tags (`Services::tag_session`).
+#[server(prefix = "/rpc")]
+pub async fn tag_session(id: String, tag: String) -> Result<Session, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .tag_session(&user, &id, &tag)
+        .await
+        .map_err(server::to_error)
+}
+
+/// Takes the tag off the conversation; answers it with its tags (`Services::untag_session`).
+#[server(prefix = "/rpc")]
+pub async fn untag_session(id: String, tag: String) -> Result<Session, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .untag_session(&user, &id, &tag)
+        .await
+        .map_err(server::to_error)
+}
+
+/// Renames the tag on every conversation carrying it; answers how many (`Services::rename_tag`).
+#[server(prefix = "/rpc")]
+pub async fn rename_tag(from: String, to: String) -> Result<u64, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .rename_tag(&user, &from, &to)
+        .await
+        .map_err(server::to_error)
+}
+
+/// Takes the tag off every conversation; answers how many carried it (`Services::delete_tag`).
+#[server(prefix = "/rpc")]
+pub async fn delete_tag(name: String) -> Result<u64, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .delete_tag(&user, &name)
         .await
         .map_err(server::to_error)
 }

@@ -1,11 +1,13 @@
 //! The open conversation's title and its actions: rename inline, pin, archive, export, clear,
-//! delete (with Undo), the message type filter, and where a forked conversation came from.
+//! delete (with Undo), the message type filter, its tags, and where a forked conversation
+//! came from.
 
 use confab_core::model::{ForkedFrom, Session, KNOWN_MESSAGE_TYPES};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
+use super::tags::ConversationTags;
 use crate::server_fns::get_session;
 
 use crate::state::{use_chat, use_session_actions, use_toasts, Change};
@@ -169,6 +171,7 @@ pub fn ConversationHead(filter: RwSignal<String>) -> impl IntoView {
                         on:blur=move |event| if renaming.get_untracked() { save_title(event_target_value(&event)) }/>
                 </Show>
             </div>
+            <ConversationTags/>
             {move || source.try_get().flatten().map(|(link, title)| view! {
                 <p class="forked-from">
                     "Forked from "

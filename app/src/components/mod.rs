@@ -10,5 +10,6 @@ pub mod message_list;
 pub mod paged_list;
 pub mod search;
 pub mod session_list;
+pub mod tags;
 pub mod toasts;
 pub mod workspace;

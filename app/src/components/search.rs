@@ -7,7 +7,7 @@ use confab_core::search_syntax::{filter_value, with_filter, Key};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::state::{use_search, Results, SearchInput};
+use crate::state::{use_search, use_tags, Results, SearchInput};
 
 #[component]
 pub fn SearchBox() -> impl IntoView {
@@ -124,6 +124,7 @@ fn hit_count(count: usize) -> String {
 #[component]
 fn SearchFilters() -> impl IntoView {
     let search = use_search();
+    let tags = use_tags();
     let value = move |key: Key| {
         search
             .typed
@@ -147,6 +148,18 @@ fn SearchFilters() -> impl IntoView {
             <input type="text" class="search-model" aria-label="Model" placeholder="Model"
                 prop:value=move || value(Key::Model)
                 on:change=move |event| set(Key::Model, event_target_value(&event))/>
+            <Show when=move || !tags.names().is_empty()>
+                <select aria-label="Tag" prop:value=move || value(Key::Tag)
+                    on:change=move |event| set(Key::Tag, event_target_value(&event))>
+                    <option value="">"Any tag"</option>
+                    {move || tags.names().into_iter().map(|tag| view! { <option value=tag.clone()>{tag.clone()}</option> }).collect_view()}
+                </select>
+            </Show>
+            <label class="search-starred">
+                <input type="checkbox" prop:checked=move || value(Key::Is) == "starred"
+                    on:change=move |event| set(Key::Is, if event_target_checked(&event) { "starred".to_owned() } else { String::new() })/>
+                "Starred only"
+            </label>
         </div>
     }
 }

@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::state::{activity, error_text, use_selection, use_sessions, use_toasts};
+use super::tags::{TagField, TagFilter};
+use crate::state::{activity, error_text, use_selection, use_sessions, use_tags, use_toasts};
 use crate::words::counted;
 
 /// The id in `/c/{id}`, if the page shows a session.
@@ -64,10 +65,13 @@ fn BulkBar() -> impl IntoView {
     let store = use_sessions();
     let selection = use_selection();
     let toasts = use_toasts();
+    let tags = use_tags();
     let current = current_session_id();
+    // The field for the tag to put on or take off, shown by "Tag…".
+    let tagging = RwSignal::new(false);
     // Kept aside, so that the buttons' handlers stay `Copy`.
     let navigate = StoredValue::new_local(use_navigate());
-    let apply = move |action: SessionsBulkAction| {
+    let apply_tagged = move |action: SessionsBulkAction, tag: Option<String>| {
         let leave = move |deleted: &[String]| {
             if current
                 .get_untracked()
@@ -76,8 +80,9 @@ fn BulkBar() -> impl IntoView {
                 navigate.with_value(|navigate| navigate("/", Default::default()));
             }
         };
-        selection.apply(action, store, toasts, leave)
+        selection.apply((action, tag), (store, tags, toasts), leave)
     };
+    let apply = move |action: SessionsBulkAction| apply_tagged(action, None);
     let archive = move |_| {
         apply(if store.archived.get_untracked() {
             SessionsBulkAction::Unarchive
@@ -97,9 +102,29 @@ fn BulkBar() -> impl IntoView {
                 </button>
                 <button type="button" class="ghost small" disabled=move || selection.busy.get()
                     on:click=move |_| apply(SessionsBulkAction::Pin)>"Pin"</button>
+                <button type="button" class="ghost small" disabled=move || selection.busy.get()
+                    aria-expanded=move || tagging.get().to_string()
+                    on:click=move |_| tagging.update(|open| *open = !*open)>"Tag…"</button>
                 <button type="button" class="ghost small danger-text" disabled=move || selection.busy.get()
                     on:click=move |_| apply(SessionsBulkAction::Delete)>"Delete"</button>
-                <button type="button" class="ghost small" on:click=move |_| selection.clear()>"Cancel"</button>
+                <button type="button" class="ghost small" on:click=move |_| { tagging.set(false); selection.clear() }>"Cancel"</button>
+                <Show when=move || tagging.get()>
+                    <div class="bulk-tag">
+                        <TagField label="Tag for the selected conversations" list_id="bulk-tag-names" button="Add tag"
+                            done=Callback::new(move |tag| { tagging.set(false); apply_tagged(SessionsBulkAction::Tag, Some(tag)) })
+                            cancel=Callback::new(move |_| tagging.set(false))/>
+                        // Filtered by a tag, the selection can lose it.
+                        {move || store.tag.get().map(|tag| {
+                            let label = format!("Remove “{tag}”");
+                            view! {
+                                <button type="button" class="small" disabled=move || selection.busy.get()
+                                    on:click=move |_| { tagging.set(false); apply_tagged(SessionsBulkAction::Untag, Some(tag.clone())) }>
+                                    {label}
+                                </button>
+                            }
+                        })}
+                    </div>
+                </Show>
             </div>
         </Show>
     }
@@ -128,8 +153,14 @@ pub fn SessionSidebar() -> impl IntoView {
             </div>
             <BulkBar/>
             <h2 class="sidebar-title">
-                {move || if store.archived.get() { "Archived" } else { "Conversations" }}
+                {move || match (store.archived.get(), store.tag.get()) {
+                    (false, None) => "Conversations".to_owned(),
+                    (true, None) => "Archived".to_owned(),
+                    (false, Some(tag)) => format!("Tagged “{tag}”"),
+                    (true, Some(tag)) => format!("Archived, tagged “{tag}”"),
+                }}
             </h2>
+            <TagFilter/>
             <Transition fallback=|| view! { <p class="muted sidebar-note">"Loading…"</p> }>
                 // Only whether the first page came or failed decides here; the groups read the
                 // list as changed since (so adding a page or renaming does not rebuild this).
@@ -171,10 +202,10 @@ fn SessionGroups(current: Memo<Option<String>>) -> impl IntoView {
     move || {
         let sessions = store.visible();
         if sessions.is_empty() {
-            let text = if store.archived.get() {
-                "No archived conversations."
-            } else {
-                "No conversations yet."
+            let text = match (store.archived.get(), store.tag.with(Option::is_some)) {
+                (_, true) => "No conversation here has this tag.",
+                (true, false) => "No archived conversations.",
+                (false, false) => "No conversations yet.",
             };
             return view! { <p class="empty-state">{text}</p> }.into_any();
         }
@@ -239,6 +270,12 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
                     {session.title.clone()}
                 </span>
                 <span class="session-meta">{format!("{count} · {when}")}</span>
+                {(!session.tags.is_empty()).then(|| view! {
+                    <span class="session-tags">
+                        <span class="visually-hidden">"Tags: "</span>
+                        {session.tags.iter().map(|tag| view! { <span class="tag-chip small-chip">{tag.clone()}</span> }).collect_view()}
+                    </span>
+                })}
             </A>
         </li>
     }

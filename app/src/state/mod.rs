@@ -10,6 +10,7 @@ mod selection;
 mod session_actions;
 mod sessions;
 mod stream;
+mod tags;
 mod toasts;
 
 use leptos::prelude::*;
@@ -19,8 +20,9 @@ pub use edited::{Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
 pub use selection::{use_selection, Selection};
-pub use session_actions::{Change, SessionActions};
+pub use session_actions::{Change, SessionActions, TagChange};
 pub use sessions::{activity, use_sessions, SessionsStore};
+pub use tags::{use_tags, TagsStore};
 pub use toasts::{use_toasts, Toast, ToastAction, ToastKind, Toasts};
 
 use crate::components::auth::{Auth, SignInChanges};
@@ -39,12 +41,14 @@ pub fn provide_state(auth: Auth) {
     let selection = Selection::new();
     let sessions = SessionsStore::new(auth, actions, selection);
     let chat = ChatStore::new(auth, actions);
-    actions.answer(chat, sessions, toasts);
-    forget_on_sign_in_or_out(auth, chat, toasts, selection);
+    let tags = TagsStore::new(auth);
+    actions.answer(chat, sessions, tags, toasts);
+    forget_on_sign_in_or_out(auth, chat, sessions, toasts, selection);
     provide_context(toasts);
     provide_context(selection);
     provide_context(actions);
     provide_context(sessions);
+    provide_context(tags);
     provide_context(chat);
     provide_context(SearchStore::new());
 }
@@ -52,9 +56,16 @@ pub fn provide_state(auth: Auth) {
 /// Signing out and in again (as someone else, in the same tab) loads no new page: what the
 /// one account left here goes when the sign-in changes. Its unsent draft, its notices (an
 /// Undo of its delete, a reply kept for "Retry save"), the reply still streaming for it, and
-/// its choice of model, type and filter, its selection of conversations. The conversation and session list reload by
-/// themselves (their sources hold the same versions).
-fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts, selection: Selection) {
+/// its choice of model, type and filter, its selection of conversations and the tag the list
+/// was filtered by. The conversation, the session list and the tags reload by themselves
+/// (their sources hold the same versions).
+fn forget_on_sign_in_or_out(
+    auth: Auth,
+    chat: ChatStore,
+    sessions: SessionsStore,
+    toasts: Toasts,
+    selection: Selection,
+) {
     Effect::new(move |before: Option<SignInChanges>| {
         let now = auth.changes();
         if before.is_some_and(|before| before != now) {
@@ -67,6 +78,7 @@ fn forget_on_sign_in_or_out(auth: Auth, chat: ChatStore, toasts: Toasts, selecti
             chat.model.set(None);
             toasts.list.set(Vec::new());
             selection.clear();
+            sessions.tag.set(None);
         }
         now
     });

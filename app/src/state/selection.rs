@@ -1,15 +1,17 @@
 //! Conversations selected in the sidebar, and the one action the server applies to all of
-//! them at once (`bulk_sessions`): archive, unarchive, delete (with Undo), pin, unpin.
+//! them at once (`bulk_sessions`): archive, unarchive, delete (with Undo), pin, unpin, tag and
+//! untag.
 //!
 //! Shown before the server answers: conversations that an action takes off the list leave it
 //! at once, and come back with a notice when the server refuses.
 
 use confab_core::api::{SessionsBulkAction, SessionsBulkResult, MAX_BULK_SESSIONS};
+use confab_core::tags::MAX_TAGS_PER_SESSION;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::session_actions::UNDO_NOTICE;
-use super::{error_text, SessionsStore, ToastAction, ToastKind, Toasts};
+use super::{error_text, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
 use crate::server_fns::bulk_sessions;
 use crate::words::counted;
 
@@ -83,14 +85,14 @@ impl Selection {
         self.anchor.set(None);
     }
 
-    /// Asks the server to apply `action` to the selection, in one request.
+    /// Asks the server to apply `action` to the selection, in one request (`tag`: the tag
+    /// that `Tag` and `Untag` put on or take off).
     /// `leave` is called with the ids deleted, to leave the page of the open conversation if
     /// it is among them.
     pub fn apply(
         &self,
-        action: SessionsBulkAction,
-        sessions: SessionsStore,
-        toasts: Toasts,
+        (action, tag): (SessionsBulkAction, Option<String>),
+        (sessions, tags, toasts): (SessionsStore, TagsStore, Toasts),
         leave: impl Fn(&[String]) + 'static,
     ) {
         // Only what is shown: a conversation that left the list since it was selected (a
@@ -108,19 +110,27 @@ impl Selection {
         if ids.is_empty() || self.busy.get_untracked() {
             return;
         }
-        let leaves_list = !matches!(action, SessionsBulkAction::Pin | SessionsBulkAction::Unpin);
+        let leaves_list = match action {
+            SessionsBulkAction::Pin | SessionsBulkAction::Unpin | SessionsBulkAction::Tag => false,
+            // Untagged, they leave a list filtered by that tag.
+            SessionsBulkAction::Untag => sessions.tag.get_untracked() == tag,
+            _ => true,
+        };
         if leaves_list {
             self.leaving.set(ids.clone());
         }
         self.busy.set(true);
         let selection = *self;
         spawn_local(async move {
-            let answer = bulk_sessions(ids.clone(), action).await;
+            let answer = bulk_sessions(ids.clone(), action, tag).await;
             selection.busy.set(false);
             selection.leaving.set(Vec::new());
             match answer {
                 Ok(result) => {
                     selection.clear();
+                    if matches!(action, SessionsBulkAction::Tag | SessionsBulkAction::Untag) {
+                        tags.reload();
+                    }
                     selection.done(action, result, sessions, toasts, leave);
                 }
                 // The conversations come back to the list, still selected.
@@ -159,24 +169,28 @@ impl Selection {
                 );
             }
             _ => {
-                // Archived ones leave this view and pins reorder it: the server's list is
-                // read again.
+                // Archived ones leave this view, pins reorder it and tags show on it: the
+                // server's list is read again.
                 sessions.list.refetch();
                 toasts.info(format!("{} {applied}.", past(action)));
             }
         }
         if !result.skipped.is_empty() {
-            toasts.info(format!(
-                "{} had changed elsewhere and were left as they are.",
-                counted(result.skipped.len() as u64, "conversation", "conversations")
-            ));
+            let skipped = counted(result.skipped.len() as u64, "conversation", "conversations");
+            toasts.info(match action {
+                SessionsBulkAction::Tag => format!(
+                    "{skipped} already had the tag or had {MAX_TAGS_PER_SESSION} tags, and were left as they are."
+                ),
+                SessionsBulkAction::Untag => format!("{skipped} did not have the tag."),
+                _ => format!("{skipped} had changed elsewhere and were left as they are."),
+            });
         }
     }
 
     /// Undo of a deleted selection: the server brings all of it back, in one request.
     pub fn restore(&self, ids: Vec<String>, sessions: SessionsStore, toasts: Toasts) {
         spawn_local(async move {
-            match bulk_sessions(ids, SessionsBulkAction::Restore).await {
+            match bulk_sessions(ids, SessionsBulkAction::Restore, None).await {
                 Ok(_) => sessions.list.refetch(),
                 Err(error) => toasts.error(format!(
                     "Could not bring the conversations back: {}",
@@ -195,6 +209,8 @@ fn verb(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Unpin => "unpin",
         SessionsBulkAction::Delete => "delete",
         SessionsBulkAction::Restore => "restore",
+        SessionsBulkAction::Tag => "tag",
+        SessionsBulkAction::Untag => "untag",
     }
 }
 
@@ -206,6 +222,8 @@ fn past(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Unpin => "Unpinned",
         SessionsBulkAction::Delete => "Deleted",
         SessionsBulkAction::Restore => "Restored",
+        SessionsBulkAction::Tag => "Tagged",
+        SessionsBulkAction::Untag => "Untagged",
     }
 }
 

@@ -1,4 +1,4 @@
-//! Changes to a session asked of the server: rename, pin, archive, clear and delete. Each is
+//! Changes to a session asked of the server: rename, pin, archive, tag, clear and delete. Each is
 //! an `Action` calling its server function. While one is pending, its input is laid over what
 //! the page shows, so the change shows at once (`show_pending`, `clearing`, `deleting`). Its
 //! answer then goes into the resources (kept), or, refused, the overlay simply ends (the
@@ -11,9 +11,11 @@ use std::time::Duration;
 use confab_core::model::Session;
 use leptos::prelude::*;
 
-use super::{error_text, ChatStore, SessionsStore, ToastAction, ToastKind, Toasts};
+use super::{error_text, ChatStore, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
 use crate::error::AppError;
-use crate::server_fns::{clear_session, delete_session, update_session};
+use crate::server_fns::{
+    clear_session, delete_session, tag_session, untag_session, update_session,
+};
 
 /// How long the notice with Undo stays after a delete (the server keeps the conversation
 /// restorable for much longer; this is only how long the button is offered).
@@ -48,6 +50,32 @@ impl Change {
     }
 }
 
+/// A tag put on or taken off one session, as asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TagChange {
+    pub id: String,
+    /// A tag as `confab_core::tags` makes it from what was typed.
+    pub tag: String,
+    /// Put on (`true`) or taken off.
+    pub add: bool,
+}
+
+impl TagChange {
+    /// Shows the change on `session` (if it is the one changed), its tags kept sorted as the
+    /// server keeps them.
+    fn apply(&self, session: &mut Session) {
+        if session.id != self.id {
+            return;
+        }
+        let tags = &mut session.tags;
+        tags.retain(|tag| *tag != self.tag);
+        if self.add {
+            tags.push(self.tag.clone());
+            tags.sort();
+        }
+    }
+}
+
 /// An action on a whole session, answered with the session it was asked for.
 type SessionAction = Action<Session, (Session, Result<(), AppError>)>;
 
@@ -57,6 +85,7 @@ pub struct SessionActions {
     pub rename: Action<Change, (Change, Result<Session, AppError>)>,
     pub pin: Action<Change, (Change, Result<Session, AppError>)>,
     pub archive: Action<Change, (Change, Result<Session, AppError>)>,
+    pub tag: Action<TagChange, (TagChange, Result<Session, AppError>)>,
     pub clear: SessionAction,
     pub delete: SessionAction,
 }
@@ -69,6 +98,18 @@ impl SessionActions {
             rename: change_action(),
             pin: change_action(),
             archive: change_action(),
+            tag: Action::new(|change: &TagChange| {
+                let change = change.clone();
+                async move {
+                    let (id, tag) = (change.id.clone(), change.tag.clone());
+                    let answer = if change.add {
+                        tag_session(id, tag).await
+                    } else {
+                        untag_session(id, tag).await
+                    };
+                    (change, answer)
+                }
+            }),
             clear: session_action(clear_session),
             delete: session_action(delete_session),
         }
@@ -83,6 +124,11 @@ impl SessionActions {
                 }
             });
         }
+        self.tag.input().with(|change| {
+            if let Some(change) = change {
+                change.apply(session);
+            }
+        });
     }
 
     /// Whether the messages of session `id` are being cleared (tracked).
@@ -97,7 +143,13 @@ impl SessionActions {
 
     /// Takes the answers: each kept change goes into the resources, each refusal into a
     /// notice. Effects, so only in the browser, and once per answer.
-    pub(super) fn answer(self, chat: ChatStore, sessions: SessionsStore, toasts: Toasts) {
+    pub(super) fn answer(
+        self,
+        chat: ChatStore,
+        sessions: SessionsStore,
+        tags: TagsStore,
+        toasts: Toasts,
+    ) {
         let navigate = leptos_router::hooks::use_navigate();
         for action in [self.rename, self.pin, self.archive] {
             Effect::new(move |_| match action.value().get() {
@@ -113,6 +165,23 @@ impl SessionActions {
                 None => {}
             });
         }
+        // A tag put on may be new to the user, and one taken off may have been its last use.
+        Effect::new(move |_| match self.tag.value().get() {
+            Some((_, Ok(saved))) => {
+                chat.edit(&saved.id.clone(), |opened| {
+                    opened.page.session = saved.clone()
+                });
+                sessions.upsert(saved);
+                tags.reload();
+            }
+            Some((change, Err(error))) => toasts.error(format!(
+                "Could not {} the tag “{}”: {}",
+                if change.add { "add" } else { "remove" },
+                change.tag,
+                error_text(&error)
+            )),
+            None => {}
+        });
         Effect::new(move |_| match self.clear.value().get() {
             Some((session, Ok(()))) => {
                 chat.edit(&session.id, |opened| {

@@ -27,6 +27,8 @@ pub struct SessionsStore {
     pub list: Edited<Result<Page<Session>, AppError>>,
     /// Showing archived sessions instead of the others.
     pub archived: RwSignal<bool>,
+    /// Showing only the sessions with this tag.
+    pub tag: RwSignal<Option<String>>,
     pub loading_more: RwSignal<bool>,
     actions: SessionActions,
     selection: Selection,
@@ -35,13 +37,14 @@ pub struct SessionsStore {
 impl SessionsStore {
     pub(super) fn new(auth: Auth, actions: SessionActions, selection: Selection) -> SessionsStore {
         let archived = RwSignal::new(false);
+        let tag = RwSignal::new(None::<String>);
         let list = Edited::new(
-            move || (auth.changes(), archived.get()),
+            move || (auth.changes(), archived.get(), tag.get()),
             // Asks who is signed in first: signed out, there is nothing to list (and no failed
             // request to log in the console).
-            |(_, archived)| async move {
+            |(_, archived, tag)| async move {
                 match crate::server_fns::current_user().await {
-                    Ok(Some(_)) => list_sessions(None, archived).await,
+                    Ok(Some(_)) => list_sessions(None, archived, tag).await,
                     Ok(None) => Ok(Page {
                         items: Vec::new(),
                         next_cursor: None,
@@ -53,6 +56,7 @@ impl SessionsStore {
         SessionsStore {
             list,
             archived,
+            tag,
             loading_more: RwSignal::new(false),
             actions,
             selection,
@@ -64,11 +68,20 @@ impl SessionsStore {
         self.list.with(|page| page.is_some())
     }
 
+    /// Whether `session` belongs in the list as it is filtered now (tracked).
+    fn shown_here(&self, session: &Session) -> bool {
+        session.archived == self.archived.get()
+            && self.tag.with(|tag| {
+                tag.as_ref()
+                    .is_none_or(|tag| session.tags.iter().any(|own| own == tag))
+            })
+    }
+
     /// The sessions listed (tracked), with the changes pending on the server shown: a
-    /// session being deleted is gone, one being archived leaves the list, and so do those a
-    /// bulk action under way takes off it.
+    /// session being deleted is gone, one being archived leaves the list (as one losing the
+    /// tag the list is filtered by does), and so do those a bulk action under way takes off
+    /// it.
     pub fn visible(&self) -> Vec<Session> {
-        let archived_view = self.archived.get();
         let mut items = self.list.with(|page| {
             page.and_then(|page| page.as_ref().ok())
                 .map(|page| page.items.clone())
@@ -81,7 +94,7 @@ impl SessionsStore {
         for session in &mut items {
             self.actions.show_pending(session);
         }
-        items.retain(|session| session.archived == archived_view);
+        items.retain(|session| self.shown_here(session));
         items
     }
 
@@ -104,11 +117,11 @@ impl SessionsStore {
 
     /// Adds or replaces a session, keeping the list in activity order.
     pub fn upsert(&self, session: Session) {
-        let archived_view = self.archived.get_untracked();
+        let shown = untrack(|| self.shown_here(&session));
         self.edit_items(|page| {
             let items = &mut page.items;
             items.retain(|item| item.id != session.id);
-            if session.archived == archived_view {
+            if shown {
                 items.push(session);
             }
             items.sort_by_key(|item| std::cmp::Reverse(activity(item)));
@@ -161,7 +174,8 @@ impl SessionsStore {
         self.loading_more.set(true);
         let store = *self;
         spawn_local(async move {
-            match list_sessions(Some(cursor), store.archived.get_untracked()).await {
+            let (archived, tag) = (store.archived.get_untracked(), store.tag.get_untracked());
+            match list_sessions(Some(cursor), archived, tag).await {
                 Ok(more) => store.edit_items(|page| {
                     for session in more.items {
                         if !page.items.iter().any(|item| item.id == session.id) {

@@ -87,6 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &user.id,
                 vec![ImportSession {
                     forked_from: None,
+                    tags: Vec::new(),
                     session: NewSession {
                         id: session_id.clone(),
                         user_id: user.id.clone(),

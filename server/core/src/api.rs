@@ -84,10 +84,16 @@ pub struct SessionsBulkInput {
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
     pub ids: Vec<String>,
     pub action: SessionsBulkAction,
+    /// The tag `tag` puts on and `untag` takes off (`crate::tags::tag`); required by those two
+    /// actions and refused with the others (422 `invalid_tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// What a bulk action does to each conversation it names. `delete` is undone by `restore`
-/// within the retention time, as one conversation's delete is.
+/// within the retention time, as one conversation's delete is. `tag` puts the body's `tag` on
+/// each (a conversation that has it already counts as applied; one that already holds 32
+/// other tags is skipped), `untag` takes it off (one without it is skipped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +104,8 @@ pub enum SessionsBulkAction {
     Unpin,
     Delete,
     Restore,
+    Tag,
+    Untag,
 }
 
 /// The answer to a bulk action.
@@ -107,9 +115,36 @@ pub enum SessionsBulkAction {
 pub struct SessionsBulkResult {
     /// The ids the action applied to, in the order they were given.
     pub applied: Vec<String>,
-    /// The other ids, in the order given: not a conversation of the user's, deleted, or (for
-    /// `restore`) not one deleted within the retention time.
+    /// The other ids, in the order given: not a conversation of the user's, deleted, (for
+    /// `restore`) not one deleted within the retention time, (for `tag`) one that already
+    /// holds 32 other tags, or (for `untag`) one without the tag.
     pub skipped: Vec<String>,
+}
+
+/// `GET /api/chat/tags`: every tag the user has, each once, in `str` order. A tag is the
+/// user's while one of their conversations carries it (an archived one, or one in the trash,
+/// included).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TagList {
+    pub tags: Vec<String>,
+}
+
+/// `PATCH /api/chat/tags/{tag}`: the tag's new name, on every conversation that carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TagRenameInput {
+    pub name: String,
+}
+
+/// The answer to renaming or deleting a tag: how many conversations changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TaggedCount {
+    pub sessions: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -127,6 +162,9 @@ pub struct SessionListInput {
     pub pinned: Option<bool>,
     #[serde(default)]
     pub q: Option<String>,
+    /// Only the conversations carrying this tag (the tag rule applies: 422 `invalid_tag`).
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -225,9 +263,11 @@ pub struct NewMessageInput {
 pub struct SearchInput {
     /// The words to find, at most 500 characters, with the search box's filters among them:
     /// `model:NAME`, `type:SLUG`, `role:ROLE`, `after:DATE` (inclusive) and `before:DATE`
-    /// (exclusive), a date being `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, a value with
-    /// spaces in double quotes (`model:"my model"`). A filter also given as a parameter (or
-    /// twice) must have the same value, else 422 `conflicting_filter`.
+    /// (exclusive), a date being `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, `tag:TAG`
+    /// (messages of conversations carrying the tag) and `is:starred` (starred messages only),
+    /// a value with spaces in double quotes (`model:"my model"`, `tag:"machine learning"`). A
+    /// filter also given as a parameter (or twice) must have the same value, else 422
+    /// `conflicting_filter`.
     pub q: String,
     #[serde(default, rename = "type")]
     pub message_type: Option<String>,
@@ -242,6 +282,12 @@ pub struct SearchInput {
     pub from: Option<String>,
     #[serde(default)]
     pub to: Option<String>,
+    /// Only messages of conversations carrying this tag (as `tag:` in `q`).
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// `true`: only starred messages (as `is:starred` in `q`); `false` filters nothing.
+    #[serde(default)]
+    pub starred: Option<bool>,
     #[serde(default)]
     pub limit: Option<i64>,
     #[serde(default)]

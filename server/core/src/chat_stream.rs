@@ -224,6 +224,7 @@ mod tests {
             last_message_at: Some(at),
             active_leaf_id: Some("m1".into()),
             forked_from: None,
+            tags: Vec::new(),
         };
         vec![
             ChatEvent::Message {

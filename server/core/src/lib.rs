@@ -8,6 +8,7 @@ pub mod model;
 pub mod provider;
 pub mod search_syntax;
 pub mod sign_in_failure;
+pub mod tags;
 
 #[cfg(feature = "server")]
 pub mod auth;

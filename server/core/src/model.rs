@@ -104,6 +104,11 @@ pub struct Session {
     /// names nothing the user can open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<ForkedFrom>,
+    /// The tags the user put on it (`crate::tags`): each once, in `str` order, none for a new
+    /// conversation. A fork starts without tags: they describe the source, not what the fork
+    /// goes on to say. Absent from backups made before tags, which read as none.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Where a forked conversation came from: the source session and the message whose path from

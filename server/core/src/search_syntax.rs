@@ -1,7 +1,9 @@
 //! The filters a user may type into the search box, as search engines and mail clients spell
 //! them (Gmail's and GitHub's `key:value` operators): `model:gpt-4o`, `type:code`,
-//! `role:assistant`, `after:2026-11-01`, `before:2026-12-01`. A value holding spaces is quoted
-//! (`model:"my model"`). Keys are matched without case; a key this list does not know
+//! `role:assistant`, `after:2026-11-01`, `before:2026-12-01`, `tag:work` (messages of the
+//! conversations carrying the tag), `is:starred` (starred messages). A value holding spaces
+//! is quoted (`model:"my model"`, `tag:"machine learning"`); a tag holding a double quote
+//! cannot be written here. Keys are matched without case; a key this list does not know
 //! (`http://…`, `note:`) stays part of the searched text, and so does a key without a value
 //! (`model:` while it is being typed).
 //!
@@ -32,16 +34,21 @@ pub enum Key {
     Role,
     After,
     Before,
+    Tag,
+    /// `is:starred`, the only value it takes (the service refuses others).
+    Is,
 }
 
 impl Key {
     /// Every key, with its spelling in a query.
-    pub const ALL: [(Key, &'static str); 5] = [
+    pub const ALL: [(Key, &'static str); 7] = [
         (Key::Model, "model"),
         (Key::Type, "type"),
         (Key::Role, "role"),
         (Key::After, "after"),
         (Key::Before, "before"),
+        (Key::Tag, "tag"),
+        (Key::Is, "is"),
     ];
 
     fn parse(key: &str) -> Option<Key> {
@@ -206,11 +213,38 @@ mod tests {
     }
 
     #[test]
+    fn tags_and_stars_are_filters() {
+        assert_eq!(
+            split(r#"harbour tag:"machine  learning" IS:starred Tag:机器学习 tag:🦀"#),
+            Split {
+                text: "harbour ".into(),
+                filters: filters(&[
+                    (Key::Tag, "machine  learning"),
+                    (Key::Is, "starred"),
+                    (Key::Tag, "机器学习"),
+                    (Key::Tag, "🦀"),
+                ]),
+            }
+        );
+        assert_eq!(
+            with_filter("harbour", Key::Tag, Some("machine learning")),
+            r#"harbour tag:"machine learning""#
+        );
+        assert_eq!(
+            with_filter("harbour is:starred", Key::Is, None),
+            "harbour",
+            "a control takes its filter out"
+        );
+        assert_eq!(Key::Tag.name(), "tag");
+        assert_eq!(Key::Is.name(), "is");
+    }
+
+    #[test]
     fn unknown_keys_and_empty_values_stay_words() {
         assert_eq!(
-            split("see https://example.com note: model: type:\"\" tag:work"),
+            split("see https://example.com note: model: type:\"\" label:work tag: is:"),
             Split {
-                text: "see https://example.com note: model: type:\"\" tag:work".into(),
+                text: "see https://example.com note: model: type:\"\" label:work tag: is:".into(),
                 filters: Vec::new(),
             }
         );

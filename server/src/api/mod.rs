@@ -15,6 +15,7 @@ mod ops;
 mod search;
 mod sessions;
 mod stars;
+mod tags;
 mod tokens;
 
 use axum::body::Bytes;
@@ -223,6 +224,7 @@ fn documented(max_import_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(messages::router())
         .merge(search::router())
         .merge(stars::router())
+        .merge(tags::router())
         .merge(export::router())
         .merge(import::router(max_import_bytes))
         .merge(ops::router())

@@ -26,9 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(fork))
 }
 
-/// One action (archive, unarchive, pin, unpin, delete, restore) on up to 1,000 of the user's
-/// conversations, in one request and one write: 200 with the ids it applied to and those it
-/// skipped (not the user's, deleted, or not restorable); 422 for no ids or more than 1,000.
+/// One action (archive, unarchive, pin, unpin, delete, restore, tag, untag) on up to 1,000 of
+/// the user's conversations, in one request and one write: 200 with the ids it applied to and
+/// those it skipped (not the user's, deleted, not restorable, holding 32 other tags for `tag`,
+/// without the tag for `untag`); 422 `invalid_ids` for no ids or more than 1,000,
+/// `invalid_tag` for `tag`/`untag` without a valid `tag` or a `tag` with another action,
+/// `too_many_tags` for a tag that would be the user's 1,001st.
 #[utoipa::path(post, path = "/api/chat/sessions/bulk", operation_id = "bulk_sessions", tag = "sessions",
     request_body = SessionsBulkInput,
     responses((status = 200, body = SessionsBulkResult)), security(("session" = []), ("token" = [])))]
@@ -40,7 +43,8 @@ async fn bulk(
     Ok(Json(state.services.change_sessions(&user, input).await?))
 }
 
-/// The user's sessions, pinned first, then by last activity, newest first.
+/// The user's sessions, pinned first, then by last activity, newest first; with `tag`, only
+/// those carrying it (422 `invalid_tag` for a text that is not a tag).
 #[utoipa::path(get, path = "/api/chat/sessions", operation_id = "list_sessions", tag = "sessions", params(SessionListInput),
     responses((status = 200, body = SessionPage)), security(("session" = []), ("token" = [])))]
 async fn list(

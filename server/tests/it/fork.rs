@@ -59,6 +59,7 @@ async fn forking_continues_in_a_new_conversation() {
                 session_id: session_id.clone(),
                 message_id: reply.id.clone(),
             }),
+            tags: Vec::new(),
         }
     );
     let copied = ada.messages(&fork.id).await.messages;

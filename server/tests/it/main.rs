@@ -26,5 +26,6 @@ mod openai_sdk;
 mod replies;
 mod reverse_proxy;
 mod stars;
+mod tags;
 mod text_exact;
 mod two_nodes;

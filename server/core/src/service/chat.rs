@@ -110,6 +110,11 @@ impl Services {
                     archived: input.archived,
                     pinned: input.pinned,
                     title_contains,
+                    tag: input
+                        .tag
+                        .as_deref()
+                        .map(super::tags::valid_tag)
+                        .transpose()?,
                 },
             )
             .await?)
@@ -184,7 +189,9 @@ impl Services {
 
     /// One action on up to `MAX_BULK_SESSIONS` of the user's sessions, in one store write
     /// (`Store::change_sessions`). Errors: `invalid_ids` for no ids, too many, or one that is
-    /// not an id at all; ids that are not the user's live sessions (for `restore`, restorable deleted
+    /// not an id at all; `invalid_tag` for a `tag` or `untag` without a valid tag, or a tag
+    /// given with another action; `too_many_tags` for a `tag` that would be the user's
+    /// `MAX_TAGS + 1`st. Ids that are not the user's live sessions (for `restore`, restorable deleted
     /// ones) are listed as skipped, not refused, so that a selection made before another tab
     /// changed some of it still applies to the rest.
     #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, action = ?input.action, count = input.ids.len()))]
@@ -213,14 +220,38 @@ impl Services {
                 ids.push(id.clone());
             }
         }
+        let tag = input
+            .tag
+            .as_deref()
+            .map(super::tags::valid_tag)
+            .transpose()?;
         let now = Utc::now();
-        let change = match input.action {
-            SessionsBulkAction::Archive => SessionsChange::Archived(true),
-            SessionsBulkAction::Unarchive => SessionsChange::Archived(false),
-            SessionsBulkAction::Pin => SessionsChange::Pinned(true),
-            SessionsBulkAction::Unpin => SessionsChange::Pinned(false),
-            SessionsBulkAction::Delete => SessionsChange::Deleted(now),
-            SessionsBulkAction::Restore => SessionsChange::Restored(self.restorable_since(now)),
+        let change = match (input.action, tag) {
+            (SessionsBulkAction::Tag, Some(tag)) => {
+                self.check_new_tag(user, &tag).await?;
+                SessionsChange::Tagged(tag)
+            }
+            (SessionsBulkAction::Untag, Some(tag)) => SessionsChange::Untagged(tag),
+            (SessionsBulkAction::Tag | SessionsBulkAction::Untag, None) => {
+                return Err(ServiceError::invalid(
+                    "invalid_tag",
+                    "tag and untag take the tag to put on or take off (\"tag\")",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "invalid_tag",
+                    "only tag and untag take a tag",
+                ));
+            }
+            (SessionsBulkAction::Archive, None) => SessionsChange::Archived(true),
+            (SessionsBulkAction::Unarchive, None) => SessionsChange::Archived(false),
+            (SessionsBulkAction::Pin, None) => SessionsChange::Pinned(true),
+            (SessionsBulkAction::Unpin, None) => SessionsChange::Pinned(false),
+            (SessionsBulkAction::Delete, None) => SessionsChange::Deleted(now),
+            (SessionsBulkAction::Restore, None) => {
+                SessionsChange::Restored(self.restorable_since(now))
+            }
         };
         let applied = self
             .store()
@@ -437,6 +468,13 @@ impl Services {
                 .as_deref()
                 .map(|text| parse_time("to", text))
                 .transpose()?,
+            tag: input
+                .tag
+                .as_deref()
+                .map(super::tags::valid_tag)
+                .transpose()?,
+            // `starred=false` asks for nothing: every message, starred or not.
+            starred: input.starred.filter(|starred| *starred),
         };
         for (key, value) in &typed.filters {
             filters.add(*key, value)?;
@@ -452,6 +490,8 @@ impl Services {
             session_id: input.session_id,
             from: filters.from,
             to: filters.to,
+            tag: filters.tag,
+            starred: filters.starred.unwrap_or(false),
         };
         Ok(self.store().search(&user.id, query).await?)
     }
@@ -465,11 +505,15 @@ struct SearchFilters {
     model: Option<String>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    tag: Option<String>,
+    /// `Some(true)` for `is:starred`: the only value `is:` takes.
+    starred: Option<bool>,
 }
 
 impl SearchFilters {
-    /// Adds the query's filter `key:value`. Errors: the value's own (`invalid_role`, ...;
-    /// `invalid_time` for a date that is neither `YYYY-MM-DD` nor RFC 3339), and
+    /// Adds the query's filter `key:value`. Errors: the value's own (`invalid_role`,
+    /// `invalid_tag`, ...; `invalid_time` for a date that is neither `YYYY-MM-DD` nor RFC
+    /// 3339; `invalid_filter` for `is:` with another value than `starred`), and
     /// `conflicting_filter` when the filter was already given (as a parameter or earlier in
     /// the query) with another value.
     fn add(&mut self, key: search_syntax::Key, value: &str) -> ServiceResult<()> {
@@ -485,6 +529,18 @@ impl SearchFilters {
             Key::Role => set_once(&mut self.role, key, parse_role(&value.to_lowercase())?),
             Key::After => set_once(&mut self.from, key, parse_day(key, value)?),
             Key::Before => set_once(&mut self.to, key, parse_day(key, value)?),
+            Key::Tag => set_once(&mut self.tag, key, super::tags::valid_tag(value)?),
+            // `is:Starred` means what its lower case does, as `role:` and `type:`.
+            Key::Is if value.trim().eq_ignore_ascii_case("starred") => {
+                set_once(&mut self.starred, key, true)
+            }
+            Key::Is => Err(ServiceError::invalid(
+                "invalid_filter",
+                format!(
+                    "is: takes only starred (got {:?})",
+                    truncate(value.trim(), 20)
+                ),
+            )),
         }
     }
 }

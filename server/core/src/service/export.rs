@@ -613,6 +613,9 @@ pub fn confab_session_mapped(
             archived: session.archived,
             is_active: session.is_active,
             updated_at: Some(session.updated_at),
+            // Through the tag rule like any file's (a backup may be edited by hand); what it
+            // refuses is left out.
+            tags: crate::service::tags::source_tags(session.tags.clone(), &mut Vec::new()),
             active_leaf_id: session
                 .active_leaf_id
                 .as_ref()

@@ -124,6 +124,8 @@ impl Services {
                     archived: false,
                     is_active: true,
                     updated_at: Some(now),
+                    // The source's tags describe the source; the fork starts without any.
+                    tags: Vec::new(),
                     active_leaf_id: parent_id,
                     forked_from: Some(ForkedFrom {
                         session_id: source.id,

@@ -22,6 +22,7 @@ pub mod reply;
 #[cfg(test)]
 mod spans_tests;
 pub mod stars;
+pub mod tags;
 mod validate;
 
 use std::sync::Arc;

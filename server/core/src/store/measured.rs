@@ -160,6 +160,9 @@ measured_operations! {
         change: SessionsChange,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<String>>;
+    fn list_tags(user_id: &str) -> StoreResult<Vec<String>>;
+    fn rename_tag(user_id: &str, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+    fn delete_tag(user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64>;
     fn purge_deleted_sessions(deleted_before: DateTime<Utc>) -> StoreResult<u64>;
     fn clear_session(user_id: &str, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     fn append_message(

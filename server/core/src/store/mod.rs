@@ -182,6 +182,9 @@ pub struct SessionQuery {
     /// matches among at most `title_filter::TITLE_FILTER_SCAN` sessions after `cursor`, fewer
     /// than `limit` (even none) with a cursor when more sessions follow.
     pub title_contains: Option<String>,
+    /// Only the sessions carrying this tag (a tag as `crate::tags::tag` makes it), in the same
+    /// order and with the same cursor as the whole list.
+    pub tag: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -300,10 +303,20 @@ pub struct SearchQuery {
     pub session_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Only messages of sessions carrying this tag. MongoDB looks in the
+    /// `TAG_SEARCH_SESSIONS` most recently active of them.
+    pub tag: Option<String>,
+    /// Only starred messages.
+    pub starred: bool,
 }
 
+/// How many of the sessions carrying a tag a search filtered by it looks in on MongoDB, the
+/// most recently active first: their ids are the bound of the message query's `session_id:
+/// {$in: ...}` (one tag may be on any number of sessions). As many as one bulk action names.
+pub const TAG_SEARCH_SESSIONS: usize = crate::api::MAX_BULK_SESSIONS;
+
 /// One change made to many sessions at once (`Store::change_sessions`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionsChange {
     Archived(bool),
     Pinned(bool),
@@ -312,6 +325,11 @@ pub enum SessionsChange {
     /// Those deleted at or after this time (the oldest deletion still restorable) brought
     /// back.
     Restored(DateTime<Utc>),
+    /// The tag put on each live session that does not hold `MAX_TAGS_PER_SESSION` other tags
+    /// already; a session that has it is left as it is and counts as applied.
+    Tagged(String),
+    /// The tag taken off each live session that carries it; the others are skipped.
+    Untagged(String),
 }
 
 /// One conversation to import: created with its messages in one go, skipped when its source id
@@ -332,6 +350,9 @@ pub struct ImportSession {
     /// stored `updated_at` is the latest of this, `session.created_at` and the newest message;
     /// `None` when the source does not say.
     pub updated_at: Option<DateTime<Utc>>,
+    /// The tags of a new session (each once, valid by `crate::tags::tag`, at most
+    /// `MAX_TAGS_PER_SESSION`); a session that exists already keeps its own.
+    pub tags: Vec<String>,
     /// The message ending the active branch, when the source says which one it is.
     pub active_leaf_id: Option<String>,
     /// Where a forked conversation came from (a fork, or a backup of one), stored with a new
@@ -558,7 +579,9 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `change` to each of `ids` that is a session of the user it applies to, in one
     /// write: live sessions for `Archived`, `Pinned` and `Deleted` (as `update_session` and
     /// `delete_session` do one), and for `Restored` those deleted at or after its time and not
-    /// being purged (as `restore_session`). `Archived` and `Pinned` set `updated_at` to `now`.
+    /// being purged (as `restore_session`), and live sessions for `Tagged` and `Untagged` (see
+    /// there). `Archived`, `Pinned`, and `Tagged` and `Untagged` where they change the tags,
+    /// set `updated_at` to `now` (never the last activity: the list order stays).
     /// Returns the ids it applied to, in the order of `ids`, each once; the others (unknown,
     /// another user's, deleted, or not deleted for `Restored`) are left as they are.
     async fn change_sessions(
@@ -568,6 +591,24 @@ pub trait Store: Send + Sync + 'static {
         change: SessionsChange,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<String>>;
+    // Tags (`crate::tags`). A tag is the user's while one of their sessions carries it: a
+    // live, archived or deleted (not yet purged) one.
+    /// The user's tags, each once, in `str` order.
+    async fn list_tags(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// Puts `to` instead of `from` on every session of the user that carries `from` (deleted
+    /// ones included), once on a session that carried both; sets their `updated_at` to `now`.
+    /// Returns how many sessions carried `from`; `NotFound` when none did.
+    async fn rename_tag(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Takes `name` off every session of the user that carries it (deleted ones included) and
+    /// sets their `updated_at` to `now`. Returns how many; `NotFound` when none did.
+    async fn delete_tag(&self, user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+
     /// Removes for good every session (of any user) deleted before `deleted_before`, with its
     /// messages and their search entries. Returns how many sessions were removed. A session
     /// restored meanwhile is kept.

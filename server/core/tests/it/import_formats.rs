@@ -274,6 +274,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
     };
     let session = |id: &str, messages: Vec<NewMessage>| ImportSession {
         forked_from: None,
+        tags: Vec::new(),
         session: NewSession {
             id: id.to_owned(),
             user_id: user_id.clone(),
@@ -666,6 +667,133 @@ async fn openwebui_reasoning_in_chinese_and_japanese() {
         ["Hello", "Hi there!"]
     );
     assert_reimport_adds_nothing(&account, &fixture("openwebui-reasoning-cjk.json"), &report).await;
+}
+
+/// The titles and tags of an account's conversations, by title.
+async fn titles_and_tags(account: &Account) -> Vec<(String, Vec<String>)> {
+    let mut found: Vec<(String, Vec<String>)> = account
+        .sessions()
+        .await
+        .into_iter()
+        .map(|session| (session.title, session.tags))
+        .collect();
+    found.sort();
+    found
+}
+
+fn problem(title: &str, reason: &str) -> ImportProblem {
+    ImportProblem {
+        title: title.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Tags from Open WebUI (`meta.tags`, `chat.tags`) and LibreChat (`tags`), on the real export
+/// files copied from LibreChat's importer tests (`openwebui-export.json`,
+/// `librechat-export.json`, MIT). As they are, they carry no tag (Open WebUI's `meta` is
+/// `{}`), so nothing is tagged; the same files with tags where each app writes them get them
+/// through Confab's tag rule, and what the rule refuses (or a 33rd tag) is left out with a
+/// note, the conversation imported without it.
+#[tokio::test]
+async fn tags_from_open_webui_and_librechat() {
+    let plain = account().await;
+    assert_no_problems(&plain.import_fixture("openwebui-export.json").await);
+    assert_no_problems(&plain.import_fixture("librechat-export.json").await);
+    assert_eq!(
+        titles_and_tags(&plain).await,
+        [
+            ("Chat with reasoning".to_owned(), Vec::new()),
+            ("Chat with tool call".to_owned(), Vec::new()),
+            ("Conversation 1. Web Search".to_owned(), Vec::new()),
+            ("Simple linear chat".to_owned(), Vec::new()),
+        ]
+    );
+    assert_eq!(
+        plain.services.list_tags(&plain.user).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    let mut openwebui: Value = serde_json::from_slice(&fixture("openwebui-export.json")).unwrap();
+    openwebui[0]["meta"]["tags"] = json!(["machine_learning", "Rust", "rust", "Rust"]);
+    openwebui[1]["chat"]["tags"] = json!([{ "name": "  deep \n learning " }, "🦀", 7, null]);
+    let mut many = vec![json!(""), json!("bad\u{7}")];
+    many.extend((0..33).map(|n| json!(format!("t{n:02}"))));
+    many.push(json!("x".repeat(65)));
+    openwebui[2]["meta"]["tags"] = Value::Array(many);
+    let mut librechat: Value = serde_json::from_slice(&fixture("librechat-export.json")).unwrap();
+    librechat["tags"] = json!(["Web search", " research ", "Web search"]);
+
+    let tagged = account().await;
+    let report = tagged
+        .import(&serde_json::to_vec(&openwebui).unwrap())
+        .await;
+    assert_eq!((report.sessions, report.messages), (3, 6));
+    assert_eq!(
+        report.errors,
+        [
+            problem(
+                "Simple linear chat",
+                "the tag \"\" was not imported: a tag cannot be empty"
+            ),
+            problem(
+                "Simple linear chat",
+                "the tag \"bad\\u{7}\" was not imported: a tag cannot hold a control character"
+            ),
+            problem(
+                "Simple linear chat",
+                "the tag \"t32\" was not imported: a conversation holds at most 32 tags"
+            ),
+            problem(
+                "Simple linear chat",
+                &format!(
+                    "the tag \"{}\" was not imported: a tag holds at most 64 characters (this one has 65)",
+                    "x".repeat(64)
+                )
+            ),
+        ]
+    );
+    let report = tagged
+        .import(&serde_json::to_vec(&librechat).unwrap())
+        .await;
+    assert_no_problems(&report);
+    assert_eq!(report.sessions, 1);
+    let first_32: Vec<String> = (0..32).map(|n| format!("t{n:02}")).collect();
+    assert_eq!(
+        titles_and_tags(&tagged).await,
+        [
+            (
+                "Chat with reasoning".to_owned(),
+                vec![
+                    "Rust".to_owned(),
+                    "machine_learning".to_owned(),
+                    "rust".to_owned()
+                ]
+            ),
+            (
+                "Chat with tool call".to_owned(),
+                vec!["deep learning".to_owned(), "🦀".to_owned()]
+            ),
+            (
+                "Conversation 1. Web Search".to_owned(),
+                vec!["Web search".to_owned(), "research".to_owned()]
+            ),
+            ("Simple linear chat".to_owned(), first_32.clone()),
+        ]
+    );
+    let mut expected: Vec<String> = vec![
+        "Rust".into(),
+        "Web search".into(),
+        "deep learning".into(),
+        "machine_learning".into(),
+        "research".into(),
+        "rust".into(),
+    ];
+    expected.extend(first_32);
+    expected.push("🦀".into());
+    assert_eq!(
+        tagged.services.list_tags(&tagged.user).await.unwrap(),
+        expected
+    );
 }
 
 #[tokio::test]

@@ -1263,6 +1263,7 @@ async fn user_totals_follow_every_write() {
                 &ada.id,
                 vec![ImportSession {
                     forked_from: None,
+                    tags: Vec::new(),
                     session: imported,
                     pinned: false,
                     archived: false,
@@ -1632,6 +1633,7 @@ fn counted_import(user_id: &str, prefix: &str) -> Vec<confab_core::store::Import
         }
         ImportSession {
             forked_from: None,
+            tags: Vec::new(),
             session: NewSession {
                 id: id.clone(),
                 user_id: user_id.into(),

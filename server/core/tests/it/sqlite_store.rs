@@ -70,8 +70,11 @@ async fn tree_links_are_backfilled_at_open() {
     conformance::branches::check_long(store, &long).await;
 }
 
-// What migrations 12 to 15 added, taken away again, newest first: the tests that make a
+// What migrations 12 to 16 added, taken away again, newest first: the tests that make a
 // database of an older schema run them, so that opening migrates it from there.
+
+/// What migration 16 added: conversation tags.
+const UNDO_MIGRATION_16: &str = "DROP TABLE session_tags;";
 
 /// What migration 15 added: stars.
 const UNDO_MIGRATION_15: &str = "
@@ -118,6 +121,7 @@ async fn short_jumps_are_linked_again_by_migration_10() {
          ALTER TABLE messages DROP COLUMN path;
          PRAGMA user_version = 9;",
     );
+    change(&path, UNDO_MIGRATION_16);
     change(&path, UNDO_MIGRATION_15);
     change(&path, UNDO_MIGRATION_14);
     change(&path, UNDO_MIGRATION_13);
@@ -354,6 +358,7 @@ async fn version_7_databases_get_cjk_bigrams() {
          PRAGMA user_version = 7;",
     )
     .unwrap();
+    conn.execute_batch(UNDO_MIGRATION_16).unwrap();
     conn.execute_batch(UNDO_MIGRATION_15).unwrap();
     conn.execute_batch(UNDO_MIGRATION_14).unwrap();
     conn.execute_batch(UNDO_MIGRATION_13).unwrap();
@@ -377,7 +382,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 15, "migrated to the latest schema");
+    assert_eq!(version, 16, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());

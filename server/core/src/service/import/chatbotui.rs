@@ -73,5 +73,6 @@ pub(super) fn conversation(value: Value) -> Result<Conversation, Problem> {
         archived: false,
         nodes,
         current: None,
+        tags: Vec::new(),
     })
 }

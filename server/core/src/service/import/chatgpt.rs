@@ -45,6 +45,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         archived: fields::flag(&value, "is_archived"),
         nodes,
         current: fields::id(&value, "current_node"),
+        tags: Vec::new(),
     })
 }
 

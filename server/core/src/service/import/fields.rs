@@ -15,6 +15,30 @@ pub(super) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|text| !text.trim().is_empty())
 }
 
+/// The tags of a list field, as the source spells them: each string, or the `name` of each
+/// object (`{"id": ..., "name": ...}`); other entries are left out. The tag rule is applied
+/// later, once for every format (`tree::convert`).
+pub(super) fn tags(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|tag| match tag {
+                    Value::String(name) => Some(name.clone()),
+                    Value::Object(_) => fields_name(tag),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn fields_name(tag: &Value) -> Option<String> {
+    text(tag, "name")
+        .or_else(|| text(tag, "id"))
+        .map(str::to_owned)
+}
+
 pub(super) fn flag(value: &Value, key: &str) -> bool {
     value.get(key).and_then(Value::as_bool).unwrap_or(false)
 }

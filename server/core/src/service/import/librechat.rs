@@ -396,6 +396,8 @@ impl Messages {
             archived: false,
             nodes,
             current: None,
+            // A conversation's tags (LibreChat's bookmarks): a list of names.
+            tags: fields::tags(header.get("tags")),
         })
     }
 }

@@ -181,11 +181,15 @@ impl Services {
 
         let mut report = ImportReport::default();
         let mut done = ImportProgress::default();
+        let mut vocabulary = super::tags::Vocabulary::of(self, user).await?;
         // Returning early (a failed write) drops `received`, which stops the reading thread.
         while let Some(step) = received.recv().await {
-            let Step::Batch(batch) = step;
+            let Step::Batch(mut batch) = step;
             done.conversations += batch.conversations;
             report.errors.extend(batch.problems);
+            for session in &mut batch.sessions {
+                report.errors.extend(vocabulary.admit(session));
+            }
             if !batch.sessions.is_empty() {
                 let counts = self
                     .store()

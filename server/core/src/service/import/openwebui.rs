@@ -1,5 +1,8 @@
 //! Open WebUI's export: a list of chats, each with `chat.history.messages` keyed by id, linked by
 //! `parentId`/`childrenIds`, and `chat.history.currentId` naming the message the user was on.
+//! Its tags are in `meta.tags` (recent versions: the tags' ids, which are their names lower
+//! cased with `_` for spaces) or `chat.tags` (older ones), as strings or `{name}` objects; both
+//! are read. Its folders (`folder_id`) are not imported.
 
 use serde_json::Value;
 
@@ -51,6 +54,8 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         .into_iter()
         .filter_map(|(key, message)| node(key, &message, default_model.as_deref()))
         .collect();
+    let mut tags = fields::tags(value.pointer("/meta/tags"));
+    tags.extend(fields::tags(chat.get("tags")));
     Ok(Conversation {
         source: SOURCE,
         key,
@@ -61,6 +66,7 @@ pub(super) fn conversation(mut value: Value) -> Result<Conversation, Problem> {
         archived: fields::flag(&value, "archived"),
         nodes,
         current,
+        tags,
     })
 }
 

@@ -934,6 +934,7 @@ mod tests {
             archived: false,
             is_active: true,
             updated_at: Some(at),
+            tags: vec!["work".into()],
             active_leaf_id: Some("m4499".into()),
             forked_from: Some(link.clone()),
             messages: (0..4500).map(message).collect(),

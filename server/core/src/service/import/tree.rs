@@ -30,6 +30,8 @@ pub(super) struct Conversation {
     pub nodes: Vec<Node>,
     /// The node the source says the user was on, when it says.
     pub current: Option<String>,
+    /// The tags as the source spells them, in its order; `convert` applies the tag rule.
+    pub tags: Vec<String>,
 }
 
 /// A node of the source tree. Nodes without a message (roots, hidden or system entries) are
@@ -107,6 +109,7 @@ pub(super) fn convert(
         archived,
         mut nodes,
         current,
+        tags,
     } = conversation;
     let count = nodes.len();
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(count);
@@ -258,6 +261,7 @@ pub(super) fn convert(
     );
 
     let mut notes = Vec::new();
+    let tags = crate::service::tags::source_tags(tags, &mut notes);
     let mut messages = Vec::with_capacity(ordered.len());
     for &node in &ordered {
         let Some(turn) = nodes[node].message.take() else {
@@ -310,6 +314,7 @@ pub(super) fn convert(
             archived,
             is_active: true,
             updated_at: updated,
+            tags,
             active_leaf_id: active_leaf.and_then(|node| ids[node].clone()),
             messages,
         },
@@ -460,6 +465,7 @@ mod tests {
             archived: false,
             nodes,
             current: current.map(str::to_owned),
+            tags: Vec::new(),
         }
     }
 

@@ -229,6 +229,7 @@ async fn delete_owned(collections: &Collections, user_id: &str) -> StoreResult<(
         .delete_many(owned.clone())
         .await
         .map_err(db_error)?;
+    super::tags::delete_user_tags(collections, user_id).await?;
     // By `_id` (the user id), its only index; `user_id` routes it.
     collections
         .user_totals

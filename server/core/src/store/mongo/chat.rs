@@ -152,6 +152,10 @@ pub async fn list_sessions(
     if let Some(pinned) = query.pinned {
         filter.insert("pinned", pinned);
     }
+    if let Some(tag) = &query.tag {
+        // `chat_sessions_tag` serves it, or `chat_sessions_tag_archived` with `archived`.
+        filter.insert("tags", tag);
+    }
     if let Some(text) = &query.title_contains {
         return filtered_sessions(collections, user_id, filter, &TitleFilter::new(text), query)
             .await;
@@ -359,21 +363,29 @@ pub async fn change_sessions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let (condition, update) = match change {
+    let (condition, update) = match &change {
+        SessionsChange::Tagged(tag) => {
+            let applied = super::tags::tag_sessions(collections, user_id, ids, tag, now).await?;
+            return Ok(in_given_order(ids, &applied));
+        }
+        SessionsChange::Untagged(tag) => {
+            let applied = super::tags::untag_sessions(collections, user_id, ids, tag, now).await?;
+            return Ok(in_given_order(ids, &applied));
+        }
         SessionsChange::Archived(archived) => (
             doc! { "deleted_at": Bson::Null },
-            doc! { "$set": { "archived": archived, "updated_at": to_bson_time(now) } },
+            doc! { "$set": { "archived": *archived, "updated_at": to_bson_time(now) } },
         ),
         SessionsChange::Pinned(pinned) => (
             doc! { "deleted_at": Bson::Null },
-            doc! { "$set": { "pinned": pinned, "updated_at": to_bson_time(now) } },
+            doc! { "$set": { "pinned": *pinned, "updated_at": to_bson_time(now) } },
         ),
         SessionsChange::Deleted(at) => (
             doc! { "deleted_at": Bson::Null },
-            doc! { "$set": { "deleted_at": to_bson_time(at) } },
+            doc! { "$set": { "deleted_at": to_bson_time(*at) } },
         ),
         SessionsChange::Restored(since) => (
-            doc! { "deleted_at": { "$gte": to_bson_time(since) }, "purging": { "$ne": true } },
+            doc! { "deleted_at": { "$gte": to_bson_time(*since) }, "purging": { "$ne": true } },
             doc! { "$unset": { "deleted_at": "" } },
         ),
     };
@@ -383,13 +395,7 @@ pub async fn change_sessions(
         filter
     };
     let found = session_ids(collections, filter(ids)).await?;
-    let mut applied = Vec::new();
-    let mut listed = std::collections::HashSet::new();
-    for id in ids {
-        if found.contains(id) && listed.insert(id.as_str()) {
-            applied.push(id.clone());
-        }
-    }
+    let applied = in_given_order(ids, &found);
     if applied.is_empty() {
         return Ok(applied);
     }
@@ -405,6 +411,15 @@ pub async fn change_sessions(
         .await
         .map_err(db_error)?;
     Ok(applied)
+}
+
+/// The ids of `ids` in `applied`, in the order of `ids`, each once.
+fn in_given_order(ids: &[String], applied: &std::collections::HashSet<String>) -> Vec<String> {
+    let mut listed = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| applied.contains(*id) && listed.insert(id.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Unmarks a session deleted at or after `deleted_since`, unless its purge has started.
@@ -487,6 +502,11 @@ pub async fn purge_deleted_sessions(
             .await
             .map_err(db_error)?;
         if let Some(removed) = &removed {
+            let untagged =
+                super::tags::count_all(collections, &removed.user_id, &removed.tags, -1).await;
+            if let Err(error) = untagged {
+                tracing::warn!(%error, "the user's tags keep a purged conversation's");
+            }
             let taken = super::totals::add(
                 collections,
                 &removed.user_id,
@@ -591,7 +611,7 @@ pub async fn message_by_id(
 /// What a client id was used for before.
 enum ClientMatch {
     /// The stored message, in its session.
-    Live(Box<MessageDoc>, Session),
+    Live(Box<MessageDoc>, Box<Session>),
     /// The message is in a deleted session: not there for the user (not found), but kept,
     /// since the session may be restored.
     Deleted,
@@ -618,7 +638,7 @@ async fn by_client_id(
         Some(session) if session.deleted_at.is_some() => Ok(Some(ClientMatch::Deleted)),
         Some(session) => Ok(Some(ClientMatch::Live(
             Box::new(existing),
-            session.into_session(),
+            Box::new(session.into_session()),
         ))),
         None => {
             tracing::warn!(message = %existing.id, "removing a message whose session is gone");
@@ -650,7 +670,7 @@ fn existing_appended(found: ClientMatch) -> StoreResult<Appended> {
     match found {
         ClientMatch::Live(message, session) => Ok(Appended {
             message: message.into_message()?,
-            session,
+            session: *session,
             created: false,
         }),
         ClientMatch::Deleted => Err(StoreError::NotFound),

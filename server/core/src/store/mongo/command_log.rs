@@ -800,7 +800,7 @@ pub fn unindexed(events: &[Sent], indexes: &[Index]) -> Vec<String> {
 ///   session's index (`user_id, session_id, _id`), the filter checked on each until the page
 ///   is full;
 /// - the session list filtered by `pinned` (API only): read in activity order from the list
-///   index, the filter checked on each session;
+///   index (or a tag's, `chat_sessions_tag`, with a tag), the filter checked on each session;
 /// - counting the accounts (`users`, an empty filter): the admin's figure counts them all
 ///   (a small, unsharded collection), and a sign-up asks only whether there is one (`$limit`
 ///   1).
@@ -821,6 +821,7 @@ fn unindexed_by_design(name: &str, collection: &str, shape: &Shape) -> bool {
                     "deleted_at",
                     "archived",
                     "pinned",
+                    "tags",
                     "activity_at",
                     "_id",
                 ])

@@ -200,6 +200,10 @@ pub struct SessionDoc {
     /// Where a forked conversation came from (`Session::forked_from`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<ForkedFromDoc>,
+    /// Its tags (`Session::tags`), in no set order (`$addToSet` adds them); the reads sort
+    /// them. Absent in a session written before tags, which has none.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `ForkedFrom` as stored: the source's session and message ids.
@@ -234,6 +238,7 @@ impl SessionDoc {
             deleted_at: None,
             models: Vec::new(),
             forked_from: None,
+            tags: Vec::new(),
         }
     }
 
@@ -255,6 +260,7 @@ impl SessionDoc {
                 session_id: fork.session_id,
                 message_id: fork.message_id,
             }),
+            tags: crate::tags::normalized(self.tags),
         }
     }
 }

@@ -196,6 +196,7 @@ async fn insert_sessions(
             if let Some(updated_at) = import.updated_at {
                 document.updated_at = document.updated_at.max(to_bson_time(updated_at));
             }
+            document.tags = import.tags.clone();
             document
         })
         .collect();
@@ -206,6 +207,14 @@ async fn insert_sessions(
     }
     counts.sessions += inserted.len();
     let inserted: HashSet<usize> = inserted.into_iter().collect();
+    // The new sessions' tags join the vocabulary (`tags`); an import is one user's.
+    if let Some(first) = sessions.first() {
+        let tags = inserted
+            .iter()
+            .filter_map(|position| sessions.get(*position))
+            .flat_map(|import| import.tags.iter());
+        super::tags::count_all(collections, &first.session.user_id, tags, 1).await?;
+    }
     let mut ids = Vec::with_capacity(sessions.len());
     for (position, import) in sessions.iter().enumerate() {
         if inserted.contains(&position) {

@@ -116,6 +116,30 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
                 false,
             ),
         ),
+        // The sessions carrying a tag (multikey on `tags`), in list order: the list filtered
+        // by a tag, the sessions a tag search looks in; its prefix serves renaming and
+        // deleting a tag. The same with `archived` for the sidebar.
+        (
+            "chat_sessions",
+            index(
+                doc! { "user_id": 1, "tags": 1, "deleted_at": 1, "activity_at": -1, "_id": -1 },
+                "chat_sessions_tag",
+                false,
+            ),
+        ),
+        (
+            "chat_sessions",
+            index(
+                doc! { "user_id": 1, "tags": 1, "deleted_at": 1, "archived": 1, "activity_at": -1, "_id": -1 },
+                "chat_sessions_tag_archived",
+                false,
+            ),
+        ),
+        // Each user's tags in name order (`tags`); the prefix serves deleting an account's.
+        (
+            "tags",
+            index(doc! { "user_id": 1, "name": 1 }, "tags_user", false),
+        ),
         (
             "chat_sessions",
             index(

@@ -55,6 +55,7 @@ mod migrations;
 mod search;
 mod snippet;
 mod stars;
+mod tags;
 mod terms;
 mod totals;
 
@@ -111,6 +112,8 @@ pub(crate) struct Collections {
     settings: Collection<admin::SettingDoc>,
     audit_log: Collection<admin::AuditDoc>,
     claims: Collection<admin::ClaimDoc>,
+    /// Each user's tags with how many sessions carry each (see `tags`).
+    tags: Collection<tags::TagDoc>,
     /// Appends to one session, one at a time in this process (see `chat::SessionLocks`).
     session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
@@ -210,6 +213,7 @@ impl MongoStore {
             settings: database.collection("settings"),
             audit_log: database.collection("audit_log"),
             claims: database.collection("claims"),
+            tags: database.collection(tags::COLLECTION),
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
             depths: depths::Depths::default(),
@@ -523,6 +527,24 @@ impl Store for MongoStore {
         deleted_since: DateTime<Utc>,
     ) -> StoreResult<Option<Session>> {
         chat::restore_session(&self.collections, user_id, id, deleted_since).await
+    }
+
+    async fn list_tags(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        tags::list_tags(&self.collections, user_id).await
+    }
+
+    async fn rename_tag(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        tags::rename_tag(&self.collections, user_id, from, to, now).await
+    }
+
+    async fn delete_tag(&self, user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+        tags::delete_tag(&self.collections, user_id, name, now).await
     }
 
     async fn purge_deleted_sessions(&self, deleted_before: DateTime<Utc>) -> StoreResult<u64> {

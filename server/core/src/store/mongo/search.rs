@@ -253,17 +253,39 @@ pub async fn search(
     if !created.is_empty() {
         filter.insert("created_at", created);
     }
+    if query.starred {
+        filter.insert("starred_at", doc! { "$exists": true });
+    }
 
     let candidates = async {
-        let deleted = deleted_sessions(collections, user_id).await?;
-        match &query.session_id {
-            Some(session_id) if deleted.contains(session_id) => return Ok(Vec::new()),
-            Some(session_id) => {
-                filter.insert("session_id", session_id);
+        if let Some(tag) = &query.tag {
+            // The live sessions carrying the tag, at most `TAG_SEARCH_SESSIONS` of them (the
+            // most recently active): deleted ones are not among them, so no `$nin` is needed.
+            let mut tagged = super::tags::tagged_sessions(
+                collections,
+                user_id,
+                tag,
+                crate::store::TAG_SEARCH_SESSIONS,
+            )
+            .await?;
+            if let Some(session_id) = &query.session_id {
+                tagged.retain(|id| id == session_id);
             }
-            None if deleted.is_empty() => {}
-            None => {
-                filter.insert("session_id", doc! { "$nin": deleted });
+            if tagged.is_empty() {
+                return Ok(Vec::new());
+            }
+            filter.insert("session_id", doc! { "$in": tagged });
+        } else {
+            let deleted = deleted_sessions(collections, user_id).await?;
+            match &query.session_id {
+                Some(session_id) if deleted.contains(session_id) => return Ok(Vec::new()),
+                Some(session_id) => {
+                    filter.insert("session_id", session_id);
+                }
+                None if deleted.is_empty() => {}
+                None => {
+                    filter.insert("session_id", doc! { "$nin": deleted });
+                }
             }
         }
         collections

@@ -100,6 +100,13 @@ pub fn list_sessions(
         sql.push_str(" AND pinned = ?");
         args.push(Box::new(pinned));
     }
+    if let Some(tag) = &query.tag {
+        sql.push_str(
+            " AND id IN (SELECT session_id FROM session_tags WHERE user_id = ? AND tag = ?)",
+        );
+        args.push(Box::new(user_id.to_owned()));
+        args.push(Box::new(tag.clone()));
+    }
     let filter = query.title_contains.as_deref().map(TitleFilter::new);
     // One row past what is looked at tells whether more follow.
     let fetched = match filter {
@@ -232,6 +239,14 @@ pub fn change_sessions(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<String>> {
     let (set, condition, value) = match change {
+        SessionsChange::Tagged(tag) => {
+            let applied = super::tags::tag_sessions(conn, user_id, ids, &tag, now)?;
+            return Ok(in_given_order(ids, &applied));
+        }
+        SessionsChange::Untagged(tag) => {
+            let applied = super::tags::untag_sessions(conn, user_id, ids, &tag, now)?;
+            return Ok(in_given_order(ids, &applied));
+        }
         SessionsChange::Archived(archived) => (
             "archived = ?2, updated_at = ?3",
             "deleted_at IS NULL",
@@ -266,12 +281,16 @@ pub fn change_sessions(
             .map_err(sql_error)?;
         applied.extend(changed);
     }
+    Ok(in_given_order(ids, &applied))
+}
+
+/// The ids of `ids` in `applied`, in the order of `ids`, each once.
+fn in_given_order(ids: &[String], applied: &HashSet<String>) -> Vec<String> {
     let mut listed = HashSet::new();
-    Ok(ids
-        .iter()
+    ids.iter()
         .filter(|id| applied.contains(*id) && listed.insert(id.as_str()))
         .cloned()
-        .collect())
+        .collect()
 }
 
 /// Marks the session deleted; its messages and their search entries stay until the purge.

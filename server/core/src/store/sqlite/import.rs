@@ -201,6 +201,7 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
         })
         .map_err(sql_error)?;
     if created == 1 {
+        super::tags::insert_tags(conn, &session.user_id, &session.id, &import.tags)?;
         return Ok((session.id.clone(), true));
     }
     let existing = conn

@@ -339,6 +339,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_starred ON messages(user_id, starred_at DESC, id DESC)
         WHERE starred_at IS NOT NULL;
     "#,
+    // 16: conversation tags (issue 16). A session's tags are read by its primary key (every
+    // read of a session gathers them); the user's tags, and the sessions carrying one, from
+    // `session_tags_user`. They go with their session (the purge, an account's deletion).
+    r#"
+    CREATE TABLE session_tags (
+        session_id TEXT NOT NULL REFERENCES chat_sessions(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        PRIMARY KEY (session_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_tags_user ON session_tags(user_id, tag, session_id);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -14,6 +14,7 @@ mod readers;
 mod rows;
 mod search;
 mod stars;
+mod tags;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -706,6 +707,31 @@ impl Store for SqliteStore {
         let (user_id, ids) = (user_id.to_owned(), ids.to_vec());
         self.writer
             .write(move |conn| chat::change_sessions(conn, &user_id, &ids, change, now))
+            .await
+    }
+
+    async fn list_tags(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| tags::list_tags(conn, &user_id)).await
+    }
+
+    async fn rename_tag(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let (user_id, from, to) = (user_id.to_owned(), from.to_owned(), to.to_owned());
+        self.writer
+            .write(move |conn| tags::rename_tag(conn, &user_id, &from, &to, now))
+            .await
+    }
+
+    async fn delete_tag(&self, user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+        let (user_id, name) = (user_id.to_owned(), name.to_owned());
+        self.writer
+            .write(move |conn| tags::delete_tag(conn, &user_id, &name, now))
             .await
     }
 

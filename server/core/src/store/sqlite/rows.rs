@@ -49,7 +49,12 @@ pub fn token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 
 pub const SESSION_COLUMNS: &str = "id, title, is_active, pinned, archived, message_count, \
      prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, active_leaf_id, activity_at, \
-     forked_from_session, forked_from_message";
+     forked_from_session, forked_from_message, \
+     (SELECT group_concat(tag, char(31)) FROM session_tags WHERE session_id = chat_sessions.id)";
+
+/// What separates a session's tags in `SESSION_COLUMNS`' last column: U+001F, a control
+/// character, which no tag holds (`crate::tags::tag`).
+const TAG_SEPARATOR: char = '\u{1f}';
 
 pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -72,6 +77,11 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
             }),
             _ => None,
         },
+        tags: crate::tags::normalized(
+            row.get::<_, Option<String>>(15)?
+                .map(|tags| tags.split(TAG_SEPARATOR).map(str::to_owned).collect())
+                .unwrap_or_default(),
+        ),
     })
 }
 

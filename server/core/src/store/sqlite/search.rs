@@ -96,6 +96,16 @@ pub fn search(
         filters.push_str(" AND m.created_at < ?");
         args.push(Box::new(to_ms(to)));
     }
+    if let Some(tag) = &query.tag {
+        filters.push_str(
+            " AND m.session_id IN (SELECT session_id FROM session_tags WHERE user_id = ? AND tag = ?)",
+        );
+        args.push(Box::new(user_id.to_owned()));
+        args.push(Box::new(tag.clone()));
+    }
+    if query.starred {
+        filters.push_str(" AND m.starred_at IS NOT NULL");
+    }
     args.push(Box::new(CANDIDATES as i64));
     args.push(Box::new(query.limit as i64 + 1));
     args.push(Box::new(query.offset as i64));

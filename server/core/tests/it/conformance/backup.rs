@@ -190,6 +190,7 @@ fn written_session(id: &str, title: &str, created_at: &str) -> Session {
         updated_at: at(created_at),
         last_message_at: None,
         active_leaf_id: None,
+        tags: Vec::new(),
     }
 }
 
@@ -307,6 +308,17 @@ fn branched_file() -> ExportDocument {
     });
     let mut old = written_session(S3, "Old", "2018-01-01T00:00:00Z");
     old.updated_at = at("2018-06-01T00:00:00Z");
+    old.tags = vec!["trip".into()];
+    // Tags as a file may hold them: out of order, twice, with space to trim, and one that is
+    // no tag (a control character), which the restore leaves out.
+    plan.tags = vec![
+        "旅行".into(),
+        " trip  plans ".into(),
+        "Rust".into(),
+        "trip".into(),
+        "Rust".into(),
+        "bad\u{7}".into(),
+    ];
     old.active_leaf_id = Some(M[6].into());
     let mut note = written(
         M[6],
@@ -352,6 +364,12 @@ fn branched_file_imported(ids: &IdMap) -> Vec<ExportedSession> {
         match exported.session.id.as_str() {
             S1 => {
                 let session = &mut exported.session;
+                session.tags = vec![
+                    "Rust".into(),
+                    "trip".into(),
+                    "trip plans".into(),
+                    "旅行".into(),
+                ];
                 session.title = "Plan a trip ✈️ \u{1F30D}".into();
                 session.message_count = 6;
                 session.prompt_tokens = 19;
@@ -393,6 +411,12 @@ pub async fn backup_round_trip_keeps_every_field(source: DynStore, target: DynSt
         .find(|s| s.session.title.starts_with("Plan"))
         .unwrap();
     assert!(!plan.session.is_active, "isActive false stays false");
+    assert_eq!(plan.session.tags, ["Rust", "trip", "trip plans", "旅行"]);
+    assert_eq!(
+        services.list_tags(&ada).await.unwrap(),
+        ["Rust", "trip", "trip plans", "旅行"],
+        "the restored tags are the user's"
+    );
     assert_eq!(plan.messages[0].client_id.as_deref(), Some("client-1"));
     assert!(plan.messages[1].usage_estimated);
     assert_eq!(

@@ -707,6 +707,7 @@ pub async fn import_long(store: DynStore, total: usize) -> Long {
                 &ada.id,
                 vec![ImportSession {
                     forked_from: None,
+                    tags: Vec::new(),
                     session: NewSession {
                         id: session_id.clone(),
                         user_id: ada.id.clone(),
@@ -1040,6 +1041,7 @@ pub async fn branch_ends_after_forks_anywhere(store: DynStore) {
     };
     let import = |messages: Vec<NewMessage>| ImportSession {
         forked_from: None,
+        tags: Vec::new(),
         session: NewSession {
             id: session_id.clone(),
             user_id: ada.id.clone(),

@@ -166,6 +166,7 @@ pub async fn forking_a_conversation(store: DynStore) {
                 session_id: session_id.clone(),
                 message_id: second.id.clone(),
             }),
+            tags: Vec::new(),
         }
     );
     let copy = store.all_messages(&ada.id, &fork.id).await.unwrap();
@@ -379,6 +380,7 @@ pub async fn forking_a_long_path(store: DynStore) {
                 updated_at: None,
                 active_leaf_id: chain.last().map(|leaf| leaf.id.clone()),
                 forked_from: None,
+                tags: Vec::new(),
                 messages: chain.clone(),
             }],
         )

@@ -19,6 +19,7 @@ mod fork;
 mod replies;
 pub mod round_trip;
 mod stars;
+mod tags;
 pub use admin::{
     a_reset_stops_the_tokens_of_the_old_password, admin_user_list_and_counters,
     an_admin_change_and_its_audit_entry_are_one, disabling_an_account,
@@ -37,6 +38,7 @@ pub use branches::{
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 pub use stars::starred_messages;
+pub use tags::tags;
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
 /// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
@@ -90,6 +92,7 @@ macro_rules! every_story {
             forking_a_conversation,
             forking_a_long_path,
             starred_messages,
+            tags,
         }
     };
 }
@@ -116,6 +119,7 @@ fn every_story_is_listed() {
         include_str!("replies.rs"),
         include_str!("round_trip.rs"),
         include_str!("stars.rs"),
+        include_str!("tags.rs"),
     ];
     let defined: Vec<&str> = files
         .iter()
@@ -1824,6 +1828,7 @@ pub async fn session_models(store: DynStore) {
     };
     let conversation = |messages: Vec<NewMessage>| ImportSession {
         forked_from: None,
+        tags: Vec::new(),
         session: NewSession {
             id: imported_id.clone(),
             user_id: ada.id.clone(),
@@ -2320,6 +2325,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
     let branch = new_message(2, Some(first.id.clone()), Some(5));
     let conversation = |messages: Vec<NewMessage>, leaf: &str| ImportSession {
         forked_from: None,
+        tags: Vec::new(),
         session: NewSession {
             id: session_id.clone(),
             user_id: ada.id.clone(),
@@ -2638,7 +2644,14 @@ pub async fn bulk_actions_change_many_sessions_at_once(store: DynStore) {
         let ids: Vec<String> = ids.into_iter().cloned().collect();
         async move {
             services
-                .change_sessions(&ada, SessionsBulkInput { ids, action })
+                .change_sessions(
+                    &ada,
+                    SessionsBulkInput {
+                        ids,
+                        action,
+                        tag: None,
+                    },
+                )
                 .await
                 .expect("a bulk action")
         }
@@ -2763,6 +2776,7 @@ pub async fn bulk_actions_change_many_sessions_at_once(store: DynStore) {
                     SessionsBulkInput {
                         ids,
                         action: Action::Archive,
+                        tag: None,
                     },
                 )
                 .await
@@ -3093,7 +3107,7 @@ pub async fn deleted_sessions_are_hidden_and_restorable(store: DynStore) {
 }
 
 /// Services that keep a deleted conversation restorable for an hour.
-fn services_keeping_deleted_for_an_hour(store: DynStore) -> Services {
+pub(crate) fn services_keeping_deleted_for_an_hour(store: DynStore) -> Services {
     Services::new(
         store,
         ServiceConfig {
@@ -3148,6 +3162,7 @@ pub async fn purging_a_long_conversation(store: DynStore) {
         }
         ImportSession {
             forked_from: None,
+            tags: Vec::new(),
             session: NewSession {
                 id: session_id,
                 user_id: ada.id.clone(),

@@ -139,6 +139,10 @@ fn session() -> impl Strategy<Value = (u8, Session, Vec<(u8, Message)>)> {
         (0..1_000_000i64, 0..1_000_000i64, 0..1_000_000i64),
         (time(), time(), proptest::option::of(time())),
         proptest::collection::vec(message(), 0..7),
+        proptest::collection::vec(
+            proptest::sample::select(&["work", "Rust", "rust", "机器学习", "🦀 crab", "a/b"][..]),
+            0..5,
+        ),
     )
         .prop_map(
             |(
@@ -148,6 +152,7 @@ fn session() -> impl Strategy<Value = (u8, Session, Vec<(u8, Message)>)> {
                 (message_count, prompt_tokens, completion_tokens),
                 (created_at, updated_at, last_message_at),
                 messages,
+                tags,
             )| {
                 let session = Session {
                     id: String::new(),
@@ -163,6 +168,9 @@ fn session() -> impl Strategy<Value = (u8, Session, Vec<(u8, Message)>)> {
                     last_message_at,
                     active_leaf_id: None,
                     forked_from: None,
+                    tags: confab_core::tags::normalized(
+                        tags.into_iter().map(str::to_owned).collect(),
+                    ),
                 };
                 (leaf, session, messages)
             },
