@@ -113,6 +113,11 @@ impl Services {
     #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, session_id = %id))]
     pub async fn tag_session(&self, user: &User, id: &str, tag: &str) -> ServiceResult<Session> {
         validate::existing_id(id)?;
+        // Not found comes before any refusal of the tag's: the conversation is not there.
+        self.store()
+            .session(&user.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let applied = self
             .change_sessions(
                 user,

@@ -727,6 +727,7 @@ pub async fn tags(store: DynStore) {
         refused(bulk(&services, &cat, &[target], Action::Tag, Some("one more")).await).0,
         "too_many_tags"
     );
+    not_found(services.tag_session(&cat, &s[0], "one more").await);
     assert_eq!(
         services
             .tag_session(&cat, target, "tag 0000")
