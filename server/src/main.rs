@@ -10,11 +10,19 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Stack of each worker thread of the runtime. Server rendering walks the page's whole view
+/// tree, whose nested view types make deep frames: a debug build overflowed tokio's 2 MiB
+/// default on `/starred` and aborted the process (found by
+/// `exposure::every_server_rendered_page_is_answered_whole`). 8 MiB is what a main thread
+/// gets on Linux; unused stack is only reserved address space.
+const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 fn main() -> std::process::ExitCode {
     purge_freed_memory_at_once();
     limit_malloc_arenas();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime.block_on(run()),

@@ -69,15 +69,25 @@ fn BulkBar() -> impl IntoView {
     let current = current_session_id();
     // The field for the tag to put on or take off, shown by "Tag…".
     let tagging = RwSignal::new(false);
-    // Kept aside, so that the buttons' handlers stay `Copy`.
-    let navigate = StoredValue::new_local(use_navigate());
+    // Set when a bulk delete took the open conversation; an effect (in the browser, where the
+    // router's `navigate` lives) then leaves its page. Not a `StoredValue::new_local` holding
+    // `navigate`: on the server a local value dropped on another thread than the one that made
+    // it panicked, which cut the page's response short (ERR_EMPTY_RESPONSE in the browser).
+    let left = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if left.get() {
+            left.set(false);
+            navigate("/", Default::default());
+        }
+    });
     let apply_tagged = move |action: SessionsBulkAction, tag: Option<String>| {
         let leave = move |deleted: &[String]| {
             if current
                 .get_untracked()
                 .is_some_and(|open| deleted.contains(&open))
             {
-                navigate.with_value(|navigate| navigate("/", Default::default()));
+                let _ = left.try_set(true);
             }
         };
         selection.apply((action, tag), (store, tags, toasts), leave)

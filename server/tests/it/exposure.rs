@@ -700,3 +700,49 @@ async fn what_a_provider_says_in_its_error_reaches_no_user() {
         &port,
     );
 }
+
+/// Server rendering ends every page it starts, whichever worker thread its end lands on. The
+/// sidebar kept the router's `navigate` in a `StoredValue::new_local`, which on the server
+/// panicked when dropped on another thread than the one that made it: the page's answer then
+/// ended with no body (ERR_EMPTY_RESPONSE in Chromium, the accessibility test the stop CI of
+/// 0987899 failed). Run on the real binary, whose runtime has a worker per core, with pages
+/// asked for together so that their renders end on either thread.
+#[tokio::test]
+async fn every_server_rendered_page_is_answered_whole() {
+    use crate::support::{Backend, TestProcess};
+
+    let process = TestProcess::start(Backend::Sqlite, &[]).await;
+    let browser = process.client();
+    browser.sign_up("ada@example.com", "a good password").await;
+    let session = browser
+        .post_message(None, "user", "a page to render")
+        .await
+        .session
+        .id;
+    let pages = [
+        "/".to_owned(),
+        format!("/c/{session}"),
+        "/new".to_owned(),
+        "/import".to_owned(),
+        "/starred".to_owned(),
+    ];
+    for _round in 0..10 {
+        let browser = &browser;
+        let answers = futures::future::join_all(pages.iter().map(|path| async move {
+            let response = browser.get(path).await;
+            let status = response.status();
+            let body = response.text().await.map_err(|error| error.to_string());
+            (path, status, body)
+        }))
+        .await;
+        for (path, status, body) in answers {
+            assert_eq!(status, StatusCode::OK, "{path}");
+            let body = body.unwrap_or_else(|error| panic!("{path}: the answer broke off: {error}"));
+            // The document closes before the streamed resources that follow it.
+            assert!(
+                body.contains("</html>"),
+                "{path}: no end of the document: {body}"
+            );
+        }
+    }
+}
