@@ -20,7 +20,7 @@ test('a tag put on from the header and on a selection filters the list, is renam
   await expect(page).toHaveURL(/\/c\//);
   const head = page.locator('header.conversation-head');
   await head.getByRole('button', { name: '+ Tag' }).click();
-  const field = head.getByRole('textbox', { name: 'Add a tag' });
+  const field = head.getByRole('combobox', { name: 'Add a tag' });
   await field.fill('x'.repeat(65));
   await field.press('Enter');
   await expect(head.getByRole('alert')).toContainText('64');
@@ -43,7 +43,7 @@ test('a tag put on from the header and on a selection filters the list, is renam
     if (request.url().includes('/rpc/bulk_sessions')) calls.push(request.url());
   });
   await bar.getByRole('button', { name: 'Tag…' }).click();
-  await bar.getByRole('textbox', { name: 'Tag for the selected conversations' }).fill('project x');
+  await bar.getByRole('combobox', { name: 'Tag for the selected conversations' }).fill('project x');
   await bar.getByRole('button', { name: 'Add tag' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Tagged 2 conversations.' })).toBeVisible();
   expect(calls.length).toBe(1);
@@ -62,7 +62,7 @@ test('a tag put on from the header and on a selection filters the list, is renam
 
   // Renamed everywhere: the filter and the open conversation follow.
   await nav.getByRole('button', { name: 'Rename tag' }).click();
-  const rename = nav.getByRole('textbox', { name: 'New name of the tag' });
+  const rename = nav.getByRole('combobox', { name: 'New name of the tag' });
   await rename.fill('client x');
   await rename.press('Enter');
   await expect(page.getByRole('status').filter({ hasText: 'Renamed “project x” to “client x” on 3 conversations.' })).toBeVisible();

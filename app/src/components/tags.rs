@@ -49,7 +49,9 @@ pub fn TagField(
     };
     view! {
         <span class="tag-field">
-            <input type="text" class="tag-input" aria-label=label list=list_id maxlength="64"
+            // No `maxlength`: it counts UTF-16 units where the rule counts characters (an emoji
+            // is two), and a longer text cut short without a word would be a different tag.
+            <input type="text" class="tag-input" aria-label=label list=list_id
                 autocomplete="off" placeholder="Tag"
                 aria-invalid=move || error.with(Option::is_some).to_string()
                 aria-describedby=error_id.clone()

@@ -179,17 +179,17 @@ fn load_conversation_of_url(
     };
     let (target, before, after) = (parameter("m"), parameter("before"), parameter("after"));
     Edited::new(
-        move || -> ConversationQuery {
-            (
+        super::lasting(move || -> Option<ConversationQuery> {
+            Some((
                 auth.changes(),
-                id.get(),
-                filter.get(),
-                reload.get(),
-                target.get(),
-                before.get(),
-                after.get(),
-            )
-        },
+                id.try_get()?,
+                filter.try_get()?,
+                reload.try_get()?,
+                target.try_get()?,
+                before.try_get()?,
+                after.try_get()?,
+            ))
+        }),
         |(_, id, filter, _, target, before, after): ConversationQuery| async move {
             let id = id?;
             let page = match target.clone() {

@@ -14,6 +14,33 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// A resource's source that reads its signals with `try_` (answering `None` once one of them
+/// is gone) and then keeps answering what it answered last. Server rendering can run a
+/// resource's source once more after it dropped the page's owner, since the resource's own
+/// task outlives it; a plain `get` of a disposed signal panicked there ("Tried to access a
+/// reactive value that has already been disposed", in the browser tests' server log after
+/// `GET /c/{id}`). An unchanged source loads nothing more.
+pub fn lasting<S>(
+    read: impl Fn() -> Option<S> + Send + Sync + 'static,
+) -> impl Fn() -> S + Send + Sync + 'static
+where
+    S: Clone + Default + Send + Sync + 'static,
+{
+    let last = std::sync::Mutex::new(None::<S>);
+    move || {
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match read() {
+            Some(now) => {
+                *last = Some(now.clone());
+                now
+            }
+            None => last.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// One answer of the server, with the number of the load that fetched it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Loaded<T> {

@@ -16,7 +16,7 @@ mod toasts;
 use leptos::prelude::*;
 
 pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
-pub use edited::{Edited, Loaded};
+pub use edited::{lasting, Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
 pub use selection::{use_selection, Selection};

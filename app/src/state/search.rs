@@ -45,7 +45,7 @@ impl SearchStore {
     pub(super) fn new() -> SearchStore {
         let settled = RwSignal::new(SearchInput::default());
         let answer = Resource::new(
-            move || settled.get(),
+            super::lasting(move || settled.try_get()),
             |(text, kind): SearchInput| async move {
                 if text.trim().is_empty() {
                     return None;

@@ -39,7 +39,7 @@ impl SessionsStore {
         let archived = RwSignal::new(false);
         let tag = RwSignal::new(None::<String>);
         let list = Edited::new(
-            move || (auth.changes(), archived.get(), tag.get()),
+            super::lasting(move || Some((auth.changes(), archived.try_get()?, tag.try_get()?))),
             // Asks who is signed in first: signed out, there is nothing to list (and no failed
             // request to log in the console).
             |(_, archived, tag)| async move {

@@ -24,7 +24,7 @@ impl TagsStore {
         TagsStore {
             // Signed out there are no tags to ask for (and no refused request to log).
             list: Resource::new(
-                move || (auth.changes(), changed.get()),
+                super::lasting(move || Some((auth.changes(), changed.try_get()?))),
                 |_| async move {
                     match crate::server_fns::current_user().await {
                         Ok(Some(_)) => list_tags().await,
