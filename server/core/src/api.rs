@@ -90,6 +90,20 @@ pub struct SessionsBulkInput {
     pub tag: Option<String>,
 }
 
+/// `POST /api/chat/sessions/export`: the chosen conversations as one file to download.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsExportInput {
+    /// 1 to 1,000 (`MAX_BULK_SESSIONS`) ids of the user's live conversations (archived ones
+    /// included); one named twice is written once.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 1000))]
+    pub ids: Vec<String>,
+    /// `json` (Confab's backup format, the default) or `markdown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
 /// What a bulk action does to each conversation it names. `delete` is undone by `restore`
 /// within the retention time, as one conversation's delete is. `tag` puts the body's `tag` on
 /// each (a conversation that has it already counts as applied; one that already holds 32

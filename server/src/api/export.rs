@@ -1,24 +1,26 @@
 //! Export: one session, or the whole account as a backup.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use confab_core::service::export::ExportFormat;
+use confab_core::api::SessionsExportInput;
+use confab_core::service::export::{ExportFormat, ExportStream};
 use confab_http::CurrentUser;
 use futures::StreamExt;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiQuery, ApiResult};
+use crate::http::{ApiJson, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(export_session))
         .routes(routes!(export_account))
+        .routes(routes!(export_sessions))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -84,4 +86,84 @@ async fn export_account(State(state): State<AppState>, CurrentUser(user): Curren
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The chosen conversations as one file to download (`Services::export_sessions`): Confab's
+/// backup format holding just them, or their Markdown one after the other. The body is JSON
+/// (`SessionsExportInput`) or, so that a page's form can ask for the download, a form with
+/// `ids` (comma-separated) and `format`. 404 when an id is not one of the user's live
+/// conversations (nothing is written), 422 `invalid_ids` or `invalid_format`.
+#[utoipa::path(post, path = "/api/chat/sessions/export", operation_id = "export_sessions", tag = "export",
+    request_body(content((SessionsExportInput = "application/json"), (ExportForm = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The conversations in Confab's backup format, or as Markdown",
+        content((Object = "application/json"), (String = "text/markdown")))),
+    security(("session" = []), ("token" = [])))]
+async fn export_sessions(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    request: Request,
+) -> ApiResult<Response> {
+    let input = if is_form(&request) {
+        let axum::Form(form) = axum::Form::<ExportForm>::from_request(request, &state)
+            .await
+            .map_err(|rejection| {
+                crate::http::ApiError::bad_request("invalid_body", rejection.body_text())
+            })?;
+        SessionsExportInput {
+            ids: form
+                .ids
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            format: form.format,
+        }
+    } else {
+        let ApiJson(input) = ApiJson::<SessionsExportInput>::from_request(request, &state).await?;
+        input
+    };
+    let ExportStream {
+        filename,
+        content_type,
+        body,
+    } = state.services.export_sessions(&user, input).await?;
+    let body = body.map(|chunk| {
+        chunk.map(Bytes::from).map_err(|error| {
+            // Headers are gone by now: the client sees a truncated (invalid) file.
+            tracing::error!(%error, "export of chosen conversations failed midway");
+            std::io::Error::other(error.to_string())
+        })
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, attachment(&filename)),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The form a page posts to download chosen conversations.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ExportForm {
+    /// The conversations' ids, comma-separated (1 to 1,000).
+    ids: String,
+    /// `json` (the default) or `markdown`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn is_form(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }

@@ -357,6 +357,7 @@ async fn every_private_route_needs_authentication() {
         (Method::DELETE, format!("/api/chat/sessions/{id}")),
         (Method::DELETE, format!("/api/chat/sessions/{id}/messages")),
         (Method::GET, format!("/api/chat/sessions/{id}/export")),
+        (Method::POST, "/api/chat/sessions/export".into()),
         (Method::GET, format!("/api/chat/messages?sessionId={id}")),
         (Method::POST, "/api/chat/messages".into()),
         (Method::GET, "/api/chat/search?q=x".into()),

@@ -18,6 +18,7 @@ mod chat;
 mod config_file;
 mod delete_undo;
 mod disk_full;
+mod export_selection;
 mod exposure;
 mod fork;
 mod import_progress;

@@ -200,26 +200,7 @@ impl Services {
         user: &User,
         input: SessionsBulkInput,
     ) -> ServiceResult<SessionsBulkResult> {
-        if input.ids.is_empty() || input.ids.len() > MAX_BULK_SESSIONS {
-            return Err(ServiceError::invalid(
-                "invalid_ids",
-                format!("give 1 to {MAX_BULK_SESSIONS} session ids"),
-            ));
-        }
-        let mut ids: Vec<String> = Vec::with_capacity(input.ids.len());
-        let mut named = std::collections::HashSet::new();
-        for (index, id) in input.ids.iter().enumerate() {
-            // A malformed id is a mistake of the caller's, unlike an id that names nothing.
-            if !crate::ids::is_valid_id(id) {
-                return Err(ServiceError::invalid(
-                    "invalid_ids",
-                    format!("ids[{index}] is not a session id"),
-                ));
-            }
-            if named.insert(id.as_str()) {
-                ids.push(id.clone());
-            }
-        }
+        let ids = selected_ids(&input.ids)?;
         let tag = input
             .tag
             .as_deref()
@@ -602,4 +583,30 @@ pub fn branch_to(messages: &[Message], leaf: &str) -> Vec<Message> {
     }
     branch.reverse();
     branch
+}
+
+/// The ids of a selection (a bulk action's, an export's), each once, in the order first
+/// given. Errors: `invalid_ids` for none, more than `MAX_BULK_SESSIONS`, or one that is not an
+/// id at all (a mistake of the caller's, unlike an id that names nothing).
+pub(super) fn selected_ids(given: &[String]) -> ServiceResult<Vec<String>> {
+    if given.is_empty() || given.len() > MAX_BULK_SESSIONS {
+        return Err(ServiceError::invalid(
+            "invalid_ids",
+            format!("give 1 to {MAX_BULK_SESSIONS} session ids"),
+        ));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(given.len());
+    let mut named = std::collections::HashSet::new();
+    for (index, id) in given.iter().enumerate() {
+        if !crate::ids::is_valid_id(id) {
+            return Err(ServiceError::invalid(
+                "invalid_ids",
+                format!("ids[{index}] is not a session id"),
+            ));
+        }
+        if named.insert(id.as_str()) {
+            ids.push(id.clone());
+        }
+    }
+    Ok(ids)
 }

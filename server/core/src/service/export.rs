@@ -11,11 +11,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::{validate, ServiceError, ServiceResult, Services};
-use crate::api::{ImportProblem, ImportReport};
+use crate::api::{ImportProblem, ImportReport, SessionsExportInput};
 use crate::ids::{derived_id, is_valid_id};
 use crate::model::{ForkedFrom, Message, Role, Session, User};
 use crate::store::{ImportSession, LeafRule, NewMessage, NewSession};
@@ -98,6 +98,23 @@ pub struct ExportFile {
     pub filename: String,
     pub content_type: &'static str,
     pub body: String,
+}
+
+/// A download written a piece at a time, so that memory stays flat however much it holds.
+pub struct ExportStream {
+    pub filename: String,
+    pub content_type: &'static str,
+    /// The file's text in pieces. An error ends it: by then the answer's head is sent, so
+    /// the client holds a cut-off (invalid) file.
+    pub body: futures::stream::BoxStream<'static, ServiceResult<String>>,
+}
+
+/// What a streamed export holds.
+enum Chosen {
+    /// Every live session of the account, read in pages by id.
+    Account,
+    /// These sessions (read already, in the order to write them).
+    Sessions(Vec<Session>),
 }
 
 fn file_stem(title: &str) -> String {
@@ -227,8 +244,86 @@ impl Services {
         &self,
         user: User,
     ) -> impl Stream<Item = ServiceResult<String>> + Send + 'static {
+        self.backup_stream(user, Chosen::Account)
+    }
+
+    /// The chosen conversations (`ids`: 1 to `MAX_BULK_SESSIONS` of the user's live sessions,
+    /// archived ones included) as one file: a backup document in Confab's format holding just
+    /// them, in id order as every version-2 file (it restores as any backup does), or their
+    /// Markdown (`render_markdown`) one after the other in the order given, separated by a
+    /// rule. Every id is checked before anything is written. Errors: `invalid_ids` (see
+    /// `change_sessions`), `invalid_format`, and `NotFound` when an id is not one of the
+    /// user's live sessions: a file that silently left out a chosen conversation would read
+    /// as complete.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id, count = input.ids.len()))]
+    pub async fn export_sessions(
+        &self,
+        user: &User,
+        input: SessionsExportInput,
+    ) -> ServiceResult<ExportStream> {
+        let format = ExportFormat::parse(input.format.as_deref().unwrap_or("json"))?;
+        let mut ids = super::chat::selected_ids(&input.ids)?;
+        if format == ExportFormat::Json {
+            ids.sort_unstable();
+        }
+        let mut sessions = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let session = self
+                .store()
+                .session(&user.id, id)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            sessions.push(session);
+        }
+        let day = Utc::now().format("%Y-%m-%d");
+        Ok(match format {
+            ExportFormat::Json => ExportStream {
+                filename: format!("confab-conversations-{day}.json"),
+                content_type: "application/json",
+                body: Box::pin(self.backup_stream(user.clone(), Chosen::Sessions(sessions))),
+            },
+            ExportFormat::Markdown => ExportStream {
+                filename: format!("confab-conversations-{day}.md"),
+                content_type: "text/markdown; charset=utf-8",
+                body: Box::pin(self.markdown_stream(user.clone(), sessions)),
+            },
+        })
+    }
+
+    /// The Markdown of `sessions`, one after the other, a rule between two.
+    fn markdown_stream(
+        &self,
+        user: User,
+        sessions: Vec<Session>,
+    ) -> impl Stream<Item = ServiceResult<String>> + Send + 'static {
+        let services = self.clone();
+        stream::iter(sessions.into_iter().enumerate()).then(move |(index, session)| {
+            let services = services.clone();
+            let user_id = user.id.clone();
+            async move {
+                let messages = services.store().all_messages(&user_id, &session.id).await?;
+                let text = render_markdown(&session, &messages);
+                Ok(if index == 0 {
+                    text
+                } else {
+                    format!("\n---\n\n{text}")
+                })
+            }
+        })
+    }
+
+    /// A backup document of what `chosen` names, a session at a time (see `export_account`).
+    fn backup_stream(
+        &self,
+        user: User,
+        chosen: Chosen,
+    ) -> impl Stream<Item = ServiceResult<String>> + Send + 'static {
         enum Phase {
-            Start,
+            /// Chosen sessions are all pending from the start, and no page follows them.
+            Start {
+                pending: Vec<Session>,
+                more: bool,
+            },
             Sessions {
                 /// The id of the last session read: the next page starts after it.
                 cursor: Option<String>,
@@ -239,12 +334,25 @@ impl Services {
             Done,
         }
         let services = self.clone();
-        stream::unfold(Phase::Start, move |phase| {
+        let start = match chosen {
+            Chosen::Account => Phase::Start {
+                pending: Vec::new(),
+                more: true,
+            },
+            Chosen::Sessions(mut sessions) => {
+                sessions.reverse();
+                Phase::Start {
+                    pending: sessions,
+                    more: false,
+                }
+            }
+        };
+        stream::unfold(start, move |phase| {
             let services = services.clone();
             let user = user.clone();
             async move {
                 match phase {
-                    Phase::Start => {
+                    Phase::Start { pending, more } => {
                         let head = format!(
                             "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"exportedAt\":{},\"accountId\":{},\"sessions\":[",
                             serde_json::to_string(&Utc::now()).unwrap_or_else(|_| "null".into()),
@@ -254,9 +362,9 @@ impl Services {
                             Ok(head),
                             Phase::Sessions {
                                 cursor: None,
-                                pending: Vec::new(),
+                                pending,
                                 first: true,
-                                more: true,
+                                more,
                             },
                         ))
                     }
