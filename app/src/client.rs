@@ -305,6 +305,59 @@ mod browser {
         fetch_text(path, &init).await
     }
 
+    /// POSTs the JSON `body` to `path` and saves the answer as a download, under the name its
+    /// `Content-Disposition` gives (else `fallback_name`); the error sentence of a failed
+    /// answer otherwise. The file is held in the page's memory until it is handed over.
+    pub async fn download(path: &str, body: &str, fallback_name: &str) -> Result<(), String> {
+        let response = post(path, body, "*/*", None)
+            .await
+            .map_err(|error| match error {
+                StreamError::Aborted => "cancelled".to_owned(),
+                StreamError::Failed(message) => message,
+            })?;
+        if !response.ok() {
+            let text = text_of(&response).await;
+            return Err(error_from_body(response.status(), &text));
+        }
+        let name = response
+            .headers()
+            .get("Content-Disposition")
+            .ok()
+            .flatten()
+            .and_then(|value| attachment_name(&value))
+            .unwrap_or_else(|| fallback_name.to_owned());
+        let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(describe)?)
+            .await
+            .map_err(describe)?
+            .dyn_into()
+            .map_err(|_| "not a file")?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)?;
+        let document = web_sys::window()
+            .and_then(|window| window.document())
+            .ok_or("no document")?;
+        let link: web_sys::HtmlAnchorElement = document
+            .create_element("a")
+            .map_err(describe)?
+            .dyn_into()
+            .map_err(|_| "not a link")?;
+        link.set_href(&url);
+        link.set_download(&name);
+        link.click();
+        // Revoked at once, the address could be gone before the browser started reading it.
+        super::after(std::time::Duration::from_secs(60), move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        });
+        Ok(())
+    }
+
+    /// The file name of `attachment; filename="NAME"` (Confab's own answers quote it and
+    /// leave no quote inside).
+    fn attachment_name(disposition: &str) -> Option<String> {
+        let (_, rest) = disposition.split_once("filename=\"")?;
+        let (name, _) = rest.split_once('"')?;
+        Some(name.to_owned()).filter(|name| !name.is_empty())
+    }
+
     /// GETs `path` and returns the answer's text, or the error sentence of a failed answer.
     pub async fn get_text(path: &str) -> Result<String, String> {
         let init = web_sys::RequestInit::new();
@@ -387,6 +440,9 @@ mod server_stubs {
         Err("only in the browser".into())
     }
     pub async fn get_text(_path: &str) -> Result<String, String> {
+        Err("only in the browser".into())
+    }
+    pub async fn download(_path: &str, _body: &str, _fallback_name: &str) -> Result<(), String> {
         Err("only in the browser".into())
     }
     pub async fn sleep(_milliseconds: i32) {}

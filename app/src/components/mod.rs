@@ -2,6 +2,7 @@
 
 pub mod account_menu;
 pub mod auth;
+pub mod bulk_bar;
 pub mod composer;
 pub mod conversation_head;
 pub mod drawer;

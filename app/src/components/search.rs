@@ -7,11 +7,13 @@ use confab_core::search_syntax::{filter_value, with_filter, Key};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::state::{use_search, use_tags, Results, SearchInput};
+use super::bulk_bar::BulkBar;
+use crate::state::{use_search, use_selection, use_tags, Results, Scope, SearchInput};
 
 #[component]
 pub fn SearchBox() -> impl IntoView {
     let search = use_search();
+    let selection = use_selection();
     let open = RwSignal::new(false);
     let type_in = move |input: SearchInput| {
         if !input.0.trim().is_empty() {
@@ -54,10 +56,15 @@ pub fn SearchBox() -> impl IntoView {
                         Results::Failed(reason) => view! { <p class="form-error search-note" role="alert">{reason}</p> }.into_any(),
                         Results::Found(hits) if hits.is_empty() => view! { <p class="muted search-note">"No message matches."</p> }.into_any(),
                         Results::Found(hits) => view! {
+                            <BulkBar scope=Scope::Search/>
                             <ul class="search-list">
-                                {by_conversation(hits).into_iter().map(|(title, hits)| view! {
-                                    <li class="search-group">
+                                {by_conversation(hits).into_iter().map(|(session_id, title, hits)| view! {
+                                    <li class="search-group" class:selected={
+                                        let id = session_id.clone();
+                                        move || selection.scope.get() == Scope::Search && selection.contains(&id)
+                                    }>
                                         <p class="search-group-head">
+                                            <SelectConversation session_id=session_id.clone() title=title.clone()/>
                                             <span class="search-hit-title">{title}</span>
                                             <span class="muted">{hit_count(hits.len())}</span>
                                         </p>
@@ -95,10 +102,10 @@ fn SearchHitLink(hit: SearchHit, open: RwSignal<bool>) -> impl IntoView {
     }
 }
 
-/// The hits of one page grouped by conversation, each group with its conversation's title,
+/// The hits of one page grouped by conversation, each group with its conversation's id and title,
 /// in the order of each conversation's best hit (the hits come best first). The counts are
 /// of the hits on this page, not of every match in the store.
-fn by_conversation(hits: Vec<SearchHit>) -> Vec<(String, Vec<SearchHit>)> {
+fn by_conversation(hits: Vec<SearchHit>) -> Vec<(String, String, Vec<SearchHit>)> {
     let mut groups: Vec<(String, String, Vec<SearchHit>)> = Vec::new();
     for hit in hits {
         match groups.iter_mut().find(|(id, _, _)| *id == hit.session_id) {
@@ -107,9 +114,22 @@ fn by_conversation(hits: Vec<SearchHit>) -> Vec<(String, Vec<SearchHit>)> {
         }
     }
     groups
-        .into_iter()
-        .map(|(_, title, hits)| (title, hits))
-        .collect()
+}
+
+/// The box that selects a result's conversation for the bulk bar (Shift: the conversations
+/// between it and the one clicked before, in the results' order).
+#[component]
+fn SelectConversation(session_id: String, title: String) -> impl IntoView {
+    let selection = use_selection();
+    let search = use_search();
+    let checked_id = session_id.clone();
+    view! {
+        <input type="checkbox" class="session-check" aria-label=format!("Select “{title}”")
+            prop:checked=move || selection.scope.get() == Scope::Search && selection.contains(&checked_id)
+            on:click=move |event: leptos::ev::MouseEvent| {
+                selection.toggle(Scope::Search, &session_id, event.shift_key(), &search.conversation_ids());
+            }/>
+    }
 }
 
 fn hit_count(count: usize) -> String {

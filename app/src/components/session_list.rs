@@ -2,14 +2,14 @@
 //! `<select>` that replaces it on narrow screens.
 
 use chrono::{Duration, Utc};
-use confab_core::api::SessionsBulkAction;
 use confab_core::model::Session;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use super::tags::{TagField, TagFilter};
-use crate::state::{activity, error_text, use_selection, use_sessions, use_tags, use_toasts};
+use super::bulk_bar::BulkBar;
+use super::tags::TagFilter;
+use crate::state::{activity, error_text, use_selection, use_sessions, use_toasts, Scope};
 use crate::words::counted;
 
 /// The id in `/c/{id}`, if the page shows a session.
@@ -47,7 +47,7 @@ const GROUPS: [&str; 5] = ["Pinned", "Today", "Yesterday", "Previous 7 days", "O
 
 /// The ids of `sessions` in the order the sidebar shows them (group by group), which a
 /// Shift-click range and "Select all" follow.
-fn shown_order(sessions: &[Session]) -> Vec<String> {
+pub(crate) fn shown_order(sessions: &[Session]) -> Vec<String> {
     GROUPS
         .iter()
         .flat_map(|label| {
@@ -57,87 +57,6 @@ fn shown_order(sessions: &[Session]) -> Vec<String> {
                 .map(|session| session.id.clone())
         })
         .collect()
-}
-
-/// The bar of actions on the selected conversations, over the list while some are selected.
-#[component]
-fn BulkBar() -> impl IntoView {
-    let store = use_sessions();
-    let selection = use_selection();
-    let toasts = use_toasts();
-    let tags = use_tags();
-    let current = current_session_id();
-    // The field for the tag to put on or take off, shown by "Tag…".
-    let tagging = RwSignal::new(false);
-    // Set when a bulk delete took the open conversation; an effect (in the browser, where the
-    // router's `navigate` lives) then leaves its page. Not a `StoredValue::new_local` holding
-    // `navigate`: on the server a local value dropped on another thread than the one that made
-    // it panicked, which cut the page's response short (ERR_EMPTY_RESPONSE in the browser).
-    let left = RwSignal::new(false);
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if left.get() {
-            left.set(false);
-            navigate("/", Default::default());
-        }
-    });
-    let apply_tagged = move |action: SessionsBulkAction, tag: Option<String>| {
-        let leave = move |deleted: &[String]| {
-            if current
-                .get_untracked()
-                .is_some_and(|open| deleted.contains(&open))
-            {
-                let _ = left.try_set(true);
-            }
-        };
-        selection.apply((action, tag), (store, tags, toasts), leave)
-    };
-    let apply = move |action: SessionsBulkAction| apply_tagged(action, None);
-    let archive = move |_| {
-        apply(if store.archived.get_untracked() {
-            SessionsBulkAction::Unarchive
-        } else {
-            SessionsBulkAction::Archive
-        })
-    };
-    let count = move || selection.ids.with(Vec::len);
-    view! {
-        <Show when=move || { count() > 0 }>
-            <div class="bulk-bar" role="toolbar" aria-label="Selected conversations">
-                <span class="bulk-count" aria-live="polite">{move || format!("{} selected", count())}</span>
-                <button type="button" class="ghost small"
-                    on:click=move |_| selection.select_all(shown_order(&store.visible()), toasts)>"Select all"</button>
-                <button type="button" class="ghost small" disabled=move || selection.busy.get() on:click=archive>
-                    {move || if store.archived.get() { "Unarchive" } else { "Archive" }}
-                </button>
-                <button type="button" class="ghost small" disabled=move || selection.busy.get()
-                    on:click=move |_| apply(SessionsBulkAction::Pin)>"Pin"</button>
-                <button type="button" class="ghost small" disabled=move || selection.busy.get()
-                    aria-expanded=move || tagging.get().to_string()
-                    on:click=move |_| tagging.update(|open| *open = !*open)>"Tag…"</button>
-                <button type="button" class="ghost small danger-text" disabled=move || selection.busy.get()
-                    on:click=move |_| apply(SessionsBulkAction::Delete)>"Delete"</button>
-                <button type="button" class="ghost small" on:click=move |_| { tagging.set(false); selection.clear() }>"Cancel"</button>
-                <Show when=move || tagging.get()>
-                    <div class="bulk-tag">
-                        <TagField label="Tag for the selected conversations" list_id="bulk-tag-names" button="Add tag"
-                            done=Callback::new(move |tag| { tagging.set(false); apply_tagged(SessionsBulkAction::Tag, Some(tag)) })
-                            cancel=Callback::new(move |_| tagging.set(false))/>
-                        // Filtered by a tag, the selection can lose it.
-                        {move || store.tag.get().map(|tag| {
-                            let label = format!("Remove “{tag}”");
-                            view! {
-                                <button type="button" class="small" disabled=move || selection.busy.get()
-                                    on:click=move |_| { tagging.set(false); apply_tagged(SessionsBulkAction::Untag, Some(tag.clone())) }>
-                                    {label}
-                                </button>
-                            }
-                        })}
-                    </div>
-                </Show>
-            </div>
-        </Show>
-    }
 }
 
 #[component]
@@ -156,12 +75,12 @@ pub fn SessionSidebar() -> impl IntoView {
     };
     view! {
         <nav class="sidebar" aria-label="Conversations" on:scroll=on_scroll
-            class:selecting=move || selection.ids.with(|ids| !ids.is_empty())>
+            class:selecting=move || selection.active_in(Scope::Sidebar)>
             <div class="sidebar-top">
                 <button type="button" class="primary new-chat" on:click=new_chat
                     title="New chat (Ctrl+Shift+O)">"+ New chat"</button>
             </div>
-            <BulkBar/>
+            <BulkBar scope=Scope::Sidebar/>
             <h2 class="sidebar-title">
                 {move || match (store.archived.get(), store.tag.get()) {
                     (false, None) => "Conversations".to_owned(),
@@ -262,7 +181,7 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
     // clicked before follow it.
     let on_select = move |event: leptos::ev::MouseEvent| {
         let order = shown_order(&store.visible());
-        selection.toggle(&clicked_id, event.shift_key(), &order);
+        selection.toggle(Scope::Sidebar, &clicked_id, event.shift_key(), &order);
     };
     view! {
         <li class="session-item" class:current=is_current

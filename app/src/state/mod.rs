@@ -19,7 +19,7 @@ pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
 pub use edited::{lasting, Edited, Loaded};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
-pub use selection::{use_selection, Selection};
+pub use selection::{use_selection, Scope, Selection};
 pub use session_actions::{Change, SessionActions, TagChange};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use tags::{use_tags, TagsStore};

@@ -97,6 +97,28 @@ impl SearchStore {
             _ => Results::Loading,
         })
     }
+
+    /// The conversations of the results shown, each once, in the order of each one's best
+    /// hit (as the results list groups them); none while nothing is shown.
+    pub fn conversation_ids(&self) -> Vec<String> {
+        match untrack(|| self.results()) {
+            Results::Found(hits) => {
+                let mut ids: Vec<String> = Vec::new();
+                for hit in hits {
+                    if !ids.contains(&hit.session_id) {
+                        ids.push(hit.session_id);
+                    }
+                }
+                ids
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Asks again for what the box holds (after an action changed the conversations found).
+    pub fn refetch(&self) {
+        self.answer.refetch();
+    }
 }
 
 pub fn use_search() -> SearchStore {

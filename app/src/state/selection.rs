@@ -1,6 +1,7 @@
-//! Conversations selected in the sidebar, and the one action the server applies to all of
-//! them at once (`bulk_sessions`): archive, unarchive, delete (with Undo), pin, unpin, tag and
-//! untag.
+//! Conversations selected in the sidebar or in the search results, and the one action the
+//! server applies to all of them at once (`bulk_sessions`): archive, unarchive, delete (with
+//! Undo), pin, unpin, tag and untag; or the one file they are exported to
+//! (`/api/chat/sessions/export`).
 //!
 //! Shown before the server answers: conversations that an action takes off the list leave it
 //! at once, and come back with a notice when the server refuses.
@@ -11,13 +12,26 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::session_actions::UNDO_NOTICE;
-use super::{error_text, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
+use super::{error_text, SearchStore, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
+use crate::client;
 use crate::server_fns::bulk_sessions;
 use crate::words::counted;
 
-/// The selection of the sidebar's conversations.
+/// Where a selection is made. A selection belongs to one list: choosing in the other starts a
+/// new one, so an action never takes conversations the user no longer sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    Sidebar,
+    /// The conversations of the search results.
+    Search,
+}
+
+/// The conversations selected in one list (`scope`).
 #[derive(Clone, Copy)]
 pub struct Selection {
+    /// The list the selection was made in.
+    pub scope: RwSignal<Scope>,
     /// The selected ids, in the order they were selected.
     pub ids: RwSignal<Vec<String>>,
     /// The conversation clicked last: a Shift-click selects from it to the one clicked.
@@ -31,6 +45,7 @@ pub struct Selection {
 impl Selection {
     pub(super) fn new() -> Selection {
         Selection {
+            scope: RwSignal::new(Scope::Sidebar),
             ids: RwSignal::new(Vec::new()),
             anchor: RwSignal::new(None),
             leaving: RwSignal::new(Vec::new()),
@@ -44,9 +59,24 @@ impl Selection {
             .with(|ids| ids.iter().any(|selected| selected == id))
     }
 
-    /// Selects or unselects `id`; with `range`, every conversation of `order` (the list as
-    /// shown) between the last one clicked and `id` takes `id`'s new state.
-    pub fn toggle(&self, id: &str, range: bool, order: &[String]) {
+    /// Whether there is a selection in `scope` (tracked).
+    pub fn active_in(&self, scope: Scope) -> bool {
+        self.scope.get() == scope && self.ids.with(|ids| !ids.is_empty())
+    }
+
+    /// Makes `scope` the list selected in, clearing a selection made in the other one.
+    fn enter(&self, scope: Scope) {
+        if self.scope.get_untracked() != scope {
+            self.clear();
+            self.scope.set(scope);
+        }
+    }
+
+    /// Selects or unselects `id` of the list `scope`; with `range`, every conversation of
+    /// `order` (the list as shown) between the last one clicked and `id` takes `id`'s new
+    /// state.
+    pub fn toggle(&self, scope: Scope, id: &str, range: bool, order: &[String]) {
+        self.enter(scope);
         let select = !self.contains(id);
         let anchor = self.anchor.get_untracked();
         let span: Vec<String> = match anchor.as_deref().filter(|_| range) {
@@ -68,9 +98,10 @@ impl Selection {
         self.anchor.set(Some(id.to_owned()));
     }
 
-    /// Selects every conversation in `order` (the list as shown), at most the
+    /// Selects every conversation in `order` (the list `scope` as shown), at most the
     /// `MAX_BULK_SESSIONS` one action may name (the first of them, with a notice).
-    pub fn select_all(&self, mut order: Vec<String>, toasts: Toasts) {
+    pub fn select_all(&self, scope: Scope, mut order: Vec<String>, toasts: Toasts) {
+        self.enter(scope);
         if order.len() > MAX_BULK_SESSIONS {
             order.truncate(MAX_BULK_SESSIONS);
             toasts.info(format!(
@@ -85,6 +116,59 @@ impl Selection {
         self.anchor.set(None);
     }
 
+    /// The selected ids that its list still shows: a conversation that left the list since
+    /// it was selected (a delete or archive of its own, another page, another search) is not
+    /// acted on unseen.
+    fn shown(&self, sessions: SessionsStore, search: SearchStore) -> Vec<String> {
+        let shown: Vec<String> = match self.scope.get_untracked() {
+            Scope::Sidebar => untrack(|| sessions.visible())
+                .into_iter()
+                .map(|session| session.id)
+                .collect(),
+            Scope::Search => search.conversation_ids(),
+        };
+        self.ids
+            .get_untracked()
+            .into_iter()
+            .filter(|id| shown.contains(id))
+            .collect()
+    }
+
+    /// Asks the server for the selection as one file (`format`: `json` or `markdown`) and
+    /// hands it to the browser as a download; a notice says why when it fails.
+    pub fn export(
+        &self,
+        format: &'static str,
+        (sessions, search, toasts): (SessionsStore, SearchStore, Toasts),
+    ) {
+        let ids = self.shown(sessions, search);
+        if ids.is_empty() || self.busy.get_untracked() {
+            return;
+        }
+        let body = serde_json::json!({ "ids": ids, "format": format }).to_string();
+        let fallback = if format == "markdown" {
+            "confab-conversations.md"
+        } else {
+            "confab-conversations.json"
+        };
+        self.busy.set(true);
+        let selection = *self;
+        spawn_local(async move {
+            let answer = client::download("/api/chat/sessions/export", &body, fallback).await;
+            selection.busy.set(false);
+            match answer {
+                Ok(()) => toasts.info(format!(
+                    "Exported {}.",
+                    counted(ids.len() as u64, "conversation", "conversations")
+                )),
+                Err(reason) => toasts.error(format!(
+                    "Could not export {}: {reason}",
+                    counted(ids.len() as u64, "conversation", "conversations")
+                )),
+            }
+        });
+    }
+
     /// Asks the server to apply `action` to the selection, in one request (`tag`: the tag
     /// that `Tag` and `Untag` put on or take off).
     /// `leave` is called with the ids deleted, to leave the page of the open conversation if
@@ -92,21 +176,10 @@ impl Selection {
     pub fn apply(
         &self,
         (action, tag): (SessionsBulkAction, Option<String>),
-        (sessions, tags, toasts): (SessionsStore, TagsStore, Toasts),
+        (sessions, search, tags, toasts): (SessionsStore, SearchStore, TagsStore, Toasts),
         leave: impl Fn(&[String]) + 'static,
     ) {
-        // Only what is shown: a conversation that left the list since it was selected (a
-        // delete or archive of its own, another page) is not acted on unseen.
-        let shown: Vec<String> = untrack(|| sessions.visible())
-            .into_iter()
-            .map(|session| session.id)
-            .collect();
-        let ids: Vec<String> = self
-            .ids
-            .get_untracked()
-            .into_iter()
-            .filter(|id| shown.contains(id))
-            .collect();
+        let ids = self.shown(sessions, search);
         if ids.is_empty() || self.busy.get_untracked() {
             return;
         }
@@ -130,6 +203,10 @@ impl Selection {
                     selection.clear();
                     if matches!(action, SessionsBulkAction::Tag | SessionsBulkAction::Untag) {
                         tags.reload();
+                    }
+                    if selection.scope.get_untracked() == Scope::Search {
+                        // Deleted ones leave the results; the others may now match otherwise.
+                        search.refetch();
                     }
                     selection.done(action, result, sessions, toasts, leave);
                 }
