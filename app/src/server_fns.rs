@@ -520,11 +520,13 @@ pub async fn set_star(id: String, starred: bool) -> Result<Message, AppError> {
         .map_err(server::to_error)
 }
 
-/// A page of the Starred view (after `cursor`), the most recently starred first.
+/// A page of the Starred view (after `cursor`), the most recently starred first; each
+/// message's `content` is only its start (`STARRED_EXCERPT_CHARS` characters, then "…"), as
+/// the list shows it.
 #[server(prefix = "/rpc")]
 pub async fn list_starred(cursor: Option<String>) -> Result<Page<StarredMessage>, AppError> {
     let user = server::user().await?;
-    server::services()?
+    let mut page = server::services()?
         .starred_messages(
             &user,
             confab_core::api::PageInput {
@@ -533,8 +535,17 @@ pub async fn list_starred(cursor: Option<String>) -> Result<Page<StarredMessage>
             },
         )
         .await
-        .map_err(server::to_error)
+        .map_err(server::to_error)?;
+    // The list shows the start of each message: a page of whole replies (up to 50 of 256 KiB
+    // each) would cross the network for a few lines of each.
+    for item in &mut page.items {
+        item.message.content = crate::words::excerpt(&item.message.content, STARRED_EXCERPT_CHARS);
+    }
+    Ok(page)
 }
+
+/// Characters of each message `list_starred` sends: enough to recognise it in the list.
+pub const STARRED_EXCERPT_CHARS: usize = 280;
 
 #[server(prefix = "/rpc")]
 pub async fn list_models() -> Result<ModelChoices, AppError> {

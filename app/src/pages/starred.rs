@@ -12,25 +12,11 @@ use crate::error::AppError;
 use crate::server_fns::list_starred;
 use crate::state::error_text;
 
-/// Characters of a message shown in the list: enough to recognise it.
-const EXCERPT_CHARS: usize = 280;
-
 async fn starred_after(cursor: Option<String>) -> Result<Rows<StarredMessage>, AppError> {
     list_starred(cursor).await.map(|page| Rows {
         rows: page.items,
         next_cursor: page.next_cursor,
     })
-}
-
-/// The start of a message's text, cut at a character (never inside one), with "…" when cut.
-fn excerpt(content: &str) -> String {
-    let mut chars = content.chars();
-    let start: String = chars.by_ref().take(EXCERPT_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{}…", start.trim_end())
-    } else {
-        start
-    }
 }
 
 fn item(starred: StarredMessage) -> impl IntoView {
@@ -48,7 +34,8 @@ fn item(starred: StarredMessage) -> impl IntoView {
                     <span class="muted">{author(message.role, message.model.as_deref())}</span>
                     <span class="muted small">{format!("starred {when}")}</span>
                 </span>
-                <span class="starred-excerpt">{excerpt(&message.content)}</span>
+                // The server function sends the start of the text only (`STARRED_EXCERPT_CHARS`).
+                <span class="starred-excerpt">{message.content.clone()}</span>
             </A>
         </li>
     }
@@ -77,22 +64,5 @@ pub fn StarredPage() -> impl IntoView {
                 </Transition>
             </div>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_excerpt_is_cut_between_characters() {
-        assert_eq!(excerpt("short"), "short");
-        let long = "é".repeat(EXCERPT_CHARS + 5);
-        let cut = excerpt(&long);
-        assert_eq!(cut, format!("{}…", "é".repeat(EXCERPT_CHARS)));
-        assert_eq!(
-            excerpt(&"a".repeat(EXCERPT_CHARS)),
-            "a".repeat(EXCERPT_CHARS)
-        );
     }
 }

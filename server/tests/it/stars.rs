@@ -105,3 +105,39 @@ both_backends!(a_star_is_kept_listed_and_private, |backend| async move {
         StatusCode::NOT_FOUND
     );
 });
+
+/// The Starred page's server function sends the start of each message only: every field as
+/// the REST API gives it but the text, which is its first 280 characters and "…".
+#[tokio::test]
+async fn the_starred_page_is_sent_the_start_of_each_message() {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let long = format!("{}尾巴", "鹭鸟在树上筑巢。".repeat(40));
+    let short = "A short one.";
+    let mut expected = Vec::new();
+    for content in [long.as_str(), short] {
+        let posted = ada.post_message(None, "user", content).await;
+        ada.set_star(&posted.message.id, true).await;
+    }
+    for mut item in ada.starred("").await.items {
+        if item.message.content == long {
+            item.message.content = format!("{}…", long.chars().take(280).collect::<String>());
+        }
+        expected.push(item);
+    }
+    let path = <app::server_fns::ListStarred as ServerFn>::PATH;
+    let response = ada
+        .request(reqwest::Method::POST, path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: confab_core::model::Page<StarredMessage> = response.json().await.expect("a page");
+    assert_eq!(page.items, expected);
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].message.content, short);
+    assert_eq!(page.items[1].message.content.chars().count(), 281);
+}
