@@ -6,8 +6,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::session_list::{current_session_id, shown_order};
+use super::folders::MoveTo;
 use super::tags::TagField;
-use crate::state::{use_search, use_selection, use_sessions, use_tags, use_toasts, Scope};
+use crate::state::{
+    use_search, use_selection, use_sessions, use_tags, use_toasts, BulkChange, Scope,
+};
 
 /// Which of the bar's extra fields is open.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,8 @@ enum Open {
     Tag,
     /// The file to export to.
     Export,
+    /// The folder to move to.
+    Move,
 }
 
 /// The actions on the selection made in `scope`: archive, pin, tag, export, delete.
@@ -41,7 +46,7 @@ pub fn BulkBar(scope: Scope) -> impl IntoView {
             navigate("/", Default::default());
         }
     });
-    let apply_tagged = move |action: SessionsBulkAction, tag: Option<String>| {
+    let apply_change = move |change: BulkChange| {
         let leave = move |deleted: &[String]| {
             if current
                 .get_untracked()
@@ -50,9 +55,9 @@ pub fn BulkBar(scope: Scope) -> impl IntoView {
                 let _ = left.try_set(true);
             }
         };
-        selection.apply((action, tag), (store, search, tags, toasts), leave)
+        selection.apply(change, (store, search, tags, toasts), leave)
     };
-    let apply = move |action: SessionsBulkAction| apply_tagged(action, None);
+    let apply = move |action: SessionsBulkAction| apply_change(BulkChange::plain(action));
     // In the sidebar's archived view the selection is of archived conversations.
     let unarchives = move || scope == Scope::Sidebar && store.archived.get();
     let archive = move |_| {
@@ -96,6 +101,9 @@ pub fn BulkBar(scope: Scope) -> impl IntoView {
                     aria-expanded=move || (open.get() == Open::Tag).to_string()
                     on:click=move |_| toggle(Open::Tag)>"Tag…"</button>
                 <button type="button" class="ghost small" disabled=busy
+                    aria-expanded=move || (open.get() == Open::Move).to_string()
+                    on:click=move |_| toggle(Open::Move)>"Move to…"</button>
+                <button type="button" class="ghost small" disabled=busy
                     aria-expanded=move || (open.get() == Open::Export).to_string()
                     on:click=move |_| toggle(Open::Export)>"Export…"</button>
                 <button type="button" class="ghost small danger-text" disabled=busy
@@ -104,19 +112,25 @@ pub fn BulkBar(scope: Scope) -> impl IntoView {
                 <Show when=move || open.get() == Open::Tag>
                     <div class="bulk-tag">
                         <TagField label="Tag for the selected conversations" list_id=list_id button="Add tag"
-                            done=Callback::new(move |tag| { open.set(Open::None); apply_tagged(SessionsBulkAction::Tag, Some(tag)) })
+                            done=Callback::new(move |tag| { open.set(Open::None); apply_change(BulkChange::tagged(SessionsBulkAction::Tag, tag)) })
                             cancel=Callback::new(move |_| open.set(Open::None))/>
                         // Filtered by a tag, the sidebar's selection can lose it.
                         {move || store.tag.get().filter(|_| scope == Scope::Sidebar).map(|tag| {
                             let label = format!("Remove “{tag}”");
                             view! {
                                 <button type="button" class="small" disabled=busy
-                                    on:click=move |_| { open.set(Open::None); apply_tagged(SessionsBulkAction::Untag, Some(tag.clone())) }>
+                                    on:click=move |_| { open.set(Open::None); apply_change(BulkChange::tagged(SessionsBulkAction::Untag, tag.clone())) }>
                                     {label}
                                 </button>
                             }
                         })}
                     </div>
+                </Show>
+                <Show when=move || open.get() == Open::Move>
+                    <MoveTo busy done=Callback::new(move |folder: Option<String>| {
+                        open.set(Open::None);
+                        apply_change(BulkChange::moved(folder))
+                    })/>
                 </Show>
                 <Show when=move || open.get() == Open::Export>
                     <div class="bulk-export" role="group" aria-label="Export the selected conversations as">

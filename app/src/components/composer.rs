@@ -12,7 +12,12 @@ use crate::state::{error_text, start_reply, use_chat, use_stores, Outgoing};
 use confab_core::api::ModelChoices;
 
 #[component]
-pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoView {
+pub fn Composer(
+    #[prop(into)] session_id: Signal<Option<String>>,
+    /// The folder a new conversation starts in (the new-chat page's `?folder=`).
+    #[prop(optional, into)]
+    folder_id: Signal<Option<String>>,
+) -> impl IntoView {
     let chat = use_chat();
     let stores = use_stores();
     let navigate = use_navigate();
@@ -49,6 +54,7 @@ pub fn Composer(#[prop(into)] session_id: Signal<Option<String>>) -> impl IntoVi
             stores,
             Outgoing::Send {
                 session_id: session_id.get_untracked(),
+                folder_id: folder_id.get_untracked(),
                 content,
             },
             navigate.clone(),

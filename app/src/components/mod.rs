@@ -6,6 +6,7 @@ pub mod bulk_bar;
 pub mod composer;
 pub mod conversation_head;
 pub mod drawer;
+pub mod folders;
 pub mod header;
 pub mod message_list;
 pub mod paged_list;

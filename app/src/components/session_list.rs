@@ -8,8 +8,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
 use super::bulk_bar::BulkBar;
+use super::folders::{start_drag, FolderList, FolderPath};
 use super::tags::TagFilter;
-use crate::state::{activity, error_text, use_selection, use_sessions, use_toasts, Scope};
+use crate::state::{
+    activity, error_text, use_folders, use_selection, use_sessions, use_toasts, Scope,
+};
 use crate::words::counted;
 
 /// The id in `/c/{id}`, if the page shows a session.
@@ -62,11 +65,29 @@ pub(crate) fn shown_order(sessions: &[Session]) -> Vec<String> {
 #[component]
 pub fn SessionSidebar() -> impl IntoView {
     let store = use_sessions();
+    let folders = use_folders();
     let selection = use_selection();
     let toasts = use_toasts();
     let current = current_session_id();
     let navigate = use_navigate();
-    let new_chat = move |_| navigate("/new", Default::default());
+    // A selection is of the conversations shown: none of them are in another folder's list.
+    Effect::new(move |before: Option<Option<String>>| {
+        let now = store.folder.get();
+        if before.is_some_and(|before| before != now) {
+            selection.clear();
+        }
+        now
+    });
+    // Started in the folder shown, a conversation goes in it and takes its defaults.
+    let new_chat = move |_| {
+        let path = match store.folder.get_untracked() {
+            Some(folder) if !store.archived.get_untracked() && store.tag.with_untracked(Option::is_none) => {
+                format!("/new?folder={folder}")
+            }
+            _ => "/new".to_owned(),
+        };
+        navigate(&path, Default::default())
+    };
     let on_scroll = move |event: leptos::ev::Event| {
         let element: web_sys::Element = event_target(&event);
         if element.scroll_top() + element.client_height() >= element.scroll_height() - 80 {
@@ -81,15 +102,21 @@ pub fn SessionSidebar() -> impl IntoView {
                     title="New chat (Ctrl+Shift+O)">"+ New chat"</button>
             </div>
             <BulkBar scope=Scope::Sidebar/>
+            <FolderPath/>
             <h2 class="sidebar-title">
                 {move || match (store.archived.get(), store.tag.get()) {
-                    (false, None) => "Conversations".to_owned(),
+                    (false, None) => store
+                        .folder
+                        .get()
+                        .and_then(|id| folders.get(&id))
+                        .map_or_else(|| "Conversations".to_owned(), |folder| folder.name),
                     (true, None) => "Archived".to_owned(),
                     (false, Some(tag)) => format!("Tagged “{tag}”"),
                     (true, Some(tag)) => format!("Archived, tagged “{tag}”"),
                 }}
             </h2>
             <TagFilter/>
+            <FolderList/>
             <Transition fallback=|| view! { <p class="muted sidebar-note">"Loading…"</p> }>
                 // Only whether the first page came or failed decides here; the groups read the
                 // list as changed since (so adding a page or renaming does not rebuild this).
@@ -134,6 +161,9 @@ fn SessionGroups(current: Memo<Option<String>>) -> impl IntoView {
             let text = match (store.archived.get(), store.tag.with(Option::is_some)) {
                 (_, true) => "No conversation here has this tag.",
                 (true, false) => "No archived conversations.",
+                (false, false) if store.folder.with(Option::is_some) => {
+                    "No conversations in this folder yet: drag some here, or start a new chat."
+                }
                 (false, false) => "No conversations yet.",
             };
             return view! { <p class="empty-state">{text}</p> }.into_any();
@@ -177,6 +207,7 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
     let store = use_sessions();
     let selection = use_selection();
     let (checked_id, clicked_id) = (session.id.clone(), session.id.clone());
+    let drag_id = session.id.clone();
     // A click selects or unselects; with Shift, the conversations between it and the one
     // clicked before follow it.
     let on_select = move |event: leptos::ev::MouseEvent| {
@@ -184,7 +215,9 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
         selection.toggle(Scope::Sidebar, &clicked_id, event.shift_key(), &order);
     };
     view! {
-        <li class="session-item" class:current=is_current
+        // Dragged onto a folder, it moves there (with the selection it is part of).
+        <li class="session-item" class:current=is_current draggable="true"
+            on:dragstart=move |event| start_drag(&event, &drag_id)
             class:selected=move || selection.contains(&checked_id)>
             <input type="checkbox" class="session-check" aria-label=format!("Select “{}”", session.title)
                 prop:checked={

@@ -4,6 +4,7 @@
 
 mod chat;
 mod edited;
+mod folders;
 mod reply;
 mod search;
 mod selection;
@@ -17,9 +18,10 @@ use leptos::prelude::*;
 
 pub use chat::{use_chat, ChatStore, Conversation, LiveReply, Opened};
 pub use edited::{lasting, Edited, Loaded};
+pub use folders::{use_folders, FoldersStore};
 pub use reply::{save_reply_again, start_reply, stop_reply, Outgoing};
 pub use search::{use_search, Results, SearchInput, SearchStore};
-pub use selection::{use_selection, Scope, Selection};
+pub use selection::{use_selection, BulkChange, Scope, Selection};
 pub use session_actions::{Change, SessionActions, TagChange};
 pub use sessions::{activity, use_sessions, SessionsStore};
 pub use tags::{use_tags, TagsStore};
@@ -39,16 +41,18 @@ pub fn provide_state(auth: Auth) {
     let toasts = Toasts::new();
     let actions = SessionActions::new();
     let selection = Selection::new();
-    let sessions = SessionsStore::new(auth, actions, selection);
+    let folders = FoldersStore::new(auth);
+    let sessions = SessionsStore::new(auth, actions, selection, folders);
     let chat = ChatStore::new(auth, actions);
     let tags = TagsStore::new(auth);
-    actions.answer(chat, sessions, tags, toasts);
+    actions.answer(chat, sessions, tags, folders, toasts);
     forget_on_sign_in_or_out(auth, chat, sessions, toasts, selection);
     provide_context(toasts);
     provide_context(selection);
     provide_context(actions);
     provide_context(sessions);
     provide_context(tags);
+    provide_context(folders);
     provide_context(chat);
     provide_context(SearchStore::new());
 }
@@ -56,8 +60,8 @@ pub fn provide_state(auth: Auth) {
 /// Signing out and in again (as someone else, in the same tab) loads no new page: what the
 /// one account left here goes when the sign-in changes. Its unsent draft, its notices (an
 /// Undo of its delete, a reply kept for "Retry save"), the reply still streaming for it, and
-/// its choice of model, type and filter, its selection of conversations and the tag the list
-/// was filtered by. The conversation, the session list and the tags reload by themselves
+/// its choice of model, type and filter, its selection of conversations, the tag the list
+/// was filtered by and the folder it showed. The conversation, the session list and the tags reload by themselves
 /// (their sources hold the same versions).
 fn forget_on_sign_in_or_out(
     auth: Auth,
@@ -79,6 +83,7 @@ fn forget_on_sign_in_or_out(
             toasts.list.set(Vec::new());
             selection.clear();
             sessions.tag.set(None);
+            sessions.folder.set(None);
         }
         now
     });

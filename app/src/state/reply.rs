@@ -15,6 +15,9 @@ use crate::client;
 pub enum Outgoing {
     Send {
         session_id: Option<String>,
+        /// Where a new conversation goes (without `session_id`): its folder, whose defaults
+        /// it takes.
+        folder_id: Option<String>,
         content: String,
     },
     Edit {
@@ -49,13 +52,14 @@ impl Outgoing {
         match self {
             Outgoing::Send {
                 session_id,
+                folder_id,
                 content,
-            } => message_request(session_id, content, None, choices),
+            } => message_request((session_id, folder_id), content, None, choices),
             Outgoing::Edit {
                 session_id,
                 original,
                 content,
-            } => message_request(Some(session_id), content, Some(original), choices),
+            } => message_request((Some(session_id), None), content, Some(original), choices),
             Outgoing::Regenerate { session_id, reply } => Ok(Request {
                 path: "/api/chat/regenerate",
                 body: serde_json::to_string(&RegenerateInput {
@@ -76,13 +80,14 @@ impl Outgoing {
 
 /// A new message, or an edit of the message `edit_of` (which replaces the branch from it on).
 fn message_request(
-    session_id: Option<String>,
+    (session_id, folder_id): (Option<String>, Option<String>),
     content: String,
     edit_of: Option<String>,
     choices: Choices,
 ) -> serde_json::Result<Request> {
     let body = serde_json::to_string(&ChatInput {
         session_id: session_id.clone(),
+        folder_id,
         content: content.clone(),
         message_type: Some(choices.message_type.clone()),
         model: choices.model.clone(),

@@ -27,6 +27,42 @@ pub enum Scope {
     Search,
 }
 
+/// A bulk action with what it takes: the tag of `Tag` and `Untag`, the folder of `Move`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkChange {
+    pub action: SessionsBulkAction,
+    pub tag: Option<String>,
+    /// Where `Move` puts the conversations (`None`: the top level).
+    pub folder_id: Option<String>,
+}
+
+impl BulkChange {
+    /// An action that takes nothing more (archive, pin, delete, ...).
+    pub fn plain(action: SessionsBulkAction) -> BulkChange {
+        BulkChange {
+            action,
+            tag: None,
+            folder_id: None,
+        }
+    }
+
+    /// `Tag` or `Untag` with `tag`.
+    pub fn tagged(action: SessionsBulkAction, tag: String) -> BulkChange {
+        BulkChange {
+            tag: Some(tag),
+            ..BulkChange::plain(action)
+        }
+    }
+
+    /// Into folder `folder_id` (`None`: the top level).
+    pub fn moved(folder_id: Option<String>) -> BulkChange {
+        BulkChange {
+            folder_id,
+            ..BulkChange::plain(SessionsBulkAction::Move)
+        }
+    }
+}
+
 /// The conversations selected in one list (`scope`).
 #[derive(Clone, Copy)]
 pub struct Selection {
@@ -169,24 +205,55 @@ impl Selection {
         });
     }
 
-    /// Asks the server to apply `action` to the selection, in one request (`tag`: the tag
-    /// that `Tag` and `Untag` put on or take off).
-    /// `leave` is called with the ids deleted, to leave the page of the open conversation if
-    /// it is among them.
+    /// Asks the server to apply `change` to the selection, in one request. `leave` is called
+    /// with the ids deleted, to leave the page of the open conversation if it is among them.
     pub fn apply(
         &self,
-        (action, tag): (SessionsBulkAction, Option<String>),
-        (sessions, search, tags, toasts): (SessionsStore, SearchStore, TagsStore, Toasts),
+        change: BulkChange,
+        stores: (SessionsStore, SearchStore, TagsStore, Toasts),
         leave: impl Fn(&[String]) + 'static,
     ) {
-        let ids = self.shown(sessions, search);
+        let ids = self.shown(stores.0, stores.1);
+        self.send(ids, change, stores, leave, true);
+    }
+
+    /// Moves conversations `ids` (dragged onto a folder: the selection, or one not in it)
+    /// into `folder_id` (`None`: the top level), in one request.
+    pub fn move_ids(
+        &self,
+        ids: Vec<String>,
+        folder_id: Option<String>,
+        stores: (SessionsStore, SearchStore, TagsStore, Toasts),
+    ) {
+        let selected = self.ids.with_untracked(|selected| ids.iter().all(|id| selected.contains(id)));
+        self.send(ids, BulkChange::moved(folder_id), stores, |_| {}, selected);
+    }
+
+    /// Sends `change` of `ids`: conversations it takes off the list leave it at once and come
+    /// back, still selected, when the server refuses. `clears`: the selection is done with
+    /// once the server has made the change.
+    fn send(
+        &self,
+        ids: Vec<String>,
+        change: BulkChange,
+        (sessions, search, tags, toasts): (SessionsStore, SearchStore, TagsStore, Toasts),
+        leave: impl Fn(&[String]) + 'static,
+        clears: bool,
+    ) {
         if ids.is_empty() || self.busy.get_untracked() {
             return;
         }
+        let action = change.action;
+        // The archived view and a tag's list conversations of every folder.
+        let folder_view = !sessions.archived.get_untracked() && sessions.tag.with_untracked(Option::is_none);
         let leaves_list = match action {
             SessionsBulkAction::Pin | SessionsBulkAction::Unpin | SessionsBulkAction::Tag => false,
             // Untagged, they leave a list filtered by that tag.
-            SessionsBulkAction::Untag => sessions.tag.get_untracked() == tag,
+            SessionsBulkAction::Untag => sessions.tag.get_untracked() == change.tag,
+            // Moved elsewhere, they leave the folder shown.
+            SessionsBulkAction::Move => {
+                folder_view && sessions.folder.get_untracked() != change.folder_id
+            }
             _ => true,
         };
         if leaves_list {
@@ -195,14 +262,24 @@ impl Selection {
         self.busy.set(true);
         let selection = *self;
         spawn_local(async move {
-            let answer = bulk_sessions(ids.clone(), action, tag).await;
+            let BulkChange {
+                action,
+                tag,
+                folder_id,
+            } = change;
+            let answer = bulk_sessions(ids.clone(), action, tag, folder_id).await;
             selection.busy.set(false);
             selection.leaving.set(Vec::new());
             match answer {
                 Ok(result) => {
-                    selection.clear();
+                    if clears {
+                        selection.clear();
+                    }
                     if matches!(action, SessionsBulkAction::Tag | SessionsBulkAction::Untag) {
                         tags.reload();
+                    } else if action != SessionsBulkAction::Pin && action != SessionsBulkAction::Unpin {
+                        // Folders count the conversations in them that are not archived.
+                        sessions.folders.reload();
                     }
                     if selection.scope.get_untracked() == Scope::Search {
                         // Deleted ones leave the results; the others may now match otherwise.
@@ -267,8 +344,11 @@ impl Selection {
     /// Undo of a deleted selection: the server brings all of it back, in one request.
     pub fn restore(&self, ids: Vec<String>, sessions: SessionsStore, toasts: Toasts) {
         spawn_local(async move {
-            match bulk_sessions(ids, SessionsBulkAction::Restore, None).await {
-                Ok(_) => sessions.list.refetch(),
+            match bulk_sessions(ids, SessionsBulkAction::Restore, None, None).await {
+                Ok(_) => {
+                    sessions.folders.reload();
+                    sessions.list.refetch()
+                }
                 Err(error) => toasts.error(format!(
                     "Could not bring the conversations back: {}",
                     error_text(&error)
@@ -288,6 +368,7 @@ fn verb(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Restore => "restore",
         SessionsBulkAction::Tag => "tag",
         SessionsBulkAction::Untag => "untag",
+        SessionsBulkAction::Move => "move",
     }
 }
 
@@ -301,6 +382,7 @@ fn past(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Restore => "Restored",
         SessionsBulkAction::Tag => "Tagged",
         SessionsBulkAction::Untag => "Untagged",
+        SessionsBulkAction::Move => "Moved",
     }
 }
 

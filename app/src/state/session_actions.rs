@@ -11,7 +11,9 @@ use std::time::Duration;
 use confab_core::model::Session;
 use leptos::prelude::*;
 
-use super::{error_text, ChatStore, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts};
+use super::{
+    error_text, ChatStore, FoldersStore, SessionsStore, TagsStore, ToastAction, ToastKind, Toasts,
+};
 use crate::error::AppError;
 use crate::server_fns::{
     clear_session, delete_session, tag_session, untag_session, update_session,
@@ -148,6 +150,7 @@ impl SessionActions {
         chat: ChatStore,
         sessions: SessionsStore,
         tags: TagsStore,
+        folders: FoldersStore,
         toasts: Toasts,
     ) {
         let navigate = leptos_router::hooks::use_navigate();
@@ -157,6 +160,10 @@ impl SessionActions {
                     chat.edit(&saved.id.clone(), |opened| {
                         opened.page.session = saved.clone()
                     });
+                    // Its folder counts the conversations not archived.
+                    if saved.folder_id.is_some() {
+                        folders.reload();
+                    }
                     sessions.upsert(saved);
                 }
                 Some((change, Err(error))) => {
@@ -216,6 +223,9 @@ impl SessionActions {
             // was not deleted, and deletes everything that was).
             Some((session, Ok(()))) => {
                 sessions.remove(&session.id);
+                if session.folder_id.is_some() {
+                    folders.reload();
+                }
                 toasts.push(
                     format!("Deleted “{}”.", session.title),
                     ToastKind::Info,

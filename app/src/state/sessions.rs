@@ -2,11 +2,12 @@
 //! and changes shown before the server confirms them (delete with Undo, restore, refresh).
 
 use chrono::{DateTime, Utc};
+use confab_core::api::FolderFilter;
 use confab_core::model::{Page, Session};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{error_text, Edited, Selection, SessionActions, Toasts};
+use super::{error_text, Edited, FoldersStore, Selection, SessionActions, Toasts};
 use crate::components::auth::Auth;
 use crate::error::AppError;
 use crate::server_fns::{get_session, list_sessions, restore_session};
@@ -29,22 +30,41 @@ pub struct SessionsStore {
     pub archived: RwSignal<bool>,
     /// Showing only the sessions with this tag.
     pub tag: RwSignal<Option<String>>,
+    /// The folder shown (`None`: the top level): the list holds the sessions directly in it,
+    /// unless it shows the archived ones or those with a tag, which come from every folder.
+    pub folder: RwSignal<Option<String>>,
     pub loading_more: RwSignal<bool>,
     actions: SessionActions,
     selection: Selection,
+    /// Its counts follow the sessions moved, archived, deleted and restored.
+    pub folders: FoldersStore,
 }
 
 impl SessionsStore {
-    pub(super) fn new(auth: Auth, actions: SessionActions, selection: Selection) -> SessionsStore {
+    pub(super) fn new(
+        auth: Auth,
+        actions: SessionActions,
+        selection: Selection,
+        folders: FoldersStore,
+    ) -> SessionsStore {
         let archived = RwSignal::new(false);
         let tag = RwSignal::new(None::<String>);
+        let folder = RwSignal::new(None::<String>);
         let list = Edited::new(
-            super::lasting(move || Some((auth.changes(), archived.try_get()?, tag.try_get()?))),
+            super::lasting(move || {
+                Some((
+                    auth.changes(),
+                    archived.try_get()?,
+                    tag.try_get()?,
+                    folder.try_get()?,
+                ))
+            }),
             // Asks who is signed in first: signed out, there is nothing to list (and no failed
             // request to log in the console).
-            |(_, archived, tag)| async move {
+            |(_, archived, tag, folder)| async move {
+                let folder = folder_filter(archived, tag.as_deref(), folder);
                 match crate::server_fns::current_user().await {
-                    Ok(Some(_)) => list_sessions(None, archived, tag).await,
+                    Ok(Some(_)) => list_sessions(None, archived, tag, folder).await,
                     Ok(None) => Ok(Page {
                         items: Vec::new(),
                         next_cursor: None,
@@ -57,9 +77,11 @@ impl SessionsStore {
             list,
             archived,
             tag,
+            folder,
             loading_more: RwSignal::new(false),
             actions,
             selection,
+            folders,
         }
     }
 
@@ -70,10 +92,12 @@ impl SessionsStore {
 
     /// Whether `session` belongs in the list as it is filtered now (tracked).
     fn shown_here(&self, session: &Session) -> bool {
-        session.archived == self.archived.get()
-            && self.tag.with(|tag| {
-                tag.as_ref()
-                    .is_none_or(|tag| session.tags.iter().any(|own| own == tag))
+        let archived = self.archived.get();
+        session.archived == archived
+            && self.tag.with(|tag| match tag {
+                Some(tag) => session.tags.iter().any(|own| own == tag),
+                // Only the folder view lists one folder's sessions.
+                None => archived || self.folder.with(|folder| *folder == session.folder_id),
             })
     }
 
@@ -138,7 +162,12 @@ impl SessionsStore {
         let store = *self;
         spawn_local(async move {
             match restore_session(id).await {
-                Ok(session) => store.upsert(session),
+                Ok(session) => {
+                    if session.folder_id.is_some() {
+                        store.folders.reload();
+                    }
+                    store.upsert(session)
+                }
                 Err(error) => toasts.error(format!(
                     "Could not bring the conversation back: {}",
                     error_text(&error)
@@ -175,7 +204,8 @@ impl SessionsStore {
         let store = *self;
         spawn_local(async move {
             let (archived, tag) = (store.archived.get_untracked(), store.tag.get_untracked());
-            match list_sessions(Some(cursor), archived, tag).await {
+            let folder = folder_filter(archived, tag.as_deref(), store.folder.get_untracked());
+            match list_sessions(Some(cursor), archived, tag, folder).await {
                 Ok(more) => store.edit_items(|page| {
                     for session in more.items {
                         if !page.items.iter().any(|item| item.id == session.id) {
@@ -192,6 +222,15 @@ impl SessionsStore {
             store.loading_more.set(false);
         });
     }
+}
+
+/// The folder filter of the list: the folder shown (or the top level), except in the
+/// archived view and a tag's, which list the sessions of every folder.
+fn folder_filter(archived: bool, tag: Option<&str>, folder: Option<String>) -> Option<FolderFilter> {
+    if archived || tag.is_some() {
+        return None;
+    }
+    Some(folder.map_or(FolderFilter::Top, FolderFilter::Folder))
 }
 
 /// The session list, from context.
