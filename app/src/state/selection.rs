@@ -122,7 +122,7 @@ impl Selection {
         self.busy.set(true);
         let selection = *self;
         spawn_local(async move {
-            let answer = bulk_sessions(ids.clone(), action, tag).await;
+            let answer = bulk_sessions(ids.clone(), action, tag, None).await;
             selection.busy.set(false);
             selection.leaving.set(Vec::new());
             match answer {
@@ -190,7 +190,7 @@ impl Selection {
     /// Undo of a deleted selection: the server brings all of it back, in one request.
     pub fn restore(&self, ids: Vec<String>, sessions: SessionsStore, toasts: Toasts) {
         spawn_local(async move {
-            match bulk_sessions(ids, SessionsBulkAction::Restore, None).await {
+            match bulk_sessions(ids, SessionsBulkAction::Restore, None, None).await {
                 Ok(_) => sessions.list.refetch(),
                 Err(error) => toasts.error(format!(
                     "Could not bring the conversations back: {}",
@@ -211,6 +211,7 @@ fn verb(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Restore => "restore",
         SessionsBulkAction::Tag => "tag",
         SessionsBulkAction::Untag => "untag",
+        SessionsBulkAction::Move => "move",
     }
 }
 
@@ -224,6 +225,7 @@ fn past(action: SessionsBulkAction) -> &'static str {
         SessionsBulkAction::Restore => "Restored",
         SessionsBulkAction::Tag => "Tagged",
         SessionsBulkAction::Untag => "Untagged",
+        SessionsBulkAction::Move => "Moved",
     }
 }
 

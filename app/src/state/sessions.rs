@@ -44,7 +44,7 @@ impl SessionsStore {
             // request to log in the console).
             |(_, archived, tag)| async move {
                 match crate::server_fns::current_user().await {
-                    Ok(Some(_)) => list_sessions(None, archived, tag).await,
+                    Ok(Some(_)) => list_sessions(None, archived, tag, None).await,
                     Ok(None) => Ok(Page {
                         items: Vec::new(),
                         next_cursor: None,
@@ -175,7 +175,7 @@ impl SessionsStore {
         let store = *self;
         spawn_local(async move {
             let (archived, tag) = (store.archived.get_untracked(), store.tag.get_untracked());
-            match list_sessions(Some(cursor), archived, tag).await {
+            match list_sessions(Some(cursor), archived, tag, None).await {
                 Ok(more) => store.edit_items(|page| {
                     for session in more.items {
                         if !page.items.iter().any(|item| item.id == session.id) {
