@@ -4,11 +4,12 @@
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use confab_core::api::{
-    AdminSettings, AuditPage, Invitation, ModelChoices, SessionsBulkAction, SessionsBulkResult,
-    SignInChoices, SignupPolicy, UserPage,
+    AdminSettings, AuditPage, FolderFilter, FolderPatchInput, Invitation, ModelChoices,
+    SessionsBulkAction, SessionsBulkResult, SignInChoices, SignupPolicy, UserPage,
 };
 use confab_core::model::{
-    BranchEntry, BranchPage, Message, Page, SearchHit, Session, SiblingPlace, StarredMessage, User,
+    BranchEntry, BranchPage, Folder, Message, Page, SearchHit, Session, SiblingPlace,
+    StarredMessage, User,
 };
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -251,12 +252,14 @@ pub async fn stop_reply(id: String) -> Result<Message, AppError> {
 }
 
 /// A page of the user's conversations (archived or not), only those carrying `tag` when
-/// given.
+/// given, only those directly in a folder (or at the top level: `FolderFilter::Top`) when
+/// `folder` is given.
 #[server(prefix = "/rpc")]
 pub async fn list_sessions(
     cursor: Option<String>,
     archived: bool,
     tag: Option<String>,
+    folder: Option<FolderFilter>,
 ) -> Result<Page<Session>, AppError> {
     let user = server::user().await?;
     server::services()?
@@ -266,6 +269,7 @@ pub async fn list_sessions(
                 cursor,
                 archived: Some(archived),
                 tag,
+                folder,
                 ..Default::default()
             },
         )
@@ -299,11 +303,16 @@ pub async fn fork_session(session_id: String, message_id: String) -> Result<Sess
         .map_err(server::to_error)
 }
 
+/// A new, empty conversation, in `folder_id` (one of the user's folders, else not found) or at
+/// the top level.
 #[server(prefix = "/rpc")]
-pub async fn create_session(title: Option<String>) -> Result<Session, AppError> {
+pub async fn create_session(
+    title: Option<String>,
+    folder_id: Option<String>,
+) -> Result<Session, AppError> {
     let user = server::user().await?;
     server::services()?
-        .create_session(&user, title.as_deref())
+        .create_session_in(&user, title.as_deref(), folder_id.as_deref())
         .await
         .map_err(server::to_error)
 }
@@ -341,20 +350,88 @@ pub async fn delete_session(id: String) -> Result<(), AppError> {
 }
 
 /// One action on many of the user's conversations, in one request (`Services::change_sessions`):
-/// `tag` names the tag of the `Tag` and `Untag` actions (and only theirs). JSON, as a selection
-/// may name a thousand ids.
+/// `tag` names the tag of the `Tag` and `Untag` actions (and only theirs), `folder_id` the
+/// folder `Move` puts them in (`None`: the top level). JSON, as a selection may name a
+/// thousand ids.
 #[server(prefix = "/rpc", input = server_fn::codec::Json)]
 pub async fn bulk_sessions(
     ids: Vec<String>,
     action: SessionsBulkAction,
     tag: Option<String>,
+    folder_id: Option<String>,
 ) -> Result<SessionsBulkResult, AppError> {
     let user = server::user().await?;
     server::services()?
         .change_sessions(
             &user,
-            confab_core::api::SessionsBulkInput { ids, action, tag },
+            confab_core::api::SessionsBulkInput {
+                ids,
+                action,
+                tag,
+                folder_id,
+            },
         )
+        .await
+        .map_err(server::to_error)
+}
+
+/// Every folder of the user's (at most 1,000), parents before their children, siblings by
+/// name then id, each with its `session_count` (`Services::list_folders`).
+#[server(prefix = "/rpc")]
+pub async fn list_folders() -> Result<Vec<Folder>, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .list_folders(&user)
+        .await
+        .map_err(server::to_error)
+}
+
+/// A new folder at the top level or in `parent_id` (`Services::create_folder`; its errors:
+/// `invalid_folder`, `folder_too_deep`, `too_many_folders`, not found).
+#[server(prefix = "/rpc")]
+pub async fn create_folder(name: String, parent_id: Option<String>) -> Result<Folder, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .create_folder(
+            &user,
+            confab_core::api::NewFolderInput {
+                name,
+                parent_id,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(server::to_error)
+}
+
+/// Renames, moves or sets the defaults of a folder (`Services::update_folder`; 409
+/// `folder_cycle` for a move into its own subtree). `patch` tells "leave as it is" (`None`)
+/// from "to the top level / clear" (`Some(None)`) for `parent_id`, `system_prompt` and
+/// `model`: as plain server-function arguments an `Option<Option<_>>` would lose the
+/// difference, so it travels as one JSON struct (`FolderPatchInput`).
+#[server(prefix = "/rpc", input = server_fn::codec::Json)]
+pub async fn update_folder(id: String, patch: FolderPatchInput) -> Result<Folder, AppError> {
+    let user = server::user().await?;
+    server::services()?
+        .update_folder(&user, &id, patch)
+        .await
+        .map_err(server::to_error)
+}
+
+/// Deletes a folder: with `delete_contents` every conversation of its subtree goes to the
+/// trash and its subfolders are removed, without it they move to its parent. Answers how many
+/// conversations went to the trash or moved (`Services::delete_folder`).
+#[server(prefix = "/rpc")]
+pub async fn delete_folder(id: String, delete_contents: bool) -> Result<u64, AppError> {
+    use confab_core::api::FolderContents;
+    let user = server::user().await?;
+    let contents = if delete_contents {
+        FolderContents::Delete
+    } else {
+        FolderContents::Keep
+    };
+    server::services()?
+        .delete_folder(&user, &id, contents)
         .await
         .map_err(server::to_error)
 }

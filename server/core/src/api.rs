@@ -51,6 +51,9 @@ pub struct DeleteAccountInput {
 pub struct NewSessionInput {
     #[serde(default)]
     pub title: Option<String>,
+    /// The folder to start it in (one of the user's, else 404); the top level when absent.
+    #[serde(default)]
+    pub folder_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -88,6 +91,11 @@ pub struct SessionsBulkInput {
     /// actions and refused with the others (422 `invalid_tag`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The folder `move` puts each conversation in; absent or null moves them to the top
+    /// level. Refused with the other actions (422 `invalid_folder`); a folder that is not the
+    /// user's is 404 before anything moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<String>,
 }
 
 /// `POST /api/chat/sessions/export`: the chosen conversations as one file to download.
@@ -120,6 +128,9 @@ pub enum SessionsBulkAction {
     Restore,
     Tag,
     Untag,
+    /// Into the body's `folderId` (the top level when absent); a conversation already there
+    /// counts as applied.
+    Move,
 }
 
 /// The answer to a bulk action.
@@ -179,6 +190,154 @@ pub struct SessionListInput {
     /// Only the conversations carrying this tag (the tag rule applies: 422 `invalid_tag`).
     #[serde(default)]
     pub tag: Option<String>,
+    /// Only the conversations directly in this folder (a folder id), or `top`: only those in
+    /// no folder. In the same order and with the same cursor as the whole list.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub folder: Option<FolderFilter>,
+}
+
+/// Which conversations a folder-filtered list holds: those directly in one folder, or those
+/// in none (the top level). As text: `top`, or the folder's id (ids are never `top`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum FolderFilter {
+    /// In no folder.
+    Top,
+    /// Directly in this folder (not in its subfolders).
+    Folder(String),
+}
+
+impl FolderFilter {
+    /// The filter's text form (`top` or the id).
+    pub fn as_str(&self) -> &str {
+        match self {
+            FolderFilter::Top => "top",
+            FolderFilter::Folder(id) => id,
+        }
+    }
+}
+
+impl From<String> for FolderFilter {
+    fn from(text: String) -> FolderFilter {
+        if text == "top" {
+            FolderFilter::Top
+        } else {
+            FolderFilter::Folder(text)
+        }
+    }
+}
+
+impl From<FolderFilter> for String {
+    fn from(filter: FolderFilter) -> String {
+        match filter {
+            FolderFilter::Top => "top".to_string(),
+            FolderFilter::Folder(id) => id,
+        }
+    }
+}
+
+/// `GET /api/chat/folders`: every folder of the user's (at most 1,000), parents before their
+/// children, siblings by name (then id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FolderList {
+    pub folders: Vec<crate::model::Folder>,
+}
+
+/// `POST /api/chat/folders`: a new folder, at the top level or in `parentId`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NewFolderInput {
+    /// 1 to 128 characters once trimmed (`crate::folders::folder_name`; 422 `invalid_folder`).
+    pub name: String,
+    /// The folder it goes in (one of the user's, else 404); the top level when absent.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// At most 32,768 characters; empty means none.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// At most 256 characters; empty means none.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// `PATCH /api/chat/folders/{id}`: what to change. An absent field is left as it is; `null`
+/// for `parentId` moves the folder to the top level, for `systemPrompt` and `model` clears
+/// them (as an empty text does).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FolderPatchInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub parent_id: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub model: Option<Option<String>>,
+}
+
+/// A field that tells "absent" (`None`, through `#[serde(default)]`) from `null`
+/// (`Some(None)`).
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// What deleting a folder does with what it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FolderContents {
+    /// Its conversations and subfolders move to its parent (the top level for a top-level
+    /// folder).
+    #[default]
+    Keep,
+    /// Every conversation of its whole subtree goes to the trash (restorable as any deleted
+    /// conversation; restored to the top level) and its subfolders are removed.
+    Delete,
+}
+
+/// `DELETE /api/chat/folders/{id}?contents=keep|delete`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct FolderDeleteInput {
+    #[serde(default)]
+    pub contents: FolderContents,
+}
+
+/// The answer to deleting a folder: how many conversations moved to its parent (`keep`) or
+/// went to the trash (`delete`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FolderDeleted {
+    pub sessions: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -302,6 +461,11 @@ pub struct SearchInput {
     /// `true`: only starred messages (as `is:starred` in `q`); `false` filters nothing.
     #[serde(default)]
     pub starred: Option<bool>,
+    /// Only messages of conversations directly in a folder of this name (as `in:` in `q`),
+    /// compared case-insensitively after the folder-name rule; a name two folders share
+    /// matches both, a name no folder has matches nothing.
+    #[serde(default)]
+    pub folder: Option<String>,
     #[serde(default)]
     pub limit: Option<i64>,
     #[serde(default)]
@@ -404,6 +568,11 @@ pub struct ChatInput {
     /// parent), and the reply continues from it; the original branch is kept.
     #[serde(default)]
     pub edit_of: Option<String>,
+    /// A new conversation (no `sessionId`) starts in this folder (one of the user's, else
+    /// 404): it begins with the folder's system prompt as a stored system message, and uses
+    /// the folder's model when the request names none. Ignored for an existing conversation.
+    #[serde(default)]
+    pub folder_id: Option<String>,
 }
 
 /// `POST /api/chat/regenerate`: another reply to the same user message.

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod chat_stream;
+pub mod folders;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod provider;

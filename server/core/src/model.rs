@@ -109,6 +109,37 @@ pub struct Session {
     /// goes on to say. Absent from backups made before tags, which read as none.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The folder it is in (`Folder::id`), absent at the top level. A fork starts in its
+    /// source's folder. Absent from backups made before folders, which read as the top level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<String>,
+}
+
+/// A folder of conversations (`crate::folders`): nested at most `MAX_FOLDER_DEPTH` levels,
+/// with the defaults a conversation started in it takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Folder {
+    pub id: String,
+    /// 1 to 128 characters (`crate::folders::folder_name`); siblings may share a name.
+    pub name: String,
+    /// The folder it is in, absent for a top-level folder.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// The system prompt a conversation started in it begins with (at most 32,768
+    /// characters).
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// The model a conversation started in it uses when a chat request names none (at most
+    /// 256 characters).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The live (not deleted), not archived conversations directly in it: what the sidebar
+    /// lists under it. A counter kept with every change that moves it, exact.
+    pub session_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Where a forked conversation came from: the source session and the message whose path from

@@ -25,7 +25,7 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::Unauthorized | ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) | ServiceError::Denied { .. } => StatusCode::FORBIDDEN,
         ServiceError::NotFound => StatusCode::NOT_FOUND,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Conflict(_) | ServiceError::ConflictWith { .. } => StatusCode::CONFLICT,
         ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::TooManyRequests { .. } | ServiceError::Busy(_) => {
             StatusCode::TOO_MANY_REQUESTS

@@ -60,6 +60,21 @@ fn parse_time(field: &'static str, text: &str) -> ServiceResult<DateTime<Utc>> {
 impl Services {
     #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
     pub async fn create_session(&self, user: &User, title: Option<&str>) -> ServiceResult<Session> {
+        self.create_session_in(user, title, None).await
+    }
+
+    /// `create_session` in a folder of the user's (`NotFound` when it is not theirs); the top
+    /// level for `None`.
+    #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]
+    pub async fn create_session_in(
+        &self,
+        user: &User,
+        title: Option<&str>,
+        folder_id: Option<&str>,
+    ) -> ServiceResult<Session> {
+        if folder_id.is_some() {
+            return Err(ServiceError::Internal("folders are not stored yet".into()));
+        }
         let title = match title {
             Some(title) => validate::title(title)?,
             None => "New chat".to_owned(),
@@ -115,6 +130,7 @@ impl Services {
                         .as_deref()
                         .map(super::tags::valid_tag)
                         .transpose()?,
+                    folder: input.folder,
                 },
             )
             .await?)
@@ -207,7 +223,19 @@ impl Services {
             .map(super::tags::valid_tag)
             .transpose()?;
         let now = Utc::now();
+        if input.folder_id.is_some() && input.action != SessionsBulkAction::Move {
+            return Err(ServiceError::invalid(
+                "invalid_folder",
+                "only move takes a folder (\"folderId\")",
+            ));
+        }
         let change = match (input.action, tag) {
+            (SessionsBulkAction::Move, None) => {
+                if let Some(folder_id) = &input.folder_id {
+                    validate::existing_id(folder_id)?;
+                }
+                SessionsChange::Moved(input.folder_id.clone())
+            }
             (SessionsBulkAction::Tag, Some(tag)) => {
                 self.check_new_tag(user, &tag).await?;
                 SessionsChange::Tagged(tag)

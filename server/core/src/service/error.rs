@@ -36,6 +36,9 @@ pub enum ServiceError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// A conflict the client tells apart by its code (409 `folder_cycle`).
+    #[error("{message}")]
+    ConflictWith { code: &'static str, message: String },
     /// What was sent is larger than a limit of Confab's (an import's file, or what it unpacks
     /// to): the sentence names the limit.
     #[error("{0}")]
@@ -58,6 +61,13 @@ pub enum ServiceError {
 impl ServiceError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         ServiceError::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict_code(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::ConflictWith {
             code,
             message: message.into(),
         }
@@ -89,6 +99,7 @@ impl ServiceError {
             ServiceError::Denied { code, .. } => code,
             ServiceError::NotFound => "not_found",
             ServiceError::Conflict(_) => "conflict",
+            ServiceError::ConflictWith { code, .. } => code,
             // The code of every "over the size limit" answer, whether the body was cut off while
             // it arrived or the import found it too large.
             ServiceError::TooLarge(_) => "body_too_large",

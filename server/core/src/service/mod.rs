@@ -14,6 +14,7 @@ pub mod branch;
 pub mod chat;
 pub mod error;
 pub mod export;
+pub mod folders;
 pub mod fork;
 pub mod import;
 mod live;

@@ -125,6 +125,7 @@ impl Services {
                     ids: vec![id.to_owned()],
                     action: SessionsBulkAction::Tag,
                     tag: Some(tag.to_owned()),
+                    folder_id: None,
                 },
             )
             .await?
@@ -154,6 +155,7 @@ impl Services {
                 ids: vec![id.to_owned()],
                 action: SessionsBulkAction::Untag,
                 tag: Some(tag.to_owned()),
+                folder_id: None,
             },
         )
         .await?;

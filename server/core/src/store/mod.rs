@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{AuditEntry, UserSummary};
 use crate::model::{
-    ApiToken, ForkedFrom, Message, MessageStatus, Page, Role, SearchHit, Session, SessionDetail,
-    StarredMessage, StatusReason, User, UserRole,
+    ApiToken, Folder, ForkedFrom, Message, MessageStatus, Page, Role, SearchHit, Session,
+    SessionDetail, StarredMessage, StatusReason, User, UserRole,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,16 @@ pub enum Conflict {
     /// An imported conversation's deleted copy is being purged at this moment.
     #[error("a deleted conversation of this file is being removed; import it again later")]
     SessionBeingPurged,
+    /// A folder moved into itself or into one of its own subfolders.
+    #[error("a folder cannot go into itself or one of its subfolders")]
+    FolderCycle,
+    /// A folder created or moved where it (or its deepest subfolder) would be deeper than
+    /// `crate::folders::MAX_FOLDER_DEPTH` levels.
+    #[error("folders nest at most 8 levels deep")]
+    FolderTooDeep,
+    /// A folder past the user's `crate::folders::MAX_FOLDERS`.
+    #[error("you have 1000 folders already")]
+    TooManyFolders,
 }
 
 /// A user with the secret needed to check a password.
@@ -185,6 +195,30 @@ pub struct SessionQuery {
     /// Only the sessions carrying this tag (a tag as `crate::tags::tag` makes it), in the same
     /// order and with the same cursor as the whole list.
     pub tag: Option<String>,
+    /// Only the sessions directly in a folder, or in none; same order and cursor.
+    pub folder: Option<crate::api::FolderFilter>,
+}
+
+/// A folder to create (`Store::create_folder`); its fields already follow `crate::folders`.
+#[derive(Clone, Debug)]
+pub struct NewFolder {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub system_prompt: Option<String>,
+    pub model: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `Store::update_folder` changes: `None` leaves a field as it is; `Some(None)` moves the
+/// folder to the top level or clears a default.
+#[derive(Clone, Debug, Default)]
+pub struct FolderPatch {
+    pub name: Option<String>,
+    pub parent_id: Option<Option<String>>,
+    pub system_prompt: Option<Option<String>>,
+    pub model: Option<Option<String>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -330,6 +364,10 @@ pub enum SessionsChange {
     Tagged(String),
     /// The tag taken off each live session that carries it; the others are skipped.
     Untagged(String),
+    /// Each live session moved into this folder (the top level for `None`); one already
+    /// there counts as applied. The folder must be the user's (checked by the store, in the
+    /// same write: `NotFound` before anything moves).
+    Moved(Option<String>),
 }
 
 /// One conversation to import: created with its messages in one go, skipped when its source id
@@ -608,6 +646,47 @@ pub trait Store: Send + Sync + 'static {
     /// Takes `name` off every session of the user that carries it (deleted ones included) and
     /// sets their `updated_at` to `now`. Returns how many; `NotFound` when none did.
     async fn delete_tag(&self, user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // Folders (`crate::folders`). Each keeps `session_count`, its live, not archived sessions,
+    // in the same write as every change that moves it.
+    /// Every folder of the user's (at most `MAX_FOLDERS`), in one indexed read: parents before
+    /// children, siblings by name then id.
+    async fn list_folders(&self, user_id: &str) -> StoreResult<Vec<Folder>> {
+        let _ = user_id;
+        Err(StoreError::Backend("folders are not stored yet".into()))
+    }
+    /// Creates the folder. `NotFound` when the parent is not the user's; `Conflict` with
+    /// `FolderTooDeep` or `TooManyFolders`.
+    async fn create_folder(&self, new: NewFolder) -> StoreResult<Folder> {
+        let _ = new;
+        Err(StoreError::Backend("folders are not stored yet".into()))
+    }
+    /// Changes the folder and sets its `updated_at` to `now`. `NotFound` when it (or the new
+    /// parent) is not the user's; `Conflict` with `FolderCycle` or `FolderTooDeep`.
+    async fn update_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: FolderPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Folder> {
+        let _ = (user_id, id, patch, now);
+        Err(StoreError::Backend("folders are not stored yet".into()))
+    }
+    /// Deletes the folder. `Keep`: its sessions (deleted ones included) and subfolders move to
+    /// its parent. `Delete`: every live session of its subtree is deleted at `now` (into the
+    /// trash) and every folder of the subtree removed. Returns how many live sessions moved
+    /// or went to the trash; `NotFound` when it is not the user's.
+    async fn delete_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        contents: crate::api::FolderContents,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let _ = (user_id, id, contents, now);
+        Err(StoreError::Backend("folders are not stored yet".into()))
+    }
 
     /// Removes for good every session (of any user) deleted before `deleted_before`, with its
     /// messages and their search entries. Returns how many sessions were removed. A session

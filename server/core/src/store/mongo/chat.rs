@@ -388,6 +388,9 @@ pub async fn change_sessions(
             doc! { "deleted_at": { "$gte": to_bson_time(*since) }, "purging": { "$ne": true } },
             doc! { "$unset": { "deleted_at": "" } },
         ),
+        SessionsChange::Moved(_) => {
+            return Err(StoreError::Backend("folders are not stored yet".into()));
+        }
     };
     let filter = |ids: &[String]| {
         let mut filter = doc! { "_id": { "$in": ids }, "user_id": user_id };

@@ -261,6 +261,7 @@ impl SessionDoc {
                 message_id: fork.message_id,
             }),
             tags: crate::tags::normalized(self.tags),
+            folder_id: None,
         }
     }
 }

@@ -259,6 +259,9 @@ pub fn change_sessions(
         ),
         SessionsChange::Deleted(at) => ("deleted_at = ?2", "deleted_at IS NULL", to_ms(at)),
         SessionsChange::Restored(since) => ("deleted_at = NULL", "deleted_at >= ?2", to_ms(since)),
+        SessionsChange::Moved(_) => {
+            return Err(StoreError::Backend("folders are not stored yet".into()));
+        }
     };
     let now = to_ms(now);
     let mut applied = HashSet::new();

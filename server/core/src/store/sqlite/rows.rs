@@ -82,6 +82,7 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
                 .map(|tags| tags.split(TAG_SEPARATOR).map(str::to_owned).collect())
                 .unwrap_or_default(),
         ),
+        folder_id: None,
     })
 }
 

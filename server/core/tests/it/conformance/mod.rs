@@ -3428,7 +3428,7 @@ pub fn status(error: &ServiceError) -> u16 {
         ServiceError::Unauthorized | ServiceError::BadCredentials => 401,
         ServiceError::Forbidden(_) | ServiceError::Denied { .. } => 403,
         ServiceError::NotFound => 404,
-        ServiceError::Conflict(_) => 409,
+        ServiceError::Conflict(_) | ServiceError::ConflictWith { .. } => 409,
         ServiceError::TooLarge(_) => 413,
         ServiceError::TooManyRequests { .. } | ServiceError::Busy(_) => 429,
         ServiceError::StorageFull => 507,
