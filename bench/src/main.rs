@@ -2,6 +2,7 @@
 //! (import and messages), then measures latency percentiles of the hot requests, sustained
 //! appends with concurrent clients, memory and database size. Prints a Markdown table.
 
+mod folders;
 mod imports;
 mod text;
 mod users;
@@ -527,6 +528,9 @@ async fn run(options: Options) -> Result<(), String> {
         p99,
         target: "≤ 500 ms".into(),
     });
+    // After every row that reads the whole list: filing conversations in folders takes them
+    // off the top level.
+    rows.push(folders::sidebar_row(&api, &base, samples, budget).await?);
 
     let rate = sustained_appends(
         &api,

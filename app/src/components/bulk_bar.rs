@@ -5,8 +5,8 @@ use confab_core::api::SessionsBulkAction;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use super::session_list::{current_session_id, shown_order};
 use super::folders::MoveTo;
+use super::session_list::{current_session_id, shown_order};
 use super::tags::TagField;
 use crate::state::{
     use_search, use_selection, use_sessions, use_tags, use_toasts, BulkChange, Scope,

@@ -307,7 +307,11 @@ fn FolderRow(folder: Folder) -> impl IntoView {
     let sessions = use_sessions();
     let id = folder.id.clone();
     let count = u64::try_from(folder.session_count).unwrap_or(0);
-    let label = format!("{} ({})", folder.name, counted(count, "conversation", "conversations"));
+    let label = format!(
+        "{} ({})",
+        folder.name,
+        counted(count, "conversation", "conversations")
+    );
     view! {
         <li class="folder-item">
             <DropTarget folder=Some(folder.id.clone()) class="folder-drop">
@@ -325,7 +329,10 @@ fn FolderRow(folder: Folder) -> impl IntoView {
 /// The bulk bar's "Move to": a choice of the top level or any folder (by its path), and the
 /// button that moves the selection there.
 #[component]
-pub fn MoveTo(busy: impl Fn() -> bool + Send + Sync + Copy + 'static, done: Callback<Option<String>>) -> impl IntoView {
+pub fn MoveTo(
+    busy: impl Fn() -> bool + Send + Sync + Copy + 'static,
+    done: Callback<Option<String>>,
+) -> impl IntoView {
     let folders = use_folders();
     let chosen = RwSignal::new(String::new());
     view! {

@@ -81,7 +81,9 @@ pub fn SessionSidebar() -> impl IntoView {
     // Started in the folder shown, a conversation goes in it and takes its defaults.
     let new_chat = move |_| {
         let path = match store.folder.get_untracked() {
-            Some(folder) if !store.archived.get_untracked() && store.tag.with_untracked(Option::is_none) => {
+            Some(folder)
+                if !store.archived.get_untracked() && store.tag.with_untracked(Option::is_none) =>
+            {
                 format!("/new?folder={folder}")
             }
             _ => "/new".to_owned(),

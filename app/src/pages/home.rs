@@ -40,7 +40,11 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 pub fn NewChatPage() -> impl IntoView {
     let query = use_query_map();
-    let folder = Signal::derive(move || query.with(|query| query.get("folder")).filter(|id| !id.is_empty()));
+    let folder = Signal::derive(move || {
+        query
+            .with(|query| query.get("folder"))
+            .filter(|id| !id.is_empty())
+    });
     view! { <NewChat folder/> }
 }
 
@@ -51,11 +55,20 @@ fn NewChat(#[prop(optional, into)] folder: Signal<Option<String>>) -> impl IntoV
     let folders = use_folders();
     // The folder's model is the composer's choice for a conversation started in it.
     Effect::new(move |_| {
-        if let Some(model) = folder.get().and_then(|id| folders.get(&id)).and_then(|folder| folder.model) {
+        if let Some(model) = folder
+            .get()
+            .and_then(|id| folders.get(&id))
+            .and_then(|folder| folder.model)
+        {
             chat.model.set(Some(model));
         }
     });
-    let folder_name = move || folder.get().and_then(|id| folders.get(&id)).map(|folder| folder.name);
+    let folder_name = move || {
+        folder
+            .get()
+            .and_then(|id| folders.get(&id))
+            .map(|folder| folder.name)
+    };
     view! {
         <div class="scroller">
             <div class="message-column">

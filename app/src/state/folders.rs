@@ -11,8 +11,8 @@ use super::{error_text, SessionsStore, Toasts};
 use crate::components::auth::Auth;
 use crate::error::AppError;
 use crate::server_fns::{create_folder, delete_folder, list_folders, update_folder};
-use confab_core::api::FolderPatchInput;
 use crate::words::counted;
+use confab_core::api::FolderPatchInput;
 
 /// The user's folders, loaded again after every change.
 #[derive(Clone, Copy)]
@@ -87,7 +87,12 @@ impl FoldersStore {
     /// Every folder as `(id, "Parent / Child")`, depth first in `children` order: the
     /// choices of a "Move to" list.
     pub fn choices(&self) -> Vec<(String, String)> {
-        fn walk(store: &FoldersStore, parent: Option<&str>, prefix: &str, out: &mut Vec<(String, String)>) {
+        fn walk(
+            store: &FoldersStore,
+            parent: Option<&str>,
+            prefix: &str,
+            out: &mut Vec<(String, String)>,
+        ) {
             for folder in store.children(parent) {
                 let label = if prefix.is_empty() {
                     folder.name.clone()
@@ -111,7 +116,13 @@ impl FoldersStore {
 
 impl FoldersStore {
     /// Makes folder `name` in `parent` (`None`: the top level); `then` gets the new folder.
-    pub fn create(&self, name: String, parent: Option<String>, toasts: Toasts, then: impl Fn(Folder) + 'static) {
+    pub fn create(
+        &self,
+        name: String,
+        parent: Option<String>,
+        toasts: Toasts,
+        then: impl Fn(Folder) + 'static,
+    ) {
         let folders = *self;
         spawn_local(async move {
             match create_folder(name.clone(), parent).await {
@@ -143,14 +154,23 @@ impl FoldersStore {
 
     /// Deletes folder `id`: its conversations and folders go to the folder above it, or with
     /// `with_contents` every conversation in it (and in its folders) goes to the trash.
-    pub fn delete(&self, folder: Folder, with_contents: bool, sessions: SessionsStore, toasts: Toasts) {
+    pub fn delete(
+        &self,
+        folder: Folder,
+        with_contents: bool,
+        sessions: SessionsStore,
+        toasts: Toasts,
+    ) {
         let folders = *self;
         spawn_local(async move {
             match delete_folder(folder.id.clone(), with_contents).await {
                 Ok(moved) => {
                     // Out of a folder that is gone, up to the one that held it.
                     let inside = sessions.folder.get_untracked().is_some_and(|open| {
-                        open == folder.id || untrack(|| folders.path(&open)).iter().any(|above| above.id == folder.id)
+                        open == folder.id
+                            || untrack(|| folders.path(&open))
+                                .iter()
+                                .any(|above| above.id == folder.id)
                     });
                     if inside {
                         sessions.folder.set(folder.parent_id.clone());
@@ -160,9 +180,15 @@ impl FoldersStore {
                     folders.reload();
                     let conversations = counted(moved, "conversation", "conversations");
                     toasts.info(if with_contents {
-                        format!("Deleted the folder “{}” and moved {conversations} to the trash.", folder.name)
+                        format!(
+                            "Deleted the folder “{}” and moved {conversations} to the trash.",
+                            folder.name
+                        )
                     } else {
-                        format!("Deleted the folder “{}”; its {conversations} moved up.", folder.name)
+                        format!(
+                            "Deleted the folder “{}”; its {conversations} moved up.",
+                            folder.name
+                        )
                     });
                 }
                 Err(error) => toasts.error(format!(

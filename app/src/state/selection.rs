@@ -225,7 +225,9 @@ impl Selection {
         folder_id: Option<String>,
         stores: (SessionsStore, SearchStore, TagsStore, Toasts),
     ) {
-        let selected = self.ids.with_untracked(|selected| ids.iter().all(|id| selected.contains(id)));
+        let selected = self
+            .ids
+            .with_untracked(|selected| ids.iter().all(|id| selected.contains(id)));
         self.send(ids, BulkChange::moved(folder_id), stores, |_| {}, selected);
     }
 
@@ -245,7 +247,8 @@ impl Selection {
         }
         let action = change.action;
         // The archived view and a tag's list conversations of every folder.
-        let folder_view = !sessions.archived.get_untracked() && sessions.tag.with_untracked(Option::is_none);
+        let folder_view =
+            !sessions.archived.get_untracked() && sessions.tag.with_untracked(Option::is_none);
         let leaves_list = match action {
             SessionsBulkAction::Pin | SessionsBulkAction::Unpin | SessionsBulkAction::Tag => false,
             // Untagged, they leave a list filtered by that tag.
@@ -277,7 +280,9 @@ impl Selection {
                     }
                     if matches!(action, SessionsBulkAction::Tag | SessionsBulkAction::Untag) {
                         tags.reload();
-                    } else if action != SessionsBulkAction::Pin && action != SessionsBulkAction::Unpin {
+                    } else if action != SessionsBulkAction::Pin
+                        && action != SessionsBulkAction::Unpin
+                    {
                         // Folders count the conversations in them that are not archived.
                         sessions.folders.reload();
                     }

@@ -226,7 +226,11 @@ impl SessionsStore {
 
 /// The folder filter of the list: the folder shown (or the top level), except in the
 /// archived view and a tag's, which list the sessions of every folder.
-fn folder_filter(archived: bool, tag: Option<&str>, folder: Option<String>) -> Option<FolderFilter> {
+fn folder_filter(
+    archived: bool,
+    tag: Option<&str>,
+    folder: Option<String>,
+) -> Option<FolderFilter> {
     if archived || tag.is_some() {
         return None;
     }
