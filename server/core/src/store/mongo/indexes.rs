@@ -153,10 +153,11 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
                 false,
             ),
         ),
-        // Each user's folders (`folders`): all of them in one read, and an account's deletion.
+        // Each user's folders (`folders`): all of them in one read, an account's deletion, and
+        // the subfolders of a folder that goes.
         (
             "folders",
-            index(doc! { "user_id": 1, "_id": 1 }, "folders_user", false),
+            index(doc! { "user_id": 1, "parent_id": 1 }, "folders_user", false),
         ),
         // Each user's tags in name order (`tags`); the prefix serves deleting an account's.
         (
