@@ -19,6 +19,7 @@ mod config_file;
 mod delete_undo;
 mod disk_full;
 mod exposure;
+mod folders;
 mod fork;
 mod import_progress;
 mod oidc;
