@@ -89,6 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     forked_from: None,
                     tags: Vec::new(),
                     session: NewSession {
+                        folder_id: None,
                         id: session_id.clone(),
                         user_id: user.id.clone(),
                         title: "Long".into(),

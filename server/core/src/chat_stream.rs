@@ -225,6 +225,7 @@ mod tests {
             active_leaf_id: Some("m1".into()),
             forked_from: None,
             tags: Vec::new(),
+            folder_id: None,
         };
         vec![
             ChatEvent::Message {

@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod chat;
 mod export;
+mod folders;
 mod import;
 mod messages;
 mod oauth;
@@ -225,6 +226,7 @@ fn documented(max_import_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(search::router())
         .merge(stars::router())
         .merge(tags::router())
+        .merge(folders::router())
         .merge(export::router())
         .merge(import::router(max_import_bytes))
         .merge(ops::router())

@@ -70,7 +70,7 @@ async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let session = state
         .services
-        .create_session(&user, input.title.as_deref())
+        .create_session_in(&user, input.title.as_deref(), input.folder_id.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(session)))
 }

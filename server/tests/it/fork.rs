@@ -60,6 +60,7 @@ async fn forking_continues_in_a_new_conversation() {
                 message_id: reply.id.clone(),
             }),
             tags: Vec::new(),
+            folder_id: None,
         }
     );
     let copied = ada.messages(&fork.id).await.messages;

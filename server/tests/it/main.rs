@@ -20,6 +20,7 @@ mod delete_undo;
 mod disk_full;
 mod export_selection;
 mod exposure;
+mod folders;
 mod fork;
 mod import_progress;
 mod oidc;

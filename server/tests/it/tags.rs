@@ -71,6 +71,7 @@ both_backends!(tags_over_rest, |backend| async move {
         tagged,
         Session {
             tags: tagged.tags.clone(),
+            folder_id: None,
             updated_at: tagged.updated_at,
             ..first.session.clone()
         }

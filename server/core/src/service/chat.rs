@@ -72,8 +72,8 @@ impl Services {
         title: Option<&str>,
         folder_id: Option<&str>,
     ) -> ServiceResult<Session> {
-        if folder_id.is_some() {
-            return Err(ServiceError::Internal("folders are not stored yet".into()));
+        if let Some(folder_id) = folder_id {
+            validate::existing_id(folder_id)?;
         }
         let title = match title {
             Some(title) => validate::title(title)?,
@@ -82,6 +82,7 @@ impl Services {
         Ok(self
             .store()
             .create_session(NewSession {
+                folder_id: folder_id.map(str::to_owned),
                 id: new_id(),
                 user_id: user.id.clone(),
                 title,
@@ -359,6 +360,7 @@ impl Services {
             }
             None => {
                 let session = NewSession {
+                    folder_id: None,
                     id: new_id(),
                     user_id: user.id.clone(),
                     title: validate::title_from_content(&input.content),

@@ -711,6 +711,7 @@ pub fn confab_session_mapped(
     Ok(ConfabSession {
         import: ImportSession {
             session: NewSession {
+                folder_id: None,
                 id: session_id,
                 user_id: user_id.to_owned(),
                 title,

@@ -144,3 +144,35 @@ impl Services {
             .await?)
     }
 }
+
+impl Services {
+    /// The user's folder `id`; `NotFound` when it is not theirs.
+    pub(crate) async fn folder(&self, user: &User, id: &str) -> ServiceResult<Folder> {
+        validate::existing_id(id)?;
+        self.store()
+            .list_folders(&user.id)
+            .await?
+            .into_iter()
+            .find(|folder| folder.id == id)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The folder the user's conversation is in, if any (`None` too for a conversation that
+    /// is not theirs: the caller's own read answers that).
+    pub(crate) async fn session_folder(
+        &self,
+        user: &User,
+        session_id: &str,
+    ) -> ServiceResult<Option<Folder>> {
+        if crate::ids::is_valid_id(session_id) {
+            let Some(session) = self.store().session(&user.id, session_id).await? else {
+                return Ok(None);
+            };
+            if let Some(folder_id) = session.folder_id {
+                let folders = self.store().list_folders(&user.id).await?;
+                return Ok(folders.into_iter().find(|folder| folder.id == folder_id));
+            }
+        }
+        Ok(None)
+    }
+}

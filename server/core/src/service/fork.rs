@@ -114,6 +114,8 @@ impl Services {
                 &user.id,
                 vec![ImportSession {
                     session: NewSession {
+                        // A fork stays in its source's folder.
+                        folder_id: source.folder_id.clone(),
                         id: fork_id.clone(),
                         user_id: user.id.clone(),
                         title: source.title,

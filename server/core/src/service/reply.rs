@@ -224,8 +224,44 @@ impl Services {
         user: &User,
         input: ChatInput,
     ) -> ServiceResult<mpsc::Receiver<ChatEvent>> {
-        let (provider_index, model) = self.resolve_model(input.model.as_deref())?;
+        let mut input = input;
+        // The folder whose defaults apply: the one a new conversation starts in, or the one
+        // the conversation is in (read only when the request names no model).
+        let folder = match (&input.session_id, &input.folder_id, &input.edit_of) {
+            (None, Some(folder_id), None) => Some(self.folder(user, folder_id).await?),
+            (Some(session_id), _, _) if input.model.is_none() => {
+                self.session_folder(user, session_id).await?
+            }
+            _ => None,
+        };
+        let folder_model = folder.as_ref().and_then(|folder| folder.model.clone());
+        let (provider_index, model) =
+            self.resolve_model(input.model.as_deref().or(folder_model.as_deref()))?;
         let created_session = input.session_id.is_none();
+        if let (None, None, Some(folder)) = (&input.session_id, &input.edit_of, &folder) {
+            // A conversation started in a folder is created in it, and begins with the
+            // folder's system prompt as a stored message (exports and the reply context
+            // carry it).
+            let title = super::validate::title_from_content(&input.content);
+            let session = self
+                .create_session_in(user, Some(&title), Some(&folder.id))
+                .await?;
+            if let Some(prompt) = &folder.system_prompt {
+                self.append_under(
+                    user,
+                    NewMessageInput {
+                        session_id: Some(session.id.clone()),
+                        role: "system".into(),
+                        content: prompt.clone(),
+                        ..Default::default()
+                    },
+                    ParentChoice::ActiveLeaf,
+                    MessageStatus::Complete,
+                )
+                .await?;
+            }
+            input.session_id = Some(session.id);
+        }
         let (session_id, parent_id) = match &input.edit_of {
             Some(original) => {
                 let original = self.get_message(user, original).await?;

@@ -163,6 +163,15 @@ measured_operations! {
     fn list_tags(user_id: &str) -> StoreResult<Vec<String>>;
     fn rename_tag(user_id: &str, from: &str, to: &str, now: DateTime<Utc>) -> StoreResult<u64>;
     fn delete_tag(user_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+    fn list_folders(user_id: &str) -> StoreResult<Vec<Folder>>;
+    fn create_folder(new: NewFolder) -> StoreResult<Folder>;
+    fn update_folder(user_id: &str, id: &str, patch: FolderPatch, now: DateTime<Utc>) -> StoreResult<Folder>;
+    fn delete_folder(
+        user_id: &str,
+        id: &str,
+        contents: crate::api::FolderContents,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     fn purge_deleted_sessions(deleted_before: DateTime<Utc>) -> StoreResult<u64>;
     fn clear_session(user_id: &str, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     fn append_message(

@@ -6,6 +6,7 @@
 
 pub mod cjk;
 pub mod cursor;
+pub mod folder_tree;
 pub mod measured;
 pub mod mongo;
 pub mod paths;
@@ -303,6 +304,9 @@ pub struct NewSession {
     pub user_id: String,
     pub title: String,
     pub source_id: Option<String>,
+    /// The folder it is created in: one of the user's (the store checks it in the same write:
+    /// `NotFound`), or `None` for the top level.
+    pub folder_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -651,16 +655,10 @@ pub trait Store: Send + Sync + 'static {
     // in the same write as every change that moves it.
     /// Every folder of the user's (at most `MAX_FOLDERS`), in one indexed read: parents before
     /// children, siblings by name then id.
-    async fn list_folders(&self, user_id: &str) -> StoreResult<Vec<Folder>> {
-        let _ = user_id;
-        Err(StoreError::Backend("folders are not stored yet".into()))
-    }
+    async fn list_folders(&self, user_id: &str) -> StoreResult<Vec<Folder>>;
     /// Creates the folder. `NotFound` when the parent is not the user's; `Conflict` with
     /// `FolderTooDeep` or `TooManyFolders`.
-    async fn create_folder(&self, new: NewFolder) -> StoreResult<Folder> {
-        let _ = new;
-        Err(StoreError::Backend("folders are not stored yet".into()))
-    }
+    async fn create_folder(&self, new: NewFolder) -> StoreResult<Folder>;
     /// Changes the folder and sets its `updated_at` to `now`. `NotFound` when it (or the new
     /// parent) is not the user's; `Conflict` with `FolderCycle` or `FolderTooDeep`.
     async fn update_folder(
@@ -669,10 +667,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         patch: FolderPatch,
         now: DateTime<Utc>,
-    ) -> StoreResult<Folder> {
-        let _ = (user_id, id, patch, now);
-        Err(StoreError::Backend("folders are not stored yet".into()))
-    }
+    ) -> StoreResult<Folder>;
     /// Deletes the folder. `Keep`: its sessions (deleted ones included) and subfolders move to
     /// its parent. `Delete`: every live session of its subtree is deleted at `now` (into the
     /// trash) and every folder of the subtree removed. Returns how many live sessions moved
@@ -683,10 +678,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         contents: crate::api::FolderContents,
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let _ = (user_id, id, contents, now);
-        Err(StoreError::Backend("folders are not stored yet".into()))
-    }
+    ) -> StoreResult<u64>;
 
     /// Removes for good every session (of any user) deleted before `deleted_before`, with its
     /// messages and their search entries. Returns how many sessions were removed. A session

@@ -276,6 +276,7 @@ async fn the_store_skips_what_it_has_and_joins_sessions_by_source() {
         forked_from: None,
         tags: Vec::new(),
         session: NewSession {
+            folder_id: None,
             id: id.to_owned(),
             user_id: user_id.clone(),
             title: "Joined".into(),

@@ -1246,6 +1246,7 @@ async fn user_totals_follow_every_write() {
         assert_eq!(totals(ada.id.clone()).await, (Some((9, 24)), (9, 24)));
 
         let imported = NewSession {
+            folder_id: None,
             id: "imported".into(),
             user_id: ada.id.clone(),
             title: "imported".into(),
@@ -1635,6 +1636,7 @@ fn counted_import(user_id: &str, prefix: &str) -> Vec<confab_core::store::Import
             forked_from: None,
             tags: Vec::new(),
             session: NewSession {
+                folder_id: None,
                 id: id.clone(),
                 user_id: user_id.into(),
                 title: name.into(),

@@ -70,8 +70,18 @@ async fn tree_links_are_backfilled_at_open() {
     conformance::branches::check_long(store, &long).await;
 }
 
-// What migrations 12 to 16 added, taken away again, newest first: the tests that make a
+// What migrations 12 to 17 added, taken away again, newest first: the tests that make a
 // database of an older schema run them, so that opening migrates it from there.
+
+/// What migration 17 added: folders.
+const UNDO_MIGRATION_17: &str = "
+    DROP TRIGGER folder_count_insert;
+    DROP TRIGGER folder_count_delete;
+    DROP TRIGGER folder_count_update;
+    DROP INDEX chat_sessions_folder;
+    ALTER TABLE chat_sessions DROP COLUMN folder_id;
+    DROP TABLE folders;
+";
 
 /// What migration 16 added: conversation tags.
 const UNDO_MIGRATION_16: &str = "DROP TABLE session_tags;";
@@ -121,6 +131,7 @@ async fn short_jumps_are_linked_again_by_migration_10() {
          ALTER TABLE messages DROP COLUMN path;
          PRAGMA user_version = 9;",
     );
+    change(&path, UNDO_MIGRATION_17);
     change(&path, UNDO_MIGRATION_16);
     change(&path, UNDO_MIGRATION_15);
     change(&path, UNDO_MIGRATION_14);
@@ -358,6 +369,7 @@ async fn version_7_databases_get_cjk_bigrams() {
          PRAGMA user_version = 7;",
     )
     .unwrap();
+    conn.execute_batch(UNDO_MIGRATION_17).unwrap();
     conn.execute_batch(UNDO_MIGRATION_16).unwrap();
     conn.execute_batch(UNDO_MIGRATION_15).unwrap();
     conn.execute_batch(UNDO_MIGRATION_14).unwrap();

@@ -924,6 +924,7 @@ mod tests {
         };
         let session = ImportSession {
             session: NewSession {
+                folder_id: None,
                 id: "s".into(),
                 user_id: "u".into(),
                 title: "a fork".into(),

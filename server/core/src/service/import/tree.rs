@@ -304,6 +304,7 @@ pub(super) fn convert(
         session: ImportSession {
             forked_from: None,
             session: NewSession {
+                folder_id: None,
                 id: session_id,
                 user_id: user_id.to_owned(),
                 title,

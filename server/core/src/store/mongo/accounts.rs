@@ -230,6 +230,7 @@ async fn delete_owned(collections: &Collections, user_id: &str) -> StoreResult<(
         .await
         .map_err(db_error)?;
     super::tags::delete_user_tags(collections, user_id).await?;
+    super::folders::delete_user_folders(collections, user_id).await?;
     // By `_id` (the user id), its only index; `user_id` routes it.
     collections
         .user_totals

@@ -17,6 +17,7 @@ use super::documents::{
 };
 use super::errors::{db_error, is_duplicate_key};
 use super::Collections;
+use crate::api::FolderFilter;
 use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
 use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FILTER_SCAN};
@@ -31,6 +32,9 @@ pub async fn create_session(collections: &Collections, new: &NewSession) -> Stor
     if !user_exists(collections, &new.user_id).await? {
         return Err(StoreError::NotFound);
     }
+    if let Some(folder_id) = &new.folder_id {
+        super::folders::check_owned(collections, &new.user_id, folder_id).await?;
+    }
     insert_session(collections, SessionDoc::new(new, false, false)).await
 }
 
@@ -43,6 +47,10 @@ pub async fn insert_session(
         .insert_one(&document)
         .await
         .map_err(db_error)?;
+    if let (Some(folder_id), false) = (&document.folder_id, document.archived) {
+        let deltas = std::collections::HashMap::from([(folder_id.clone(), 1)]);
+        super::folders::add(collections, &document.user_id, deltas).await?;
+    }
     Ok(document.into_session())
 }
 
@@ -155,6 +163,16 @@ pub async fn list_sessions(
     if let Some(tag) = &query.tag {
         // `chat_sessions_tag` serves it, or `chat_sessions_tag_archived` with `archived`.
         filter.insert("tags", tag);
+    }
+    match &query.folder {
+        // `chat_sessions_folder` serves both.
+        None => {}
+        Some(FolderFilter::Top) => {
+            filter.insert("folder_id", Bson::Null);
+        }
+        Some(FolderFilter::Folder(id)) => {
+            filter.insert("folder_id", id);
+        }
     }
     if let Some(text) = &query.title_contains {
         return filtered_sessions(collections, user_id, filter, &TitleFilter::new(text), query)
@@ -319,13 +337,22 @@ pub async fn update_session(
         collections.leaves.forget(user_id, id);
     }
     update.insert("$set", set);
-    Ok(collections
+    let ids = [id.to_owned()];
+    let before = match patch.archived {
+        Some(_) => Some(super::folders::counted(collections, user_id, &ids).await?),
+        None => None,
+    };
+    let updated = collections
         .chat_sessions
         .find_one_and_update(live(user_id, id), update)
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?
-        .map(SessionDoc::into_session))
+        .map(SessionDoc::into_session);
+    if let Some(before) = before {
+        super::folders::settle(collections, user_id, before).await?;
+    }
+    Ok(updated)
 }
 
 /// Marks the session deleted: one single-document write, so the session and all its
@@ -339,6 +366,7 @@ pub async fn delete_session(
 ) -> StoreResult<bool> {
     let _turn = collections.session_locks.lock(id).await;
     collections.leaves.forget(user_id, id);
+    let before = super::folders::counted(collections, user_id, &[id.to_owned()]).await?;
     let marked = collections
         .chat_sessions
         .update_one(
@@ -347,6 +375,7 @@ pub async fn delete_session(
         )
         .await
         .map_err(db_error)?;
+    super::folders::settle(collections, user_id, before).await?;
     Ok(marked.matched_count > 0)
 }
 
@@ -388,8 +417,11 @@ pub async fn change_sessions(
             doc! { "deleted_at": { "$gte": to_bson_time(*since) }, "purging": { "$ne": true } },
             doc! { "$unset": { "deleted_at": "" } },
         ),
-        SessionsChange::Moved(_) => {
-            return Err(StoreError::Backend("folders are not stored yet".into()));
+        SessionsChange::Moved(folder_id) => {
+            let applied =
+                super::folders::move_sessions(collections, user_id, ids, folder_id.as_deref(), now)
+                    .await?;
+            return Ok(in_given_order(ids, &applied));
         }
     };
     let filter = |ids: &[String]| {
@@ -408,11 +440,13 @@ pub async fn change_sessions(
             collections.leaves.forget(user_id, id);
         }
     }
+    let before = super::folders::counted(collections, user_id, &applied).await?;
     collections
         .chat_sessions
         .update_many(filter(&applied), update)
         .await
         .map_err(db_error)?;
+    super::folders::settle(collections, user_id, before).await?;
     Ok(applied)
 }
 
@@ -433,7 +467,8 @@ pub async fn restore_session(
     deleted_since: DateTime<Utc>,
 ) -> StoreResult<Option<Session>> {
     let _turn = collections.session_locks.lock(id).await;
-    Ok(collections
+    let before = super::folders::counted(collections, user_id, &[id.to_owned()]).await?;
+    let restored = collections
         .chat_sessions
         .find_one_and_update(
             doc! {
@@ -447,7 +482,9 @@ pub async fn restore_session(
         .return_document(ReturnDocument::After)
         .await
         .map_err(db_error)?
-        .map(SessionDoc::into_session))
+        .map(SessionDoc::into_session);
+    super::folders::settle(collections, user_id, before).await?;
+    Ok(restored)
 }
 
 #[derive(serde::Deserialize)]

@@ -204,6 +204,9 @@ pub struct SessionDoc {
     /// them. Absent in a session written before tags, which has none.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Its folder (`Session::folder_id`); absent or null at the top level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<String>,
 }
 
 /// `ForkedFrom` as stored: the source's session and message ids.
@@ -239,6 +242,7 @@ impl SessionDoc {
             models: Vec::new(),
             forked_from: None,
             tags: Vec::new(),
+            folder_id: new.folder_id.clone(),
         }
     }
 
@@ -261,7 +265,7 @@ impl SessionDoc {
                 message_id: fork.message_id,
             }),
             tags: crate::tags::normalized(self.tags),
-            folder_id: None,
+            folder_id: self.folder_id,
         }
     }
 }

@@ -214,6 +214,17 @@ async fn insert_sessions(
             .filter_map(|position| sessions.get(*position))
             .flat_map(|import| import.tags.iter());
         super::tags::count_all(collections, &first.session.user_id, tags, 1).await?;
+        // The new sessions count in their folders.
+        let mut deltas = std::collections::HashMap::new();
+        for import in inserted
+            .iter()
+            .filter_map(|position| sessions.get(*position))
+        {
+            if let (Some(folder_id), false) = (&import.session.folder_id, import.archived) {
+                *deltas.entry(folder_id.clone()).or_insert(0) += 1;
+            }
+        }
+        super::folders::add(collections, &first.session.user_id, deltas).await?;
     }
     let mut ids = Vec::with_capacity(sessions.len());
     for (position, import) in sessions.iter().enumerate() {

@@ -135,6 +135,30 @@ pub fn planned(server: ServerKind) -> Vec<(&'static str, IndexModel)> {
                 false,
             ),
         ),
+        // The sessions directly in a folder (or at the top level: `folder_id` null), in list
+        // order: the sidebar's list of one folder; its prefix serves a folder's deletion.
+        (
+            "chat_sessions",
+            index(
+                doc! { "user_id": 1, "folder_id": 1, "deleted_at": 1, "activity_at": -1, "_id": -1 },
+                "chat_sessions_folder",
+                false,
+            ),
+        ),
+        (
+            "chat_sessions",
+            index(
+                doc! { "user_id": 1, "folder_id": 1, "deleted_at": 1, "archived": 1, "activity_at": -1, "_id": -1 },
+                "chat_sessions_folder_archived",
+                false,
+            ),
+        ),
+        // Each user's folders (`folders`): all of them in one read, an account's deletion, and
+        // the subfolders of a folder that goes.
+        (
+            "folders",
+            index(doc! { "user_id": 1, "parent_id": 1 }, "folders_user", false),
+        ),
         // Each user's tags in name order (`tags`); the prefix serves deleting an account's.
         (
             "tags",

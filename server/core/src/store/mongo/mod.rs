@@ -48,6 +48,7 @@ mod counting;
 mod depths;
 mod documents;
 mod errors;
+mod folders;
 mod import;
 mod indexes;
 mod leaves;
@@ -77,11 +78,12 @@ use super::{
     SessionQuery, SessionsChange, StarredQuery, Store, StoreError, StoreResult, StoredInvitation,
     StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
-use crate::api::{AuditEntry, UserSummary};
+use crate::api::{AuditEntry, FolderContents, UserSummary};
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StarredMessage,
-    StatusReason, User,
+    ApiToken, Folder, Message, MessageStatus, Page, SearchHit, Session, SessionDetail,
+    StarredMessage, StatusReason, User,
 };
+use crate::store::{FolderPatch, NewFolder};
 
 /// The database used when the URL names none.
 pub const DEFAULT_DATABASE: &str = "confab";
@@ -114,6 +116,8 @@ pub(crate) struct Collections {
     claims: Collection<admin::ClaimDoc>,
     /// Each user's tags with how many sessions carry each (see `tags`).
     tags: Collection<tags::TagDoc>,
+    /// Each user's folders with their session counts (see `folders`).
+    folders: Collection<folders::FolderDoc>,
     /// Appends to one session, one at a time in this process (see `chat::SessionLocks`).
     session_locks: chat::SessionLocks,
     /// Each session's active leaf as this process last saw it (see `leaves`).
@@ -214,6 +218,7 @@ impl MongoStore {
             audit_log: database.collection("audit_log"),
             claims: database.collection("claims"),
             tags: database.collection(tags::COLLECTION),
+            folders: database.collection(folders::COLLECTION),
             session_locks: chat::SessionLocks::default(),
             leaves: leaves::Leaves::default(),
             depths: depths::Depths::default(),
@@ -531,6 +536,34 @@ impl Store for MongoStore {
 
     async fn list_tags(&self, user_id: &str) -> StoreResult<Vec<String>> {
         tags::list_tags(&self.collections, user_id).await
+    }
+
+    async fn list_folders(&self, user_id: &str) -> StoreResult<Vec<Folder>> {
+        folders::list_folders(&self.collections, user_id).await
+    }
+
+    async fn create_folder(&self, new: NewFolder) -> StoreResult<Folder> {
+        folders::create_folder(&self.collections, &new).await
+    }
+
+    async fn update_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: FolderPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Folder> {
+        folders::update_folder(&self.collections, user_id, id, &patch, now).await
+    }
+
+    async fn delete_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        contents: FolderContents,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        folders::delete_folder(&self.collections, user_id, id, contents, now).await
     }
 
     async fn rename_tag(

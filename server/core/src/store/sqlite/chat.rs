@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::rows::{self, to_ms, MESSAGE_COLUMNS, SESSION_COLUMNS};
 use super::sql_error;
+use crate::api::FolderFilter;
 use crate::model::{Message, MessageStatus, Page, Session, SessionDetail, StatusReason};
 use crate::store::cursor::SessionCursor;
 use crate::store::title_filter::{page_of_matches, Scanned, TitleFilter, TITLE_FILTER_SCAN};
@@ -16,13 +17,24 @@ use crate::store::{
 };
 
 pub fn create_session(conn: &Connection, new: &NewSession) -> StoreResult<Session> {
+    if let Some(folder_id) = &new.folder_id {
+        super::folders::check_owned(conn, &new.user_id, folder_id)?;
+    }
     let created = to_ms(new.created_at);
     conn.prepare_cached(
-        "INSERT INTO chat_sessions (id, user_id, title, source_id, created_at, updated_at, activity_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+        "INSERT INTO chat_sessions
+             (id, user_id, title, source_id, created_at, updated_at, activity_at, folder_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6)",
     )
     .and_then(|mut insert| {
-        insert.execute(params![new.id, new.user_id, new.title, new.source_id, created])
+        insert.execute(params![
+            new.id,
+            new.user_id,
+            new.title,
+            new.source_id,
+            created,
+            new.folder_id
+        ])
     })
     .map_err(sql_error)?;
     session_by_id(conn, &new.user_id, &new.id)?.ok_or(StoreError::NotFound)
@@ -106,6 +118,14 @@ pub fn list_sessions(
         );
         args.push(Box::new(user_id.to_owned()));
         args.push(Box::new(tag.clone()));
+    }
+    match &query.folder {
+        None => {}
+        Some(FolderFilter::Top) => sql.push_str(" AND folder_id IS NULL"),
+        Some(FolderFilter::Folder(id)) => {
+            sql.push_str(" AND folder_id = ?");
+            args.push(Box::new(id.clone()));
+        }
     }
     let filter = query.title_contains.as_deref().map(TitleFilter::new);
     // One row past what is looked at tells whether more follow.
@@ -259,8 +279,10 @@ pub fn change_sessions(
         ),
         SessionsChange::Deleted(at) => ("deleted_at = ?2", "deleted_at IS NULL", to_ms(at)),
         SessionsChange::Restored(since) => ("deleted_at = NULL", "deleted_at >= ?2", to_ms(since)),
-        SessionsChange::Moved(_) => {
-            return Err(StoreError::Backend("folders are not stored yet".into()));
+        SessionsChange::Moved(folder_id) => {
+            let applied =
+                super::folders::move_sessions(conn, user_id, ids, folder_id.as_deref(), now)?;
+            return Ok(in_given_order(ids, &applied));
         }
     };
     let now = to_ms(now);

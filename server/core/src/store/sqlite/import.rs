@@ -179,8 +179,9 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
         .prepare_cached(
             "INSERT INTO chat_sessions (id, user_id, title, is_active, pinned, archived,
                  source_id, created_at, updated_at, activity_at, forked_from_session,
-                 forked_from_message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, max(?8, coalesce(?9, ?8)), ?8, ?10, ?11)
+                 forked_from_message, folder_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, max(?8, coalesce(?9, ?8)), ?8, ?10, ?11,
+                 (SELECT id FROM folders WHERE id = ?12 AND user_id = ?2))
              ON CONFLICT DO NOTHING",
         )
         .and_then(|mut insert| {
@@ -197,6 +198,7 @@ fn insert_session(conn: &Connection, import: &ImportSession) -> StoreResult<(Str
                 import.updated_at.map(to_ms),
                 fork.map(|fork| &fork.session_id),
                 fork.map(|fork| &fork.message_id),
+                session.folder_id,
             ])
         })
         .map_err(sql_error)?;

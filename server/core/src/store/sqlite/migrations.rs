@@ -351,6 +351,54 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX session_tags_user ON session_tags(user_id, tag, session_id);
     "#,
+    // 17: conversation folders (issue 16). The sidebar reads all of a user's folders by
+    // `folders_user`, and a folder's conversations by `chat_sessions_folder` in the list's
+    // order. `session_count` (live, not archived sessions directly in the folder) is kept by
+    // the three triggers, in the same transaction as every write that moves it, whichever
+    // code path makes the write (create, move, archive, trash, restore, purge, import,
+    // backup restore, an account's deletion). `folder_id` names a folder of the session's
+    // owner: every write that sets it checks so (no foreign key, which would keep the column
+    // from ever being dropped); deleting a folder puts its trashed sessions at the top level,
+    // which is where a restore then puts them.
+    r#"
+    CREATE TABLE folders (
+        id            TEXT PRIMARY KEY,
+        user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        parent_id     TEXT REFERENCES folders(id) ON DELETE CASCADE,
+        system_prompt TEXT,
+        model         TEXT,
+        session_count INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE INDEX folders_user ON folders(user_id, id);
+    CREATE INDEX folders_parent ON folders(parent_id);
+    ALTER TABLE chat_sessions ADD COLUMN folder_id TEXT;
+    CREATE INDEX chat_sessions_folder
+        ON chat_sessions(user_id, folder_id, activity_at DESC, id DESC);
+    CREATE TRIGGER folder_count_insert AFTER INSERT ON chat_sessions
+    WHEN NEW.folder_id IS NOT NULL AND NEW.deleted_at IS NULL AND NEW.archived = 0
+    BEGIN
+        UPDATE folders SET session_count = session_count + 1 WHERE id = NEW.folder_id;
+    END;
+    CREATE TRIGGER folder_count_delete AFTER DELETE ON chat_sessions
+    WHEN OLD.folder_id IS NOT NULL AND OLD.deleted_at IS NULL AND OLD.archived = 0
+    BEGIN
+        UPDATE folders SET session_count = session_count - 1 WHERE id = OLD.folder_id;
+    END;
+    CREATE TRIGGER folder_count_update AFTER UPDATE OF folder_id, archived, deleted_at
+    ON chat_sessions
+    WHEN OLD.folder_id IS NOT NEW.folder_id
+        OR (OLD.deleted_at IS NULL AND OLD.archived = 0)
+            IS NOT (NEW.deleted_at IS NULL AND NEW.archived = 0)
+    BEGIN
+        UPDATE folders SET session_count = session_count - 1
+        WHERE id = OLD.folder_id AND OLD.deleted_at IS NULL AND OLD.archived = 0;
+        UPDATE folders SET session_count = session_count + 1
+        WHERE id = NEW.folder_id AND NEW.deleted_at IS NULL AND NEW.archived = 0;
+    END;
+    "#,
 ];
 
 /// The schema version this build expects.

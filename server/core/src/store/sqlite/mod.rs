@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod branch;
 mod chat;
+mod folders;
 mod fts;
 mod health;
 mod import;
@@ -33,12 +34,13 @@ use super::{
     SessionQuery, SessionsChange, StarredQuery, Store, StoreError, StoreResult, StoredInvitation,
     StoredPasswordReset, TokenHolder, TreeMessage, UserCredentials,
 };
-use crate::api::{AuditEntry, UserSummary};
+use crate::api::{AuditEntry, FolderContents, UserSummary};
 use crate::ids::new_id;
 use crate::model::{
-    ApiToken, Message, MessageStatus, Page, SearchHit, Session, SessionDetail, StarredMessage,
-    StatusReason, User, UserRole,
+    ApiToken, Folder, Message, MessageStatus, Page, SearchHit, Session, SessionDetail,
+    StarredMessage, StatusReason, User, UserRole,
 };
+use crate::store::{FolderPatch, NewFolder};
 
 pub use search::CANDIDATES as SEARCH_CANDIDATES;
 
@@ -732,6 +734,44 @@ impl Store for SqliteStore {
         let (user_id, name) = (user_id.to_owned(), name.to_owned());
         self.writer
             .write(move |conn| tags::delete_tag(conn, &user_id, &name, now))
+            .await
+    }
+
+    async fn list_folders(&self, user_id: &str) -> StoreResult<Vec<Folder>> {
+        let user_id = user_id.to_owned();
+        self.read(move |conn| folders::list_folders(conn, &user_id))
+            .await
+    }
+
+    async fn create_folder(&self, new: NewFolder) -> StoreResult<Folder> {
+        self.writer
+            .write(move |conn| folders::create_folder(conn, &new))
+            .await
+    }
+
+    async fn update_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: FolderPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Folder> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| folders::update_folder(conn, &user_id, &id, &patch, now))
+            .await
+    }
+
+    async fn delete_folder(
+        &self,
+        user_id: &str,
+        id: &str,
+        contents: FolderContents,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |conn| folders::delete_folder(conn, &user_id, &id, contents, now))
             .await
     }
 

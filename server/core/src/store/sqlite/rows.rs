@@ -50,7 +50,8 @@ pub fn token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
 pub const SESSION_COLUMNS: &str = "id, title, is_active, pinned, archived, message_count, \
      prompt_tokens, completion_tokens, created_at, updated_at, last_message_at, active_leaf_id, activity_at, \
      forked_from_session, forked_from_message, \
-     (SELECT group_concat(tag, char(31)) FROM session_tags WHERE session_id = chat_sessions.id)";
+     (SELECT group_concat(tag, char(31)) FROM session_tags WHERE session_id = chat_sessions.id), \
+     folder_id";
 
 /// What separates a session's tags in `SESSION_COLUMNS`' last column: U+001F, a control
 /// character, which no tag holds (`crate::tags::tag`).
@@ -82,7 +83,7 @@ pub fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
                 .map(|tags| tags.split(TAG_SEPARATOR).map(str::to_owned).collect())
                 .unwrap_or_default(),
         ),
-        folder_id: None,
+        folder_id: row.get(16)?,
     })
 }
 

@@ -191,6 +191,7 @@ fn written_session(id: &str, title: &str, created_at: &str) -> Session {
         last_message_at: None,
         active_leaf_id: None,
         tags: Vec::new(),
+        folder_id: None,
     }
 }
 

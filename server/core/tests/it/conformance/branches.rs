@@ -709,6 +709,7 @@ pub async fn import_long(store: DynStore, total: usize) -> Long {
                     forked_from: None,
                     tags: Vec::new(),
                     session: NewSession {
+                        folder_id: None,
                         id: session_id.clone(),
                         user_id: ada.id.clone(),
                         title: "Long".into(),
@@ -1043,6 +1044,7 @@ pub async fn branch_ends_after_forks_anywhere(store: DynStore) {
         forked_from: None,
         tags: Vec::new(),
         session: NewSession {
+            folder_id: None,
             id: session_id.clone(),
             user_id: ada.id.clone(),
             title: "Forks".into(),

@@ -167,6 +167,7 @@ pub async fn forking_a_conversation(store: DynStore) {
                 message_id: second.id.clone(),
             }),
             tags: Vec::new(),
+            folder_id: None,
         }
     );
     let copy = store.all_messages(&ada.id, &fork.id).await.unwrap();
@@ -368,6 +369,7 @@ pub async fn forking_a_long_path(store: DynStore) {
             &ada.id,
             vec![ImportSession {
                 session: NewSession {
+                    folder_id: None,
                     id: session_id.clone(),
                     user_id: ada.id.clone(),
                     title: "Long".into(),

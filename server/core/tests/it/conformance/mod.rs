@@ -15,6 +15,7 @@ use futures::StreamExt;
 pub mod admin;
 pub mod backup;
 pub mod branches;
+mod folders;
 mod fork;
 mod replies;
 pub mod round_trip;
@@ -35,6 +36,7 @@ pub use backup::{
 pub use branches::{
     branch_ends_after_forks_anywhere, branch_pages_by_hand, concurrent_appends_make_one_branch,
 };
+pub use folders::folders;
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 pub use stars::starred_messages;
@@ -93,6 +95,7 @@ macro_rules! every_story {
             forking_a_long_path,
             starred_messages,
             tags,
+            folders,
         }
     };
 }
@@ -120,6 +123,7 @@ fn every_story_is_listed() {
         include_str!("round_trip.rs"),
         include_str!("stars.rs"),
         include_str!("tags.rs"),
+        include_str!("folders.rs"),
     ];
     let defined: Vec<&str> = files
         .iter()
@@ -1830,6 +1834,7 @@ pub async fn session_models(store: DynStore) {
         forked_from: None,
         tags: Vec::new(),
         session: NewSession {
+            folder_id: None,
             id: imported_id.clone(),
             user_id: ada.id.clone(),
             title: "Imported models".into(),
@@ -2327,6 +2332,7 @@ pub async fn import_counters_and_branches(store: DynStore) {
         forked_from: None,
         tags: Vec::new(),
         session: NewSession {
+            folder_id: None,
             id: session_id.clone(),
             user_id: ada.id.clone(),
             title: "Imported".into(),
@@ -2650,6 +2656,7 @@ pub async fn bulk_actions_change_many_sessions_at_once(store: DynStore) {
                         ids,
                         action,
                         tag: None,
+                        folder_id: None,
                     },
                 )
                 .await
@@ -2777,6 +2784,7 @@ pub async fn bulk_actions_change_many_sessions_at_once(store: DynStore) {
                         ids,
                         action: Action::Archive,
                         tag: None,
+                        folder_id: None,
                     },
                 )
                 .await
@@ -3164,6 +3172,7 @@ pub async fn purging_a_long_conversation(store: DynStore) {
             forked_from: None,
             tags: Vec::new(),
             session: NewSession {
+                folder_id: None,
                 id: session_id,
                 user_id: ada.id.clone(),
                 title: name.into(),

@@ -171,6 +171,7 @@ fn session() -> impl Strategy<Value = (u8, Session, Vec<(u8, Message)>)> {
                     tags: confab_core::tags::normalized(
                         tags.into_iter().map(str::to_owned).collect(),
                     ),
+                    folder_id: None,
                 };
                 (leaf, session, messages)
             },

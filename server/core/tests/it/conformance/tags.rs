@@ -62,6 +62,7 @@ async fn bulk(
                 ids: ids.iter().map(|id| (*id).clone()).collect(),
                 action,
                 tag: tag.map(str::to_owned),
+                folder_id: None,
             },
         )
         .await
@@ -695,6 +696,7 @@ pub async fn tags(store: DynStore) {
         .enumerate()
         .map(|(n, chunk)| ImportSession {
             session: NewSession {
+                folder_id: None,
                 id: confab_core::ids::new_id(),
                 user_id: cat.id.clone(),
                 title: format!("holder {n}"),
