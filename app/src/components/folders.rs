@@ -7,7 +7,9 @@ use confab_core::api::FolderPatchInput;
 use confab_core::model::Folder;
 use leptos::prelude::*;
 
-use crate::state::{use_folders, use_search, use_selection, use_sessions, use_tags, use_toasts};
+use crate::state::{
+    use_folders, use_search, use_selection, use_sessions, use_tags, use_toasts, Selection,
+};
 use crate::words::counted;
 
 /// The drag data of conversations being dragged: their ids, comma-separated.
@@ -36,8 +38,7 @@ fn dropped_ids(event: &leptos::ev::DragEvent) -> Vec<String> {
 
 /// Puts conversation `id` on a drag that starts on it: the whole selection when it is part
 /// of it, else that one conversation.
-pub fn start_drag(event: &leptos::ev::DragEvent, id: &str) {
-    let selection = use_selection();
+pub fn start_drag(event: &leptos::ev::DragEvent, id: &str, selection: Selection) {
     let ids = selection.ids.with_untracked(|ids| {
         if ids.iter().any(|selected| selected == id) {
             ids.join(",")

@@ -219,7 +219,7 @@ fn SessionItem(session: Session, current: Memo<Option<String>>) -> impl IntoView
     view! {
         // Dragged onto a folder, it moves there (with the selection it is part of).
         <li class="session-item" class:current=is_current draggable="true"
-            on:dragstart=move |event| start_drag(&event, &drag_id)
+            on:dragstart=move |event| start_drag(&event, &drag_id, selection)
             class:selected=move || selection.contains(&checked_id)>
             <input type="checkbox" class="session-check" aria-label=format!("Select “{}”", session.title)
                 prop:checked={
