@@ -2,7 +2,7 @@
 //! anyone but an administrator (403 `admin_required`). The links carrying a one-time secret
 //! are built here, from the public address.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -15,7 +15,7 @@ use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult, OptionalJson};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiResult, OptionalJson};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,7 +65,7 @@ async fn users(
 async fn disable(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.admin_disable_user(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -77,7 +77,7 @@ async fn disable(
 async fn enable(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.admin_enable_user(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -90,7 +90,7 @@ async fn enable(
 async fn delete_user(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.admin_delete_user(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -104,7 +104,7 @@ async fn password_reset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     client: Option<Extension<Client>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let reset = state
         .services
@@ -165,7 +165,7 @@ async fn invite(
 async fn revoke(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.admin_revoke_invitation(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use crate::http::{event_stream, ApiJson, ApiQuery, ApiResult};
+use crate::http::{event_stream, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -110,7 +110,7 @@ async fn regenerate(
 async fn stop(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MessageEnvelope>> {
     let message = state.services.stop_reply(&user, &id).await?;
     Ok(Json(MessageEnvelope { message }))
@@ -125,7 +125,7 @@ async fn stop(
 async fn save_again(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<SaveReplyInput>,
 ) -> ApiResult<Json<MessageEnvelope>> {
     let message = state.services.save_reply_again(&user, &id, input).await?;
@@ -141,7 +141,7 @@ async fn save_again(
 async fn branch(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(input): ApiQuery<BranchInput>,
 ) -> ApiResult<Json<BranchPage>> {
     Ok(Json(state.services.branch_page(&user, &id, input).await?))
@@ -156,7 +156,7 @@ async fn branch(
 async fn switch_branch(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<SwitchBranchInput>,
 ) -> ApiResult<Json<BranchPage>> {
     Ok(Json(state.services.switch_branch(&user, &id, input).await?))
@@ -169,7 +169,7 @@ async fn switch_branch(
 async fn siblings(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MessageList>> {
     let messages = state.services.siblings(&user, &id).await?;
     Ok(Json(MessageList { messages }))

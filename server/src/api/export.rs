@@ -1,7 +1,7 @@
 //! Export: one session, or the whole account as a backup.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,7 +46,7 @@ fn attachment(filename: &str) -> String {
 async fn export_session(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<FormatQuery>,
 ) -> ApiResult<Response> {
     let format = ExportFormat::parse(query.format.as_deref().unwrap_or("json"))?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use confab_core::api::{ErrorBody, ErrorDetail, ImportProgressView, ImportReport, ImportState};
@@ -20,7 +20,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use crate::http::{ApiError, ApiQuery, ApiResult};
+use crate::http::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 /// How long a finished import's progress stays readable (the page's last poll comes after
@@ -245,7 +245,7 @@ impl Drop for Following {
 async fn progress(
     Extension(followed): Extension<Arc<Followed>>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ImportProgressView>> {
     progress_id(&id)?;
     followed

@@ -1,6 +1,6 @@
 //! Messages of a session.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
@@ -11,7 +11,7 @@ use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn one(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Message>> {
     Ok(Json(state.services.get_message(&user, &id).await?))
 }

@@ -1,6 +1,6 @@
 //! Chat sessions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -13,7 +13,7 @@ use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult, OptionalJson};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiResult, OptionalJson};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,7 +81,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(state.services.get_session(&user, &id).await?))
 }
@@ -94,7 +94,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<SessionPatchInput>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
@@ -109,7 +109,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.delete_session(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -123,7 +123,7 @@ async fn remove(
 async fn restore(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(state.services.restore_session(&user, &id).await?))
 }
@@ -135,7 +135,7 @@ async fn restore(
 async fn clear(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.clear_session(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -154,7 +154,7 @@ async fn clear(
 async fn fork(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<ForkInput>,
 ) -> ApiResult<impl IntoResponse> {
     let session = state.services.fork_session(&user, &id, input).await?;

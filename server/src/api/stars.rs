@@ -1,13 +1,13 @@
 //! Starred messages: the star on a message and the Starred view.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use confab_core::api::{MessageEnvelope, PageInput, StarredPage};
 use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiQuery, ApiResult};
+use crate::http::{ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn star(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MessageEnvelope>> {
     let message = state.services.set_star(&user, &id, true).await?;
     Ok(Json(MessageEnvelope { message }))
@@ -39,7 +39,7 @@ async fn star(
 async fn unstar(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MessageEnvelope>> {
     let message = state.services.set_star(&user, &id, false).await?;
     Ok(Json(MessageEnvelope { message }))

@@ -2,7 +2,7 @@
 //! renamed or deleted on every conversation. A tag in a path is percent-encoded (a space as
 //! `%20`, a slash as `%2F`: a tag may hold both).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use confab_core::api::{TagList, TagRenameInput, TaggedCount};
 use confab_core::model::Session;
@@ -10,7 +10,7 @@ use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiResult};
+use crate::http::{ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,7 +45,7 @@ async fn list(
 async fn tag(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path((id, tag)): Path<(String, String)>,
+    ApiPath((id, tag)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Session>> {
     Ok(Json(state.services.tag_session(&user, &id, &tag).await?))
 }
@@ -60,7 +60,7 @@ async fn tag(
 async fn untag(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path((id, tag)): Path<(String, String)>,
+    ApiPath((id, tag)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Session>> {
     Ok(Json(state.services.untag_session(&user, &id, &tag).await?))
 }
@@ -75,7 +75,7 @@ async fn untag(
 async fn rename(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(tag): Path<String>,
+    ApiPath(tag): ApiPath<String>,
     ApiJson(input): ApiJson<TagRenameInput>,
 ) -> ApiResult<Json<TaggedCount>> {
     let sessions = state.services.rename_tag(&user, &tag, &input.name).await?;
@@ -90,7 +90,7 @@ async fn rename(
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(tag): Path<String>,
+    ApiPath(tag): ApiPath<String>,
 ) -> ApiResult<Json<TaggedCount>> {
     let sessions = state.services.delete_tag(&user, &tag).await?;
     Ok(Json(TaggedCount { sessions }))

@@ -1,6 +1,6 @@
 //! API tokens for scripts.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -9,7 +9,7 @@ use confab_http::{CurrentUser, ProvenWith};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiResult};
+use crate::http::{ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,7 +51,7 @@ async fn list(
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.services.delete_token(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)

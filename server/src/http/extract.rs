@@ -1,7 +1,7 @@
 //! Extractors whose rejections use the API's error shape.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
@@ -107,6 +107,21 @@ fn has_json_content_type(headers: &axum::http::HeaderMap) -> bool {
                 && subtype
                     .get(subtype.len() - 5..)
                     .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
+}
+
+/// Path parameters: 400 `invalid_path` in the API's error shape when they cannot be read (a
+/// segment that is not UTF-8 once percent-decoded, `%FF`), where axum answers plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::bad_request("invalid_path", rejection.body_text())),
+        }
+    }
 }
 
 /// Query parameters: 400 when they cannot be read.

@@ -13,4 +13,4 @@ pub mod security_headers;
 pub mod static_files;
 
 pub use confab_http::{ApiError, ApiResult};
-pub use extract::{ApiJson, ApiQuery, ClientAddr, OptionalJson};
+pub use extract::{ApiJson, ApiPath, ApiQuery, ClientAddr, OptionalJson};

@@ -1989,3 +1989,48 @@ both_backends!(the_branch_is_read_a_page_at_a_time, |backend| async move {
     assert_eq!(foreign_message.status(), StatusCode::NOT_FOUND);
     assert_eq!(ada.get_json(&path).await["session"]["activeLeafId"], m4);
 });
+
+/// A path segment that is not UTF-8 once percent-decoded is the caller's mistake, answered in
+/// the API's error shape (axum's own rejection was plain text), on every route with one.
+#[tokio::test]
+async fn a_path_that_is_not_utf8_is_refused_in_the_apis_shape() {
+    let app = TestApp::spawn().await;
+    let ada = app.user("ada@example.com").await;
+    let session = ada.post_message(None, "user", "a path").await.session.id;
+    for (method, path) in [
+        (
+            Method::PUT,
+            format!("/api/chat/sessions/{session}/tags/%FF"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/chat/sessions/{session}/tags/%ED%A0%80"),
+        ),
+        (Method::GET, "/api/chat/sessions/%FF".to_owned()),
+        (Method::GET, "/api/chat/messages/%C3".to_owned()),
+        (Method::PUT, "/api/chat/messages/%FF/star".to_owned()),
+        (Method::PATCH, "/api/chat/tags/%FF".to_owned()),
+    ] {
+        let response = ada
+            .request(method.clone(), &path)
+            .json(&json!({ "name": "x" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{method} {path}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{method} {path}"
+        );
+        assert_eq!(
+            error_code(response).await,
+            "invalid_path",
+            "{method} {path}"
+        );
+    }
+}
