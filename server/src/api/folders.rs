@@ -3,7 +3,7 @@
 //! A conversation is put in a folder by the bulk action `move`, or started in one
 //! (`POST /api/chat/sessions` and `POST /api/chat` with `folderId`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -15,7 +15,7 @@ use confab_http::CurrentUser;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::{ApiJson, ApiQuery, ApiResult};
+use crate::http::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,7 +64,7 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<FolderPatchInput>,
 ) -> ApiResult<Json<Folder>> {
     Ok(Json(state.services.update_folder(&user, &id, input).await?))
@@ -81,7 +81,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(input): ApiQuery<FolderDeleteInput>,
 ) -> ApiResult<Json<FolderDeleted>> {
     let sessions = state
