@@ -461,9 +461,8 @@ pub struct SearchInput {
     /// `true`: only starred messages (as `is:starred` in `q`); `false` filters nothing.
     #[serde(default)]
     pub starred: Option<bool>,
-    /// Only messages of conversations directly in a folder of this name (as `in:` in `q`),
-    /// compared case-insensitively after the folder-name rule; a name two folders share
-    /// matches both, a name no folder has matches nothing.
+    /// Reserved for the folder filter (a folder name, as `in:` in `q` will be): accepted but
+    /// not applied yet.
     #[serde(default)]
     pub folder: Option<String>,
     #[serde(default)]

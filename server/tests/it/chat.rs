@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::{error_code, named, sse_events, ChatEvents, Client_, TestApp};
+use crate::support::{
+    error_code, named, provider_requests, sse_events, ChatEvents, Client_, TestApp,
+};
 use confab_core::chat_stream::ChatEvent;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -49,16 +51,6 @@ async fn messages(client: &Client_, session_id: &str) -> Vec<Value> {
         .await
         .unwrap();
     page["messages"].as_array().unwrap().clone()
-}
-
-async fn provider_requests(provider: &str) -> Vec<Value> {
-    let url = format!("{}/_requests", provider.trim_end_matches("/v1"));
-    reqwest::get(url)
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
 }
 
 /// Polls until the session holds `count` messages, none of them still streaming (replies

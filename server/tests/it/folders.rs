@@ -3,21 +3,11 @@
 //! conversation started in a folder with a system prompt and a model: the stored system
 //! message, and the model the provider was asked for.
 
-use crate::support::{error_code, named, ChatEvents, TestApp};
+use crate::support::{error_code, named, provider_requests, ChatEvents, TestApp};
 use confab_core::api::{FolderDeleted, FolderList, SessionPage, SessionsBulkResult};
 use confab_core::model::{Folder, Session};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn provider_requests(provider: &str) -> Vec<Value> {
-    let url = format!("{}/_requests", provider.trim_end_matches("/v1"));
-    reqwest::get(url)
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
-}
 
 both_backends!(folders_over_rest, |backend| async move {
     let provider = fake_openai::spawn().await;
@@ -168,7 +158,7 @@ both_backends!(folders_over_rest, |backend| async move {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let result: SessionsBulkResult = response.json().await.unwrap();
-    assert_eq!(result.applied, [session.id.clone()]);
+    assert_eq!(result.applied, std::slice::from_ref(&session.id));
     assert_eq!(result.skipped, ["0178b5f2-0000-7000-8000-0000000000ff"]);
     let response = ada
         .post(

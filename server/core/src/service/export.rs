@@ -47,6 +47,11 @@ pub struct ExportDocument {
     /// are kept; absent (version 1) or another account's, they are derived anew.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The account's folders, parents before children (`Store::list_folders`). Absent from
+    /// files made before folders, which restore none. A session names its folder in
+    /// `folderId`.
+    #[serde(default)]
+    pub folders: Vec<crate::model::Folder>,
     pub sessions: Vec<ExportedSession>,
 }
 
@@ -91,6 +96,35 @@ impl ExportFormat {
             )),
         }
     }
+}
+
+/// The folders of `folders` that hold one of `sessions` directly, and the folders above
+/// those, in the order given (parents first, as the store lists them).
+fn folders_holding(
+    folders: Vec<crate::model::Folder>,
+    sessions: &[Session],
+) -> Vec<crate::model::Folder> {
+    let mut kept: HashSet<String> = HashSet::new();
+    for session in sessions {
+        let mut next = session.folder_id.clone();
+        // Bounded by the folders' number: a parent link never loops, and this never spins if
+        // one did.
+        let mut steps = 0;
+        while let Some(id) = next.take() {
+            if !kept.insert(id.clone()) || steps > folders.len() {
+                break;
+            }
+            steps += 1;
+            next = folders
+                .iter()
+                .find(|folder| folder.id == id)
+                .and_then(|folder| folder.parent_id.clone());
+        }
+    }
+    folders
+        .into_iter()
+        .filter(|folder| kept.contains(&folder.id))
+        .collect()
 }
 
 /// A file ready for download.
@@ -219,6 +253,9 @@ impl Services {
                     version: EXPORT_VERSION,
                     exported_at: Utc::now(),
                     account_id: Some(user.id.clone()),
+                    // One conversation's file carries no folders: restored, it goes to the
+                    // top level.
+                    folders: Vec::new(),
                     sessions: vec![ExportedSession {
                         session: detail.session,
                         messages,
@@ -353,8 +390,28 @@ impl Services {
             async move {
                 match phase {
                     Phase::Start { pending, more } => {
+                        let folders = match services.store().list_folders(&user.id).await {
+                            Ok(folders) => folders,
+                            Err(error) => return Some((Err(error.into()), Phase::Done)),
+                        };
+                        // Chosen conversations carry the folders they are in (with the
+                        // folders above those), so that a restore puts them back in place.
+                        let folders = if more {
+                            folders
+                        } else {
+                            folders_holding(folders, &pending)
+                        };
+                        let folders = match serde_json::to_string(&folders) {
+                            Ok(folders) => folders,
+                            Err(error) => {
+                                return Some((
+                                    Err(ServiceError::Internal(error.to_string())),
+                                    Phase::Done,
+                                ))
+                            }
+                        };
                         let head = format!(
-                            "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"exportedAt\":{},\"accountId\":{},\"sessions\":[",
+                            "{{\"format\":\"{EXPORT_FORMAT}\",\"version\":{EXPORT_VERSION},\"exportedAt\":{},\"accountId\":{},\"folders\":{folders},\"sessions\":[",
                             serde_json::to_string(&Utc::now()).unwrap_or_else(|_| "null".into()),
                             serde_json::to_string(&user.id).unwrap_or_else(|_| "null".into()),
                         );
@@ -472,6 +529,9 @@ impl Services {
         };
         let links = mapped_fork_links(&user.id, &document.sessions, keep_ids_of);
         let mut report = ImportReport::default();
+        let folder_ids = self
+            .restore_folders(user, names_this_account, &document.folders, &mut report)
+            .await?;
         let mut ids = IdMap::default();
         // Batches of sessions keep each write transaction short.
         let mut chunk = Vec::new();
@@ -484,11 +544,18 @@ impl Services {
                 .as_ref()
                 .and_then(|link| links.get(link))
                 .cloned();
+            let folder = exported
+                .session
+                .folder_id
+                .as_ref()
+                .and_then(|folder| folder_ids.get(folder))
+                .cloned();
             match confab_session_mapped(&user.id, keep_ids, exported) {
                 Ok(mut converted) => {
                     if link.is_some() {
                         converted.import.forked_from = link;
                     }
+                    converted.import.session.folder_id = folder;
                     chunk_messages += converted.import.messages.len();
                     chunk.push(converted);
                 }
@@ -505,6 +572,82 @@ impl Services {
                 .await?;
         }
         Ok((report, ids))
+    }
+
+    /// Recreates a backup's folders, parents first, and answers exported folder id -> stored
+    /// id. Restored into the account it came from a folder keeps its id, and one that exists
+    /// is kept as it is (its name, place and defaults now); into another account the ids are
+    /// derived from the exported ones, so a second import of the file finds them. A folder
+    /// the rules refuse (its name, its depth, the 1,000 limit, a parent left out) is left out
+    /// with a note, and its conversations are restored at the top level.
+    async fn restore_folders(
+        &self,
+        user: &User,
+        names_this_account: bool,
+        folders: &[crate::model::Folder],
+        report: &mut ImportReport,
+    ) -> ServiceResult<HashMap<String, String>> {
+        let mut ids = HashMap::new();
+        if folders.is_empty() {
+            return Ok(ids);
+        }
+        let held: HashSet<String> = self
+            .store()
+            .list_folders(&user.id)
+            .await?
+            .into_iter()
+            .map(|folder| folder.id)
+            .collect();
+        for folder in crate::store::folder_tree::tree_order(folders.to_vec()) {
+            let id = if names_this_account && is_valid_id(&folder.id) {
+                folder.id.clone()
+            } else {
+                derived_id(
+                    folder.created_at,
+                    0,
+                    &user.id,
+                    &format!("confab:folder:{}", folder.id),
+                )
+            };
+            if held.contains(&id) {
+                ids.insert(folder.id.clone(), id);
+                continue;
+            }
+            let parent_id = match &folder.parent_id {
+                None => None,
+                Some(parent) => match ids.get(parent) {
+                    Some(parent) => Some(parent.clone()),
+                    None => {
+                        report.errors.push(ImportProblem {
+                            title: folder.name.clone(),
+                            reason: "the folder's parent was not restored".into(),
+                        });
+                        continue;
+                    }
+                },
+            };
+            let created =
+                crate::service::folders::checked_new_folder(user, id.clone(), &folder, parent_id)
+                    .map_err(|error| error.to_string());
+            let stored = match created {
+                Ok(new) => self
+                    .store()
+                    .create_folder(new)
+                    .await
+                    .map_err(|error| crate::service::folders::folder_error(error).to_string()),
+                Err(reason) => Err(reason),
+            };
+            match stored {
+                Ok(_) => {
+                    ids.insert(folder.id.clone(), id);
+                }
+                Err(reason) => report.errors.push(ImportProblem {
+                    title: folder.name.clone(),
+                    reason: format!("the folder was not restored: {reason}"),
+                }),
+            }
+        }
+        Ok(ids)
     }
 
     async fn store_import(

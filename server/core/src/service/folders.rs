@@ -72,6 +72,25 @@ pub(crate) fn folder_error(error: StoreError) -> ServiceError {
     }
 }
 
+/// A backup's folder as the store creates it: through the same rules as a new one, under
+/// `id`, `parent_id` and its own creation time.
+pub(crate) fn checked_new_folder(
+    user: &User,
+    id: String,
+    folder: &Folder,
+    parent_id: Option<String>,
+) -> ServiceResult<NewFolder> {
+    Ok(NewFolder {
+        id,
+        user_id: user.id.clone(),
+        name: valid_name(&folder.name)?,
+        parent_id,
+        system_prompt: system_prompt(folder.system_prompt.clone())?,
+        model: model(folder.model.clone())?,
+        created_at: folder.created_at,
+    })
+}
+
 impl Services {
     /// Every folder of the user's, parents before children, siblings by name then id.
     #[tracing::instrument(skip_all, err(level = "debug"), fields(user_id = %user.id))]

@@ -623,3 +623,14 @@ pub fn provider_error(html: &str) -> Option<String> {
     let text = html.get(text_start..text_end)?.replace("<!>", "");
     Some(text)
 }
+
+/// What the fake provider (`fake-openai`) at `provider` was asked, oldest first.
+pub async fn provider_requests(provider: &str) -> Vec<Value> {
+    let url = format!("{}/_requests", provider.trim_end_matches("/v1"));
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+}

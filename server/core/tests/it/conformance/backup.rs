@@ -338,6 +338,7 @@ fn branched_file() -> ExportDocument {
         version: 1,
         exported_at: at("2021-04-01T00:00:00Z"),
         account_id: None,
+        folders: Vec::new(),
         sessions: vec![
             ExportedSession {
                 session: old,
@@ -910,6 +911,7 @@ pub async fn imported_client_ids_never_cost_a_message(store: DynStore) {
         version: 2,
         exported_at: at("2021-04-01T00:00:00Z"),
         account_id: Some("someone-else".into()),
+        folders: Vec::new(),
         sessions: vec![ExportedSession {
             session: written_session(S1, "Keys", "2021-03-04T05:06:07Z"),
             messages,

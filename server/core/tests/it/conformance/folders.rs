@@ -159,6 +159,23 @@ async fn counts(services: &Services, user: &User, ids: [&String; 3]) -> (i64, i6
     (of(ids[0]), of(ids[1]), of(ids[2]))
 }
 
+/// The titles of the user's conversations directly in the folder, sorted.
+async fn titles_in(services: &Services, user: &User, folder: &str) -> Vec<String> {
+    let mut titles = Vec::new();
+    for id in listed(
+        services,
+        user,
+        FolderFilter::Folder(folder.to_owned()),
+        None,
+    )
+    .await
+    {
+        titles.push(services.get_session(user, &id).await.unwrap().session.title);
+    }
+    titles.sort();
+    titles
+}
+
 async fn folder_of(services: &Services, user: &User, id: &str) -> Option<String> {
     services
         .get_session(user, id)
@@ -732,4 +749,121 @@ pub async fn folders(store: DynStore) {
         services.list_folders(&bob).await.unwrap(),
         std::slice::from_ref(&bobs)
     );
+}
+
+/// A backup carries the folders and each conversation's folder: restored into the same
+/// account it adds nothing (a folder that exists is kept as it is), into another account the
+/// folders come back under derived ids with every field and exact counts, and their
+/// conversations in them.
+pub async fn folders_in_backups(store: DynStore) {
+    let services = services_keeping_deleted_for_an_hour(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let bob = user(&services, "bob@example.com").await;
+    let top = services
+        .create_folder(
+            &ada,
+            NewFolderInput {
+                name: "Top 🗂".into(),
+                parent_id: None,
+                system_prompt: Some("Be exact.".into()),
+                model: Some("model-a".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let inner = create(&services, &ada, "内部", Some(&top.id))
+        .await
+        .unwrap();
+    let s1 = services
+        .create_session_in(&ada, Some("in top"), Some(&top.id))
+        .await
+        .unwrap();
+    say(&services, &ada, Some(&s1.id), "first words").await;
+    services
+        .create_session_in(&ada, Some("in inner"), Some(&inner.id))
+        .await
+        .unwrap();
+    let archived = services
+        .create_session_in(&ada, Some("archived in top"), Some(&top.id))
+        .await
+        .unwrap();
+    services
+        .update_session(
+            &ada,
+            &archived.id,
+            SessionPatchInput {
+                archived: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    services.create_session(&ada, Some("loose")).await.unwrap();
+    let folders = services.list_folders(&ada).await.unwrap();
+    assert_eq!(
+        folders.iter().map(|f| f.session_count).collect::<Vec<_>>(),
+        [1, 1]
+    );
+
+    let file = super::backup::export_of(&services, &ada).await;
+    assert_eq!(file.folders, folders);
+    let folder_of_title = |title: &str| {
+        file.sessions
+            .iter()
+            .find(|exported| exported.session.title == title)
+            .and_then(|exported| exported.session.folder_id.clone())
+    };
+    assert_eq!(folder_of_title("in top"), Some(top.id.clone()));
+    assert_eq!(folder_of_title("in inner"), Some(inner.id.clone()));
+    assert_eq!(folder_of_title("archived in top"), Some(top.id.clone()));
+    assert_eq!(folder_of_title("loose"), None);
+
+    // Into the same account: nothing added, the folders as they are.
+    let report = services.import_confab(&ada, file.clone()).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.sessions, 0);
+    assert_eq!(services.list_folders(&ada).await.unwrap(), folders);
+
+    // Into another account: derived ids, every other field kept, counts exact.
+    let report = services.import_confab(&bob, file.clone()).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.sessions, 4);
+    let bobs = services.list_folders(&bob).await.unwrap();
+    assert_eq!(bobs.len(), 2);
+    assert_eq!(
+        bobs[0],
+        Folder {
+            id: bobs[0].id.clone(),
+            name: "Top 🗂".into(),
+            parent_id: None,
+            system_prompt: Some("Be exact.".into()),
+            model: Some("model-a".into()),
+            session_count: 1,
+            created_at: top.created_at,
+            updated_at: bobs[0].updated_at,
+        }
+    );
+    assert_ne!(bobs[0].id, top.id);
+    assert_eq!(
+        bobs[1],
+        Folder {
+            id: bobs[1].id.clone(),
+            name: "内部".into(),
+            parent_id: Some(bobs[0].id.clone()),
+            system_prompt: None,
+            model: None,
+            session_count: 1,
+            created_at: inner.created_at,
+            updated_at: bobs[1].updated_at,
+        }
+    );
+    assert_eq!(
+        titles_in(&services, &bob, &bobs[0].id).await,
+        ["archived in top", "in top"]
+    );
+    assert_eq!(titles_in(&services, &bob, &bobs[1].id).await, ["in inner"]);
+    // A second import of the file finds them: nothing added.
+    let again = services.import_confab(&bob, file).await.unwrap();
+    assert_eq!(again.sessions, 0);
+    assert_eq!(services.list_folders(&bob).await.unwrap(), bobs);
 }

@@ -36,7 +36,7 @@ pub use backup::{
 pub use branches::{
     branch_ends_after_forks_anywhere, branch_pages_by_hand, concurrent_appends_make_one_branch,
 };
-pub use folders::folders;
+pub use folders::{folders, folders_in_backups};
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 pub use stars::starred_messages;
@@ -96,6 +96,7 @@ macro_rules! every_story {
             starred_messages,
             tags,
             folders,
+            folders_in_backups,
         }
     };
 }

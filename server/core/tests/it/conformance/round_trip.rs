@@ -253,6 +253,7 @@ pub fn document() -> impl Strategy<Value = ExportDocument> {
                 version,
                 exported_at,
                 account_id,
+                folders: Vec::new(),
                 sessions,
             }
         })
