@@ -38,7 +38,7 @@ pub use branches::{
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 pub use stars::starred_messages;
-pub use tags::tags;
+pub use tags::{tags, tags_put_on_at_once_are_all_kept};
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
 /// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
@@ -93,6 +93,7 @@ macro_rules! every_story {
             forking_a_long_path,
             starred_messages,
             tags,
+            tags_put_on_at_once_are_all_kept,
         }
     };
 }
