@@ -558,7 +558,7 @@ pub async fn tags(store: DynStore) {
         refused(services.search(&ada, query("harbour is:unread")).await),
         (
             "invalid_filter".to_owned(),
-            "is: takes only starred (got \"unread\")".to_owned()
+            "is: takes starred or archived (got \"unread\")".to_owned()
         )
     );
     assert_eq!(
