@@ -437,7 +437,9 @@ pub struct SearchInput {
     /// The words to find, at most 500 characters, with the search box's filters among them:
     /// `model:NAME`, `type:SLUG`, `role:ROLE`, `after:DATE` (inclusive) and `before:DATE`
     /// (exclusive), a date being `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, `tag:TAG`
-    /// (messages of conversations carrying the tag) and `is:starred` (starred messages only),
+    /// (messages of conversations carrying the tag), `is:starred` (starred messages only),
+    /// `is:archived` (messages of archived conversations only) and `-is:archived` (of
+    /// conversations not archived only; without either, search finds both),
     /// a value with spaces in double quotes (`model:"my model"`, `tag:"machine learning"`). A
     /// filter also given as a parameter (or twice) must have the same value, else 422
     /// `conflicting_filter`.
@@ -465,6 +467,10 @@ pub struct SearchInput {
     /// not applied yet.
     #[serde(default)]
     pub folder: Option<String>,
+    /// `true`: only messages of archived conversations (as `is:archived` in `q`); `false`:
+    /// only of conversations not archived (as `-is:archived`); absent: both.
+    #[serde(default)]
+    pub archived: Option<bool>,
     #[serde(default)]
     pub limit: Option<i64>,
     #[serde(default)]

@@ -412,6 +412,9 @@ pub struct SearchHit {
     pub message_type: String,
     pub snippet: String,
     pub created_at: DateTime<Utc>,
+    /// Whether the hit's conversation is archived (search finds archived conversations'
+    /// messages unless asked not to: `-is:archived`).
+    pub archived: bool,
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! The filters a user may type into the search box, as search engines and mail clients spell
 //! them (Gmail's and GitHub's `key:value` operators): `model:gpt-4o`, `type:code`,
 //! `role:assistant`, `after:2026-11-01`, `before:2026-12-01`, `tag:work` (messages of the
-//! conversations carrying the tag), `is:starred` (starred messages). A value holding spaces
+//! conversations carrying the tag), `is:starred` (starred messages), `is:archived` (messages
+//! of archived conversations only) and `-is:archived` (none of them: a leading `-` negates,
+//! as in Gmail's and GitHub's searches; only `archived` takes it). A value holding spaces
 //! is quoted (`model:"my model"`, `tag:"machine learning"`); a tag holding a double quote
 //! cannot be written here. Keys are matched without case; a key this list does not know
 //! (`http://…`, `note:`) stays part of the searched text, and so does a key without a value
@@ -35,13 +37,15 @@ pub enum Key {
     After,
     Before,
     Tag,
-    /// `is:starred`, the only value it takes (the service refuses others).
+    /// `is:starred` or `is:archived`, the values it takes (the service refuses others).
     Is,
+    /// `-is:archived`, the only value it takes: messages of conversations not archived.
+    IsNot,
 }
 
 impl Key {
     /// Every key, with its spelling in a query.
-    pub const ALL: [(Key, &'static str); 7] = [
+    pub const ALL: [(Key, &'static str); 8] = [
         (Key::Model, "model"),
         (Key::Type, "type"),
         (Key::Role, "role"),
@@ -49,6 +53,7 @@ impl Key {
         (Key::Before, "before"),
         (Key::Tag, "tag"),
         (Key::Is, "is"),
+        (Key::IsNot, "-is"),
     ];
 
     fn parse(key: &str) -> Option<Key> {
@@ -209,6 +214,22 @@ mod tests {
                 text: String::new(),
                 filters: filters(&[(Key::Model, "half open")]),
             }
+        );
+    }
+
+    #[test]
+    fn archived_is_a_filter_and_its_negation_too() {
+        assert_eq!(
+            split("harbour is:archived -IS:archived -is: -isnt:archived"),
+            Split {
+                text: "harbour -is: -isnt:archived".into(),
+                filters: filters(&[(Key::Is, "archived"), (Key::IsNot, "archived")]),
+            }
+        );
+        assert_eq!(Key::IsNot.name(), "-is");
+        assert_eq!(
+            with_filter("harbour -is:archived is:starred", Key::IsNot, None),
+            "harbour is:starred"
         );
     }
 

@@ -13,6 +13,7 @@ mod abuse;
 mod account_deletion;
 mod admin;
 mod api;
+mod archived_search;
 mod backup;
 mod chat;
 mod config_file;

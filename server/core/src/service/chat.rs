@@ -486,6 +486,7 @@ impl Services {
                 .transpose()?,
             // `starred=false` asks for nothing: every message, starred or not.
             starred: input.starred.filter(|starred| *starred),
+            archived: input.archived,
         };
         for (key, value) in &typed.filters {
             filters.add(*key, value)?;
@@ -503,6 +504,7 @@ impl Services {
             to: filters.to,
             tag: filters.tag,
             starred: filters.starred.unwrap_or(false),
+            archived: filters.archived,
         };
         Ok(self.store().search(&user.id, query).await?)
     }
@@ -517,14 +519,17 @@ struct SearchFilters {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     tag: Option<String>,
-    /// `Some(true)` for `is:starred`: the only value `is:` takes.
+    /// `Some(true)` for `is:starred`.
     starred: Option<bool>,
+    /// `Some(true)` for `is:archived`, `Some(false)` for `-is:archived`.
+    archived: Option<bool>,
 }
 
 impl SearchFilters {
     /// Adds the query's filter `key:value`. Errors: the value's own (`invalid_role`,
     /// `invalid_tag`, ...; `invalid_time` for a date that is neither `YYYY-MM-DD` nor RFC
-    /// 3339; `invalid_filter` for `is:` with another value than `starred`), and
+    /// 3339; `invalid_filter` for `is:` with another value than `starred` or `archived`, or
+    /// `-is:` with another than `archived`), and
     /// `conflicting_filter` when the filter was already given (as a parameter or earlier in
     /// the query) with another value.
     fn add(&mut self, key: search_syntax::Key, value: &str) -> ServiceResult<()> {
@@ -545,10 +550,24 @@ impl SearchFilters {
             Key::Is if value.trim().eq_ignore_ascii_case("starred") => {
                 set_once(&mut self.starred, key, true)
             }
+            Key::Is if value.trim().eq_ignore_ascii_case("archived") => {
+                set_once(&mut self.archived, key, true)
+            }
             Key::Is => Err(ServiceError::invalid(
                 "invalid_filter",
                 format!(
-                    "is: takes only starred (got {:?})",
+                    "is: takes starred or archived (got {:?})",
+                    truncate(value.trim(), 20)
+                ),
+            )),
+            // `-is:archived` and `is:archived` (or `archived=true`) together conflict.
+            Key::IsNot if value.trim().eq_ignore_ascii_case("archived") => {
+                set_once(&mut self.archived, key, false)
+            }
+            Key::IsNot => Err(ServiceError::invalid(
+                "invalid_filter",
+                format!(
+                    "-is: takes only archived (got {:?})",
                     truncate(value.trim(), 20)
                 ),
             )),

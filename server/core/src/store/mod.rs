@@ -346,6 +346,9 @@ pub struct SearchQuery {
     pub tag: Option<String>,
     /// Only starred messages.
     pub starred: bool,
+    /// The messages of archived conversations only (`Some(true)`), of conversations not
+    /// archived only (`Some(false)`), or of both (`None`).
+    pub archived: Option<bool>,
 }
 
 /// How many of the sessions carrying a tag a search filtered by it looks in on MongoDB, the

@@ -392,6 +392,10 @@ pub async fn change_sessions(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // Each session's turn, as every other write to a session takes it: on a server whose
+    // updates are not atomic (FerretDB), a tag put on while another is (two tabs, a bulk
+    // action and a single one) was written over and lost, though answered as applied.
+    let _turns = collections.session_locks.lock_all(ids).await;
     let (condition, update) = match &change {
         SessionsChange::Tagged(tag) => {
             let applied = super::tags::tag_sessions(collections, user_id, ids, tag, now).await?;
@@ -747,11 +751,32 @@ impl Default for SessionLocks {
 }
 
 impl SessionLocks {
-    pub(super) async fn lock(&self, session_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    fn stripe(&self, session_id: &str) -> usize {
         use std::hash::{BuildHasher, BuildHasherDefault};
         let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
             .hash_one(session_id);
-        self.0[(hash % self.0.len() as u64) as usize].lock().await
+        (hash % self.0.len() as u64) as usize
+    }
+
+    pub(super) async fn lock(&self, session_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[self.stripe(session_id)].lock().await
+    }
+
+    /// The turns of every session of `session_ids` (a bulk change), taken in stripe order so
+    /// that two bulk changes naming the same sessions cannot each hold what the other waits
+    /// for. At most `SESSION_LOCK_STRIPES` locks, however many sessions.
+    pub(super) async fn lock_all(
+        &self,
+        session_ids: &[String],
+    ) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = session_ids.iter().map(|id| self.stripe(id)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut turns = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            turns.push(self.0[stripe].lock().await);
+        }
+        turns
     }
 }
 

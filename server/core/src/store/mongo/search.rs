@@ -125,6 +125,8 @@ struct Title {
     #[serde(rename = "_id")]
     id: String,
     title: String,
+    #[serde(default)]
+    archived: bool,
 }
 
 fn empty() -> Page<SearchHit> {
@@ -271,12 +273,34 @@ pub async fn search(
             if let Some(session_id) = &query.session_id {
                 tagged.retain(|id| id == session_id);
             }
+            if let Some(archived) = query.archived {
+                let archived_ids = archived_sessions(collections, user_id).await?;
+                tagged.retain(|id| archived_ids.contains(id) == archived);
+            }
             if tagged.is_empty() {
                 return Ok(Vec::new());
             }
             filter.insert("session_id", doc! { "$in": tagged });
+        } else if query.archived == Some(true) {
+            // The live archived sessions: deleted ones are not among them.
+            let mut archived = archived_sessions(collections, user_id).await?;
+            if let Some(session_id) = &query.session_id {
+                archived.retain(|id| id == session_id);
+            }
+            if archived.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut archived: Vec<String> = archived.into_iter().collect();
+            archived.sort_unstable();
+            filter.insert("session_id", doc! { "$in": archived });
         } else {
-            let deleted = deleted_sessions(collections, user_id).await?;
+            let mut deleted = deleted_sessions(collections, user_id).await?;
+            if query.archived == Some(false) {
+                // Left out as the deleted ones are.
+                deleted.extend(archived_sessions(collections, user_id).await?);
+                deleted.sort_unstable();
+                deleted.dedup();
+            }
             match &query.session_id {
                 Some(session_id) if deleted.contains(session_id) => return Ok(Vec::new()),
                 Some(session_id) => {
@@ -321,8 +345,9 @@ pub async fn search(
         .filter_map(|candidate| {
             // A message whose session is gone is the leftover of an interrupted purge, or its
             // session was deleted since the candidates were read.
-            let title = titles.get(&candidate.session_id)?.clone();
+            let (title, archived) = titles.get(&candidate.session_id)?.clone();
             Some(SearchHit {
+                archived,
                 snippet: snippet_of(&candidate.content, &phrases),
                 message_id: candidate.id,
                 session_id: candidate.session_id,
@@ -425,6 +450,16 @@ fn rank(candidates: Vec<Candidate>, phrases: &[Phrase], statistics: &Statistics)
     scored.into_iter().map(|(_, candidate)| candidate).collect()
 }
 
+/// The ids of the user's live archived sessions (all of them: the `archived` filter is exact,
+/// unlike `tag`'s bound).
+async fn archived_sessions(
+    collections: &Collections,
+    user_id: &str,
+) -> StoreResult<std::collections::HashSet<String>> {
+    let filter = doc! { "user_id": user_id, "deleted_at": Bson::Null, "archived": true };
+    super::chat::session_ids(collections, filter).await
+}
+
 /// The ids of the user's deleted sessions (few: they are purged after the retention time).
 async fn deleted_sessions(collections: &Collections, user_id: &str) -> StoreResult<Vec<String>> {
     let filter = doc! { "user_id": user_id, "deleted_at": { "$ne": Bson::Null } };
@@ -434,11 +469,12 @@ async fn deleted_sessions(collections: &Collections, user_id: &str) -> StoreResu
         .collect())
 }
 
+/// The title of each session of `page`, and whether it is archived.
 async fn session_titles(
     collections: &Collections,
     user_id: &str,
     page: &[Candidate],
-) -> StoreResult<HashMap<String, String>> {
+) -> StoreResult<HashMap<String, (String, bool)>> {
     if page.is_empty() {
         return Ok(HashMap::new());
     }
@@ -449,13 +485,16 @@ async fn session_titles(
         .chat_sessions
         .clone_with_type::<Title>()
         .find(doc! { "_id": { "$in": ids }, "user_id": user_id, "deleted_at": Bson::Null })
-        .projection(doc! { "title": 1 })
+        .projection(doc! { "title": 1, "archived": 1 })
         .await
         .map_err(db_error)?
         .try_collect()
         .await
         .map_err(db_error)?;
-    Ok(titles.into_iter().map(|t| (t.id, t.title)).collect())
+    Ok(titles
+        .into_iter()
+        .map(|t| (t.id, (t.title, t.archived)))
+        .collect())
 }
 
 #[cfg(test)]

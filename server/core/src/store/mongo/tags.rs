@@ -247,6 +247,9 @@ pub async fn rename_tag(
         .await
         .map_err(db_error)?;
     if stamped.matched_count == 0 {
+        // A count left too high (see `count`) lists a tag no conversation carries: the
+        // entry goes, and the tag with it.
+        forget_unused(collections, user_id, from).await?;
         return Err(StoreError::NotFound);
     }
     if from == to {
@@ -305,7 +308,12 @@ pub async fn delete_tag(
         .await
         .map_err(db_error)?;
     if result.matched_count == 0 {
-        return Err(StoreError::NotFound);
+        // Listed with a count left too high, no conversation carries it: deleting it takes
+        // it off the list, and so changed nothing else.
+        return match forget_unused(collections, user_id, name).await? {
+            true => Ok(0),
+            false => Err(StoreError::NotFound),
+        };
     }
     count(
         collections,
@@ -315,6 +323,18 @@ pub async fn delete_tag(
     )
     .await?;
     Ok(result.matched_count)
+}
+
+/// Removes the vocabulary entry of `name`, which no session of the user's carries (the caller
+/// has just seen none): the repair of a count a crash (or, on a server whose updates are not
+/// atomic, a write from another process) left too high. Whether there was one.
+async fn forget_unused(collections: &Collections, user_id: &str, name: &str) -> StoreResult<bool> {
+    let removed = collections
+        .tags
+        .delete_one(doc! { "_id": key(user_id, name) })
+        .await
+        .map_err(db_error)?;
+    Ok(removed.deleted_count > 0)
 }
 
 /// The ids of the user's live sessions carrying `tag`, the `limit` most recently active

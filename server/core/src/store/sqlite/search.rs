@@ -106,6 +106,17 @@ pub fn search(
     if query.starred {
         filters.push_str(" AND m.starred_at IS NOT NULL");
     }
+    if let Some(archived) = query.archived {
+        // The user's archived sessions, read once into a temporary b-tree (as the deleted
+        // ones): through `chat_sessions_user_id` and each session's row, so a few ms for
+        // 15,000 sessions, and only when the filter is asked for. A deleted session is left
+        // out above whichever way this goes.
+        let test = if archived { "IN" } else { "NOT IN" };
+        filters.push_str(&format!(
+            " AND m.session_id {test} (SELECT id FROM chat_sessions WHERE user_id = ? AND archived = 1)"
+        ));
+        args.push(Box::new(user_id.to_owned()));
+    }
     args.push(Box::new(CANDIDATES as i64));
     args.push(Box::new(query.limit as i64 + 1));
     args.push(Box::new(query.offset as i64));
@@ -116,7 +127,7 @@ pub fn search(
              WHERE messages_fts MATCH ? AND m.user_id = ?{filters}
              ORDER BY f.rowid DESC LIMIT ?
          )
-         SELECT m.seq, m.id, m.session_id, s.title, m.role, m.type, m.created_at
+         SELECT m.seq, m.id, m.session_id, s.title, m.role, m.type, m.created_at, s.archived
          FROM candidates c
          JOIN messages m ON m.seq = c.seq
          JOIN chat_sessions s ON s.id = m.session_id
@@ -137,6 +148,7 @@ pub fn search(
                     message_type: row.get(5)?,
                     snippet: String::new(),
                     created_at: from_ms(row.get(6)?),
+                    archived: row.get(7)?,
                 },
             ))
         })

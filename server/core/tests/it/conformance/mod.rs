@@ -13,6 +13,7 @@ use confab_core::store::{AuthSessionRecord, DynStore};
 use futures::StreamExt;
 
 pub mod admin;
+mod archived_search;
 pub mod backup;
 pub mod branches;
 mod folders;
@@ -27,6 +28,7 @@ pub use admin::{
     invitations_through_a_provider, invitations_work_once, one_time_secrets_race_across_nodes,
     password_resets, stored_policy_and_audit_log, users_are_created_with_their_identity,
 };
+pub use archived_search::search_archived;
 pub use backup::{
     backup_round_trip_keeps_every_field, imported_client_ids_never_cost_a_message,
     markdown_export_shows_the_active_branch,
@@ -40,7 +42,7 @@ pub use folders::{folders, folders_in_backups};
 pub use fork::{forking_a_conversation, forking_a_long_path};
 pub use replies::streaming_replies;
 pub use stars::starred_messages;
-pub use tags::tags;
+pub use tags::{tags, tags_put_on_at_once_are_all_kept};
 
 /// Every story that takes one fresh store, listed once: `every_story!(run)` expands to
 /// `run!(story, ...)`, where `run` is a backend's macro that writes one test per story (see
@@ -60,6 +62,7 @@ macro_rules! every_story {
             search,
             search_ranking_and_snippets,
             search_cjk,
+            search_archived,
             session_title_filter,
             title_filter_pages_a_bounded_window,
             session_models,
@@ -97,6 +100,7 @@ macro_rules! every_story {
             tags,
             folders,
             folders_in_backups,
+            tags_put_on_at_once_are_all_kept,
         }
     };
 }
@@ -117,6 +121,7 @@ fn every_story_is_listed() {
     let files = [
         include_str!("mod.rs"),
         include_str!("admin.rs"),
+        include_str!("archived_search.rs"),
         include_str!("backup.rs"),
         include_str!("branches.rs"),
         include_str!("fork.rs"),

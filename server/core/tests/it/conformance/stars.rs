@@ -11,7 +11,13 @@ use confab_core::store::DynStore;
 
 use super::{services, user};
 
-async fn say(services: &Services, user: &User, session_id: Option<&str>, content: &str) -> Message {
+/// Appends `content` as the user's message (to a new session without `session_id`).
+pub(super) async fn say(
+    services: &Services,
+    user: &User,
+    session_id: Option<&str>,
+    content: &str,
+) -> Message {
     services
         .append_message(
             user,

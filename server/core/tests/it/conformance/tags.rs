@@ -559,7 +559,7 @@ pub async fn tags(store: DynStore) {
         refused(services.search(&ada, query("harbour is:unread")).await),
         (
             "invalid_filter".to_owned(),
-            "is: takes only starred (got \"unread\")".to_owned()
+            "is: takes starred or archived (got \"unread\")".to_owned()
         )
     );
     assert_eq!(
@@ -798,4 +798,52 @@ pub async fn tags(store: DynStore) {
         ["Crab 🦀"],
         "ada keeps hers"
     );
+}
+
+/// Tags put on one conversation at once (tabs, a bulk action beside a single one) are all
+/// kept up to the limit, each answer tells the truth, and the user's tags are exactly those
+/// carried. On FerretDB, whose updates are not atomic, concurrent tag writes to one document
+/// were lost while answered as applied, and listed tags no conversation carried.
+pub async fn tags_put_on_at_once_are_all_kept(store: DynStore) {
+    let services = services_keeping_deleted_for_an_hour(store.clone());
+    let ada = user(&services, "ada@example.com").await;
+    let session = say(&services, &ada, None, "many tags at once")
+        .await
+        .session_id;
+    let attempts = confab_core::tags::MAX_TAGS_PER_SESSION + 8;
+    let answers = futures::future::join_all((0..attempts).map(|n| {
+        let (services, ada, session) = (services.clone(), ada.clone(), session.clone());
+        async move {
+            let tag = format!("t{n:02}");
+            (
+                tag.clone(),
+                services.tag_session(&ada, &session, &tag).await,
+            )
+        }
+    }))
+    .await;
+    let mut accepted: Vec<String> = Vec::new();
+    for (tag, answer) in answers {
+        match answer {
+            Ok(saved) => {
+                assert!(
+                    saved.tags.contains(&tag),
+                    "{tag} answered as put on: {saved:?}"
+                );
+                accepted.push(tag);
+            }
+            Err(ServiceError::Invalid { code, .. }) => assert_eq!(code, "too_many_tags"),
+            Err(other) => panic!("{tag}: {other:?}"),
+        }
+    }
+    accepted.sort();
+    assert_eq!(accepted.len(), confab_core::tags::MAX_TAGS_PER_SESSION);
+    let stored = services
+        .get_session(&ada, &session)
+        .await
+        .expect("the session")
+        .session
+        .tags;
+    assert_eq!(stored, accepted);
+    assert_eq!(services.list_tags(&ada).await.expect("tags"), accepted);
 }
