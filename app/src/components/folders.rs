@@ -318,7 +318,11 @@ fn FolderRow(folder: Folder) -> impl IntoView {
             <DropTarget folder=Some(folder.id.clone()) class="folder-drop">
                 <button type="button" class="folder-open" aria-label=label
                     on:click=move |_| sessions.folder.set(Some(id.clone()))>
-                    <span class="folder-icon" aria-hidden="true">"📁"</span>
+                    // Drawn, not an emoji: a machine without an emoji font showed a blank box.
+                    <svg class="folder-icon" viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+                        <path d="M1.5 3.5h4.2l1.6 1.6h7.2v7.4h-13z" fill="none" stroke="currentColor"
+                            stroke-width="1.3" stroke-linejoin="round"/>
+                    </svg>
                     <span class="folder-name">{folder.name.clone()}</span>
                     <span class="folder-count" aria-hidden="true">{count}</span>
                 </button>

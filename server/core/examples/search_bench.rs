@@ -346,6 +346,7 @@ async fn seed(
                 title,
                 source_id: Some(source),
                 created_at: created,
+                folder_id: None,
             },
             pinned: false,
             archived: false,
