@@ -416,6 +416,7 @@ both_backends!(cjk_words_are_found_inside_sentences, |backend| async move {
             "type": message["type"],
             "snippet": snippet,
             "createdAt": message["createdAt"],
+            "archived": false,
         })
     };
     for (query, expected) in [

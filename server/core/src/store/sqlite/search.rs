@@ -227,12 +227,9 @@ mod tests {
             plan(DELETED_SESSIONS, &[&"someone"]),
             ["SEARCH chat_sessions USING INDEX chat_sessions_deleted (user_id=?)"]
         );
-        // Without the name, SQLite would take the other index: the reason for naming it.
-        let unnamed = DELETED_SESSIONS.replace("INDEXED BY chat_sessions_deleted", "");
-        assert_eq!(
-            plan(&unnamed, &[&"someone"]),
-            ["SEARCH chat_sessions USING INDEX chat_sessions_user_id (user_id=?)"]
-        );
+        // Named because without the name SQLite took `chat_sessions_user_id`, reading every
+        // session of the user (up to migration 16; the indexes since change its choice, which
+        // is why the plan is pinned rather than left to them).
     }
 
     #[test]
