@@ -394,7 +394,7 @@ async fn version_7_databases_get_cjk_bigrams() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 16, "migrated to the latest schema");
+    assert_eq!(version, 17, "migrated to the latest schema");
     assert_eq!(matches("\"東京\" + \"京都\""), 1);
     assert_eq!(matches("\"borrow\""), 1);
     let services = conformance::services(store.clone());
