@@ -5,45 +5,16 @@
 
 use chrono::{TimeDelta, Utc};
 use confab_core::api::{
-    FolderContents, FolderFilter, FolderPatchInput, ForkInput, NewFolderInput, NewMessageInput,
-    SessionListInput, SessionPatchInput, SessionsBulkAction as Action, SessionsBulkInput,
-    SessionsBulkResult,
+    FolderContents, FolderFilter, FolderPatchInput, ForkInput, NewFolderInput, SessionListInput,
+    SessionPatchInput, SessionsBulkAction as Action, SessionsBulkInput, SessionsBulkResult,
 };
-use confab_core::model::{Folder, Message, Session, User};
+use confab_core::model::{Folder, Session, User};
 use confab_core::service::{ServiceError, Services};
 use confab_core::store::{DynStore, ImportSession, NewSession, SessionsChange};
 
+use super::stars::say;
+use super::tags::{not_found, refused};
 use super::{services_keeping_deleted_for_an_hour, user};
-
-async fn say(services: &Services, user: &User, session_id: Option<&str>, content: &str) -> Message {
-    services
-        .append_message(
-            user,
-            NewMessageInput {
-                session_id: session_id.map(str::to_owned),
-                role: "user".into(),
-                content: content.into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append")
-        .message
-}
-
-fn refused<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> (String, String) {
-    match result {
-        Err(ServiceError::Invalid { code, message }) => (code.to_owned(), message),
-        other => panic!("expected a 422, got {other:?}"),
-    }
-}
-
-fn not_found<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
-    assert!(
-        matches!(result, Err(ServiceError::NotFound)),
-        "expected not found, got {result:?}"
-    );
-}
 
 async fn create(
     services: &Services,

@@ -7,37 +7,22 @@ use confab_core::api::{
     ForkInput, NewMessageInput, SearchInput, SessionListInput, SessionsBulkAction as Action,
     SessionsBulkInput, SessionsBulkResult,
 };
-use confab_core::model::{Message, Session, User};
+use confab_core::model::{Session, User};
 use confab_core::service::{ServiceError, Services};
 use confab_core::store::{DynStore, ImportSession, NewSession};
 
+use super::stars::say;
 use super::{services_keeping_deleted_for_an_hour, user};
 
-async fn say(services: &Services, user: &User, session_id: Option<&str>, content: &str) -> Message {
-    services
-        .append_message(
-            user,
-            NewMessageInput {
-                session_id: session_id.map(str::to_owned),
-                role: "user".into(),
-                content: content.into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("append")
-        .message
-}
-
 /// The code and message of a refusal that must be a 422.
-fn refused<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> (String, String) {
+pub(super) fn refused<T: std::fmt::Debug>(result: Result<T, ServiceError>) -> (String, String) {
     match result {
         Err(ServiceError::Invalid { code, message }) => (code.to_owned(), message),
         other => panic!("expected a 422, got {other:?}"),
     }
 }
 
-fn not_found<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
+pub(super) fn not_found<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
     assert!(
         matches!(result, Err(ServiceError::NotFound)),
         "expected not found, got {result:?}"
