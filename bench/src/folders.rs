@@ -30,7 +30,7 @@ pub async fn sidebar_row(
         }
         folder_ids.push(parent);
     }
-    let sessions = all_session_ids(api, base).await?;
+    let sessions = session_ids(api, base, None).await?;
     let filed: Vec<&String> = sessions
         .iter()
         .enumerate()
@@ -128,8 +128,13 @@ async fn create(
         .ok_or_else(|| format!("no folder id in {folder}"))
 }
 
-/// Every live conversation's id, the newest first.
-async fn all_session_ids(api: &reqwest::Client, base: &str) -> Result<Vec<String>, String> {
+/// The ids of the live conversations not archived, the newest first: all of them, or the
+/// first `at_most`.
+pub async fn session_ids(
+    api: &reqwest::Client,
+    base: &str,
+    at_most: Option<usize>,
+) -> Result<Vec<String>, String> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -147,7 +152,8 @@ async fn all_session_ids(api: &reqwest::Client, base: &str) -> Result<Vec<String
                 .filter_map(|s| s["id"].as_str().map(str::to_owned)),
         );
         cursor = page["nextCursor"].as_str().map(str::to_owned);
-        if cursor.is_none() || sessions.is_empty() {
+        let enough = at_most.is_some_and(|at_most| ids.len() >= at_most);
+        if enough || cursor.is_none() || sessions.is_empty() {
             return Ok(ids);
         }
     }

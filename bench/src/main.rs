@@ -473,27 +473,7 @@ async fn run(options: Options) -> Result<(), String> {
 
     // Issue 16's bulk action: 1,000 sessions (the newest of the list) archived, then
     // unarchived, in turn, each one request whose answer must name all 1,000 as applied.
-    let mut selected: Vec<String> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while selected.len() < 1000 {
-        let mut request = api
-            .get(format!("{base}/api/chat/sessions"))
-            .query(&[("limit", "100")]);
-        if let Some(cursor) = &cursor {
-            request = request.query(&[("cursor", cursor.as_str())]);
-        }
-        let page = check(request.send().await).await?;
-        let sessions = page["sessions"].as_array().cloned().unwrap_or_default();
-        selected.extend(
-            sessions
-                .iter()
-                .filter_map(|s| s["id"].as_str().map(str::to_owned)),
-        );
-        cursor = page["nextCursor"].as_str().map(str::to_owned);
-        if cursor.is_none() || sessions.is_empty() {
-            break;
-        }
-    }
+    let mut selected = folders::session_ids(&api, &base, Some(1000)).await?;
     selected.truncate(1000);
     let selected = Arc::new(selected);
     let (p50, p99, taken) = measure_within(samples.min(50), budget, |i| {
