@@ -58,18 +58,11 @@ impl std::error::Error for FolderNameError {}
 /// The folder name `text` makes: trimmed, each run of whitespace one space. Errors: empty,
 /// longer than `MAX_FOLDER_NAME_CHARS` characters, or holding a control character.
 pub fn folder_name(text: &str) -> Result<String, FolderNameError> {
-    let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() {
-        return Err(FolderNameError::Empty);
-    }
-    if name.chars().any(char::is_control) {
-        return Err(FolderNameError::ControlCharacter);
-    }
-    let chars = name.chars().count();
-    if chars > MAX_FOLDER_NAME_CHARS {
-        return Err(FolderNameError::TooLong(chars));
-    }
-    Ok(name)
+    crate::labels::label(text, MAX_FOLDER_NAME_CHARS).map_err(|error| match error {
+        crate::labels::LabelError::Empty => FolderNameError::Empty,
+        crate::labels::LabelError::TooLong(chars) => FolderNameError::TooLong(chars),
+        crate::labels::LabelError::ControlCharacter => FolderNameError::ControlCharacter,
+    })
 }
 
 #[cfg(test)]

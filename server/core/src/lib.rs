@@ -4,6 +4,7 @@
 pub mod api;
 pub mod chat_stream;
 pub mod folders;
+mod labels;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod provider;

@@ -52,18 +52,11 @@ impl std::error::Error for TagError {}
 /// The tag `text` makes: trimmed, each run of whitespace one space. Errors: empty, longer
 /// than `MAX_TAG_CHARS` characters, or holding a control character.
 pub fn tag(text: &str) -> Result<String, TagError> {
-    let tag = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if tag.is_empty() {
-        return Err(TagError::Empty);
-    }
-    if tag.chars().any(char::is_control) {
-        return Err(TagError::ControlCharacter);
-    }
-    let chars = tag.chars().count();
-    if chars > MAX_TAG_CHARS {
-        return Err(TagError::TooLong(chars));
-    }
-    Ok(tag)
+    crate::labels::label(text, MAX_TAG_CHARS).map_err(|error| match error {
+        crate::labels::LabelError::Empty => TagError::Empty,
+        crate::labels::LabelError::TooLong(chars) => TagError::TooLong(chars),
+        crate::labels::LabelError::ControlCharacter => TagError::ControlCharacter,
+    })
 }
 
 /// `tags` as a conversation holds them: each once, in `str` order.
